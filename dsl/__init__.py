@@ -1,0 +1,10 @@
+"""sym: a small, statically typed math language for machine learning.
+
+    import dsl
+    m = dsl.load("programs/mnist_logreg.sym")      # a .sym program
+    x = dsl.vector("x"); f = dsl.function([x], x ** 2)   # the tensor API
+"""
+from .diagnostics import SymError
+from .api import compile, load, Program
+
+__all__ = ["SymError", "compile", "load", "Program"]

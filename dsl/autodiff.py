@@ -1,0 +1,399 @@
+"""Symbolic reverse-mode differentiation on the IR.
+
+`VJP[op](y, g)` takes a node `y` and its cotangent `g` (a node of y's type)
+and returns one cotangent node per input of `y`, or None for inputs that
+get no gradient (indices, conditions, integers). The rules only build
+ordinary IR through `dsl.build.apply`, so `grad` of a graph that already
+contains a gradient works (higher order). Every node a rule builds carries
+`y.span`, so errors after autodiff still point at user code.
+
+Conventions where the math leaves a choice:
+  maximum/minimum  on a tie the whole gradient goes to the first operand.
+  max/min reduce   the gradient is split equally among all tied extrema.
+  prod             exact with zeros: with one zero in the reduced slice only
+                   that position gets a gradient (the product of the others);
+                   with two or more zeros every position gets 0.
+  pow              d/d exponent uses log(base) where base > 0 and 0 elsewhere.
+  mod              d/da = 1, d/db = -floor(a / b) (a.e.); floordiv, sign,
+                   comparisons and other piecewise-constant ops are in NONDIFF.
+"""
+from __future__ import annotations
+
+from .build import apply, const
+from .ir import Node, toposort
+from .types import TensorType, dim_add, dim_prod
+
+# ops whose inputs get no gradient: piecewise constant, integer-valued,
+# boolean, or leaves
+NONDIFF = {"sign", "floordiv", "eq", "ne", "lt", "le", "gt", "ge", "and", "or",
+           "not", "argmax", "argmin", "one_hot", "full", "arange",
+           "param", "shared", "size", "const"}
+
+
+class GradError(Exception):
+    def __init__(self, code: str, message: str, hint: str | None = None,
+                 node: Node | None = None):
+        super().__init__(message)
+        self.code, self.message, self.hint, self.node = code, message, hint, node
+
+
+# ---- small builders that keep the differentiated node's span ---------------
+class B:
+    """Node builders bound to one span: `b = B(y); b.mul(g, y)`."""
+
+    def __init__(self, y: Node):
+        self.span = y.span
+
+    def __getattr__(self, op):
+        # b.exp(x), b.add(x, y), b.sum(x, axes=..., keepdims=...)
+        return lambda *xs, **attrs: apply(op, xs, self.span, **attrs)
+
+    def c(self, value, like: Node) -> Node:
+        return const(value, like.type.dtype, self.span)
+
+    def sum_to(self, x: Node, t: TensorType) -> Node:
+        if x.type.shape == t.shape:
+            return x
+        return apply("sum_to", (x,), self.span, type=t.with_dtype(x.type.dtype))
+
+    def broadcast_to(self, x: Node, t: TensorType) -> Node:
+        if x.type.shape == t.shape:
+            return x
+        return apply("broadcast_to", (x,), self.span, type=t.with_dtype(x.type.dtype))
+
+    def reshape(self, x: Node, shape) -> Node:
+        shape = tuple(shape)
+        if x.type.shape == shape:
+            return x
+        return apply("reshape", (x,), self.span, type=x.type.with_shape(shape))
+
+    def cast(self, x: Node, dtype: str) -> Node:
+        if x.type.dtype == dtype:
+            return x
+        return apply("cast", (x,), self.span, dtype=dtype)
+
+    def mask(self, cond: Node, g: Node) -> Node:
+        """g where cond holds, 0 elsewhere."""
+        return apply("where", (cond, g, self.c(0, g)), self.span)
+
+    def count(self, dims, like: Node) -> Node:
+        """The number of elements in `dims` as a scalar of like's dtype; a
+        size node when the dims hold size variables."""
+        n = dim_prod(dims)
+        if isinstance(n, int):
+            return self.c(n, like)
+        size = apply("size", (), self.span, type=TensorType("i64", ()), name=str(n), dim=n)
+        return self.cast(size, like.type.dtype)
+
+
+def floats(x: Node) -> bool:
+    return x.type.is_float
+
+
+# ---- elementwise -----------------------------------------------------------
+def vjp_add(y, g):
+    b, (l, r) = B(y), y.inputs
+    return b.sum_to(g, l.type), b.sum_to(g, r.type)
+
+
+def vjp_sub(y, g):
+    b, (l, r) = B(y), y.inputs
+    return b.sum_to(g, l.type), b.sum_to(b.neg(g), r.type)
+
+
+def vjp_mul(y, g):
+    b, (l, r) = B(y), y.inputs
+    return b.sum_to(b.mul(g, r), l.type), b.sum_to(b.mul(g, l), r.type)
+
+
+def vjp_div(y, g):
+    b, (l, r) = B(y), y.inputs
+    gl = b.div(g, r)
+    # d(l/r)/dr = -l/r**2 = -(l/r)/r, reusing the quotient
+    return b.sum_to(gl, l.type), b.sum_to(b.neg(b.mul(gl, y)), r.type)
+
+
+def vjp_mod(y, g):
+    b, (l, r) = B(y), y.inputs
+    return b.sum_to(g, l.type), b.sum_to(b.neg(b.mul(g, b.floordiv(l, r))), r.type)
+
+
+def vjp_pow(y, g):
+    b, (x, e) = B(y), y.inputs
+    gx = b.mul(g, b.mul(e, b.pow(x, b.sub(e, b.c(1, e)))))
+    # the exponent's gradient is y*log(x), defined for x > 0 only
+    positive = b.gt(x, b.c(0, x))
+    safe = b.where(positive, x, b.c(1, x))
+    ge = b.mul(g, b.mul(y, b.where(positive, b.log(safe), b.c(0, x))))
+    return b.sum_to(gx, x.type), b.sum_to(ge, e.type)
+
+
+def extremum_pair(first_wins: str):
+    def rule(y, g):
+        b, (l, r) = B(y), y.inputs
+        # ties go to the first operand: l >= r for maximum, l <= r for minimum
+        to_l = apply(first_wins, (l, r), y.span)
+        gl = b.where(to_l, g, b.c(0, g))
+        gr = b.where(to_l, b.c(0, g), g)
+        return b.sum_to(gl, l.type), b.sum_to(gr, r.type)
+    return rule
+
+
+def unary_rule(fn):
+    """fn(b, x, y, g) -> cotangent of x."""
+    return lambda y, g: (fn(B(y), y.inputs[0], y, g),)
+
+
+UNARY_VJP = {
+    "neg": lambda b, x, y, g: b.neg(g),
+    "abs": lambda b, x, y, g: b.mul(g, b.sign(x)),
+    "relu": lambda b, x, y, g: b.mask(b.gt(x, b.c(0, x)), g),
+    "exp": lambda b, x, y, g: b.mul(g, y),
+    "log": lambda b, x, y, g: b.div(g, x),
+    "log1p": lambda b, x, y, g: b.div(g, b.add(x, b.c(1, x))),
+    "sqrt": lambda b, x, y, g: b.div(g, b.mul(b.c(2, y), y)),
+    "tanh": lambda b, x, y, g: b.mul(g, b.sub(b.c(1, y), b.mul(y, y))),
+    "sigmoid": lambda b, x, y, g: b.mul(g, b.mul(y, b.sub(b.c(1, y), y))),
+    "softplus": lambda b, x, y, g: b.mul(g, b.sigmoid(x)),
+    "sin": lambda b, x, y, g: b.mul(g, b.cos(x)),
+    "cos": lambda b, x, y, g: b.neg(b.mul(g, b.sin(x))),
+}
+
+
+def vjp_cast(y, g):
+    (x,) = y.inputs
+    if not floats(x):
+        return (None,)
+    return (B(y).cast(g, x.type.dtype),)
+
+
+def vjp_where(y, g):
+    b, (c, l, r) = B(y), y.inputs
+    gl = b.where(c, g, b.c(0, g))
+    gr = b.where(c, b.c(0, g), g)
+    return None, b.sum_to(gl, l.type), b.sum_to(gr, r.type)
+
+
+# ---- reductions ------------------------------------------------------------
+def expand(b: B, g: Node, x: Node, axes) -> Node:
+    """g of a reduction over `axes` broadcast back to x's shape."""
+    kept = tuple(1 if i in axes else d for i, d in enumerate(x.type.shape))
+    return b.broadcast_to(b.reshape(g, kept), x.type)
+
+
+def vjp_sum(y, g):
+    (x,) = y.inputs
+    return (expand(B(y), g, x, y.attr("axes")),)
+
+
+def vjp_mean(y, g):
+    b, (x,) = B(y), y.inputs
+    axes = y.attr("axes")
+    n = b.count([d for i, d in enumerate(x.type.shape) if i in axes], x)
+    return (b.div(expand(b, g, x, axes), n),)
+
+
+def vjp_prod(y, g):
+    b, (x,) = B(y), y.inputs
+    axes = y.attr("axes")
+    zero, one = b.c(0, x), b.c(1, x)
+    is_zero = b.eq(x, zero)
+    nonzero = b.where(is_zero, one, x)
+    # product of the non-zero entries and the number of zeros, per slice
+    p = expand(b, b.prod(nonzero, axes=axes, keepdims=True), x, axes)
+    zeros = expand(b, b.sum(b.cast(is_zero, x.type.dtype), axes=axes, keepdims=True), x, axes)
+    at_zero = b.where(b.eq(zeros, one), p, zero)       # the lone zero's partner product
+    elsewhere = b.where(b.eq(zeros, zero), b.div(p, nonzero), zero)
+    return (b.mul(expand(b, g, x, axes), b.where(is_zero, at_zero, elsewhere)),)
+
+
+def vjp_extremum(y, g):
+    b, (x,) = B(y), y.inputs
+    axes = y.attr("axes")
+    # split equally among every position that attains the extremum
+    hit = b.cast(b.eq(x, expand(b, y, x, axes)), x.type.dtype)
+    ties = expand(b, b.sum(hit, axes=axes, keepdims=True), x, axes)
+    return (b.mul(expand(b, g, x, axes), b.div(hit, ties)),)
+
+
+def vjp_softmax(y, g):
+    b, axis = B(y), y.attr("axis")
+    inner = b.sum(b.mul(g, y), axes=(axis,), keepdims=True)
+    return (b.mul(y, b.sub(g, inner)),)
+
+
+def vjp_log_softmax(y, g):
+    b, axis = B(y), y.attr("axis")
+    total = b.sum(g, axes=(axis,), keepdims=True)
+    return (b.sub(g, b.mul(b.exp(y), total)),)
+
+
+def vjp_logsumexp(y, g):
+    b, (x,), axis = B(y), y.inputs, y.attr("axis")
+    return (b.mul(expand(b, g, x, (axis,)), b.softmax(x, axis=axis)),)
+
+
+# ---- linear algebra and shapes ---------------------------------------------
+def vjp_matmul(y, g):
+    b, (l, r) = B(y), y.inputs
+    T = lambda m: b.transpose(m, perm=(1, 0))
+    col = lambda v: b.reshape(v, v.type.shape + (1,))
+    row = lambda v: b.reshape(v, (1,) + v.type.shape)
+    if l.type.rank == 2 and r.type.rank == 2:          # [m,k] @ [k,n]
+        return b.matmul(g, T(r)), b.matmul(T(l), g)
+    if l.type.rank == 1 and r.type.rank == 2:          # [k] @ [k,n] -> [n]
+        return b.matmul(r, g), b.matmul(col(l), row(g))
+    if l.type.rank == 2:                               # [m,k] @ [k] -> [m]
+        return b.matmul(col(g), row(r)), b.matmul(T(l), g)
+    return b.mul(g, r), b.mul(g, l)                    # [k] @ [k] -> scalar
+
+
+def vjp_transpose(y, g):
+    perm = y.attr("perm")
+    inverse = tuple(sorted(range(len(perm)), key=lambda i: perm[i]))
+    return (B(y).transpose(g, perm=inverse),)
+
+
+def vjp_reshape(y, g):
+    (x,) = y.inputs
+    return (B(y).reshape(g, x.type.shape),)
+
+
+def vjp_broadcast_to(y, g):
+    return (B(y).sum_to(g, y.inputs[0].type),)
+
+
+def vjp_sum_to(y, g):
+    return (B(y).broadcast_to(g, y.inputs[0].type),)
+
+
+def vjp_concat(y, g):
+    b, axis = B(y), y.attr("axis")
+    shape = y.type.shape
+    lead = tuple(("slice", 0, d, 1, d) for d in shape[:axis])
+    outs, start = [], 0
+    for x in y.inputs:
+        length = x.type.shape[axis]
+        stop = dim_add(start, length)
+        items = lead + (("slice", start, stop, 1, length),)
+        outs.append(b.slice(g, items=items))
+        start = stop
+    return tuple(outs)
+
+
+def vjp_slice(y, g):
+    (x,) = y.inputs
+    return (apply("unslice", (g,), y.span, type=x.type.with_dtype(g.type.dtype),
+                  items=y.attr("items")),)
+
+
+def vjp_unslice(y, g):
+    return (B(y).slice(g, items=y.attr("items")),)
+
+
+def vjp_gather(y, g):
+    x, *idx = y.inputs
+    gx = apply("scatter_add", (g, *idx), y.span, type=x.type)
+    return (gx,) + (None,) * len(idx)
+
+
+def vjp_scatter_add(y, g):
+    src, *idx = y.inputs
+    b = B(y)
+    return (b.sum_to(b.gather(g, *idx), src.type),) + (None,) * len(idx)
+
+
+VJP = {op: unary_rule(fn) for op, fn in UNARY_VJP.items()}
+VJP.update({
+    "add": vjp_add, "sub": vjp_sub, "mul": vjp_mul, "div": vjp_div,
+    "mod": vjp_mod, "pow": vjp_pow,
+    "maximum": extremum_pair("ge"), "minimum": extremum_pair("le"),
+    "cast": vjp_cast, "where": vjp_where,
+    "sum": vjp_sum, "mean": vjp_mean, "prod": vjp_prod,
+    "max": vjp_extremum, "min": vjp_extremum,
+    "softmax": vjp_softmax, "log_softmax": vjp_log_softmax,
+    "logsumexp": vjp_logsumexp,
+    "matmul": vjp_matmul, "transpose": vjp_transpose, "reshape": vjp_reshape,
+    "broadcast_to": vjp_broadcast_to, "sum_to": vjp_sum_to,
+    "concat": vjp_concat, "slice": vjp_slice, "unslice": vjp_unslice,
+    "gather": vjp_gather, "scatter_add": vjp_scatter_add,
+})
+
+
+# ---- grad ------------------------------------------------------------------
+def grad(cost: Node, wrts: list[Node]) -> list[Node]:
+    """d cost / d wrt for each wrt, each a node of exactly wrt's type.
+
+    Nodes are matched structurally (Node equality), so a wrt may be any
+    leaf or interior node equal to one in the cost's graph."""
+    _check_cost(cost)
+    order = _unique(toposort([cost]))
+    present = set(order)
+    for w in wrts:
+        _check_wrt(w, present)
+    wanted = set(wrts)
+    # only nodes downstream of some wrt need a cotangent
+    live = set()
+    for n in order:
+        if n in wanted or any(i in live for i in n.inputs):
+            live.add(n)
+    cts: dict[Node, Node] = {cost: const(1, cost.type.dtype, cost.span)}
+    for n in reversed(order):
+        g = cts.get(n)
+        if g is None or n.op in NONDIFF or not floats(n):
+            continue
+        rule = VJP.get(n.op)
+        if rule is None:
+            raise GradError("E0404", f"no gradient rule for `{n.op}`",
+                            "this operation cannot be differentiated yet", node=n)
+        for x, gx in zip(n.inputs, rule(n, g)):
+            if gx is None or x not in live or not floats(x):
+                continue
+            _accumulate(cts, x, gx)
+    return [_result(cts, w) for w in wrts]
+
+
+def _check_cost(cost: Node) -> None:
+    if cost.type.rank != 0:
+        raise GradError("E0401", f"the cost of `grad` must be a scalar, got {cost.type}",
+                        "reduce it first: `sum(...)` or `mean(...)`", node=cost)
+    if not cost.type.is_float:
+        raise GradError("E0402", f"the cost of `grad` must be a float, got {cost.type}",
+                        f"convert it: `f32(...)`", node=cost)
+
+
+def _check_wrt(w: Node, present: set) -> None:
+    name = w.attr("name") or w.op
+    if not w.type.is_float:
+        raise GradError("E0405", f"cannot differentiate with respect to `{name}` of type {w.type}",
+                        "gradients exist for float tensors only", node=w)
+    if w not in present:
+        raise GradError("E0403", f"the cost does not depend on `{name}`",
+                        "its gradient would be zero; check that the cost uses it", node=w)
+
+
+def _unique(order: list[Node]) -> list[Node]:
+    """Drop structural duplicates (distinct objects, equal nodes) so each
+    value is visited once: cotangents are keyed by Node equality."""
+    seen: set[Node] = set()
+    out = []
+    for n in order:
+        if n not in seen:
+            seen.add(n)
+            out.append(n)
+    return out
+
+
+def _accumulate(cts: dict, x: Node, gx: Node) -> None:
+    if gx.type != x.type:
+        raise AssertionError(f"VJP bug: cotangent {gx.type} for a {x.op} of type {x.type}")
+    prev = cts.get(x)
+    cts[x] = gx if prev is None else apply("add", (prev, gx), gx.span)
+
+
+def _result(cts: dict, w: Node) -> Node:
+    g = cts.get(w)
+    if g is None:
+        # reached only through non-differentiable ops: the gradient is zero
+        return apply("full", (), w.span, type=w.type, value=0)
+    return g

@@ -1,0 +1,65 @@
+"""Building IR nodes through the type rules: the one way nodes are made.
+
+The checker, the tensor API, autodiff and rewrites all call `apply`, so a
+node's type always comes from `ops.TYPE_RULES`.
+"""
+from __future__ import annotations
+
+from .diagnostics import Span
+from .ir import Node, make_attrs
+from .ops import TYPE_RULES
+from .types import TensorType
+
+
+def apply(op: str, inputs, span: Span | None = None, type: TensorType | None = None,
+          **attrs) -> Node:
+    """Make an `op` node; `type` is passed to rules of ops whose result type
+    the builder states (reshape, full, broadcast_to, ...)."""
+    inputs = tuple(inputs)
+    rule_attrs = dict(attrs)
+    if type is not None:
+        rule_attrs["type"] = type
+    out = TYPE_RULES[op]([i.type for i in inputs], rule_attrs)
+    return Node(op, inputs, out, make_attrs(**attrs), span)
+
+
+def const(value, dtype: str, span: Span | None = None) -> Node:
+    """A scalar constant of the given dtype."""
+    if dtype in ("f32", "f64"):
+        value = float(value)
+    elif dtype == "bool":
+        value = bool(value)
+    else:
+        value = int(value)
+    return apply("const", (), span, type=TensorType(dtype, ()), value=value)
+
+
+def full(value, type: TensorType, span: Span | None = None) -> Node:
+    return apply("full", (), span, type=type, value=value)
+
+
+def zeros_like(x: Node) -> Node:
+    return full(0, x.type, x.span)
+
+
+def broadcast_to(x: Node, type: TensorType) -> Node:
+    if x.type.shape == type.shape:
+        return x
+    return apply("broadcast_to", (x,), x.span, type=type.with_dtype(x.type.dtype))
+
+
+def sum_to(x: Node, type: TensorType) -> Node:
+    """Sum x down to `type`'s shape: the transpose of broadcasting."""
+    if x.type.shape == type.shape:
+        return x
+    return apply("sum_to", (x,), x.span, type=type.with_dtype(x.type.dtype))
+
+
+def cast(x: Node, dtype: str) -> Node:
+    if x.type.dtype == dtype:
+        return x
+    return apply("cast", (x,), x.span, dtype=dtype)
+
+
+def scalar_like(value, x: Node) -> Node:
+    return const(value, x.type.dtype, x.span)

@@ -1,0 +1,469 @@
+"""Checking a def: its body becomes typed IR, or a located diagnostic.
+
+Each def is checked generically (size variables stay symbolic) and a call of
+a def from another def re-checks the callee's body with the caller's
+argument nodes, which is inlining with size variables unified at the call.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ast as A
+from . import autodiff
+from .build import apply, cast, const
+from .diagnostics import Diagnostic, Note, Span
+from .ir import Function, Node, toposort
+from .ops import TypeRuleError, both_stretched
+from .scope import (CheckError, Default, Sig, Weak, bind_call, did_you_mean,
+                    dim_from_ast, fail, literal_value, static_bool, static_int,
+                    static_ints)
+from .types import (DTYPES, FLOATS, INTS, Dim, Size, TensorType, TupleType,
+                    dim_eval, dim_str, scalar)
+
+BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
+          "**": "pow", "@": "matmul", "==": "eq", "!=": "ne", "<": "lt", "<=": "le",
+          ">": "gt", ">=": "ge", "and": "and", "or": "or"}
+UNARY_BUILTINS = ("exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid",
+                  "softplus", "relu", "sin", "cos")
+REDUCTIONS = ("sum", "mean", "max", "min", "prod")
+CASTS = {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64", "bool": "bool"}
+
+SIGS = {name: Sig(("x",)) for name in UNARY_BUILTINS}
+SIGS.update({name: Sig(("x",), (("axis", None), ("keepdims", False))) for name in REDUCTIONS})
+SIGS.update({name: Sig(("x",)) for name in CASTS})
+SIGS.update({
+    "argmax": Sig(("x",), (("axis", None), ("keepdims", False))),
+    "argmin": Sig(("x",), (("axis", None), ("keepdims", False))),
+    "maximum": Sig(("a", "b")), "minimum": Sig(("a", "b")), "dot": Sig(("a", "b")),
+    "where": Sig(("cond", "a", "b")), "clip": Sig(("x", "lo", "hi")),
+    "softmax": Sig(("x",), (("axis", -1),)), "log_softmax": Sig(("x",), (("axis", -1),)),
+    "logsumexp": Sig(("x",), (("axis", -1),)), "one_hot": Sig(("y", "depth")),
+    "transpose": Sig(("x",), (("axes", None),)), "reshape": Sig(("x", "shape")),
+    "concat": Sig(("xs",), (("axis", 0),)), "stack": Sig(("xs",), (("axis", 0),)),
+    "zeros": Sig(("shape",), (("dtype", "f32"),)), "ones": Sig(("shape",), (("dtype", "f32"),)),
+    "full": Sig(("shape", "value"), (("dtype", None),)), "arange": Sig(("n",)),
+    "grad": Sig(("cost", "wrt")), "len": Sig(("x",)),
+})
+DEF_BUILTINS = tuple(SIGS)
+
+
+@dataclass
+class DefInfo:
+    name: str
+    ast: A.Def
+    params: list[tuple[str, TensorType]]
+    ret: TensorType | TupleType
+    size_vars: list[str]
+    updates: set[str] = field(default_factory=set)
+    function: Function | None = None
+
+    @property
+    def signature(self) -> str:
+        args = ", ".join(f"{n}: {t}" for n, t in self.params)
+        return f"def {self.name}({args}) -> {self.ret}"
+
+
+class Env:
+    """What a def body can see: shared values, options, other defs."""
+
+    def __init__(self, shareds: dict, options: dict, def_asts: dict, warn):
+        self.shareds = shareds          # name -> TensorType
+        self.options = options          # name -> Python value
+        self.def_asts = def_asts        # name -> A.Def
+        self.warn = warn                # callback(Diagnostic)
+        self.infos: dict[str, DefInfo] = {}
+
+
+def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
+    return TensorType(texpr.dtype, tuple(dim_from_ast(d, lookup_size) for d in texpr.dims))
+
+
+def declared_types(d: A.Def):
+    """Parameter and return types of a def with its size variables symbolic."""
+    order: list[str] = []
+
+    def size(name, span):
+        if name not in order:
+            order.append(name)
+        return Size.var(name)
+
+    params = [(p.name.id, tensor_type(p.type, size)) for p in d.params]
+    bound = list(order)
+
+    def ret_size(name, span):
+        if name not in bound:
+            fail("E0211", f"size variable `{name}` in the return type of `{d.name.id}` "
+                 "is not bound by any parameter", span,
+                 "every size in the result must come from the arguments' shapes")
+        return Size.var(name)
+
+    if isinstance(d.ret, A.TupleTypeExpr):
+        ret = TupleType(tuple(tensor_type(t, ret_size) for t in d.ret.elts))
+    else:
+        ret = tensor_type(d.ret, ret_size)
+    return params, ret, order
+
+
+class BodyChecker:
+    """Lowers one def body (generic, or inlined into a caller) to IR."""
+
+    def __init__(self, env: Env, d: A.Def, sizes: dict[str, Dim], locals_: dict,
+                 stack: tuple[str, ...], inlined: bool):
+        self.env, self.d, self.sizes = env, d, sizes
+        self.locals = dict(locals_)
+        self.stack = stack
+        self.inlined = inlined
+        self.updates: dict[str, Node] = {}
+        self.shared_nodes: dict[str, Node] = {}
+
+    # ---- statements ---------------------------------------------------------
+    def run(self, ret_type) -> tuple[Node, ...]:
+        for stmt in self.d.body:
+            if isinstance(stmt, A.Return):
+                return self.check_return(stmt, ret_type)
+            self.statement(stmt)
+        fail("E0204", f"`{self.d.name.id}` ends without `return`", self.d.span,
+             f"add `return ...` giving a value of type {ret_type}")
+
+    def statement(self, s):
+        if isinstance(s, A.Assign):
+            value = self.expr(s.value)
+            self.bind(s.targets, value, s.span)
+        elif isinstance(s, A.Update):
+            self.update(s)
+        elif isinstance(s, A.ExprStmt):
+            self.expr(s.expr)
+        else:
+            kind = type(s).__name__.lower()
+            fail("E0109", f"`{kind}` is not allowed inside a def", s.span,
+                 "def bodies are straight-line: compute with `where(...)`, loop on the host")
+
+    def bind(self, targets, value, span):
+        if len(targets) == 1:
+            if isinstance(value, tuple):
+                fail("E0110", f"`{targets[0].id}` would hold {len(value)} values", span,
+                     "unpack them: `a, b = ...`")
+            self.locals[targets[0].id] = value
+            return
+        if not isinstance(value, tuple) or len(value) != len(targets):
+            got = len(value) if isinstance(value, tuple) else 1
+            fail("E0110", f"cannot unpack {got} value{'s' * (got != 1)} into {len(targets)} names", span)
+        for t, v in zip(targets, value):
+            self.locals[t.id] = v
+
+    def update(self, s: A.Update):
+        name = s.target.id
+        if self.inlined:
+            fail("E0504", f"`{self.d.name.id}` updates `{name}` and so cannot be called from another def",
+                 s.span, "call it from the host; a def that updates state runs once per host call")
+        if name not in self.env.shareds:
+            what = "a parameter" if name in self.locals else "not a shared value"
+            fail("E0501", f"`{name}` is {what}: only shared values can be updated with `<-`",
+                 s.target.span, f"declare it at top level: `shared {name}: TYPE = ...`, "
+                 f"or bind a new name with `{name} = ...`")
+        if name in self.updates:
+            fail("E0505", f"`{name}` is updated twice in `{self.d.name.id}`", s.span,
+                 "combine the two updates into one expression")
+        want = self.env.shareds[name]
+        value = self.tensor(self.expr(s.value), s.value.span, want.dtype)
+        if value.type != want:
+            fail("E0502", f"update of `{name}` has type {value.type}, but `{name}` is {want}",
+                 s.value.span, "an update must keep the shared value's exact dtype and shape")
+        self.updates[name] = value
+
+    def check_return(self, s: A.Return, ret_type) -> tuple[Node, ...]:
+        want = ret_type.elts if isinstance(ret_type, TupleType) else (ret_type,)
+        values = [self.expr(v) for v in s.values]
+        if len(values) == 1 and isinstance(values[0], tuple):
+            values = list(values[0])
+        if len(values) != len(want):
+            fail("E0204", f"`{self.d.name.id}` returns {len(values)} value(s) but its type is {ret_type}",
+                 s.span)
+        out = []
+        for v, t, e in zip(values, want, s.values if len(s.values) == len(want) else [s] * len(want)):
+            node = self.tensor(v, e.span, t.dtype)
+            expect = TensorType(t.dtype, tuple(self.subst(d) for d in t.shape))
+            if node.type != expect:
+                fail("E0204", f"`{self.d.name.id}` returns {node.type}, but its signature says {expect}",
+                     e.span, self.return_hint(node.type, expect))
+            out.append(node)
+        return tuple(out)
+
+    @staticmethod
+    def return_hint(got: TensorType, want: TensorType) -> str:
+        if got.dtype != want.dtype:
+            return f"cast the result: `{want.dtype}(...)`, or change the declared type"
+        if got.rank > want.rank:
+            return "reduce it (`sum`, `mean`) or change the declared type"
+        return "change the declared return type or reshape the result"
+
+    def subst(self, d: Dim) -> Dim:
+        if isinstance(d, int):
+            return d
+        return substitute(d, self.sizes)
+
+    # ---- values -------------------------------------------------------------
+    def tensor(self, v, span, dtype: str | None = None) -> Node:
+        """A value as a node; weak literals take `dtype` (or their own kind)."""
+        if isinstance(v, Node):
+            return v
+        if isinstance(v, Weak):
+            return self.materialize(v, dtype)
+        if isinstance(v, tuple):
+            fail("E0110", f"expected one tensor, got {len(v)} values", span)
+        fail("E0215", "expected a tensor here", span)
+
+    def materialize(self, w: Weak, dtype: str | None) -> Node:
+        if isinstance(w.value, bool):
+            return const(w.value, "bool", w.span)
+        if dtype is None or dtype == "bool":
+            dtype = "f32" if isinstance(w.value, float) else "i32"
+        if dtype in INTS and isinstance(w.value, float):
+            fail("E0206", f"the float literal {w.value} cannot become {dtype}", w.span,
+                 f"write an integer, or cast the other operand: `f32(...)`")
+        return const(w.value, dtype, w.span)
+
+    def apply(self, op, inputs, span, type=None, **attrs) -> Node:
+        try:
+            return apply(op, inputs, span, type=type, **attrs)
+        except TypeRuleError as e:
+            fail(e.code, e.message, span, e.hint)
+
+    # ---- expressions --------------------------------------------------------
+    def expr(self, e):
+        method = getattr(self, "expr_" + type(e).__name__)
+        return method(e)
+
+    def expr_Num(self, e):
+        return Weak(e.value, e.span)
+
+    def expr_Bool(self, e):
+        return Weak(e.value, e.span)
+
+    def expr_Str(self, e):
+        fail("E0215", "strings are host values and cannot be used inside a def", e.span,
+             "print from the host instead")
+
+    def expr_Name(self, e: A.Name):
+        name = e.id
+        if name in self.locals:
+            return self.locals[name]
+        if name in self.env.shareds:
+            return self.shared(name, e.span)
+        if name in self.sizes:
+            return self.size_node(self.sizes[name], e.span)
+        if name in self.env.options:
+            value = self.env.options[name]
+            if isinstance(value, str):
+                fail("E0215", f"option `{name}` is a string and cannot be used inside a def", e.span)
+            return Weak(value, e.span)
+        visible = list(self.locals) + list(self.env.shareds) + list(self.sizes) + list(self.env.options)
+        if name in self.env.def_asts or name in DEF_BUILTINS:
+            fail("E0106", f"`{name}` is a function; call it", e.span, f"write `{name}(...)`")
+        fail("E0101", f"unknown name `{name}`", e.span,
+             did_you_mean(name, visible) or "defs see their arguments, shared values, options and size variables")
+
+    def shared(self, name, span) -> Node:
+        if name not in self.shared_nodes:
+            self.shared_nodes[name] = apply("shared", (), span, type=self.env.shareds[name], name=name)
+        return self.shared_nodes[name]
+
+    def size_node(self, d: Dim, span) -> Node:
+        if isinstance(d, int):
+            return const(d, "i64", span)
+        return apply("size", (), span, type=scalar("i64"), dim=d)
+
+    def expr_UnaryOp(self, e: A.UnaryOp):
+        v = self.expr(e.operand)
+        if isinstance(v, Weak):
+            if e.op == "-" and not isinstance(v.value, bool):
+                return Weak(-v.value, e.span)
+            if e.op == "not" and isinstance(v.value, bool):
+                return Weak(not v.value, e.span)
+        node = self.tensor(v, e.operand.span)
+        return self.apply("neg" if e.op == "-" else "not", (node,), e.span)
+
+    def expr_BinOp(self, e: A.BinOp):
+        a, b = self.expr(e.left), self.expr(e.right)
+        return self.binary(BINOPS[e.op], a, b, e, e.op)
+
+    def binary(self, op, a, b, e, symbol):
+        if isinstance(a, Weak) and isinstance(b, Weak) and op not in ("matmul",):
+            folded = fold(op, a.value, b.value)
+            if folded is not None:
+                return Weak(folded, e.span)
+        a_node = self.tensor(a, getattr(e, "left", e).span, getattr(b, "type", None) and b.type.dtype)
+        b_node = self.tensor(b, getattr(e, "right", e).span, a_node.type.dtype)
+        out = self.apply(op, (a_node, b_node), e.span)
+        if op != "matmul" and both_stretched(a_node.type, b_node.type, out.type.shape):
+            self.env.warn(Diagnostic(
+                "W0201", f"both operands of `{symbol}` are stretched: {a_node.type} {symbol} "
+                f"{b_node.type} -> {out.type}", e.span, (),
+                "if this is intended, make it explicit with reshape; otherwise check the shapes",
+                "warning"))
+        return out
+
+    def expr_TupleExpr(self, e):
+        return tuple(self.expr(x) for x in e.elts)
+
+    def expr_ListExpr(self, e):
+        value, shape, is_float = literal_tensor(e)
+        dtype = "f32" if is_float else "i32"
+        return self.apply("const", (), e.span, type=TensorType(dtype, shape), value=value)
+
+    def expr_Attribute(self, e: A.Attribute):
+        if e.attr == "T":
+            x = self.tensor(self.expr(e.value), e.value.span)
+            return self.apply("transpose", (x,), e.span, perm=tuple(reversed(range(x.type.rank))))
+        if e.attr == "shape":
+            x = self.tensor(self.expr(e.value), e.value.span)
+            return tuple(self.size_node(d, e.span) for d in x.type.shape)
+        fail("E0111", f"tensors have no attribute `{e.attr}`", e.span,
+             "tensor attributes are `.T` and `.shape`")
+
+    def expr_Index(self, e: A.Index):
+        from .indexing import lower_index
+        base = self.expr(e.value)
+        if isinstance(base, tuple):     # x.shape[0]
+            i = static_int(e.indices[0], "a shape index") if len(e.indices) == 1 else None
+            if i is None or not -len(base) <= i < len(base):
+                fail("E0302", f"shape index out of range for a rank-{len(base)} tensor", e.span)
+            return base[i]
+        return lower_index(self, self.tensor(base, e.value.span), e)
+
+    def expr_Call(self, e: A.Call):
+        name = e.func.id
+        if name in self.locals or name in self.env.shareds:
+            fail("E0106", f"`{name}` is a value, not a function", e.func.span)
+        if name in self.env.def_asts:
+            return self.call_def(name, e)
+        if name not in SIGS:
+            host_only = {"print", "range", "batches", "mnist", "save", "load", "record",
+                         "normal", "uniform"}
+            if name in host_only:
+                fail("E0112", f"`{name}` is a host builtin and cannot be called inside a def", e.func.span,
+                     "call it at top level")
+            fail("E0102", f"unknown function `{name}`", e.func.span,
+                 did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
+        args = bind_call(e, SIGS[name], name)
+        from .builtins import call_builtin
+        return call_builtin(self, name, args, e)
+
+    def call_def(self, name, e: A.Call):
+        if name in self.stack:
+            fail("E0108", f"`{name}` calls itself (through {' -> '.join(self.stack + (name,))})",
+                 e.span, "defs are inlined, so recursion is not supported")
+        d = self.env.def_asts[name]
+        if len(e.args) != len(d.params) or e.kwargs:
+            if e.kwargs:
+                fail("E0104", f"defs take positional arguments only (`{name}`)", e.kwargs[0].span)
+            fail("E0103", f"`{name}` takes {len(d.params)} argument(s), got {len(e.args)}", e.span,
+                 f"signature: {signature_text(d)}")
+        args = [self.tensor(self.expr(a), a.span) for a in e.args]
+        return inline(self.env, d, args, e, self.stack + (self.d.name.id,))
+
+
+def substitute(d: Size, sizes: dict) -> Dim:
+    from .types import dim_add, dim_mul
+    total: Dim = 0
+    for mono, coeff in d.terms:
+        term: Dim = coeff
+        for v in mono:
+            term = dim_mul(term, sizes.get(v, Size.var(v)))
+        total = dim_add(total, term)
+    return total
+
+
+def signature_text(d: A.Def) -> str:
+    params, ret, _ = declared_types(d)
+    return f"def {d.name.id}({', '.join(f'{n}: {t}' for n, t in params)}) -> {ret}"
+
+
+def fold(op, a, b):
+    """Constant-fold two literals (3 * 4); None when not a plain number op."""
+    import operator
+    table = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+             "pow": operator.pow, "floordiv": operator.floordiv, "mod": operator.mod}
+    if op == "div" and b != 0:
+        return a / b
+    if op in table and not (op in ("floordiv", "mod") and b == 0):
+        try:
+            return table[op](a, b)
+        except (OverflowError, ZeroDivisionError, TypeError):
+            return None
+    return None
+
+
+def literal_tensor(e: A.ListExpr):
+    """Nested tuple value, shape and whether any element is a float."""
+    if not e.elts:
+        fail("E0216", "an empty tensor literal has no type", e.span, "use `zeros((0,))`")
+    if all(isinstance(x, A.ListExpr) for x in e.elts):
+        parts = [literal_tensor(x) for x in e.elts]
+        shapes = {p[1] for p in parts}
+        if len(shapes) != 1:
+            fail("E0216", "rows of a tensor literal have different lengths", e.span)
+        return (tuple(p[0] for p in parts), (len(parts),) + parts[0][1],
+                any(p[2] for p in parts))
+    values = []
+    for x in e.elts:
+        v = literal_value(x)
+        if v is None or isinstance(v, bool):
+            fail("E0216", "tensor literals hold numbers only", x.span,
+                 "build tensors from expressions with `stack((a, b))`")
+        values.append(v)
+    is_float = any(isinstance(v, float) for v in values)
+    return tuple(values), (len(values),), is_float
+
+
+def inline(env: Env, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple | Node:
+    """Check d's body with `args` for its parameters (size variables unified)."""
+    sizes: dict[str, Dim] = {}
+    origin: dict[str, Span] = {}
+    params, ret, _ = declared_types(d)
+    for (pname, ptype), arg, arg_ast, p in zip(params, args, call.args, d.params):
+        unify_arg(pname, ptype, arg, arg_ast.span, p, sizes, origin, d.name.id)
+    checker = BodyChecker(env, d, sizes, dict(zip((p for p, _ in params), args)), stack, True)
+    outputs = checker.run(ret)
+    return outputs if isinstance(ret, TupleType) else outputs[0]
+
+
+def unify_arg(pname, ptype: TensorType, arg: Node, span, p: A.Param, sizes, origin, fname):
+    if arg.type.dtype != ptype.dtype:
+        code = "E0205" if {arg.type.dtype, ptype.dtype} <= set(FLOATS) else "E0206"
+        fail(code, f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
+             f"cast it: `{ptype.dtype}(...)`")
+    if arg.type.rank != ptype.rank:
+        fail("E0203", f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
+             f"it needs {ptype.rank} dimension(s)")
+    for axis, (want, got) in enumerate(zip(ptype.shape, arg.type.shape)):
+        var = want.single_var() if isinstance(want, Size) else None
+        if var is not None and var not in sizes:
+            sizes[var] = got
+            origin[var] = span
+            continue
+        expect = substitute(want, sizes) if isinstance(want, Size) else want
+        if expect != got:
+            notes = []
+            if var is not None:
+                notes.append(Note(f"`{var}` was bound to {dim_str(sizes[var])} here", origin[var]))
+            fail("E0203", f"size `{dim_str(want)}` of argument `{pname}` of `{fname}` would be "
+                 f"{dim_str(got)}, but it is {dim_str(expect)}", span,
+                 f"`{fname}` expects {ptype}; got {arg.type}", notes)
+
+
+def check_def(env: Env, d: A.Def) -> DefInfo:
+    params, ret, order = declared_types(d)
+    sizes = {v: Size.var(v) for v in order}
+    param_nodes = [apply("param", (), p.span, type=t, name=n) for (n, t), p in zip(params, d.params)]
+    names = [n for n, _ in params]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            fail("E0113", f"parameter `{n}` appears twice in `{d.name.id}`", d.params[i].name.span)
+    checker = BodyChecker(env, d, sizes, dict(zip(names, param_nodes)), (), False)
+    outputs = checker.run(ret)
+    info = DefInfo(d.name.id, d, params, ret, order, set(checker.updates))
+    info.function = Function(d.name.id, tuple(param_nodes), outputs,
+                             tuple(checker.updates.items()), isinstance(ret, TupleType),
+                             info.signature, d.span)
+    return info

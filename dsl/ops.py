@@ -1,0 +1,328 @@
+"""Every op of the IR and its type rule: the first of the four op tables.
+
+`TYPE_RULES[op](input_types, attrs) -> TensorType` either returns the
+result type or raises `TypeRuleError(code, message, hint)`; the front end
+that built the node attaches the user's span. The other tables, keyed by the
+same names, are `autodiff.VJP`, `runtime.numpy.IMPL` and the OpenCL
+lowering; `tests/test_op_tables.py` checks that none misses an op.
+
+Attribute conventions (all attrs are hashable):
+  reductions   axes: tuple of non-negative ints, keepdims: bool
+  arg-reduce   axis: int or None, keepdims: bool
+  softmax etc  axis: non-negative int
+  cast         dtype
+  transpose    perm
+  reshape, broadcast_to, sum_to, full, scatter_add, unslice, arange and
+               the leaves: the result type is the node's type; builders pass it
+               to the rule as attrs["type"], it is not stored in node.attrs
+  slice        items: per leading axis ("index", i) or
+               ("slice", start, stop, step, length); bounds may be Sizes
+  unslice      the same items (it is the VJP of slice)
+  concat       axis
+  one_hot      depth
+  const        value: a Python scalar, or a nested tuple for a tensor literal
+  param, shared, size   name (size: dim, the Size or int it stands for)
+"""
+from __future__ import annotations
+
+from .types import (BroadcastError, TensorType, broadcast_shapes, dim_prod,
+                    dim_str, dim_add, FLOATS, INTS)
+
+
+class TypeRuleError(Exception):
+    def __init__(self, code: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.hint = code, message, hint
+
+
+# op name -> short description, for `sym explain` and docs
+UNARY_FLOAT = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)",
+               "sqrt": "square root", "tanh": "tanh", "sigmoid": "1/(1+e**-x)",
+               "softplus": "log(1 + e**x)", "sin": "sine", "cos": "cosine"}
+UNARY_NUMERIC = {"neg": "-x", "abs": "|x|", "sign": "sign", "relu": "max(x, 0)"}
+BINARY_ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//",
+                "mod": "%", "pow": "**", "maximum": "maximum", "minimum": "minimum"}
+COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+LOGIC = {"and": "and", "or": "or"}
+REDUCE = ("sum", "mean", "max", "min", "prod")
+ARG_REDUCE = ("argmax", "argmin")
+ROW_OPS = ("softmax", "log_softmax")
+LEAVES = ("param", "shared", "size", "const")
+ELEMENTWISE = (tuple(UNARY_FLOAT) + tuple(UNARY_NUMERIC) + tuple(BINARY_ARITH)
+               + tuple(COMPARE) + tuple(LOGIC) + ("not", "cast", "where"))
+
+
+def _fail(code, message, hint=None):
+    raise TypeRuleError(code, message, hint)
+
+
+def cast_hint(t: TensorType, dtype: str) -> str:
+    return f"convert explicitly, e.g. `{dtype}(...)` around the {t} operand"
+
+
+def same_dtype(a: TensorType, b: TensorType, what: str) -> str:
+    if a.dtype == b.dtype:
+        return a.dtype
+    if a.dtype in FLOATS and b.dtype in FLOATS:
+        _fail("E0205", f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}",
+              f"nothing is upcast silently; cast one side, e.g. `{a.dtype}(...)` or `{b.dtype}(...)`")
+    if "bool" in (a.dtype, b.dtype):
+        other = b if a.dtype == "bool" else a
+        _fail("E0206", f"`{what}` mixes bool and {other.dtype}: {a} and {b}",
+              f"cast the bool side, e.g. `{other.dtype}(mask)`")
+    target = a.dtype if a.dtype in FLOATS else b.dtype
+    _fail("E0206", f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}",
+          f"nothing is converted silently; write `{target}(...)` around the other operand")
+
+
+def broadcast(a: TensorType, b: TensorType, what: str) -> tuple:
+    try:
+        return broadcast_shapes(a.shape, b.shape)
+    except BroadcastError as e:
+        _fail("E0201", f"shapes {_shape(a)} and {_shape(b)} do not broadcast for `{what}`: "
+              f"dimension {dim_str(e.left)} does not match {dim_str(e.right)} (axis {e.axis})",
+              "broadcasting aligns shapes from the right; a dimension must be equal or 1 "
+              "(use reshape or transpose to line them up)")
+
+
+def _shape(t: TensorType) -> str:
+    return "[" + ", ".join(dim_str(d) for d in t.shape) + "]"
+
+
+def both_stretched(a: TensorType, b: TensorType, out: tuple) -> bool:
+    """The numpy surprise: each operand is stretched to make the result."""
+    return tuple(a.shape) != out and tuple(b.shape) != out and a.rank > 0 and b.rank > 0
+
+
+# ---- rules -----------------------------------------------------------------
+def unary_float(name):
+    def rule(ts, attrs):
+        (t,) = ts
+        if t.dtype not in FLOATS:
+            _fail("E0207", f"`{name}` needs a float tensor, got {t}",
+                  f"convert first: `{name}(f32(x))`")
+        return t
+    return rule
+
+
+def unary_numeric(name):
+    def rule(ts, attrs):
+        (t,) = ts
+        if t.dtype == "bool":
+            _fail("E0207", f"`{name}` needs a number, got {t}", "cast with `i32(...)` or `f32(...)`")
+        return t
+    return rule
+
+
+def binary_arith(name):
+    symbol = BINARY_ARITH[name]
+
+    def rule(ts, attrs):
+        a, b = ts
+        dtype = same_dtype(a, b, symbol)
+        if dtype == "bool":
+            _fail("E0209", f"`{symbol}` is not defined on bool tensors ({a}, {b})",
+                  "use `and`/`or`, or cast with `i32(...)`")
+        if name == "div" and dtype in INTS:
+            _fail("E0206", f"`/` on integers ({a}, {b}) would give floats",
+                  "use `//` for integer division, or cast: `f32(a) / f32(b)`")
+        return TensorType(dtype, broadcast(a, b, symbol))
+    return rule
+
+
+def compare(name):
+    symbol = COMPARE[name]
+
+    def rule(ts, attrs):
+        a, b = ts
+        same_dtype(a, b, symbol)
+        return TensorType("bool", broadcast(a, b, symbol))
+    return rule
+
+
+def logic(name):
+    def rule(ts, attrs):
+        a, b = ts
+        for t in ts:
+            if t.dtype != "bool":
+                _fail("E0209", f"`{name}` needs bool operands, got {t}",
+                      "compare first (`x > 0`), or use `*` / `+` for numbers")
+        return TensorType("bool", broadcast(a, b, name))
+    return rule
+
+
+def rule_not(ts, attrs):
+    (t,) = ts
+    if t.dtype != "bool":
+        _fail("E0209", f"`not` needs a bool, got {t}", "compare first, e.g. `not (x > 0)`")
+    return t
+
+
+def rule_cast(ts, attrs):
+    return ts[0].with_dtype(attrs["dtype"])
+
+
+def rule_where(ts, attrs):
+    c, a, b = ts
+    if c.dtype != "bool":
+        _fail("E0209", f"the condition of `where` must be bool, got {c}",
+              "compare first, e.g. `where(x > 0, x, 0.0)`")
+    dtype = same_dtype(a, b, "where")
+    return TensorType(dtype, broadcast(TensorType(dtype, broadcast(a, b, "where")), c, "where"))
+
+
+def reduced_shape(t: TensorType, axes: tuple, keepdims: bool) -> tuple:
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(t.shape))
+    return tuple(d for i, d in enumerate(t.shape) if i not in axes)
+
+
+def reduce_rule(name):
+    def rule(ts, attrs):
+        (t,) = ts
+        if t.dtype == "bool":
+            _fail("E0207", f"`{name}` of a bool tensor", f"cast first: `{name}(i32(mask))` counts the trues")
+        if name == "mean" and t.dtype not in FLOATS:
+            _fail("E0207", f"`mean` needs a float tensor, got {t}", "cast first: `mean(f32(x))`")
+        return TensorType(t.dtype, reduced_shape(t, attrs["axes"], attrs["keepdims"]))
+    return rule
+
+
+def arg_reduce_rule(ts, attrs):
+    (t,) = ts
+    axis = attrs["axis"]
+    axes = tuple(range(t.rank)) if axis is None else (axis,)
+    return TensorType("i32", reduced_shape(t, axes, attrs["keepdims"]))
+
+
+def row_rule(name, drop_axis=False):
+    def rule(ts, attrs):
+        (t,) = ts
+        if t.dtype not in FLOATS:
+            _fail("E0207", f"`{name}` needs a float tensor, got {t}", f"convert first: `{name}(f32(x))`")
+        if drop_axis:
+            return TensorType(t.dtype, reduced_shape(t, (attrs["axis"],), False))
+        return t
+    return rule
+
+
+def rule_one_hot(ts, attrs):
+    (t,) = ts
+    if t.dtype not in INTS:
+        _fail("E0207", f"`one_hot` needs integer labels, got {t}", "convert first: `one_hot(i32(y), k)`")
+    return TensorType("f32", t.shape + (attrs["depth"],))
+
+
+def rule_matmul(ts, attrs):
+    a, b = ts
+    dtype = same_dtype(a, b, "@")
+    if dtype == "bool":
+        _fail("E0209", "`@` is not defined on bool tensors")
+    if a.rank == 0 or b.rank == 0 or a.rank > 2 or b.rank > 2:
+        _fail("E0202", f"`@` needs vectors or matrices, got {a} and {b}",
+              "use `*` to scale by a scalar")
+    inner_a = a.shape[-1]
+    inner_b = b.shape[0]
+    if inner_a != inner_b:
+        _fail("E0202", f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs {dim_str(inner_b)})",
+              f"the last dimension of the left operand must equal the first of the right; "
+              f"transpose one side (`x.T`) or check the shapes")
+    return TensorType(dtype, a.shape[:-1] + b.shape[1:])
+
+
+def rule_transpose(ts, attrs):
+    (t,) = ts
+    return TensorType(t.dtype, tuple(t.shape[p] for p in attrs["perm"]))
+
+
+def rule_given(ts, attrs):
+    """Ops whose result type the builder states (reshape, full, ...)."""
+    return attrs["type"]
+
+
+def rule_reshape(ts, attrs):
+    (t,) = ts
+    out = attrs["type"]
+    if dim_prod(t.shape) != dim_prod(out.shape):
+        _fail("E0208", f"cannot reshape {t} into {_shape(out)}: "
+              f"{dim_str(dim_prod(t.shape))} elements vs {dim_str(dim_prod(out.shape))}",
+              "the number of elements must stay the same")
+    return out.with_dtype(t.dtype)
+
+
+def rule_concat(ts, attrs):
+    axis = attrs["axis"]
+    first = ts[0]
+    for t in ts:
+        if t.dtype != first.dtype:
+            same_dtype(first, t, "concat")
+        if t.rank != first.rank or any(d != e for i, (d, e) in enumerate(zip(t.shape, first.shape)) if i != axis):
+            _fail("E0201", f"concat needs equal shapes except on axis {axis}: {first} and {t}")
+    size = 0
+    for t in ts:
+        size = dim_add(size, t.shape[axis])
+    return TensorType(first.dtype, first.shape[:axis] + (size,) + first.shape[axis + 1:])
+
+
+def rule_slice(ts, attrs):
+    (t,) = ts
+    shape = []
+    for i, item in enumerate(attrs["items"]):
+        if item[0] == "slice":
+            shape.append(item[4])          # the builder stores the length
+    return TensorType(t.dtype, tuple(shape) + t.shape[len(attrs["items"]):])
+
+
+def rule_gather(ts, attrs):
+    x, *idx = ts
+    for t in idx:
+        if t.dtype not in INTS:
+            _fail("E0304", f"index arrays must be integers, got {t}")
+    shape: tuple = ()
+    for t in idx:
+        shape = broadcast_shapes_or_fail(shape, t)
+    return TensorType(x.dtype, shape + x.shape[len(idx):])
+
+
+def broadcast_shapes_or_fail(shape, t):
+    try:
+        return broadcast_shapes(shape, t.shape)
+    except BroadcastError as e:
+        _fail("E0201", f"index arrays do not broadcast together: dimension "
+              f"{dim_str(e.left)} vs {dim_str(e.right)}",
+              "paired index arrays must have the same length, as in `p[arange(n), y]`")
+
+
+def rule_arange(ts, attrs):
+    return attrs["type"]
+
+
+def rule_leaf(ts, attrs):
+    return attrs["type"]
+
+
+TYPE_RULES = {}
+TYPE_RULES.update({op: unary_float(op) for op in UNARY_FLOAT})
+TYPE_RULES.update({op: unary_numeric(op) for op in UNARY_NUMERIC})
+TYPE_RULES.update({op: binary_arith(op) for op in BINARY_ARITH})
+TYPE_RULES.update({op: compare(op) for op in COMPARE})
+TYPE_RULES.update({op: logic(op) for op in LOGIC})
+TYPE_RULES.update({op: reduce_rule(op) for op in REDUCE})
+TYPE_RULES.update({op: arg_reduce_rule for op in ARG_REDUCE})
+TYPE_RULES.update({
+    "not": rule_not, "cast": rule_cast, "where": rule_where,
+    "softmax": row_rule("softmax"), "log_softmax": row_rule("log_softmax"),
+    "logsumexp": row_rule("logsumexp", drop_axis=True),
+    "one_hot": rule_one_hot, "matmul": rule_matmul,
+    "transpose": rule_transpose, "reshape": rule_reshape,
+    "broadcast_to": rule_given, "sum_to": rule_given,
+    "concat": rule_concat, "slice": rule_slice, "unslice": rule_given,
+    "gather": rule_gather, "scatter_add": rule_given,
+    "full": rule_given, "arange": rule_arange,
+    "param": rule_leaf, "shared": rule_leaf, "size": rule_leaf, "const": rule_leaf,
+})
+ALL_OPS = tuple(TYPE_RULES)
+
+
+def infer(op: str, types, **attrs) -> TensorType:
+    return TYPE_RULES[op](list(types), attrs)

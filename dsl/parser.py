@@ -1,0 +1,600 @@
+"""Text -> untyped AST (dsl/ast.py); every syntax error becomes a SymError.
+
+The grammar lives in grammar/sym.lark. This module builds the lark parser
+once, turns indentation into _INDENT/_DEDENT tokens, transforms lark's tree
+into AST nodes with spans, and turns every way parsing can fail into one
+diagnostic with a stable code:
+
+    E0001 unexpected token          E0005 unexpected end of input
+    E0002 unclosed bracket          E0006 invalid character / unterminated string
+    E0003 missing `:` after header  E0007 invalid type
+    E0004 bad indentation
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from lark import Lark, Token, Transformer_NonRecursive, v_args
+from lark.exceptions import (LarkError, UnexpectedCharacters, UnexpectedEOF,
+                             UnexpectedInput, UnexpectedToken, VisitError)
+from lark.indenter import Indenter
+
+import grammar
+
+from . import ast
+from .diagnostics import Diagnostic, Span, SymError, register_source
+
+GRAMMAR_PATH = Path(grammar.__file__).parent / "sym.lark"
+DTYPES = ("f32", "f64", "i32", "i64", "bool")
+DTYPE_HINT = "the dtypes are f32 f64 i32 i64 bool, e.g. `f32`, `f32[10]`, `i32[n]`"
+
+
+def parse(text: str, filename: str = "<input>") -> ast.Program:
+    """Parse a whole .sym file. Raises SymError for every syntax error."""
+    register_source(filename, text)
+    source = text if text.endswith("\n") else text + "\n"
+    try:
+        _check_first_line(source, filename)
+        tree = _lark().parse(source)
+        return _ToAst(filename).transform(tree)
+    except SymError:
+        raise
+    except VisitError as e:  # a transformer method raised (E0007, ...)
+        if isinstance(e.orig_exc, SymError):
+            raise e.orig_exc from None
+        raise _fallback(source, filename) from None
+    except _IndentError as e:
+        raise _diag("E0004", e.message, Span(filename, e.line, e.col, e.line, e.end_col),
+                    e.hint) from None
+    except UnexpectedInput as e:
+        raise _syntax_error(e, source, filename) from None
+    except (LarkError, RecursionError, ValueError, AssertionError):
+        raise _fallback(source, filename) from None
+
+
+# ---- the lark parser ---------------------------------------------------------
+class _IndentError(Exception):
+    def __init__(self, message, line, col, end_col, hint):
+        super().__init__(message)
+        self.message, self.line, self.col, self.end_col, self.hint = \
+            message, line, col, end_col, hint
+
+
+class _SymIndenter(Indenter):
+    """lark's Indenter with positioned tokens and errors, and tabs refused.
+
+    The stock one gives _INDENT/_DEDENT the position of the newline before
+    them and raises a position-less DedentError; ours points at the
+    indentation of the offending line.
+    """
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+    def handle_NL(self, token):
+        if self.paren_level > 0:
+            return  # a newline inside brackets continues the line
+        yield token
+        last = token.value.rsplit("\n", 1)[-1]
+        indent = re.match(r"[ \t]*", last).group()
+        line = token.end_line
+        if "\t" in indent:
+            col = indent.index("\t") + 1
+            raise _IndentError("tab in indentation", line, col, col + 1,
+                               "indent with spaces (4 per level)")
+        width = len(indent)
+        levels = list(self.indent_level)
+
+        def at(kind):
+            return Token(kind, indent, token.end_pos - width, line, 1,
+                         line, width + 1, token.end_pos)
+
+        if width > self.indent_level[-1]:
+            self.indent_level.append(width)
+            yield at(self.INDENT_type)
+            return
+        while width < self.indent_level[-1]:
+            self.indent_level.pop()
+            yield at(self.DEDENT_type)
+        if width != self.indent_level[-1]:
+            choices = " or ".join(str(n) for n in levels)
+            raise _IndentError("unindent does not match any outer indentation level",
+                               line, 1, width + 1,
+                               f"line it up with an enclosing block: {choices} spaces")
+
+    def _process(self, stream):
+        token = None
+        for token in stream:
+            if token.type == self.NL_type:
+                yield from self.handle_NL(token)
+            else:
+                yield token
+            if token.type in self.OPEN_PAREN_types:
+                self.paren_level += 1
+            elif token.type in self.CLOSE_PAREN_types:
+                self.paren_level = max(0, self.paren_level - 1)
+        end = token.end_pos if token is not None else 0
+        while len(self.indent_level) > 1:  # close open blocks at end of file
+            self.indent_level.pop()
+            yield Token(self.DEDENT_type, "", end, None, None, None, None, end)
+
+
+@lru_cache(maxsize=None)
+def _lark() -> Lark:
+    # A basic (not contextual) lexer: errors are then found after LALR's
+    # reductions, in the state of the construct being parsed, which is what
+    # the example-based classification below needs. The cost: `a <-1` inside
+    # an expression is an update arrow (an error), not `a < -1`.
+    return Lark(GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr",
+                lexer="basic", postlex=_SymIndenter(), propagate_positions=True,
+                maybe_placeholders=True)
+
+
+def _check_first_line(source: str, filename: str) -> None:
+    """The Indenter only measures indentation after a newline: check line 1."""
+    m = re.match(r"[ \t]+(?=[^ \t\r\n#])", source)
+    if m is None:
+        return
+    ws = m.group()
+    if "\t" in ws:
+        col = ws.index("\t") + 1
+        raise _IndentError("tab in indentation", 1, col, col + 1,
+                           "indent with spaces (4 per level)")
+    raise _IndentError("unexpected indent", 1, 1, len(ws) + 1,
+                       "the first line of a file starts at column 1")
+
+
+# ---- syntax errors -------------------------------------------------------------
+# Each label names a situation; its examples are small broken programs. An error
+# whose LALR state (and, for labels with a token, whose unexpected token) is the
+# same as an example's gets that label's code, message and hint. Labels that hold
+# for any token in their state come first (see lark's match_examples).
+_HEADER_COLON = "end the line with `:` and indent the block under it"
+_LABELS = {
+    # label: (code, message or None for "unexpected X", hint, token types it needs)
+    "colon_def": ("E0003", "missing `:` after the `def` header",
+                  "end the header with `:` and indent the body: "
+                  "`def f(x: f32[n]) -> f32:`", None),
+    "colon_for": ("E0003", "missing `:` after the `for` header", _HEADER_COLON, None),
+    "colon_if": ("E0003", "missing `:` after the `if` condition", _HEADER_COLON, None),
+    "colon_elif": ("E0003", "missing `:` after the `elif` condition", _HEADER_COLON, None),
+    "colon_else": ("E0003", "missing `:` after `else`", _HEADER_COLON, None),
+    "type": ("E0007", "expected a type", DTYPE_HINT, None),
+    "option": ("E0001", None, "an option's value is a literal: a number, a string, "
+               "`true` or `false`, as in `option epochs = 10`", None),
+    "arrow": ("E0001", None, "a `def` declares its return type: "
+              "`def f(x: f32[n]) -> f32:`", None),
+    "param": ("E0001", None, "every parameter has a type: `x: f32[n, 784]`", None),
+    "shared": ("E0001", None, "a shared value needs an initial value: "
+               "`shared W: f32[784, 10] = zeros()`", None),
+    "for_in": ("E0001", None, "a loop reads `for x in EXPR:` or `for x, y in EXPR:`", None),
+    "eq_in_cond": ("E0001", None, "use `==` to compare", {"EQUAL"}),
+    "chained": ("E0001", None, "comparisons do not chain: write `a < b and b < c`",
+                {"EQ", "NE", "LT", "LE", "GT", "GE"}),
+    "method": ("E0001", None, "there are no methods; call a function with the value "
+               "as its first argument, as in `sum(x, axis=0)`", {"LPAR"}),
+    "assign_target": ("E0001", None, "only a name can be assigned or updated: "
+                      "`y = ...`, `W <- ...`", {"EQUAL"}),
+    "update_target": ("E0001", None, "only a name can be assigned or updated: "
+                      "`y = ...`, `W <- ...`", {"ARROW"}),
+    "arrow_in_expr": ("E0001", None, "`<-` updates a shared value and must start a "
+                      "statement; to compare with a negative number write `a < -1`",
+                      {"ARROW"}),
+}
+_EXAMPLES = {
+    "colon_def": ["def f() -> f32\n", "def f() -> f32[n]\n", "def f() -> (f32, f32)\n"],
+    "colon_for": ["for i in x\n"],
+    "colon_if": ["if x\n"],
+    "colon_elif": ["if x:\n    y\nelif x\n"],
+    "colon_else": ["if x:\n    y\nelse\n"],
+    "type": ["shared W: 1 = 0\n", "def f(x: 1) -> f32:\n", "def f() -> 1:\n"],
+    "option": ["option a = x\n", "option a = 1 + 2\n", "option a = -x\n"],
+    "arrow": ["def f()\n", "def f():\n"],
+    "param": ["def f(x) -> f32:\n"],
+    "shared": ["shared W: f32\n", "shared W: f32[3]\n"],
+    "for_in": ["for i range(3):\n", "for i, j range(3):\n"],
+    "eq_in_cond": ["if x = 1:\n"],
+    "chained": ["x = a < b < c\n", "x = a == b == c\n"],
+    "method": ["x.f(1)\n", "y = x.f(1)\n"],
+    "assign_target": ["x[0] = 1\n", "x.T = 1\n", "f(x) = 1\n"],
+    "update_target": ["x[0] <- 1\n", "x.T <- 1\n"],
+    "arrow_in_expr": ["y = a <- 1\n", "if a <- 1:\n"],
+}
+
+_WORDS = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string",
+          "_NL": "end of line", "_INDENT": "an indented block",
+          "_DEDENT": "end of the block", "$END": "end of input"}
+_EXPR_START = {"NAME", "NUMBER", "STRING", "LPAR", "LSQB", "MINUS"}
+
+
+class _Position:
+    """Stands in for a lark ParserState in match_examples: compares only the
+    LALR state, not the stack depth, so an example written at top level also
+    matches the same mistake inside a def body."""
+
+    def __init__(self, position):
+        self.position = position
+
+    def __eq__(self, other):
+        return self.position == getattr(other, "position", None)
+
+    def __index__(self):  # lark logs the state with %d
+        return self.position
+
+
+def _syntax_error(e: UnexpectedInput, source: str, filename: str) -> SymError:
+    if isinstance(e, UnexpectedCharacters):
+        return _bad_character(e, source, filename)
+    if isinstance(e, UnexpectedEOF) or not isinstance(e, UnexpectedToken):
+        return _unclosed(source, len(source), filename) or _end_of_input(source, filename, None)
+    tok = e.token
+    at_end = tok.type == "$END" or (tok.type == "_DEDENT" and tok.line is None)
+    pos = len(source) if at_end else tok.start_pos
+    if tok.type not in ("RPAR", "RSQB"):
+        opener = _open_brackets(source, pos)
+        if opener and (at_end or _line_of(source, opener[-1][0]) < tok.line):
+            return _unclosed(source, pos, filename)
+    if at_end:
+        return _end_of_input(source, filename, e.expected)
+    span = _token_span(tok, filename)
+    if tok.type == "_INDENT":
+        return _diag("E0004", "unexpected indent", span,
+                     "indent only the body of a `def`, `for`, `if`, `elif` or `else` "
+                     "(after a line ending in `:`)")
+    if "_INDENT" in e.expected:
+        return _diag("E0004", "expected an indented block", span,
+                     "indent the body of the block by 4 spaces")
+    code, message, hint = _classify(e, source)
+    return _diag(code, message or f"unexpected {_describe(tok)}", span, hint)
+
+
+def _classify(e: UnexpectedToken, source: str):
+    """(code, message or None, hint) for an unexpected token."""
+    hint = _expected_hint(e.expected)
+    closer = _closer_hint(e.token, source)
+    if closer:
+        return "E0001", None, closer
+    if e.state is not None and hasattr(e.state, "position"):
+        e.accepts  # computed now, from the real parser state
+        e.state = _Position(e.state.position)
+        examples = {k: _EXAMPLES[k] for k in _LABELS}
+        label = e.match_examples(_parse_example, examples, token_type_match_fallback=True)
+        if label is not None:
+            code, message, label_hint, needs = _LABELS[label]
+            if needs is None or e.token.type in needs:
+                return code, message, label_hint
+    return "E0001", None, hint
+
+
+_EXAMPLE_ERRORS: dict[str, UnexpectedInput] = {}
+
+
+def _parse_example(text: str) -> None:
+    """lark.parse for match_examples, remembering each example's error: the
+    examples never change, so each is parsed once per process."""
+    if text not in _EXAMPLE_ERRORS:
+        try:
+            _lark().parse(text)
+            raise AssertionError(f"example parses: {text!r}")
+        except UnexpectedInput as e:
+            e.accepts  # computed while its parser state is still fresh
+            _EXAMPLE_ERRORS[text] = e
+    raise _EXAMPLE_ERRORS[text]
+
+
+def _describe(tok: Token) -> str:
+    if tok.type == "NAME":
+        return f"name `{tok.value}`"
+    if tok.type == "NUMBER":
+        return f"number `{tok.value}`"
+    if tok.type == "STRING":
+        return "string"
+    return _word(tok.type)
+
+
+def _word(terminal: str) -> str:
+    if terminal in _WORDS:
+        return _WORDS[terminal]
+    for t in _lark().terminals:
+        if t.name == terminal and t.pattern.type == "str":
+            return f"`{t.pattern.value}`"
+    return terminal.lower()
+
+
+def _expected_hint(expected) -> str | None:
+    expected = set(expected or ())
+    if _EXPR_START <= expected or expected == {"NAME"}:
+        return "expected an expression" if len(expected) > 1 else "expected a name"
+    words = sorted(_word(t) for t in expected)
+    if 0 < len(words) <= 4:
+        return "expected " + (words[0] if len(words) == 1
+                              else ", ".join(words[:-1]) + " or " + words[-1])
+    if "_NL" in expected:
+        return "expected an operator or the end of the line"
+    return None
+
+
+def _closer_hint(tok: Token, source: str) -> str | None:
+    """A hint for a `)` or `]` that closes nothing or the wrong bracket."""
+    if tok.type not in ("RPAR", "RSQB"):
+        return None
+    opener = _open_brackets(source, tok.start_pos)
+    if not opener:
+        return f"there is no `{'(' if tok.type == 'RPAR' else '['}` for this to close"
+    pos, char = opener[-1]
+    if _CLOSE[char] == tok.value:
+        return None
+    line, col = _line_of(source, pos), pos - source.rfind("\n", 0, pos)
+    return f"the `{char}` at {line}:{col} is still open; close it with `{_CLOSE[char]}`"
+
+
+# ---- brackets, characters, end of input --------------------------------------------
+_CLOSE = {"(": ")", "[": "]"}
+_BRACKET_SCAN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[()\[\]]')
+
+
+def _open_brackets(source: str, end: int) -> list[tuple[int, str]]:
+    """Brackets opened before `end` and not closed, as (offset, char)."""
+    stack = []
+    for m in _BRACKET_SCAN.finditer(source, 0, end):
+        c = m.group()
+        if c in _CLOSE:
+            stack.append((m.start(), c))
+        elif c in (")", "]") and stack:
+            stack.pop()
+    return stack
+
+
+def _unclosed(source: str, end: int, filename: str) -> SymError | None:
+    opener = _open_brackets(source, end)
+    if not opener:
+        return None
+    pos, char = opener[-1]
+    span = _offset_span(source, pos, filename)
+    return _diag("E0002", f"unclosed `{char}`", span, f"add the missing `{_CLOSE[char]}`")
+
+
+_CHAR_HINTS = {"'": "strings use double quotes: \"...\"",
+               "&": "use `and`", "|": "use `or`", "!": "use `not` (or `!=` to compare)",
+               "{": "a tensor literal uses square brackets: `[1.0, 2.0]`",
+               "\\": "a line continues inside brackets; wrap the expression in `(...)`"}
+
+
+def _bad_character(e: UnexpectedCharacters, source: str, filename: str) -> SymError:
+    pos = e.pos_in_stream
+    char = source[pos] if pos < len(source) else ""
+    if char == '"':
+        end = source.find("\n", pos)
+        span = Span(filename, e.line, e.column, e.line, e.column + (end - pos))
+        return _diag("E0006", "unterminated string", span,
+                     'close the string with `"` on the same line')
+    span = _offset_span(source, pos, filename)
+    shown = char if char.isprintable() and not char.isspace() else repr(char)[1:-1]
+    return _diag("E0006", f"invalid character `{shown}`", span,
+                 _CHAR_HINTS.get(char, "names use only letters, digits and `_`"))
+
+
+def _end_of_input(source: str, filename: str, expected) -> SymError:
+    """Point just after the last non-blank character of the file."""
+    lines = source.rstrip().splitlines() or [""]
+    line, col = len(lines), len(lines[-1]) + 1
+    hint = ("a line ending in `:` needs an indented block after it"
+            if expected and "_INDENT" in expected else _expected_hint(expected))
+    return _diag("E0005", "unexpected end of input",
+                 Span(filename, line, col, line, col + 1), hint)
+
+
+def _fallback(source: str, filename: str) -> SymError:
+    # Reached only if lark fails in a way the cases above do not cover; a
+    # diagnostic (with no position) beats a traceback.
+    return _diag("E0001", "could not parse this file", None,
+                 "please report this input as a bug in the parser")
+
+
+def _diag(code, message, span, hint=None) -> SymError:
+    return SymError(Diagnostic(code, message, span, (), hint))
+
+
+def _line_of(source: str, pos: int) -> int:
+    return source.count("\n", 0, pos) + 1
+
+
+def _offset_span(source: str, pos: int, filename: str) -> Span:
+    line = _line_of(source, pos)
+    col = pos - source.rfind("\n", 0, pos)
+    return Span(filename, line, col, line, col + 1)
+
+
+def _token_span(tok: Token, filename: str) -> Span:
+    if tok.type == "_NL":  # point at where the line ends, not at the next one
+        return Span(filename, tok.line, tok.column, tok.line, tok.column + 1)
+    end_line = tok.end_line or tok.line
+    end_col = tok.end_column if tok.end_column and end_line == tok.line else tok.column + 1
+    return Span(filename, tok.line, tok.column, tok.line, max(end_col, tok.column + 1))
+
+
+# ---- lark tree -> AST ----------------------------------------------------------------
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+@v_args(inline=True, meta=True)
+class _ToAst(Transformer_NonRecursive):
+    """One method per named grammar rule; each returns an ast node with a span."""
+
+    def __init__(self, filename: str):
+        super().__init__()
+        self.file = filename
+
+    def _span(self, meta) -> Span | None:
+        if getattr(meta, "empty", True):
+            return None
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok(self, tok: Token) -> Span:
+        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def _name(self, tok: Token) -> ast.Name:
+        return ast.Name(tok.value, self._tok(tok))
+
+    # -- items
+    def start(self, meta, *items):
+        return ast.Program(tuple(items), self.file)
+
+    def shared(self, meta, name, type_, init):
+        return ast.SharedDecl(self._name(name), type_, init, self._span(meta))
+
+    def option(self, meta, name, value):
+        return ast.OptionDecl(self._name(name), value, self._span(meta))
+
+    def def_header(self, meta, name, params, ret):
+        return (self._name(name), params, ret, self._span(meta))
+
+    def def_item(self, meta, header, body):
+        name, params, ret, span = header
+        return ast.Def(name, params, ret, body, span)
+
+    def params(self, meta, *params):
+        return tuple(params)
+
+    def param(self, meta, name, type_):
+        return ast.Param(self._name(name), type_, self._span(meta))
+
+    def type(self, meta, dtype, dims=()):
+        if dtype.value not in DTYPES:
+            raise _diag("E0007", f"unknown dtype `{dtype.value}`", self._tok(dtype), DTYPE_HINT)
+        for dim in dims:
+            _check_dim(dim)
+        return ast.TensorTypeExpr(dtype.value, tuple(dims), self._span(meta))
+
+    def dims(self, meta, *dims):
+        return dims
+
+    def tuple_type(self, meta, *types):
+        return ast.TupleTypeExpr(tuple(types), self._span(meta))
+
+    # -- statements
+    def body(self, meta, *stmts):
+        return tuple(stmts)
+
+    def assign(self, meta, *parts):
+        *targets, value = parts
+        return ast.Assign(tuple(self._name(t) for t in targets), value, self._span(meta))
+
+    def update(self, meta, target, _arrow, value):
+        return ast.Update(self._name(target), value, self._span(meta))
+
+    def return_stmt(self, meta, *values):
+        return ast.Return(tuple(values), self._span(meta))
+
+    def expr_stmt(self, meta, expr):
+        return ast.ExprStmt(expr, self._span(meta))
+
+    def break_stmt(self, meta):
+        return ast.Break(self._span(meta))
+
+    def continue_stmt(self, meta):
+        return ast.Continue(self._span(meta))
+
+    def for_stmt(self, meta, *parts):
+        *targets, iter_, body = parts
+        span = _header(self._span(meta), iter_)
+        return ast.For(tuple(self._name(t) for t in targets), iter_, body, span)
+
+    def if_stmt(self, meta, cond, body, *clauses):
+        # Fold `elif` clauses from the last one up: each becomes an If that
+        # is the whole orelse of the one before it.
+        orelse = ()
+        for clause in reversed(clauses):
+            orelse = clause(orelse)
+        return ast.If(cond, body, orelse, _header(self._span(meta), cond))
+
+    def elif_clause(self, meta, cond, body):
+        span = _header(self._span(meta), cond)
+        return lambda orelse: (ast.If(cond, body, orelse, span),)
+
+    def else_clause(self, meta, body):
+        return lambda orelse: body
+
+    # -- expressions
+    def binop(self, meta, left, op, right):
+        return ast.BinOp(op.value, left, right, self._span(meta))
+
+    def unop(self, meta, op, operand):
+        return ast.UnaryOp(op.value, operand, self._span(meta))
+
+    def name(self, meta, tok):
+        return self._name(tok)
+
+    def number(self, meta, tok):
+        text = tok.value
+        value = float(text) if any(c in text for c in ".eE") else int(text)
+        return ast.Num(value, self._span(meta))
+
+    def string(self, meta, tok):
+        body = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group()),
+                      tok.value[1:-1])
+        return ast.Str(body, self._span(meta))
+
+    def true(self, meta):
+        return ast.Bool(True, self._span(meta))
+
+    def false(self, meta):
+        return ast.Bool(False, self._span(meta))
+
+    def tuple(self, meta, *elts):
+        return ast.TupleExpr(tuple(elts), self._span(meta))
+
+    def list(self, meta, *elts):
+        return ast.ListExpr(tuple(elts), self._span(meta))
+
+    def call(self, meta, func, args):
+        positional = tuple(a for a in args if not isinstance(a, ast.Keyword))
+        keywords = tuple(a for a in args if isinstance(a, ast.Keyword))
+        seen_kw = False
+        for a in args:
+            seen_kw = seen_kw or isinstance(a, ast.Keyword)
+            if seen_kw and not isinstance(a, ast.Keyword):
+                raise _diag("E0001", "positional argument after a keyword argument",
+                            a.span, "put positional arguments first: `f(x, axis=1)`")
+        return ast.Call(self._name(func), positional, keywords, self._span(meta))
+
+    def args(self, meta, *args):
+        return args
+
+    def keyword(self, meta, name, value):
+        return ast.Keyword(name.value, value, self._span(meta))
+
+    def attribute(self, meta, value, attr):
+        return ast.Attribute(value, attr.value, self._span(meta))
+
+    def index(self, meta, value, indices):
+        return ast.Index(value, indices, self._span(meta))
+
+    def subscripts(self, meta, *items):
+        return tuple(items)
+
+    def slice(self, meta, start, stop, step):
+        return ast.Slice(start, stop, step, self._span(meta))
+
+
+def _header(span: Span | None, last) -> Span | None:
+    """The span of a block's header: its keyword up to the end of `last`."""
+    return span.to(last.span) if span is not None and last.span is not None else span
+
+
+def _check_dim(dim) -> None:
+    """A dimension is an int, a size variable, or + - * of those."""
+    ok = (isinstance(dim, ast.Num) and isinstance(dim.value, int)) or isinstance(dim, ast.Name)
+    if isinstance(dim, ast.BinOp) and dim.op in ("+", "-", "*"):
+        _check_dim(dim.left)
+        _check_dim(dim.right)
+        ok = True
+    if not ok:
+        raise _diag("E0007", "invalid dimension", dim.span,
+                    "a dimension is an integer or a size variable, like `784`, `n`, "
+                    "`n + 1` or `2 * n`")

@@ -1,0 +1,130 @@
+"""Checking a whole program: shared values, options, defs, host statements.
+
+`check_program` never raises for a user error: it returns a
+`CheckedProgram` whose `diagnostics` hold every error and warning found.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ast as A
+from .checker import DefInfo, Env, check_def, tensor_type
+from .diagnostics import Diagnostic, SymError
+from .hostcheck import HostChecker
+from .parser import parse
+from .scope import CheckError, fail, literal_value
+
+
+@dataclass
+class OptionInfo:
+    name: str
+    value: object
+    span: object
+
+
+@dataclass
+class CheckedProgram:
+    file: str
+    ast: A.Program
+    shareds: dict = field(default_factory=dict)     # name -> TensorType
+    shared_decls: dict = field(default_factory=dict)  # name -> A.SharedDecl
+    options: dict = field(default_factory=dict)     # name -> OptionInfo
+    defs: dict = field(default_factory=dict)        # name -> DefInfo
+    diagnostics: list = field(default_factory=list)
+
+    @property
+    def errors(self):
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def warnings(self):
+        return [d for d in self.diagnostics if d.severity == "warning"]
+
+    @property
+    def signatures(self) -> dict[str, str]:
+        return {name: info.signature for name, info in self.defs.items()}
+
+    def raise_errors(self):
+        if self.errors:
+            raise SymError(self.errors)
+
+
+def check_source(text: str, filename: str = "<input>", options: dict | None = None) -> CheckedProgram:
+    """Parse and check; syntax errors come back as diagnostics too."""
+    try:
+        tree = parse(text, filename)
+    except SymError as e:
+        return CheckedProgram(filename, A.Program(()), diagnostics=list(e.diagnostics))
+    return check_program(tree, filename, options or {})
+
+
+def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedProgram:
+    prog = CheckedProgram(filename, tree)
+    report = prog.diagnostics.append
+    def_asts = {}
+    for item in tree.items:
+        try:
+            declare(prog, item, overrides, def_asts)
+        except CheckError as e:
+            report(e.diagnostic)
+    unknown = set(overrides) - set(prog.options)
+    for name in sorted(unknown):
+        report(Diagnostic("E0702", f"this program has no option `{name}`", None, (),
+                          f"its options are: {', '.join(prog.options) or 'none'}"))
+    env = Env(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
+    for name, d in def_asts.items():
+        try:
+            prog.defs[name] = check_def(env, d)
+        except CheckError as e:
+            report(e.diagnostic)
+    HostChecker(prog, def_asts, report).check(tree.items)
+    prog.diagnostics.sort(key=lambda d: (d.span is None, d.span.line if d.span else 0,
+                                         d.span.col if d.span else 0))
+    return prog
+
+
+def declare(prog, item, overrides, def_asts):
+    if isinstance(item, A.SharedDecl):
+        name = item.name.id
+        if name in prog.shareds:
+            fail("E0115", f"shared `{name}` is declared twice", item.name.span)
+
+        def no_sizes(size, span):
+            fail("E0212", f"shared `{name}` has the size variable `{size}` in its type", span,
+                 "a shared value's shape is fixed: write the number, e.g. `f32[784, 10]`")
+        prog.shareds[name] = tensor_type(item.type, no_sizes)
+        prog.shared_decls[name] = item
+    elif isinstance(item, A.OptionDecl):
+        name = item.name.id
+        value = literal_value(item.value)
+        if value is None and isinstance(item.value, A.Str):
+            value = item.value.value
+        if value is None:
+            fail("E0701", f"option `{name}` must be a literal (number, string, true/false)",
+                 item.value.span)
+        if name in overrides:
+            value = convert_option(name, overrides[name], value, item)
+        prog.options[name] = OptionInfo(name, value, item.span)
+    elif isinstance(item, A.Def):
+        name = item.name.id
+        if name in def_asts:
+            fail("E0115", f"def `{name}` is defined twice", item.name.span)
+        def_asts[name] = item
+
+
+def convert_option(name, given, default, item):
+    """Type-check an override (`--set epochs=5`) against the literal's type."""
+    kind = type(default)
+    if isinstance(given, str) and kind is not str:
+        try:
+            given = {bool: lambda s: {"true": True, "false": False}[s.lower()],
+                     int: int, float: float}[kind](given)
+        except (KeyError, ValueError):
+            fail("E0703", f"option `{name}` is {kind.__name__}, cannot set it to {given!r}",
+                 item.span, f"its default is {default!r}")
+    if kind is float and isinstance(given, int) and not isinstance(given, bool):
+        given = float(given)
+    if type(given) is not kind:
+        fail("E0703", f"option `{name}` is {kind.__name__}, cannot set it to {given!r}",
+             item.span, f"its default is {default!r}")
+    return given

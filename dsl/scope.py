@@ -1,0 +1,141 @@
+"""Helpers shared by the def checker and the host checker: weak literals,
+static arguments, call binding and "did you mean" suggestions."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from . import ast as A
+from .diagnostics import Diagnostic, Note, Span, SymError
+from .types import Dim, Size, dim_add, dim_mul, dim_sub
+
+
+class CheckError(Exception):
+    """One diagnostic that stops checking the current def or statement."""
+
+    def __init__(self, code: str, message: str, span: Span | None,
+                 hint: str | None = None, notes=()):
+        super().__init__(message)
+        self.diagnostic = Diagnostic(code, message, span, tuple(notes), hint)
+
+
+def fail(code, message, span, hint=None, notes=()):
+    raise CheckError(code, message, span, hint, notes)
+
+
+@dataclass(frozen=True)
+class Weak:
+    """A numeric literal whose dtype adapts to the tensor it meets."""
+    value: int | float | bool
+    span: Span | None = None
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def literal_value(e):
+    """The value of a numeric literal, possibly negated, or None."""
+    if isinstance(e, A.Num):
+        return e.value
+    if isinstance(e, A.Bool):
+        return e.value
+    if isinstance(e, A.UnaryOp) and e.op == "-" and isinstance(e.operand, A.Num):
+        return -e.operand.value
+    return None
+
+
+def static_int(e, what: str) -> int:
+    value = literal_value(e)
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail("E0213", f"{what} must be an integer literal", e.span,
+             "write a constant such as `1` or `-1`")
+    return value
+
+
+def static_ints(e, what: str) -> tuple[int, ...]:
+    if isinstance(e, A.TupleExpr):
+        return tuple(static_int(x, what) for x in e.elts)
+    return (static_int(e, what),)
+
+
+def static_bool(e, what: str) -> bool:
+    if isinstance(e, A.Bool):
+        return e.value
+    fail("E0213", f"{what} must be `true` or `false`", e.span)
+
+
+# ---- binding call arguments -------------------------------------------------
+@dataclass(frozen=True)
+class Sig:
+    """A builtin's parameters: positional names, then keyword defaults."""
+    positional: tuple[str, ...]
+    optional: tuple[tuple[str, object], ...] = ()
+    variadic: bool = False  # print(...)
+
+    def names(self):
+        return self.positional + tuple(k for k, _ in self.optional)
+
+
+def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
+    """Map a call's arguments to parameter names (missing optional ones get
+    their default, as the string '<default>' sentinel unless given)."""
+    names = sig.names()
+    if sig.variadic:
+        return {"args": call.args, **{k.name: k.value for k in call.kwargs}}
+    if len(call.args) > len(names):
+        fail("E0103", f"`{fname}` takes at most {len(names)} argument{'s' * (len(names) != 1)}, "
+             f"got {len(call.args)}", call.span, f"usage: {usage(fname, sig)}")
+    bound = dict(zip(names, call.args))
+    for kw in call.kwargs:
+        if kw.name not in names:
+            fail("E0104", f"`{fname}` has no parameter `{kw.name}`", kw.span,
+                 did_you_mean(kw.name, names) or f"usage: {usage(fname, sig)}")
+        if kw.name in bound:
+            fail("E0104", f"`{fname}` got `{kw.name}` twice", kw.span, f"usage: {usage(fname, sig)}")
+        bound[kw.name] = kw.value
+    missing = [n for n in sig.positional if n not in bound]
+    if missing:
+        fail("E0103", f"`{fname}` is missing argument `{missing[0]}`", call.span,
+             f"usage: {usage(fname, sig)}")
+    for name, default in sig.optional:
+        bound.setdefault(name, Default(default))
+    return bound
+
+
+@dataclass(frozen=True)
+class Default:
+    value: object
+
+
+def usage(fname: str, sig: Sig) -> str:
+    parts = list(sig.positional) + [f"{k}={v!r}" if not isinstance(v, str) else f"{k}={v}"
+                                    for k, v in sig.optional]
+    if sig.variadic:
+        parts = ["..."]
+    return f"{fname}({', '.join(parts)})".replace("None", "none").replace("False", "false").replace("True", "true")
+
+
+# ---- dimensions written in source ------------------------------------------
+def dim_from_ast(e, lookup_size) -> Dim:
+    """A dimension expression of a type or shape: 784, n, n + 1, 2 * n.
+    lookup_size(name, span) returns the Dim a size variable stands for."""
+    if isinstance(e, A.Num) and isinstance(e.value, int) and not isinstance(e.value, bool):
+        return e.value
+    if isinstance(e, A.Name):
+        return lookup_size(e.id, e.span)
+    if isinstance(e, A.BinOp) and e.op in ("+", "-", "*"):
+        a = dim_from_ast(e.left, lookup_size)
+        b = dim_from_ast(e.right, lookup_size)
+        return {"+": dim_add, "-": dim_sub, "*": dim_mul}[e.op](a, b)
+    fail("E0214", "a dimension must be an integer, a size variable, or `+ - *` of them",
+         getattr(e, "span", None), "e.g. `f32[n, 784]` or `f32[n + 1]`")
+
+
+def is_size_var_name(name: str) -> bool:
+    return name[:1].islower() or name[:1] == "_"
+
+
+def generic_size(name: str) -> Size:
+    return Size.var(name)

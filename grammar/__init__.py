@@ -1,0 +1,1 @@
+# Package data: sym.lark, the grammar of the .sym language.

@@ -1,0 +1,1 @@
+"""Runtime support for sym: backends and host data (MNIST, batches, checkpoints, metrics)."""

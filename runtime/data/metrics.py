@@ -1,0 +1,77 @@
+"""Metric series recorded by a program (`record("name", value)`), for
+`--metrics` (CSV) and `--plot` (PNG)."""
+
+import csv
+import math
+
+from runtime.data.errors import DataError
+
+PLOT_HINT = "pip install 'sym[plot]'  (or: pip install matplotlib)"
+
+
+class Metrics:
+    """Named series of (step, value) points, kept in recording order."""
+
+    def __init__(self):
+        self.series = {}  # name -> list of (step, value)
+
+    def record(self, name, value, step=None):
+        """Add a point; step None means one past this series' last step (from 0)."""
+        try:
+            value = float(value)  # host numbers, numpy scalars, 0-d arrays
+        except (TypeError, ValueError):
+            raise DataError(f"record(\"{name}\", ...) needs a number, got "
+                            f"{type(value).__name__}") from None
+        points = self.series.setdefault(name, [])
+        if step is None:
+            step = points[-1][0] + 1 if points else 0
+        points.append((step, value))
+
+    def write_csv(self, path):
+        """Columns name, step, value; one row per point."""
+        try:
+            with open(path, "w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(["name", "step", "value"])
+                for name, points in self.series.items():
+                    for step, value in points:
+                        writer.writerow([name, step, repr(value)])
+        except OSError as e:
+            raise DataError(f"{path}: cannot write metrics ({e.strerror or e})") from None
+
+    def plot(self, path):
+        """One subplot per series (their scales differ: a cost vs an error
+        rate), each against its steps, into one PNG."""
+        Figure, FigureCanvasAgg, MaxNLocator = _matplotlib()
+        if not self.series:
+            raise DataError("--plot: the program recorded no metrics",
+                            hint="call record(\"name\", value) in the program")
+        n = len(self.series)
+        fig = Figure(figsize=(6.4, 2.4 * n), layout="constrained")
+        FigureCanvasAgg(fig)
+        for ax, (name, points) in zip(fig.subplots(n, 1, squeeze=False)[:, 0],
+                                      self.series.items()):
+            steps = [s for s, _ in points]
+            # inf would wreck the autoscaled axes; nan just leaves a gap
+            values = [v if math.isfinite(v) else math.nan for _, v in points]
+            ax.plot(steps, values, marker="." if len(points) < 50 else None)
+            ax.set_title(name)
+            ax.set_xlabel("step")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are counts
+            ax.grid(True, alpha=0.3)
+        try:
+            fig.savefig(path, format="png")
+        except OSError as e:
+            raise DataError(f"{path}: cannot write plot ({e.strerror or e})") from None
+
+
+def _matplotlib():
+    """Imported only for --plot; Figure + FigureCanvasAgg is the Agg backend
+    without touching pyplot's global state."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError:
+        raise DataError("--plot needs matplotlib", hint=PLOT_HINT) from None
+    return Figure, FigureCanvasAgg, MaxNLocator

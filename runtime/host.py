@@ -1,0 +1,356 @@
+"""The host interpreter: runs a program's top-level statements in order.
+
+Host values behave like Python's: numbers are Python numbers, tensors are
+numpy arrays, `mnist()` gives a record. Expression builtins on the host
+(`sum(a)`, `zeros((600, 784))`) are lowered through the same checker and
+evaluated on the numpy reference backend, so they mean exactly what they
+mean inside a def. Every failure becomes a located `SymError`.
+"""
+from __future__ import annotations
+
+import operator
+import sys
+
+import numpy as np
+
+from dsl import ast as A
+from dsl.checker import BodyChecker, Env
+from dsl.diagnostics import Diagnostic, Note, Span, SymError, error
+from dsl.ir import Function
+from dsl.scope import CheckError, Weak
+from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
+from runtime import data as D
+from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes, evaluate, Env as NpEnv
+
+PY_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+             "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "@": operator.matmul,
+             "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+             ">": operator.gt, ">=": operator.ge}
+HOST_DEF = A.Def(A.Name("<host>"), (), A.TensorTypeExpr("f32", ()), ())
+
+
+class Break(Exception):
+    pass
+
+
+class Continue(Exception):
+    pass
+
+
+def to_python(value):
+    """0-d arrays become Python numbers, as the host computes with them."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class Interpreter:
+    def __init__(self, prog, functions: dict[str, Function], executor, out=None,
+                 nan_check: bool = False, progress=None, metrics=None, call_hook=None):
+        self.prog, self.functions, self.executor = prog, functions, executor
+        self.out = out or sys.stdout
+        self.nan_check, self.progress = nan_check, progress
+        self.metrics = metrics if metrics is not None else D.Metrics()
+        self.call_hook = call_hook      # (name, args, outputs) for tracing
+        self.vars: dict = {name: o.value for name, o in prog.options.items()}
+
+    # ---- items and statements ------------------------------------------------
+    def run(self):
+        for item in self.prog.ast.items:
+            if isinstance(item, (A.Def, A.OptionDecl)):
+                continue
+            if isinstance(item, A.SharedDecl):
+                self.init_shared(item)
+            else:
+                self.statement(item)
+
+    def block(self, stmts):
+        for s in stmts:
+            self.statement(s)
+
+    def statement(self, s):
+        if isinstance(s, A.Assign):
+            self.assign(s.targets, self.ev(s.value), s.span)
+        elif isinstance(s, A.ExprStmt):
+            self.ev(s.expr)
+        elif isinstance(s, A.For):
+            self.for_loop(s)
+        elif isinstance(s, A.If):
+            self.block(s.body if self.truth(self.ev(s.cond), s.cond.span) else s.orelse)
+        elif isinstance(s, A.Break):
+            raise Break()
+        elif isinstance(s, A.Continue):
+            raise Continue()
+        else:   # the checker rejects the rest before anything runs
+            raise error("E0114", f"`{type(s).__name__.lower()}` is not a host statement", s.span)
+
+    def assign(self, targets, value, span):
+        if len(targets) == 1:
+            self.vars[targets[0].id] = value
+            return
+        values = tuple(value) if isinstance(value, (tuple, list)) else None
+        if values is None or len(values) != len(targets):
+            raise error("E0110", f"cannot unpack this value into {len(targets)} names", span)
+        for t, v in zip(targets, values):
+            self.vars[t.id] = v
+
+    def for_loop(self, s: A.For):
+        iterable = self.ev(s.iter)
+        try:
+            iterator = iter(iterable)
+        except TypeError:
+            raise error("E0606", f"cannot loop over a {type(iterable).__name__}", s.iter.span)
+        for item in iterator:
+            self.assign(s.targets, item, s.span)
+            try:
+                self.block(s.body)
+            except Break:
+                break
+            except Continue:
+                continue
+
+    def truth(self, value, span) -> bool:
+        if isinstance(value, np.ndarray) and value.size != 1:
+            raise error("E0606", f"the truth of a tensor of shape {value.shape} is ambiguous", span,
+                        "reduce it first: `any` is `max(...)`, or compare a scalar")
+        return bool(value)
+
+    # ---- shared values ---------------------------------------------------------
+    def init_shared(self, item: A.SharedDecl):
+        name = item.name.id
+        t = self.prog.shareds[name]
+        shape = t.concrete_shape({})
+        init = item.init
+        if isinstance(init, A.Call) and init.func.id in ("zeros", "ones", "full", "normal", "uniform") \
+                and not any(k.name == "shape" for k in init.kwargs):
+            value = self.initializer(init, shape, t)
+        else:
+            value = self.ev(init)
+        self.set_shared(name, value, init.span)
+
+    def initializer(self, call: A.Call, shape, t: TensorType):
+        args = [self.ev(a) for a in call.args]
+        kwargs = {k.name: self.ev(k.value) for k in call.kwargs}
+        dtype = NUMPY_DTYPE[t.dtype]
+        name = call.func.id
+        if name in ("zeros", "ones"):
+            return np.full(shape, 0 if name == "zeros" else 1, dtype)
+        if name == "full":
+            return np.full(shape, args[0], dtype)
+        seed = kwargs.get("seed")
+        rng = np.random.RandomState(seed)
+        low_or_mean, high_or_std = args
+        if name == "uniform":
+            return rng.uniform(low_or_mean, high_or_std, size=shape).astype(dtype)
+        return rng.normal(low_or_mean, high_or_std, size=shape).astype(dtype)
+
+    def set_shared(self, name: str, value, span=None):
+        t = self.prog.shareds[name]
+        check_shared_value(name, t, value, span)
+        self.executor.set_shared(name, np.asarray(value))
+
+    # ---- expressions -------------------------------------------------------------
+    def ev(self, e):
+        method = getattr(self, "ev_" + type(e).__name__)
+        return method(e)
+
+    def ev_Num(self, e):
+        return e.value
+
+    ev_Str = ev_Bool = ev_Num
+
+    def ev_Name(self, e: A.Name):
+        if e.id in self.vars:
+            return self.vars[e.id]
+        if e.id in self.prog.shareds:
+            return np.array(self.executor.get_shared(e.id))
+        raise error("E0101", f"`{e.id}` has no value yet", e.span, "assign it before this line")
+
+    def ev_TupleExpr(self, e):
+        return tuple(self.ev(x) for x in e.elts)
+
+    def ev_ListExpr(self, e):
+        values = [self.ev(x) for x in e.elts]
+        array = np.array(values)
+        return array.astype(np.float32 if array.dtype.kind == "f" else np.int32
+                            if array.dtype.kind in "iu" else array.dtype)
+
+    def ev_UnaryOp(self, e: A.UnaryOp):
+        v = self.ev(e.operand)
+        if e.op == "not":
+            return not self.truth(v, e.span)
+        return self.host_op(operator.neg, (v,), e)
+
+    def ev_BinOp(self, e: A.BinOp):
+        if e.op in ("and", "or"):
+            left = self.truth(self.ev(e.left), e.left.span)
+            if (e.op == "and") != left:
+                return left
+            return self.truth(self.ev(e.right), e.right.span)
+        return self.host_op(PY_BINOPS[e.op], (self.ev(e.left), self.ev(e.right)), e)
+
+    def host_op(self, fn, values, e):
+        try:
+            with np.errstate(all="ignore"):
+                return to_python(fn(*values))
+        except ZeroDivisionError:
+            raise error("E0606", "division by zero", e.span)
+        except (TypeError, ValueError) as exc:
+            kinds = " and ".join(describe(v) for v in values)
+            raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span,
+                        str(exc).split("\n")[0])
+
+    def ev_Attribute(self, e: A.Attribute):
+        base = self.ev(e.value)
+        if isinstance(base, np.ndarray) and e.attr in ("T", "shape"):
+            return base.T if e.attr == "T" else tuple(base.shape)
+        if isinstance(base, (D.Mnist, D.Split)) and hasattr(base, e.attr):
+            return getattr(base, e.attr)
+        raise error("E0111", f"{describe(base)} has no attribute `{e.attr}`", e.span)
+
+    def ev_Index(self, e: A.Index):
+        base = self.ev(e.value)
+        key = tuple(slice(*(None if p is None else self.ev(p) for p in (i.start, i.stop, i.step)))
+                    if isinstance(i, A.Slice) else self.ev(i) for i in e.indices)
+        try:
+            return to_python(base[key if len(key) > 1 else key[0]])
+        except (IndexError, TypeError) as exc:
+            raise error("E0603", f"bad index: {exc}", e.span)
+
+    def ev_Call(self, e: A.Call):
+        name = e.func.id
+        if name in self.functions:
+            args = [self.ev(a) for a in e.args]
+            outputs = self.call_def(name, args, [a.span for a in e.args], e.span)
+            return outputs
+        host = HOST_BUILTINS.get(name)
+        if host is not None and not (name in ("max", "min") and len(e.args) == 1):
+            return host(self, e)
+        return self.builtin(e)
+
+    # ---- calls ---------------------------------------------------------------------
+    def call_def(self, name, args, arg_spans=None, span=None):
+        fn = self.functions[name]
+        arrays = [to_arg(fn, p, a, (arg_spans or [span] * len(args))[i] if arg_spans else span)
+                  for i, (p, a) in enumerate(zip(fn.params, args))]
+        try:
+            sizes = bind_sizes(list(fn.params), arrays)
+        except ShapeMismatch as exc:
+            i = [p.attr("name") for p in fn.params].index(exc.param_name)
+            where = arg_spans[i] if arg_spans else span
+            raise error("E0604", f"argument `{exc.param_name}` of `{name}` must be "
+                        f"{exc.expected_type}, got shape {exc.actual_shape}", where, exc.reason,
+                        [Note(f"signature: {fn.signature}")])
+        try:
+            outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
+        except IndexOutOfRange as exc:
+            raise error("E0603", f"index {exc.value} is out of range for axis {exc.axis} "
+                        f"of size {exc.size} (in a call of `{name}`)", exc.node.span or span,
+                        "indices come from the data here; check the labels or indices you pass",
+                        [Note(f"called here", span)] if span else [])
+        results = [to_python(o) for o in outputs]
+        if self.call_hook:
+            self.call_hook(name, arrays, results)
+        return tuple(results) if fn.returns_tuple else results[0]
+
+    def nan_hook(self, fname, call_span):
+        if not self.nan_check:
+            return None
+        from runtime.nancheck import NanGuard
+        return NanGuard(fname, call_span)
+
+    def builtin(self, e: A.Call):
+        """An expression builtin on host values, lowered and run on numpy."""
+        params: dict = {}
+        locals_: dict = {}
+        call = A.Call(e.func, tuple(self.lift(a, params, locals_) for a in e.args),
+                      tuple(A.Keyword(k.name, self.lift(k.value, params, locals_), k.span)
+                            for k in e.kwargs), e.span)
+        ck = BodyChecker(Env({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
+        try:
+            node = ck.tensor(ck.expr(call), e.span)
+        except CheckError as exc:
+            raise SymError(exc.diagnostic)
+        try:
+            (value,) = evaluate([node], NpEnv({}, params, {}))
+        except IndexOutOfRange as exc:
+            raise error("E0603", str(exc), e.span)
+        return to_python(value)
+
+    def lift(self, a, params, locals_):
+        """Replace a host argument by a literal or a name bound to its value."""
+        if isinstance(a, (A.Num, A.Bool, A.Str)) or (isinstance(a, A.Name) and a.id in NUMPY_DTYPE):
+            return a
+        if isinstance(a, A.TupleExpr):
+            return A.TupleExpr(tuple(self.lift(x, params, locals_) for x in a.elts), a.span)
+        value = self.ev(a)
+        if isinstance(value, bool):
+            return A.Bool(value, a.span)
+        if isinstance(value, (int, float)):
+            return A.Num(value, a.span) if value >= 0 else A.UnaryOp("-", A.Num(-value, a.span), a.span)
+        if isinstance(value, tuple):
+            return A.TupleExpr(tuple(self.lift_value(v, a.span, params, locals_) for v in value), a.span)
+        return self.lift_value(value, a.span, params, locals_)
+
+    def lift_value(self, value, span, params, locals_):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return A.Num(value, span) if value >= 0 else A.UnaryOp("-", A.Num(-value, span), span)
+        array = np.asarray(value)
+        if array.dtype.name not in FROM_NUMPY:
+            raise error("E0606", f"cannot use {describe(value)} here", span)
+        name = f"_host{len(params)}"
+        t = TensorType(FROM_NUMPY[array.dtype.name], tuple(array.shape))
+        from dsl.build import apply
+        locals_[name] = apply("param", (), span, type=t, name=name)
+        params[name] = array
+        return A.Name(name, span)
+
+
+def to_arg(fn: Function, param, value, span):
+    """A host value as the array a def's parameter expects (no silent casts)."""
+    t = param.type
+    name = param.attr("name")
+    dtype = np.dtype(NUMPY_DTYPE[t.dtype])
+    if isinstance(value, (bool, int, float)) and not isinstance(value, np.ndarray):
+        if isinstance(value, float) and dtype.kind in "iub":
+            raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got the float {value}",
+                        span, f"pass an integer, or change the parameter to f32")
+        return np.asarray(value, dtype)
+    if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
+        value = np.asarray(value)
+    if not isinstance(value, np.ndarray):
+        raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {describe(value)}", span)
+    if value.dtype != dtype:
+        got = FROM_NUMPY.get(value.dtype.name, value.dtype.name)
+        raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {got}{list(value.shape)}",
+                    span, f"convert it: `{t.dtype}(...)` in .sym, or `.astype(np.{dtype.name})` in Python")
+    return value
+
+
+def check_shared_value(name: str, t: TensorType, value, span=None):
+    array = np.asarray(value) if not isinstance(value, (int, float)) else None
+    want = t.concrete_shape({})
+    if array is None:
+        raise error("E0605", f"shared `{name}` is {t}; cannot set it to the number {value}", span,
+                    "use `full(...)` to fill it")
+    if array.shape != want or array.dtype != np.dtype(NUMPY_DTYPE[t.dtype]):
+        got = f"{FROM_NUMPY.get(array.dtype.name, array.dtype.name)}{list(array.shape)}"
+        raise error("E0605", f"shared `{name}` is {t}; cannot set it to {got}", span,
+                    "the shape and dtype must match the declaration exactly")
+
+
+def describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a tensor {FROM_NUMPY.get(value.dtype.name, value.dtype.name)}{list(value.shape)}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, D.Mnist):
+        return "the mnist record"
+    if isinstance(value, D.Split):
+        return "a data split"
+    return f"a {type(value).__name__}"
+
+
+from runtime.hostbuiltins import HOST_BUILTINS  # noqa: E402  (needs Interpreter's helpers)

@@ -1,0 +1,282 @@
+"""IMPL[op](node, inputs, env) -> np.ndarray: what every op means.
+
+Each function returns an ndarray (0-d for scalars, never a numpy scalar)
+with exactly the node's dtype and shape; `evaluate` checks both. Semantics
+are numpy's unless a comment says otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsl.ir import Node
+from dsl.types import NUMPY_DTYPE, dim_eval
+
+
+@dataclass
+class Env:
+    """What leaves read: size-variable values, def arguments, shared state."""
+    sizes: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    shared: dict = field(default_factory=dict)
+
+
+class IndexOutOfRange(Exception):
+    """A data-dependent index outside [-size, size); the host locates it."""
+
+    def __init__(self, node: Node, axis: int, value: int, size: int):
+        super().__init__(f"index {value} is out of range for axis {axis} with size {size}")
+        self.node, self.axis, self.value, self.size = node, axis, value, size
+
+
+def np_dtype(node: Node):
+    return np.dtype(NUMPY_DTYPE[node.type.dtype])
+
+
+def out(node: Node, value) -> np.ndarray:
+    """Coerce to an ndarray of the node's dtype (numpy scalars and int64
+    accumulators come back here); never copies when already right."""
+    return np.asarray(value).astype(np_dtype(node), copy=False)
+
+
+def shape_of(node: Node, env: Env) -> tuple:
+    return node.type.concrete_shape(env.sizes)
+
+
+# ---- elementwise -----------------------------------------------------------
+def _sigmoid(x):
+    # exp(-log(1 + e**-x)) never overflows, for either sign of x
+    return np.exp(-np.logaddexp(0, -x))
+
+
+UNARY = {
+    "exp": np.exp, "log": np.log, "log1p": np.log1p, "sqrt": np.sqrt,
+    "tanh": np.tanh, "sigmoid": _sigmoid,
+    "softplus": lambda x: np.logaddexp(0, x),
+    "sin": np.sin, "cos": np.cos, "neg": np.negative, "abs": np.abs,
+    "sign": np.sign, "relu": lambda x: np.maximum(x, np.zeros((), x.dtype)),
+    "not": np.logical_not,
+}
+
+BINARY = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+    "floordiv": np.floor_divide, "mod": np.mod, "pow": np.power,
+    "maximum": np.maximum, "minimum": np.minimum,
+    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
+    "gt": np.greater, "ge": np.greater_equal,
+    "and": np.logical_and, "or": np.logical_or,
+}
+
+
+def unary(fn):
+    return lambda node, xs, env: out(node, fn(xs[0]))
+
+
+def binary(fn):
+    return lambda node, xs, env: out(node, fn(xs[0], xs[1]))
+
+
+def impl_cast(node, xs, env):
+    return out(node, xs[0])
+
+
+def impl_where(node, xs, env):
+    c, a, b = xs
+    return out(node, np.where(c, a, b))
+
+
+# ---- reductions ------------------------------------------------------------
+def reduction(fn):
+    def impl(node, xs, env):
+        x = xs[0]
+        # dtype=x.dtype: numpy would widen i32 sums and products to i64
+        return out(node, fn(x, axis=tuple(node.attr("axes")),
+                            keepdims=node.attr("keepdims"), dtype=x.dtype))
+    return impl
+
+
+def extremum(fn):
+    # no dtype argument (max/min never widen); an empty reduction raises, as in numpy
+    def impl(node, xs, env):
+        return out(node, fn(xs[0], axis=tuple(node.attr("axes")),
+                            keepdims=node.attr("keepdims")))
+    return impl
+
+
+def arg_reduction(fn):
+    def impl(node, xs, env):
+        value = fn(xs[0], axis=node.attr("axis"), keepdims=node.attr("keepdims"))
+        return out(node, value)         # numpy gives int64; the op says i32
+    return impl
+
+
+# ---- row ops: stable forms, shifted by the max along the axis ---------------
+def _shifted(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    # a row of -inf (or inf) would make x - m NaN; shift by 0 there instead
+    m = np.where(np.isfinite(m), m, np.zeros((), x.dtype))
+    return x - m, m
+
+
+def impl_softmax(node, xs, env):
+    z, _ = _shifted(xs[0], node.attr("axis"))
+    e = np.exp(z)
+    return out(node, e / np.sum(e, axis=node.attr("axis"), keepdims=True))
+
+
+def impl_log_softmax(node, xs, env):
+    axis = node.attr("axis")
+    z, _ = _shifted(xs[0], axis)
+    return out(node, z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True)))
+
+
+def impl_logsumexp(node, xs, env):
+    axis = node.attr("axis")
+    z, m = _shifted(xs[0], axis)
+    value = np.log(np.sum(np.exp(z), axis=axis, keepdims=True)) + m
+    return out(node, np.squeeze(value, axis=axis))
+
+
+def impl_one_hot(node, xs, env):
+    y = xs[0]
+    depth = node.attr("depth")
+    _check_range(node, -1, y, depth, allow_negative=False)
+    return out(node, y[..., None] == np.arange(depth))
+
+
+# ---- linear algebra and shapes ---------------------------------------------
+def impl_matmul(node, xs, env):
+    return out(node, np.matmul(xs[0], xs[1]))
+
+
+def impl_transpose(node, xs, env):
+    return out(node, np.transpose(xs[0], node.attr("perm")))
+
+
+def impl_reshape(node, xs, env):
+    return out(node, np.reshape(xs[0], shape_of(node, env)))
+
+
+def impl_broadcast_to(node, xs, env):
+    # a copy, not numpy's read-only view: values may be kept and reused
+    return out(node, np.array(np.broadcast_to(xs[0], shape_of(node, env))))
+
+
+def impl_sum_to(node, xs, env):
+    return out(node, sum_to(xs[0], shape_of(node, env)))
+
+
+def sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
+    """The transpose of broadcasting: sum the leading extra axes, then the
+    axes where the target has 1."""
+    lead = x.ndim - len(shape)
+    if lead:
+        x = np.sum(x, axis=tuple(range(lead)), dtype=x.dtype)
+    ones = tuple(i for i, d in enumerate(shape) if d == 1 and x.shape[i] != 1)
+    if ones:
+        x = np.sum(x, axis=ones, keepdims=True, dtype=x.dtype)
+    return x
+
+
+def impl_concat(node, xs, env):
+    return out(node, np.concatenate(xs, axis=node.attr("axis")))
+
+
+def basic_index(items, env: Env) -> tuple:
+    """The slice op's items as a numpy basic index; bounds may be sizes."""
+    def ev(d):
+        return None if d is None else dim_eval(d, env.sizes)
+    index = []
+    for item in items:
+        if item[0] == "index":
+            index.append(ev(item[1]))
+        else:
+            index.append(slice(ev(item[1]), ev(item[2]), ev(item[3])))
+    return tuple(index)
+
+
+def impl_slice(node, xs, env):
+    return out(node, xs[0][basic_index(node.attr("items"), env)])
+
+
+def impl_unslice(node, xs, env):
+    """The VJP of slice: zeros of the node type with g written at the slice."""
+    result = np.zeros(shape_of(node, env), np_dtype(node))
+    result[basic_index(node.attr("items"), env)] = xs[0]
+    return result
+
+
+# ---- data-dependent indexing ----------------------------------------------
+def _check_range(node, axis, idx, size, allow_negative=True):
+    low = -size if allow_negative else 0
+    bad = (idx < low) | (idx >= size)
+    if np.any(bad):
+        raise IndexOutOfRange(node, axis, int(idx[bad].flat[0]), size)
+
+
+def _checked_indices(node, idx, shape) -> tuple:
+    for axis, i in enumerate(idx):
+        _check_range(node, axis, i, shape[axis])
+    return tuple(idx)
+
+
+def impl_gather(node, xs, env):
+    x, *idx = xs
+    return out(node, x[_checked_indices(node, idx, x.shape)])
+
+
+def impl_scatter_add(node, xs, env):
+    """The VJP of gather: zeros of the node type, g added at the indices
+    (repeated indices accumulate)."""
+    g, *idx = xs
+    result = np.zeros(shape_of(node, env), np_dtype(node))
+    np.add.at(result, _checked_indices(node, idx, result.shape), g)
+    return result
+
+
+# ---- constructors and leaves ----------------------------------------------
+def impl_full(node, xs, env):
+    return np.full(shape_of(node, env), node.attr("value"), np_dtype(node))
+
+
+def impl_arange(node, xs, env):
+    # the length is the type's (its only input, if any, is that size)
+    (n,) = shape_of(node, env)
+    return out(node, np.arange(n, dtype=np.int64))
+
+
+def impl_const(node, xs, env):
+    return np.array(node.attr("value"), np_dtype(node))
+
+
+def impl_size(node, xs, env):
+    return out(node, dim_eval(node.attr("dim"), env.sizes))
+
+
+def impl_param(node, xs, env):
+    return out(node, env.params[node.attr("name")])
+
+
+def impl_shared(node, xs, env):
+    return out(node, env.shared[node.attr("name")])
+
+
+IMPL = {}
+IMPL.update({op: unary(fn) for op, fn in UNARY.items()})
+IMPL.update({op: binary(fn) for op, fn in BINARY.items()})
+IMPL.update({"sum": reduction(np.sum), "prod": reduction(np.prod),
+             "mean": reduction(np.mean),
+             "max": extremum(np.max), "min": extremum(np.min),
+             "argmax": arg_reduction(np.argmax), "argmin": arg_reduction(np.argmin)})
+IMPL.update({
+    "cast": impl_cast, "where": impl_where,
+    "softmax": impl_softmax, "log_softmax": impl_log_softmax,
+    "logsumexp": impl_logsumexp, "one_hot": impl_one_hot,
+    "matmul": impl_matmul, "transpose": impl_transpose, "reshape": impl_reshape,
+    "broadcast_to": impl_broadcast_to, "sum_to": impl_sum_to,
+    "concat": impl_concat, "slice": impl_slice, "unslice": impl_unslice,
+    "gather": impl_gather, "scatter_add": impl_scatter_add,
+    "full": impl_full, "arange": impl_arange, "const": impl_const,
+    "size": impl_size, "param": impl_param, "shared": impl_shared,
+})
