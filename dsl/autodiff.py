@@ -82,7 +82,7 @@ class B:
         n = dim_prod(dims)
         if isinstance(n, int):
             return self.c(n, like)
-        size = apply("size", (), self.span, type=TensorType("i64", ()), name=str(n), dim=n)
+        size = apply("size", (), self.span, type=TensorType("i64", ()), dim=n)  # as the checker makes it
         return self.cast(size, like.type.dtype)
 
 
@@ -109,7 +109,7 @@ def vjp_mul(y, g):
 def vjp_div(y, g):
     b, (l, r) = B(y), y.inputs
     gl = b.div(g, r)
-    # d(l/r)/dr = -l/r**2 = -(l/r)/r, reusing the quotient
+    # d(l/r)/dr * g = -g*l/r**2 = -(g/r)*(l/r): reuse g/r and the result y
     return b.sum_to(gl, l.type), b.sum_to(b.neg(b.mul(gl, y)), r.type)
 
 
@@ -153,7 +153,8 @@ UNARY_VJP = {
     "log1p": lambda b, x, y, g: b.div(g, b.add(x, b.c(1, x))),
     "sqrt": lambda b, x, y, g: b.div(g, b.mul(b.c(2, y), y)),
     "tanh": lambda b, x, y, g: b.mul(g, b.sub(b.c(1, y), b.mul(y, y))),
-    "sigmoid": lambda b, x, y, g: b.mul(g, b.mul(y, b.sub(b.c(1, y), y))),
+    # 1 - sigmoid(x) is sigmoid(-x): exact where y rounds to 1 in f32
+    "sigmoid": lambda b, x, y, g: b.mul(g, b.mul(y, b.sigmoid(b.neg(x)))),
     "softplus": lambda b, x, y, g: b.mul(g, b.sigmoid(x)),
     "sin": lambda b, x, y, g: b.mul(g, b.cos(x)),
     "cos": lambda b, x, y, g: b.neg(b.mul(g, b.sin(x))),
@@ -359,7 +360,7 @@ def _check_cost(cost: Node) -> None:
                         "reduce it first: `sum(...)` or `mean(...)`", node=cost)
     if not cost.type.is_float:
         raise GradError("E0402", f"the cost of `grad` must be a float, got {cost.type}",
-                        f"convert it: `f32(...)`", node=cost)
+                        "convert it: `f32(...)`", node=cost)
 
 
 def _check_wrt(w: Node, present: set) -> None:

@@ -197,11 +197,11 @@ def lower_grad(ck, args, e):
     cost = node_arg(ck, args["cost"])
     wrt_ast = args["wrt"]
     if not isinstance(wrt_ast, A.Name):
-        fail("E0405", "the second argument of `grad` must be a name", wrt_ast.span,
+        fail("E0406", "the second argument of `grad` must be a name", wrt_ast.span,
              "name a parameter, a shared value or a bound value: `grad(cost, W)`")
     wrt = node_arg(ck, wrt_ast)
     if not wrt.type.is_float:
-        fail("E0402", f"cannot differentiate with respect to `{wrt_ast.id}` of type {wrt.type}",
+        fail("E0405", f"cannot differentiate with respect to `{wrt_ast.id}` of type {wrt.type}",
              wrt_ast.span, "gradients exist only for float values")
     if cost.type.rank != 0 or not cost.type.is_float:
         code = "E0401" if cost.type.rank != 0 else "E0402"

@@ -48,7 +48,7 @@ def split_type(n):
 MNIST = HRecord("mnist", tuple((k, split_type(n)) for k, n in SPLIT_SIZES.items()))
 HOST_SIGS = {
     "print": Sig((), variadic=True), "range": Sig(("a",), (("b", None), ("step", None))),
-    "batches": Sig(("split", "size")), "len": Sig(("x",)), "abs": Sig(("x",)),
+    "batches": Sig(("split", "size"), (("drop_last", False),)), "len": Sig(("x",)), "abs": Sig(("x",)),
     "record": Sig(("name", "value")), "save": Sig(("path",)), "load": Sig(("path",)),
     "mnist": Sig((), (("path", None),)), "format": Sig(("value", "spec")),
     "normal": Sig(("mean", "std"), (("seed", None),)),

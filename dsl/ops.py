@@ -21,7 +21,8 @@ Attribute conventions (all attrs are hashable):
   concat       axis
   one_hot      depth
   const        value: a Python scalar, or a nested tuple for a tensor literal
-  param, shared, size   name (size: dim, the Size or int it stands for)
+  param, shared   name
+  size         dim: the Size or int it stands for (an i64 scalar)
 """
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ class _SymIndenter(Indenter):
             self.indent_level.pop()
             yield at(self.DEDENT_type)
         if width != self.indent_level[-1]:
-            choices = " or ".join(str(n) for n in levels)
+            choices = ", ".join(str(n) for n in levels[:-1]) + f" or {levels[-1]}"
             raise _IndentError("unindent does not match any outer indentation level",
                                line, 1, width + 1,
                                f"line it up with an enclosing block: {choices} spaces")
@@ -155,56 +155,51 @@ def _check_first_line(source: str, filename: str) -> None:
 # same as an example's gets that label's code, message and hint. Labels that hold
 # for any token in their state come first (see lark's match_examples).
 _HEADER_COLON = "end the line with `:` and indent the block under it"
+_SAME_TARGET = "only a name can be assigned or updated: `y = ...`, `W <- ...`"
 _LABELS = {
-    # label: (code, message or None for "unexpected X", hint, token types it needs)
+    # label: (code, message or None for "unexpected X", hint,
+    #         token types it needs or None for any, examples)
     "colon_def": ("E0003", "missing `:` after the `def` header",
-                  "end the header with `:` and indent the body: "
-                  "`def f(x: f32[n]) -> f32:`", None),
-    "colon_for": ("E0003", "missing `:` after the `for` header", _HEADER_COLON, None),
-    "colon_if": ("E0003", "missing `:` after the `if` condition", _HEADER_COLON, None),
-    "colon_elif": ("E0003", "missing `:` after the `elif` condition", _HEADER_COLON, None),
-    "colon_else": ("E0003", "missing `:` after `else`", _HEADER_COLON, None),
-    "type": ("E0007", "expected a type", DTYPE_HINT, None),
+                  "end the header with `:` and indent the body: `def f(x: f32[n]) -> f32:`",
+                  None, ["def f() -> f32\n", "def f() -> f32[n]\n", "def f() -> (f32, f32)\n"]),
+    "colon_for": ("E0003", "missing `:` after the `for` header", _HEADER_COLON, None,
+                  ["for i in x\n"]),
+    "colon_if": ("E0003", "missing `:` after the `if` condition", _HEADER_COLON, None,
+                 ["if x\n"]),
+    "colon_elif": ("E0003", "missing `:` after the `elif` condition", _HEADER_COLON, None,
+                   ["if x:\n    y\nelif x\n"]),
+    "colon_else": ("E0003", "missing `:` after `else`", _HEADER_COLON, None,
+                   ["if x:\n    y\nelse\n"]),
+    "type": ("E0007", "expected a type", DTYPE_HINT, None,
+             ["shared W: 1 = 0\n", "def f(x: 1) -> f32:\n", "def f() -> 1:\n"]),
     "option": ("E0001", None, "an option's value is a literal: a number, a string, "
-               "`true` or `false`, as in `option epochs = 10`", None),
-    "arrow": ("E0001", None, "a `def` declares its return type: "
-              "`def f(x: f32[n]) -> f32:`", None),
-    "param": ("E0001", None, "every parameter has a type: `x: f32[n, 784]`", None),
+               "`true` or `false`, as in `option epochs = 10`", None,
+               ["option a = x\n", "option a = 1 + 2\n", "option a = -x\n"]),
+    "arrow": ("E0001", None, "a `def` declares its return type: `def f(x: f32[n]) -> f32:`",
+              None, ["def f()\n", "def f():\n"]),
+    "param": ("E0001", None, "every parameter has a type: `x: f32[n, 784]`", None,
+              ["def f(x) -> f32:\n"]),
     "shared": ("E0001", None, "a shared value needs an initial value: "
-               "`shared W: f32[784, 10] = zeros()`", None),
-    "for_in": ("E0001", None, "a loop reads `for x in EXPR:` or `for x, y in EXPR:`", None),
-    "eq_in_cond": ("E0001", None, "use `==` to compare", {"EQUAL"}),
+               "`shared W: f32[784, 10] = zeros()`", None,
+               ["shared W: f32\n", "shared W: f32[3]\n"]),
+    "for_in": ("E0001", None, "a loop reads `for x in EXPR:` or `for x, y in EXPR:`", None,
+               ["for i range(3):\n", "for i, j range(3):\n"]),
+    # Below: only when the unexpected token is one of those named.
+    "eq_in_cond": ("E0001", None, "use `==` to compare", {"EQUAL"}, ["if x = 1:\n"]),
     "chained": ("E0001", None, "comparisons do not chain: write `a < b and b < c`",
-                {"EQ", "NE", "LT", "LE", "GT", "GE"}),
-    "method": ("E0001", None, "there are no methods; call a function with the value "
-               "as its first argument, as in `sum(x, axis=0)`", {"LPAR"}),
-    "assign_target": ("E0001", None, "only a name can be assigned or updated: "
-                      "`y = ...`, `W <- ...`", {"EQUAL"}),
-    "update_target": ("E0001", None, "only a name can be assigned or updated: "
-                      "`y = ...`, `W <- ...`", {"ARROW"}),
+                {"EQ", "NE", "LT", "LE", "GT", "GE"},
+                ["x = a < b < c\n", "x = a == b == c\n"]),
+    "method": ("E0001", None, "there are no methods; call a function with the value as "
+               "its first argument, as in `sum(x, axis=0)`", {"LPAR"},
+               ["x.f(1)\n", "y = x.f(1)\n"]),
+    "assign_target": ("E0001", None, _SAME_TARGET, {"EQUAL"},
+                      ["x[0] = 1\n", "x.T = 1\n", "f(x) = 1\n"]),
+    "update_target": ("E0001", None, _SAME_TARGET, {"ARROW"}, ["x[0] <- 1\n", "x.T <- 1\n"]),
     "arrow_in_expr": ("E0001", None, "`<-` updates a shared value and must start a "
                       "statement; to compare with a negative number write `a < -1`",
-                      {"ARROW"}),
+                      {"ARROW"}, ["y = a <- 1\n", "if a <- 1:\n"]),
 }
-_EXAMPLES = {
-    "colon_def": ["def f() -> f32\n", "def f() -> f32[n]\n", "def f() -> (f32, f32)\n"],
-    "colon_for": ["for i in x\n"],
-    "colon_if": ["if x\n"],
-    "colon_elif": ["if x:\n    y\nelif x\n"],
-    "colon_else": ["if x:\n    y\nelse\n"],
-    "type": ["shared W: 1 = 0\n", "def f(x: 1) -> f32:\n", "def f() -> 1:\n"],
-    "option": ["option a = x\n", "option a = 1 + 2\n", "option a = -x\n"],
-    "arrow": ["def f()\n", "def f():\n"],
-    "param": ["def f(x) -> f32:\n"],
-    "shared": ["shared W: f32\n", "shared W: f32[3]\n"],
-    "for_in": ["for i range(3):\n", "for i, j range(3):\n"],
-    "eq_in_cond": ["if x = 1:\n"],
-    "chained": ["x = a < b < c\n", "x = a == b == c\n"],
-    "method": ["x.f(1)\n", "y = x.f(1)\n"],
-    "assign_target": ["x[0] = 1\n", "x.T = 1\n", "f(x) = 1\n"],
-    "update_target": ["x[0] <- 1\n", "x.T <- 1\n"],
-    "arrow_in_expr": ["y = a <- 1\n", "if a <- 1:\n"],
-}
+_EXAMPLES = {label: entry[4] for label, entry in _LABELS.items()}
 
 _WORDS = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string",
           "_NL": "end of line", "_INDENT": "an indented block",
@@ -255,17 +250,19 @@ def _syntax_error(e: UnexpectedInput, source: str, filename: str) -> SymError:
 
 def _classify(e: UnexpectedToken, source: str):
     """(code, message or None, hint) for an unexpected token."""
-    hint = _expected_hint(e.expected)
+    opener = _open_brackets(source, e.token.start_pos or 0)
+    hint = _expected_hint(e.expected, opener[-1][1] if opener else None)
     closer = _closer_hint(e.token, source)
     if closer:
         return "E0001", None, closer
     if e.state is not None and hasattr(e.state, "position"):
-        e.accepts  # computed now, from the real parser state
         e.state = _Position(e.state.position)
-        examples = {k: _EXAMPLES[k] for k in _LABELS}
-        label = e.match_examples(_parse_example, examples, token_type_match_fallback=True)
+        # use_accepts=False: lark's accepts depend on the whole stack, so they
+        # would differ between `y = x.f(` and `return x.f(` in the same state.
+        label = e.match_examples(_parse_example, _EXAMPLES,
+                                 token_type_match_fallback=True, use_accepts=False)
         if label is not None:
-            code, message, label_hint, needs = _LABELS[label]
+            code, message, label_hint, needs, _ = _LABELS[label]
             if needs is None or e.token.type in needs:
                 return code, message, label_hint
     return "E0001", None, hint
@@ -282,9 +279,8 @@ def _parse_example(text: str) -> None:
             _lark().parse(text)
             raise AssertionError(f"example parses: {text!r}")
         except UnexpectedInput as e:
-            e.accepts  # computed while its parser state is still fresh
             _EXAMPLE_ERRORS[text] = e
-    raise _EXAMPLE_ERRORS[text]
+    raise _EXAMPLE_ERRORS[text].with_traceback(None)  # no growing traceback
 
 
 def _describe(tok: Token) -> str:
@@ -306,7 +302,8 @@ def _word(terminal: str) -> str:
     return terminal.lower()
 
 
-def _expected_hint(expected) -> str | None:
+def _expected_hint(expected, inside: str | None = None) -> str | None:
+    """What the parser wanted, in words; `inside` is the innermost open bracket."""
     expected = set(expected or ())
     if _EXPR_START <= expected or expected == {"NAME"}:
         return "expected an expression" if len(expected) > 1 else "expected a name"
@@ -314,7 +311,9 @@ def _expected_hint(expected) -> str | None:
     if 0 < len(words) <= 4:
         return "expected " + (words[0] if len(words) == 1
                               else ", ".join(words[:-1]) + " or " + words[-1])
-    if "_NL" in expected:
+    if "PLUS" in expected:  # after an operand; LALR's merged states can't say more
+        if inside:
+            return f"expected an operator, `,` or `{_CLOSE[inside]}`"
         return "expected an operator or the end of the line"
     return None
 
@@ -360,6 +359,7 @@ def _unclosed(source: str, end: int, filename: str) -> SymError | None:
 
 
 _CHAR_HINTS = {"'": "strings use double quotes: \"...\"",
+               ";": "put each statement on its own line",
                "&": "use `and`", "|": "use `or`", "!": "use `not` (or `!=` to compare)",
                "{": "a tensor literal uses square brackets: `[1.0, 2.0]`",
                "\\": "a line continues inside brackets; wrap the expression in `(...)`"}
@@ -375,8 +375,10 @@ def _bad_character(e: UnexpectedCharacters, source: str, filename: str) -> SymEr
                      'close the string with `"` on the same line')
     span = _offset_span(source, pos, filename)
     shown = char if char.isprintable() and not char.isspace() else repr(char)[1:-1]
-    return _diag("E0006", f"invalid character `{shown}`", span,
-                 _CHAR_HINTS.get(char, "names use only letters, digits and `_`"))
+    hint = _CHAR_HINTS.get(char) or (
+        "names use only ASCII letters, digits and `_`" if char.isalnum() else
+        "the operators are `+ - * / // % ** @`, comparisons and `and or not`")
+    return _diag("E0006", f"invalid character `{shown}` (U+{ord(char or ' '):04X})", span, hint)
 
 
 def _end_of_input(source: str, filename: str, expected) -> SymError:
@@ -424,7 +426,8 @@ _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
 
 @v_args(inline=True, meta=True)
 class _ToAst(Transformer_NonRecursive):
-    """One method per named grammar rule; each returns an ast node with a span."""
+    """One method per named grammar rule; each returns an ast node with a span.
+    Non-recursive, so deeply nested input cannot overflow Python's stack."""
 
     def __init__(self, filename: str):
         super().__init__()
@@ -435,11 +438,14 @@ class _ToAst(Transformer_NonRecursive):
             return None
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
 
-    def _tok(self, tok: Token) -> Span:
-        return Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
-
     def _name(self, tok: Token) -> ast.Name:
-        return ast.Name(tok.value, self._tok(tok))
+        return ast.Name(tok.value, Span(self.file, tok.line, tok.column,
+                                        tok.end_line, tok.end_column))
+
+    def _children(self, meta, *children):
+        return tuple(children)
+
+    params = dims = body = args = subscripts = _children
 
     # -- items
     def start(self, meta, *items):
@@ -452,44 +458,36 @@ class _ToAst(Transformer_NonRecursive):
         return ast.OptionDecl(self._name(name), value, self._span(meta))
 
     def def_header(self, meta, name, params, ret):
-        return (self._name(name), params, ret, self._span(meta))
+        return self._name(name), params, ret, self._span(meta)
 
     def def_item(self, meta, header, body):
         name, params, ret, span = header
         return ast.Def(name, params, ret, body, span)
-
-    def params(self, meta, *params):
-        return tuple(params)
 
     def param(self, meta, name, type_):
         return ast.Param(self._name(name), type_, self._span(meta))
 
     def type(self, meta, dtype, dims=()):
         if dtype.value not in DTYPES:
-            raise _diag("E0007", f"unknown dtype `{dtype.value}`", self._tok(dtype), DTYPE_HINT)
+            raise _diag("E0007", f"unknown dtype `{dtype.value}`", self._name(dtype).span,
+                        DTYPE_HINT)
         for dim in dims:
             _check_dim(dim)
-        return ast.TensorTypeExpr(dtype.value, tuple(dims), self._span(meta))
-
-    def dims(self, meta, *dims):
-        return dims
+        return ast.TensorTypeExpr(dtype.value, dims, self._span(meta))
 
     def tuple_type(self, meta, *types):
-        return ast.TupleTypeExpr(tuple(types), self._span(meta))
+        return ast.TupleTypeExpr(types, self._span(meta))
 
     # -- statements
-    def body(self, meta, *stmts):
-        return tuple(stmts)
-
     def assign(self, meta, *parts):
         *targets, value = parts
-        return ast.Assign(tuple(self._name(t) for t in targets), value, self._span(meta))
+        return ast.Assign(tuple(map(self._name, targets)), value, self._span(meta))
 
     def update(self, meta, target, _arrow, value):
         return ast.Update(self._name(target), value, self._span(meta))
 
     def return_stmt(self, meta, *values):
-        return ast.Return(tuple(values), self._span(meta))
+        return ast.Return(values, self._span(meta))
 
     def expr_stmt(self, meta, expr):
         return ast.ExprStmt(expr, self._span(meta))
@@ -502,11 +500,11 @@ class _ToAst(Transformer_NonRecursive):
 
     def for_stmt(self, meta, *parts):
         *targets, iter_, body = parts
-        span = _header(self._span(meta), iter_)
-        return ast.For(tuple(self._name(t) for t in targets), iter_, body, span)
+        return ast.For(tuple(map(self._name, targets)), iter_, body,
+                       _header(self._span(meta), iter_))
 
     def if_stmt(self, meta, cond, body, *clauses):
-        # Fold `elif` clauses from the last one up: each becomes an If that
+        # Fold the clauses from the last one up: an `elif` becomes an If that
         # is the whole orelse of the one before it.
         orelse = ()
         for clause in reversed(clauses):
@@ -531,14 +529,12 @@ class _ToAst(Transformer_NonRecursive):
         return self._name(tok)
 
     def number(self, meta, tok):
-        text = tok.value
-        value = float(text) if any(c in text for c in ".eE") else int(text)
-        return ast.Num(value, self._span(meta))
+        is_float = any(c in tok.value for c in ".eE")
+        return ast.Num(float(tok.value) if is_float else int(tok.value), self._span(meta))
 
     def string(self, meta, tok):
-        body = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group()),
-                      tok.value[1:-1])
-        return ast.Str(body, self._span(meta))
+        unescape = lambda m: _ESCAPES.get(m.group(1), m.group())  # noqa: E731
+        return ast.Str(re.sub(r"\\(.)", unescape, tok.value[1:-1]), self._span(meta))
 
     def true(self, meta):
         return ast.Bool(True, self._span(meta))
@@ -547,24 +543,20 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Bool(False, self._span(meta))
 
     def tuple(self, meta, *elts):
-        return ast.TupleExpr(tuple(elts), self._span(meta))
+        return ast.TupleExpr(elts, self._span(meta))
 
     def list(self, meta, *elts):
-        return ast.ListExpr(tuple(elts), self._span(meta))
+        return ast.ListExpr(elts, self._span(meta))
 
     def call(self, meta, func, args):
-        positional = tuple(a for a in args if not isinstance(a, ast.Keyword))
-        keywords = tuple(a for a in args if isinstance(a, ast.Keyword))
-        seen_kw = False
-        for a in args:
-            seen_kw = seen_kw or isinstance(a, ast.Keyword)
-            if seen_kw and not isinstance(a, ast.Keyword):
-                raise _diag("E0001", "positional argument after a keyword argument",
-                            a.span, "put positional arguments first: `f(x, axis=1)`")
+        kinds = [isinstance(a, ast.Keyword) for a in args]
+        if True in kinds and False in kinds[kinds.index(True):]:
+            late = args[kinds.index(False, kinds.index(True))]
+            raise _diag("E0001", "positional argument after a keyword argument", late.span,
+                        "put positional arguments first: `f(x, axis=1)`")
+        positional = tuple(a for a, kw in zip(args, kinds) if not kw)
+        keywords = tuple(a for a, kw in zip(args, kinds) if kw)
         return ast.Call(self._name(func), positional, keywords, self._span(meta))
-
-    def args(self, meta, *args):
-        return args
 
     def keyword(self, meta, name, value):
         return ast.Keyword(name.value, value, self._span(meta))
@@ -574,9 +566,6 @@ class _ToAst(Transformer_NonRecursive):
 
     def index(self, meta, value, indices):
         return ast.Index(value, indices, self._span(meta))
-
-    def subscripts(self, meta, *items):
-        return tuple(items)
 
     def slice(self, meta, start, stop, step):
         return ast.Slice(start, stop, step, self._span(meta))

@@ -30,8 +30,14 @@ def host_range(ip, e):
 
 def host_batches(ip, e):
     split, size = [ip.ev(a) for a in e.args]
+    drop_last = False
+    for k in e.kwargs:
+        if k.name != "drop_last":
+            raise error("E0104", f"`batches` has no parameter `{k.name}`", k.span,
+                        "usage: batches(split, size, drop_last=false)")
+        drop_last = ip.truth(ip.ev(k.value), k.span)
     try:
-        return D.batches(split, size, progress=ip.progress)
+        return D.batches(split, size, progress=ip.progress, drop_last=drop_last)
     except D.DataError as exc:
         raise data_error(exc, e.span)
 

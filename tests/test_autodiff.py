@@ -243,7 +243,7 @@ def test_softmax_regression():
     x = param("x", None, shape=(N, d))
     W, b = param("W", values["W"]), param("b", values["b"])
     y = param("y", None, "i32", shape=(N,))
-    n_node = apply("size", (), type=TensorType("i64", ()), name="n", dim=N)
+    n_node = apply("size", (), type=TensorType("i64", ()), dim=N)
     rows = apply("arange", (n_node,), type=TensorType("i32", (N,)))
     logits = apply("add", (apply("matmul", (x, W)), b))
     picked = apply("gather", (apply("log_softmax", (logits,), axis=1), rows, y))
@@ -420,3 +420,32 @@ def test_error_op_without_rule(monkeypatch):
 
 def test_nondiff_ops_are_skipped_without_error():
     assert "argmax" in NONDIFF and "floordiv" in NONDIFF
+
+
+def test_concat_and_slice_with_size_bounds():
+    # concat's VJP slices g at offsets that are sizes (n, n + 2)
+    a, b = param("a", None, shape=(N, 1)), param("b", None, shape=(N, 2))
+    c = apply("concat", (b, a), axis=1)
+    d = apply("concat", (param("v", None, shape=(N,)), param("w", None, shape=(2,))), axis=0)
+    rng = np.random.default_rng(3)
+    values = {"a": rng.normal(size=(4, 1)), "b": rng.normal(size=(4, 2)),
+              "v": rng.normal(size=(4,)), "w": rng.normal(size=(2,)),
+              "R": rng.normal(size=(4, 3)), "S": rng.normal(size=(6,))}
+    cost = apply("add", (total(apply("mul", (c, param("R", None, shape=(N, 3))))),
+                         total(apply("mul", (d, param("S", None, shape=d.type.shape))))))
+    P = [a, b, param("v", None, shape=(N,)), param("w", None, shape=(2,))]
+    check_grads(cost, P, values, sizes={"n": 4})
+
+
+def test_gradient_nodes_carry_user_spans():
+    from dsl.diagnostics import Span
+    from dsl.ir import Node, toposort
+    span = Span("model.sym", 3, 5, 3, 20)
+    x = Node("param", (), TensorType("f64", (3,)), (("name", "x"),), span)
+    y = apply("softmax", (apply("mul", (x, x), span),), span, axis=0)
+    cost = apply("sum", (apply("log", (y,), span),), span, axes=(0,), keepdims=False)
+    (g,) = grad(cost, [x])
+    (h,) = grad(apply("sum", (g,), span, axes=(0,), keepdims=False), [x])
+    for n in toposort([g, h]):
+        if n.op != "const" or n.inputs:
+            assert n.span == span, n.op

@@ -448,8 +448,8 @@ def test_full(shape, dtype, value):
 def test_arange_and_size(n, dtype):
     g = Graph()
     g.sizes["n"] = n
-    size = apply("size", (), type=TensorType("i64", ()), name="n", dim=N)
-    compound = apply("size", (), type=TensorType("i64", ()), name="2*n + 1",
+    size = apply("size", (), type=TensorType("i64", ()), dim=N)
+    compound = apply("size", (), type=TensorType("i64", ()),
                      dim=dim_add(dim_mul(N, 2), 1))
     got = g.run(apply("arange", (size,), type=TensorType(dtype, (N,))), size, compound)
     close(got[0], np.arange(n), dtype)

@@ -13,12 +13,15 @@ class Batches:
     """The minibatches of a split: len() is their number, iterating yields
     (x, y) views in order, the last one short when size does not divide."""
 
-    def __init__(self, split, size, progress=None):
+    def __init__(self, split, size, progress=None, drop_last=False):
         self.x, self.y = _arrays(split)
         self.size = _positive_int(size)
         self.progress = progress
+        self.drop_last = drop_last
 
     def __len__(self):
+        if self.drop_last:      # only full batches, as the Theano tutorials use
+            return len(self.y) // self.size
         return -(-len(self.y) // self.size)  # ceiling: the short batch counts
 
     def __iter__(self):
@@ -37,10 +40,11 @@ class Batches:
                 bar.clear()
 
 
-def batches(split, size, progress=None):
+def batches(split, size, progress=None, drop_last=False):
     """Minibatches of `split` (a Split, or an (x, y) pair) of `size` rows.
-    progress: None = a bar when stderr is a terminal, True/False = force."""
-    return Batches(split, size, progress)
+    progress: None = a bar when stderr is a terminal, True/False = force.
+    drop_last: leave out the short last batch."""
+    return Batches(split, size, progress, drop_last)
 
 
 def _positive_int(size):

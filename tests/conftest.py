@@ -1,0 +1,38 @@
+"""Shared fixtures: the backend matrix and the MNIST location."""
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def opencl_skip_reason():
+    try:
+        from runtime.opencl.device import opencl_available
+    except ImportError as exc:
+        return f"the OpenCL backend cannot be imported: {exc}"
+    if not opencl_available():
+        return "no OpenCL device on this machine (pip install pocl-binary-distribution for a CPU one)"
+    return None
+
+
+@pytest.fixture(params=["numpy", "opencl"])
+def backend(request):
+    """Every test using this runs on the numpy reference and on OpenCL."""
+    if request.param == "opencl":
+        reason = opencl_skip_reason()
+        if reason:
+            pytest.skip(reason)
+    return request.param
+
+
+def mnist_dir():
+    data = os.environ.get("SYM_DATA")
+    if data and (Path(data) / "mnist").is_dir():
+        return Path(data) / "mnist"
+    return None
+
+
+needs_mnist = pytest.mark.skipif(mnist_dir() is None,
+                                 reason="the real MNIST is absent: set SYM_DATA to a folder holding mnist/")

@@ -1,0 +1,63 @@
+"""Every program in programs/ and tests/programs/ runs with its expected output.
+
+Expected output is written in the program as `# expect: LINE` comments, in
+order; the MNIST programs run one epoch on the real data (`--set epochs=1`)
+and are checked against the Deep Learning Tutorials' published figures.
+"""
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+import dsl
+from conftest import ROOT, needs_mnist
+
+PROGRAMS = sorted((ROOT / "programs").glob("*.sym")) + sorted((ROOT / "tests" / "programs").glob("*.sym"))
+SMALL = [p for p in PROGRAMS if not p.name.startswith("mnist_")]
+
+
+def expected_lines(path: Path) -> list[str]:
+    lines = []
+    for line in path.read_text().splitlines():
+        m = re.match(r"# expect: ?(.*)$", line)
+        if m:
+            lines.append(m.group(1))
+    return lines
+
+
+def run(path, backend, options=None) -> str:
+    out = io.StringIO()
+    dsl.load(path, backend=backend, options=options, out=out, progress=False).run()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("path", SMALL, ids=lambda p: p.name)
+def test_program_output(path, backend):
+    want = expected_lines(path)
+    assert want, f"{path.name} has no `# expect:` lines"
+    assert run(path, backend).splitlines() == want
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+def test_program_checks_clean(path):
+    from dsl.program import check_source
+    prog = check_source(path.read_text(), str(path))
+    assert not prog.errors, "\n".join(d.render() for d in prog.errors)
+
+
+@needs_mnist
+def test_logreg_first_epoch_matches_tutorial(backend):
+    out = run(ROOT / "programs" / "mnist_logreg.sym", backend, {"epochs": 1})
+    first = out.splitlines()[0]
+    value = float(re.search(r"validation error ([\d.]+) %", first).group(1))
+    assert abs(value - 12.458333) <= 0.05, first
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_mlp_first_epoch_matches_tutorial(backend):
+    out = run(ROOT / "programs" / "mnist_mlp.sym", backend, {"epochs": 1})
+    first = out.splitlines()[0]
+    value = float(re.search(r"validation error ([\d.]+) %", first).group(1))
+    assert abs(value - 9.62) <= 0.05, first
