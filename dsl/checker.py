@@ -157,18 +157,26 @@ class BodyChecker:
             fail("E0504", f"`{self.d.name.id}` updates `{name}` and so cannot be called from another def",
                  s.span, "call it from the host; a def that updates state runs once per host call")
         if name not in self.env.shareds:
-            what = "a parameter" if name in self.locals else "not a shared value"
+            if name in self.locals:
+                what = "a parameter" if any(p.name.id == name for p in self.d.params) else "a local value"
+                hint = (f"`<-` changes state that lives between calls; to compute a new value "
+                        f"here, bind it: `{name} = ...`")
+            else:
+                what = "not a shared value"
+                hint = (did_you_mean(name, self.env.shareds) or f"declare it at top level: "
+                        f"`shared {name}: TYPE = ...`, or bind a new name with `{name} = ...`")
             fail("E0501", f"`{name}` is {what}: only shared values can be updated with `<-`",
-                 s.target.span, f"declare it at top level: `shared {name}: TYPE = ...`, "
-                 f"or bind a new name with `{name} = ...`")
+                 s.target.span, hint)
         if name in self.updates:
             fail("E0505", f"`{name}` is updated twice in `{self.d.name.id}`", s.span,
-                 "combine the two updates into one expression")
+                 "combine the two updates into one expression",
+                 [Note(f"the first update of `{name}` computes this", self.updates[name].span)])
         want = self.env.shareds[name]
         value = self.tensor(self.expr(s.value), s.value.span, want.dtype)
         if value.type != want:
             fail("E0502", f"update of `{name}` has type {value.type}, but `{name}` is {want}",
-                 s.value.span, "an update must keep the shared value's exact dtype and shape")
+                 s.value.span, f"cast it: `{want.dtype}(...)`" if value.type.dtype != want.dtype
+                 else "an update must keep the shared value's exact shape")
         self.updates[name] = value
 
     def check_return(self, s: A.Return, ret_type) -> tuple[Node, ...]:
@@ -350,15 +358,22 @@ class BodyChecker:
         return call_builtin(self, name, args, e)
 
     def call_def(self, name, e: A.Call):
-        if name in self.stack:
-            fail("E0108", f"`{name}` calls itself (through {' -> '.join(self.stack + (name,))})",
+        path = self.stack + (self.d.name.id,)
+        if name in path:
+            path = path[path.index(name):] + (name,)
+            fail("E0108", f"`{name}` calls itself ({' -> '.join(path)})",
                  e.span, "defs are inlined, so recursion is not supported")
         d = self.env.def_asts[name]
         if len(e.args) != len(d.params) or e.kwargs:
             if e.kwargs:
                 fail("E0104", f"defs take positional arguments only (`{name}`)", e.kwargs[0].span)
-            fail("E0103", f"`{name}` takes {len(d.params)} argument(s), got {len(e.args)}", e.span,
-                 f"signature: {signature_text(d)}")
+            fail("E0103", f"`{name}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
+                 f"got {len(e.args)}", e.span, f"signature: {signature_text(d)}")
+        upd = next((s for s in d.body if isinstance(s, A.Update)), None)
+        if upd is not None:
+            fail("E0504", f"`{name}` updates `{upd.target.id}` and so cannot be called from another def",
+                 e.span, "call it from the host; a def that updates state runs once per host call",
+                 [Note(f"`{name}` updates `{upd.target.id}` here", upd.span)])
         args = [self.tensor(self.expr(a), a.span) for a in e.args]
         return inline(self.env, d, args, e, self.stack + (self.d.name.id,))
 
@@ -429,27 +444,32 @@ def inline(env: Env, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple |
 
 
 def unify_arg(pname, ptype: TensorType, arg: Node, span, p: A.Param, sizes, origin, fname):
+    if arg.type.rank != ptype.rank:
+        fail("E0203", f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
+             f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}")
     if arg.type.dtype != ptype.dtype:
         code = "E0205" if {arg.type.dtype, ptype.dtype} <= set(FLOATS) else "E0206"
         fail(code, f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
              f"cast it: `{ptype.dtype}(...)`")
-    if arg.type.rank != ptype.rank:
-        fail("E0203", f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
-             f"it needs {ptype.rank} dimension(s)")
     for axis, (want, got) in enumerate(zip(ptype.shape, arg.type.shape)):
         var = want.single_var() if isinstance(want, Size) else None
         if var is not None and var not in sizes:
             sizes[var] = got
-            origin[var] = span
+            origin[var] = (span, pname)
             continue
         expect = substitute(want, sizes) if isinstance(want, Size) else want
         if expect != got:
-            notes = []
             if var is not None:
-                notes.append(Note(f"`{var}` was bound to {dim_str(sizes[var])} here", origin[var]))
-            fail("E0203", f"size `{dim_str(want)}` of argument `{pname}` of `{fname}` would be "
-                 f"{dim_str(got)}, but it is {dim_str(expect)}", span,
-                 f"`{fname}` expects {ptype}; got {arg.type}", notes)
+                first_span, first = origin[var]
+                fail("E0203", f"size `{var}` of `{fname}` is {dim_str(expect)} from argument `{first}`, "
+                     f"but argument `{pname}` gives {dim_str(got)}", span,
+                     f"every `{var}` in the signature of `{fname}` must be the same size; "
+                     f"`{pname}` is {arg.type}",
+                     [Note(f"`{var}` = {dim_str(expect)} comes from argument `{first}` here", first_span)])
+            expected = TensorType(ptype.dtype, tuple(
+                substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
+            fail("E0203", f"argument `{pname}` of `{fname}` must be {expected}, got {arg.type}", span,
+                 f"axis {axis} is {dim_str(got)}, but `{fname}` expects {dim_str(expect)}")
 
 
 def check_def(env: Env, d: A.Def) -> DefInfo:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from . import ast as A
 from .checker import SIGS as DEF_SIGS
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, Note
 from .scope import CheckError, Sig, bind_call, did_you_mean, fail
-from .types import FLOATS, TensorType, TupleType
+from .types import DTYPES, FLOATS, TensorType, TupleType
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,11 @@ class HostChecker:
 
     def statement(self, s):
         if isinstance(s, A.Assign):
-            value = self.expr(s.value)
+            try:
+                value = self.expr(s.value)
+            except CheckError:      # the names exist from here on: no follow-on "unknown name"
+                self.names.update((t.id, ANY) for t in s.targets)
+                raise
             if len(s.targets) > 1:
                 elts = value if isinstance(value, tuple) and len(value) == len(s.targets) else None
                 if isinstance(value, tuple) and elts is None:
@@ -202,7 +206,9 @@ class HostChecker:
         else:
             fail("E0102", f"unknown function `{name}`", e.func.span,
                  did_you_mean(name, list(HOST_SIGS) + list(DEF_SIGS) + list(self.def_asts)))
-        values = [self.expr(a) for a in e.args] + [self.expr(k.value) for k in e.kwargs]
+        dtype = args.get("dtype") if isinstance(args, dict) else None
+        values = [ANY if a is dtype and isinstance(a, A.Name) and a.id in DTYPES else self.expr(a)
+                  for a in list(e.args) + [k.value for k in e.kwargs]]
         if name == "mnist":
             return MNIST
         if name == "batches":
@@ -219,8 +225,8 @@ class HostChecker:
             fail("E0104", f"defs take positional arguments only (`{name}`)", e.kwargs[0].span)
         if len(e.args) != len(d.params):
             sig = info.signature if info else name
-            fail("E0103", f"`{name}` takes {len(d.params)} argument(s), got {len(e.args)}", e.span,
-                 f"signature: {sig}")
+            fail("E0103", f"`{name}` takes {plural(len(d.params), 'argument')}, got {len(e.args)}",
+                 e.span, f"signature: {sig}")
         values = [self.expr(a) for a in e.args]
         if info is None:
             return ANY
@@ -231,31 +237,48 @@ class HostChecker:
         return from_tensor_type(ret)
 
     def check_args(self, info, values, e):
-        bound: dict[str, int] = {}
+        bound: dict[str, tuple] = {}     # size variable -> (size, parameter, span)
         for (pname, ptype), value, arg in zip(info.params, values, e.args):
             if not isinstance(value, HTensor):
                 continue
-            problem = mismatch(ptype, value, bound)
-            if problem:
-                fail("E0602", f"argument `{pname}` of `{info.name}` must be {ptype}, got {value}",
-                     arg.span, problem)
+            problem = mismatch(ptype, value, bound, pname, arg.span)
+            if problem is None:
+                continue
+            if isinstance(problem, tuple):      # a size variable bound twice
+                var, (size, first, first_span), g = problem
+                fail("E0602", f"size `{var}` of `{info.name}` is {size} from argument `{first}`, "
+                     f"but argument `{pname}` gives {g}", arg.span,
+                     f"every `{var}` in the signature of `{info.name}` must be the same size; "
+                     f"`{pname}` is {value}",
+                     [Note(f"`{var}` = {size} comes from argument `{first}` here", first_span)])
+            fail("E0602", f"argument `{pname}` of `{info.name}` must be {ptype}, got {value}",
+                 arg.span, problem)
 
 
-def mismatch(want: TensorType, got: HTensor, bound: dict) -> str | None:
+def plural(k: int, word: str) -> str:
+    return f"{k} {word}{'s' * (k != 1)}"
+
+
+def mismatch(want: TensorType, got: HTensor, bound: dict, pname=None, span=None):
+    """None, a hint saying what is wrong, or (var, first binding, size) when
+    a size variable would be bound to two different sizes."""
+    if len(want.shape) != len(got.shape):
+        if want.dtype != got.dtype:
+            return (f"it needs {plural(want.rank, 'dimension')} of {want.dtype}, not "
+                    f"{len(got.shape)} of {got.dtype}: is this the right value?")
+        return f"it needs {plural(want.rank, 'dimension')}, not {len(got.shape)}"
     if want.dtype != got.dtype:
         return f"cast it: `{want.dtype}(...)`"
-    if len(want.shape) != len(got.shape):
-        return f"it needs {len(want.shape)} dimension(s), not {len(got.shape)}"
     for i, (w, g) in enumerate(zip(want.shape, got.shape)):
         if g is None:
             continue
         if isinstance(w, int):
             if w != g:
-                return f"dimension {i} is {g}, the signature says {w}"
+                return f"axis {i} is {g}, but the signature says {w}"
             continue
         var = w.single_var()
         if var is not None:
-            if var in bound and bound[var] != g:
-                return f"size `{var}` is {bound[var]} from an earlier argument but {g} here"
-            bound[var] = g
+            if var in bound and bound[var][0] != g:
+                return var, bound[var], g
+            bound.setdefault(var, (g, pname, span))
     return None

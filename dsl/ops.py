@@ -71,9 +71,9 @@ def same_dtype(a: TensorType, b: TensorType, what: str) -> str:
         other = b if a.dtype == "bool" else a
         _fail("E0206", f"`{what}` mixes bool and {other.dtype}: {a} and {b}",
               f"cast the bool side, e.g. `{other.dtype}(mask)`")
-    target = a.dtype if a.dtype in FLOATS else b.dtype
+    target, other = (a, b) if a.dtype in FLOATS or (a.dtype == "i64" and b.dtype in INTS) else (b, a)
     _fail("E0206", f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}",
-          f"nothing is converted silently; write `{target}(...)` around the other operand")
+          f"nothing is converted silently; cast the {other} operand: `{target.dtype}(...)`")
 
 
 def broadcast(a: TensorType, b: TensorType, what: str) -> tuple:
@@ -182,7 +182,9 @@ def reduce_rule(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype == "bool":
-            _fail("E0207", f"`{name}` of a bool tensor", f"cast first: `{name}(i32(mask))` counts the trues")
+            _fail("E0207", f"`{name}` needs numbers, got {t}",
+                  "cast first: `mean(f32(mask))` is the fraction of trues" if name == "mean"
+                  else f"cast first: `{name}(i32(mask))`" + " counts the trues" * (name == "sum"))
         if name == "mean" and t.dtype not in FLOATS:
             _fail("E0207", f"`mean` needs a float tensor, got {t}", "cast first: `mean(f32(x))`")
         return TensorType(t.dtype, reduced_shape(t, attrs["axes"], attrs["keepdims"]))

@@ -17,8 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from lark import Lark, Token, Transformer_NonRecursive, v_args
-from lark.exceptions import (LarkError, UnexpectedCharacters, UnexpectedEOF,
-                             UnexpectedInput, UnexpectedToken, VisitError)
+from lark.exceptions import (UnexpectedCharacters, UnexpectedInput, UnexpectedToken,
+                             VisitError)
 from lark.indenter import Indenter
 
 import grammar
@@ -36,30 +36,39 @@ def parse(text: str, filename: str = "<input>") -> ast.Program:
     register_source(filename, text)
     source = text if text.endswith("\n") else text + "\n"
     try:
+        return _parse(source, filename)
+    except SymError:
+        raise
+    except Exception:  # a bug in the error path must still not show a traceback
+        raise _diag("E0001", "could not parse this file", None,
+                    "please report this input as a bug in the parser") from None
+
+
+def _parse(source: str, filename: str) -> ast.Program:
+    try:
         _check_first_line(source, filename)
         tree = _lark().parse(source)
         return _ToAst(filename).transform(tree)
-    except SymError:
-        raise
     except VisitError as e:  # a transformer method raised (E0007, ...)
-        if isinstance(e.orig_exc, SymError):
-            raise e.orig_exc from None
-        raise _fallback(source, filename) from None
+        raise e.orig_exc from None
     except _IndentError as e:
-        raise _diag("E0004", e.message, Span(filename, e.line, e.col, e.line, e.end_col),
-                    e.hint) from None
+        message, line, col, end_col, hint = e.args
+        raise _diag("E0004", message, Span(filename, line, col, line, end_col), hint) from None
     except UnexpectedInput as e:
         raise _syntax_error(e, source, filename) from None
-    except (LarkError, RecursionError, ValueError, AssertionError):
-        raise _fallback(source, filename) from None
 
 
 # ---- the lark parser ---------------------------------------------------------
 class _IndentError(Exception):
-    def __init__(self, message, line, col, end_col, hint):
-        super().__init__(message)
-        self.message, self.line, self.col, self.end_col, self.hint = \
-            message, line, col, end_col, hint
+    """(message, line, col, end_col, hint): the Indenter knows no file name."""
+
+
+def _indent_width(indent: str, line: int) -> int:
+    if "\t" in indent:
+        col = indent.index("\t") + 1
+        raise _IndentError("tab in indentation", line, col, col + 1,
+                           "indent with spaces (4 per level)")
+    return len(indent)
 
 
 class _SymIndenter(Indenter):
@@ -80,15 +89,9 @@ class _SymIndenter(Indenter):
         if self.paren_level > 0:
             return  # a newline inside brackets continues the line
         yield token
-        last = token.value.rsplit("\n", 1)[-1]
-        indent = re.match(r"[ \t]*", last).group()
+        indent = re.match(r"[ \t]*", token.value.rsplit("\n", 1)[-1]).group()
         line = token.end_line
-        if "\t" in indent:
-            col = indent.index("\t") + 1
-            raise _IndentError("tab in indentation", line, col, col + 1,
-                               "indent with spaces (4 per level)")
-        width = len(indent)
-        levels = list(self.indent_level)
+        width, levels = _indent_width(indent, line), list(self.indent_level)
 
         def at(kind):
             return Token(kind, indent, token.end_pos - width, line, 1,
@@ -138,15 +141,9 @@ def _lark() -> Lark:
 def _check_first_line(source: str, filename: str) -> None:
     """The Indenter only measures indentation after a newline: check line 1."""
     m = re.match(r"[ \t]+(?=[^ \t\r\n#])", source)
-    if m is None:
-        return
-    ws = m.group()
-    if "\t" in ws:
-        col = ws.index("\t") + 1
-        raise _IndentError("tab in indentation", 1, col, col + 1,
-                           "indent with spaces (4 per level)")
-    raise _IndentError("unexpected indent", 1, 1, len(ws) + 1,
-                       "the first line of a file starts at column 1")
+    if m is not None:
+        raise _IndentError("unexpected indent", 1, 1, _indent_width(m.group(), 1) + 1,
+                           "the first line of a file starts at column 1")
 
 
 # ---- syntax errors -------------------------------------------------------------
@@ -225,14 +222,16 @@ class _Position:
 def _syntax_error(e: UnexpectedInput, source: str, filename: str) -> SymError:
     if isinstance(e, UnexpectedCharacters):
         return _bad_character(e, source, filename)
-    if isinstance(e, UnexpectedEOF) or not isinstance(e, UnexpectedToken):
+    if not isinstance(e, UnexpectedToken):  # UnexpectedEOF: not raised by LALR
         return _unclosed(source, len(source), filename) or _end_of_input(source, filename, None)
     tok = e.token
     at_end = tok.type == "$END" or (tok.type == "_DEDENT" and tok.line is None)
     pos = len(source) if at_end else tok.start_pos
-    if tok.type not in ("RPAR", "RSQB"):
-        opener = _open_brackets(source, pos)
-        if opener and (at_end or _line_of(source, opener[-1][0]) < tok.line):
+    opener = _open_brackets(source, pos)
+    if opener:  # an unclosed bracket is the mistake if the error is past its line
+        past = tok.type not in ("RPAR", "RSQB") and (
+            at_end or _line_of(source, opener[-1][0]) < tok.line)
+        if past or _closing_fits(e, opener[-1][1]):
             return _unclosed(source, pos, filename)
     if at_end:
         return _end_of_input(source, filename, e.expected)
@@ -246,6 +245,21 @@ def _syntax_error(e: UnexpectedInput, source: str, filename: str) -> SymError:
                      "indent the body of the block by 4 spaces")
     code, message, hint = _classify(e, source)
     return _diag(code, message or f"unexpected {_describe(tok)}", span, hint)
+
+
+def _closing_fits(e: UnexpectedToken, char: str) -> bool:
+    """Would the token fit if the bracket `char` were closed just before it?
+    Then the missing closer is the mistake: `f32[784, 10 = zeros()`."""
+    if e.interactive_parser is None:
+        return False
+    closer = Token("RPAR" if char == "(" else "RSQB", _CLOSE[char])
+    try:
+        ip = e.interactive_parser.copy(deepcopy_values=False)
+        ip.feed_token(closer)
+        ip.feed_token(e.token)
+        return True
+    except UnexpectedInput:
+        return False
 
 
 def _classify(e: UnexpectedToken, source: str):
@@ -284,13 +298,9 @@ def _parse_example(text: str) -> None:
 
 
 def _describe(tok: Token) -> str:
-    if tok.type == "NAME":
-        return f"name `{tok.value}`"
-    if tok.type == "NUMBER":
-        return f"number `{tok.value}`"
-    if tok.type == "STRING":
-        return "string"
-    return _word(tok.type)
+    if tok.type in ("NAME", "NUMBER"):
+        return f"{tok.type.lower()} `{tok.value}`"
+    return "string" if tok.type == "STRING" else _word(tok.type)
 
 
 def _word(terminal: str) -> str:
@@ -391,13 +401,6 @@ def _end_of_input(source: str, filename: str, expected) -> SymError:
                  Span(filename, line, col, line, col + 1), hint)
 
 
-def _fallback(source: str, filename: str) -> SymError:
-    # Reached only if lark fails in a way the cases above do not cover; a
-    # diagnostic (with no position) beats a traceback.
-    return _diag("E0001", "could not parse this file", None,
-                 "please report this input as a bug in the parser")
-
-
 def _diag(code, message, span, hint=None) -> SymError:
     return SymError(Diagnostic(code, message, span, (), hint))
 
@@ -413,10 +416,9 @@ def _offset_span(source: str, pos: int, filename: str) -> Span:
 
 
 def _token_span(tok: Token, filename: str) -> Span:
-    if tok.type == "_NL":  # point at where the line ends, not at the next one
-        return Span(filename, tok.line, tok.column, tok.line, tok.column + 1)
-    end_line = tok.end_line or tok.line
-    end_col = tok.end_column if tok.end_column and end_line == tok.line else tok.column + 1
+    """The token on its first line; an end of line is one column wide."""
+    one_line = tok.type != "_NL" and tok.end_line == tok.line
+    end_col = tok.end_column if one_line else tok.column + 1
     return Span(filename, tok.line, tok.column, tok.line, max(end_col, tok.column + 1))
 
 

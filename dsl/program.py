@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from . import ast as A
 from .checker import DefInfo, Env, check_def, tensor_type
-from .diagnostics import Diagnostic, SymError
+from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import HostChecker
 from .parser import parse
 from .scope import CheckError, fail, literal_value
@@ -87,7 +87,8 @@ def declare(prog, item, overrides, def_asts):
     if isinstance(item, A.SharedDecl):
         name = item.name.id
         if name in prog.shareds:
-            fail("E0115", f"shared `{name}` is declared twice", item.name.span)
+            fail("E0115", f"shared `{name}` is declared twice", item.name.span, None,
+                 [Note("first declared here", prog.shared_decls[name].name.span)])
 
         def no_sizes(size, span):
             fail("E0212", f"shared `{name}` has the size variable `{size}` in its type", span,
@@ -108,7 +109,8 @@ def declare(prog, item, overrides, def_asts):
     elif isinstance(item, A.Def):
         name = item.name.id
         if name in def_asts:
-            fail("E0115", f"def `{name}` is defined twice", item.name.span)
+            fail("E0115", f"def `{name}` is defined twice", item.name.span,
+                 "rename one of them", [Note("first defined here", def_asts[name].name.span)])
         def_asts[name] = item
 
 

@@ -31,8 +31,13 @@ class Weak:
 
 
 def did_you_mean(name: str, candidates) -> str | None:
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    if not close:
+        return None
+    # among equally close names prefer one that starts like `name` (`Wx` -> `W`, not `x`)
+    score = lambda c: (round(difflib.SequenceMatcher(None, name, c).ratio(), 6),
+                       c[:1].lower() == name[:1].lower())
+    return f"did you mean `{max(close, key=score)}`?"
 
 
 def literal_value(e):
@@ -85,7 +90,8 @@ def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
     if sig.variadic:
         return {"args": call.args, **{k.name: k.value for k in call.kwargs}}
     if len(call.args) > len(names):
-        fail("E0103", f"`{fname}` takes at most {len(names)} argument{'s' * (len(names) != 1)}, "
+        fail("E0103", f"`{fname}` takes {'at most ' * bool(sig.optional)}{len(names)} "
+             f"argument{'s' * (len(names) != 1)}, "
              f"got {len(call.args)}", call.span, f"usage: {usage(fname, sig)}")
     bound = dict(zip(names, call.args))
     for kw in call.kwargs:

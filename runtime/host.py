@@ -29,6 +29,19 @@ PY_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": opera
 HOST_DEF = A.Def(A.Name("<host>"), (), A.TensorTypeExpr("f32", ()), ())
 
 
+def is_lazy(value) -> bool:
+    """A device result not read back yet (an array-like with __array__)."""
+    return hasattr(value, "__array__") and not isinstance(value, (np.ndarray, np.generic))
+
+
+def materialize(value):
+    """Read a lazy device result when the host really looks at it."""
+    if is_lazy(value):
+        array = np.asarray(value)
+        return array.item() if array.ndim == 0 else array
+    return value
+
+
 class Break(Exception):
     pass
 
@@ -39,6 +52,8 @@ class Continue(Exception):
 
 def to_python(value):
     """0-d arrays become Python numbers, as the host computes with them."""
+    if is_lazy(value):
+        return value
     if isinstance(value, np.ndarray) and value.ndim == 0:
         return value.item()
     if isinstance(value, np.generic):
@@ -112,6 +127,7 @@ class Interpreter:
                 continue
 
     def truth(self, value, span) -> bool:
+        value = materialize(value)
         if isinstance(value, np.ndarray) and value.size != 1:
             raise error("E0606", f"the truth of a tensor of shape {value.shape} is ambiguous", span,
                         "reduce it first: `any` is `max(...)`, or compare a scalar")
@@ -192,6 +208,7 @@ class Interpreter:
         return self.host_op(PY_BINOPS[e.op], (self.ev(e.left), self.ev(e.right)), e)
 
     def host_op(self, fn, values, e):
+        values = [materialize(v) for v in values]
         try:
             with np.errstate(all="ignore"):
                 return to_python(fn(*values))
@@ -203,7 +220,7 @@ class Interpreter:
                         str(exc).split("\n")[0])
 
     def ev_Attribute(self, e: A.Attribute):
-        base = self.ev(e.value)
+        base = materialize(self.ev(e.value))
         if isinstance(base, np.ndarray) and e.attr in ("T", "shape"):
             return base.T if e.attr == "T" else tuple(base.shape)
         if isinstance(base, (D.Mnist, D.Split)) and hasattr(base, e.attr):
@@ -211,7 +228,7 @@ class Interpreter:
         raise error("E0111", f"{describe(base)} has no attribute `{e.attr}`", e.span)
 
     def ev_Index(self, e: A.Index):
-        base = self.ev(e.value)
+        base = materialize(self.ev(e.value))
         key = tuple(slice(*(None if p is None else self.ev(p) for p in (i.start, i.stop, i.step)))
                     if isinstance(i, A.Slice) else self.ev(i) for i in e.indices)
         try:
@@ -285,7 +302,7 @@ class Interpreter:
             return a
         if isinstance(a, A.TupleExpr):
             return A.TupleExpr(tuple(self.lift(x, params, locals_) for x in a.elts), a.span)
-        value = self.ev(a)
+        value = materialize(self.ev(a))
         if isinstance(value, bool):
             return A.Bool(value, a.span)
         if isinstance(value, (int, float)):

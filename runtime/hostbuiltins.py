@@ -7,12 +7,18 @@ from dsl.diagnostics import error
 from runtime import data as D
 
 
+def values_of(ip, args):
+    """Evaluate arguments, reading lazy device results."""
+    from runtime.host import materialize
+    return [materialize(ip.ev(a)) for a in args]
+
+
 def data_error(exc: D.DataError, span):
     return error("E0601", exc.message, span, exc.hint)
 
 
 def host_print(ip, e):
-    values = [ip.ev(a) for a in e.args]
+    values = values_of(ip, e.args)
     sep = " "
     for k in e.kwargs:
         if k.name != "sep":
@@ -52,7 +58,7 @@ def host_len(ip, e):
 
 def two_scalars(fn):
     def run(ip, e):
-        values = [ip.ev(a) for a in e.args]
+        values = values_of(ip, e.args)
         if len(values) != 2:
             raise error("E0103", f"`{e.func.id}` takes one tensor or two numbers", e.span)
         return fn(*values)
@@ -60,14 +66,14 @@ def two_scalars(fn):
 
 
 def host_abs(ip, e):
-    (value,) = [ip.ev(a) for a in e.args]
+    (value,) = values_of(ip, e.args)
     if isinstance(value, np.ndarray):
         return ip.builtin(e)
     return abs(value)
 
 
 def host_record(ip, e):
-    name, value = [ip.ev(a) for a in e.args]
+    name, value = values_of(ip, e.args)
     if not isinstance(name, str):
         raise error("E0606", "the first argument of `record` is the series' name, a string", e.args[0].span)
     try:
@@ -107,7 +113,7 @@ def host_mnist(ip, e):
 
 
 def host_format(ip, e):
-    value, spec = [ip.ev(a) for a in e.args]
+    value, spec = values_of(ip, e.args)
     try:
         return format(value, spec)
     except (TypeError, ValueError) as exc:

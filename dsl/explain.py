@@ -1,0 +1,154 @@
+"""`sym explain`: a def's IR before and after the rewrites, and the log.
+
+One line per node, numbered in toposort order (inputs first), so the
+output is the same on every run:
+
+    %7 = matmul %3, %5 : f32[n, 10]   # line 7
+
+Sections per def: the signature, "IR before rewrites", the rewrite log
+(pass, rule, before -> after, line), node counts per pass, "IR after
+rewrites", and with kernels=True the executor's kernels.
+
+Kernels come from an executor method `kernels_for(fn) -> [(kernel_name,
+source, fused)]`, called with the rewritten Function printed above;
+`fused` lists the IR nodes each kernel computes, as Node objects, as
+ints (positions in `toposort(fn.roots)`, i.e. the %numbers printed here)
+or as strings, printed as they are.
+"""
+from __future__ import annotations
+
+from .ir import Function, Node, toposort
+from .rewrites import run_pipeline
+
+RULE = "─" * 72
+EXPR_DEPTH = 2          # how deep a log entry's nodes are spelled out
+
+
+# ---- one function ------------------------------------------------------------
+def numbering(fn: Function) -> dict[int, int]:
+    """id(node) -> its %number: the node's position in toposort."""
+    return {id(n): i for i, n in enumerate(toposort(fn.roots))}
+
+
+def format_attr(value) -> str:
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_attr(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return str(value)
+
+
+def format_attrs(n: Node) -> str:
+    if not n.attrs:
+        return ""
+    return "[" + ", ".join(f"{k}={format_attr(v)}" for k, v in n.attrs) + "]"
+
+
+def line_of(n) -> str:
+    return f"line {n.span.line}" if n.span is not None else "no line"
+
+
+def node_line(n: Node, names: dict[int, int]) -> str:
+    inputs = ", ".join(f"%{names[id(i)]}" for i in n.inputs)
+    body = f"%{names[id(n)]} = {n.op}{format_attrs(n)}{' ' + inputs if inputs else ''} : {n.type}"
+    return body
+
+
+def format_function(fn: Function) -> str:
+    """The IR of fn, one node a line, then what it returns and updates."""
+    names = numbering(fn)
+    order = toposort(fn.roots)
+    bodies = [node_line(n, names) for n in order]
+    width = max((len(b) for b in bodies), default=0)
+    lines = [f"  {b:<{width}}   # {line_of(n)}" for b, n in zip(bodies, order)]
+    outs = ", ".join(f"%{names[id(o)]}" for o in fn.outputs)
+    lines.append(f"  return {outs}")
+    for name, value in fn.updates:
+        lines.append(f"  {name} <- %{names[id(value)]}")
+    return "\n".join(lines)
+
+
+# ---- the rewrite log --------------------------------------------------------------
+def expr(n: Node, depth: int = EXPR_DEPTH) -> str:
+    """A node as a short expression: `log(softmax(add(…)))`."""
+    if n.op in ("param", "shared"):
+        return n.attr("name")
+    if n.op == "const" and n.type.rank == 0:
+        return format_attr(n.attr("value"))
+    if n.op == "size":
+        return str(n.attr("dim"))
+    if n.op == "full":
+        return f"full({format_attr(n.attr('value'))}, {n.type})"
+    if depth == 0:
+        return "…"
+    args = [expr(i, depth - 1) for i in n.inputs]
+    args += [f"{k}={format_attr(v)}" for k, v in n.attrs if k != "items"]
+    return f"{n.op}({', '.join(args)})"
+
+
+def format_log(log) -> str:
+    if not log:
+        return "  (no rewrite fired)"
+    rows = [(e.pass_name, e.rule, f"{expr(e.before)}  →  {expr(e.after)}"
+             + (f"  ({e.note})" if e.note else ""), line_of(e)) for e in log]
+    w_pass = max(len(r[0]) for r in rows)
+    w_rule = max(len(r[1]) for r in rows)
+    return "\n".join(f"  {p:<{w_pass}}  {r:<{w_rule}}  {what}   # {line}"
+                     for p, r, what, line in rows)
+
+
+def format_counts(log) -> str:
+    counts = getattr(log, "counts", [])
+    fired = {}
+    for e in log:
+        fired[e.pass_name] = fired.get(e.pass_name, 0) + 1
+    return "\n".join(f"  {name:<10} {before:>4} → {after:<4} nodes   "
+                     f"{fired.get(name, 0)} rewrite(s)" for name, before, after in counts)
+
+
+# ---- kernels ----------------------------------------------------------------------
+def format_kernels(fn: Function, executor) -> str:
+    hook = getattr(executor, "kernels_for", None)
+    if hook is None:
+        backend = getattr(executor, "name", None) or type(executor).__name__
+        return f"  (no kernels: backend {backend})"
+    names = numbering(fn)
+    by_value = {n: i for n, i in zip(toposort(fn.roots), range(len(names)))}
+    parts = []
+    for kernel_name, source, fused in hook(fn):
+        what = ", ".join(fused_name(f, names, by_value) for f in fused)
+        parts.append(f"  kernel {kernel_name}   computes {what or '(nothing listed)'}\n"
+                     + "\n".join("    " + line for line in source.rstrip().splitlines()))
+    return "\n\n".join(parts) if parts else "  (no kernels)"
+
+
+def fused_name(f, names, by_value) -> str:
+    if isinstance(f, Node):
+        i = names.get(id(f), by_value.get(f))
+        return f"%{i}" if i is not None else f"{f.op} (not in this IR)"
+    if isinstance(f, int):
+        return f"%{f}"
+    return str(f)
+
+
+# ---- the whole explanation -----------------------------------------------------------
+def explain_function(fn: Function, after=None, kernels=False, executor=None) -> str:
+    new, log = run_pipeline(fn, stop_after=after)
+    stopped = f" (pipeline stopped after `{after}`)" if after else ""
+    sections = [
+        f"{RULE}\n{fn.signature}\n{RULE}",
+        f"IR before rewrites ({len(toposort(fn.roots))} nodes):\n{format_function(fn)}",
+        f"rewrites{stopped}:\n{format_log(log)}",
+        f"nodes per pass:\n{format_counts(log)}",
+        f"IR after rewrites ({len(toposort(new.roots))} nodes):\n{format_function(new)}",
+    ]
+    if kernels:
+        sections.append(f"kernels:\n{format_kernels(new, executor)}")
+    return "\n\n".join(sections)
+
+
+def explain_program(checked, name=None, after=None, kernels=False, executor=None) -> str:
+    """The explanation of one def (`name`) or of every def, in source order."""
+    names = [name] if name is not None else list(checked.defs)
+    return "\n\n".join(explain_function(checked.defs[n].function, after, kernels, executor)
+                       for n in names)

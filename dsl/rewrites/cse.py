@@ -1,0 +1,61 @@
+"""Common-subexpression elimination.
+
+Nodes hash and compare structurally (op, inputs, type, attrs; not the
+span), so two equal nodes compute the same value: rebuilding the graph
+bottom-up through a dict keyed by node keeps the first of each and makes
+every later copy share it. Copies arise from inlining (a def called twice)
+and from `grad` (each `grad(cost, W)` rebuilds the backward pass).
+
+The log has one entry per merged subgraph, at its top node (the node
+whose users were not merged too), noting how many nodes the merge saved;
+logging every node of a merged subgraph would repeat the same fact.
+"""
+from __future__ import annotations
+
+from ..ir import Function, Node, rebuild, toposort, with_inputs
+from .engine import LogEntry
+
+
+def run(fn: Function) -> tuple[Function, list[LogEntry]]:
+    canonical: dict[Node, Node] = {}
+    merged: dict[int, Node] = {}         # id(old node) -> the node it became
+
+    def visit(old: Node, inputs: tuple) -> Node:
+        n = with_inputs(old, inputs)
+        first = canonical.setdefault(n, n)
+        if first is not n:
+            merged[id(old)] = first
+        return first
+
+    new = fn.replace_roots(rebuild(fn.roots, visit))
+    return new, merge_log(fn, merged)
+
+
+def merge_log(fn: Function, merged: dict[int, Node]) -> list[LogEntry]:
+    order = toposort(fn.roots)
+    # a merged node is the top of its subgraph when something not merged
+    # uses it, or when it is a root
+    tops = {id(r) for r in fn.roots if id(r) in merged}
+    for n in order:
+        if id(n) not in merged:
+            tops.update(id(i) for i in n.inputs if id(i) in merged)
+    log, counted = [], set()
+    for n in order:
+        if id(n) in tops:
+            saved = count_merged(n, merged, counted)
+            log.append(LogEntry("cse", "merge", n, merged[id(n)], n.span,
+                                f"{saved} node{'s' * (saved != 1)}"))
+    return log
+
+
+def count_merged(top: Node, merged: dict[int, Node], counted: set) -> int:
+    """How many merged nodes the subgraph under `top` holds that no earlier
+    top counted (so the notes add up to the nodes removed)."""
+    before, stack = len(counted), [top]
+    while stack:
+        n = stack.pop()
+        if id(n) in counted or id(n) not in merged:
+            continue
+        counted.add(id(n))
+        stack.extend(n.inputs)
+    return len(counted) - before
