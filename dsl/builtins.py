@@ -135,6 +135,10 @@ def dim_value(ck, x):
             return ck.sizes[name]
         if name in ck.env.options and isinstance(ck.env.options[name], int):
             return ck.env.options[name]
+        if name in ck.locals:
+            fail("E0214", f"`{name}` is a value computed when the def runs, but a shape must be "
+                 "known before it runs", span,
+                 "use a size variable of a parameter's type (`x: f32[k]`), a number or an option")
         fail("E0101", f"unknown size `{name}`", span, "sizes come from the parameters' types")
     return dim_from_ast(x, lookup)
 

@@ -303,12 +303,16 @@ class BodyChecker:
         a_node = self.tensor(a, getattr(e, "left", e).span, getattr(b, "type", None) and b.type.dtype)
         b_node = self.tensor(b, getattr(e, "right", e).span, a_node.type.dtype)
         out = self.apply(op, (a_node, b_node), e.span)
-        if op != "matmul" and both_stretched(a_node.type, b_node.type, out.type.shape):
+        # only the implicit case warns: once the ranks agree (`reshape(a, (1, 2)) + b`) it was meant
+        if (op != "matmul" and a_node.type.rank != b_node.type.rank
+                and both_stretched(a_node.type, b_node.type, out.type.shape)):
+            low, high = sorted((a_node.type, b_node.type), key=lambda t: t.rank)
+            padded = low.with_shape((1,) * (high.rank - low.rank) + tuple(low.shape))
             self.env.warn(Diagnostic(
                 "W0201", f"both operands of `{symbol}` are stretched: {a_node.type} {symbol} "
                 f"{b_node.type} -> {out.type}", e.span, (),
-                "if this is intended, make it explicit with reshape; otherwise check the shapes",
-                "warning"))
+                f"if this is intended, make it explicit: reshape the {low} operand to {padded}; "
+                "otherwise check the shapes", "warning"))
         return out
 
     def expr_TupleExpr(self, e):

@@ -78,7 +78,7 @@ def _source_line(span: Span) -> str | None:
     text = SOURCES.get(span.file)
     if text is None:
         return None
-    lines = text.splitlines()
+    lines = text.split("\n")      # the parser counts lines by "\n" only
     if 1 <= span.line <= len(lines):
         return lines[span.line - 1]
     return None

@@ -18,10 +18,12 @@ or as strings, printed as they are.
 from __future__ import annotations
 
 from .ir import Function, Node, toposort
-from .rewrites import run_pipeline
+from .diagnostics import error
+from .rewrites import pass_names, run_pipeline
 
 RULE = "─" * 72
-EXPR_DEPTH = 2          # how deep a log entry's nodes are spelled out
+EXPR_DEPTH = 3          # how deep a log entry's nodes are spelled out ...
+EXPR_WIDTH = 60         # ... unless that gets longer than this
 
 
 # ---- one function ------------------------------------------------------------
@@ -86,10 +88,15 @@ def expr(n: Node, depth: int = EXPR_DEPTH) -> str:
     return f"{n.op}({', '.join(args)})"
 
 
+def short(n: Node) -> str:
+    text = expr(n, EXPR_DEPTH)
+    return text if len(text) <= EXPR_WIDTH else expr(n, EXPR_DEPTH - 1)
+
+
 def format_log(log) -> str:
     if not log:
         return "  (no rewrite fired)"
-    rows = [(e.pass_name, e.rule, f"{expr(e.before)}  →  {expr(e.after)}"
+    rows = [(e.pass_name, e.rule, f"{short(e.before)}  →  {short(e.after)}"
              + (f"  ({e.note})" if e.note else ""), line_of(e)) for e in log]
     w_pass = max(len(r[0]) for r in rows)
     w_rule = max(len(r[1]) for r in rows)
@@ -149,6 +156,11 @@ def explain_function(fn: Function, after=None, kernels=False, executor=None) -> 
 
 def explain_program(checked, name=None, after=None, kernels=False, executor=None) -> str:
     """The explanation of one def (`name`) or of every def, in source order."""
+    if after is not None and after not in pass_names():
+        raise error("E0903", f"there is no rewrite pass `{after}`", None,
+                    f"the passes, in order: {', '.join(pass_names())}")
     names = [name] if name is not None else list(checked.defs)
+    if not names:
+        return "(this program has no defs)"
     return "\n\n".join(explain_function(checked.defs[n].function, after, kernels, executor)
                        for n in names)

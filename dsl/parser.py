@@ -191,10 +191,10 @@ _LABELS = {
                ["x.f(1)\n", "y = x.f(1)\n"]),
     "assign_target": ("E0001", None, _SAME_TARGET, {"EQUAL"},
                       ["x[0] = 1\n", "x.T = 1\n", "f(x) = 1\n"]),
-    "update_target": ("E0001", None, _SAME_TARGET, {"ARROW"}, ["x[0] <- 1\n", "x.T <- 1\n"]),
+    "update_target": ("E0001", None, _SAME_TARGET, {"_ARROW"}, ["x[0] <- 1\n", "x.T <- 1\n"]),
     "arrow_in_expr": ("E0001", None, "`<-` updates a shared value and must start a "
                       "statement; to compare with a negative number write `a < -1`",
-                      {"ARROW"}, ["y = a <- 1\n", "if a <- 1:\n"]),
+                      {"_ARROW"}, ["y = a <- 1\n", "if a <- 1:\n"]),
 }
 _EXAMPLES = {label: entry[4] for label, entry in _LABELS.items()}
 
@@ -424,12 +424,17 @@ def _token_span(tok: Token, filename: str) -> Span:
 
 # ---- lark tree -> AST ----------------------------------------------------------------
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+# Rules whose children are their node's fields, in order (see __default__).
+_PLAIN = {"shared": ast.SharedDecl, "option": ast.OptionDecl, "param": ast.Param,
+          "update": ast.Update, "expr_stmt": ast.ExprStmt, "break_stmt": ast.Break,
+          "continue_stmt": ast.Continue, "index": ast.Index, "slice": ast.Slice}
 
 
 @v_args(inline=True, meta=True)
 class _ToAst(Transformer_NonRecursive):
-    """One method per named grammar rule; each returns an ast node with a span.
-    Non-recursive, so deeply nested input cannot overflow Python's stack."""
+    """One method per grammar rule that is not in _PLAIN; each returns an ast
+    node with a span. Non-recursive, so deep nesting cannot overflow the stack.
+    Tokens are visited first: every NAME is already an ast.Name."""
 
     def __init__(self, filename: str):
         super().__init__()
@@ -440,70 +445,48 @@ class _ToAst(Transformer_NonRecursive):
             return None
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
 
-    def _name(self, tok: Token) -> ast.Name:
+    def NAME(self, tok: Token) -> ast.Name:
         return ast.Name(tok.value, Span(self.file, tok.line, tok.column,
                                         tok.end_line, tok.end_column))
+
+    def __default__(self, rule, children, meta):
+        return _PLAIN[rule](*children, span=self._span(meta))
 
     def _children(self, meta, *children):
         return tuple(children)
 
     params = dims = body = args = subscripts = _children
 
-    # -- items
     def start(self, meta, *items):
-        return ast.Program(tuple(items), self.file)
-
-    def shared(self, meta, name, type_, init):
-        return ast.SharedDecl(self._name(name), type_, init, self._span(meta))
-
-    def option(self, meta, name, value):
-        return ast.OptionDecl(self._name(name), value, self._span(meta))
+        return ast.Program(items, self.file)
 
     def def_header(self, meta, name, params, ret):
-        return self._name(name), params, ret, self._span(meta)
+        return name, params, ret, self._span(meta)
 
     def def_item(self, meta, header, body):
         name, params, ret, span = header
         return ast.Def(name, params, ret, body, span)
 
-    def param(self, meta, name, type_):
-        return ast.Param(self._name(name), type_, self._span(meta))
-
     def type(self, meta, dtype, dims=()):
-        if dtype.value not in DTYPES:
-            raise _diag("E0007", f"unknown dtype `{dtype.value}`", self._name(dtype).span,
-                        DTYPE_HINT)
+        if dtype.id not in DTYPES:
+            raise _diag("E0007", f"unknown dtype `{dtype.id}`", dtype.span, DTYPE_HINT)
         for dim in dims:
             _check_dim(dim)
-        return ast.TensorTypeExpr(dtype.value, dims, self._span(meta))
+        return ast.TensorTypeExpr(dtype.id, dims, self._span(meta))
 
     def tuple_type(self, meta, *types):
         return ast.TupleTypeExpr(types, self._span(meta))
 
     # -- statements
     def assign(self, meta, *parts):
-        *targets, value = parts
-        return ast.Assign(tuple(map(self._name, targets)), value, self._span(meta))
-
-    def update(self, meta, target, _arrow, value):
-        return ast.Update(self._name(target), value, self._span(meta))
+        return ast.Assign(parts[:-1], parts[-1], self._span(meta))
 
     def return_stmt(self, meta, *values):
         return ast.Return(values, self._span(meta))
 
-    def expr_stmt(self, meta, expr):
-        return ast.ExprStmt(expr, self._span(meta))
-
-    def break_stmt(self, meta):
-        return ast.Break(self._span(meta))
-
-    def continue_stmt(self, meta):
-        return ast.Continue(self._span(meta))
-
     def for_stmt(self, meta, *parts):
         *targets, iter_, body = parts
-        return ast.For(tuple(map(self._name, targets)), iter_, body,
-                       _header(self._span(meta), iter_))
+        return ast.For(tuple(targets), iter_, body, _header(self._span(meta), iter_))
 
     def if_stmt(self, meta, cond, body, *clauses):
         # Fold the clauses from the last one up: an `elif` becomes an If that
@@ -522,21 +505,21 @@ class _ToAst(Transformer_NonRecursive):
 
     # -- expressions
     def binop(self, meta, left, op, right):
-        return ast.BinOp(op.value, left, right, self._span(meta))
+        return ast.BinOp(str(op), left, right, self._span(meta))
 
     def unop(self, meta, op, operand):
-        return ast.UnaryOp(op.value, operand, self._span(meta))
+        return ast.UnaryOp(str(op), operand, self._span(meta))
 
-    def name(self, meta, tok):
-        return self._name(tok)
+    def name(self, meta, name):
+        return name
 
     def number(self, meta, tok):
-        is_float = any(c in tok.value for c in ".eE")
-        return ast.Num(float(tok.value) if is_float else int(tok.value), self._span(meta))
+        is_float = any(c in tok for c in ".eE")
+        return ast.Num(float(tok) if is_float else int(tok), self._span(meta))
 
     def string(self, meta, tok):
         unescape = lambda m: _ESCAPES.get(m.group(1), m.group())  # noqa: E731
-        return ast.Str(re.sub(r"\\(.)", unescape, tok.value[1:-1]), self._span(meta))
+        return ast.Str(re.sub(r"\\(.)", unescape, tok[1:-1]), self._span(meta))
 
     def true(self, meta):
         return ast.Bool(True, self._span(meta))
@@ -558,19 +541,13 @@ class _ToAst(Transformer_NonRecursive):
                         "put positional arguments first: `f(x, axis=1)`")
         positional = tuple(a for a, kw in zip(args, kinds) if not kw)
         keywords = tuple(a for a, kw in zip(args, kinds) if kw)
-        return ast.Call(self._name(func), positional, keywords, self._span(meta))
+        return ast.Call(func, positional, keywords, self._span(meta))
 
     def keyword(self, meta, name, value):
-        return ast.Keyword(name.value, value, self._span(meta))
+        return ast.Keyword(name.id, value, self._span(meta))
 
     def attribute(self, meta, value, attr):
-        return ast.Attribute(value, attr.value, self._span(meta))
-
-    def index(self, meta, value, indices):
-        return ast.Index(value, indices, self._span(meta))
-
-    def slice(self, meta, start, stop, step):
-        return ast.Slice(start, stop, step, self._span(meta))
+        return ast.Attribute(value, attr.id, self._span(meta))
 
 
 def _header(span: Span | None, last) -> Span | None:

@@ -12,7 +12,7 @@ from .checker import DefInfo, Env, check_def, tensor_type
 from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import HostChecker
 from .parser import parse
-from .scope import CheckError, fail, literal_value
+from .scope import CheckError, did_you_mean, fail, literal_value
 
 
 @dataclass
@@ -70,7 +70,8 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
     unknown = set(overrides) - set(prog.options)
     for name in sorted(unknown):
         report(Diagnostic("E0702", f"this program has no option `{name}`", None, (),
-                          f"its options are: {', '.join(prog.options) or 'none'}"))
+                          did_you_mean(name, prog.options)
+                          or f"its options are: {', '.join(prog.options) or 'none'}"))
     env = Env(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
     for name, d in def_asts.items():
         try:
@@ -104,6 +105,7 @@ def declare(prog, item, overrides, def_asts):
             fail("E0701", f"option `{name}` must be a literal (number, string, true/false)",
                  item.value.span)
         if name in overrides:
+            prog.options[name] = OptionInfo(name, value, item.span)   # kept if the override is refused
             value = convert_option(name, overrides[name], value, item)
         prog.options[name] = OptionInfo(name, value, item.span)
     elif isinstance(item, A.Def):

@@ -6,12 +6,15 @@ Layout: `tests/errors/<category>/NAME.sym` holds a small bad program and
 * Every category except `runtime/` is a *check* golden: the expected text is
   `"\\n\\n".join(d.render() for d in prog.diagnostics) + "\\n"` where
   `prog = check_source(text, "tests/errors/<category>/NAME.sym")` — errors
-  and warnings, in the order `check_source` sorts them.
+  and warnings, in the order `check_source` sorts them. A first line
+  `# set: NAME=VALUE ...` passes option overrides, as `--set` would
+  (`check_source(text, path, {"NAME": "VALUE"})`).
 * `tests/errors/runtime/` holds *run* goldens: the program type-checks, and
   the expected text is the standard error of
   `sym run tests/errors/runtime/NAME.sym --backend numpy --no-progress`
-  (run in-process through `dsl.cli.main`, from the repository root). They
-  must not need the MNIST files.
+  (run in-process through `dsl.cli.main`, from the repository root). A
+  first line `# run: FLAGS` adds flags (`# run: --nan-check`). They must
+  not need the MNIST files.
 
 `SYM_UPDATE_GOLDEN=1 pytest tests/test_errors.py` rewrites the .expected
 files from the current output; read the diff before committing it.
@@ -43,9 +46,17 @@ def case_id(path: Path) -> str:
     return path.relative_to(GOLDEN).with_suffix("").as_posix()
 
 
+def overrides(text: str) -> dict:
+    first = text.split("\n", 1)[0]
+    if not first.startswith("# set:"):
+        return {}
+    return dict(item.split("=", 1) for item in first[len("# set:"):].split())
+
+
 def check_text(path: Path) -> str:
     rel = path.relative_to(REPO).as_posix()
-    prog = check_source(path.read_text(encoding="utf-8"), rel)
+    text = path.read_text(encoding="utf-8")
+    prog = check_source(text, rel, overrides(text))
     return "\n\n".join(d.render() for d in prog.diagnostics) + "\n"
 
 
@@ -53,7 +64,10 @@ def run_text(path: Path, capsys, monkeypatch) -> tuple[int, str]:
     monkeypatch.chdir(REPO)
     monkeypatch.delenv("SYM_DEBUG", raising=False)
     capsys.readouterr()
-    rc = cli.main(["run", path.relative_to(REPO).as_posix(), "--backend", "numpy", "--no-progress"])
+    first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    flags = first[len("# run:"):].split() if first.startswith("# run:") else []
+    rc = cli.main(["run", path.relative_to(REPO).as_posix(), "--backend", "numpy", "--no-progress",
+                   *flags])
     return rc, capsys.readouterr().err
 
 

@@ -12,7 +12,7 @@ from dsl.ast import (Assign, BinOp, Bool, Call, Def, ExprStmt, For, If, Index, K
                      ListExpr, Name, Num, OptionDecl, Return, Slice, Str, TupleExpr,
                      TupleTypeExpr, UnaryOp, Update)
 from dsl.diagnostics import SymError
-from dsl.parser import parse
+from dsl.parser import _LABELS, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGE_MD = Path("/work/shared/design/LANGUAGE.md")
@@ -347,6 +347,18 @@ error[E0007]: unknown dtype `f16`
     assert "error[E0007]: invalid dimension" in error_text("def f(x: f32[-1]) -> f32:\n    x\n")
 
 
+def test_every_error_example_gets_its_own_label():
+    # The examples that classify parser states (dsl/parser.py) must keep failing
+    # the way they were written for, whatever the grammar becomes.
+    for label, (code, message, hint, _, examples) in _LABELS.items():
+        for src in examples:
+            with pytest.raises(SymError) as info:
+                parse(src)
+            (d,) = info.value.diagnostics
+            assert (d.code, d.hint) == (code, hint), (label, src)
+            assert message is None or d.message == message
+
+
 def test_errors_inside_nested_blocks_classify_the_same():
     src = "def f(x: f32) -> f32:\n    for i in x:\n        if i\n            y\n"
     assert "error[E0003]: missing `:` after the `if` condition" in error_text(src)
@@ -364,6 +376,8 @@ def parses_or_sym_error(text):
         assert isinstance(parse(text, "fuzz.sym"), ast.Program)
     except SymError as e:
         assert e.diagnostics and all(d.code.startswith("E000") for d in e.diagnostics)
+        # No span means parse's last-resort diagnostic, i.e. a bug in the parser.
+        assert all(d.span is not None for d in e.diagnostics), str(e)
         str(e)  # renders
 
 

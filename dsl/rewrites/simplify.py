@@ -1,5 +1,9 @@
 """Algebraic simplification: identities that remove work.
 
+Rules: x*1, 1*x, x+0, 0+x, x-0, x/1, x**1, --x, exp(log x), transpose of
+transpose, transpose by the identity, reshape of reshape, and cast, sum_to,
+broadcast_to or reshape to the type x already has.
+
 Every rule keeps the node's type. `x * 1` is x only when the product has
 x's type; when the constant broadcasts x (`x * ones(3, n)`), the result is
 `broadcast_to(x)` instead, so no rule can change a shape or hide a shape
@@ -93,6 +97,7 @@ RULES: list[Rule] = [
     ("add-zero", add_zero),
     ("sub-zero", right_identity("sub", 0)),
     ("div-one", right_identity("div", 1)),
+    ("pow-one", right_identity("pow", 1)),
     ("neg-neg", neg_neg),
     ("exp-log", exp_log),
     ("transpose-transpose", transpose_transpose),

@@ -22,7 +22,7 @@ form:
   softmax VJP of (G / p)      -> G - p * sum(G, axis)       p = softmax(z)
     (also when G / p was gathered: scatter_add(g / p[i], i) * p is
      scatter_add(g, i), since each position collects g / p_k * p_k)
-  sigmoid VJP of (G / s)      -> G * (1 - s)                s = sigmoid(x)
+  sigmoid VJP of (G / s)      -> G * sigmoid(-x)            s = sigmoid(x)
 Both are exact in real arithmetic (p and s are never 0 there), so they
 change results only by float rounding where the old form was finite.
 """
@@ -147,17 +147,25 @@ def softmax_grad_of_log(n: Node) -> Node | None:
     return make("sub", (g, make("mul", (p, summed), n)), n)
 
 
+def is_one_minus(c: Node, s: Node) -> bool:
+    """c is 1 - s, as `1 - s` or as `sigmoid(-x)` for s = sigmoid(x)."""
+    if c.op == "sub":
+        return is_value(c.inputs[0], 1) and c.inputs[1] == s
+    return c.op == "sigmoid" and c.inputs[0].op == "neg" and c.inputs[0].inputs[0] == s.inputs[0]
+
+
 def sigmoid_grad_of_log(n: Node) -> Node | None:
-    # vjp_sigmoid builds d * (s * (1 - s))
+    # vjp_sigmoid builds d * (s * (1 - s)), with 1 - s spelled sigmoid(-x)
     if n.op != "mul" or n.inputs[1].op != "mul":
         return None
     d, (s, one_minus) = n.inputs[0], n.inputs[1].inputs
-    if s.op != "sigmoid" or one_minus.op != "sub" or one_minus.inputs[1] != s \
-            or not is_value(one_minus.inputs[0], 1):
+    if s.op != "sigmoid" or not is_one_minus(one_minus, s):
         return None
     g = times(d, s)
     if g is None or g.type != n.type:
         return None
+    if is_value(g, 1):       # the cotangent seed: 1 * sigmoid(-x) is sigmoid(-x)
+        return as_type_of(one_minus, n)
     return make("mul", (g, one_minus), n)
 
 

@@ -1,0 +1,452 @@
+"""Plumbing of the tensor API (dsl/tensor.py): where the user is, errors,
+fresh size variables and their unification, and lowering through the checker.
+
+Every graph the tensor API builds goes through the same `BodyChecker` code
+the `.sym` front end uses: a call such as `dsl.sum(x, axis=1)` becomes the
+AST of `sum(_v0, axis=1)` with `_v0` bound to x's node, so typing, weak
+literals, axis normalisation and diagnostics are those of `.sym`. The span of
+every node (and of every diagnostic) is the user's Python line.
+
+Fresh sizes. `dsl.vector()` has the type f32[n1] with a *fresh* size `n1`.
+When two dimensions meet in an elementwise op, a matmul, a concat, an index
+pair or an update, and one of them is a fresh size, the fresh size is bound
+to the other dimension (a global substitution, like Theano's types that are
+fixed once they meet). Nodes are immutable, so a Variable keeps the node it
+was built with and `resolve` rebuilds that graph under the current
+substitution, memoised per substitution generation. Named sizes (from
+`dsl.tensor(shape=("n", 784))`) are never bound: they behave as in `.sym`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import linecache
+import os
+import sys
+import warnings
+import weakref
+from contextlib import contextmanager
+
+import numpy as np
+
+from . import ast as A
+from .autodiff import GradError
+from .build import apply
+from .checker import BodyChecker, Env, substitute
+from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
+from .ir import Node
+from .ops import TypeRuleError
+from .scope import CheckError
+from .types import FROM_NUMPY, Size, TensorType, dim_add, dim_mul, dim_neg, dim_sub
+
+# ---- where the user is ----------------------------------------------------
+_DSL_DIR = os.path.dirname(os.path.abspath(__file__))
+_SKIP_DIRS = (_DSL_DIR + os.sep, os.path.join(os.path.dirname(_DSL_DIR), "runtime") + os.sep)
+_INSIDE: dict[str, bool] = {}
+
+
+def _inside(filename: str) -> bool:
+    hit = _INSIDE.get(filename)
+    if hit is None:
+        hit = _INSIDE[filename] = os.path.abspath(filename).startswith(_SKIP_DIRS)
+    return hit
+
+
+def user_span() -> Span | None:
+    """The span of the first frame outside the dsl/ and runtime/ packages:
+    the user's line, from its first non-blank column to its end."""
+    frame = sys._getframe(1)
+    while frame is not None and _inside(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    text = linecache.getline(filename, line).rstrip("\r\n")
+    start = len(text) - len(text.lstrip()) + 1
+    return Span(filename, line, start, line, max(len(text) + 1, start + 1))
+
+
+# ---- errors ---------------------------------------------------------------
+def _register(span: Span | None) -> None:
+    if span is None or span.file in SOURCES:
+        return
+    text = "".join(linecache.getlines(span.file))
+    if text:
+        register_source(span.file, text)
+
+
+def located(diagnostics, span: Span | None) -> SymError:
+    """A SymError of these diagnostics, spans defaulting to `span`, with the
+    user's source registered so the rendered text quotes the line."""
+    out = []
+    for d in diagnostics:
+        if d.span is None and span is not None:
+            d = dataclasses.replace(d, span=span)
+        _register(d.span)
+        for note in d.notes:
+            _register(note.span)
+        out.append(d)
+    return SymError(out)
+
+
+def fail(code: str, message: str, span: Span | None, hint: str | None = None, notes=()):
+    raise located([Diagnostic(code, message, span, tuple(notes), hint)], span)
+
+
+@contextmanager
+def errors(span: Span | None):
+    """Turn every error of the compiler core into a located SymError."""
+    try:
+        yield
+    except CheckError as e:
+        raise located([e.diagnostic], span) from None
+    except TypeRuleError as e:
+        raise located([Diagnostic(e.code, e.message, span, (), e.hint)], span) from None
+    except GradError as e:
+        where = e.node.span if e.node is not None and e.node.span is not None else span
+        raise located([Diagnostic(e.code, e.message, where, (), e.hint)], span) from None
+    except SymError as e:
+        raise located(e.diagnostics, span) from None
+
+
+class SymWarning(UserWarning):
+    """A checker warning (W0201, both operands stretched) from the tensor API;
+    `.diagnostic` holds the data."""
+
+    def __init__(self, diagnostic: Diagnostic):
+        super().__init__(diagnostic.render())
+        self.diagnostic = diagnostic
+
+
+def warn(d: Diagnostic) -> None:
+    _register(d.span)
+    w = SymWarning(d)
+    if d.span is None:
+        warnings.warn(w, stacklevel=3)
+    else:
+        warnings.warn_explicit(w, SymWarning, d.span.file, d.span.line)
+
+
+# ---- names of leaves --------------------------------------------------------
+# node name -> the live Variable that owns it; a name is free again once
+# nothing refers to its Variable (so test after test can call a value `x`)
+LEAF_NAMES: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictionary()
+
+
+def unique_name(base: str) -> str:
+    if base not in LEAF_NAMES:
+        return base
+    k = 2
+    while f"{base}_{k}" in LEAF_NAMES:
+        k += 1
+    return f"{base}_{k}"
+
+
+# ---- fresh sizes and their unification ------------------------------------
+FRESH: set[str] = set()          # every fresh size name ever made
+USER_SIZES: set[str] = set()     # size names users wrote (never made fresh)
+SUBST: dict[str, object] = {}    # bound fresh name -> Dim (kept fully resolved)
+_state = {"gen": 0, "next": 1}
+_CACHE: dict[int, tuple[Node, Node]] = {}
+
+
+def fresh_size() -> Size:
+    while True:
+        name = f"n{_state['next']}"
+        _state["next"] += 1
+        if name not in USER_SIZES and name not in FRESH:
+            FRESH.add(name)
+            return Size.var(name)
+
+
+def generation() -> int:
+    return _state["gen"]
+
+
+def subst_dim(d):
+    if isinstance(d, int) or not SUBST or not (d.variables() & SUBST.keys()):
+        return d
+    return substitute(d, SUBST)
+
+
+def subst_type(t: TensorType) -> TensorType:
+    if not SUBST:
+        return t
+    return TensorType(t.dtype, tuple(subst_dim(d) for d in t.shape))
+
+
+def _subst_attr(v):
+    if isinstance(v, Size):
+        return subst_dim(v)
+    if isinstance(v, tuple):
+        return tuple(_subst_attr(x) for x in v)
+    return v
+
+
+def _fresh_var(d) -> str | None:
+    if isinstance(d, Size):
+        v = d.single_var()
+        if v in FRESH and v not in SUBST:
+            return v
+    return None
+
+
+def _bind(var: str, d) -> None:
+    for k, v in list(SUBST.items()):
+        if isinstance(v, Size) and var in v.variables():
+            SUBST[k] = substitute(v, {var: d})
+    SUBST[var] = d
+    _state["gen"] += 1
+    _CACHE.clear()
+
+
+def unify(a, b) -> None:
+    """Make two dimensions equal by binding a fresh size, where one is."""
+    a, b = subst_dim(a), subst_dim(b)
+    if a == b:
+        return
+    va, vb = _fresh_var(a), _fresh_var(b)
+    if vb is not None and not (isinstance(a, Size) and vb in a.variables()):
+        _bind(vb, a)
+    elif va is not None and not (isinstance(b, Size) and va in b.variables()):
+        _bind(va, b)
+
+
+def unify_broadcast(shapes) -> None:
+    """Dimensions that line up under broadcasting (from the right), 1s aside."""
+    shapes = [tuple(s) for s in shapes if s is not None]
+    for k in range(1, max((len(s) for s in shapes), default=0) + 1):
+        column = [s[-k] for s in shapes if len(s) >= k]
+        column = [d for d in column if subst_dim(d) != 1]
+        for d in column[1:]:
+            unify(column[0], d)
+
+
+def unify_matmul(a, b) -> None:
+    if a is not None and b is not None and 1 <= len(a) <= 2 and 1 <= len(b) <= 2:
+        unify(a[-1], b[0])
+
+
+def unify_except(shapes, axis) -> None:
+    """All dimensions but `axis` (concat); axis None: all of them (stack)."""
+    shapes = [tuple(s) for s in shapes if s is not None]
+    if not shapes or any(len(s) != len(shapes[0]) for s in shapes):
+        return
+    rank = len(shapes[0])
+    if axis is not None:
+        if not isinstance(axis, int) or not -rank <= axis < rank:
+            return
+        axis %= rank
+    for i in range(rank):
+        if i != axis:
+            for s in shapes[1:]:
+                unify(shapes[0][i], s[i])
+
+
+def unify_exact(a, b) -> None:
+    if a is not None and b is not None and len(a) == len(b):
+        for x, y in zip(a, b):
+            unify(x, y)
+
+
+def resolve(node: Node) -> Node:
+    """node's graph under the current substitution (identity when unchanged)."""
+    if not SUBST:
+        return node
+    hit = _CACHE.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    stack = [(node, False)]
+    while stack:
+        n, expanded = stack.pop()
+        hit = _CACHE.get(id(n))
+        if hit is not None and hit[0] is n:
+            continue
+        if not expanded:
+            stack.append((n, True))
+            stack.extend((i, False) for i in reversed(n.inputs))
+            continue
+        inputs = tuple(_CACHE[id(i)][1] for i in n.inputs)
+        t, attrs = subst_type(n.type), _subst_attr(n.attrs)
+        if t == n.type and attrs == n.attrs and all(a is b for a, b in zip(inputs, n.inputs)):
+            new = n
+        else:
+            new = apply(n.op, inputs, n.span, type=t, **dict(attrs))
+        _CACHE[id(n)] = (n, new)
+        _CACHE[id(new)] = (new, new)
+    return _CACHE[id(node)][1]
+
+
+def static_dim(node: Node):
+    """The dimension an i64 scalar graph of sizes and constants stands for
+    (`x.shape[0]`, `x.shape[0] * 2`), or None when it depends on data."""
+    if node.type.rank != 0 or node.type.dtype not in ("i32", "i64"):
+        return None
+    if node.op == "size":
+        return subst_dim(node.attr("dim"))
+    if node.op == "const":
+        value = node.attr("value")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if node.op == "cast":
+        return static_dim(node.inputs[0])
+    if node.op == "neg":
+        d = static_dim(node.inputs[0])
+        return None if d is None else dim_neg(d)
+    fold = {"add": dim_add, "sub": dim_sub, "mul": dim_mul}.get(node.op)
+    if fold is None:
+        return None
+    a, b = (static_dim(i) for i in node.inputs)
+    return None if a is None or b is None else fold(a, b)
+
+
+# ---- values the user passes ------------------------------------------------
+class VariableBase:
+    """What the lowering needs of a Variable (dsl/tensor.py adds the rest)."""
+
+    def __init__(self, node: Node, leaves=frozenset(), name: str | None = None):
+        self._node = node
+        self._leaves = frozenset(leaves)
+        self._name = name
+
+    @property
+    def node(self) -> Node:
+        return resolve(self._node)
+
+    @property
+    def type(self) -> TensorType:
+        """The static type, e.g. f32[n1, 784]."""
+        return self.node.type
+
+    def __hash__(self):
+        return id(self)
+
+
+def describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of dtype {value.dtype}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return f"a {type(value).__name__}"
+
+
+def numpy_type(value, span) -> str:
+    dtype = np.asarray(value).dtype
+    name = FROM_NUMPY.get(dtype.name)
+    if name is None:
+        fail("E0215", f"numpy arrays of dtype {dtype} cannot be used in an expression", span,
+             "convert it first, e.g. `.astype(np.float32)` or `.astype(np.int32)`")
+    return name
+
+
+def const_node(value, span) -> Node:
+    """A numpy array or numpy scalar as a constant of exactly its dtype."""
+    array = np.asarray(value)
+    dtype = numpy_type(array, span)
+
+    def tup(v):
+        return tuple(tup(x) for x in v) if isinstance(v, list) else v
+    return apply("const", (), span, type=TensorType(dtype, array.shape), value=tup(array.tolist()))
+
+
+def shape_of(value):
+    """The shape a value will have as an operand, for unification."""
+    if isinstance(value, VariableBase):
+        return value.node.type.shape
+    if isinstance(value, (np.ndarray, np.generic, list)):
+        try:
+            return np.shape(value)
+        except ValueError:
+            return None
+    return None
+
+
+DTYPE_ALIASES = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64",
+                 "bool": "bool", "float": "f32", "int": "i32"}
+
+
+def dtype_name(dtype, span) -> str:
+    if isinstance(dtype, str) and dtype in ("f32", "f64", "i32", "i64", "bool"):
+        return dtype
+    try:
+        key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:
+        key = None
+    name = DTYPE_ALIASES.get(key) if key is not None else None
+    if name is None:
+        fail("E0007", f"unknown dtype {dtype!r}: dtype must be one of f32 f64 i32 i64 bool", span)
+    return name
+
+
+_HOST_DEF = A.Def(A.Name("<python>"), (), A.TensorTypeExpr("f32", ()), ())
+
+
+class Lowerer:
+    """One user-level operation: its operands bound to names, then an AST
+    checked by a BodyChecker exactly as the `.sym` checker would."""
+
+    def __init__(self, span: Span | None):
+        self.span = span
+        self.locals: dict[str, Node] = {}
+        self.sizes: dict[str, object] = {}
+        self.leaves: set = set()
+
+    def name(self, node: Node) -> A.Name:
+        name = f"_v{len(self.locals)}"
+        self.locals[name] = node
+        return A.Name(name, self.span)
+
+    def size(self, dim) -> A.Name:
+        name = f"_s{len(self.sizes)}"
+        self.sizes[name] = dim
+        return A.Name(name, self.span)
+
+    def lift(self, value, ctx: str = "tensor"):
+        """A Python value as an AST expression. ctx: "tensor" (an operand),
+        "tensors" (a tuple of operands), "static" (axis, keepdims, dtype, a
+        literal), "shape" (a shape or a size)."""
+        span = self.span
+        if isinstance(value, VariableBase):
+            self.leaves |= value._leaves
+            node = value.node
+            if ctx in ("static", "shape"):
+                dim = static_dim(node)
+                if isinstance(dim, int):
+                    return A.Num(dim, span)
+                if dim is not None:
+                    return self.size(dim)
+                if ctx == "shape":
+                    fail("E0214", f"a shape must be known before the function runs, but this "
+                         f"{node.type} value is computed from data", span,
+                         "use integers and sizes of inputs (`x.shape[0]`)")
+            return self.name(node)
+        if isinstance(value, (bool, np.bool_)) and (ctx != "tensor" or isinstance(value, bool)):
+            return A.Bool(bool(value), span)
+        if isinstance(value, (int, float)) and not isinstance(value, np.generic):
+            return A.Num(value, span)
+        if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and ctx != "tensor"
+                                             and value.ndim == 0):
+            if ctx != "tensor":
+                return self.lift(value.item(), ctx)
+            return self.name(const_node(value, span))
+        if isinstance(value, np.ndarray):
+            return self.name(const_node(value, span))
+        if isinstance(value, str) and ctx == "static":
+            return A.Name(dtype_name(value, span), span)
+        if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+            return A.Name(dtype_name(value, span), span)
+        if isinstance(value, (tuple, list)):
+            if ctx == "tensor":
+                return A.ListExpr(tuple(self.lift(x, ctx) for x in value), span)
+            return A.TupleExpr(tuple(self.lift(x, "tensor" if ctx == "tensors" else ctx)
+                                     for x in value), span)
+        fail("E0215", f"cannot use {describe(value)} in a tensor expression", span,
+             "use a dsl variable, a number or a numpy array")
+
+    def run(self, build):
+        """build(checker) -> Node, with every error located at the user."""
+        env = Env({}, {}, {}, warn)
+        ck = BodyChecker(env, _HOST_DEF, dict(self.sizes), dict(self.locals), (), False)
+        with errors(self.span):
+            return build(ck)
+
+    def expr(self, e) -> Node:
+        return self.run(lambda ck: ck.tensor(ck.expr(e), self.span))
