@@ -33,7 +33,25 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
+
+
+
+def _early_threads(argv):
+    """--threads N must act before numpy (OpenBLAS) is imported: it sets the
+    thread variables that the BLAS, OpenMP and pocl read at start-up."""
+    for i, arg in enumerate(argv):
+        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else (
+            argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else None)
+        if value and value.isdigit() and int(value) > 0:
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                        "POCL_MAX_PTHREAD_COUNT", "POCL_CPU_MAX_CU_COUNT"):
+                os.environ[var] = value
+
+
+if __name__ == "__main__":
+    _early_threads(sys.argv[1:])
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (REPO, Unavailable, ensure_repo_on_path, fmt_ms, fmt_ratio,  # noqa: E402
@@ -239,12 +257,17 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
+TORCH_THREADS = 2
+
+
 def import_torch():
     try:
         import torch
     except ImportError:
         raise Unavailable(f"torch not installed (.venv/bin/pip install torch=={TORCH_VERSION})")
-    torch.set_num_threads(2)
+    torch.set_num_threads(TORCH_THREADS)
+    # MNIST's arrays are read-only; the tensors made from them are never written
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
     return torch
 
 
@@ -252,7 +275,7 @@ def opencl_unavailable_reason() -> str | None:
     try:
         from runtime.opencl.device import opencl_available
     except ImportError as exc:
-        return f"runtime.opencl.device cannot be imported ({short_reason(exc, 60)})"
+        return f"runtime.opencl.device cannot be imported ({exc})"
     try:
         if not opencl_available():
             return "no OpenCL device (opencl_available() is false)"
@@ -261,7 +284,7 @@ def opencl_unavailable_reason() -> str | None:
     try:
         import runtime.opencl.executor  # noqa: F401
     except ImportError as exc:
-        return f"runtime.opencl.executor cannot be imported ({short_reason(exc, 60)})"
+        return f"runtime.opencl.executor cannot be imported ({exc})"
     return None
 
 
@@ -287,7 +310,7 @@ def measure_epochs(runners, data, repeats):
             res["first"], _ = timed(r.epoch)     # warm-up epoch: compiles, caches
             live.append(r)
         except Exception as exc:
-            res["error"] = short_reason(exc)
+            res["error"] = short_reason(exc, 150)
 
     for k in range(repeats):
         print(f"  repeat {k + 1}/{repeats}", file=sys.stderr, flush=True)
@@ -300,7 +323,7 @@ def measure_epochs(runners, data, repeats):
                 res["vals"].append(r.val_error())
                 res["W"] = np.array(W, copy=True)
             except Exception as exc:
-                res["error"] = f"failed in repeat {k + 1}: {short_reason(exc)}"
+                res["error"] = f"failed in repeat {k + 1}: {short_reason(exc, 150)}"
                 live.remove(r)
     ref = results.get("numpy", {}).get("W")
     for res in results.values():
@@ -360,7 +383,7 @@ def full_runs(backends) -> str:
             m = dsl.load(PROGRAM, backend=backend, out=out, progress=False)
             seconds, _ = timed(m.run)
         except Exception as exc:
-            rows.append([name, f"unavailable: {short_reason(exc)}"])
+            rows.append([name, f"unavailable: {short_reason(exc, 150)}"])
             continue
         text = out.getvalue()
         final, ep = FINAL_RE.search(text), EPOCHS_RE.search(text)
@@ -428,7 +451,7 @@ def cold_warm(backends, warm_runs=2) -> str:
                 runs = [first_call(backend, cache)]           # empty cache dirs
                 runs += [first_call(backend, cache) for _ in range(warm_runs)]
         except Exception as exc:
-            rows.append([name, f"unavailable: {short_reason(exc)}"])
+            rows.append([name, f"unavailable: {short_reason(exc, 150)}"])
             continue
         cold, warm = runs[0], runs[1:]
         rows.append([name, "cold (empty)", fmt_ms(cold["load"]), fmt_ms(cold["first"]),
@@ -441,6 +464,13 @@ def cold_warm(backends, warm_runs=2) -> str:
 
 
 # ------------------------------------------------------------------- main ---
+
+def load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except (AttributeError, OSError):
+        return "?"
+
 
 ALL_KEYS = ["numpy", "sym-numpy", "sym-opencl", "torch", "torch-compile"]
 
@@ -464,7 +494,14 @@ def main(argv=None):
                     help="skip torch.compile (its first compile takes a while)")
     ap.add_argument("--no-first-call", action="store_true",
                     help="skip the cold/warm first-call subprocesses")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for every library: sets OPENBLAS/OMP/MKL_NUM_THREADS "
+                         "and pocl's before numpy loads, and torch's (default: the "
+                         "libraries' own; torch 2)")
     args = ap.parse_args(argv)
+    global TORCH_THREADS
+    if args.threads:
+        TORCH_THREADS = args.threads
 
     keys = [k.strip() for k in args.backends.split(",") if k.strip()]
     unknown = [k for k in keys if k not in ALL_KEYS]
@@ -478,7 +515,9 @@ def main(argv=None):
     from runtime.data import mnist
     data = mnist()
     runners = make_runners(keys)
+    load_before = load_average()
     results = measure_epochs(runners, data, args.repeats)
+    load_after = load_average()
 
     ocl = next((r for r in runners if r.key == "sym-opencl"), None)
     ocl_device = (ocl.note if ocl is not None and ocl.note
@@ -487,7 +526,10 @@ def main(argv=None):
     print(f"= {N_TRAIN_BATCHES} minibatches x {BATCH} rows, lr {LR}, from zero weights; "
           f"{args.repeats} interleaved repeats after one warm-up epoch each")
     print()
-    for text_line in machine_lines({"OpenCL device": ocl_device}):
+    extra = {"OpenCL device": ocl_device,
+             "load average": f"{load_before} before, {load_after} after the epochs "
+                             f"(1-minute, {os.cpu_count()} cores)"}
+    for text_line in machine_lines(extra):
         print(text_line)
     print()
     print(epoch_table(results))
@@ -495,6 +537,11 @@ def main(argv=None):
     print(f"ratio = median / median of numpy hand-written (above 1 = slower). "
           f"Expected val error after 1 epoch: {EXPECTED_VAL_1_EPOCH:.6f} %.")
     print("first epoch = the untimed warm-up epoch (includes compiling on first use).")
+    busy = [v for v in (load_before, load_after) if v != "?"]
+    if busy and max(map(float, busy)) >= 0.75 * (os.cpu_count() or 1):
+        print("WARNING: the machine was busy (load average near or above the core "
+              "count): multi-threaded BLAS/OpenMP slow down badly when a core is "
+              "taken; rerun with --threads 1, or on a quiet machine.")
 
     if args.full:
         print()
