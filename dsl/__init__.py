@@ -6,5 +6,6 @@
 """
 from .diagnostics import SymError
 from .api import compile, load, Program
+from .tensor import *  # noqa: F401,F403  (the tensor API; names in dsl.tensor.__all__)
 
 __all__ = ["SymError", "compile", "load", "Program"]

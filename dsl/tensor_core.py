@@ -19,6 +19,7 @@ substitution, memoised per substitution generation. Named sizes (from
 from __future__ import annotations
 
 import dataclasses
+import gc
 import linecache
 import os
 import sys
@@ -133,6 +134,11 @@ LEAF_NAMES: "weakref.WeakValueDictionary[str, object]" = weakref.WeakValueDictio
 
 
 def unique_name(base: str) -> str:
+    """base, or base_2, base_3... while a live Variable holds base. Dead
+    Variables in reference cycles (a traceback, an eval cache) are collected
+    first, so a name is reused once nothing can reach its old owner."""
+    if base in LEAF_NAMES:
+        gc.collect()
     if base not in LEAF_NAMES:
         return base
     k = 2
@@ -197,6 +203,22 @@ def _bind(var: str, d) -> None:
     SUBST[var] = d
     _state["gen"] += 1
     _CACHE.clear()
+
+
+@contextmanager
+def transaction():
+    """Undo the unifications made inside when it raises: a failed operation
+    leaves every variable's type as it was."""
+    saved, gen = dict(SUBST), _state["gen"]
+    try:
+        yield
+    except BaseException:
+        if _state["gen"] != gen:
+            SUBST.clear()
+            SUBST.update(saved)
+            _state["gen"] += 1
+            _CACHE.clear()
+        raise
 
 
 def unify(a, b) -> None:
@@ -304,8 +326,16 @@ class VariableBase:
 
     def __init__(self, node: Node, leaves=frozenset(), name: str | None = None):
         self._node = node
-        self._leaves = frozenset(leaves)
+        self._deps = frozenset(leaves)      # the leaf Variables its graph reads
         self._name = name
+
+    @property
+    def _leaves(self) -> frozenset:
+        """Leaf Variables (inputs, shareds) of the graph; a leaf is its own,
+        computed here so that a leaf holds no reference to itself."""
+        if self._node.op in ("param", "shared"):
+            return self._deps | {self}
+        return self._deps
 
     @property
     def node(self) -> Node:
@@ -360,7 +390,7 @@ def shape_of(value):
 
 
 DTYPE_ALIASES = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64",
-                 "bool": "bool", "float": "f32", "int": "i32"}
+                 "bool": "bool"}
 
 
 def dtype_name(dtype, span) -> str:

@@ -1,0 +1,535 @@
+"""The Theano-style tensor API: build graphs in Python, compile with `function`.
+
+    import dsl
+    x = dsl.matrix("x"); y = dsl.ivector("y")
+    W = dsl.shared(np.zeros((784, 10), np.float32), name="W")
+    b = dsl.shared(np.zeros(10, np.float32), name="b")
+    p = dsl.softmax(x @ W + b)
+    cost = -dsl.mean(dsl.log(p)[dsl.arange(y.shape[0]), y])
+    train = dsl.function([x, y], cost,
+                         updates=[(W, W - 0.13 * dsl.grad(cost, W)),
+                                  (b, b - 0.13 * dsl.grad(cost, b))])
+    train(x_batch, y_batch)
+
+Graphs are the same IR the `.sym` front end builds, through the same checker
+code (dsl/tensor_core.py), autodiff, rewrites and backends. Python numbers
+are weak literals (`0.13 * W` is f32); numpy arrays become constants of their
+own dtype (nothing is upcast: mix f64 data with f32 variables and you get the
+checker's E0205 with a hint to cast). `vector()`/`matrix()` get fresh size
+variables that unify with what they meet (see tensor_core). Every user error
+is a `dsl.SymError` located at the user's Python line.
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from . import ast as A
+from . import autodiff
+from .build import apply
+from .checker import SIGS
+from .ir import toposort
+from .tensor_core import (FRESH, LEAF_NAMES, USER_SIZES, Lowerer, SymWarning, VariableBase,
+                          dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
+                          shape_of, unify_broadcast, unify_except, unify_matmul, unique_name,
+                          user_span)
+from .scope import is_size_var_name
+from .types import NUMPY_DTYPE, Size, TensorType, dim_prod, scalar as scalar_type
+
+__all__ = [
+    "Variable", "SharedVariable", "SymWarning",
+    "scalar", "vector", "matrix", "tensor", "iscalar", "ivector", "imatrix",
+    "fscalar", "fvector", "fmatrix", "dscalar", "dvector", "dmatrix",
+    "lscalar", "lvector", "lmatrix", "tensor3", "tensor4",
+    "shared", "function", "grad", "dot", "cast", "f32", "f64", "i32", "i64",
+    "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "softplus", "relu",
+    "sin", "cos", "maximum", "minimum", "where", "clip",
+    "sum", "mean", "max", "min", "prod", "argmax", "argmin",
+    "softmax", "log_softmax", "logsumexp", "one_hot",
+    "transpose", "reshape", "concat", "stack", "zeros", "ones", "full", "arange",
+    "CompiledFunction",
+]
+
+_BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
+           "pow": "**", "matmul": "@", "and": "and", "or": "or"}
+
+
+def _binary(symbol, left, right):
+    span = user_span()
+    with transaction():
+        return _binary_in(span, symbol, left, right)
+
+
+def _binary_in(span, symbol, left, right):
+    if symbol == "@":
+        unify_matmul(shape_of(left), shape_of(right))
+    else:
+        unify_broadcast([shape_of(left), shape_of(right)])
+    lo = Lowerer(span)
+    e = A.BinOp(symbol, lo.lift(left), lo.lift(right), span)
+    return _wrap(lo, lo.expr(e))
+
+
+def _unary(op, x):
+    span = user_span()
+    lo = Lowerer(span)
+    return _wrap(lo, lo.expr(A.UnaryOp(op, lo.lift(x), span)))
+
+
+def _wrap(lo: Lowerer, node) -> "Variable":
+    return Variable(node, lo.leaves)
+
+
+def _make_binop(name, reflected=False):
+    symbol = _BINOPS[name]
+    if reflected:
+        def method(self, other):
+            return _binary(symbol, other, self)
+    else:
+        def method(self, other):
+            return _binary(symbol, self, other)
+    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return method
+
+
+def _make_compare(symbol):
+    def method(self, other):
+        return _binary(symbol, self, other)
+    return method
+
+
+def _symbolic_truth(what):
+    def method(self, *args):
+        fail("E1004", f"{what} of a symbolic expression ({self.type}) is not known until a "
+             "compiled function runs", user_span(),
+             "choose per element with `dsl.where(cond, a, b)`, or compile the expression "
+             "with `dsl.function` (or `.eval()`) and inspect the result")
+    return method
+
+
+class Variable(VariableBase):
+    """A symbolic tensor: a node of the IR. Build graphs with operators and
+    the dsl functions; run them with `dsl.function` or `.eval()`."""
+
+    __array_ufunc__ = None          # numpy defers to our reflected operators
+
+    def __init__(self, node, leaves=frozenset(), name=None):
+        super().__init__(node, leaves, name)
+        self._eval_cache: dict = {}
+
+    # ---- identity and display --------------------------------------------
+    @property
+    def name(self) -> str | None:
+        """The user's name (None for an unnamed expression)."""
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        """A display name (repr, diagnostics); an input's IR name stays fixed."""
+        self._name = value
+
+    @property
+    def label(self) -> str:
+        """How diagnostics name it: the user's name, or its node's."""
+        return self._name or self._node.attr("name") or self._node.op
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.type.rank
+
+    @property
+    def shape(self) -> tuple:
+        """Per axis an int (a fixed size) or an i64 size Variable (`n1`)."""
+        span = user_span()
+        return tuple(d if isinstance(d, int) else
+                     Variable(apply("size", (), span, type=scalar_type("i64"), dim=d), self._leaves)
+                     for d in self.type.shape)
+
+    @property
+    def T(self) -> "Variable":
+        span = user_span()
+        lo = Lowerer(span)
+        return _wrap(lo, lo.expr(A.Attribute(lo.lift(self), "T", span)))
+
+    def __repr__(self):
+        kind = type(self).__name__
+        node = self.node
+        if node.op in ("param", "shared"):
+            return f"{kind}({node.attr('name')}: {node.type})"
+        if node.op == "size":
+            return f"{kind}(size {node.attr('dim')}: {node.type})"
+        named = f"{self._name} = " if self._name else ""
+        return f"{kind}({named}{node.op}: {node.type})"
+
+    __str__ = __repr__
+
+    # ---- operators -----------------------------------------------------------
+    __add__, __radd__ = _make_binop("add"), _make_binop("add", True)
+    __sub__, __rsub__ = _make_binop("sub"), _make_binop("sub", True)
+    __mul__, __rmul__ = _make_binop("mul"), _make_binop("mul", True)
+    __truediv__, __rtruediv__ = _make_binop("truediv"), _make_binop("truediv", True)
+    __floordiv__, __rfloordiv__ = _make_binop("floordiv"), _make_binop("floordiv", True)
+    __mod__, __rmod__ = _make_binop("mod"), _make_binop("mod", True)
+    __pow__, __rpow__ = _make_binop("pow"), _make_binop("pow", True)
+    __matmul__, __rmatmul__ = _make_binop("matmul"), _make_binop("matmul", True)
+    __and__, __rand__ = _make_binop("and"), _make_binop("and", True)
+    __or__, __ror__ = _make_binop("or"), _make_binop("or", True)
+    __lt__, __le__ = _make_compare("<"), _make_compare("<=")
+    __gt__, __ge__ = _make_compare(">"), _make_compare(">=")
+    __eq__, __ne__ = _make_compare("=="), _make_compare("!=")
+    __hash__ = VariableBase.__hash__
+    __bool__ = _symbolic_truth("the truth value")
+    __len__ = _symbolic_truth("the length")
+    __iter__ = _symbolic_truth("iteration")
+
+    def __neg__(self):
+        return _unary("-", self)
+
+    def __pos__(self):
+        return self
+
+    def __invert__(self):
+        return _unary("not", self)
+
+    def __abs__(self):
+        return abs(self)
+
+    def __getitem__(self, key):
+        span = user_span()
+        with transaction():
+            return self._index(span, key)
+
+    def _index(self, span, key):
+        key = key if isinstance(key, tuple) else (key,)
+        arrays = [k for k in key if isinstance(k, (VariableBase, np.ndarray, list))]
+        unify_broadcast([shape_of(k) for k in arrays])
+        lo = Lowerer(span)
+        items = []
+        for k in key:
+            if isinstance(k, slice):
+                items.append(A.Slice(*(None if b is None else lo.lift(b, "static")
+                                       for b in (k.start, k.stop, k.step)), span))
+            elif k is None or k is Ellipsis:
+                fail("E0305", f"`{'None' if k is None else '...'}` in an index is not supported",
+                     span, "index every axis explicitly; add an axis with `dsl.reshape`")
+            elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+                items.append(A.Num(int(k), span))
+            elif isinstance(k, list):
+                items.append(lo.lift(np.asarray(k), "tensor"))
+            else:
+                items.append(lo.lift(k, "tensor"))
+        return _wrap(lo, lo.expr(A.Index(lo.lift(self), tuple(items), span)))
+
+    # ---- numpy-style methods ---------------------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        return _call("sum", (self,), {"axis": axis, "keepdims": keepdims})
+
+    def mean(self, axis=None, keepdims=False):
+        return _call("mean", (self,), {"axis": axis, "keepdims": keepdims})
+
+    def max(self, axis=None, keepdims=False):
+        return _call("max", (self,), {"axis": axis, "keepdims": keepdims})
+
+    def min(self, axis=None, keepdims=False):
+        return _call("min", (self,), {"axis": axis, "keepdims": keepdims})
+
+    def prod(self, axis=None, keepdims=False):
+        return _call("prod", (self,), {"axis": axis, "keepdims": keepdims})
+
+    def argmax(self, axis=None, keepdims=False):
+        return _call("argmax", (self,), {"axis": axis, "keepdims": keepdims})
+
+    def argmin(self, axis=None, keepdims=False):
+        return _call("argmin", (self,), {"axis": axis, "keepdims": keepdims})
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return _call("reshape", (self, tuple(shape)), {})
+
+    def flatten(self):
+        return _call("reshape", (self, (Variable(apply(
+            "size", (), user_span(), type=scalar_type("i64"), dim=dim_prod(self.type.shape))),)), {})
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return _call("transpose", (self,), {"axes": tuple(axes) if axes else None})
+
+    def astype(self, dtype):
+        return cast(self, dtype)
+
+    def eval(self, inputs_dict=None, backend=None, device=None):
+        """Compile (once per set of inputs) and run: `(v ** 2).eval({v: a})`."""
+        from .tensor_function import function
+        inputs_dict = dict(inputs_dict or {})
+        keys = list(inputs_dict)
+        cache_key = (tuple(id(k) for k in keys), backend, device, generation())
+        entry = self._eval_cache.get(cache_key)
+        if entry is None:
+            entry = (keys, function(keys, self, backend=backend, device=device, name="eval"))
+            self._eval_cache[cache_key] = entry
+        return entry[1](*inputs_dict.values())
+
+
+class SharedVariable(Variable):
+    """State that lives between calls: `dsl.shared(value, name)`. Every
+    compiled function that uses it sees the same value (see tensor_function)."""
+
+    def __init__(self, value, name=None, span=None):
+        array = _shared_array(value, name, span)
+        t = TensorType(numpy_type(array, span), array.shape)
+        node = apply("shared", (), span, type=t, name=unique_name(name or "shared"))
+        super().__init__(node, (), name or node.attr("name"))
+        LEAF_NAMES[node.attr("name")] = self
+        self._value = np.array(array)       # the master value
+        self._version = 0                   # bumped by every change
+        self._holder = None                 # executor holding a newer value
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _sync(self) -> None:
+        """Fetch the newest value from the executor that computed it."""
+        if self._holder is not None:
+            self._value = np.array(self._holder.get_shared(self._node.attr("name")))
+            self._holder = None
+
+    def get_value(self, borrow=False) -> np.ndarray:
+        """A copy of the current value."""
+        self._sync()
+        return np.array(self._value)
+
+    def set_value(self, value, borrow=False) -> None:
+        """Replace the value: same shape and dtype as the declared type (E0605)."""
+        from runtime.host import check_shared_value
+        span = user_span()
+        t = self._node.type
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and t.rank == 0:
+            if isinstance(value, float) and t.dtype not in ("f32", "f64"):
+                fail("E0605", f"shared `{self.name}` is {t}; cannot set it to the float {value}", span,
+                     "the shape and dtype must match the declaration exactly")
+            value = np.asarray(value, NUMPY_DTYPE[t.dtype])
+        with errors(span):
+            check_shared_value(self.name, t, value, span)
+        self._value = np.array(value)
+        self._version += 1
+        self._holder = None
+
+
+def _shared_array(value, name, span) -> np.ndarray:
+    """numpy values keep their dtype; Python numbers and lists take the
+    .sym literal defaults (f32 for floats, i32 for integers)."""
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        return np.asarray(value)
+    if isinstance(value, (bool, int, float, list, tuple)):
+        array = np.asarray(value)
+        if array.dtype.kind == "f":
+            return array.astype(np.float32)
+        if array.dtype.kind in "iu":
+            return array.astype(np.int32)
+        if array.dtype.kind == "b":
+            return array
+    fail("E0605", f"cannot make a shared value{f' `{name}`' if name else ''} from "
+         f"a {type(value).__name__}", span, "pass a numpy array, e.g. `np.zeros((784, 10), np.float32)`")
+
+
+def shared(value, name=None, borrow=False) -> SharedVariable:
+    """A shared value: `dsl.shared(np.zeros((784, 10), np.float32), name="W")`."""
+    return SharedVariable(value, name, user_span())
+
+
+# ---- inputs ------------------------------------------------------------------
+def _param(name, dtype, shape) -> Variable:
+    span = user_span()
+    if name is not None and (not isinstance(name, str) or not name.isidentifier()):
+        fail("E1001", f"the name of an input must be an identifier, got {name!r}", span)
+    dtype = dtype_name(dtype, span)
+    node = apply("param", (), span, type=TensorType(dtype, tuple(shape)),
+                 name=unique_name(name or "arg"))
+    v = Variable(node, (), name)
+    LEAF_NAMES[node.attr("name")] = v
+    return v
+
+
+def scalar(name=None, dtype="f32") -> Variable:
+    """A scalar input (f32 unless dtype says otherwise)."""
+    return _param(name, dtype, ())
+
+
+def vector(name=None, dtype="f32") -> Variable:
+    """A vector input f32[n1] with a fresh size n1."""
+    return _param(name, dtype, (fresh_size(),))
+
+
+def matrix(name=None, dtype="f32") -> Variable:
+    """A matrix input f32[n1, n2] with fresh sizes."""
+    return _param(name, dtype, (fresh_size(), fresh_size()))
+
+
+def tensor3(name=None, dtype="f32") -> Variable:
+    return _param(name, dtype, tuple(fresh_size() for _ in range(3)))
+
+
+def tensor4(name=None, dtype="f32") -> Variable:
+    return _param(name, dtype, tuple(fresh_size() for _ in range(4)))
+
+
+def tensor(name=None, dtype="f32", shape=()) -> Variable:
+    """An input of a stated shape: ints, size names ("n", as in .sym) or None
+    (a fresh size): `dsl.tensor("x", "f32", ("n", 784))`."""
+    span = user_span()
+    dims = []
+    for d in shape:
+        if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:
+            dims.append(int(d))
+        elif d is None:
+            dims.append(fresh_size())
+        elif isinstance(d, str) and d.isidentifier() and is_size_var_name(d):
+            if d in FRESH:
+                fail("E0214", f"`{d}` is already the name of a fresh size", span,
+                     "choose another size name")
+            USER_SIZES.add(d)
+            dims.append(Size.var(d))
+        else:
+            fail("E0214", f"a dimension must be an integer, a size name or None, got {d!r}", span,
+                 "e.g. `shape=(\"n\", 784)`")
+    return _param(name, dtype, dims)
+
+
+def iscalar(name=None): return scalar(name, "i32")
+def ivector(name=None): return vector(name, "i32")
+def imatrix(name=None): return matrix(name, "i32")
+def fscalar(name=None): return scalar(name, "f32")
+def fvector(name=None): return vector(name, "f32")
+def fmatrix(name=None): return matrix(name, "f32")
+def dscalar(name=None): return scalar(name, "f64")
+def dvector(name=None): return vector(name, "f64")
+def dmatrix(name=None): return matrix(name, "f64")
+def lscalar(name=None): return scalar(name, "i64")
+def lvector(name=None): return vector(name, "i64")
+def lmatrix(name=None): return matrix(name, "i64")
+
+
+# ---- the .sym builtins -------------------------------------------------------
+_CTX = {"axis": "static", "keepdims": "static", "axes": "static", "depth": "static",
+        "dtype": "static", "value": "static", "shape": "shape", "n": "shape", "xs": "tensors"}
+
+
+def _call(name, args, kwargs) -> Variable:
+    """Lower `name(*args, **kwargs)` exactly as the .sym checker lowers the call."""
+    span = user_span()
+    names = SIGS[name].names()
+    positional, keywords, moved = [], {}, False
+    for i, v in enumerate(args):
+        pname = names[i] if i < len(names) else None
+        if v is None and pname is not None:
+            moved = True            # None means "the default": later ones go by name
+        elif moved and pname is not None:
+            keywords[pname] = v
+        else:
+            positional.append((pname, v))
+    keywords.update({k: v for k, v in kwargs.items() if v is not None})
+    with transaction():
+        _unify_call(name, positional, keywords)
+        return _lower_call(span, name, positional, keywords)
+
+
+def _lower_call(span, name, positional, keywords):
+    lo = Lowerer(span)
+    call = A.Call(A.Name(name, span),
+                  tuple(lo.lift(v, _CTX.get(p, "tensor")) for p, v in positional),
+                  tuple(A.Keyword(k, lo.lift(v, _CTX.get(k, "tensor")), span)
+                        for k, v in keywords.items()), span)
+    return _wrap(lo, lo.expr(call))
+
+
+def _unify_call(name, positional, keywords):
+    operands = [v for p, v in positional if _CTX.get(p, "tensor") == "tensor"]
+    operands += [v for k, v in keywords.items() if _CTX.get(k, "tensor") == "tensor"]
+    if name in ("maximum", "minimum", "where", "clip") or (
+            name in ("max", "min") and len(positional) == 2):
+        unify_broadcast([shape_of(v) for v in operands])
+    elif name == "dot" and len(operands) == 2:
+        unify_matmul(shape_of(operands[0]), shape_of(operands[1]))
+    elif name in ("concat", "stack"):
+        xs = dict(positional).get("xs", keywords.get("xs"))
+        axis = dict(positional).get("axis", keywords.get("axis", 0))
+        if isinstance(xs, (tuple, list)):
+            unify_except([shape_of(v) for v in xs], None if name == "stack" else axis)
+
+
+def _builtin(name):
+    sig = SIGS[name]
+
+    def f(*args, **kwargs):
+        return _call(name, args, kwargs)
+    params = [inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in sig.positional]
+    params += [inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=v)
+               for k, v in sig.optional]
+    f.__signature__ = inspect.Signature(params)
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"The .sym builtin `{name}` on tensor-API values (same types and errors)."
+    return f
+
+
+exp, log, log1p, sqrt = (_builtin(n) for n in ("exp", "log", "log1p", "sqrt"))
+abs, sign, tanh, sigmoid = (_builtin(n) for n in ("abs", "sign", "tanh", "sigmoid"))
+softplus, relu, sin, cos = (_builtin(n) for n in ("softplus", "relu", "sin", "cos"))
+maximum, minimum, where, clip = (_builtin(n) for n in ("maximum", "minimum", "where", "clip"))
+sum, mean, max, min, prod = (_builtin(n) for n in ("sum", "mean", "max", "min", "prod"))
+argmax, argmin, one_hot = (_builtin(n) for n in ("argmax", "argmin", "one_hot"))
+softmax, log_softmax, logsumexp = (_builtin(n) for n in ("softmax", "log_softmax", "logsumexp"))
+transpose, reshape, concat, stack = (_builtin(n) for n in ("transpose", "reshape", "concat", "stack"))
+zeros, ones, full, arange = (_builtin(n) for n in ("zeros", "ones", "full", "arange"))
+f32, f64, i32, i64 = (_builtin(n) for n in ("f32", "f64", "i32", "i64"))
+dot = _builtin("dot")
+dot.__doc__ = "`dot(a, b)` is `a @ b`."
+
+
+def cast(x, dtype) -> Variable:
+    """`cast(x, "f32")`: the .sym casts f32(x), f64(x), i32(x), i64(x), bool(x)."""
+    return _call(dtype_name(dtype, user_span()), (x,), {})
+
+
+# ---- gradients -----------------------------------------------------------------
+def grad(cost, wrt):
+    """d cost / d wrt: wrt a Variable (input, shared or intermediate) or a
+    list of them (then a list comes back). Checked as `.sym`'s grad."""
+    span = user_span()
+    single = not isinstance(wrt, (list, tuple))
+    wrts = [wrt] if single else list(wrt)
+    if not isinstance(cost, VariableBase):
+        lo = Lowerer(span)
+        cost = _wrap(lo, lo.expr(lo.lift(cost)))
+    for w in wrts:
+        if not isinstance(w, VariableBase):
+            fail("E0406", f"`grad` differentiates with respect to variables, got {type(w).__name__}",
+                 span, "pass a dsl variable or shared value, or a list of them: `grad(cost, [W, b])`")
+    cost_node, nodes = cost.node, [w.node for w in wrts]
+    for w, n in zip(wrts, nodes):
+        if not n.type.is_float:
+            fail("E0402", f"cannot differentiate with respect to `{w.label}` of type {n.type}",
+                 span, "gradients exist only for float values")
+    t = cost_node.type
+    if t.rank != 0 or not t.is_float:
+        fail("E0401" if t.rank else "E0402", f"`grad` needs {'a scalar' if t.rank else 'a float'} "
+             f"cost, got {t}", span, "reduce it first: `grad(sum(...), W)` or `grad(mean(...), W)`"
+             if t.rank else "cast the cost: `f32(...)`")
+    present = set(toposort([cost_node]))
+    for w, n in zip(wrts, nodes):
+        if n not in present:
+            fail("E0403", f"the cost does not depend on `{w.label}`", span,
+                 f"its gradient would be zero everywhere; check that `{w.label}` is used in the cost")
+    with errors(span):
+        gs = autodiff.grad(cost_node, nodes)
+    leaves = cost._leaves.union(*(w._leaves for w in wrts))
+    out = [Variable(g, leaves) for g in gs]
+    return out[0] if single else out
+
+
+from .tensor_function import CompiledFunction, function  # noqa: E402

@@ -1,0 +1,284 @@
+"""`dsl.function`: a tensor-API graph compiled to a callable.
+
+    f = dsl.function([x, y], [out1, out2], updates=[(W, W - 0.1 * g)])
+    f(x_value, y_value)         # numpy in, numpy out (a list for a list)
+
+The graph becomes a `dsl.ir.Function` (the same object a `.sym` def becomes),
+goes through the rewrite pipeline and runs on a backend's executor. Outputs
+are computed from the old shared values; updates are applied together after
+(Theano's rule, the `<-` rule of `.sym`).
+
+Shared values. A SharedVariable keeps the master numpy value; each compiled
+function has its own executor holding copies of the shared values it uses.
+Each SharedVariable counts its versions; before a call the function pushes a
+shared value only when its executor holds an older version, and after the
+call the updated shareds record that this executor holds the newest value
+(fetched lazily, by `get_value()` or by another function that needs it). So
+every function sees every change, and a training loop that calls one
+function moves no shared value between calls.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .diagnostics import Note
+from .ir import Function, toposort
+from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, shape_of,
+                          transaction, unify_exact, user_span)
+from .types import NUMPY_DTYPE, Size
+
+
+def function(inputs, outputs=None, updates=None, name="f", backend=None, device=None,
+             rewrites=True) -> "CompiledFunction":
+    """Compile `outputs` (a Variable, or a list of them) as a function of
+    `inputs` (input Variables), with `updates`: (shared, new value) pairs."""
+    span = user_span()
+    with transaction():
+        return _function(span, inputs, outputs, updates, name, backend, device, rewrites)
+
+
+def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
+    from .tensor import SharedVariable
+    if isinstance(inputs, VariableBase):
+        inputs = [inputs]
+    inputs = list(inputs or [])
+    params, seen = [], set()
+    for v in inputs:
+        if not isinstance(v, VariableBase) or v.node.op != "param":
+            what = ("a shared value (its value comes with it)" if isinstance(v, SharedVariable)
+                    else "an expression" if isinstance(v, VariableBase) else describe_value(v))
+            fail("E1001", f"an input of `function` must be an input variable, got {what}", span,
+                 "make inputs with dsl.scalar/vector/matrix/tensor; pass values of shared "
+                 "variables with set_value")
+        if id(v) in seen:
+            fail("E1003", f"`{v.label}` is given twice as an input", span)
+        seen.add(id(v))
+    returns_list = outputs is None or isinstance(outputs, (list, tuple))
+    outs = list(outputs or []) if returns_list else [outputs]
+    out_vars = [o if isinstance(o, VariableBase) else _constant(o, span) for o in outs]
+
+    pairs = list(updates.items()) if isinstance(updates, dict) else list(updates or [])
+    upd = []
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            fail("E0501", "updates are (shared, new value) pairs", span,
+                 "e.g. `updates=[(W, W - 0.1 * dsl.grad(cost, W))]`")
+        target, value = pair
+        if not isinstance(target, SharedVariable):
+            what = f"`{target.label}` is not a shared value" if isinstance(target, VariableBase) \
+                else f"{describe_value(target)} is not a shared value"
+            fail("E0501", f"{what}: only shared values can be updated", span,
+                 "make it with `dsl.shared(value, name=...)`")
+        if any(t is target for t, _ in upd):
+            fail("E0505", f"`{target.name}` is updated twice in one function", span,
+                 "combine the two updates into one expression")
+        upd.append((target, _update_value(target, value, span)))
+
+    # every unification has happened: resolve the graphs once
+    param_nodes = [v.node for v in inputs]
+    out_nodes = [o.node for o in out_vars]
+    upd_nodes = [(t._node.attr("name"), v.node) for t, v in upd]
+    leaves = frozenset().union(*(v._leaves for v in out_vars + [v for _, v in upd]),
+                               *(t._leaves for t, _ in upd))
+    _check_inputs(inputs, param_nodes, out_nodes + [n for _, n in upd_nodes], leaves, span)
+    fn = Function(name, tuple(param_nodes), tuple(out_nodes), tuple(upd_nodes), returns_list,
+                  signature(name, inputs, param_nodes, out_nodes, returns_list), span)
+    shareds = {}
+    for n in toposort(fn.roots):
+        if n.op == "shared":
+            shareds[n.attr("name")] = _owner(n, leaves)
+    for t, _ in upd:
+        shareds[t._node.attr("name")] = t
+    return CompiledFunction(fn, inputs, shareds, backend, device, rewrites, span)
+
+
+def describe_value(v) -> str:
+    return f"a {type(v).__name__}"
+
+
+def _constant(value, span):
+    from .tensor import Variable
+    lo = Lowerer(span)
+    return Variable(lo.expr(lo.lift(value)), lo.leaves)
+
+
+def _update_value(target, value, span):
+    """The new value as a Variable of exactly the shared's type (E0502)."""
+    from .tensor import Variable
+    want = target._node.type
+    unify_exact(shape_of(value), want.shape)
+    lo = Lowerer(span)
+    ast = lo.lift(value)
+    node = lo.run(lambda ck: ck.tensor(ck.expr(ast), span, want.dtype))
+    if node.type != want:
+        fail("E0502", f"update of `{target.name}` has type {node.type}, but `{target.name}` is {want}",
+             span, "an update must keep the shared value's exact dtype and shape")
+    return Variable(node, lo.leaves)
+
+
+def _owner(node, leaves):
+    for leaf in leaves:
+        if leaf._node.op == node.op and leaf._node.attr("name") == node.attr("name"):
+            return leaf
+    return LEAF_NAMES.get(node.attr("name"))
+
+
+def _check_inputs(inputs, param_nodes, roots, leaves, span):
+    """Every input variable the graph reads, and every size it uses, must
+    come from `inputs` (E1002)."""
+    given = {p.attr("name") for p in param_nodes}
+    order = toposort(roots)
+    for n in order:
+        if n.op == "param" and n.attr("name") not in given:
+            owner = _owner(n, leaves)
+            label = owner.label if owner is not None else n.attr("name")
+            fail("E1002", f"the outputs depend on the input `{label}` ({n.type}), "
+                 "which is not among the inputs", span,
+                 f"add it: `function([..., {label}], ...)`, or give it a value in `.eval({{...}})`")
+    bound = set()
+    for p in param_nodes:
+        bound |= {d.single_var() for d in p.type.shape if isinstance(d, Size) and d.single_var()}
+    for n in order:
+        dims = list(n.type.shape) + ([n.attr("dim")] if n.op == "size" else [])
+        for d in dims:
+            if isinstance(d, Size) and not d.variables() <= bound:
+                var = sorted(d.variables() - bound)[0]
+                source = next((leaf.label for leaf in leaves
+                               if var in leaf.node.type.size_vars()), None)
+                fail("E1002", f"the outputs use the size `{var}`, which no input's shape binds",
+                     span, f"add the input it comes from (`{source}`) to the inputs"
+                     if source else "add an input whose shape has this size")
+
+
+def signature(name, inputs, params, outputs, returns_list) -> str:
+    args = ", ".join(f"{p.attr('name')}: {p.type}" for p in params)
+    if returns_list:
+        ret = "(" + ", ".join(str(o.type) for o in outputs) + ")"
+    else:
+        ret = str(outputs[0].type)
+    return f"def {name}({args}) -> {ret}"
+
+
+def adapt(fn, param, value, span):
+    """Python lists are weak like the numbers in them (`[1.0, 2.0]` for an
+    f32 vector); an integer array may fill an integer input of another width
+    when every value fits (`np.arange(3)` for an i32 vector). Anything else
+    goes to host.to_arg unchanged, which refuses other dtypes (E0604)."""
+    t = param.type
+    want = np.dtype(NUMPY_DTYPE[t.dtype])
+    if isinstance(value, (list, tuple)):
+        array = np.asarray(value)
+        kind = "i" if array.dtype.kind == "u" else array.dtype.kind
+        if kind != want.kind and not (kind == "i" and want.kind == "f"):
+            return array                        # to_arg names the mismatch
+        value = array if kind == "i" and want.kind == "i" else array.astype(want)
+    if (isinstance(value, np.ndarray) and value.dtype.kind in "iu" and want.kind == "i"
+            and value.dtype != want):
+        info = np.iinfo(want)
+        if value.size and (value.min() < info.min or value.max() > info.max):
+            fail("E0604", f"argument `{param.attr('name')}` of `{fn.name}` must be {t}, got "
+                 f"{value.dtype} values outside the range of {t.dtype}", span,
+                 f"the values must fit in {t.dtype}: {info.min}..{info.max}")
+        return value.astype(want)
+    return value
+
+
+class CompiledFunction:
+    """A compiled tensor-API function: call it with numpy values or numbers."""
+
+    def __init__(self, fn: Function, inputs, shareds: dict, backend, device, rewrites, span):
+        from .api import choose_backend, make_executor
+        from .rewrites import run_pipeline
+        self.source = fn                # the IR before rewrites
+        with errors(span):
+            self.function, self.rewrite_log = run_pipeline(fn) if rewrites else (fn, [])
+            self.backend = choose_backend(backend)
+            self.executor = make_executor(self.backend, device,
+                                          {n: s._node.type for n, s in shareds.items()})
+        self.inputs = list(inputs)
+        self.shareds = shareds          # node name -> SharedVariable
+        self._held = {n: None for n in shareds}   # version this executor holds
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+    @property
+    def signature(self) -> str:
+        return self.function.signature
+
+    def __repr__(self):
+        return f"<dsl.function {self.signature} on {self.backend}>"
+
+    def explain(self, after=None, kernels=False) -> str:
+        """The same report as `sym explain`: IR, rewrite log, IR after."""
+        from .explain import explain_function
+        return explain_function(self.source, after=after, kernels=kernels,
+                                executor=self.executor if kernels else None)
+
+    # ---- calls --------------------------------------------------------------------
+    def _arguments(self, args, kwargs, span) -> list:
+        fn = self.function
+        if kwargs:
+            by_name = {}
+            for v, p in zip(self.inputs, fn.params):
+                by_name[v.name or p.attr("name")] = len(by_name)
+            values = list(args) + [None] * (len(fn.params) - len(args))
+            for k, value in kwargs.items():
+                i = by_name.get(k)
+                if i is None or i < len(args):
+                    fail("E0104", f"`{fn.name}` has no argument `{k}`" if i is None
+                         else f"`{fn.name}` got `{k}` twice", span, f"signature: {fn.signature}")
+                values[i] = value
+            if any(v is None for v in values):
+                missing = [p.attr("name") for p, v in zip(fn.params, values) if v is None]
+                fail("E0103", f"`{fn.name}` is missing argument `{missing[0]}`", span,
+                     f"signature: {fn.signature}")
+            return values
+        if len(args) != len(fn.params):
+            fail("E0103", f"`{fn.name}` takes {len(fn.params)} argument(s), got {len(args)}", span,
+                 f"signature: {fn.signature}")
+        return list(args)
+
+    def __call__(self, *args, **kwargs):
+        from runtime.host import to_arg
+        from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes
+        span = user_span()
+        fn = self.function
+        values = self._arguments(args, kwargs, span)
+        with errors(span):
+            arrays = [to_arg(fn, p, adapt(fn, p, a, span), span) for p, a in zip(fn.params, values)]
+        try:
+            sizes = bind_sizes(list(fn.params), arrays)
+        except ShapeMismatch as exc:
+            fail("E0604", f"argument `{exc.param_name}` of `{fn.name}` must be "
+                 f"{exc.expected_type}, got shape {exc.actual_shape}", span, exc.reason,
+                 [Note(f"signature: {fn.signature}")])
+        self._push_shared()
+        try:
+            outputs = self.executor.call(fn, arrays, sizes)
+        except IndexOutOfRange as exc:
+            fail("E0603", f"index {exc.value} is out of range for axis {exc.axis} of size "
+                 f"{exc.size} (in a call of `{fn.name}`)", exc.node.span or span,
+                 "indices come from the data here; check the labels or indices you pass",
+                 [Note("called here", span)] if span else [])
+        self._pulled_updates()
+        # never hand out the executor's own state or the caller's own inputs
+        state = getattr(self.executor, "shared", None)
+        held = list(state.values()) if isinstance(state, dict) else []
+        outputs = [np.array(o) if any(o is h for h in held + arrays) else o for o in outputs]
+        return list(outputs) if fn.returns_tuple else outputs[0]
+
+    def _push_shared(self) -> None:
+        for name, sv in self.shareds.items():
+            if self._held[name] != sv._version:
+                sv._sync()
+                self.executor.set_shared(name, sv._value)
+                self._held[name] = sv._version
+
+    def _pulled_updates(self) -> None:
+        for name, _ in self.function.updates:
+            sv = self.shareds[name]
+            sv._version += 1
+            sv._holder = self.executor
+            self._held[name] = sv._version
