@@ -18,6 +18,8 @@ or as strings, printed as they are.
 from __future__ import annotations
 
 from .ir import Function, Node, toposort
+import numpy as np
+
 from .diagnostics import error
 from .rewrites import pass_names, run_pipeline
 
@@ -40,10 +42,20 @@ def format_attr(value) -> str:
     return str(value)
 
 
+def format_value(n: Node) -> str:
+    """A const's or full's value; an f32 value as the shortest decimal that
+    gives the same f32 (folding stores 1e-4 as 9.999999747378752e-05)."""
+    value = n.attr("value")
+    if isinstance(value, float) and n.type.dtype == "f32":
+        return str(np.float32(value))
+    return format_attr(value)
+
+
 def format_attrs(n: Node) -> str:
     if not n.attrs:
         return ""
-    return "[" + ", ".join(f"{k}={format_attr(v)}" for k, v in n.attrs) + "]"
+    return "[" + ", ".join(f"{k}={format_value(n) if k == 'value' else format_attr(v)}"
+                           for k, v in n.attrs) + "]"
 
 
 def line_of(n) -> str:
@@ -52,8 +64,7 @@ def line_of(n) -> str:
 
 def node_line(n: Node, names: dict[int, int]) -> str:
     inputs = ", ".join(f"%{names[id(i)]}" for i in n.inputs)
-    body = f"%{names[id(n)]} = {n.op}{format_attrs(n)}{' ' + inputs if inputs else ''} : {n.type}"
-    return body
+    return f"%{names[id(n)]} = {n.op}{format_attrs(n)}{' ' + inputs if inputs else ''} : {n.type}"
 
 
 def format_function(fn: Function) -> str:
@@ -76,11 +87,11 @@ def expr(n: Node, depth: int = EXPR_DEPTH) -> str:
     if n.op in ("param", "shared"):
         return n.attr("name")
     if n.op == "const" and n.type.rank == 0:
-        return format_attr(n.attr("value"))
+        return format_value(n)
     if n.op == "size":
         return str(n.attr("dim"))
     if n.op == "full":
-        return f"full({format_attr(n.attr('value'))}, {n.type})"
+        return f"full({format_value(n)}, {n.type})"
     if depth == 0:
         return "…"
     args = [expr(i, depth - 1) for i in n.inputs]
@@ -120,7 +131,7 @@ def format_kernels(fn: Function, executor) -> str:
         backend = getattr(executor, "name", None) or type(executor).__name__
         return f"  (no kernels: backend {backend})"
     names = numbering(fn)
-    by_value = {n: i for n, i in zip(toposort(fn.roots), range(len(names)))}
+    by_value = {n: i for i, n in enumerate(toposort(fn.roots))}   # equal, not the same object
     parts = []
     for kernel_name, source, fused in hook(fn):
         what = ", ".join(fused_name(f, names, by_value) for f in fused)

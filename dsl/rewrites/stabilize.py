@@ -12,6 +12,7 @@ Forward rules:
   log(1 - sigmoid(x))         -> -softplus(x)
   log(1 + x), log(x + 1)      -> log1p(x)
   log(exp(x))                 -> x
+  log1p(exp(x))               -> softplus(x)   (so log(1 + exp(x)) too)
 
 Gradient rules. Autodiff runs before the rewrites, so the gradient of
 `log(softmax(z))` was built from the unstable form: it divides by the
@@ -102,6 +103,13 @@ def log_exp(n: Node) -> Node | None:
     return None if x is None else as_type_of(x, n)
 
 
+def log1p_exp(n: Node) -> Node | None:
+    inner = one_input(n, "log1p")
+    x = None if inner is None else one_input(inner, "exp")
+    # exp overflows to inf for x > 88 in f32; softplus(x) is about x there
+    return None if x is None else make("softplus", (x,), n)
+
+
 # ---- gradient rules ----------------------------------------------------------
 def times(d: Node, p: Node) -> Node | None:
     """d * p without dividing by p, when d is `G / p` (or that gathered and
@@ -176,6 +184,7 @@ RULES: list[Rule] = [
     ("log-one-minus-sigmoid", log_one_minus_sigmoid),
     ("log1p", log_one_plus),
     ("log-exp", log_exp),
+    ("log1p-exp", log1p_exp),
     ("softmax-grad-of-log", softmax_grad_of_log),
     ("sigmoid-grad-of-log", sigmoid_grad_of_log),
 ]
