@@ -35,11 +35,24 @@ def is_lazy(value) -> bool:
 
 
 def materialize(value):
-    """Read a lazy device result when the host really looks at it."""
+    """Read a lazy device result when the host really looks at it; an error
+    the device flagged while computing it is raised now, located."""
     if is_lazy(value):
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except IndexOutOfRange as exc:
+            raise index_error(exc, None)
         return array.item() if array.ndim == 0 else array
     return value
+
+
+def index_error(exc: IndexOutOfRange, call_span, fname=None) -> SymError:
+    where = f" (in a call of `{fname}`)" if fname else ""
+    return error("E0603", f"index {exc.value} is out of range for axis {exc.axis} "
+                 f"of size {exc.size}{where}",
+                 exc.node.span or call_span,
+                 "indices come from the data here; check the labels or indices you pass",
+                 [Note("called here", call_span)] if call_span else [])
 
 
 class Break(Exception):
@@ -263,10 +276,7 @@ class Interpreter:
         try:
             outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
         except IndexOutOfRange as exc:
-            raise error("E0603", f"index {exc.value} is out of range for axis {exc.axis} "
-                        f"of size {exc.size} (in a call of `{name}`)", exc.node.span or span,
-                        "indices come from the data here; check the labels or indices you pass",
-                        [Note(f"called here", span)] if span else [])
+            raise index_error(exc, span, name)
         results = [to_python(o) for o in outputs]
         if self.call_hook:
             self.call_hook(name, arrays, results)
