@@ -229,6 +229,7 @@ class BodyChecker:
         if dtype in INTS and isinstance(w.value, float):
             fail("E0206", f"the float literal {w.value} cannot become {dtype}", w.span,
                  f"write an integer, or cast the other operand: `f32(...)`")
+        check_literal_range(w.value, dtype, w.span)
         return const(w.value, dtype, w.span)
 
     def apply(self, op, inputs, span, type=None, **attrs) -> Node:
@@ -398,17 +399,36 @@ def signature_text(d: A.Def) -> str:
     return f"def {d.name.id}({', '.join(f'{n}: {t}' for n, t in params)}) -> {ret}"
 
 
+INT_LIMITS = {"i32": 2 ** 31, "i64": 2 ** 63}
+
+
+def check_literal_range(value, dtype: str, span):
+    """A number literal (or a folded constant) must fit the dtype it becomes."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return
+    shown = str(value) if value.bit_length() <= 128 else f"constant of {value.bit_length()} bits"
+    if dtype in INT_LIMITS and not -INT_LIMITS[dtype] <= value < INT_LIMITS[dtype]:
+        fail("E0218", f"the integer {shown} does not fit in {dtype}", span,
+             f"{dtype} holds {-INT_LIMITS[dtype]}..{INT_LIMITS[dtype] - 1}; use a smaller number"
+             + ", or i64" * (dtype == "i32"))
+    if dtype in FLOATS and value.bit_length() > 1000:
+        fail("E0218", f"the integer {shown} is too large for {dtype}", span,
+             "write a float literal such as `1e30`")
+
+
 def fold(op, a, b):
     """Constant-fold two literals (3 * 4); None when not a plain number op."""
     import operator
     table = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-             "pow": operator.pow, "floordiv": operator.floordiv, "mod": operator.mod}
-    if op == "div" and b != 0:
-        return a / b
-    if op in table and not (op in ("floordiv", "mod") and b == 0):
+             "pow": operator.pow, "floordiv": operator.floordiv, "mod": operator.mod,
+             "div": operator.truediv}
+    if (op == "pow" and isinstance(a, int) and isinstance(b, int) and b > 0
+            and abs(a) > 1 and b * abs(a).bit_length() > 4096):
+        return float("inf") if a > 0 or b % 2 == 0 else float("-inf")   # not computed: too large
+    if op in table and not (op in ("div", "floordiv", "mod") and b == 0):
         try:
             return table[op](a, b)
-        except (OverflowError, ZeroDivisionError, TypeError):
+        except (OverflowError, ZeroDivisionError, TypeError, ValueError):
             return None
     return None
 
@@ -432,6 +452,8 @@ def literal_tensor(e: A.ListExpr):
                  "build tensors from expressions with `stack((a, b))`")
         values.append(v)
     is_float = any(isinstance(v, float) for v in values)
+    for v, x in zip(values, e.elts):
+        check_literal_range(v, "f32" if is_float else "i32", x.span)
     return tuple(values), (len(values),), is_float
 
 

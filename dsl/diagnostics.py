@@ -66,7 +66,7 @@ class SymError(Exception):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
-        super().__init__("\n".join(d.render() for d in self.diagnostics))
+        super().__init__("\n\n".join(d.render() for d in self.diagnostics))
 
 
 def error(code: str, message: str, span: Span | None, hint: str | None = None,
@@ -80,7 +80,7 @@ def _source_line(span: Span) -> str | None:
         return None
     lines = text.split("\n")      # the parser counts lines by "\n" only
     if 1 <= span.line <= len(lines):
-        return lines[span.line - 1]
+        return lines[span.line - 1].rstrip("\r")
     return None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from . import ast as A
 from .checker import SIGS as DEF_SIGS
 from .diagnostics import Diagnostic, Note
-from .scope import CheckError, Sig, bind_call, did_you_mean, fail
+from .scope import CheckError, Sig, bind_call, did_you_mean, fail, too_deep
 from .types import DTYPES, FLOATS, TensorType, TupleType
 
 
@@ -76,6 +76,8 @@ class HostChecker:
                 self.item(item)
             except CheckError as e:
                 self.report(e.diagnostic)
+            except RecursionError:
+                self.report(too_deep("this statement", item.span))
 
     def item(self, item):
         if isinstance(item, A.Def) or isinstance(item, A.OptionDecl):

@@ -73,7 +73,7 @@ def slice_spec(ck, s: A.Slice, dim: Dim, item):
     if step == 0:
         fail("E0213", "a slice step cannot be zero", s.span)
     if isinstance(dim, int):
-        length = len(range(dim)[slice(start, stop, step)])
+        length = len(range(*slice(start, stop, step).indices(dim)))   # any size of bound
     else:
         length = symbolic_length(start, stop, step, dim, s)
     return ("slice", start, stop, step, length)
@@ -88,7 +88,7 @@ def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
     if stop is None:
         return dim_sub(dim, start) if start >= 0 else -start
     if start >= 0 and stop >= 0:
-        return stop - start
+        return max(0, stop - start)
     if start >= 0 and stop < 0:
         return dim_sub(dim_sub(dim, -stop), start)
     fail("E0305", f"this slice of the size `{dim}` has no static length", s.span)

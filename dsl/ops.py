@@ -183,10 +183,10 @@ def reduce_rule(name):
         (t,) = ts
         if t.dtype == "bool":
             _fail("E0207", f"`{name}` needs numbers, got {t}",
-                  "cast first: `mean(f32(mask))` is the fraction of trues" if name == "mean"
-                  else f"cast first: `{name}(i32(mask))`" + " counts the trues" * (name == "sum"))
+                  "cast first: `mean(f32(...))` is the fraction of trues" if name == "mean"
+                  else f"cast first: `{name}(i32(...))`" + " counts the trues" * (name == "sum"))
         if name == "mean" and t.dtype not in FLOATS:
-            _fail("E0207", f"`mean` needs a float tensor, got {t}", "cast first: `mean(f32(x))`")
+            _fail("E0207", f"`mean` needs a float tensor, got {t}", "cast first: `mean(f32(...))`")
         return TensorType(t.dtype, reduced_shape(t, attrs["axes"], attrs["keepdims"]))
     return rule
 

@@ -12,7 +12,7 @@ from .checker import DefInfo, Env, check_def, tensor_type
 from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import HostChecker
 from .parser import parse
-from .scope import CheckError, did_you_mean, fail, literal_value
+from .scope import CheckError, did_you_mean, fail, literal_value, too_deep
 
 
 @dataclass
@@ -78,6 +78,8 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
             prog.defs[name] = check_def(env, d)
         except CheckError as e:
             report(e.diagnostic)
+        except RecursionError:
+            report(too_deep(f"`{name}`", d.name.span))
     HostChecker(prog, def_asts, report).check(tree.items)
     prog.diagnostics.sort(key=lambda d: (d.span is None, d.span.line if d.span else 0,
                                          d.span.col if d.span else 0))

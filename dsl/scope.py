@@ -23,6 +23,12 @@ def fail(code, message, span, hint=None, notes=()):
     raise CheckError(code, message, span, hint, notes)
 
 
+def too_deep(what: str, span: Span | None) -> Diagnostic:
+    """The checker recurses over expressions; Python's stack bounds the depth."""
+    return Diagnostic("E0116", f"{what} is nested too deeply to check", span, (),
+                      "split the long expression into several assignments: `a = ...`, `b = a + ...`")
+
+
 @dataclass(frozen=True)
 class Weak:
     """A numeric literal whose dtype adapts to the tensor it meets."""

@@ -1,7 +1,7 @@
 """Fuzzing the front end: whatever the text, `check_source` ends in a
 `CheckedProgram` (with diagnostics, or none), never in an uncaught exception.
 
-Three sources of input, about 2,400 examples in all (well under a minute):
+Three sources of input, about 2,500 examples in all (well under a minute):
   * random text over the language's characters,
   * random token soup over its keywords, names, dtypes, numbers and operators,
   * randomly mutated VALID programs (the one in LANGUAGE.md, programs/*.sym
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -27,11 +28,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsl import cli
+from dsl.ir import toposort
 from dsl.program import CheckedProgram, check_source
 
 REPO = Path(__file__).resolve().parent.parent
-LANGUAGE_MD = Path("/work/shared/design/LANGUAGE.md")
+LANGUAGE_MD = REPO.parent / "shared" / "design" / "LANGUAGE.md"   # beside the checkout, in CI too
 
+# SYM_FUZZ_SCALE=20 pytest tests/test_fuzz_checker.py hunts longer (CI runs scale 1)
+SCALE = max(1, int(os.environ.get("SYM_FUZZ_SCALE", "1")))
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
 
 # ---- corpus of valid programs --------------------------------------------------
@@ -148,6 +152,10 @@ def assert_checks(text: str, filename: str = "fuzz.sym") -> CheckedProgram:
                 assert span.file == filename
                 assert 1 <= span.line <= n_lines + 1, (span, rendered)
                 assert span.col >= 1, (span, rendered)
+    for info in prog.defs.values():           # every checked def is well typed
+        for node in toposort(info.function.roots):
+            for d in node.type.shape:
+                assert not isinstance(d, int) or d >= 0, (info.name, node.op, node.type)
     assert prog.diagnostics == sorted(
         prog.diagnostics, key=lambda d: (d.span is None, d.span.line if d.span else 0,
                                          d.span.col if d.span else 0))
@@ -159,7 +167,7 @@ ALPHABET = ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789"
             " \n\n\n    \t()[],:.=<>-+*/%@#\"'!&|{};\\e")
 
 
-@settings(FUZZ, max_examples=700)
+@settings(FUZZ, max_examples=700 * SCALE)
 @given(st.text(alphabet=ALPHABET, max_size=120))
 def test_random_text(text):
     assert_checks(text)
@@ -178,13 +186,13 @@ PUNCT = ["(", ")", "[", "]", ",", ":", ".", "=", "==", "!=", "<", "<=", ">", ">=
 TOKENS = KEYWORDS + NAMES + DTYPES + NUMBERS + PUNCT
 
 
-@settings(FUZZ, max_examples=600)
+@settings(FUZZ, max_examples=600 * SCALE)
 @given(st.lists(st.sampled_from(TOKENS), max_size=40))
 def test_token_soup(tokens):
     assert_checks(" ".join(tokens).replace(" \n", "\n"))
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=300 * SCALE)
 @given(st.lists(st.sampled_from(TOKENS), max_size=30), st.sampled_from(CORPUS_NAMES),
        st.integers(0, 10_000))
 def test_token_soup_inside_program(tokens, name, at):
@@ -205,6 +213,10 @@ NEW_NUMBERS = ["0", "1", "-1", "2", "3", "7", "10", "784", "0.0", "0.5", "-0.5",
                "100000", "2147483648", "9999999999999999999999", "-784", "1.5"]
 
 
+OPERATORS = ["+", "-", "*", "/", "//", "%", "**", "@", "==", "!=", "<", "<=", ">", ">=",
+             "and", "or", ","]
+
+
 def tokens_of(text: str) -> list[str]:
     return TOKEN.findall(text)
 
@@ -216,10 +228,23 @@ def is_code(tok: str) -> bool:
 @st.composite
 def mutation(draw, text: str) -> str:
     kind = draw(st.sampled_from(["delete", "duplicate", "swap", "dtype", "dims", "number",
-                                 "delete_line", "duplicate_line", "indent_line", "replace"]))
+                                 "delete_line", "duplicate_line", "indent_line", "replace",
+                                 "rename", "operator", "rename", "operator"]))
     toks = tokens_of(text)
     assert "".join(toks) == text
     code = [i for i, t in enumerate(toks) if is_code(t)]
+    # these two keep the syntax valid more often, so the checker sees the damage
+    if kind == "rename":
+        sites = [i for i in code if toks[i].isidentifier() and toks[i] not in KEYWORDS]
+        if sites:
+            names = sorted({toks[i] for i in sites} | set(NAMES) | set(DTYPES))
+            toks[draw(st.sampled_from(sites))] = draw(st.sampled_from(names + NEW_NUMBERS[:8]))
+        return "".join(toks)
+    if kind == "operator":
+        sites = [i for i in code if toks[i] in OPERATORS]
+        if sites:
+            toks[draw(st.sampled_from(sites))] = draw(st.sampled_from(OPERATORS))
+        return "".join(toks)
     if kind in ("delete", "duplicate", "swap", "replace") and code:
         i = draw(st.sampled_from(code))
         if kind == "delete":
@@ -273,7 +298,7 @@ def mutant(draw) -> tuple[str, str]:
     return name, text
 
 
-@settings(FUZZ, max_examples=900)
+@settings(FUZZ, max_examples=900 * SCALE)
 @given(mutant())
 def test_mutated_programs(case):
     name, text = case
@@ -308,7 +333,7 @@ def test_edge_cases(text):
 
 
 # ---- the CLI on mutated files ------------------------------------------------------
-@settings(FUZZ, max_examples=25)
+@settings(FUZZ, max_examples=25 * SCALE)
 @given(mutant())
 def test_sym_check_cli(case):
     name, text = case
