@@ -273,6 +273,7 @@ class Interpreter:
             raise error("E0604", f"argument `{exc.param_name}` of `{name}` must be "
                         f"{exc.expected_type}, got shape {exc.actual_shape}", where, exc.reason,
                         [Note(f"signature: {fn.signature}")])
+        check_derived_sizes(fn, sizes, span)
         try:
             outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
         except IndexOutOfRange as exc:
@@ -333,6 +334,34 @@ class Interpreter:
         locals_[name] = apply("param", (), span, type=t, name=name)
         params[name] = array
         return A.Name(name, span)
+
+
+_DERIVED: dict = {}
+
+
+def derived_sizes(fn: Function) -> list:
+    """(dim, node) for every compound size (`n - 1`) in fn's node types."""
+    if id(fn) not in _DERIVED:
+        from dsl.ir import toposort
+        from dsl.types import Size
+        found = {}
+        for node in toposort(fn.roots):
+            for d in node.type.shape:
+                if isinstance(d, Size) and d.single_var() is None:
+                    found.setdefault(d, node)
+        _DERIVED[id(fn)] = (fn, list(found.items()))
+    return _DERIVED[id(fn)][1]
+
+
+def check_derived_sizes(fn: Function, sizes: dict, span):
+    """A slice such as x[1:] of an n-vector has n - 1 elements: n must be >= 1."""
+    for dim, node in derived_sizes(fn):
+        value = dim.evaluate(sizes)
+        if value < 0:
+            bound = ", ".join(f"{k} = {v}" for k, v in sorted(sizes.items()))
+            raise error("E0604", f"with {bound} the size `{dim}` of this value would be {value}",
+                        node.span or span, "the arguments are too small for this def",
+                        [Note("called here", span)] if span and node.span else [])
 
 
 def to_arg(fn: Function, param, value, span):
