@@ -1,0 +1,333 @@
+"""OpenCL C building blocks: type names, literals, sizes as C expressions,
+and the helper functions kernels may call (emitted only when used).
+
+pocl (the CPU driver) does not inline OpenCL builtins, so a builtin call in
+an inner loop costs 5-8x: the helpers here are plain arithmetic, and f32
+exp/log have inline polynomial versions accurate to ~2 ulp (the builtins
+remain available with `RenderOptions(fast_math=False)`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dsl.types import Size
+
+# storage type of each dtype in buffers; bool is one byte, as in numpy
+CTYPE = {"f32": "float", "f64": "double", "i32": "int", "i64": "long", "bool": "uchar"}
+# type of a value inside an expression: C comparisons give int
+VTYPE = {"f32": "float", "f64": "double", "i32": "int", "i64": "long", "bool": "int"}
+
+
+def literal(value, dtype: str) -> str:
+    """A C literal of exactly the dtype's value (f32 values round-trip)."""
+    if dtype == "bool":
+        return "1" if value else "0"
+    if dtype in ("i32", "i64"):
+        v = int(value)
+        if dtype == "i64":
+            # -2**63 cannot be written as a literal; build it
+            return "(-9223372036854775807L - 1L)" if v == -2**63 else f"{v}L"
+        return "(-2147483647 - 1)" if v == -2**31 else str(v)
+    x = float(np.float32(value)) if dtype == "f32" else float(value)
+    t = CTYPE[dtype]
+    if math.isnan(x):
+        return f"(({t})NAN)"
+    if math.isinf(x):
+        return f"(({t})INFINITY)" if x > 0 else f"(-({t})INFINITY)"
+    text = repr(x)
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return f"{text}f" if dtype == "f32" else f"{text}"
+
+
+def size_name(var: str) -> str:
+    return f"sz_{var}"
+
+
+def dim_c(d) -> str:
+    """A dimension (int or Size polynomial) as a C `long` expression over the
+    size arguments, which every kernel that needs them receives."""
+    if isinstance(d, int):
+        return f"{d}L" if abs(d) > 2**31 - 1 else str(d)
+    parts = []
+    for mono, coeff in d.terms:
+        factors = [size_name(v) for v in mono]
+        if coeff != 1 or not factors:
+            factors.insert(0, str(coeff))
+        parts.append("*".join(factors))
+    return "(" + " + ".join(parts) + ")"
+
+
+def dim_vars(d) -> set:
+    return d.variables() if isinstance(d, Size) else set()
+
+
+def prod_c(dims) -> str:
+    dims = list(dims)
+    if not dims:
+        return "1"
+    const = 1
+    sym = []
+    for d in dims:
+        if isinstance(d, int):
+            const *= d
+        else:
+            sym.append(dim_c(d))
+    if not sym:
+        return str(const)
+    if const != 1:
+        sym.insert(0, str(const))
+    return "(" + "*".join(sym) + ")"
+
+
+def horner(axes, shape) -> str:
+    """Row-major flat index of the multi-index `axes` in `shape`."""
+    if not axes:
+        return "0"
+    expr = axes[0]
+    for a, d in zip(axes[1:], shape[1:]):
+        if d == 1:
+            expr = f"({expr})"  # the index is 0 on a size-1 axis
+            continue
+        expr = f"({expr})*{dim_c(d)} + {a}"
+    return expr
+
+
+# ---- helper functions, emitted on demand ------------------------------------
+# name -> (C source, names of helpers it calls)
+HELPERS: dict[str, tuple[str, tuple]] = {}
+
+
+def helper(name, deps=()):
+    def register(source):
+        HELPERS[name] = (source.strip() + "\n", tuple(deps))
+        return source
+    return register
+
+
+helper("sym_expf")("""
+/* exp for f32 in plain arithmetic (Cephes): exp(x) = 2^n exp(r), |r| <= ln2/2.
+   Branch-free (selects), so pocl can vectorise it across work-items; 2^n is
+   applied in two halves so n down to -150 gives denormals, not junk. */
+inline float sym_expf(float x) {
+    float c = x > 88.8f ? 88.8f : (x < -104.0f ? -104.0f : x);
+    c = c != c ? 0.0f : c;
+    float t = c * 1.44269504088896341f;
+    int n = (int)(t + (t >= 0.0f ? 0.5f : -0.5f));
+    float fn = (float)n;
+    float r = c - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r * r + r + 1.0f;
+    int h = n >> 1;
+    float y = p * as_float((h + 127) << 23) * as_float((n - h + 127) << 23);
+    y = x > 88.72284f ? INFINITY : y;
+    y = x < -103.97208f ? 0.0f : y;
+    return x != x ? x : y;
+}
+""")
+
+helper("sym_expf8")("""
+/* sym_expf on 8 lanes at once (rows kernels put 8 rows in the lanes);
+   the integer n comes from the bits of t + 1.5*2^23, so no conversion
+   builtins are called. */
+inline float8 sym_expf8(float8 x) {
+    float8 c = x > 88.8f ? (float8)88.8f : (x < -104.0f ? (float8)-104.0f : x);
+    c = c != c ? (float8)0.0f : c;
+    float8 t = c * 1.44269504088896341f + 12582912.0f;
+    int8 n = as_int8(t) - 0x4B400000;
+    float8 fn = t - 12582912.0f;
+    float8 r = c - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float8 p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r * r + r + 1.0f;
+    int8 h = n >> 1;
+    float8 y = p * as_float8((h + 127) << 23) * as_float8((n - h + 127) << 23);
+    y = x > 88.72284f ? (float8)INFINITY : y;
+    y = x < -103.97208f ? (float8)0.0f : y;
+    return x != x ? x : y;
+}
+""")
+
+helper("sym_logf")("""
+/* natural log for f32 in plain arithmetic (Cephes logf). */
+inline float sym_logf(float x) {
+    if (x != x || x < 0.0f) return NAN;
+    if (x == 0.0f) return -INFINITY;
+    if (x == INFINITY) return x;
+    int e = 0;
+    if (x < 1.17549435e-38f) { x *= 8388608.0f; e = -23; }
+    int bits = as_int(x);
+    e += ((bits >> 23) & 0xff) - 126;
+    float m = as_float((bits & 0x807fffff) | 0x3f000000);  /* in [0.5, 1) */
+    if (m < 0.707106781186547524f) { e -= 1; m = m + m - 1.0f; }
+    else { m = m - 1.0f; }
+    float z = m * m;
+    float y = 7.0376836292E-2f;
+    y = y * m + -1.1514610310E-1f;
+    y = y * m + 1.1676998740E-1f;
+    y = y * m + -1.2420140846E-1f;
+    y = y * m + 1.4249322787E-1f;
+    y = y * m + -1.6668057665E-1f;
+    y = y * m + 2.0000714765E-1f;
+    y = y * m + -2.4999993993E-1f;
+    y = y * m + 3.3333331174E-1f;
+    y = y * m * z;
+    float fe = (float)e;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    return m + y + 0.693359375f * fe;
+}
+""")
+
+helper("sym_tanhf", ("sym_expf",))("""
+/* tanh for f32 (Cephes tanhf): an odd polynomial near 0, else via exp. */
+inline float sym_tanhf(float x) {
+    float a = x < 0.0f ? -x : x;
+    if (a > 0.625f) {
+        float z = a > 44.0f ? 1.0f : 1.0f - 2.0f / (sym_expf(a + a) + 1.0f);
+        return x < 0.0f ? -z : z;
+    }
+    if (a < 1e-4f) return x;
+    float z = x * x;
+    float p = -5.70498872745E-3f;
+    p = p * z + 2.06390887954E-2f;
+    p = p * z + -5.37397155531E-2f;
+    p = p * z + 1.33314422036E-1f;
+    p = p * z + -3.33332819422E-1f;
+    return p * z * x + x;
+}
+""")
+
+helper("sym_log1pf", ("sym_logf",))("""
+/* log(1 + x) accurate for small x: log(u) * x / (u - 1) with u = 1 + x. */
+inline float sym_log1pf(float x) {
+    float u = 1.0f + x;
+    if (u == 1.0f) return x;
+    if (u == INFINITY) return u;
+    return sym_logf(u) * (x / (u - 1.0f));
+}
+""")
+
+
+def floordiv_mod_float(t, suffix):
+    # numpy's npy_divmod: the quotient floor-rounded, the remainder with the
+    # sign of the divisor; fmod/floor are builtins but never in hot loops
+    return f"""
+inline {t} sym_fdivmod{suffix}({t} a, {t} b, {t}* mod_out) {{
+    {t} mod = fmod(a, b);
+    if (b == 0) {{ *mod_out = mod; return a / b; }}
+    {t} div = (a - mod) / b;
+    if (mod != 0) {{
+        if ((b < 0) != (mod < 0)) {{ mod += b; div -= 1; }}
+    }} else {{
+        mod = copysign(({t})0, b);
+    }}
+    {t} fdiv;
+    if (div != 0) {{
+        fdiv = floor(div);
+        if (div - fdiv > ({t})0.5) fdiv += 1;
+    }} else {{
+        fdiv = copysign(({t})0, a / b);
+    }}
+    *mod_out = mod;
+    return fdiv;
+}}
+inline {t} sym_floordiv{suffix}({t} a, {t} b) {{ {t} m; return sym_fdivmod{suffix}(a, b, &m); }}
+inline {t} sym_mod{suffix}({t} a, {t} b) {{ {t} m; sym_fdivmod{suffix}(a, b, &m); return m; }}
+"""
+
+
+def floordiv_mod_int(t, suffix):
+    # numpy: division by zero gives 0 for both; otherwise Python's rules
+    return f"""
+inline {t} sym_floordiv{suffix}({t} a, {t} b) {{
+    if (b == 0) return 0;
+    if (b == -1) return -a;
+    {t} q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q -= 1;
+    return q;
+}}
+inline {t} sym_mod{suffix}({t} a, {t} b) {{
+    if (b == 0 || b == -1) return 0;
+    {t} r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+}}
+inline {t} sym_pow{suffix}({t} a, {t} b) {{
+    /* square-and-multiply; a negative exponent (an error in numpy) gives 0 */
+    if (b < 0) return (a == 1) ? 1 : ((a == -1) ? ((b & 1) ? -1 : 1) : 0);
+    {t} r = 1;
+    while (b) {{ if (b & 1) r *= a; a *= a; b >>= 1; }}
+    return r;
+}}
+"""
+
+
+for _t, _s in (("float", "f"), ("double", "d")):
+    helper(f"sym_divmod{_s}")(floordiv_mod_float(_t, _s))
+for _t, _s in (("int", "i"), ("long", "l")):
+    helper(f"sym_divmod{_s}")(floordiv_mod_int(_t, _s))
+
+helper("sym_clamp")("""
+/* an index clamped into [lo, hi] (a read that is computed but not used
+   must still stay inside its buffer) */
+inline long sym_clamp(long x, long lo, long hi) { return x < lo ? lo : (x > hi ? hi : x); }
+""")
+
+helper("sym_flag")("""
+/* Record the first data-dependent index error: err[0] is the flag,
+   err[1] the site, err[2] the axis, then the value and the size (as longs). */
+inline void sym_flag(__global int* err, int site, int axis, long value, long size) {
+    if (atomic_cmpxchg(err, 0, 1) == 0) {
+        err[1] = site;
+        err[2] = axis;
+        ((__global long*)err)[2] = value;
+        ((__global long*)err)[3] = size;
+    }
+}
+""")
+
+SUFFIX = {"f32": "f", "f64": "d", "i32": "i", "i64": "l"}
+
+
+def helper_closure(names) -> list[str]:
+    """Helper names with their dependencies first, each once."""
+    out: list[str] = []
+
+    def visit(n):
+        if n in out:
+            return
+        for d in HELPERS[n][1]:
+            visit(d)
+        out.append(n)
+    for n in sorted(names):
+        visit(n)
+    return out
+
+
+def prelude(helpers, fp64: bool, vector_types) -> str:
+    """The program header: fp64 pragma, unaligned vector typedefs (pointer
+    casts to these give unaligned vector loads, unlike vloadN calls, which
+    pocl does not inline), and the helpers in use."""
+    lines = []
+    if fp64:
+        lines.append("#pragma OPENCL EXTENSION cl_khr_fp64 : enable")
+    for t, n in sorted(vector_types):
+        align = 8 if t == "double" else 4
+        lines.append(f"typedef {t} {t}{n}u __attribute__((ext_vector_type({n}), aligned({align})));")
+    for name in helper_closure(helpers):
+        lines.append(HELPERS[name][0])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,158 @@
+"""OpenCL platforms and devices: is there one, which to use, and a table.
+
+    opencl_available() -> bool          never raises
+    describe_devices() -> str           a table, or how to get a runtime
+    choose_device(spec) -> (device, description)
+        spec: None (a GPU if present, else the CPU), "cpu", "gpu", or "P:D"
+
+Importing this module points pocl's kernel cache at sym's cache folder
+(~/.cache/sym/opencl/pocl, or under $XDG_CACHE_HOME) unless POCL_CACHE_DIR
+is already set; it must happen before pocl initialises.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dsl.diagnostics import error
+
+INSTALL_HINT = ("pip install pyopencl pocl-binary-distribution (CPU), or install your GPU "
+                "vendor's OpenCL driver; `--backend numpy` works meanwhile")
+NO_PLATFORM = ("no OpenCL platform found: pip install pocl-binary-distribution (CPU), or "
+               "install your GPU vendor's OpenCL driver; `--backend numpy` works meanwhile")
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sym" / "opencl"
+
+
+def _set_pocl_cache() -> None:
+    if "POCL_CACHE_DIR" not in os.environ:
+        path = cache_root() / "pocl"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            os.environ["POCL_CACHE_DIR"] = str(path)
+        except OSError:
+            pass    # pocl then uses its own default
+
+
+_set_pocl_cache()
+
+
+def import_cl():
+    """pyopencl, or SymError E0804 saying how to install it."""
+    try:
+        import pyopencl
+    except ImportError as exc:
+        raise error("E0804", f"the OpenCL backend needs pyopencl, which is not installed ({exc})",
+                    None, INSTALL_HINT)
+    return pyopencl
+
+
+def _devices():
+    """[(platform index, device index, platform, device)]; [] when there
+    is no runtime (pyopencl raises for an empty ICD list)."""
+    try:
+        cl = import_cl()
+        platforms = cl.get_platforms()
+    except Exception:
+        return []
+    out = []
+    for p_i, p in enumerate(platforms):
+        try:
+            devices = p.get_devices()
+        except Exception:
+            continue
+        for d_i, d in enumerate(devices):
+            out.append((p_i, d_i, p, d))
+    return out
+
+
+def opencl_available() -> bool:
+    try:
+        return bool(_devices())
+    except Exception:
+        return False
+
+
+def has_fp64(device) -> bool:
+    try:
+        return "cl_khr_fp64" in device.extensions or bool(device.double_fp_config)
+    except Exception:
+        return False
+
+
+def is_gpu(device) -> bool:
+    cl = import_cl()
+    return bool(device.type & cl.device_type.GPU)
+
+
+def kind(device) -> str:
+    cl = import_cl()
+    t = device.type
+    if t & cl.device_type.GPU:
+        return "GPU"
+    if t & cl.device_type.CPU:
+        return "CPU"
+    if t & cl.device_type.ACCELERATOR:
+        return "accelerator"
+    return "other"
+
+
+def description(device) -> str:
+    return f"OpenCL: {device.name.strip()} ({device.platform.name.strip()})"
+
+
+def describe_devices() -> str:
+    try:
+        import_cl()
+    except Exception as exc:
+        return str(exc)
+    rows = _devices()
+    if not rows:
+        return NO_PLATFORM
+    table = [("P:D", "platform", "device", "type", "fp64", "global mem")]
+    for p_i, d_i, p, d in rows:
+        table.append((f"{p_i}:{d_i}", p.name.strip(), d.name.strip(), kind(d),
+                      "yes" if has_fp64(d) else "no", f"{d.global_mem_size / 2**30:.1f} GiB"))
+    widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def choose_device(spec: str | None = None):
+    """(device, description) for `spec`; SymError E0801 when none fits."""
+    import_cl()
+    rows = _devices()
+    if not rows:
+        raise error("E0801", NO_PLATFORM, None)
+    spec = (spec or "").strip().lower() or None
+    if spec is None:
+        gpus = [r for r in rows if kind(r[3]) == "GPU"]
+        chosen = (gpus or rows)[0]
+    elif spec in ("cpu", "gpu"):
+        matching = [r for r in rows if kind(r[3]).lower() == spec]
+        if not matching:
+            raise error("E0801", f"no OpenCL {spec.upper()} device found", None,
+                        "the devices here are:\n" + describe_devices())
+        chosen = matching[0]
+    else:
+        chosen = _by_index(spec, rows)
+    device = chosen[3]
+    return device, description(device)
+
+
+def _by_index(spec: str, rows):
+    parts = spec.split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise error("E0801", f"bad OpenCL device `{spec}`", None,
+                    "use `cpu`, `gpu`, or `P:D` (platform:device indices from "
+                    "`sym devices`), e.g. `0:0`")
+    p_i, d_i = int(parts[0]), int(parts[1])
+    for row in rows:
+        if row[0] == p_i and row[1] == d_i:
+            return row
+    raise error("E0801", f"there is no OpenCL device {p_i}:{d_i}", None,
+                "the devices here are:\n" + describe_devices())

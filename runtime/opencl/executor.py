@@ -1,0 +1,321 @@
+"""Running compiled defs on an OpenCL device: the NumpyExecutor interface.
+
+Shared values live on the device between calls. A function is rendered and
+built once (render.py, runtime.py); each distinct binding of its size
+variables gets an `Instance`: its buffers and kernel objects with their
+arguments bound once, so a call only re-binds what changed (an argument's
+buffer) and enqueues. Results come back as `LazyArray`s, read when the host
+looks; nothing in `call` waits for the device.
+
+Outputs are computed from the old state and every update is applied after
+them (Theano's rule): update kernels run last, in place when nothing later
+reads the old value, otherwise into a temporary copied over at the end.
+"""
+from __future__ import annotations
+
+import weakref
+from collections import deque
+
+import numpy as np
+
+from dsl.diagnostics import error
+from dsl.ir import Function, Node, toposort
+from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
+
+from .device import choose_device, import_cl
+from .lazy import LazyArray
+from .render import Plan, RenderOptions, render_function
+from .runtime import is_oom, oom, runtime_for
+
+MARK_EVERY = 32        # calls between queue markers
+MAX_AHEAD = 4          # markers the host may run ahead before it waits
+
+
+def nbytes_of(shape, dtype: str) -> int:
+    return int(np.prod(shape, dtype=np.int64)) * np.dtype(NUMPY_DTYPE[dtype]).itemsize
+
+
+class Compiled:
+    """A function's plan, its program, and its instances by size binding."""
+
+    def __init__(self, fn: Function, plan: Plan, program, site_base: int):
+        self.fn, self.plan, self.program, self.site_base = fn, plan, program, site_base
+        self.instances: dict[tuple, Instance] = {}
+
+
+class Instance:
+    """Buffers and bound kernels for one binding of the size variables."""
+
+    def __init__(self, ex: "OpenCLExecutor", c: Compiled, sizes: dict):
+        cl = ex.cl
+        self.sizes = sizes
+        plan = c.plan
+        self.temps = {}
+        for key, spec in plan.buffers.items():
+            if spec.kind == "temp":
+                shape = tuple(dim_eval(d, sizes) for d in spec.shape)
+                self.temps[key] = ex.rt.alloc(nbytes_of(shape, spec.dtype), spec.label)
+        self.param_bufs: dict[str, object] = {}
+        self.launches = []        # (kernel, global, local, param slots, bound)
+        self.steps = []
+        for step in plan.steps:
+            if step.kind == "copy":
+                self.steps.append(("copy", step.src, step.dst))
+                continue
+            spec = step.kernel
+            kernel = cl.Kernel(c.program, spec.name)
+            slots = []
+            for i, arg in enumerate(spec.args):
+                if arg[0] in ("buf", "off") and plan.buffers[arg[1]].kind == "param":
+                    slots.append((i, arg))     # bound per call: it may change
+                else:
+                    kernel.set_arg(i, self.static_arg(ex, c, arg))
+            launch = [kernel, spec.grid.global_size(sizes), spec.grid.local, slots,
+                      [None] * len(spec.args)]
+            self.steps.append(("kernel", launch))
+        self.live: list = []      # weakrefs to LazyArrays reading our output buffers
+
+    def static_arg(self, ex, c: Compiled, arg):
+        kind = arg[0]
+        if kind == "buf":
+            spec = c.plan.buffers[arg[1]]
+            return ex.shared_bufs[spec.name] if spec.kind == "shared" else self.temps[arg[1]]
+        if kind == "off":
+            return ex.rt.offset_buffer(0)
+        if kind == "size":
+            return np.int64(self.sizes[arg[1]])
+        if kind == "err":
+            return ex.err
+        if kind == "site":
+            return np.int32(c.site_base)
+        raise AssertionError(f"unknown kernel argument {arg}")
+
+
+class OpenCLExecutor:
+    name = "opencl"
+
+    def __init__(self, shared_types: dict[str, TensorType], device: str | None = None,
+                 options: RenderOptions | None = None):
+        self.cl = import_cl()
+        dev, self.description = choose_device(device)
+        self.rt = runtime_for(dev)
+        self.queue = self.rt.queue
+        self.options = options or RenderOptions(target=self.rt.target, fp64=self.rt.fp64,
+                                                f64_accumulate=self.rt.fp64)
+        self.shared_types = dict(shared_types)
+        self.shared_bufs = {}
+        for name, t in self.shared_types.items():
+            nbytes = nbytes_of(t.concrete_shape({}), t.dtype)
+            self.shared_bufs[name] = self.rt.zeros(nbytes, f"shared `{name}` ({t})")
+        self.err = self.rt.zeros(32, "the index-error flag")
+        self.sites: list[tuple[Node, int]] = []
+        self.compiled: dict[int, tuple[Function, Compiled]] = {}
+        self.by_value: dict[Function, Compiled] = {}
+        self.pending: deque = deque()     # events of uploads whose host copy must live
+        self.markers: deque = deque()
+        self.calls = 0
+
+    @property
+    def stats(self) -> dict:
+        return self.rt.stats
+
+    # ---- shared state ---------------------------------------------------------------
+    def get_shared(self, name: str) -> np.ndarray:
+        t = self.shared_types[name]
+        host = np.empty(t.concrete_shape({}), NUMPY_DTYPE[t.dtype])
+        return self._read_into(host, self.shared_bufs[name])
+
+    def set_shared(self, name: str, value) -> None:
+        t = self.shared_types[name]
+        host = np.array(value, dtype=NUMPY_DTYPE[t.dtype], order="C", copy=True)
+        if host.shape != t.concrete_shape({}):
+            host = np.broadcast_to(host, t.concrete_shape({})).copy()
+        if host.nbytes:
+            self._upload(self.shared_bufs[name], host)
+
+    # ---- calls ----------------------------------------------------------------------
+    def call(self, fn: Function, args: list, sizes: dict, on_value=None) -> list:
+        if on_value is not None:
+            return self._call_traced(fn, args, sizes, on_value)
+        c = self._compiled(fn)
+        key = tuple(sorted(sizes.items()))
+        inst = c.instances.get(key)
+        if inst is None:
+            inst = c.instances[key] = Instance(self, c, dict(sizes))
+        self._release_outputs(inst)
+        params = self._bind_params(c, inst, args)
+        try:
+            self._enqueue(inst, params)
+        except self.cl.Error as exc:
+            if is_oom(exc):
+                total = sum(b.size for b in inst.temps.values())
+                raise oom(f"the buffers of `{fn.name}`", total, self.rt, str(exc))
+            raise
+        outputs = []
+        for key_out, t in zip(c.plan.outputs, c.plan.output_types):
+            shape = tuple(dim_eval(d, sizes) for d in t.shape)
+            lazy = LazyArray(self, inst.temps[key_out], shape, NUMPY_DTYPE[t.dtype])
+            inst.live.append(weakref.ref(lazy))
+            outputs.append(lazy)
+        self._throttle()
+        return outputs
+
+    def evaluate(self, roots: list[Node], params: dict, sizes: dict) -> list:
+        """A free-standing graph (host expressions, `.eval()`), as arrays."""
+        leaves = {}
+        for n in toposort(roots):
+            if n.op == "param":
+                leaves.setdefault(n.attr("name"), n)
+        fn = Function("eval", tuple(leaves.values()), tuple(roots))
+        args = [params[name] for name in leaves]
+        return [np.asarray(v) for v in self.call(fn, args, sizes)]
+
+    def _call_traced(self, fn, args, sizes, on_value):
+        """Tracing (on_value) is the reference backend's: run this call on
+        numpy from the device's state, then store the new state back."""
+        from runtime.numpy import Env, evaluate
+        shared = {name: self.get_shared(name) for name in self.shared_types}
+        params = {p.attr("name"): a for p, a in zip(fn.params, args)}
+        values = evaluate(list(fn.roots), Env(sizes, params, shared), on_value)
+        for (name, _), value in zip(fn.updates, values[len(fn.outputs):]):
+            self.set_shared(name, value)
+        return values[:len(fn.outputs)]
+
+    def kernels_for(self, fn: Function) -> list:
+        """[(kernel name, OpenCL C source, IR nodes it computes)]: what
+        `sym explain --kernels` prints (rendered only, nothing is built)."""
+        from .render import kernel_listing
+        return kernel_listing(fn, self.options)
+
+    # ---- compiling ---------------------------------------------------------------------
+    def _compiled(self, fn: Function) -> Compiled:
+        hit = self.compiled.get(id(fn))
+        if hit is not None and hit[0] is fn:
+            return hit[1]
+        c = self.by_value.get(fn)
+        if c is None:
+            plan = render_function(fn, self.options)
+            for spec in plan.buffers.values():
+                if spec.kind == "shared" and spec.name not in self.shared_bufs:
+                    raise error("E0605", f"`{fn.name}` uses shared `{spec.name}`, which this "
+                                "executor does not hold", fn.span)
+            program = self.rt.program(plan.source, fn.name)
+            c = Compiled(fn, plan, program, len(self.sites))
+            self.sites.extend(plan.sites)
+            self.by_value[fn] = c
+        self.compiled[id(fn)] = (fn, c)
+        return c
+
+    # ---- one call's work -------------------------------------------------------------
+    def _bind_params(self, c: Compiled, inst: Instance, args) -> dict:
+        """key -> (buffer, offset buffer, byte offset) per argument: a view of a
+        cached read-only dataset is not copied; anything else is uploaded."""
+        out = {}
+        for (name, key), arg in zip(c.plan.params, args):
+            spec = c.plan.buffers[key]
+            dtype = np.dtype(NUMPY_DTYPE[spec.dtype])
+            if isinstance(arg, LazyArray):
+                if arg._executor is self and not arg.is_read and arg.dtype == dtype \
+                        and arg._buffer is not None:
+                    out[key] = (arg._buffer, self.rt.offset_buffer(0), 0)   # stays on the device
+                    continue
+                arg = arg.numpy()
+            arr = arg if isinstance(arg, np.ndarray) and arg.dtype == dtype else np.asarray(arg, dtype)
+            hit = self.rt.datasets.lookup(arr) if arr.base is not None or not arr.flags.writeable \
+                else None
+            if hit is not None:
+                buf, offset = hit
+                out[key] = (buf, self.rt.offset_buffer(offset), offset * dtype.itemsize)
+                continue
+            buf = inst.param_bufs.get(key)
+            if buf is None:
+                buf = inst.param_bufs[key] = self.rt.alloc(arr.nbytes, spec.label)
+            if arr.nbytes:
+                # a private copy: the caller may change arr before the upload runs
+                self._upload(buf, np.array(arr, order="C", copy=True))
+            out[key] = (buf, self.rt.offset_buffer(0), 0)
+        return out
+
+    def _enqueue(self, inst: Instance, params: dict) -> None:
+        cl = self.cl
+        q = self.queue
+        for kind, *step in inst.steps:
+            if kind == "copy":
+                self._copy(inst, params, *step)
+                continue
+            kernel, gsize, lsize, slots, bound = step[0]
+            for i, (what, key) in slots:
+                obj = params[key][0 if what == "buf" else 1]
+                if bound[i] is not obj:
+                    kernel.set_arg(i, obj)
+                    bound[i] = obj
+            cl.enqueue_nd_range_kernel(q, kernel, gsize, lsize)
+
+    def _copy(self, inst: Instance, params: dict, src: str, dst: str) -> None:
+        src_buf, offset = self._locate(inst, params, src)
+        dst_buf, _ = self._locate(inst, params, dst)
+        nbytes = min(dst_buf.size, src_buf.size - offset)
+        self.cl.enqueue_copy(self.queue, dst_buf, src_buf, byte_count=nbytes,
+                             src_offset=offset)
+
+    def _locate(self, inst, params, key):
+        """(buffer, byte offset) of a plan key in this call."""
+        if key.startswith("s:"):
+            return self.shared_bufs[key[2:]], 0
+        if key.startswith("p:"):
+            buf, _, byte_offset = params[key]
+            return buf, byte_offset
+        return inst.temps[key], 0
+
+    def _release_outputs(self, inst: Instance) -> None:
+        """Before a call overwrites its output buffers, give every earlier
+        result nobody has read yet a copy of its own (on the device)."""
+        for ref in inst.live:
+            lazy = ref()
+            if lazy is not None and not lazy.is_read and lazy._buffer is not None:
+                old = lazy._buffer
+                new = self.rt.alloc(old.size, "a kept result")
+                self.cl.enqueue_copy(self.queue, new, old, byte_count=old.size)
+                lazy._move(new)
+        inst.live.clear()
+
+    def _upload(self, buf, host: np.ndarray) -> None:
+        # non-blocking; the event keeps `host` alive until the copy has run
+        self.pending.append(self.cl.enqueue_copy(self.queue, buf, host, is_blocking=False))
+
+    def _throttle(self) -> None:
+        """Never wait per call; but keep the host at most a few hundred calls
+        ahead of the device, and drop upload events that have completed."""
+        done = self.cl.command_execution_status.COMPLETE
+        while self.pending and self.pending[0].command_execution_status == done:
+            self.pending.popleft()
+        self.calls += 1
+        if self.calls % MARK_EVERY == 0:
+            self.markers.append(self.cl.enqueue_marker(self.queue))
+            if len(self.markers) > MAX_AHEAD:
+                self.markers.popleft().wait()
+
+    # ---- reading back --------------------------------------------------------------------
+    def _read_result(self, buf, shape, dtype) -> np.ndarray:
+        return self._read_into(np.empty(shape, dtype), buf)
+
+    def _read_into(self, host: np.ndarray, buf) -> np.ndarray:
+        """One wait: the value, then the error flag, then raise a pending
+        index error as numpy would have."""
+        cl = self.cl
+        if host.nbytes:
+            cl.enqueue_copy(self.queue, host, buf, is_blocking=False)
+        flag = np.empty(8, np.int32)
+        cl.enqueue_copy(self.queue, flag, self.err, is_blocking=True)
+        self.pending.clear()
+        if flag[0]:
+            self._raise_index_error(flag)
+        return host
+
+    def _raise_index_error(self, flag) -> None:
+        from runtime.numpy import IndexOutOfRange
+        self.cl.enqueue_copy(self.queue, self.err, np.zeros(8, np.int32), is_blocking=True)
+        node, axis = self.sites[int(flag[1])]
+        value, size = (int(v) for v in flag.view(np.int64)[2:4])
+        raise IndexOutOfRange(node, axis, value, size)
+

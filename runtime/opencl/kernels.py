@@ -1,0 +1,323 @@
+"""Kernel templates: the loop structure around inlined expressions.
+
+  map     one work-item per output element (elementwise chains, views,
+          gathers, small reductions as loops)
+  rows    one work-item per row: softmax / log_softmax in three passes
+  tree    one work-group per output element: a long reduction split over
+          the group, combined in local memory
+  matmul  in matmul.py
+
+Each returns a `Launch` (kernel name, grid) after writing the kernel text
+into a `Kernel`; the argument list is the kernel's `args`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dsl.ir import Node
+from dsl.types import dim_eval
+
+from .cgen import CTYPE, VTYPE, dim_c, prod_c
+from .emit import Ix, Kernel
+from .lowering import (REDUCE_KIND, acc_type, call_exp, call_log, reduce_final,
+                       reduce_init, reduce_step, reduction_parts)
+
+MAP_LOCAL = 64
+ROW_LOCAL = 8
+UNROLL = 4
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Global size per launch dimension: ceil(prod(dims) / per_item),
+    rounded up to the local size (kept constant so pocl compiles each
+    kernel for one work-group size only)."""
+    dims: tuple          # per launch dimension: a tuple of Dims
+    per_item: tuple      # per launch dimension: elements per work-item
+    local: tuple
+
+    def global_size(self, sizes: dict) -> tuple:
+        out = []
+        for dims, per, loc in zip(self.dims, self.per_item, self.local):
+            total = 1
+            for d in dims:
+                total *= dim_eval(d, sizes)
+            items = max(1, -(-total // per))
+            out.append(-(-items // loc) * loc)
+        return tuple(out)
+
+
+def local_for(dims, default: int) -> int:
+    """A fixed work-group size; small constant outputs get a small one."""
+    total = 1
+    for d in dims:
+        if not isinstance(d, int):
+            return default
+        total *= d
+    size = 1
+    while size < min(total, default):
+        size *= 2
+    return size
+
+
+def reqd(local) -> str:
+    dims = list(local) + [1] * (3 - len(local))
+    return f"__attribute__((reqd_work_group_size({dims[0]}, {dims[1]}, {dims[2]}))) "
+
+
+def store(k: Kernel, root: Node, index: str, expr: str) -> None:
+    k.line(f"out[{index}] = ({CTYPE[root.type.dtype]})({expr});")
+
+
+# ---- map --------------------------------------------------------------------
+def map_kernel(k: Kernel, root: Node) -> Grid:
+    shape = root.type.shape
+    local = local_for(shape, MAP_LOCAL)
+    k.line("const long gid = get_global_id(0);")
+    k.line(f"if (gid >= {prod_c(shape)}) return;")
+    ix = k.unravel("gid", shape)
+    k.root_ix, k.root_shape = ix, shape
+    store(k, root, "gid", k.compute(root, ix))
+    k.attributes = reqd((local,))
+    return Grid((tuple(shape),), (1,), (local,))
+
+
+# ---- rows: softmax and log_softmax -----------------------------------------------
+def rows_kernel(k: Kernel, root: Node) -> Grid:
+    """Pass 1 finds the row max, pass 2 writes exp(x - m) (or x - m) and
+    sums, pass 3 normalises in place: one exp per element."""
+    x = root.inputs[0]
+    shape = root.type.shape
+    axis = root.attr("axis")
+    t = VTYPE[root.type.dtype]
+    outer, L, inner = shape[:axis], shape[axis], shape[axis + 1:]
+    rows = tuple(outer) + tuple(inner)
+    k.line("const long row = get_global_id(0);")
+    k.line(f"if (row >= {prod_c(rows)}) return;")
+    inner_n = prod_c(inner)
+    o = k.let("long", f"row / {inner_n}" if inner else "row", "o")
+    q = k.let("long", f"row % {inner_n}", "q") if inner else "0"
+    outer_ix = k.unravel(o, outer).axes
+    inner_ix = k.unravel(q, inner).axes
+    base = k.let("long", f"{o} * {dim_c(L)} * {inner_n} + {q}", "base")
+    step = inner_n
+
+    def element(r):
+        return Ix(outer_ix + [r] + inner_ix, f"{base} + {r} * {step}")
+
+    m = k.var(t, f"-({t})INFINITY", "m")
+    with k.loops([L]) as (r,):
+        v = k.value(x, element(r))
+        k.line(f"{m} = ({m} != {m} || {v} <= {m}) ? {m} : {v};")
+    # a row of +-inf (or NaN) is shifted by 0, as the numpy impl does
+    k.line(f"if (!({m} - {m} == 0)) {m} = 0;")
+    s = k.var(acc_type(k, root, "sum"), "0", "s")
+    with k.loops([L]) as (r,):
+        v = k.value(x, element(r))
+        z = k.let(t, f"{v} - {m}", "z")
+        e = k.let(t, call_exp(k, root, z), "e")
+        k.line(f"{s} += {e};")
+        kept = e if root.op == "softmax" else z
+        k.line(f"out[{element(r).flat}] = {kept};")
+    if root.op == "softmax":
+        total = k.let(t, f"({t}){s}", "s")
+        fix = f"out[{{i}}] = out[{{i}}] / {total};"
+    else:
+        shift = k.let(t, call_log(k, root, f"({t}){s}"), "ls")
+        fix = f"out[{{i}}] = out[{{i}}] - {shift};"
+    with k.loops([L]) as (r,):
+        k.line(fix.format(i=element(r).flat))
+    k.attributes = reqd((ROW_LOCAL,))
+    return Grid((rows,), (1,), (ROW_LOCAL,))
+
+
+LANES = 8
+MAX_LANE_ROW = 64
+
+
+def lanes_fit(root: Node, options) -> bool:
+    """Short f32 rows of a known length go 8 to a work-item, one per vector
+    lane, so exp runs on float8 (pocl does not vectorise loops inside a
+    work-item across work-items)."""
+    L = root.type.shape[root.attr("axis")]
+    return (options.target == "cpu" and options.fast_math and root.type.dtype == "f32"
+            and isinstance(L, int) and L <= MAX_LANE_ROW)
+
+
+def rows_lanes_kernel(k: Kernel, root: Node) -> Grid:
+    """rows_kernel's passes with 8 rows in the lanes of float8 values: the
+    input expression is evaluated per lane (scalar code), the max, exp and
+    sums run on vectors; rows past the end repeat the last and are not stored."""
+    x = root.inputs[0]
+    shape = root.type.shape
+    axis = root.attr("axis")
+    outer, L, inner = shape[:axis], shape[axis], shape[axis + 1:]
+    nrows = prod_c(tuple(outer) + tuple(inner))
+    inner_n = prod_c(inner)
+    k.line(f"const long r0 = get_global_id(0) * {LANES};")
+    k.line(f"if (r0 >= {nrows}) return;")
+    lanes = []
+    for i in range(LANES):
+        row = k.let("long", f"min(r0 + {i}, (long){nrows} - 1)", "row")
+        o = k.let("long", f"{row} / {inner_n}" if inner else row, "o")
+        q = k.let("long", f"{row} % {inner_n}", "q") if inner else "0"
+        base = k.let("long", f"{o} * {dim_c(L)} * {inner_n} + {q}", "base")
+        lanes.append((k.unravel(o, outer).axes, k.unravel(q, inner).axes, base))
+
+    def element(lane, r):
+        outer_ix, inner_ix, base = lanes[lane]
+        return Ix(outer_ix + [r] + inner_ix, f"{base} + {r} * {inner_n}")
+
+    def gathered(r):
+        vals = [k.value(x, element(i, r)) for i in range(LANES)]
+        return k.let("float8", f"(float8)({', '.join(vals)})", "v")
+
+    k.need("sym_expf8")
+    m = k.var("float8", "(float8)(-INFINITY)", "m")
+    with k.loops([L]) as (r,):
+        v = gathered(r)
+        k.line(f"{m} = ({m} != {m} || {v} <= {m}) ? {m} : {v};")
+    k.line(f"{m} = ({m} - {m} == 0) ? {m} : (float8)0;")
+    s = k.var("float8", "(float8)0", "s")
+    kept = k.fresh("zs")
+    k.line(f"float8 {kept}[{L}];")
+    with k.loops([L]) as (r,):
+        z = k.let("float8", f"{gathered(r)} - {m}", "z")
+        e = k.let("float8", f"sym_expf8({z})", "e")
+        k.line(f"{s} += {e};")
+        k.line(f"{kept}[{r}] = {e if root.op == 'softmax' else z};")
+    for i in range(LANES):
+        with k.block(f"if (r0 + {i} < {nrows})"):
+            if root.op == "softmax":
+                fix = f"{kept}[{{r}}].s{i} / {s}.s{i}"
+            else:
+                shift = k.let("float", call_log(k, root, f"{s}.s{i}"), "ls")
+                fix = f"{kept}[{{r}}].s{i} - {shift}"
+            with k.loops([L]) as (r,):
+                k.line(f"out[{element(i, r).flat}] = {fix.format(r=r)};")
+    local = ROW_LOCAL // 2
+    k.attributes = reqd((local,))
+    return Grid(((tuple(outer) + tuple(inner)),), (LANES,), (local,))
+
+
+# ---- tree reductions --------------------------------------------------------------
+def tree_input(k: Kernel, core: Node, out_ix: Ix, out_flat: str, e: str, dims):
+    """The reduced input's index for output element out_ix and reduced
+    position e (row-major over the reduced axes). When the reduced axes are
+    the trailing ones the flat index is out_flat * extent + e: no div/mod."""
+    x, axes, place = reduction_parts(core)
+    loop_ix = k.unravel(e, dims).axes
+    it = iter(loop_ix)
+    x_axes = [a if a is not None else next(it) for a in place(out_ix.axes)]
+    trailing = core.op != "sum_to" and axes == list(range(x.type.rank - len(axes), x.type.rank))
+    flat = f"({out_flat}) * {prod_c(dims)} + {e}" if trailing else None
+    return x, Ix(x_axes, flat)
+
+
+def tree_fold(k: Kernel, core: Node, local: int, thread: str, threads: int, out_ix: Ix,
+              out_flat: str, chunked: bool) -> str:
+    """Each of `threads` work-items folds its share of the reduced elements,
+    then the group combines in local memory; returns where the group's
+    result is (valid in work-item 0). On a CPU a share is one contiguous
+    chunk (pocl runs a group's work-items one after another, so a strided
+    share would walk the whole input once per work-item); on a GPU it is
+    strided, so neighbouring work-items read neighbouring elements."""
+    x, axes, _ = reduction_parts(core)
+    kind = REDUCE_KIND[core.op]
+    ctype = acc_type(k, core, kind)
+    dims = [x.type.shape[a] for a in axes]
+    extent = prod_c(dims)
+    k.line(f"__local {ctype} part[{local}];")
+    if chunked:
+        k.line(f"const long per = ({extent} + {threads - 1}) / {threads};")
+        k.line(f"long e = ({thread}) * per;")
+        k.line(f"const long end = min(e + per, (long){extent});")
+        step = 1
+    else:
+        k.line(f"long e = {thread};")
+        k.line(f"const long end = {extent};")
+        step = threads
+    # four accumulators: one chain of dependent adds would wait on latency
+    accs = [k.var(ctype, reduce_init(core, kind, ctype)) for _ in range(UNROLL)]
+    with k.block(f"for (; e + {(UNROLL - 1) * step} < end; e += {UNROLL * step})", loop=True):
+        for u, acc in enumerate(accs):
+            pos = k.let("long", f"e + {u * step}", "e")
+            x, ix = tree_input(k, core, out_ix, out_flat, pos, dims)
+            k.line(reduce_step(core, kind, acc, k.value(x, ix)))
+    with k.block(f"for (; e < end; e += {step})", loop=True):
+        x, ix = tree_input(k, core, out_ix, out_flat, "e", dims)
+        k.line(reduce_step(core, kind, accs[0], k.value(x, ix)))
+    for acc in accs[1:]:
+        k.line(reduce_step(core, kind, accs[0], acc))
+    k.line(f"part[lid] = {accs[0]};")
+    k.line("barrier(CLK_LOCAL_MEM_FENCE);")
+    with k.block(f"for (int s = {local // 2}; s > 0; s >>= 1)", loop=True):
+        with k.block("if (lid < s)"):
+            k.line(reduce_step(core, kind, "part[lid]", "part[lid + s]"))
+        k.line("barrier(CLK_LOCAL_MEM_FENCE);")
+    return "part[0]"
+
+
+def out_count(shape) -> int:
+    count = 1
+    for d in shape:
+        count *= d
+    return count
+
+
+def tree_kernel(k: Kernel, root: Node, core: Node, local: int, chunked: bool) -> Grid:
+    """One work-group per output element. `core` is the reduction; `root`
+    is an elementwise epilogue over it (or the reduction itself)."""
+    shape = root.type.shape
+    k.line("const long g = get_group_id(0);")
+    k.line("const int lid = get_local_id(0);")
+    ix = k.unravel("g", shape)
+    total = tree_fold(k, core, local, "lid", local, ix, "g", chunked)
+    with k.block("if (lid == 0)"):
+        finish(k, root, core, ix, "g", total)
+    k.attributes = reqd((local,))
+    return Grid(((out_count(shape) * local,),), (1,), (local,))
+
+
+def finish(k: Kernel, root: Node, core: Node, ix: Ix, flat: str, total: str) -> None:
+    x, axes, _ = reduction_parts(core)
+    ctype = acc_type(k, core, REDUCE_KIND[core.op])
+    count = f"({ctype}){prod_c([x.type.shape[a] for a in axes])}"
+    k.root_ix, k.root_shape = ix, root.type.shape
+    value = reduce_final(core, total, count)
+    k.overrides[id(core)] = lambda _ix: value
+    store(k, root, flat, value if root is core else k.compute(root, ix))
+
+
+def tree_partial_kernel(k: Kernel, core: Node, local: int, groups: int, chunked: bool) -> Grid:
+    """Stage 1 of a long reduction: `groups` work-groups per output element
+    each fold a strided share into out[output * groups + group]."""
+    shape = core.type.shape
+    k.line("const long g = get_group_id(0);")
+    k.line("const int lid = get_local_id(0);")
+    k.line(f"const long o = g / {groups}, part_of = g % {groups};")
+    ix = k.unravel("o", shape)
+    total = tree_fold(k, core, local, f"part_of * {local} + lid", local * groups, ix, "o",
+                      chunked)
+    with k.block("if (lid == 0)"):
+        k.line(f"out[g] = {total};")
+    k.attributes = reqd((local,))
+    return Grid(((out_count(shape) * local * groups,),), (1,), (local,))
+
+
+def tree_final_kernel(k: Kernel, root: Node, core: Node, groups: int, partials) -> Grid:
+    """Stage 2: combine each output's partials, then the epilogue."""
+    kind = REDUCE_KIND[core.op]
+    ctype = acc_type(k, core, kind)
+    shape = root.type.shape
+    p = k.pointer(partials)
+    k.line("const long o = get_global_id(0);")
+    k.line(f"if (o >= {out_count(shape)}) return;")
+    ix = k.unravel("o", shape)
+    acc = k.var(ctype, f"{p}[o * {groups}]")
+    with k.block(f"for (int i = 1; i < {groups}; i++)", loop=True):
+        k.line(reduce_step(core, kind, acc, f"{p}[o * {groups} + i]"))
+    finish(k, root, core, ix, "o", acc)
+    local = local_for(shape, MAP_LOCAL)
+    k.attributes = reqd((local,))
+    return Grid((tuple(shape),), (1,), (local,))

@@ -1,0 +1,366 @@
+"""IR -> OpenCL C: one program per function, and the plan that runs it.
+
+    plan = render_function(fn, RenderOptions(target="cpu", fp64=True))
+    plan.source      the program text (all the function's kernels)
+    plan.steps       kernel launches and buffer copies, in order
+    plan.buffers     every buffer the steps use (params, shareds, temps)
+
+Pure functions of the IR: no device is needed (tests render without one).
+`LOWERING` says how every op is computed; see analysis.py for which nodes
+get buffers and which are fused into the kernels that read them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from dsl.diagnostics import error
+from dsl.ir import Function, Node
+from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, LOGIC, REDUCE, UNARY_FLOAT,
+                     UNARY_NUMERIC)
+
+from . import lowering as L
+from .analysis import Groups, LEAVES, cse, find_groups, reduced_extent, share_row_ops
+from .cgen import prelude
+from .emit import Buf, Kernel, ProgramParts
+from .kernels import (lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, tree_final_kernel,
+                      tree_kernel, tree_partial_kernel)
+from .matmul import matmul_kernel
+
+TREE_LOCAL = {"cpu": 16, "gpu": 256}
+TREE_GROUPS = {"cpu": 8, "gpu": 64}      # work-groups per output of a long reduction
+TREE_SPLIT_EXTENT = 32768
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    target: str = "cpu"           # "cpu" or "gpu": which matmul and group sizes
+    fp64: bool = True             # the device has cl_khr_fp64
+    fast_math: bool = True        # inline f32 exp/log (~2 ulp) instead of builtin calls
+    f64_accumulate: bool = True   # f32 sums accumulate in double (when fp64)
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """kind: inline (an expression at any index), loop (inline, with a loop
+    over reduced elements), buffer (a leaf), rows / matmul (own kernel)."""
+    kind: str
+    emit: Callable
+
+
+def _table() -> dict[str, Lowering]:
+    t: dict[str, Lowering] = {}
+    for op in tuple(UNARY_FLOAT) + tuple(UNARY_NUMERIC) + ("not",):
+        t[op] = Lowering("inline", L.unary(L.UNARY[op]))
+    for op in tuple(BINARY_ARITH) + tuple(COMPARE) + tuple(LOGIC):
+        t[op] = Lowering("inline", L.emit_pow if op == "pow" else L.binary(L.BINARY[op]))
+    for op in REDUCE + ("sum_to",):
+        t[op] = Lowering("loop", L.emit_reduce)
+    for op in ARG_REDUCE:
+        t[op] = Lowering("loop", L.emit_arg_reduce)
+    t.update({
+        "cast": Lowering("inline", L.unary(L.cast)),
+        "where": Lowering("inline", L.emit_where),
+        "softmax": Lowering("rows", L.emit_own_kernel),
+        "log_softmax": Lowering("rows", L.emit_own_kernel),
+        "logsumexp": Lowering("loop", L.emit_logsumexp),
+        "one_hot": Lowering("inline", L.emit_one_hot),
+        "matmul": Lowering("matmul", L.emit_own_kernel),
+        "transpose": Lowering("inline", L.emit_transpose),
+        "reshape": Lowering("inline", L.emit_reshape),
+        "broadcast_to": Lowering("inline", L.emit_broadcast_to),
+        "concat": Lowering("inline", L.emit_concat),
+        "slice": Lowering("inline", L.emit_slice),
+        "unslice": Lowering("inline", L.emit_unslice),
+        "gather": Lowering("inline", L.emit_gather),
+        "scatter_add": Lowering("loop", L.emit_scatter_add),
+        "full": Lowering("inline", L.emit_full),
+        "arange": Lowering("inline", L.emit_arange),
+        "const": Lowering("inline", L.emit_const),
+        "size": Lowering("inline", L.emit_size),
+        "param": Lowering("buffer", L.emit_buffer_leaf),
+        "shared": Lowering("buffer", L.emit_buffer_leaf),
+    })
+    return t
+
+
+LOWERING = _table()
+
+
+# ---- the plan ----------------------------------------------------------------------
+@dataclass
+class BufferSpec:
+    key: str
+    kind: str          # "param", "shared" or "temp"
+    dtype: str
+    shape: tuple       # Dims
+    label: str         # for messages: what the buffer holds
+    name: str = ""     # the param's or shared's name
+
+
+@dataclass
+class KernelSpec:
+    name: str
+    args: list         # ("buf", key) ("off", key) ("size", var) ("err",) ("site",)
+    grid: object       # kernels.Grid
+    writes: str
+    reads: list        # (key, read only at the output index?)
+    root: Node = field(repr=False, default=None)
+    text: str = field(repr=False, default="")
+    fused: list = field(repr=False, default_factory=list)   # the IR nodes it computes
+
+
+@dataclass
+class Step:
+    kind: str                          # "kernel" or "copy"
+    kernel: KernelSpec | None = None
+    src: str = ""
+    dst: str = ""
+
+
+@dataclass
+class Plan:
+    name: str
+    source: str
+    buffers: dict
+    steps: list
+    outputs: list          # buffer key per output
+    output_types: list
+    params: list           # (name, key)
+    sites: list            # (node, axis) per index-check site
+    in_place: dict         # shared name -> written in place?
+
+    @property
+    def kernels(self) -> list[KernelSpec]:
+        return [s.kernel for s in self.steps if s.kind == "kernel"]
+
+
+class Context:
+    """What the kernel writers ask while rendering one function."""
+
+    def __init__(self, groups: Groups, keys: dict, buffers: dict, options: RenderOptions):
+        self.groups, self.keys, self.buffers, self.options = groups, keys, buffers, options
+
+    def has_buffer(self, n: Node) -> bool:
+        return self.groups.has_buffer(n)
+
+    def buffer_of(self, n: Node) -> Buf:
+        spec = self.buffers[self.keys[id(n)]]
+        return Buf(spec.key, spec.dtype, spec.kind == "param")
+
+    def lowering(self, op: str) -> Lowering:
+        return LOWERING[op]
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"\W", "_", name) or "fn"
+
+
+def describe(n: Node, fn_name: str) -> str:
+    where = f" at {n.span}" if n.span is not None else ""
+    return f"the result of `{n.op}`{where} in `{fn_name}` ({n.type})"
+
+
+def check_fp64(fn: Function, order, options: RenderOptions) -> None:
+    if options.fp64:
+        return
+    for n in order:
+        if n.type.dtype == "f64":
+            raise error("E0805", f"`{fn.name}` uses f64, which this OpenCL device does not "
+                        "support (no cl_khr_fp64)", n.span,
+                        "use f32, choose another device (`--device`), or `--backend numpy`")
+
+
+def assign_buffers(fn_name: str, groups: Groups):
+    keys: dict[int, str] = {}
+    buffers: dict[str, BufferSpec] = {}
+    for n in groups.order:
+        if not groups.has_buffer(n):
+            continue
+        if n.op in LEAVES:
+            name = n.attr("name")
+            key = ("p:" if n.op == "param" else "s:") + name
+            label = f"{'argument' if n.op == 'param' else 'shared'} `{name}`"
+            buffers.setdefault(key, BufferSpec(key, n.op, n.type.dtype, n.type.shape, label, name))
+        elif n.op == "reshape" and groups.has_buffer(n.inputs[0]):
+            key = keys[id(n.inputs[0])]      # a view: same buffer, new shape
+        else:
+            key = f"t{len(buffers)}"
+            buffers[key] = BufferSpec(key, "temp", n.type.dtype, n.type.shape, describe(n, fn_name))
+        keys[id(n)] = key
+    return keys, buffers
+
+
+def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str) -> list:
+    """[(text, KernelSpec)]: one kernel, or two for a long reduction."""
+    core = ctx.groups.cores.get(id(root))
+    target = ctx.options.target
+    if core is not None and core.op != "matmul":
+        groups = tree_groups(core, target)
+        if groups > 1:
+            return render_tree_stages(ctx, parts, root, core, name, groups)
+    k = Kernel(name, ctx, parts)
+    out_key = ctx.keys[id(root)]
+    k.output(out_key, root.type.dtype)
+    if root.op in ("softmax", "log_softmax"):
+        grid = rows_lanes_kernel(k, root) if lanes_fit(root, ctx.options) else rows_kernel(k, root)
+    elif root.op == "matmul":
+        grid = matmul_kernel(k, root, root, target)
+    elif core is not None and core.op == "matmul":
+        grid = matmul_kernel(k, root, core, target)
+    elif core is not None:
+        grid = tree_kernel(k, root, core, TREE_LOCAL[target], target == "cpu")
+    else:
+        grid = map_kernel(k, root)
+    return [finish_kernel(k, grid, root)]
+
+
+def finish_kernel(k: Kernel, grid, root: Node):
+    text = k.source(k.attributes)
+    return text, KernelSpec(k.name, k.args, grid, k.write_key, k.loads, root, text)
+
+
+def tree_groups(core: Node, target: str) -> int:
+    """Work-groups per output element: several when one output gathers a
+    long extent (one work-group runs on one core)."""
+    extent = reduced_extent(core)     # None: a size variable, often a batch
+    if extent is None or extent < TREE_SPLIT_EXTENT:
+        return 1
+    return TREE_GROUPS[target]
+
+
+def render_tree_stages(ctx, parts, root, core, name, groups) -> list:
+    """Stage 1 folds shares of each output into a partials buffer; stage 2
+    combines them and applies the epilogue."""
+    from .lowering import REDUCE_KIND, acc_type
+    local = TREE_LOCAL[ctx.options.target]
+    stage1 = Kernel(name + "_part", ctx, parts)
+    ctype = acc_type(stage1, core, REDUCE_KIND[core.op])
+    dtype = {"double": "f64", "float": "f32", "int": "i32", "long": "i64"}[ctype]
+    key = ctx.keys[id(root)] + "_part"
+    count = 1
+    for d in core.type.shape:
+        count *= d
+    ctx.buffers[key] = BufferSpec(key, "temp", dtype, (count * groups,),
+                                  "partial sums of " + ctx.buffers[ctx.keys[id(root)]].label)
+    stage1.output(key, dtype)
+    grid1 = tree_partial_kernel(stage1, core, local, groups, ctx.options.target == "cpu")
+    stage2 = Kernel(name, ctx, parts)
+    stage2.output(ctx.keys[id(root)], root.type.dtype)
+    grid2 = tree_final_kernel(stage2, root, core, groups, Buf(key, dtype))
+    return [finish_kernel(stage1, grid1, None), finish_kernel(stage2, grid2, root)]
+
+
+def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:
+    origin: dict[int, Node] = {}
+    roots = share_row_ops(cse(list(fn.roots)), origin)
+    outputs, updates = roots[:len(fn.outputs)], roots[len(fn.outputs):]
+    groups = find_groups(roots)
+    check_fp64(fn, groups.order, options)
+    keys, buffers = assign_buffers(fn.name, groups)
+    ctx = Context(groups, keys, buffers, options)
+    parts = ProgramParts(fp64=any(n.type.dtype == "f64" for n in groups.order))
+    texts, kernels = [], []
+    seen = set()
+    for root in groups.kernel_roots():
+        key = keys[id(root)]
+        if key in seen or buffers[key].kind != "temp":   # a view of another buffer
+            continue
+        seen.add(key)
+        fused = [origin.get(id(n), n) for n in fused_nodes(groups, root)]
+        for text, spec in render_kernel(ctx, parts, root, f"{safe_name(fn.name)}_{len(kernels)}"):
+            spec.fused = fused
+            texts.append(text)
+            kernels.append(spec)
+    source = prelude(parts.helpers, parts.fp64, parts.vector_types) + "\n".join(parts.constants) \
+        + "\n\n" + "\n".join(texts)
+    steps, out_keys, in_place = schedule(fn, kernels, outputs, updates, keys, buffers, groups)
+    params = [(p.attr("name"), "p:" + p.attr("name")) for p in fn.params]
+    for name, key in params:
+        if key not in buffers:    # an unused argument still has a type
+            p = next(q for q in fn.params if q.attr("name") == name)
+            buffers[key] = BufferSpec(key, "param", p.type.dtype, p.type.shape, f"argument `{name}`", name)
+    return Plan(fn.name, source, buffers, steps, out_keys, [o.type for o in outputs],
+                params, parts.sites, in_place)
+
+
+def fused_nodes(groups: Groups, root: Node) -> list[Node]:
+    """The nodes a kernel computes: its root and all it inlines."""
+    return [n for n in groups.order if n is root or (
+        n.op not in LEAVES and not groups.has_buffer(n) and id(root) in groups.groups.get(id(n), ()))]
+
+
+def kernel_listing(fn: Function, options: RenderOptions = RenderOptions()) -> list:
+    """[(kernel name, source, nodes it computes)] for `sym explain`."""
+    plan = render_function(fn, options)
+    return [(k.name, k.text, k.fused) for k in plan.kernels]
+
+
+# ---- ordering, outputs and updates -------------------------------------------------------
+def schedule(fn, kernels, outputs, updates, keys, buffers, groups):
+    """Kernels in dependency order; then copies that must see the old state;
+    then update kernels, each writing its shared buffer in place when no
+    later step reads the old value; then copies into double-buffered state."""
+    update_names = [name for name, _ in fn.updates]
+    output_ids = {id(o) for o in outputs}
+    value_count: dict[int, int] = {}
+    for v in updates:
+        value_count[id(v)] = value_count.get(id(v), 0) + 1
+    by_root = {id(k.root): k for k in kernels if k.root is not None}
+
+    pre, last = [], []
+    deferred = []              # (shared name, kernel) candidates for in-place
+    out_keys = []
+    for i, o in enumerate(outputs):
+        key = keys[id(o)]
+        if buffers[key].kind != "temp":      # never hand out live state or an argument
+            copy = f"o{i}"
+            buffers[copy] = BufferSpec(copy, "temp", o.type.dtype, o.type.shape, describe(o, fn.name))
+            pre.append(Step("copy", src=key, dst=copy))
+            key = copy
+        out_keys.append(key)
+    for name, v in zip(update_names, updates):
+        key = keys[id(v)]
+        target = "s:" + name
+        if key == target:
+            continue
+        spec = by_root.get(id(v))
+        exclusive = (spec is not None and id(v) not in output_ids and value_count[id(v)] == 1
+                     and not groups.consumers.get(id(v)))
+        if exclusive:
+            deferred.append((name, spec))
+            continue
+        if buffers[key].kind != "temp":      # a leaf's old value: copy it first
+            copy = f"u:{name}"
+            buffers[copy] = BufferSpec(copy, "temp", v.type.dtype, v.type.shape, f"new value of `{name}`")
+            pre.append(Step("copy", src=key, dst=copy))
+            key = copy
+        last.append(Step("copy", src=key, dst=target))
+
+    deferred_ids = {id(spec) for _, spec in deferred}
+    steps = [Step("kernel", k) for k in kernels if id(k) not in deferred_ids] + pre
+    in_place = {}
+    remaining = list(deferred)
+    while remaining:
+        pick = next(((n, s) for n, s in remaining
+                     if not any(reads(s2, "s:" + n) for n2, s2 in remaining if s2 is not s)),
+                    remaining[0])
+        remaining.remove(pick)
+        name, spec = pick
+        target = "s:" + name
+        clear = all(r[1] for r in spec.reads if r[0] == target) and \
+            not any(reads(s2, target) for _, s2 in remaining)
+        if clear:
+            del buffers[spec.writes]
+            spec.args[0] = ("buf", target)
+            spec.writes = target
+        else:
+            last.append(Step("copy", src=spec.writes, dst=target))
+        in_place[name] = clear
+        steps.append(Step("kernel", spec))
+    return steps + last, out_keys, in_place
+
+
+def reads(spec: KernelSpec, key: str) -> bool:
+    return any(r[0] == key for r in spec.reads)

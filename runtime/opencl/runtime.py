@@ -1,0 +1,178 @@
+"""One device's context, queue, program cache, buffer allocation and
+dataset cache, shared by every executor on that device.
+
+Programs are cached in memory by source text, and on disk by pocl's own
+cache (POCL_CACHE_DIR, set by device.py) or pyopencl's binary cache for
+other drivers (both keyed by the source, the device and the driver), so a
+second process skips the OpenCL build.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+
+from dsl.diagnostics import Note, error
+
+from .device import cache_root, description, has_fp64, import_cl, is_gpu
+
+BUILD_OPTIONS = ["-cl-mad-enable"]     # lets `a * b + c` become an fma instruction
+WARM_UP = "__kernel void sym_warm_up(__global int* a) { a[get_global_id(0)] = 0; }"
+_RUNTIMES: dict = {}
+
+
+def runtime_for(device) -> "Runtime":
+    key = (device.platform.name, device.name, device.int_ptr)
+    rt = _RUNTIMES.get(key)
+    if rt is None:
+        rt = _RUNTIMES[key] = Runtime(device)
+    return rt
+
+
+class Runtime:
+    def __init__(self, device):
+        cl = self.cl = import_cl()
+        self.device = device
+        self.description = description(device)
+        self.context = cl.Context([device])
+        self.queue = cl.CommandQueue(self.context)
+        self.fp64 = has_fp64(device)
+        self.target = "gpu" if is_gpu(device) else "cpu"
+        self.programs: dict[str, object] = {}
+        self.stats = {"builds": 0, "build_seconds": 0.0, "program_cache_hits": 0}
+        self.max_alloc = int(device.max_mem_alloc_size)
+        self.datasets = DatasetCache(self, budget=int(device.global_mem_size) // 4)
+        self._offsets: dict[int, object] = {}
+        # The first build in a process also starts the driver's compiler
+        # (~0.3 s with pocl). Do that in the background now (the build
+        # releases the GIL), while the host typically loads its data.
+        self._warm_up = threading.Thread(target=self._build_warm_up, name="sym-opencl-warm-up")
+        self._warm_up.start()
+
+    def _build_warm_up(self) -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.cl.Program(self.context, WARM_UP).build(options=BUILD_OPTIONS)
+        except Exception:
+            pass    # a real build will report any problem
+
+    # ---- programs -------------------------------------------------------------------
+    def program(self, source: str, fn_name: str):
+        prg = self.programs.get(source)
+        if prg is not None:
+            self.stats["program_cache_hits"] += 1
+            return prg
+        cl = self.cl
+        self._warm_up.join()
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")     # pyopencl's CompilerWarning for any build log
+                prg = cl.Program(self.context, source).build(
+                    options=BUILD_OPTIONS, cache_dir=str(cache_root() / "pyopencl"))
+        except cl.Error as exc:
+            raise error("E0802", f"the OpenCL build of `{fn_name}` failed on {self.description}",
+                        None, "this is a bug in sym's OpenCL backend; `--backend numpy` runs the program",
+                        notes=[_build_note(exc, source)])
+        self.stats["builds"] += 1
+        self.stats["build_seconds"] += time.perf_counter() - start
+        self.programs[source] = prg
+        return prg
+
+    # ---- buffers --------------------------------------------------------------------
+    def alloc(self, nbytes: int, label: str, hostbuf=None):
+        """A device buffer; E0803 naming what it was for when the device
+        cannot hold it."""
+        cl = self.cl
+        nbytes = max(int(nbytes), 8)    # zero-size buffers are invalid in OpenCL
+        if nbytes > self.max_alloc:
+            raise oom(label, nbytes, self, f"larger than this device's largest buffer "
+                      f"({self.max_alloc} bytes)")
+        flags = cl.mem_flags.READ_WRITE
+        try:
+            if hostbuf is not None and hostbuf.nbytes:
+                return cl.Buffer(self.context, flags | cl.mem_flags.COPY_HOST_PTR, hostbuf=hostbuf)
+            return cl.Buffer(self.context, flags, nbytes)
+        except (cl.MemoryError, cl.RuntimeError) as exc:
+            if is_oom(exc):
+                raise oom(label, nbytes, self, str(exc))
+            raise
+
+    def zeros(self, nbytes: int, label: str):
+        buf = self.alloc(nbytes, label)
+        self.cl.enqueue_fill_buffer(self.queue, buf, np.uint8(0), 0, buf.size)
+        return buf
+
+    def offset_buffer(self, offset: int):
+        """A tiny buffer holding an element offset (kernels read params at
+        base + off[0]): binding a buffer is ~50x cheaper than a scalar arg."""
+        buf = self._offsets.get(offset)
+        if buf is None:
+            if len(self._offsets) > 100_000:
+                self._offsets.clear()
+            buf = self._offsets[offset] = self.alloc(8, "an offset", np.array([offset], np.int64))
+        return buf
+
+
+def is_oom(exc) -> bool:
+    text = str(exc).upper()
+    return "MEM_OBJECT_ALLOCATION_FAILURE" in text or "OUT_OF_RESOURCES" in text \
+        or "OUT_OF_HOST_MEMORY" in text or type(exc).__name__ == "MemoryError"
+
+
+def oom(label: str, nbytes: int, rt: Runtime, why: str):
+    return error("E0803", f"out of device memory for {label}: {nbytes} bytes "
+                 f"({nbytes / 2**20:.1f} MiB) on {rt.description}", None,
+                 "use smaller batches or tensors, another device (`--device`), or `--backend numpy`",
+                 notes=[Note(why)])
+
+
+def _build_note(exc, source: str):
+    numbered = "\n".join(f"{i + 1:5d}  {line}" for i, line in enumerate(source.splitlines()))
+    return Note(f"build log:\n{exc}\n\ngenerated source:\n{numbered}")
+
+
+class DatasetCache:
+    """Read-only host arrays (e.g. an MNIST split) uploaded once; a view of
+    one (a minibatch) is then passed as the cached buffer plus an offset.
+    Keyed by the root array's identity, address, shape and dtype; holds a
+    reference so the key stays valid; least recently used go first."""
+
+    def __init__(self, rt: Runtime, budget: int):
+        self.rt = rt
+        self.budget = budget
+        self.entries: OrderedDict = OrderedDict()   # key -> (root, buffer)
+        self.bytes = 0
+
+    def lookup(self, arr: np.ndarray):
+        """(buffer, element offset) or None when arr is not such a view."""
+        root = arr
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        if root.flags.writeable or not root.flags.c_contiguous or root.dtype != arr.dtype \
+                or not arr.flags.c_contiguous or root.nbytes > self.budget:
+            return None
+        start = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+        if start < 0 or start % arr.itemsize or start + arr.nbytes > root.nbytes:
+            return None
+        key = (id(root), root.__array_interface__["data"][0], root.shape, root.dtype.str)
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self._upload(key, root)
+        else:
+            self.entries.move_to_end(key)
+        return entry[1], start // arr.itemsize
+
+    def _upload(self, key, root):
+        while self.entries and self.bytes + root.nbytes > self.budget:
+            _, (old, _buf) = self.entries.popitem(last=False)
+            self.bytes -= old.nbytes
+        buf = self.rt.alloc(root.nbytes, f"a dataset array {root.dtype}{list(root.shape)}",
+                            hostbuf=np.ascontiguousarray(root))
+        self.entries[key] = (root, buf)
+        self.bytes += root.nbytes
+        return self.entries[key]
