@@ -21,6 +21,7 @@ EPILOG = """examples:
   sym explain programs/mnist_logreg.sym train  the IR before/after rewrites
   sym trace programs/hello.sym                 every intermediate value
   sym devices                                  OpenCL platforms and devices
+  sym bench mnist_logreg --repeats 5           epoch times vs numpy and PyTorch
 
 environment: SYM_BACKEND, SYM_DEVICE choose the backend and device;
 SYM_DATA is where mnist() looks for the MNIST files (SYM_DATA/mnist)."""
@@ -74,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
 
     sub.add_parser("devices", help="list OpenCL platforms and devices")
+
+    bench = sub.add_parser("bench", help="run a benchmark script from bench/ (source checkout)",
+                           description="Run bench/NAME.py (default mnist_logreg) with the given "
+                           "arguments; it prints a table of medians and ratios.")
+    bench.add_argument("name", nargs="?", default="mnist_logreg",
+                       help="mnist_logreg, matmul or compile_time")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     return p
 
 
@@ -174,7 +182,15 @@ def cmd_devices(args) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "run": cmd_run, "explain": cmd_explain,
+def cmd_bench(args) -> int:
+    import subprocess
+    script = Path(__file__).resolve().parent.parent / "bench" / f"{args.name}.py"
+    if not script.is_file():
+        raise UsageError(f"no benchmark {script} (the bench/ scripts ship with the source checkout)")
+    return subprocess.call([sys.executable, str(script), *args.args])
+
+
+COMMANDS = {"bench": cmd_bench, "check": cmd_check, "run": cmd_run, "explain": cmd_explain,
             "trace": cmd_trace, "devices": cmd_devices}
 
 
