@@ -1,7 +1,7 @@
 """MNIST logistic regression: one SGD epoch on every backend, same process,
 same data, interleaved repeats, medians and ratios to hand-written numpy.
 
-    SYM_DATA=/work/shared/data .venv/bin/python bench/mnist_logreg.py [--repeats 5] [--full]
+    SYM_DATA=../shared/data .venv/bin/python bench/mnist_logreg.py [--repeats 5] [--full]
 
 What is timed: one epoch of programs/mnist_logreg.sym's training, that is the
 83 full minibatches of 600 rows of data.train, SGD with learning rate 0.13,
