@@ -16,6 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from strategies import slice_items
 
 from dsl.build import apply
 from dsl.diagnostics import SymError
@@ -454,19 +455,6 @@ def test_concat(ex, shape, seed, data):
     g.compare(ex, apply("concat", parts, axis=axis))
 
 
-@st.composite
-def slice_items(draw, shape):
-    items = []
-    for d in shape[:draw(st.integers(0, len(shape)))]:
-        if draw(st.booleans()):
-            items.append(("index", draw(st.integers(-d, d - 1))))
-            continue
-        step = draw(st.sampled_from([1, 1, 2, -1]))
-        start, stop = sorted(draw(st.tuples(st.integers(0, d), st.integers(0, d))))
-        if step < 0:
-            start, stop = d - 1 - start, (d - 1 - stop if stop < d else None)
-        items.append(("slice", start, stop, step, len(range(d)[slice(start, stop, step)])))
-    return tuple(items)
 
 
 @SETTINGS

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from strategies import slice_items
 
 from dsl.build import apply, const
 from dsl.ir import toposort
@@ -346,22 +347,6 @@ def test_concat(shape, seed, data):
     got = g.run(apply("concat", [p for p, _ in parts], axis=axis))
     close(got, np.concatenate([v for _, v in parts], axis=axis), "f32")
 
-
-@st.composite
-def slice_items(draw, shape):
-    """Random basic-index items for the leading axes, with their lengths."""
-    items = []
-    for d in shape[:draw(st.integers(0, len(shape)))]:
-        if draw(st.booleans()):
-            items.append(("index", draw(st.integers(-d, d - 1))))
-            continue
-        step = draw(st.sampled_from([1, 1, 2, -1]))
-        start, stop = sorted(draw(st.tuples(st.integers(0, d), st.integers(0, d))))
-        if step < 0:
-            start, stop = d - 1 - start, (d - 1 - stop if stop < d else None)
-        length = len(range(d)[slice(start, stop, step)])
-        items.append(("slice", start, stop, step, length))
-    return tuple(items)
 
 
 @SETTINGS

@@ -1,0 +1,19 @@
+"""Hypothesis strategies shared by the numpy and OpenCL op tests."""
+from hypothesis import strategies as st
+
+
+@st.composite
+def slice_items(draw, shape):
+    """Random basic-index items for the leading axes, with their lengths."""
+    items = []
+    for d in shape[:draw(st.integers(0, len(shape)))]:
+        if draw(st.booleans()):
+            items.append(("index", draw(st.integers(-d, d - 1))))
+            continue
+        step = draw(st.sampled_from([1, 1, 2, -1]))
+        start, stop = sorted(draw(st.tuples(st.integers(0, d), st.integers(0, d))))
+        if step < 0:
+            start, stop = d - 1 - start, (d - 1 - stop if stop < d else None)
+        length = len(range(d)[slice(start, stop, step)])
+        items.append(("slice", start, stop, step, length))
+    return tuple(items)
