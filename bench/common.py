@@ -136,7 +136,8 @@ def numpy_blas() -> str:
 
 
 def thread_env() -> str:
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+            "OPENBLAS_THREAD_TIMEOUT")
     set_ = [f"{k}={os.environ[k]}" for k in keys if k in os.environ]
     return ", ".join(set_) if set_ else "no thread variables set"
 

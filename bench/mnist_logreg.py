@@ -38,16 +38,31 @@ from pathlib import Path
 
 
 
-def _early_threads(argv):
-    """--threads N must act before numpy (OpenBLAS) is imported: it sets the
-    thread variables that the BLAS, OpenMP and pocl read at start-up."""
+def _early_value(argv, flag):
+    """The value of `flag N` or `flag=N` in argv, or None."""
     for i, arg in enumerate(argv):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else (
-            argv[i + 1] if arg == "--threads" and i + 1 < len(argv) else None)
-        if value and value.isdigit() and int(value) > 0:
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                        "POCL_MAX_PTHREAD_COUNT", "POCL_CPU_MAX_CU_COUNT"):
-                os.environ[var] = value
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def _early_threads(argv):
+    """--threads N and --openblas-timeout N must act before numpy (OpenBLAS)
+    is imported: they set variables that the BLAS, OpenMP and pocl read at
+    start-up."""
+    value = _early_value(argv, "--threads")
+    if value and value.isdigit() and int(value) > 0:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "POCL_MAX_PTHREAD_COUNT", "POCL_CPU_MAX_CU_COUNT"):
+            os.environ[var] = value
+    # OpenBLAS's idle workers spin for 2**N cycles (default N = 28, about
+    # 0.1 s) after each call before they sleep; in one process with pocl
+    # they take the cores pocl's workers need (see README.md, "Noise").
+    value = _early_value(argv, "--openblas-timeout")
+    if value and value.isdigit():
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = value
 
 
 if __name__ == "__main__":
@@ -498,6 +513,10 @@ def main(argv=None):
                     help="threads for every library: sets OPENBLAS/OMP/MKL_NUM_THREADS "
                          "and pocl's before numpy loads, and torch's (default: the "
                          "libraries' own; torch 2)")
+    ap.add_argument("--openblas-timeout", type=int, default=None, metavar="N",
+                    help="set OPENBLAS_THREAD_TIMEOUT=N before numpy loads: OpenBLAS's idle "
+                         "threads spin 2**N cycles, not 2**28, before sleeping (4 to 30; "
+                         "default: OpenBLAS's own)")
     args = ap.parse_args(argv)
     global TORCH_THREADS
     if args.threads:
