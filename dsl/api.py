@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .diagnostics import Diagnostic, SymError, error
+from .diagnostics import SymError, error
 from .program import CheckedProgram, check_source
 from .rewrites import run_pipeline
 

@@ -5,7 +5,7 @@ from . import ast as A
 from . import autodiff
 from .ir import Node, toposort
 from .scope import Default, Weak, fail, static_bool, static_int, static_ints, dim_from_ast
-from .types import TensorType, scalar
+from .types import TensorType
 
 CAST_NAMES = ("f32", "f64", "i32", "i64", "bool")
 UNARY = ("exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "softplus",

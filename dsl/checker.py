@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast as A
-from . import autodiff
-from .build import apply, cast, const
+from .build import apply, const
 from .diagnostics import Diagnostic, Note, Span
-from .ir import Function, Node, toposort
+from .ir import Function, Node
 from .ops import TypeRuleError, both_stretched
-from .scope import (CheckError, Default, Sig, Weak, bind_call, did_you_mean,
-                    dim_from_ast, fail, literal_value, static_bool, static_int,
-                    static_ints)
-from .types import (DTYPES, FLOATS, INTS, Dim, Size, TensorType, TupleType,
-                    dim_eval, dim_str, scalar)
+from .scope import (Sig, Weak, bind_call, did_you_mean, dim_from_ast, fail,
+                    literal_value, static_int)
+from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
+                    scalar)
 
 BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
           "**": "pow", "@": "matmul", "==": "eq", "!=": "ne", "<": "lt", "<=": "le",
@@ -228,7 +226,7 @@ class BodyChecker:
             dtype = "f32" if isinstance(w.value, float) else "i32"
         if dtype in INTS and isinstance(w.value, float):
             fail("E0206", f"the float literal {w.value} cannot become {dtype}", w.span,
-                 f"write an integer, or cast the other operand: `f32(...)`")
+                 "write an integer, or cast the other operand: `f32(...)`")
         check_literal_range(w.value, dtype, w.span)
         return const(w.value, dtype, w.span)
 

@@ -12,7 +12,7 @@ into the text users see:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Source text of every file the parser has seen, so diagnostics can quote it.
 SOURCES: dict[str, str] = {}

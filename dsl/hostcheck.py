@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from . import ast as A
 from .checker import SIGS as DEF_SIGS
-from .diagnostics import Diagnostic, Note
+from .diagnostics import Note
 from .scope import CheckError, Sig, bind_call, did_you_mean, fail, too_deep
-from .types import DTYPES, FLOATS, TensorType, TupleType
+from .types import DTYPES, TensorType, TupleType
 
 
 @dataclass(frozen=True)

@@ -228,8 +228,8 @@ def rule_matmul(ts, attrs):
     inner_b = b.shape[0]
     if inner_a != inner_b:
         _fail("E0202", f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs {dim_str(inner_b)})",
-              f"the last dimension of the left operand must equal the first of the right; "
-              f"transpose one side (`x.T`) or check the shapes")
+              "the last dimension of the left operand must equal the first of the right; "
+              "transpose one side (`x.T`) or check the shapes")
     return TensorType(dtype, a.shape[:-1] + b.shape[1:])
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ast as A
-from .checker import DefInfo, Env, check_def, tensor_type
+from .checker import Env, check_def, tensor_type
 from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import HostChecker
 from .parser import parse

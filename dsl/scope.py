@@ -6,7 +6,7 @@ import difflib
 from dataclasses import dataclass
 
 from . import ast as A
-from .diagnostics import Diagnostic, Note, Span, SymError
+from .diagnostics import Diagnostic, Span
 from .types import Dim, Size, dim_add, dim_mul, dim_sub
 
 

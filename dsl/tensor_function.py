@@ -42,7 +42,7 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
     if isinstance(inputs, VariableBase):
         inputs = [inputs]
     inputs = list(inputs or [])
-    params, seen = [], set()
+    seen = set()
     for v in inputs:
         if not isinstance(v, VariableBase) or v.node.op != "param":
             what = ("a shared value (its value comes with it)" if isinstance(v, SharedVariable)

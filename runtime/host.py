@@ -15,9 +15,9 @@ import numpy as np
 
 from dsl import ast as A
 from dsl.checker import BodyChecker, Env
-from dsl.diagnostics import Diagnostic, Note, Span, SymError, error
+from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Function
-from dsl.scope import CheckError, Weak
+from dsl.scope import CheckError
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
 from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes, evaluate, Env as NpEnv
@@ -372,7 +372,7 @@ def to_arg(fn: Function, param, value, span):
     if isinstance(value, (bool, int, float)) and not isinstance(value, np.ndarray):
         if isinstance(value, float) and dtype.kind in "iub":
             raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got the float {value}",
-                        span, f"pass an integer, or change the parameter to f32")
+                        span, "pass an integer, or change the parameter to f32")
         return np.asarray(value, dtype)
     if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
         value = np.asarray(value)

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from dsl.autodiff import NONDIFF, VJP, GradError, grad
 from dsl.build import apply, const
-from dsl.types import NUMPY_DTYPE, Size, TensorType
+from dsl.types import Size, TensorType
 from runtime.numpy import Env, evaluate
 
 SETTINGS = settings(max_examples=30, deadline=None)

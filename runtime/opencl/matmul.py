@@ -232,9 +232,9 @@ def store_block(k: Kernel, root: Node, m: Node, d: Dims, flip: bool, MB, NB, PR,
 
     def loop(guard: bool):
         with k.block(f"for (int r = 0; r < {MB}; r++)"):
-            k.line(f"const long pr = r0 + r;" + (f" if (pr >= {dim_c(PR)}) break;" if guard else ""))
+            k.line("const long pr = r0 + r;" + (f" if (pr >= {dim_c(PR)}) break;" if guard else ""))
             with k.block(f"for (int c = 0; c < {NB}; c++)"):
-                k.line(f"const long pc = c0 + c;" + (f" if (pc >= {dim_c(PC)}) break;" if guard else ""))
+                k.line("const long pc = c0 + c;" + (f" if (pc >= {dim_c(PC)}) break;" if guard else ""))
                 k.line(f"const {t} acc = res[r * {NB} + c];")
                 store_result(k, root, m, i, j, "acc", d)
     whole = [f"r0 + {MB} <= {dim_c(PR)}" if not divides(PR, MB) else "",
