@@ -27,11 +27,23 @@ def choose_backend(backend: str | None) -> str:
 
 
 def default_backend() -> str:
+    """OpenCL where a device exists; else numpy, announced (once) on stderr."""
     try:
         from runtime.opencl.device import opencl_available
+        if opencl_available():
+            return "opencl"
     except ImportError:
-        return "numpy"
-    return "opencl" if opencl_available() else "numpy"
+        pass
+    global _FALLBACK_ANNOUNCED
+    if not _FALLBACK_ANNOUNCED:
+        _FALLBACK_ANNOUNCED = True
+        print("sym: no OpenCL device found, running on the numpy backend "
+              "(pip install pocl-binary-distribution gives a CPU device; `sym devices` lists them)",
+              file=sys.stderr)
+    return "numpy"
+
+
+_FALLBACK_ANNOUNCED = False
 
 
 def make_executor(backend: str, device: str | None, shared_types: dict):

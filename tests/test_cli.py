@@ -85,3 +85,13 @@ def test_plot_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch)
     path = write(tmp_path, GOOD)
     assert main(["run", path, "--backend", "numpy", "--plot", str(tmp_path / "p.png")]) == 1
     assert "matplotlib" in capsys.readouterr().err
+
+
+def test_fallback_to_numpy_is_announced(monkeypatch, capsys):
+    import dsl.api
+    import runtime.opencl.device
+    monkeypatch.setattr(runtime.opencl.device, "opencl_available", lambda: False)
+    monkeypatch.setattr(dsl.api, "_FALLBACK_ANNOUNCED", False)
+    monkeypatch.delenv("SYM_BACKEND", raising=False)
+    assert dsl.api.choose_backend(None) == "numpy"
+    assert "no OpenCL device found, running on the numpy backend" in capsys.readouterr().err
