@@ -19,7 +19,7 @@ from dsl.diagnostics import Note, error
 
 from .device import cache_root, description, has_fp64, import_cl, is_gpu
 
-BUILD_OPTIONS = ["-cl-mad-enable"]     # lets `a * b + c` become an fma instruction
+BUILD_OPTIONS = ["-cl-mad-enable", "-w"]   # fma for `a * b + c`; -w: no clang notes on stderr
 WARM_UP = "__kernel void sym_warm_up(__global int* a) { a[get_global_id(0)] = 0; }"
 _RUNTIMES: dict = {}
 
