@@ -1,6 +1,17 @@
 """Hypothesis strategies shared by the numpy and OpenCL op tests."""
 from hypothesis import strategies as st
 
+from dsl.types import NUMPY_DTYPE
+
+
+def values(rng, shape, dtype, low=-3.0, high=3.0):
+    """Random test values of a dtype: bools, small integers, or floats in [low, high)."""
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dtype in ("i32", "i64"):
+        return rng.integers(int(low), int(high) + 1, shape).astype(NUMPY_DTYPE[dtype])
+    return rng.uniform(low, high, shape).astype(NUMPY_DTYPE[dtype])
+
 
 @st.composite
 def slice_items(draw, shape):

@@ -16,7 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from strategies import slice_items
+from strategies import slice_items, values
 
 from dsl.build import apply
 from dsl.diagnostics import SymError
@@ -84,14 +84,6 @@ def close(got, want, dtype, tol=None):
         np.testing.assert_allclose(got, want, **(tol or TOL[dtype]))
     else:
         np.testing.assert_array_equal(got, want)
-
-
-def values(rng, shape, dtype, low=-3.0, high=3.0):
-    if dtype == "bool":
-        return rng.random(shape) < 0.5
-    if dtype in ("i32", "i64"):
-        return rng.integers(int(low), int(high) + 1, shape).astype(NUMPY_DTYPE[dtype])
-    return rng.uniform(low, high, shape).astype(NUMPY_DTYPE[dtype])
 
 
 shapes = st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from strategies import slice_items
+from strategies import slice_items, values
 
 from dsl.build import apply, const
 from dsl.ir import toposort
@@ -45,14 +45,6 @@ class Graph:
             assert v.dtype == np.dtype(NUMPY_DTYPE[r.type.dtype]), (r.op, v.dtype, r.type)
             assert v.shape == r.type.concrete_shape(self.sizes), (r.op, v.shape, r.type)
         return values[0] if len(values) == 1 else values
-
-
-def values(rng, shape, dtype, low=-3.0, high=3.0):
-    if dtype == "bool":
-        return rng.random(shape) < 0.5
-    if dtype in ("i32", "i64"):
-        return rng.integers(int(low), int(high) + 1, shape).astype(NUMPY_DTYPE[dtype])
-    return rng.uniform(low, high, shape).astype(NUMPY_DTYPE[dtype])
 
 
 def close(got, want, dtype):
