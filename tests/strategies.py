@@ -28,3 +28,13 @@ def slice_items(draw, shape):
         length = len(range(d)[slice(start, stop, step)])
         items.append(("slice", start, stop, step, length))
     return tuple(items)
+
+
+@st.composite
+def broadcast_pair(draw, shapes):
+    """(a, b): b is a suffix of a's shape with some dims stretched to 1;
+    either side may be the bigger one."""
+    a = draw(shapes)
+    k = draw(st.integers(0, len(a)))
+    b = tuple(1 if draw(st.booleans()) else d for d in a[len(a) - k:])
+    return (a, b) if draw(st.booleans()) else (b, a)
