@@ -151,10 +151,9 @@ class SymBackend(Runner):
 
     def setup(self, data, train_batches, valid_batches):
         super().setup(data, train_batches, valid_batches)
-        if self.backend == "opencl":
-            reason = opencl_unavailable_reason()
-            if reason:
-                raise Unavailable(reason)
+        reason = backend_unavailable_reason(self.backend)
+        if reason:
+            raise Unavailable(reason)
         import dsl
         self.m = dsl.load(PROGRAM, backend=self.backend, options={"epochs": 1},
                           out=io.StringIO(), progress=False)
@@ -286,6 +285,11 @@ def import_torch():
     return torch
 
 
+def backend_unavailable_reason(backend: str):
+    """Why a sym backend cannot run here, or None (numpy always can)."""
+    return opencl_unavailable_reason() if backend == "opencl" else None
+
+
 def opencl_unavailable_reason() -> str | None:
     try:
         from runtime.opencl.device import opencl_available
@@ -387,11 +391,10 @@ def full_runs(backends) -> str:
     rows = []
     for backend in backends:
         name = f"sym {backend}"
-        if backend == "opencl":
-            reason = opencl_unavailable_reason()
-            if reason:
-                rows.append([name, f"unavailable: {reason}"])
-                continue
+        reason = backend_unavailable_reason(backend)
+        if reason:
+            rows.append([name, f"unavailable: {reason}"])
+            continue
         print(f"  full run: {name} ...", file=sys.stderr, flush=True)
         try:
             out = io.StringIO()
@@ -455,11 +458,10 @@ def cold_warm(backends, warm_runs=2) -> str:
     rows = []
     for backend in backends:
         name = f"sym {backend}"
-        if backend == "opencl":
-            reason = opencl_unavailable_reason()
-            if reason:
-                rows.append([name, f"unavailable: {reason}"])
-                continue
+        reason = backend_unavailable_reason(backend)
+        if reason:
+            rows.append([name, f"unavailable: {reason}"])
+            continue
         print(f"  first call: {name} ...", file=sys.stderr, flush=True)
         try:
             with tempfile.TemporaryDirectory(prefix="sym-bench-cache-") as cache:
