@@ -83,6 +83,7 @@ class Interpreter:
         self.metrics = metrics if metrics is not None else D.Metrics()
         self.call_hook = call_hook      # (name, args, outputs) for tracing
         self.vars: dict = {name: o.value for name, o in prog.options.items()}
+        self.updates_only: dict[str, Function] = {}
 
     # ---- items and statements ------------------------------------------------
     def run(self):
@@ -102,7 +103,12 @@ class Interpreter:
         if isinstance(s, A.Assign):
             self.assign(s.targets, self.ev(s.value), s.span)
         elif isinstance(s, A.ExprStmt):
-            self.ev(s.expr)
+            e = s.expr
+            if isinstance(e, A.Call) and e.func.id in self.functions:
+                self.call_def(e.func.id, [self.ev(a) for a in e.args],
+                              [a.span for a in e.args], e.span, discard=True)
+            else:
+                self.ev(e)
         elif isinstance(s, A.For):
             self.for_loop(s)
         elif isinstance(s, A.If):
@@ -261,8 +267,15 @@ class Interpreter:
         return self.builtin(e)
 
     # ---- calls ---------------------------------------------------------------------
-    def call_def(self, name, args, arg_spans=None, span=None):
+    def call_def(self, name, args, arg_spans=None, span=None, discard=False):
+        """Run a def. When the caller discards its result (a call written as
+        a statement) and the def updates state, only the updates are
+        computed: the returned value, a loss say, would be thrown away.
+        Tracing and --nan-check look at the value, so they keep it."""
         fn = self.functions[name]
+        if discard and fn.updates and not (self.nan_check or self.call_hook):
+            fn = self.updates_only.get(name) or self.updates_only.setdefault(
+                name, Function(fn.name, fn.params, (), fn.updates, False, fn.signature, fn.span))
         arrays = [to_arg(fn, p, a, (arg_spans or [span] * len(args))[i] if arg_spans else span)
                   for i, (p, a) in enumerate(zip(fn.params, args))]
         try:
@@ -281,6 +294,8 @@ class Interpreter:
         results = [to_python(o) for o in outputs]
         if self.call_hook:
             self.call_hook(name, arrays, results)
+        if not fn.outputs:
+            return None
         return tuple(results) if fn.returns_tuple else results[0]
 
     def nan_hook(self, fname, call_span):

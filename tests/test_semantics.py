@@ -111,3 +111,35 @@ def test_checkpoint_round_trip(tmp_path, monkeypatch):
     out = io.StringIO()
     dsl.compile(src, backend="numpy", out=out).run()
     assert out.getvalue() == "[3. 6.]\n"
+
+
+DISCARDED = """
+shared s: f32[3] = zeros()
+
+def step(x: f32[3], i: i32) -> f32:
+    s <- s + x
+    return s[i]          # an index error only in the value
+
+step([1.0, 2.0, 3.0], 0)
+step([1.0, 1.0, 1.0], 7)     # the value is discarded: only the update runs
+print(s)
+v = step([0.0, 0.0, 1.0], 7)
+print(v)
+"""
+
+
+def test_call_as_statement_computes_only_updates(backend):
+    out = io.StringIO()
+    m = dsl.compile(DISCARDED, backend=backend, out=out)
+    with pytest.raises(dsl.SymError) as e:
+        m.run()
+    assert out.getvalue().split() == ["[2.", "3.", "4.]"]
+    assert "E0603" in str(e.value) and "<inline>:6:12" in str(e.value)   # from the kept value
+    assert not m._interp.updates_only["step"].outputs
+
+
+def test_nan_check_keeps_discarded_values():
+    m = dsl.compile(DISCARDED, backend="numpy", out=io.StringIO(), nan_check=True)
+    with pytest.raises(dsl.SymError) as e:
+        m.run()
+    assert ":9:" in str(e.value)         # the value is computed, so its bad index is found
