@@ -175,6 +175,31 @@ class SymBackend(Runner):
         return float(np.mean(errs)) * 100.0
 
 
+class OpenCLHand(Runner):
+    """hand_opencl.py: one pass over each minibatch, two kernels per step."""
+    key = "opencl-hand"
+    name = "hand-written OpenCL (one pass)"
+
+    def setup(self, data, train_batches, valid_batches):
+        super().setup(data, train_batches, valid_batches)
+        reason = opencl_unavailable_reason()
+        if reason:
+            raise Unavailable(reason)
+        from hand_opencl import HandOpenCL
+        self.hand = HandOpenCL()
+        self.hand.setup(data, train_batches, valid_batches, LR)
+        self.note = self.hand.note
+
+    def reset(self):
+        self.hand.reset()
+
+    def epoch(self):
+        return self.hand.epoch()
+
+    def val_error(self):
+        return self.hand.val_error()
+
+
 class TorchEager(Runner):
     key = "torch"
     name = "torch eager (autograd)"
@@ -489,12 +514,13 @@ def load_average() -> str:
         return "?"
 
 
-ALL_KEYS = ["numpy", "sym-numpy", "sym-opencl", "torch", "torch-compile"]
+ALL_KEYS = ["numpy", "sym-numpy", "sym-opencl", "opencl-hand", "torch", "torch-compile"]
 
 
 def make_runners(keys):
     make = {"numpy": NumpyHand, "sym-numpy": lambda: SymBackend("numpy"),
-            "sym-opencl": lambda: SymBackend("opencl"), "torch": TorchEager,
+            "sym-opencl": lambda: SymBackend("opencl"), "opencl-hand": OpenCLHand,
+            "torch": TorchEager,
             "torch-compile": TorchCompiled}
     return [make[k]() for k in keys]
 
