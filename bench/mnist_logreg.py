@@ -402,6 +402,58 @@ def epoch_table(results) -> str:
     return table(headers, rows, right={1, 2, 3, 5, 6})
 
 
+# ------------------------------------------------------------- --isolate ---
+
+ISOLATE_ROUNDS = 3
+
+
+def run_worker(key, data, repeats) -> int:
+    """One backend alone in this process; its results as JSON on stdout
+    (W in a .npy file named by SYM_BENCH_W)."""
+    results = measure_epochs(make_runners([key]), data, repeats)
+    res = results[key]
+    W = res.pop("W", None)
+    if W is not None:
+        np.save(os.environ["SYM_BENCH_W"], W)
+    print(json.dumps(res))
+    return 0
+
+
+def measure_isolated(keys, args, argv):
+    """measure_epochs' results, each backend timed in subprocesses of its own."""
+    per_round = max(1, -(-args.repeats // ISOLATE_ROUNDS))
+    results = {}
+    passthrough = [a for a in argv if a.startswith(("--threads", "--openblas-timeout"))]
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(ISOLATE_ROUNDS):
+            for key in rotated(list(keys), k):
+                print(f"  round {k + 1}/{ISOLATE_ROUNDS}: {key}", file=sys.stderr, flush=True)
+                w_path = os.path.join(tmp, f"{key}.npy")
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--worker", key, "--repeats", str(per_round),
+                     *passthrough], capture_output=True, text=True,
+                    env=dict(os.environ, SYM_BENCH_W=w_path))
+                res = results.setdefault(key, None)
+                try:
+                    got = json.loads(proc.stdout.strip().splitlines()[-1])
+                except (ValueError, IndexError):
+                    got = {"name": key, "times": [], "vals": [], "first": None, "note": "",
+                           "error": short_reason(proc.stderr.strip() or "no output", 150)}
+                if res is None:
+                    results[key] = got
+                else:
+                    res["times"] += got["times"]
+                    res["vals"] += got["vals"]
+                    res["error"] = res["error"] or got["error"]
+                if os.path.exists(w_path):
+                    results[key]["W"] = np.load(w_path)
+    ref = results.get("numpy", {}).get("W")
+    for res in results.values():
+        res["dW"] = (float(np.max(np.abs(res["W"] - ref)))
+                     if ref is not None and res.get("W") is not None else None)
+    return results
+
+
 # ------------------------------------------------------------ --full runs ---
 
 FINAL_RE = re.compile(r"best validation score of\s+([0-9.]+)\s*%.*?test performance\s+"
@@ -545,6 +597,10 @@ def main(argv=None):
                     help="set OPENBLAS_THREAD_TIMEOUT=N before numpy loads: OpenBLAS's idle "
                          "threads spin 2**N cycles, not 2**28, before sleeping (4 to 30; "
                          "default: OpenBLAS's own)")
+    ap.add_argument("--isolate", action="store_true",
+                    help="run each backend in processes of its own (3 rounds, interleaved), "
+                         "so no library's threads compete with another's")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     global TORCH_THREADS
     if args.threads:
@@ -560,18 +616,26 @@ def main(argv=None):
     sym_backends = [k[4:] for k in keys if k.startswith("sym-")]
 
     from runtime.data import mnist
-    data = mnist()
+    if args.worker:
+        return run_worker(args.worker, mnist(), args.repeats)
     runners = make_runners(keys)
     load_before = load_average()
-    results = measure_epochs(runners, data, args.repeats)
+    if args.isolate:
+        results = measure_isolated(keys, args, argv if argv is not None else sys.argv[1:])
+    else:
+        results = measure_epochs(runners, mnist(), args.repeats)
     load_after = load_average()
 
     ocl = next((r for r in runners if r.key == "sym-opencl"), None)
-    ocl_device = (ocl.note if ocl is not None and ocl.note
-                  else f"sym backend not used; pyopencl sees: {opencl_devices()}")
+    ocl_note = (ocl.note if ocl is not None else "") or \
+        results.get("sym-opencl", {}).get("note", "")
+    ocl_device = ocl_note or f"sym backend not used; pyopencl sees: {opencl_devices()}"
     print("MNIST logistic regression (programs/mnist_logreg.sym): one SGD epoch")
     print(f"= {N_TRAIN_BATCHES} minibatches x {BATCH} rows, lr {LR}, from zero weights; "
           f"{args.repeats} interleaved repeats after one warm-up epoch each")
+    if args.isolate:
+        print(f"each backend in processes of its own: {ISOLATE_ROUNDS} rounds, one process "
+              "per backend per round, backends rotated; 'first epoch' is the first round's")
     print()
     extra = {"OpenCL device": ocl_device,
              "load average": f"{load_before} before, {load_after} after the epochs "
