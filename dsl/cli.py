@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--plot", metavar="FILE.png", help="plot each recorded series (needs matplotlib)")
     run.add_argument("--metrics", metavar="FILE.csv", help="write the recorded series as CSV")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument("-v", "--verbose", action="store_true", help="report the backend and device")
+    run.add_argument("-v", "--verbose", action="store_true", help="report the backend and device, and calls whose value is not computed")
 
     check = sub.add_parser("check", help="type-check programs without running them",
                            description="Print each def's signature and each shared value's type, "
@@ -141,6 +141,7 @@ def cmd_run(args) -> int:
                    nan_check=args.nan_check, progress=progress)
     if args.verbose:
         print(f"sym: backend {prog.backend}: {prog.device}", file=sys.stderr)
+        prog._interp.report = lambda message: print(f"sym: {message}", file=sys.stderr)
     try:
         prog.run()
     finally:

@@ -83,7 +83,8 @@ class Interpreter:
         self.metrics = metrics if metrics is not None else D.Metrics()
         self.call_hook = call_hook      # (name, args, outputs) for tracing
         self.vars: dict = {name: o.value for name, o in prog.options.items()}
-        self.updates_only: dict[str, Function] = {}
+        self.updates_only: dict[str, Function] = {}   # def name -> its updates alone
+        self.report = None              # fn(message) for `sym run -v`
 
     # ---- items and statements ------------------------------------------------
     def run(self):
@@ -274,8 +275,7 @@ class Interpreter:
         Tracing and --nan-check look at the value, so they keep it."""
         fn = self.functions[name]
         if discard and fn.updates and not (self.nan_check or self.call_hook):
-            fn = self.updates_only.get(name) or self.updates_only.setdefault(
-                name, Function(fn.name, fn.params, (), fn.updates, False, fn.signature, fn.span))
+            fn = self.updates_only_of(fn, span)
         arrays = [to_arg(fn, p, a, (arg_spans or [span] * len(args))[i] if arg_spans else span)
                   for i, (p, a) in enumerate(zip(fn.params, args))]
         try:
@@ -297,6 +297,17 @@ class Interpreter:
         if not fn.outputs:
             return None
         return tuple(results) if fn.returns_tuple else results[0]
+
+    def updates_only_of(self, fn: Function, span) -> Function:
+        hit = self.updates_only.get(fn.name)
+        if hit is None:
+            hit = self.updates_only[fn.name] = Function(
+                fn.name, fn.params, (), fn.updates, False, fn.signature, fn.span)
+            if self.report:
+                where = f" (line {span.line})" if span is not None else ""
+                self.report(f"`{fn.name}` is called as a statement{where}: its value is "
+                            "not used, so only its updates are computed")
+        return hit
 
     def nan_hook(self, fname, call_span):
         if not self.nan_check:

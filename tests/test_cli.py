@@ -73,6 +73,16 @@ def test_verbose_reports_backend(tmp_path, capsys):
     assert "backend numpy" in capsys.readouterr().err
 
 
+def test_verbose_reports_calls_computing_only_updates(tmp_path, capsys):
+    path = write(tmp_path, "shared c: f32 = zeros()\n\ndef bump() -> f32:\n    c <- c + 1.0\n"
+                           "    return c\n\nbump()\nbump()\nprint(c)\n")
+    assert main(["run", path, "--backend", "numpy", "-v"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "2.0"
+    assert captured.err.count("`bump` is called as a statement (line 7): its value is not used, "
+                              "so only its updates are computed") == 1
+
+
 def test_plot_without_matplotlib_is_a_clear_error(tmp_path, capsys, monkeypatch):
     import builtins
     real_import = builtins.__import__
