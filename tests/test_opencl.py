@@ -506,6 +506,27 @@ def test_gather_out_of_range_raises_on_read(ex, bad):
     np.asarray(out)       # the flag was cleared
 
 
+def test_wide_index_build_computes_the_same(monkeypatch):
+    """Arrays over 2**31 elements get the program built with 64-bit index
+    arithmetic: forced here by lowering the limit to 0."""
+    import runtime.opencl.executor as E
+    monkeypatch.setattr(E, "NARROW_LIMIT", 0)
+    ex = E.OpenCLExecutor({})
+    rng = np.random.default_rng(5)
+    g = Graph()
+    x = g.param(values(rng, (4, 3, 5), "f32"), "f32")         # f32[n3, n2, n1]
+    b = g.param(values(rng, (5,), "f32"), "f32")              # f32[n1]
+    i = g.param(np.array([2, 0, 3]), "i64", shape=(Size.var("k"),))
+    g.sizes["k"] = 3
+    g.compare(ex, apply("exp", (apply("add", (x, b)),)), apply("gather", (x, i)))
+    assert all(c.wide is not None for _, c in ex.compiled.values())
+    fn = Function("f", (x, i), (apply("gather", (x, i)),))
+    (out,) = ex.call(fn, [g.params["p0"], np.array([2, 9, 3])], dict(g.sizes))
+    with pytest.raises(IndexOutOfRange) as e:
+        np.asarray(out)
+    assert (e.value.value, e.value.size, e.value.axis) == (9, 4, 0)
+
+
 def test_one_hot_out_of_range(ex):
     y = apply("param", (), type=TensorType("i32", (3,)), name="y")
     fn = Function("f", (y,), (apply("one_hot", (y,), depth=4),))

@@ -325,6 +325,9 @@ def prelude(helpers, fp64: bool, vector_types) -> str:
     lines = []
     if fp64:
         lines.append("#pragma OPENCL EXTENSION cl_khr_fp64 : enable")
+    # map kernels split flat indices in sym_ix: 32-bit vectorises, 64-bit does not
+    lines += ["#ifdef SYM_WIDE_INDEX", "typedef long sym_ix;", "#else", "typedef int sym_ix;",
+              "#endif"]
     for t, n in sorted(vector_types):
         align = 8 if t == "double" else 4
         lines.append(f"typedef {t} {t}{n}u __attribute__((ext_vector_type({n}), aligned({align})));")

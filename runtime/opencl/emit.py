@@ -80,6 +80,8 @@ class Kernel:
         self.uses_err = False
         self.write_key: str | None = None
         self.attributes = ""            # e.g. reqd_work_group_size
+        self.defer_checks = False       # record index errors in variables (map kernels)
+        self.deferred = False           # ... and some were recorded
 
     # ---- declarations ---------------------------------------------------------
     def output(self, key: str, dtype: str) -> str:
@@ -190,22 +192,27 @@ class Kernel:
             yield names
 
     # ---- indices ----------------------------------------------------------------
-    def unravel(self, flat: str, shape) -> Ix:
+    def unravel(self, flat: str, shape, narrow: bool = False) -> Ix:
         """The multi-index of a row-major flat index (div/mod, emitted here;
-        the C compiler drops the ones nobody reads)."""
+        the C compiler drops the ones nobody reads). narrow: divide in
+        `sym_ix`, 32-bit when the program is built for arrays under 2**31
+        elements (the executor's choice)."""
         if not shape:
             return Ix([], "0")
+        t = "sym_ix" if narrow else "long"
         axes = [None] * len(shape)
-        rest = self.let("long", flat, "f")
+        rest = self.let(t, f"({t})({flat})" if narrow else flat, "f")
         for k in range(len(shape) - 1, -1, -1):
             d = shape[k]
+            size = f"({t}){dim_c(d)}" if narrow else dim_c(d)
             if d == 1:
                 axes[k] = "0"
             elif k == 0:
-                axes[k] = rest
+                axes[k] = f"(long){rest}" if narrow else rest
             else:
-                axes[k] = self.let("long", f"{rest} % {dim_c(d)}", "i")
-                rest = self.let("long", f"{rest} / {dim_c(d)}", "f")
+                axes[k] = self.let("long", f"(long)({rest} % {size})" if narrow
+                                   else f"{rest} % {size}", "i")
+                rest = self.let(t, f"{rest} / {size}", "f")
         return Ix(axes, flat)
 
     def broadcast_ix(self, x: Node, shape, ix: Ix) -> Ix:
@@ -265,13 +272,31 @@ class Kernel:
             return hit
         site = self.site(node, axis)
         raw = self.let("long", f"(long)({v})", "w")
-        w = self.var("long", raw, "w")
-        if allow_negative:
-            self.line(f"if ({w} < 0) {w} += {dim_c(size)};")
-        self.line(f"if ({w} < 0 || {w} >= {dim_c(size)}) {{ "
-                  f"sym_flag(err, site_base + {site}, {axis}, {raw}, {dim_c(size)}); {w} = 0; }}")
+        if self.defer_checks:
+            w = self._deferred_check(raw, size, site, axis, allow_negative)
+        else:
+            w = self.var("long", raw, "w")
+            if allow_negative:
+                self.line(f"if ({w} < 0) {w} += {dim_c(size)};")
+            self.line(f"if ({w} < 0 || {w} >= {dim_c(size)}) {{ "
+                      f"sym_flag(err, site_base + {site}, {axis}, {raw}, {dim_c(size)}); {w} = 0; }}")
         self.memo[-1][key] = w
         return w
+
+    def _deferred_check(self, raw: str, size, site: int, axis: int, allow_negative: bool) -> str:
+        """The same check as data: selects, no branch and no call; the
+        first error of this work-item is kept in e_* (see map_kernel)."""
+        if not self.deferred:
+            self.deferred = True
+            self.prologue.append("int e_site = -1, e_axis = 0;")
+            self.prologue.append("long e_value = 0, e_size = 0;")
+        n = dim_c(size)
+        w = self.let("long", f"{raw} < 0 ? {raw} + {n} : {raw}" if allow_negative else raw, "w")
+        bad = self.let("int", f"{w} < 0 || {w} >= {n}", "bad")
+        first = self.let("int", f"{bad} && valid && e_site < 0", "first")
+        self.line(f"e_axis = {first} ? {axis} : e_axis; e_value = {first} ? {raw} : e_value;")
+        self.line(f"e_size = {first} ? {n} : e_size; e_site = {first} ? {site} : e_site;")
+        return self.let("long", f"{bad} ? 0 : {w}", "w")
 
     # ---- the finished text ------------------------------------------------------
     def source(self, attributes: str = "") -> str:

@@ -35,12 +35,27 @@ def nbytes_of(shape, dtype: str) -> int:
     return int(np.prod(shape, dtype=np.int64)) * np.dtype(NUMPY_DTYPE[dtype]).itemsize
 
 
+NARROW_LIMIT = 2**31 - 1   # elements: larger arrays need 64-bit index division
+
+
 class Compiled:
-    """A function's plan, its program, and its instances by size binding."""
+    """A function's plan, its program, and its instances by size binding.
+    `wide` is the same source built with 64-bit index arithmetic, made
+    only for a binding with an array of more than NARROW_LIMIT elements."""
 
     def __init__(self, fn: Function, plan: Plan, program, site_base: int):
         self.fn, self.plan, self.program, self.site_base = fn, plan, program, site_base
+        self.wide = None
         self.instances: dict[tuple, Instance] = {}
+
+    def program_for(self, rt, sizes: dict):
+        largest = max((int(np.prod([dim_eval(d, sizes) for d in spec.shape], dtype=np.int64))
+                       for spec in self.plan.buffers.values()), default=0)
+        if largest <= NARROW_LIMIT:
+            return self.program
+        if self.wide is None:
+            self.wide = rt.program(self.plan.source, self.fn.name, wide_index=True)
+        return self.wide
 
 
 class Instance:
@@ -58,12 +73,13 @@ class Instance:
         self.param_bufs: dict[str, object] = {}
         self.launches = []        # (kernel, global, local, param slots, bound)
         self.steps = []
+        program = c.program_for(ex.rt, sizes)
         for step in plan.steps:
             if step.kind == "copy":
                 self.steps.append(("copy", step.src, step.dst))
                 continue
             spec = step.kernel
-            kernel = cl.Kernel(c.program, spec.name)
+            kernel = cl.Kernel(program, spec.name)
             slots = []
             for i, arg in enumerate(spec.args):
                 if arg[0] in ("buf", "off") and plan.buffers[arg[1]].kind == "param":

@@ -71,15 +71,43 @@ def store(k: Kernel, root: Node, index: str, expr: str) -> None:
 
 # ---- map --------------------------------------------------------------------
 def map_kernel(k: Kernel, root: Node) -> Grid:
+    """One work-item per element. Written so that pocl runs the work-items
+    as vector lanes: no early return (work-items past the end compute the
+    last element again and do not store it), the flat index split in
+    `sym_ix` arithmetic (32-bit unless the arrays are too big, see
+    executor.py: 64-bit division does not vectorise), and index checks
+    that record their error in variables, reported after a barrier
+    (a call in a branch does not vectorise)."""
     shape = root.type.shape
     local = local_for(shape, MAP_LOCAL)
-    k.line("const long gid = get_global_id(0);")
-    k.line(f"if (gid >= {prod_c(shape)}) return;")
-    ix = k.unravel("gid", shape)
+    total = prod_c(shape)
+    k.line("const long gid0 = get_global_id(0);")
+    k.line(f"const int valid = gid0 < {total};")
+    k.line(f"const long gid = valid ? gid0 : ({total} > 0 ? {total} - 1 : 0);")
+    k.defer_checks = True
+    ix = k.unravel("gid", shape, narrow=True)
     k.root_ix, k.root_shape = ix, shape
-    store(k, root, "gid", k.compute(root, ix))
+    value = k.compute(root, ix)
+    k.line(f"if (valid) out[gid] = ({CTYPE[root.type.dtype]})({value});")
+    report_deferred_checks(k, local)
     k.attributes = reqd((local,))
     return Grid((tuple(shape),), (1,), (local,))
+
+
+def report_deferred_checks(k: Kernel, local: int) -> None:
+    """The first index error any work-item of the group recorded goes to
+    the error flag, from work-item 0 after a barrier."""
+    if not k.deferred:
+        return
+    k.line(f"__local int l_site[{local}], l_axis[{local}];")
+    k.line(f"__local long l_value[{local}], l_size[{local}];")
+    k.line("const int lid = get_local_id(0);")
+    k.line("l_site[lid] = e_site; l_axis[lid] = e_axis; l_value[lid] = e_value; l_size[lid] = e_size;")
+    k.line("barrier(CLK_LOCAL_MEM_FENCE);")
+    with k.block("if (lid == 0)"):
+        with k.block(f"for (int i = 0; i < {local}; i++)"):
+            k.line("if (l_site[i] >= 0) { sym_flag(err, site_base + l_site[i], l_axis[i], "
+                   "l_value[i], l_size[i]); break; }")
 
 
 # ---- rows: softmax and log_softmax -----------------------------------------------

@@ -41,7 +41,7 @@ class Runtime:
         self.queue = cl.CommandQueue(self.context)
         self.fp64 = has_fp64(device)
         self.target = "gpu" if is_gpu(device) else "cpu"
-        self.programs: dict[str, object] = {}
+        self.programs: dict[tuple, object] = {}   # (source, wide_index) -> program
         self.stats = {"builds": 0, "build_seconds": 0.0, "program_cache_hits": 0}
         self.max_alloc = int(device.max_mem_alloc_size)
         self.datasets = DatasetCache(self, budget=int(device.global_mem_size) // 4)
@@ -61,8 +61,12 @@ class Runtime:
             pass    # a real build will report any problem
 
     # ---- programs -------------------------------------------------------------------
-    def program(self, source: str, fn_name: str):
-        prg = self.programs.get(source)
+    def program(self, source: str, fn_name: str, wide_index: bool = False):
+        """The built program (cached by source); wide_index: 64-bit index
+        arithmetic (the source's SYM_WIDE_INDEX), for arrays of 2**31
+        elements or more."""
+        options = BUILD_OPTIONS + (["-D", "SYM_WIDE_INDEX"] if wide_index else [])
+        prg = self.programs.get((source, wide_index))
         if prg is not None:
             self.stats["program_cache_hits"] += 1
             return prg
@@ -73,14 +77,14 @@ class Runtime:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")     # pyopencl's CompilerWarning for any build log
                 prg = cl.Program(self.context, source).build(
-                    options=BUILD_OPTIONS, cache_dir=str(cache_root() / "pyopencl"))
+                    options=options, cache_dir=str(cache_root() / "pyopencl"))
         except cl.Error as exc:
             raise error("E0802", f"the OpenCL build of `{fn_name}` failed on {self.description}",
                         None, "this is a bug in sym's OpenCL backend; `--backend numpy` runs the program",
                         notes=[_build_note(exc, source)])
         self.stats["builds"] += 1
         self.stats["build_seconds"] += time.perf_counter() - start
-        self.programs[source] = prg
+        self.programs[(source, wide_index)] = prg
         return prg
 
     # ---- buffers --------------------------------------------------------------------
