@@ -423,7 +423,12 @@ def measure_isolated(keys, args, argv):
     """measure_epochs' results, each backend timed in subprocesses of its own."""
     per_round = max(1, -(-args.repeats // ISOLATE_ROUNDS))
     results = {}
-    passthrough = [a for a in argv if a.startswith(("--threads", "--openblas-timeout"))]
+    passthrough = []
+    for i, a in enumerate(argv):       # the thread settings go to every worker
+        if a in ("--threads", "--openblas-timeout"):
+            passthrough += argv[i:i + 2]
+        elif a.startswith(("--threads=", "--openblas-timeout=")):
+            passthrough.append(a)
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(ISOLATE_ROUNDS):
             for key in rotated(list(keys), k):
