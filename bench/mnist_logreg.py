@@ -76,6 +76,7 @@ from common import (REPO, Unavailable, ensure_repo_on_path, fmt_ms, fmt_ratio,  
 ensure_repo_on_path()
 
 import numpy as np  # noqa: E402
+from hand_opencl import HandOpenCL  # noqa: E402
 
 PROGRAM = REPO / "programs" / "mnist_logreg.sym"
 BATCH = 600
@@ -175,29 +176,14 @@ class SymBackend(Runner):
         return float(np.mean(errs)) * 100.0
 
 
-class OpenCLHand(Runner):
+class OpenCLHand(HandOpenCL, Runner):
     """hand_opencl.py: one pass over each minibatch, two kernels per step."""
-    key = "opencl-hand"
-    name = "hand-written OpenCL (one pass)"
 
     def setup(self, data, train_batches, valid_batches):
-        super().setup(data, train_batches, valid_batches)
         reason = opencl_unavailable_reason()
         if reason:
             raise Unavailable(reason)
-        from hand_opencl import HandOpenCL
-        self.hand = HandOpenCL()
-        self.hand.setup(data, train_batches, valid_batches, LR)
-        self.note = self.hand.note
-
-    def reset(self):
-        self.hand.reset()
-
-    def epoch(self):
-        return self.hand.epoch()
-
-    def val_error(self):
-        return self.hand.val_error()
+        super().setup(data, train_batches, valid_batches, LR)
 
 
 class TorchEager(Runner):
@@ -369,11 +355,17 @@ def measure_epochs(runners, data, repeats):
             except Exception as exc:
                 res["error"] = f"failed in repeat {k + 1}: {short_reason(exc, 150)}"
                 live.remove(r)
+    for res in results.values():
+        res["note"] = next((r.note for r in runners if r.name == res["name"]), "")
+    return add_weight_differences(results)
+
+
+def add_weight_differences(results):
+    """Each result's dW: its largest |W - W of hand-written numpy|."""
     ref = results.get("numpy", {}).get("W")
     for res in results.values():
-        if ref is not None and res.get("W") is not None:
-            res["dW"] = float(np.max(np.abs(res["W"] - ref)))
-        res["note"] = next((r.note for r in runners if r.name == res["name"]), "")
+        res["dW"] = (float(np.max(np.abs(res["W"] - ref)))
+                     if ref is not None and res.get("W") is not None else None)
     return results
 
 
@@ -408,14 +400,14 @@ ISOLATE_ROUNDS = 3
 
 
 def run_worker(key, data, repeats) -> int:
-    """One backend alone in this process; its results as JSON on stdout
-    (W in a .npy file named by SYM_BENCH_W)."""
+    """One backend alone in this process; its results on stdout as a
+    RESULT line (W in a .npy file named by SYM_BENCH_W)."""
     results = measure_epochs(make_runners([key]), data, repeats)
     res = results[key]
     W = res.pop("W", None)
     if W is not None:
         np.save(os.environ["SYM_BENCH_W"], W)
-    print(json.dumps(res))
+    print("RESULT " + json.dumps(res))
     return 0
 
 
@@ -438,12 +430,12 @@ def measure_isolated(keys, args, argv):
                     [sys.executable, __file__, "--worker", key, "--repeats", str(per_round),
                      *passthrough], capture_output=True, text=True,
                     env=dict(os.environ, SYM_BENCH_W=w_path))
-                res = results.setdefault(key, None)
                 try:
-                    got = json.loads(proc.stdout.strip().splitlines()[-1])
-                except (ValueError, IndexError):
+                    got = child_result(proc)
+                except RuntimeError as exc:
                     got = {"name": key, "times": [], "vals": [], "first": None, "note": "",
-                           "error": short_reason(proc.stderr.strip() or "no output", 150)}
+                           "error": short_reason(exc, 150)}
+                res = results.get(key)
                 if res is None:
                     results[key] = got
                 else:
@@ -452,11 +444,7 @@ def measure_isolated(keys, args, argv):
                     res["error"] = res["error"] or got["error"]
                 if os.path.exists(w_path):
                     results[key]["W"] = np.load(w_path)
-    ref = results.get("numpy", {}).get("W")
-    for res in results.values():
-        res["dW"] = (float(np.max(np.abs(res["W"] - ref)))
-                     if ref is not None and res.get("W") is not None else None)
-    return results
+    return add_weight_differences(results)
 
 
 # ------------------------------------------------------------ --full runs ---
@@ -528,6 +516,11 @@ def first_call(backend, cache_root) -> dict:
     code = CHILD.format(repo=str(REPO), program=str(PROGRAM), backend=backend)
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=600)
+    return child_result(proc)
+
+
+def child_result(proc) -> dict:
+    """The dict a child process printed as its `RESULT {json}` line."""
     for text_line in proc.stdout.splitlines():
         if text_line.startswith("RESULT "):
             return json.loads(text_line[7:])
