@@ -716,3 +716,31 @@ def test_download_into_the_cache(tmp_path, monkeypatch):
     assert sorted(os.listdir(cache)) == sorted(f"{n}.gz" for n in mnist_mod.NAMES)
     mnist()
     assert len(served) == 4  # downloaded once
+
+
+# ---------------------------------------------------------------- hostile files
+
+def test_idx_header_claiming_terabytes_is_refused_before_reading(fake_dir):
+    directory, files = fake_dir
+    path = files["train-images-idx3-ubyte"][0]
+    path.write_bytes(gzip.compress(struct.pack(">IIII", 0x803, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)))
+    e = expect_error(path, load_idx_dir, directory, n_train=N_TRAIN)
+    assert "4294967295 x 4294967295 x 4294967295" in e.message
+    assert str((2 ** 32 - 1) ** 3) in e.message and "bytes of data, more than" in e.message
+
+
+def test_gzip_bomb_pickle_is_not_decompressed_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist_mod, "MAX_DATA_BYTES", 1 << 16)
+    path = tmp_path / "mnist.pkl.gz"
+    path.write_bytes(gzip.compress(b"\0" * (1 << 20)))
+    e = expect_error(path, load_pickle, path)
+    assert f"holds more than {1 << 16} bytes (decompressed" in e.message
+
+
+def test_gzip_bomb_idx_reads_only_what_the_header_says(fake_dir, monkeypatch):
+    directory, files = fake_dir
+    monkeypatch.setattr(mnist_mod, "IDX_SLACK", 16)
+    path, array = files["t10k-labels-idx1-ubyte"]
+    path.write_bytes(gzip.compress(idx_bytes(0x801, array) + b"\0" * (1 << 22)))
+    e = expect_error(path, load_idx_dir, directory, n_train=N_TRAIN)
+    assert "more than 16 bytes beyond what its header (3) says" in e.message

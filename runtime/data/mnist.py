@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import importlib
 import io
+import math
 import os
 import pickle
 import shutil
@@ -220,18 +221,75 @@ def _reason(e):
 
 # ---------------------------------------------------------------- IDX files
 
+# The most a data file may decompress to. The classic pickle is 220 MB and
+# the largest IDX file 47 MB; the cap keeps a gzip bomb from filling memory.
+MAX_DATA_BYTES = 1 << 30
+# Bytes read past what an IDX header announces, to say how many are extra.
+IDX_SLACK = 1 << 20
+
+
+class _Reading:
+    """A data file opened for reading, decompressed when its name ends in
+    .gz; read errors become DataErrors naming the file."""
+
+    def __init__(self, file):
+        self.file = file
+
+    def __enter__(self):
+        try:
+            self.stream = (gzip.open(self.file, "rb") if self.file.name.endswith(".gz")
+                           else open(self.file, "rb"))
+        except OSError as e:
+            raise DataError(f"{self.file}: cannot read ({e.strerror or e})") from None
+        return self
+
+    def __exit__(self, kind, value, tb):
+        self.stream.close()
+        if isinstance(value, (gzip.BadGzipFile, EOFError, zlib.error)):
+            raise DataError(f"{self.file}: corrupt gzip file ({value})",
+                            hint="delete it and get a fresh copy") from None
+        if isinstance(value, OSError):
+            raise DataError(f"{self.file}: cannot read ({value.strerror or value})") from None
+
+    def read_rest(self, limit):
+        """The rest of the file up to `limit` bytes, and whether it holds more."""
+        data = self.stream.read(limit + 1)
+        return (data[:limit], True) if len(data) > limit else (data, False)
+
+
 def _read_bytes(file):
-    """The file's content, decompressed when its name ends in .gz."""
-    try:
-        if file.name.endswith(".gz"):
-            with gzip.open(file, "rb") as f:
-                return f.read()
-        return file.read_bytes()
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise DataError(f"{file}: corrupt gzip file ({e})",
-                        hint="delete it and get a fresh copy") from None
-    except OSError as e:
-        raise DataError(f"{file}: cannot read ({e.strerror or e})") from None
+    """The file's content, decompressed when its name ends in .gz, refused
+    when it would be larger than MAX_DATA_BYTES."""
+    limit = MAX_DATA_BYTES
+    with _Reading(file) as f:
+        data, more = f.read_rest(limit)
+    if more:
+        raise DataError(f"{file}: holds more than {limit} bytes "
+                        f"({'decompressed; ' if file.name.endswith('.gz') else ''}"
+                        "no MNIST file is that large)",
+                        hint="check that this is the file you meant")
+    return data
+
+
+def _read_idx(file, magic, ndim):
+    """An IDX file read no further than its header announces (plus a little,
+    to report extra bytes): a header can claim at most MAX_DATA_BYTES."""
+    header = 4 + 4 * ndim
+    with _Reading(file) as f:
+        head = f.stream.read(header)
+        if len(head) == header:
+            dims = struct.unpack(f">{ndim}I", head[4:])
+            need = math.prod(dims)
+            if need > MAX_DATA_BYTES:
+                raise DataError(f"{file}: its header says {_dims(dims)} = {need} bytes of data, more than the {MAX_DATA_BYTES} "
+                                "bytes sym reads from a data file",
+                                hint="the header is damaged; get a fresh copy")
+            body, more = f.read_rest(need + IDX_SLACK)
+            if more:
+                raise DataError(f"{file}: more than {IDX_SLACK} bytes beyond what its header "
+                                f"({_dims(dims)}) says")
+            head += body
+    return _parse_idx(file, head, magic, ndim)
 
 
 def _parse_idx(file, data, magic, ndim):
@@ -245,7 +303,7 @@ def _parse_idx(file, data, magic, ndim):
         raise DataError(f"{file}: wrong magic number: expected 0x{magic:08x} "
                         f"({_kind(magic)}), found 0x{found:08x} ({_kind(found)})")
     dims = struct.unpack(f">{ndim}I", data[4:header])
-    need = int(np.prod(dims))
+    need = math.prod(dims)   # Python ints: a damaged header cannot overflow
     have = len(data) - header
     if have < need:
         raise DataError(f"{file}: truncated: its header says {_dims(dims)} = "
@@ -266,8 +324,8 @@ def _dims(dims):
 
 def _read_pair(images_file, labels_file):
     """Images as float32 / 256, shape (N, 784), and int32 labels, checked."""
-    images = _parse_idx(images_file, _read_bytes(images_file), IMAGE_MAGIC, 3)
-    labels = _parse_idx(labels_file, _read_bytes(labels_file), LABEL_MAGIC, 1)
+    images = _read_idx(images_file, IMAGE_MAGIC, 3)
+    labels = _read_idx(labels_file, LABEL_MAGIC, 1)
     n, rows, cols = images.shape
     if (rows, cols) != (ROWS, COLS):
         raise DataError(f"{images_file}: wrong image size: {rows}x{cols}, "
