@@ -142,23 +142,49 @@ def cmd_run(args) -> int:
     if args.verbose:
         print(f"sym: backend {prog.backend}: {prog.device}", file=sys.stderr)
         prog._interp.report = lambda message: print(f"sym: {message}", file=sys.stderr)
+    check_metrics_targets(args)
     try:
         prog.run()
-    finally:
-        write_metrics(prog, args)
+    except BaseException as exc:
+        write_metrics(prog, args, exc)
+        raise
+    write_metrics(prog, args)
     return 0
 
 
-def write_metrics(prog, args):
+def check_metrics_targets(args):
+    """Refuse a --metrics/--plot path that may not be written (a FIFO, the
+    program itself) before the program runs, not after hours of training."""
     from runtime.data import DataError
+    from runtime.data.files import check_target
     from .diagnostics import error
-    try:
-        if args.metrics:
-            prog.metrics.write_csv(args.metrics)
-        if args.plot:
-            prog.metrics.plot(args.plot)
-    except DataError as exc:
-        raise error("E0601", exc.message, None, exc.hint)
+    for path, what in ((args.metrics, "metrics"), (args.plot, "plot")):
+        try:
+            if path:
+                check_target(path, what, args.file)
+        except DataError as exc:
+            raise error(exc.code, exc.message, None, exc.hint)
+
+
+def write_metrics(prog, args, program_error=None):
+    """Write --metrics and --plot. A failed write is shown beside the
+    program's own error, never instead of it."""
+    from runtime.data import DataError
+    from .diagnostics import Diagnostic
+    failures = []
+    for path, write in ((args.metrics, prog.metrics.write_csv), (args.plot, prog.metrics.plot)):
+        try:
+            if path:
+                write(path, args.file)
+        except DataError as exc:
+            failures.append(Diagnostic(exc.code, exc.message, None, hint=exc.hint))
+    if not failures:
+        return
+    if program_error is None:
+        raise SymError(failures)
+    if isinstance(program_error, SymError):
+        raise SymError(program_error.diagnostics + failures) from None
+    print(SymError(failures), file=sys.stderr)  # main reports an interrupt or a bug after it
 
 
 def cmd_explain(args) -> int:

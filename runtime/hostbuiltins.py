@@ -14,7 +14,7 @@ def values_of(ip, args):
 
 
 def data_error(exc: D.DataError, span):
-    return error("E0601", exc.message, span, exc.hint)
+    return error(exc.code, exc.message, span, exc.hint)
 
 
 def host_print(ip, e):
@@ -86,7 +86,7 @@ def host_save(ip, e):
     (path,) = [ip.ev(a) for a in e.args]
     values = {n: np.asarray(ip.executor.get_shared(n)) for n in ip.prog.shareds}
     try:
-        D.checkpoint.save(path, values)
+        D.checkpoint.save(path, values, program=e.span.file)
     except D.DataError as exc:
         raise data_error(exc, e.span)
 

@@ -1,41 +1,21 @@
 """Checkpoints of shared values as .npz, written atomically and loaded checked."""
 
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from runtime.data.errors import DataError
+from runtime.data.files import write_atomically
 
 
-def save(path, values):
-    """Write `values` (name -> array) to the .npz file `path`.
-
-    The data goes to a temp file in the same folder, is flushed and fsynced,
-    then renamed over `path`: a run killed midway leaves the old file intact.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+def save(path, values, program=None):
+    """Write `values` (name -> array) to the .npz file `path`, atomically
+    (see runtime.data.files); `program` is the source file never overwritten."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                   suffix=".tmp")
-    except OSError as e:
-        raise DataError(f"{path}: cannot write checkpoint ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_npz(f, values)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic on POSIX and Windows
-    except OSError as e:
-        raise DataError(f"{path}: cannot write checkpoint ({e.strerror or e})") from None
+        write_atomically(path, lambda f: _write_npz(f, values), "checkpoint", program)
     except ValueError as e:  # e.g. an object array, which would need pickle
-        raise DataError(f"{path}: cannot save these values ({e})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    _fsync_dir(folder)
+        raise DataError(f"{os.fspath(path)}: cannot save these values ({e})") from None
 
 
 def _write_npz(f, values):
@@ -45,20 +25,6 @@ def _write_npz(f, values):
         for name, value in values.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
-
-
-def _fsync_dir(folder):
-    # Makes the rename itself durable; not every system can open a folder.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load(path, expected=None):

@@ -2,9 +2,11 @@
 `--metrics` (CSV) and `--plot` (PNG)."""
 
 import csv
+import io
 import math
 
 from runtime.data.errors import DataError
+from runtime.data.files import write_atomically
 
 PLOT_HINT = "pip install 'sym[plot]'  (or: pip install matplotlib)"
 
@@ -27,21 +29,21 @@ class Metrics:
             step = points[-1][0] + 1 if points else 0
         points.append((step, value))
 
-    def write_csv(self, path):
-        """Columns name, step, value; one row per point."""
-        try:
-            with open(path, "w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["name", "step", "value"])
-                for name, points in self.series.items():
-                    for step, value in points:
-                        writer.writerow([name, step, repr(value)])
-        except OSError as e:
-            raise DataError(f"{path}: cannot write metrics ({e.strerror or e})") from None
+    def write_csv(self, path, program=None):
+        """Columns name, step, value; one row per point. Written atomically;
+        `program` is the source file never overwritten."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["name", "step", "value"])
+        for name, points in self.series.items():
+            for step, value in points:
+                writer.writerow([name, step, repr(value)])
+        data = text.getvalue().encode("utf-8")
+        write_atomically(path, lambda f: f.write(data), "metrics", program)
 
-    def plot(self, path):
+    def plot(self, path, program=None):
         """One subplot per series (their scales differ: a cost vs an error
-        rate), each against its steps, into one PNG."""
+        rate), each against its steps, into one PNG, written atomically."""
         Figure, FigureCanvasAgg, MaxNLocator = _matplotlib()
         if not self.series:
             raise DataError("--plot: the program recorded no metrics",
@@ -59,10 +61,7 @@ class Metrics:
             ax.set_xlabel("step")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are counts
             ax.grid(True, alpha=0.3)
-        try:
-            fig.savefig(path, format="png")
-        except OSError as e:
-            raise DataError(f"{path}: cannot write plot ({e.strerror or e})") from None
+        write_atomically(path, lambda f: fig.savefig(f, format="png"), "plot", program)
 
 
 def _matplotlib():
