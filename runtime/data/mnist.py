@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import importlib
 import io
+import math
 import os
 import pickle
 import shutil
@@ -245,11 +246,11 @@ def _parse_idx(file, data, magic, ndim):
         raise DataError(f"{file}: wrong magic number: expected 0x{magic:08x} "
                         f"({_kind(magic)}), found 0x{found:08x} ({_kind(found)})")
     dims = struct.unpack(f">{ndim}I", data[4:header])
-    need = int(np.prod(dims))
+    need = math.prod(dims)      # exact: numpy's product of large dimensions wraps around
     have = len(data) - header
     if have < need:
-        raise DataError(f"{file}: truncated: its header says {_dims(dims)} = "
-                        f"{need} bytes of data, the file has {have}")
+        raise DataError(f"{file}: truncated or corrupt: its header says {_dims(dims)} = "
+                        f"{need} bytes of data, but the file has only {have}")
     if have > need:
         raise DataError(f"{file}: {have - need} bytes more than its header "
                         f"({_dims(dims)}) says")
