@@ -200,7 +200,7 @@ def shown_name(path: str) -> str:
 def cmd_check(args) -> int:
     from .program import check_source
     options = parse_sets(args.set)
-    failed = unreadable = False
+    failed = unreadable = False     # unreadable: a usage error (exit 2)
     for path in args.files:
         try:
             text = read(path)
@@ -215,6 +215,7 @@ def cmd_check(args) -> int:
             print(sig)
         for d in prog.diagnostics:
             print(d.render() + "\n", file=sys.stderr)
+        unreadable |= usage_errors(prog.errors)     # a bad --set
         failed |= bool(prog.errors)
         status = f"{len(prog.errors)} error(s), {len(prog.warnings)} warning(s)"
         print(f"{shown_name(path)}: {'ok' if not prog.errors else 'failed'} ({status})",
@@ -308,6 +309,10 @@ def main(argv=None) -> int:
         return interrupted()
 
 
+def usage_errors(diagnostics) -> bool:
+    return bool(diagnostics) and all(d.code.startswith(USAGE_CODES) for d in diagnostics)
+
+
 def interrupted() -> int:
     sys.stdout.flush()
     print("sym: interrupted", file=sys.stderr)
@@ -323,8 +328,7 @@ def dispatch(args) -> int:
     except SymError as exc:
         sys.stdout.flush()
         print(str(exc), file=sys.stderr)
-        usage = exc.diagnostics and all(d.code.startswith(USAGE_CODES) for d in exc.diagnostics)
-        return 2 if usage else 1
+        return 2 if usage_errors(exc.diagnostics) else 1
     except BrokenPipeError:
         return 0
     except Exception as exc:    # a bug in sym, not in the user's program
