@@ -74,8 +74,8 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a program", epilog=RUN_EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter,
-                         description="Check a .sym program, compile its defs for the "
-                         "backend, and run its host statements in order.")
+                         description="Check a .sym program, compile its defs for the backend,\n"
+                         "and run its host statements in order.")
     run.add_argument("file", metavar="FILE", help="the .sym program (`-`: standard input)")
     add_backend_flags(run)
     add_set_flag(run)
@@ -90,9 +90,9 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="type-check programs without running them",
                            epilog=CHECK_EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                           description="Check programs without running anything: print each "
-                           "shared value's type and each def's signature on standard output, "
-                           "then the diagnostics and a summary line per file on standard error.")
+                           description="Check programs without running anything: print each shared\n"
+                           "value's type and each def's signature on standard output, then\n"
+                           "the diagnostics and a summary line per file on standard error.")
     check.add_argument("files", nargs="+", metavar="FILE",
                        help="the .sym programs (`-`: standard input)")
     add_set_flag(check)
@@ -100,8 +100,8 @@ def parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="show the IR before and after each rewrite",
                         epilog=EXPLAIN_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Show a def's IR before and after the rewrite pipeline, "
-                        "the rewrite log, and (--kernels) the generated OpenCL kernels.")
+                        description="Show a def's IR before and after the rewrite pipeline, the\n"
+                        "rewrite log, and (--kernels) the generated OpenCL kernels.")
     ex.add_argument("file", metavar="FILE", help="the .sym program (`-`: standard input)")
     ex.add_argument("def_name", nargs="?", metavar="DEF", help="the def to explain (default: all)")
     ex.add_argument("--after", metavar="PASS",
@@ -113,7 +113,7 @@ def parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("trace", help="run on numpy and print every intermediate value",
                         epilog=TRACE_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter,
-                        description="Run the program on the numpy backend and print, for every IR "
+                        description="Run the program on the numpy backend and print, for every IR\n"
                         "node of each call, its source line, op, type and a value summary.")
     tr.add_argument("file", metavar="FILE", help="the .sym program (`-`: standard input)")
     tr.add_argument("--def", dest="def_name", metavar="NAME", help="trace only calls of this def")

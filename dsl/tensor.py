@@ -131,8 +131,10 @@ class Variable(VariableBase):
 
     @property
     def label(self) -> str:
-        """How diagnostics name it: the user's name, or its node's."""
-        return self._name or self._node.attr("name") or self._node.op
+        """How diagnostics name it: the user's name, else its node's (an
+        unnamed input's `arg`), else its operation, written as an expression
+        (`mul(...)`): an op's name alone would read as a variable's."""
+        return self._name or self._node.attr("name") or f"{self._node.op}(...)"
 
     @property
     def dtype(self) -> str:

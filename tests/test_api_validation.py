@@ -185,3 +185,12 @@ def test_index_errors_have_the_same_text_as_in_a_sym_def():
     first = "error[E0603]: index 5 is out of range for axis 1 of size 3 (in a call of `pick`)"
     assert text.splitlines()[0] == sym_text.splitlines()[0] == first
     assert "= note: called here" in text and "= help: indices come from the data here" in text
+
+
+def test_an_unnamed_expression_is_not_named_like_a_variable():
+    x, c = dsl.vector("x"), dsl.scalar("c")
+    text = raises("E0403", dsl.grad, dsl.sum(x), c * 2)
+    assert "the cost does not depend on `mul(...)`" in text
+    raises("E0501", dsl.function, [x], x, updates=[(x * 2, x)])
+    assert "`mul(...)` is not a shared value" in raises("E0501", dsl.function, [x], x,
+                                                         updates=[(x * 2, x)])
