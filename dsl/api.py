@@ -45,7 +45,11 @@ def choose_backend(backend: str | None, device: str | None = None) -> str:
 
 
 def describe(value) -> str:
-    return f"{'an' if type(value).__name__[0] in 'aeiou' else 'a'} {type(value).__name__}"
+    """`an int`, `a list`, `None`: what a wrong argument is."""
+    if value is None:
+        return "None"
+    kind = type(value).__name__
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def default_backend() -> str:

@@ -91,7 +91,7 @@ COMPILE = "dsl.compile(source, name='<inline>'"
     ({"options": [1]}, "`options` maps option names to values, got a list"),
     ({"options": {1: 2}}, "`options` maps option names to values, got a dict with a key that is not a string"),
     ({"rewrites": "no"}, "`rewrites` is True or False, got a str"),
-    ({"nan_check": None}, "`nan_check` is True or False, got a NoneType"),
+    ({"nan_check": None}, "`nan_check` is True or False, got None"),
     ({"progress": "yes"}, "`progress` is None, True or False, got a str"),
     ({"out": 5}, "`out` is a text stream (with a `write` method), got an int"),
 ])
