@@ -306,7 +306,10 @@ def main(argv=None) -> int:
                 warnings.simplefilter("ignore")
             return dispatch(parser().parse_args(argv))
     except KeyboardInterrupt:
-        return interrupted()
+        pass
+    # Outside the handler the interrupted frames are gone, so a progress bar
+    # has erased itself and the message gets a line of its own.
+    return interrupted()
 
 
 def usage_errors(diagnostics) -> bool:

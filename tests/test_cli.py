@@ -259,3 +259,29 @@ def test_library_warnings_do_not_reach_the_terminal(tmp_path):
                            "--backend", "numpy"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout == "nan\ninf\n"
     assert proc.stderr == ""
+
+
+def test_the_interrupt_message_follows_an_erased_progress_bar(tmp_path, monkeypatch):
+    import importlib
+    from runtime.host import Interpreter
+    bar_module = importlib.import_module("runtime.data.batches")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    calls, real_call = [], Interpreter.call_def
+
+    def call_def(self, *args, **kwargs):      # Ctrl-C in the loop body, the bar drawn
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_call(self, *args, **kwargs)
+    monkeypatch.setattr(Interpreter, "call_def", call_def)
+    monkeypatch.setattr(bar_module, "REDRAW_SECONDS", 0)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    path = write(tmp_path, "def f(x: f32[n, 3]) -> f32:\n    return sum(x)\n\n"
+                           "for x, y in batches((zeros((100, 3)), zeros((100,))), 10):\n"
+                           "    f(x)\n")
+    assert main(["run", path, "--backend", "numpy"]) == 130
+    err = sys.stderr.getvalue()
+    assert "batch 2/10" in err and err.split("\r")[-1] == "sym: interrupted\n"
