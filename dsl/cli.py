@@ -168,27 +168,37 @@ def parse_sets(items) -> dict:
     return out
 
 
+# No .sym program is this long; reading stops here (`sym run /dev/zero`).
+MAX_SOURCE_BYTES = 64 << 20
+
+
 def read(path: str) -> str:
     """The program's text (universal newlines, as Python reads files)."""
     if path == STDIN:
-        return read_stdin()
+        return decode(read_at_most(sys.stdin.buffer, "standard input"), "standard input")
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            return decode(read_at_most(f, path), path)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}")
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not a .sym file")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}")
 
 
-def read_stdin() -> str:
+def read_at_most(stream, what: str) -> bytes:
+    data = stream.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise UsageError(f"{what} is longer than {MAX_SOURCE_BYTES >> 20} MiB: not a .sym program")
+    return data
+
+
+def decode(data: bytes, what: str) -> str:
     try:
-        text = sys.stdin.buffer.read().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError("standard input is not UTF-8 text")
+        raise UsageError(f"{what} is not UTF-8 text")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -3,6 +3,7 @@ import csv
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -285,3 +286,9 @@ def test_the_interrupt_message_follows_an_erased_progress_bar(tmp_path, monkeypa
     assert main(["run", path, "--backend", "numpy"]) == 130
     err = sys.stderr.getvalue()
     assert "batch 2/10" in err and err.split("\r")[-1] == "sym: interrupted\n"
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_an_endless_file_is_refused_not_read_forever(capsys):
+    assert main(["check", "/dev/zero"]) == 2
+    assert "/dev/zero is longer than 64 MiB: not a .sym program" in capsys.readouterr().err
