@@ -11,19 +11,45 @@ from pathlib import Path
 
 import numpy as np
 
-from .diagnostics import SymError, error
+from .diagnostics import Note, SymError, error
 from .program import CheckedProgram, check_source
 from .rewrites import run_pipeline
+from .scope import did_you_mean
+from .tensor_core import errors, fail, user_span
 
 BACKENDS = ("numpy", "opencl")
+LOAD_SIGNATURE = ("dsl.load(path, backend=None, device=None, options=None, rewrites=True, "
+                  "nan_check=False, out=None, progress=None)")
+COMPILE_SIGNATURE = ("dsl.compile(source, name='<inline>', backend=None, device=None, "
+                     "options=None, rewrites=True, nan_check=False, out=None, progress=None)")
+EXPLAIN_SIGNATURE = "Program.explain(name=None, after=None, kernels=False)"
 
 
-def choose_backend(backend: str | None) -> str:
-    backend = backend or os.environ.get("SYM_BACKEND") or default_backend()
+def choose_backend(backend: str | None, device: str | None = None) -> str:
+    """The backend to run on. A device names an OpenCL device, so it implies
+    OpenCL when no backend is chosen, and is an error with numpy (E0904)
+    rather than ignored. SYM_DEVICE is only a default: numpy ignores it."""
+    if device is not None and not isinstance(device, str):
+        raise error("E0905", f"a device is a string, got {describe(device)}", None,
+                    "`cpu`, `gpu` or `P:D` as `sym devices` lists them")
+    implied = "opencl" if device is not None else None
+    backend = backend or os.environ.get("SYM_BACKEND") or implied or default_backend()
     if backend not in BACKENDS:
         raise error("E0901", f"unknown backend `{backend}`", None,
                     f"choose one of: {', '.join(BACKENDS)}")
+    if backend == "numpy" and device is not None:
+        raise error("E0904", f"device `{device}` names an OpenCL device, but the backend is numpy",
+                    None, "drop the device, or choose the OpenCL backend "
+                    "(`--backend opencl`, `backend=\"opencl\"`)")
     return backend
+
+
+def describe(value) -> str:
+    """`an int`, `a list`, `None`: what a wrong argument is."""
+    if value is None:
+        return "None"
+    kind = type(value).__name__
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def default_backend() -> str:
@@ -78,7 +104,7 @@ class Program:
         from runtime.host import Interpreter
         d = self.__dict__
         d["_checked"] = checked
-        d["backend"] = choose_backend(backend)
+        d["backend"] = choose_backend(backend, device)
         d["_functions"], d["_logs"] = compile_functions(checked, rewrites)
         d["_executor"] = make_executor(d["backend"], device, checked.shareds)
         d["_interp"] = Interpreter(checked, d["_functions"], d["_executor"], out=out,
@@ -114,14 +140,26 @@ class Program:
 
     def explain(self, name: str | None = None, after: str | None = None, kernels: bool = False) -> str:
         from .explain import explain_program
+        span = user_span()
+        if name is not None and name not in self._functions:
+            what = f"no def `{name}`" if isinstance(name, str) else f"no def {describe(name)}"
+            fail("E0906", f"the program has {what}", span,
+                 (isinstance(name, str) and did_you_mean(name, self._functions))
+                 or f"its defs: {', '.join(self._functions) or 'none'}",
+                 [Note(f"signature: {EXPLAIN_SIGNATURE}")])
         return explain_program(self._checked, name, after=after, kernels=kernels,
                                executor=self._executor if kernels else None)
 
     def __getattr__(self, name):
         checked = self.__dict__["_checked"]
         if name in self._functions:
-            def call(*args):
-                return self._interp.call_def(name, list(args))
+            def call(*args, **kwargs):
+                span = user_span()
+                info = checked.defs[name]
+                values = bind_arguments(name, [p for p, _ in info.params], args, kwargs,
+                                        info.signature, span)
+                with errors(span):
+                    return self._interp.call_def(name, values)
             call.__name__ = name
             call.__doc__ = checked.defs[name].signature
             return call
@@ -139,19 +177,94 @@ class Program:
         return list(self._functions) + list(self._checked.shareds) + ["run", "signatures", "explain"]
 
 
+def bind_arguments(fname: str, names: list, args, kwargs, signature: str, span) -> list:
+    """The arguments of a call in parameter order, bound as Python binds them
+    (by position, then by name); a missing, extra, unknown or repeated
+    argument is a SymError (E0103, E0104) with the signature in a note."""
+    note = [Note(f"signature: {signature}")]
+    if len(args) > len(names):
+        fail("E0103", f"`{fname}` takes {plural(len(names), 'argument')}, got {len(args)}",
+             span, "remove the extra arguments", note)
+    values: list = list(args) + [_MISSING] * (len(names) - len(args))
+    for key, value in kwargs.items():
+        where = [i for i, n in enumerate(names) if n == key]
+        if not where:
+            fail("E0104", f"`{fname}` has no argument `{key}`", span,
+                 did_you_mean(key, names) or f"its arguments: {', '.join(names) or 'none'}", note)
+        if len(where) > 1:
+            fail("E0104", f"`{fname}` has two arguments named `{key}`", span,
+                 "pass them by position", note)
+        if values[where[0]] is not _MISSING:
+            fail("E0104", f"`{fname}` got argument `{key}` twice", span,
+                 "pass it by position or by name, not both", note)
+        values[where[0]] = value
+    missing = [f"`{n}`" for n, v in zip(names, values) if v is _MISSING]
+    if missing:
+        fail("E0103", f"`{fname}` is missing {plural(len(missing), 'argument')}: "
+             f"{', '.join(missing)}", span, None, note)
+    return values
+
+
+_MISSING = object()
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def compile(source: str, name: str = "<inline>", backend=None, device=None, options=None,
             rewrites=True, nan_check=False, out=None, progress=None) -> Program:
+    span = user_span()
+    if not isinstance(source, str):
+        bad_argument(f"`source` is the program's text, got {describe(source)}",
+                     "to run a file, use `dsl.load(path)`", COMPILE_SIGNATURE, span)
+    if not isinstance(name, str):
+        bad_argument(f"`name` is a file name for messages, got {describe(name)}",
+                     "e.g. `name=\"model.sym\"`", COMPILE_SIGNATURE, span)
+    options = check_flags(options, rewrites, nan_check, out, progress, COMPILE_SIGNATURE, span)
     checked = check_source(source, name, options)
     return Program(checked, backend, device, rewrites, nan_check, out, progress)
 
 
 def load(path, backend=None, device=None, options=None, rewrites=True, nan_check=False,
          out=None, progress=None) -> Program:
+    span = user_span()
+    if not isinstance(path, (str, os.PathLike)):
+        bad_argument(f"`path` is a file path, got {describe(path)}",
+                     "pass a str or a pathlib.Path: `dsl.load(\"model.sym\")`", LOAD_SIGNATURE, span)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise error("E0902", f"cannot read {path}: {exc.strerror or exc}", None)
+        fail("E0902", f"cannot read {path}: {exc.strerror or exc}", span,
+             "check the path; relative paths start at the working directory "
+             f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None)
     except UnicodeDecodeError:
-        raise error("E0902", f"{path} is not UTF-8 text", None)
+        fail("E0902", f"{path} is not UTF-8 text", span)
+    options = check_flags(options, rewrites, nan_check, out, progress, LOAD_SIGNATURE, span)
     return compile(text, str(path), backend, device, options, rewrites, nan_check, out, progress)
+
+
+def bad_argument(message: str, hint: str | None, signature: str, span):
+    fail("E0905", message, span, hint, [Note(f"signature: {signature}")])
+
+
+def check_flags(options, rewrites, nan_check, out, progress, signature, span) -> dict:
+    """The keyword arguments load and compile share, checked; the options as
+    a dict of Python values (numpy scalars become numbers)."""
+    if options is None:
+        options = {}
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        bad_argument(f"`options` maps option names to values, got {describe(options)}"
+                     + (" with a key that is not a string" if isinstance(options, dict) else ""),
+                     "e.g. `options={\"epochs\": 1}`", signature, span)
+    for flag, value in (("rewrites", rewrites), ("nan_check", nan_check)):
+        if not isinstance(value, (bool, np.bool_)):
+            bad_argument(f"`{flag}` is True or False, got {describe(value)}", None, signature, span)
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        bad_argument(f"`progress` is None, True or False, got {describe(progress)}", None,
+                     signature, span)
+    if out is not None and not callable(getattr(out, "write", None)):
+        bad_argument(f"`out` is a text stream (with a `write` method), got {describe(out)}",
+                     "e.g. `out=io.StringIO()`", signature, span)
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in options.items()}

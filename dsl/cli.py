@@ -1,8 +1,11 @@
 """The `sym` command: run, check, explain, trace, devices.
 
 Exit status: 0 success, 1 the program has errors (or failed while running),
-2 usage errors (a missing file, a bad flag). User errors never show a Python
-traceback; set SYM_DEBUG=1 to see one for an internal error.
+2 usage errors (a missing file, a bad flag or flag value, an unknown backend,
+device or rewrite pass), 130 interrupted (Ctrl-C). User errors never show a
+Python traceback, and warnings of the libraries sym uses (numpy's
+RuntimeWarnings...) are not shown: sym reports what matters itself. Set
+SYM_DEBUG=1 to see both for an internal error.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import argparse
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from .diagnostics import SymError
@@ -23,8 +27,39 @@ EPILOG = """examples:
   sym devices                                  OpenCL platforms and devices
   sym bench mnist_logreg --repeats 5           epoch times vs numpy and PyTorch
 
+FILE may be `-` to read the program from standard input.
+exit status: 0 ok, 1 the program has errors or failed, 2 usage error, 130 interrupted.
 environment: SYM_BACKEND, SYM_DEVICE choose the backend and device;
 SYM_DATA is where mnist() looks for the MNIST files (SYM_DATA/mnist)."""
+
+RUN_EPILOG = """examples:
+  sym run programs/mnist_logreg.sym --backend numpy --set epochs=1
+  sym run model.sym --metrics loss.csv --plot loss.png
+  sym run model.sym --nan-check        find the line that makes the first NaN
+  cat model.sym | sym run -"""
+
+CHECK_EPILOG = """examples:
+  sym check programs/*.sym
+  sym check model.sym --set epochs=5   check the program with an option overridden
+
+Every FILE is checked, also after one fails. Exit status: 0 when all are
+clean, 1 when one has errors, 2 when one cannot be read."""
+
+EXPLAIN_EPILOG = """examples:
+  sym explain programs/mnist_logreg.sym train
+  sym explain programs/mnist_logreg.sym train --after cse
+  sym explain programs/mnist_logreg.sym train --kernels   (OpenCL)"""
+
+TRACE_EPILOG = """examples:
+  sym trace programs/hello.sym
+  sym trace programs/mnist_logreg.sym --def train --calls 2 --set epochs=1"""
+
+STDIN = "-"             # as FILE: read the program from standard input
+STDIN_NAME = "<stdin>"  # its name in diagnostics
+
+# Diagnostics about how sym was invoked, not about the program: the E09xx
+# range (backend, device, files, rewrite passes) and options given with --set.
+USAGE_CODES = ("E09", "E0702", "E0703")
 
 
 class UsageError(Exception):
@@ -37,11 +72,13 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    run = sub.add_parser("run", help="run a program", description="Run a .sym program.")
-    run.add_argument("file", help="the .sym program")
+    run = sub.add_parser("run", help="run a program", epilog=RUN_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description="Check a .sym program, compile its defs for the backend,\n"
+                         "and run its host statements in order.")
+    run.add_argument("file", metavar="FILE", help="the .sym program (`-`: standard input)")
     add_backend_flags(run)
-    run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                     help="override an `option` of the program (repeatable)")
+    add_set_flag(run)
     run.add_argument("--nan-check", action="store_true",
                      help="stop at the first NaN/Inf and name the line that made it")
     run.add_argument("--no-rewrites", action="store_true", help="run the IR without the rewrite pipeline")
@@ -51,30 +88,42 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="report the backend and device, and calls whose value is not computed")
 
     check = sub.add_parser("check", help="type-check programs without running them",
-                           description="Print each def's signature and each shared value's type, "
-                           "then the diagnostics. Exit 1 when a program has errors.")
-    check.add_argument("files", nargs="+", metavar="FILE")
-    check.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+                           epilog=CHECK_EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description="Check programs without running anything: print each shared\n"
+                           "value's type and each def's signature on standard output, then\n"
+                           "the diagnostics and a summary line per file on standard error.")
+    check.add_argument("files", nargs="+", metavar="FILE",
+                       help="the .sym programs (`-`: standard input)")
+    add_set_flag(check)
 
     ex = sub.add_parser("explain", help="show the IR before and after each rewrite",
-                        description="Show a def's IR before and after the rewrite pipeline, "
-                        "the rewrite log, and (--kernels) the generated OpenCL kernels.")
-    ex.add_argument("file")
+                        epilog=EXPLAIN_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Show a def's IR before and after the rewrite pipeline, the\n"
+                        "rewrite log, and (--kernels) the generated OpenCL kernels.")
+    ex.add_argument("file", metavar="FILE", help="the .sym program (`-`: standard input)")
     ex.add_argument("def_name", nargs="?", metavar="DEF", help="the def to explain (default: all)")
-    ex.add_argument("--after", metavar="PASS", help="stop the pipeline after this pass")
-    ex.add_argument("--kernels", action="store_true", help="also show the OpenCL kernels")
+    ex.add_argument("--after", metavar="PASS",
+                    help="stop the pipeline after this pass (fold, simplify, stabilize, cse, dce)")
+    ex.add_argument("--kernels", action="store_true",
+                    help="also show the OpenCL kernels (uses the OpenCL backend)")
     add_backend_flags(ex)
 
     tr = sub.add_parser("trace", help="run on numpy and print every intermediate value",
-                        description="Run the program on the numpy backend and print, for every IR "
+                        epilog=TRACE_EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Run the program on the numpy backend and print, for every IR\n"
                         "node of each call, its source line, op, type and a value summary.")
-    tr.add_argument("file")
+    tr.add_argument("file", metavar="FILE", help="the .sym program (`-`: standard input)")
     tr.add_argument("--def", dest="def_name", metavar="NAME", help="trace only calls of this def")
-    tr.add_argument("--calls", type=int, default=1, metavar="K",
+    tr.add_argument("--calls", type=positive_int, default=1, metavar="K",
                     help="trace the first K calls of each def (default 1)")
-    tr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    add_set_flag(tr)
 
-    sub.add_parser("devices", help="list OpenCL platforms and devices")
+    sub.add_parser("devices", help="list OpenCL platforms and devices",
+                   description="List the OpenCL platforms and devices, with the P:D numbers "
+                   "that --device and SYM_DEVICE take.")
 
     bench = sub.add_parser("bench", help="run a benchmark script from bench/ (source checkout)",
                            description="Run bench/NAME.py (default mnist_logreg) with the given "
@@ -89,54 +138,105 @@ def add_backend_flags(p):
     p.add_argument("--backend", choices=("numpy", "opencl"),
                    help="execution backend (default: $SYM_BACKEND, else opencl where a device exists, else numpy)")
     p.add_argument("--device", metavar="DEV",
-                   help="OpenCL device: cpu, gpu or P:D (default: $SYM_DEVICE, else a GPU if present, else the CPU)")
+                   help="OpenCL device: cpu, gpu or P:D as `sym devices` lists them (default: "
+                   "$SYM_DEVICE, else a GPU if present, else the CPU); implies --backend opencl, "
+                   "and is an error with --backend numpy")
+
+
+def add_set_flag(p):
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override an `option` of the program (repeatable)")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def parse_sets(items) -> dict:
     out = {}
     for item in items:
-        if "=" not in item:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
             raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
-        name, value = item.split("=", 1)
         out[name.strip()] = value.strip()
     return out
 
 
+# No .sym program is this long; reading stops here (`sym run /dev/zero`).
+MAX_SOURCE_BYTES = 64 << 20
+
+
 def read(path: str) -> str:
+    """The program's text (universal newlines, as Python reads files)."""
+    if path == STDIN:
+        return decode(read_at_most(sys.stdin.buffer, "standard input"), "standard input")
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            return decode(read_at_most(f, path), path)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}")
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not a .sym file")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}")
+
+
+def read_at_most(stream, what: str) -> bytes:
+    data = stream.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise UsageError(f"{what} is longer than {MAX_SOURCE_BYTES >> 20} MiB: not a .sym program")
+    return data
+
+
+def decode(data: bytes, what: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} is not UTF-8 text")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def shown_name(path: str) -> str:
+    """The file name diagnostics show."""
+    return STDIN_NAME if path == STDIN else path
 
 
 def cmd_check(args) -> int:
     from .program import check_source
     options = parse_sets(args.set)
-    failed = False
+    failed = unreadable = False     # unreadable: a usage error (exit 2)
     for path in args.files:
-        prog = check_source(read(path), path, options)
+        try:
+            text = read(path)
+        except UsageError as exc:     # report it, and check the other files
+            print(f"sym check: error: {exc}", file=sys.stderr)
+            unreadable = True
+            continue
+        prog = check_source(text, shown_name(path), options)
         for name, t in prog.shareds.items():
             print(f"shared {name}: {t}")
         for sig in prog.signatures.values():
             print(sig)
         for d in prog.diagnostics:
             print(d.render() + "\n", file=sys.stderr)
+        unreadable |= usage_errors(prog.errors)     # a bad --set
         failed |= bool(prog.errors)
         status = f"{len(prog.errors)} error(s), {len(prog.warnings)} warning(s)"
-        print(f"{path}: {'ok' if not prog.errors else 'failed'} ({status})", file=sys.stderr)
-    return 1 if failed else 0
+        print(f"{shown_name(path)}: {'ok' if not prog.errors else 'failed'} ({status})",
+              file=sys.stderr)
+    return 2 if unreadable else 1 if failed else 0
 
 
 def cmd_run(args) -> int:
     from .api import compile
     progress = False if args.no_progress else None
-    prog = compile(read(args.file), args.file, backend=args.backend, device=args.device,
+    prog = compile(read(args.file), shown_name(args.file), backend=args.backend, device=args.device,
                    options=parse_sets(args.set), rewrites=not args.no_rewrites,
                    nan_check=args.nan_check, progress=progress)
     if args.verbose:
@@ -189,18 +289,32 @@ def write_metrics(prog, args, program_error=None):
 
 def cmd_explain(args) -> int:
     from .api import compile
-    prog = compile(read(args.file), args.file, backend=args.backend or ("opencl" if args.kernels else "numpy"),
-                   device=args.device)
-    if args.def_name and args.def_name not in prog.signatures:
-        raise UsageError(f"{args.file} has no def `{args.def_name}` "
-                         f"(defs: {', '.join(prog.signatures) or 'none'})")
+    opencl = args.kernels or args.device is not None
+    prog = compile(read(args.file), shown_name(args.file),
+                   backend=args.backend or ("opencl" if opencl else "numpy"), device=args.device)
+    check_def_name(args, prog.signatures)
     print(prog.explain(args.def_name, after=args.after, kernels=args.kernels))
     return 0
 
 
+def check_def_name(args, signatures) -> None:
+    from .scope import did_you_mean
+    if args.def_name is not None and args.def_name not in signatures:
+        defs = f"its defs: {', '.join(signatures)}" if signatures else "it has none"
+        hint = did_you_mean(args.def_name, signatures)
+        raise UsageError(f"{shown_name(args.file)} has no def `{args.def_name}` "
+                         f"({hint + '; ' if hint else ''}{defs})")
+
+
 def cmd_trace(args) -> int:
     from runtime.trace import trace_file
-    return trace_file(args.file, read(args.file), parse_sets(args.set), args.def_name, args.calls)
+    from .program import check_source
+    text, options = read(args.file), parse_sets(args.set)
+    if args.def_name is not None:       # a def that does not exist is not "never called"
+        checked = check_source(text, shown_name(args.file), options)
+        checked.raise_errors()
+        check_def_name(args, checked.signatures)
+    return trace_file(shown_name(args.file), text, options, args.def_name, args.calls)
 
 
 def cmd_devices(args) -> int:
@@ -222,7 +336,29 @@ COMMANDS = {"bench": cmd_bench, "check": cmd_check, "run": cmd_run, "explain": c
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            if not os.environ.get("SYM_DEBUG"):
+                warnings.simplefilter("ignore")
+            return dispatch(parser().parse_args(argv))
+    except KeyboardInterrupt:
+        pass
+    # Outside the handler the interrupted frames are gone, so a progress bar
+    # has erased itself and the message gets a line of its own.
+    return interrupted()
+
+
+def usage_errors(diagnostics) -> bool:
+    return bool(diagnostics) and all(d.code.startswith(USAGE_CODES) for d in diagnostics)
+
+
+def interrupted() -> int:
+    sys.stdout.flush()
+    print("sym: interrupted", file=sys.stderr)
+    return 130
+
+
+def dispatch(args) -> int:
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
@@ -231,10 +367,7 @@ def main(argv=None) -> int:
     except SymError as exc:
         sys.stdout.flush()
         print(str(exc), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("sym: interrupted", file=sys.stderr)
-        return 130
+        return 2 if usage_errors(exc.diagnostics) else 1
     except BrokenPipeError:
         return 0
     except Exception as exc:    # a bug in sym, not in the user's program

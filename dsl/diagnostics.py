@@ -12,6 +12,8 @@ into the text users see:
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 # Source text of every file the parser has seen, so diagnostics can quote it.
@@ -88,19 +90,78 @@ def _quote(span: Span, gutter: int) -> list[str]:
     line = _source_line(span)
     if line is None:
         return []
-    line = line.replace("\t", " ")
     end = span.end_col if span.end_line == span.line else len(line) + 1
-    width = max(1, end - span.col)
+    line, start, end = _window(line, span.col - 1, max(end - 1, span.col))
     pad = " " * gutter
     return [
         f"{pad} |",
-        f"{span.line:>{gutter}} | {line}",
-        f"{pad} | {' ' * (span.col - 1)}{'^' * width}",
+        f"{span.line:>{gutter}} | {shown_text(line)}",
+        f"{pad} | {' ' * start}{'^' * (end - start)}",
     ]
 
 
+# A quoted line longer than this is cut to a window around the caret, so a
+# generated file with a megabyte on one line gives a readable diagnostic.
+MAX_QUOTED = 120
+BEFORE_CARET = 40
+
+
+def _window(line: str, start: int, end: int) -> tuple[str, int, int]:
+    """The part of `line` to show and the caret's [start, end) in it
+    (0-based columns; `end` > `start`)."""
+    if len(line) <= MAX_QUOTED:
+        return line, start, end
+    lo = max(0, min(start - BEFORE_CARET, len(line) - MAX_QUOTED))
+    hi = min(len(line), lo + MAX_QUOTED)
+    head, tail = ("..." if lo > 0 else ""), ("..." if hi < len(line) else "")
+    shift = lo - len(head)
+    end = min(end - shift, len(head) + hi - lo)
+    return head + line[lo:hi] + tail, start - shift, max(end, start - shift + 1)
+
+
+def shown_text(text: str) -> str:
+    """`text` with a tab as one space and each other control or format
+    character (form feed, zero-width space, a bidi override, an escape) as
+    U+FFFD: one column each, so the caret stays under its character, and a
+    quoted line shows where the character is and cannot move the cursor."""
+    return "".join(" " if c == "\t" else "\ufffd" if unicodedata.category(c) in _HIDDEN
+                   else c for c in text)
+
+
+_HIDDEN = ("Cc", "Cf", "Zl", "Zp")      # no-break and other spaces show as spaces
+
+
+def is_invisible(char: str) -> bool:
+    """A character that does not show, or shows as a plain space, in an
+    editor: controls, format characters, and every space but U+0020."""
+    return char != " " and unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp")
+
+
+def char_name(char: str) -> str:
+    """`U+00A0 NO-BREAK SPACE`; controls, which Unicode leaves unnamed, by
+    their usual names."""
+    name = unicodedata.name(char, None) or _CONTROL_NAMES.get(ord(char), "CONTROL CHARACTER")
+    return f"U+{ord(char):04X} {name}"
+
+
+_CONTROL_NAMES = {0x00: "NULL", 0x08: "BACKSPACE", 0x09: "CHARACTER TABULATION",
+                  0x0A: "LINE FEED", 0x0B: "LINE TABULATION", 0x0C: "FORM FEED",
+                  0x0D: "CARRIAGE RETURN", 0x1B: "ESCAPE", 0x7F: "DELETE",
+                  0x85: "NEXT LINE"}
+
+
+# A run of non-blank characters longer than this in a message (a generated
+# name or literal) is cut in the middle.
+MAX_WORD = 200
+_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_WORD + 1))
+
+
+def _shorten(text: str) -> str:
+    return _LONG_WORD.sub(lambda m: m.group()[:120] + "..." + m.group()[-40:], text)
+
+
 def render(d: Diagnostic) -> str:
-    out = [f"{d.severity}[{d.code}]: {d.message}"]
+    out = [f"{d.severity}[{d.code}]: {_shorten(d.message)}"]
     spans = [d.span] + [n.span for n in d.notes]
     gutter = max([len(str(s.line)) for s in spans if s is not None] or [1])
     pad = " " * gutter
@@ -109,11 +170,11 @@ def render(d: Diagnostic) -> str:
         out.extend(_quote(d.span, gutter))
     for note in d.notes:
         if note.span is not None:
-            out.append(f"{pad} = note: {note.message}")
+            out.append(f"{pad} = note: {_shorten(note.message)}")
             out.append(f"{pad}--> {note.span}")
             out.extend(_quote(note.span, gutter))
         else:
-            out.append(f"{pad} = note: {note.message}")
+            out.append(f"{pad} = note: {_shorten(note.message)}")
     if d.hint:
-        out.append(f"{pad} = help: {d.hint}")
+        out.append(f"{pad} = help: {_shorten(d.hint)}")
     return "\n".join(out)

@@ -13,6 +13,7 @@ diagnostic with a stable code:
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from lark.indenter import Indenter
 import grammar
 
 from . import ast
-from .diagnostics import Diagnostic, Span, SymError, register_source
+from .diagnostics import (Diagnostic, Span, SymError, char_name, is_invisible,
+                          register_source)
 
 GRAMMAR_PATH = Path(grammar.__file__).parent / "sym.lark"
 DTYPES = ("f32", "f64", "i32", "i64", "bool")
@@ -32,7 +34,9 @@ DTYPE_HINT = "the dtypes are f32 f64 i32 i64 bool, e.g. `f32`, `f32[10]`, `i32[n
 
 
 def parse(text: str, filename: str = "<input>") -> ast.Program:
-    """Parse a whole .sym file. Raises SymError for every syntax error."""
+    """Parse a whole .sym file. Raises SymError for every syntax error.
+    A leading byte order mark (some Windows editors write one) is dropped."""
+    text = text.removeprefix("\ufeff")
     register_source(filename, text)
     source = text if text.endswith("\n") else text + "\n"
     try:
@@ -372,23 +376,30 @@ _CHAR_HINTS = {"'": "strings use double quotes: \"...\"",
                ";": "put each statement on its own line",
                "&": "use `and`", "|": "use `or`", "!": "use `not` (or `!=` to compare)",
                "{": "a tensor literal uses square brackets: `[1.0, 2.0]`",
-               "\\": "a line continues inside brackets; wrap the expression in `(...)`"}
+               "\\": "a line continues inside brackets; wrap the expression in `(...)`",
+               "\u00d7": "use `*`", "\u00b7": "use `*`, or `@` for a matrix product"}
+# typographic quotes and dashes, as word processors and web pages write them
+_CHAR_HINTS.update(dict.fromkeys("\u2018\u2019\u201c\u201d", 'strings use straight double quotes: "..."'))
+_CHAR_HINTS.update(dict.fromkeys("\u2212\u2013\u2014", "use the ASCII minus `-`"))
 
 
 def _bad_character(e: UnexpectedCharacters, source: str, filename: str) -> SymError:
     pos = e.pos_in_stream
-    char = source[pos] if pos < len(source) else ""
+    char = source[pos] if pos < len(source) else " "
     if char == '"':
         end = source.find("\n", pos)
         span = Span(filename, e.line, e.column, e.line, e.column + (end - pos))
         return _diag("E0006", "unterminated string", span,
                      'close the string with `"` on the same line')
     span = _offset_span(source, pos, filename)
-    shown = char if char.isprintable() and not char.isspace() else repr(char)[1:-1]
+    if is_invisible(char):
+        fix = "replace it with a plain space" if unicodedata.category(char) == "Zs" else "delete it"
+        return _diag("E0006", f"invisible character {char_name(char)}", span,
+                     f"{fix}; such characters come with text copied from web pages")
     hint = _CHAR_HINTS.get(char) or (
         "names use only ASCII letters, digits and `_`" if char.isalnum() else
         "the operators are `+ - * / // % ** @`, comparisons and `and or not`")
-    return _diag("E0006", f"invalid character `{shown}` (U+{ord(char or ' '):04X})", span, hint)
+    return _diag("E0006", f"invalid character `{char}` ({char_name(char)})", span, hint)
 
 
 def _end_of_input(source: str, filename: str, expected) -> SymError:

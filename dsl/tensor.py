@@ -131,8 +131,10 @@ class Variable(VariableBase):
 
     @property
     def label(self) -> str:
-        """How diagnostics name it: the user's name, or its node's."""
-        return self._name or self._node.attr("name") or self._node.op
+        """How diagnostics name it: the user's name, else its node's (an
+        unnamed input's `arg`), else its operation, written as an expression
+        (`mul(...)`): an op's name alone would read as a variable's."""
+        return self._name or self._node.attr("name") or f"{self._node.op}(...)"
 
     @property
     def dtype(self) -> str:
@@ -264,7 +266,11 @@ class Variable(VariableBase):
 
     def eval(self, inputs_dict=None, backend=None, device=None):
         """Compile (once per set of inputs) and run: `(v ** 2).eval({v: a})`."""
+        from .api import describe
         from .tensor_function import function
+        if not isinstance(inputs_dict, (dict, type(None))):
+            fail("E1005", f"`eval` takes a dict of input variables to values, got "
+                 f"{describe(inputs_dict)}", user_span(), "e.g. `(x * 2).eval({x: 3.0})`")
         inputs_dict = dict(inputs_dict or {})
         keys = list(inputs_dict)
         cache_key = (tuple(id(k) for k in keys), backend, device, generation())
@@ -340,7 +346,11 @@ def _shared_array(value, name, span) -> np.ndarray:
 
 def shared(value, name=None, borrow=False) -> SharedVariable:
     """A shared value: `dsl.shared(np.zeros((784, 10), np.float32), name="W")`."""
-    return SharedVariable(value, name, user_span())
+    span = user_span()
+    if not isinstance(name, (str, type(None))):
+        fail("E1005", f"the name of a shared value is a string, got {name!r}", span,
+             "e.g. `dsl.shared(np.zeros(3, np.float32), name=\"W\")`")
+    return SharedVariable(value, name, span)
 
 
 # ---- inputs ------------------------------------------------------------------
@@ -383,6 +393,9 @@ def tensor(name=None, dtype="f32", shape=()) -> Variable:
     """An input of a stated shape: ints, size names ("n", as in .sym) or None
     (a fresh size): `dsl.tensor("x", "f32", ("n", 784))`."""
     span = user_span()
+    if not isinstance(shape, (tuple, list)):
+        fail("E1005", f"`shape` is a tuple of dimensions, got {shape!r}", span,
+             "e.g. `shape=(\"n\", 784)`")
     dims = []
     for d in shape:
         if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:

@@ -23,18 +23,45 @@ import numpy as np
 
 from .diagnostics import Note
 from .ir import Function, toposort
-from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, shape_of,
+from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
                           transaction, unify_exact, user_span)
 from .types import NUMPY_DTYPE, Size
 
 
+SIGNATURE = ("dsl.function(inputs, outputs=None, updates=None, name='f', backend=None, "
+             "device=None, rewrites=True)")
+PARAMETERS = ("inputs", "outputs", "updates", "name", "backend", "device", "rewrites")
+
+
 def function(inputs, outputs=None, updates=None, name="f", backend=None, device=None,
-             rewrites=True) -> "CompiledFunction":
+             rewrites=True, **unknown) -> "CompiledFunction":
     """Compile `outputs` (a Variable, or a list of them) as a function of
     `inputs` (input Variables), with `updates`: (shared, new value) pairs."""
     span = user_span()
+    _check_arguments(span, inputs, updates, name, rewrites, unknown)
     with transaction():
         return _function(span, inputs, outputs, updates, name, backend, device, rewrites)
+
+
+def _check_arguments(span, inputs, updates, name, rewrites, unknown):
+    """The arguments' kinds; what they hold is checked while compiling."""
+    from .api import describe
+    from .scope import did_you_mean
+    note = [Note(f"signature: {SIGNATURE}")]
+    for key in unknown:     # Theano's givens, mode, allow_input_downcast...
+        fail("E0104", f"`dsl.function` has no argument `{key}`", span,
+             did_you_mean(key, PARAMETERS) or "compute a replacement in the graph itself, "
+             "or make it an input", note)
+    if not isinstance(inputs, (VariableBase, list, tuple, type(None))):
+        fail("E1005", f"`inputs` is a list of input variables, got {describe(inputs)}", span,
+             "e.g. `dsl.function([x, y], x + y)`", note)
+    if not isinstance(updates, (list, tuple, dict, type(None))):
+        fail("E1005", f"`updates` is a list of (shared, new value) pairs, got {describe(updates)}",
+             span, "e.g. `updates=[(W, W - 0.1 * dsl.grad(cost, W))]`", note)
+    if not (isinstance(name, str) and name.isidentifier()):
+        fail("E1005", f"`name` is an identifier, got {name!r}", span, "e.g. `name=\"train\"`", note)
+    if not isinstance(rewrites, (bool, np.bool_)):
+        fail("E1005", f"`rewrites` is True or False, got {describe(rewrites)}", span, None, note)
 
 
 def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
@@ -82,7 +109,8 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
                                *(t._leaves for t, _ in upd))
     _check_inputs(inputs, param_nodes, out_nodes + [n for _, n in upd_nodes], leaves, span)
     fn = Function(name, tuple(param_nodes), tuple(out_nodes), tuple(upd_nodes), returns_list,
-                  signature(name, inputs, param_nodes, out_nodes, returns_list), span)
+                  signature(name, [v.label for v in inputs], param_nodes, out_nodes, returns_list),
+                  span)
     shareds = {}
     for n in toposort(fn.roots):
         if n.op == "shared":
@@ -150,8 +178,10 @@ def _check_inputs(inputs, param_nodes, roots, leaves, span):
                      if source else "add an input whose shape has this size")
 
 
-def signature(name, inputs, params, outputs, returns_list) -> str:
-    args = ", ".join(f"{p.attr('name')}: {p.type}" for p in params)
+def signature(name, labels, params, outputs, returns_list) -> str:
+    """`def f(x: f32[n1]) -> f32`, with the inputs' own names: their IR names
+    are made unique (a second input called `x` is `x_2` in the IR)."""
+    args = ", ".join(f"{label}: {p.type}" for label, p in zip(labels, params))
     if returns_list:
         ret = "(" + ", ".join(str(o.type) for o in outputs) + ")"
     else:
@@ -167,7 +197,13 @@ def adapt(fn, param, value, span):
     t = param.type
     want = np.dtype(NUMPY_DTYPE[t.dtype])
     if isinstance(value, (list, tuple)):
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except ValueError:      # rows of different lengths
+            fail("E0604", f"argument `{param.attr('name')}` of `{fn.name}` must be {t}, got a "
+                 "list whose rows have different lengths", span,
+                 "every row of a nested list must have the same length",
+                 [Note(f"signature: {fn.signature}")])
         kind = "i" if array.dtype.kind == "u" else array.dtype.kind
         if kind != want.kind and not (kind == "i" and want.kind == "f"):
             return array                        # to_arg names the mismatch
@@ -183,6 +219,18 @@ def adapt(fn, param, value, span):
     return value
 
 
+class _Shown:
+    """An input's IR node as argument checks see it: its type, and the name
+    the user gave it (the IR name may be made unique, `x_2`)."""
+
+    def __init__(self, param, label: str):
+        self.type, self.label = param.type, label
+
+    def attr(self, key):
+        assert key == "name", key
+        return self.label
+
+
 class CompiledFunction:
     """A compiled tensor-API function: call it with numpy values or numbers."""
 
@@ -192,7 +240,7 @@ class CompiledFunction:
         self.source = fn                # the IR before rewrites
         with errors(span):
             self.function, self.rewrite_log = run_pipeline(fn) if rewrites else (fn, [])
-            self.backend = choose_backend(backend)
+            self.backend = choose_backend(backend, device)
             self.executor = make_executor(self.backend, device,
                                           {n: s._node.type for n, s in shareds.items()})
         self.inputs = list(inputs)
@@ -218,38 +266,23 @@ class CompiledFunction:
 
     # ---- calls --------------------------------------------------------------------
     def _arguments(self, args, kwargs, span) -> list:
+        """By position or by the inputs' names, as Python binds arguments."""
+        from .api import bind_arguments
         fn = self.function
-        if kwargs:
-            by_name = {}
-            for v, p in zip(self.inputs, fn.params):
-                by_name[v.name or p.attr("name")] = len(by_name)
-            values = list(args) + [None] * (len(fn.params) - len(args))
-            for k, value in kwargs.items():
-                i = by_name.get(k)
-                if i is None or i < len(args):
-                    fail("E0104", f"`{fn.name}` has no argument `{k}`" if i is None
-                         else f"`{fn.name}` got `{k}` twice", span, f"signature: {fn.signature}")
-                values[i] = value
-            if any(v is None for v in values):
-                missing = [p.attr("name") for p, v in zip(fn.params, values) if v is None]
-                fail("E0103", f"`{fn.name}` is missing argument `{missing[0]}`", span,
-                     f"signature: {fn.signature}")
-            return values
-        if len(args) != len(fn.params):
-            fail("E0103", f"`{fn.name}` takes {len(fn.params)} argument(s), got {len(args)}", span,
-                 f"signature: {fn.signature}")
-        return list(args)
+        return bind_arguments(fn.name, [v.label for v in self.inputs], args, kwargs,
+                              fn.signature, span)
 
     def __call__(self, *args, **kwargs):
-        from runtime.host import to_arg
+        from runtime.host import index_error, to_arg
         from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes
         span = user_span()
         fn = self.function
         values = self._arguments(args, kwargs, span)
+        params = [_Shown(p, v.label) for p, v in zip(fn.params, self.inputs)]
         with errors(span):
-            arrays = [to_arg(fn, p, adapt(fn, p, a, span), span) for p, a in zip(fn.params, values)]
+            arrays = [to_arg(fn, p, adapt(fn, p, a, span), span) for p, a in zip(params, values)]
         try:
-            sizes = bind_sizes(list(fn.params), arrays)
+            sizes = bind_sizes(params, arrays)
         except ShapeMismatch as exc:
             fail("E0604", f"argument `{exc.param_name}` of `{fn.name}` must be "
                  f"{exc.expected_type}, got shape {exc.actual_shape}", span, exc.reason,
@@ -257,11 +290,8 @@ class CompiledFunction:
         self._push_shared()
         try:
             outputs = self.executor.call(fn, arrays, sizes)
-        except IndexOutOfRange as exc:
-            fail("E0603", f"index {exc.value} is out of range for axis {exc.axis} of size "
-                 f"{exc.size} (in a call of `{fn.name}`)", exc.node.span or span,
-                 "indices come from the data here; check the labels or indices you pass",
-                 [Note("called here", span)] if span else [])
+        except IndexOutOfRange as exc:      # the same text as a .sym def's (runtime/host.py)
+            raise located(index_error(exc, span, fn.name).diagnostics, span) from None
         self._pulled_updates()
         # never hand out the executor's own state or the caller's own inputs
         state = getattr(self.executor, "shared", None)

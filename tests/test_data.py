@@ -190,6 +190,17 @@ def test_truncated_header(fake_dir):
     assert "truncated" in e.message
 
 
+def test_header_dimensions_whose_product_overflows_int64(fake_dir):
+    # 2**22 * 2**21 * 2**21 = 2**64 wraps to 0 in int64: the header claims far
+    # more data than sym reads from any file, and the message must say so
+    directory, files = fake_dir
+    path = files["train-images-idx3-ubyte"][0]
+    path.write_bytes(gzip.compress(struct.pack(">4I", 0x803, 2 ** 22, 2 ** 21, 2 ** 21) + b"x" * 16))
+    e = expect_error(path, load_idx_dir, directory, n_train=N_TRAIN)
+    assert f"= {2 ** 64} bytes of data, more than the" in e.message
+    assert "more than its header" not in e.message
+
+
 def test_extra_bytes(fake_dir):
     directory, files = fake_dir
     path, array = files["t10k-labels-idx1-ubyte"]

@@ -93,7 +93,7 @@ def test_explain_sections_and_determinism():
 
 def test_unknown_pass_is_E0903(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert main(["explain", "tests/golden/logreg.sym", "--after", "fuse"]) == 1
+    assert main(["explain", "tests/golden/logreg.sym", "--after", "fuse"]) == 2      # a usage error
     err = capsys.readouterr().err
     assert "error[E0903]: there is no rewrite pass `fuse`" in err
     assert "fold, simplify, stabilize, cse, dce" in err

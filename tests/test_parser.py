@@ -341,8 +341,34 @@ error[E0006]: unterminated string
 1 | print("done)
   |       ^^^^^^
   = help: close the string with `"` on the same line"""
-    assert "error[E0006]: invalid character `$` (U+0024)" in error_text("x = a $ b\n")
+    assert "error[E0006]: invalid character `$` (U+0024 DOLLAR SIGN)" in error_text("x = a $ b\n")
     assert "help: use `and`" in error_text("x = a && b\n")
+    assert 'help: strings use straight double quotes: "..."' in error_text("x = \u201chi\u201d\n")
+    assert "help: use the ASCII minus `-`" in error_text("x = 1 \u2212 2\n")
+
+
+@pytest.mark.parametrize("char, name, fix", [
+    ("\u00a0", "U+00A0 NO-BREAK SPACE", "replace it with a plain space"),
+    ("\u200b", "U+200B ZERO WIDTH SPACE", "delete it"),
+    ("\u000c", "U+000C FORM FEED", "delete it"),
+    ("\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE", "delete it"),
+    ("\ufeff", "U+FEFF ZERO WIDTH NO-BREAK SPACE", "delete it"),    # a BOM not at the start
+    ("\u001b", "U+001B ESCAPE", "delete it"),
+])
+def test_invisible_characters_are_named_and_shown(char, name, fix):
+    text = error_text(f"x = 1{char}+ 2\n")
+    assert text.startswith(f"error[E0006]: invisible character {name}\n --> t.sym:1:6\n")
+    # the quoted line shows a visible stand-in (one column: the caret stays under it)
+    # and never the raw control character
+    assert "1 | x = 1" + ("\u00a0" if char == "\u00a0" else "\ufffd") + "+ 2\n  |      ^\n" in text
+    assert f"help: {fix}" in text
+    assert "\u001b" not in text and "\u202e" not in text
+
+
+def test_a_leading_byte_order_mark_is_allowed():
+    program = parse("\ufeffx = 1\nprint(x)\n", "bom.sym")
+    assert len(program.items) == 2
+    assert error_text("\ufeffx = $\n").splitlines()[1] == " --> t.sym:1:5"
 
 
 def test_e0007_invalid_type():

@@ -517,7 +517,12 @@ def test_unnamed_variables_and_repeated_names():
     assert float(f(5.0, 3.0)) == 2.0
     x1, x2 = dsl.scalar("x"), dsl.scalar("x")
     g = run([x1, x2], x1 - x2)
-    assert float(g(5.0, 3.0)) == 2.0 and "x_2" in g.signature
+    assert float(g(5.0, 3.0)) == 2.0
+    # messages use the user's names, never the IR's unique ones (`x_2`)
+    assert g.signature == "def f(x: f32, x: f32) -> f32"
+    err = raises("E0604", g, 5.0, np.zeros(2, F32))
+    assert "argument `x` of `f` must be f32, got shape (2,)" in str(err) and "x_2" not in str(err)
+    assert "`f` has two arguments named `x`" in str(raises("E0104", g, x=1.0))
 
 
 # ---- numpy values, literals and operators -----------------------------------------------------

@@ -306,8 +306,8 @@ def _parse_idx(file, data, magic, ndim):
     need = math.prod(dims)   # Python ints: a damaged header cannot overflow
     have = len(data) - header
     if have < need:
-        raise DataError(f"{file}: truncated: its header says {_dims(dims)} = "
-                        f"{need} bytes of data, the file has {have}")
+        raise DataError(f"{file}: truncated or corrupt: its header says {_dims(dims)} = "
+                        f"{need} bytes of data, but the file has only {have}")
     if have > need:
         raise DataError(f"{file}: {have - need} bytes more than its header "
                         f"({_dims(dims)}) says")
