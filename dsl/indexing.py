@@ -216,22 +216,29 @@ class Requirement:
                 self.hint(first, last, dim))
 
     def hint(self, first: int, last: int, dim: int) -> str:
+        known = all(isinstance(d, int) for d in (self.first, self.last, self.dim))
+        where = "" if known else " with these arguments"
         if dim == 0:
-            return "the axis is empty with these arguments: no index is in range"
+            return f"the axis is empty{where}: no index is in range"
         if self.what.startswith("slice"):
-            return f"the slice reads positions {first}..{last}, the axis has {dim}"
+            missing = max(-first, last + 1 - dim, first - last - 1)
+            return f"the slice needs {dim + missing} elements on this axis, it has {dim}"
         if self.index is None:
-            return f"valid indices are {-dim}..{dim - 1} with these arguments"
-        return (f"valid indices are 0..{dim - 1} with these arguments (an index "
-                "computed from sizes does not count from the end)")
+            return f"valid indices are {-dim}..{dim - 1}{where}"
+        return (f"valid indices are 0..{dim - 1}{where} (an index computed from sizes "
+                "does not count from the end)")
 
     def static_check(self) -> None:
         """Fail now when the access is outside its axis for every size."""
         if not isinstance(self.count, int) or self.count <= 0:
             return
-        if any(is_negative(c) for c in self.conditions()):
-            fail("E0302", f"{self.what} is out of range for axis {self.axis} of size {self.dim}",
-                 self.span, "index within the axis")
+        if not any(is_negative(c) for c in self.conditions()):
+            return
+        if all(isinstance(d, int) for d in (self.first, self.last, self.dim)):
+            message, hint = self.violation({})
+            fail("E0302", message, self.span, hint)
+        fail("E0302", f"{self.what} is out of range for axis {self.axis} of size {self.dim}",
+             self.span, f"valid indices are 0..{dim_sub(self.dim, 1)}")
 
 
 def index_requirements(roots) -> tuple[Requirement, ...]:
