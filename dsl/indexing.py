@@ -107,7 +107,12 @@ def index_position(i: Dim, dim: Dim) -> Dim:
 
 
 def is_negative(d: Dim) -> bool:
-    return isinstance(d, int) and d < 0
+    """True when d < 0 for every value of its sizes (which are >= 0):
+    `-1`, `-n - 1`."""
+    if isinstance(d, int):
+        return d < 0
+    constant = dict(d.terms).get((), 0)
+    return constant < 0 and all(coeff <= 0 for _, coeff in d.terms)
 
 
 def never_negative(d: Dim) -> bool:
