@@ -48,7 +48,7 @@ class Grid:
 
     def is_empty(self, sizes: dict) -> bool:
         """True when some launch dimension covers no element at all."""
-        return any(dim_eval(d, sizes) == 0 for dims in self.dims for d in dims)
+        return any(dim_eval(d, sizes) <= 0 for dims in self.dims for d in dims)
 
 
 def local_for(dims, default: int) -> int:
