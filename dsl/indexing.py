@@ -138,10 +138,17 @@ def slice_spec(ck, s: A.Slice, dim: Dim, item):
     if step == 0:
         fail("E0213", "a slice step cannot be zero", s.span)
     if isinstance(dim, int):
-        length = len(range(*slice(start, stop, step).indices(dim)))   # any size of bound
+        length = clamped_length(start, stop, step, dim)
     else:
         length = symbolic_length(start, stop, step, dim, s)
     return ("slice", start, stop, step, length)
+
+
+def clamped_length(start, stop, step, dim: int) -> int:
+    """len(range(dim)[start:stop:step]), for numbers of any size (len of a
+    range overflows past 2**63)."""
+    first, end, step = slice(start, stop, step).indices(dim)
+    return max(0, -(-(end - first) // step))
 
 
 def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
@@ -292,7 +299,7 @@ def item_requirement(item, dim: Dim, axis: int, span) -> Requirement | None:
         return index_requirement(item[1], dim, axis, span)
     _, start, stop, step, length = item
     if isinstance(dim, int) and all(isinstance(b, (int, type(None))) for b in (start, stop, step)):
-        if len(range(*slice(start, stop, step).indices(dim))) == length:
+        if clamped_length(start, stop, step, dim) == length:
             return None     # clamped into its axis, as in Python: always in range
         # else it was typed while its axis was known only by name (the tensor API)
     text = f"slice {bound_text(start)}:{bound_text(stop)}" + (f":{step}" if step not in (None, 1) else "")
