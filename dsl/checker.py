@@ -507,7 +507,9 @@ def check_def(env: Env, d: A.Def) -> DefInfo:
     checker = BodyChecker(env, d, sizes, dict(zip(names, param_nodes)), (), False)
     outputs = checker.run(ret)
     info = DefInfo(d.name.id, d, params, ret, order, set(checker.updates))
-    info.function = Function(d.name.id, tuple(param_nodes), outputs,
-                             tuple(checker.updates.items()), isinstance(ret, TupleType),
-                             info.signature, d.span)
+    from .indexing import index_requirements
+    updates = tuple(checker.updates.items())
+    info.function = Function(d.name.id, tuple(param_nodes), outputs, updates,
+                             isinstance(ret, TupleType), info.signature, d.span,
+                             index_requirements(outputs + tuple(v for _, v in updates)))
     return info

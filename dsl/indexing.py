@@ -1,11 +1,21 @@
 """Indexing inside defs: basic indexing becomes `slice`, integer arrays
-become `gather`, and boolean masks are refused (their size is data-dependent)."""
+become `gather`, and boolean masks are refused (their size is data-dependent).
+
+An index is checked against its axis when the checker knows both; where
+the axis (or the index, `p[:, k - 1]`) is known only by name, the access
+becomes a `Requirement` on the function's sizes, checked at every call
+before anything runs, so no backend ever reads outside a buffer.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from . import ast as A
-from .ir import Node
+from .diagnostics import Span
+from .ir import Node, toposort
 from .scope import Weak, fail, literal_value
-from .types import Dim, Size, TensorType, dim_sub
+from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, dim_mul,
+                    dim_neg, dim_prod, dim_sub)
 
 
 def lower_index(ck, x: Node, e: A.Index) -> Node:
@@ -37,8 +47,13 @@ def classify(ck, item):
         return ("int", value, item)
     v = ck.expr(item)
     if isinstance(v, Weak):
+        if isinstance(v.value, int) and not isinstance(v.value, bool):
+            return ("int", v.value, item)        # folded from literals: `2 - 3`
         fail("E0304", f"an index must be an integer, got {v.value!r}", item.span)
     node = ck.tensor(v, item.span)
+    dim = size_index(node)
+    if dim is not None:
+        return ("int", dim, item)                # computed from sizes: `k - 1`
     if node.type.dtype == "bool":
         fail("E0301", f"boolean mask indexing is not supported: the mask has type {node.type} "
              "and the result's size would depend on the data", item.span,
@@ -50,11 +65,61 @@ def classify(ck, item):
     return ("array", node, item)
 
 
-def check_int(i: int, dim: Dim, axis: int, item, x: Node) -> int:
-    if isinstance(dim, int) and not -dim <= i < dim:
-        fail("E0302", f"index {i} is out of range for axis {axis} of size {dim} ({x.type})",
-             item.span, f"valid indices are {-dim}..{dim - 1}")
+def size_index(node: Node) -> Dim | None:
+    """The dimension an integer scalar of sizes and constants stands for
+    (`k - 1`, `len(x) - 1`, `2 * n`), or None when it depends on data."""
+    if node.type.rank != 0 or node.type.dtype not in ("i32", "i64"):
+        return None
+    if node.op == "size":
+        return node.attr("dim")
+    if node.op == "const":
+        value = node.attr("value")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if node.op == "cast":
+        return size_index(node.inputs[0])
+    if node.op == "neg":
+        d = size_index(node.inputs[0])
+        return None if d is None else dim_neg(d)
+    combine = {"add": dim_add, "sub": dim_sub, "mul": dim_mul}.get(node.op)
+    if combine is None:
+        return None
+    a, b = (size_index(i) for i in node.inputs)
+    return None if a is None or b is None else combine(a, b)
+
+
+def check_int(i: Dim, dim: Dim, axis: int, item, x: Node) -> Dim:
+    """A constant index (or one computed from sizes) checked now where the
+    checker can tell; the rest becomes a requirement of the function."""
+    position = index_position(i, dim)
+    if is_negative(position) or is_negative(dim_sub(dim_sub(dim, 1), position)):
+        shown = f"index {i}" if isinstance(i, int) else f"index `{i}`"
+        valid = f"{-dim}..{dim - 1}" if isinstance(dim, int) and isinstance(i, int) \
+            else f"0..{dim_sub(dim, 1)}"
+        fail("E0302", f"{shown} is out of range for axis {axis} of size {dim} ({x.type})",
+             item.span, f"valid indices are {valid}")
     return i
+
+
+def index_position(i: Dim, dim: Dim) -> Dim:
+    """The position an index reads: a negative literal counts from the end;
+    an index computed from sizes never does (its sign is not known here)."""
+    return dim_add(dim, i) if isinstance(i, int) and i < 0 else i
+
+
+def is_negative(d: Dim) -> bool:
+    """True when d < 0 for every value of its sizes (which are >= 0):
+    `-1`, `-n - 1`."""
+    if isinstance(d, int):
+        return d < 0
+    constant = dict(d.terms).get((), 0)
+    return constant < 0 and all(coeff <= 0 for _, coeff in d.terms)
+
+
+def never_negative(d: Dim) -> bool:
+    """True when d >= 0 for every value of its sizes (which are >= 0)."""
+    if isinstance(d, int):
+        return d >= 0
+    return all(coeff >= 0 for _, coeff in d.terms)
 
 
 def slice_bound(ck, e, what):
@@ -73,10 +138,17 @@ def slice_spec(ck, s: A.Slice, dim: Dim, item):
     if step == 0:
         fail("E0213", "a slice step cannot be zero", s.span)
     if isinstance(dim, int):
-        length = len(range(*slice(start, stop, step).indices(dim)))   # any size of bound
+        length = clamped_length(start, stop, step, dim)
     else:
         length = symbolic_length(start, stop, step, dim, s)
     return ("slice", start, stop, step, length)
+
+
+def clamped_length(start, stop, step, dim: int) -> int:
+    """len(range(dim)[start:stop:step]), for numbers of any size (len of a
+    range overflows past 2**63)."""
+    first, end, step = slice(start, stop, step).indices(dim)
+    return max(0, -(-(end - first) // step))
 
 
 def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
@@ -108,8 +180,133 @@ def gather(ck, x: Node, kinds, e: A.Index) -> Node:
                 fail("E0305", "mixing integer arrays with a later constant index is not supported",
                      item.span, "index in two steps: `x[idx][:, 0]`")
             check_int(value, x.type.shape[axis], axis, item, x)
-            arrays.append(ck.apply("const", (), item.span, type=TensorType("i64", ()), value=value))
+            arrays.append(ck.size_node(value, item.span) if isinstance(value, Size) else
+                          ck.apply("const", (), item.span, type=TensorType("i64", ()), value=value))
         elif not (value.start is None and value.stop is None and value.step is None):
             fail("E0305", "a slice after integer-array indices is not supported", item.span,
                  "slice in a second step: `x[idx][:, 1:3]`")
     return ck.apply("gather", (x, *arrays), e.span)
+
+
+# ---- requirements: accesses checked at each call ------------------------------
+@dataclass(frozen=True)
+class Requirement:
+    """An access to positions first..last of an axis of size `dim`, made by
+    the indexing expression at `span`. Where these are known only by name,
+    every call checks them with its sizes before anything runs. `count` is
+    how many indices a gather reads (none read, nothing to check)."""
+    what: str            # "index 5", "index `k - 1`", "slice 0:4096", "an index"
+    index: Dim | None    # the index computed from sizes, shown with its value
+    first: Dim
+    last: Dim
+    axis: int
+    dim: Dim
+    span: Span | None
+    count: Dim = 1
+
+    def conditions(self) -> tuple[Dim, ...]:
+        """Each must be >= 0: a length that is not negative, and when
+        anything is read, a first position >= 0 and a last one < dim."""
+        length = dim_add(dim_sub(self.last, self.first), 1)
+        if length == 0:
+            return (0,)         # an empty slice reads nothing
+        return (length, self.first, dim_sub(dim_sub(self.dim, 1), self.last))
+
+    def violation(self, sizes: dict) -> tuple[str, str] | None:
+        """(message, help) when the access is outside its axis for these sizes."""
+        if dim_eval(self.count, sizes) <= 0:
+            return None
+        first, last, dim = (dim_eval(d, sizes) for d in (self.first, self.last, self.dim))
+        length = last - first + 1
+        if length >= 0 and (length == 0 or (first >= 0 and last < dim)):
+            return None
+        shown = self.what
+        if self.index is not None:
+            shown += f" = {dim_eval(self.index, sizes)}"
+        size = f"{self.dim} = {dim}" if isinstance(self.dim, Size) else str(dim)
+        return (f"{shown} is out of range for axis {self.axis} of size {size}",
+                self.hint(first, last, dim))
+
+    def hint(self, first: int, last: int, dim: int) -> str:
+        known = all(isinstance(d, int) for d in (self.first, self.last, self.dim))
+        where = "" if known else " with these arguments"
+        if dim == 0:
+            return f"the axis is empty{where}: no index is in range"
+        if self.what.startswith("slice"):
+            missing = max(-first, last + 1 - dim, first - last - 1)
+            return f"the slice needs {dim + missing} elements on this axis, it has {dim}"
+        if self.index is None:
+            return f"valid indices are {-dim}..{dim - 1}{where}"
+        return (f"valid indices are 0..{dim - 1}{where} (an index computed from sizes "
+                "does not count from the end)")
+
+    def static_check(self) -> None:
+        """Fail now when the access is outside its axis for every size."""
+        if not isinstance(self.count, int) or self.count <= 0:
+            return
+        if not any(is_negative(c) for c in self.conditions()):
+            return
+        if all(isinstance(d, int) for d in (self.first, self.last, self.dim)):
+            message, hint = self.violation({})
+            fail("E0302", message, self.span, hint)
+        fail("E0302", f"{self.what} is out of range for axis {self.axis} of size {self.dim}",
+             self.span, f"valid indices are 0..{dim_sub(self.dim, 1)}")
+
+
+def index_requirements(roots) -> tuple[Requirement, ...]:
+    """The accesses of a function's graph that its sizes decide, before any
+    rewrite (so none is lost); statically impossible ones fail here."""
+    found: dict = {}
+    for n in toposort(roots):
+        for r in node_requirements(n):
+            r.static_check()
+            if not all(never_negative(c) for c in r.conditions()):
+                found.setdefault((r.conditions(), r.count, r.what, r.axis), r)
+    return tuple(found.values())
+
+
+def node_requirements(n: Node):
+    if n.op in ("slice", "unslice"):
+        shape = (n.inputs[0] if n.op == "slice" else n).type.shape
+        for axis, (item, dim) in enumerate(zip(n.attr("items"), shape)):
+            r = item_requirement(item, dim, axis, n.span)
+            if r is not None:
+                yield r
+    elif n.op in ("gather", "scatter_add"):
+        shape = (n.inputs[0] if n.op == "gather" else n).type.shape
+        arrays = n.inputs[1:]
+        index_shape: tuple = ()
+        for a in arrays:
+            index_shape = broadcast_shapes(index_shape, a.type.shape)
+        count = dim_prod(index_shape)
+        for axis, (a, dim) in enumerate(zip(arrays, shape)):
+            i = size_index(a)
+            if i is not None:       # a constant or size index among the arrays
+                yield index_requirement(i, dim, axis, n.span, count)
+            else:                   # data: checked as it is read, if the axis has any element
+                yield Requirement("an index", None, 0, 0, axis, dim, n.span, count)
+
+
+def index_requirement(i: Dim, dim: Dim, axis: int, span, count: Dim = 1) -> Requirement:
+    position = index_position(i, dim)
+    if isinstance(i, int):
+        return Requirement(f"index {i}", None, position, position, axis, dim, span, count)
+    return Requirement(f"index `{i}`", i, position, position, axis, dim, span, count)
+
+
+def item_requirement(item, dim: Dim, axis: int, span) -> Requirement | None:
+    if item[0] == "index":
+        return index_requirement(item[1], dim, axis, span)
+    _, start, stop, step, length = item
+    if isinstance(dim, int) and all(isinstance(b, (int, type(None))) for b in (start, stop, step)):
+        if clamped_length(start, stop, step, dim) == length:
+            return None     # clamped into its axis, as in Python: always in range
+        # else it was typed while its axis was known only by name (the tensor API)
+    text = f"slice {bound_text(start)}:{bound_text(stop)}" + (f":{step}" if step not in (None, 1) else "")
+    first = 0 if start is None else index_position(start, dim)
+    last = dim_add(first, dim_sub(length, 1))     # such slices have step 1
+    return Requirement(text, None, first, last, axis, dim, span)
+
+
+def bound_text(b) -> str:
+    return "" if b is None else str(b)

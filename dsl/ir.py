@@ -6,7 +6,7 @@ common-subexpression elimination relies on). The hash is computed once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from .diagnostics import Span
@@ -67,6 +67,9 @@ class Function:
     returns_tuple: bool = False
     signature: str = ""
     span: Span | None = field(default=None, compare=False)
+    # indexing.Requirement: accesses its sizes decide, found before any
+    # rewrite and checked at every call; every rewritten Function keeps them
+    requirements: tuple = field(default=(), compare=False)
 
     @property
     def roots(self) -> tuple[Node, ...]:
@@ -76,8 +79,7 @@ class Function:
         roots = tuple(roots)
         n = len(self.outputs)
         updates = tuple((name, r) for (name, _), r in zip(self.updates, roots[n:]))
-        return Function(self.name, self.params, roots[:n], updates,
-                        self.returns_tuple, self.signature, self.span)
+        return replace(self, outputs=roots[:n], updates=updates)
 
     @property
     def return_type(self):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .diagnostics import Note
+from .indexing import index_requirements
 from .ir import Function, toposort
 from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
                           transaction, unify_exact, user_span)
@@ -108,9 +109,11 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
     leaves = frozenset().union(*(v._leaves for v in out_vars + [v for _, v in upd]),
                                *(t._leaves for t, _ in upd))
     _check_inputs(inputs, param_nodes, out_nodes + [n for _, n in upd_nodes], leaves, span)
+    with errors(span):
+        requirements = index_requirements(out_nodes + [n for _, n in upd_nodes])
     fn = Function(name, tuple(param_nodes), tuple(out_nodes), tuple(upd_nodes), returns_list,
                   signature(name, [v.label for v in inputs], param_nodes, out_nodes, returns_list),
-                  span)
+                  span, requirements)
     shareds = {}
     for n in toposort(fn.roots):
         if n.op == "shared":
@@ -273,7 +276,7 @@ class CompiledFunction:
                               fn.signature, span)
 
     def __call__(self, *args, **kwargs):
-        from runtime.host import index_error, to_arg
+        from runtime.host import check_derived_sizes, check_requirements, index_error, to_arg
         from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes
         span = user_span()
         fn = self.function
@@ -287,6 +290,9 @@ class CompiledFunction:
             fail("E0604", f"argument `{exc.param_name}` of `{fn.name}` must be "
                  f"{exc.expected_type}, got shape {exc.actual_shape}", span, exc.reason,
                  [Note(f"signature: {fn.signature}")])
+        with errors(span):          # before anything runs: no access outside a buffer
+            check_derived_sizes(fn, sizes, span)
+            check_requirements(fn, sizes, span)
         self._push_shared()
         try:
             outputs = self.executor.call(fn, arrays, sizes)

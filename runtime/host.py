@@ -8,6 +8,7 @@ mean inside a def. Every failure becomes a located `SymError`.
 """
 from __future__ import annotations
 
+import dataclasses
 import operator
 import sys
 
@@ -287,6 +288,7 @@ class Interpreter:
                         f"{exc.expected_type}, got shape {exc.actual_shape}", where, exc.reason,
                         [Note(f"signature: {fn.signature}")])
         check_derived_sizes(fn, sizes, span)
+        check_requirements(fn, sizes, span)
         try:
             outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
         except IndexOutOfRange as exc:
@@ -301,8 +303,8 @@ class Interpreter:
     def updates_only_of(self, fn: Function, span) -> Function:
         hit = self.updates_only.get(fn.name)
         if hit is None:
-            hit = self.updates_only[fn.name] = Function(
-                fn.name, fn.params, (), fn.updates, False, fn.signature, fn.span)
+            hit = self.updates_only[fn.name] = dataclasses.replace(
+                fn, outputs=(), returns_tuple=False)
             if self.report:
                 where = f" (line {span.line})" if span is not None else ""
                 self.report(f"`{fn.name}` is called as a statement{where}: its value is "
@@ -388,6 +390,18 @@ def check_derived_sizes(fn: Function, sizes: dict, span):
             raise error("E0604", f"with {bound} the size `{dim}` of this value would be {value}",
                         node.span or span, "the arguments are too small for this def",
                         [Note("called here", span)] if span and node.span else [])
+
+
+def check_requirements(fn: Function, sizes: dict, span):
+    """Every index and slice bound the sizes decide (`p[5]` of an f32[n, 10])
+    is checked here, before the backend runs, so no kernel reads outside a
+    buffer and both backends report the same error."""
+    for r in fn.requirements:
+        problem = r.violation(sizes)
+        if problem is not None:
+            message, hint = problem
+            raise error("E0603", f"{message} (in a call of `{fn.name}`)", r.span or span, hint,
+                        [Note("called here", span)] if span and r.span else [])
 
 
 def to_arg(fn: Function, param, value, span):

@@ -1,7 +1,7 @@
 """Hypothesis strategies shared by the numpy and OpenCL op tests."""
 from hypothesis import strategies as st
 
-from dsl.types import NUMPY_DTYPE
+from dsl.types import NUMPY_DTYPE, Size, dim_add
 
 
 def values(rng, shape, dtype, low=-3.0, high=3.0):
@@ -28,6 +28,21 @@ def slice_items(draw, shape):
         length = len(range(d)[slice(start, stop, step)])
         items.append(("slice", start, stop, step, length))
     return tuple(items)
+
+
+@st.composite
+def size_slice_items(draw, shape, names):
+    """slice_items where some indices on axes known by name (names[axis],
+    or None) are computed from the size, `n - 1` as `p[n - 1]` and
+    `p[:, k - 1]` make. Returns (items, the same index for numpy)."""
+    items = draw(slice_items(shape))
+    index = tuple(i[1] if i[0] == "index" else slice(*i[1:4]) for i in items)
+    out = []
+    for item, d, name in zip(items, shape, names):
+        if item[0] == "index" and name is not None and draw(st.booleans()):
+            item = ("index", dim_add(Size.var(name), item[1] % d - d))
+        out.append(item)
+    return tuple(out), index
 
 
 @st.composite

@@ -16,13 +16,13 @@ import textwrap
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from strategies import broadcast_pair, slice_items, values
+from strategies import broadcast_pair, size_slice_items, slice_items, values
 
 from dsl.build import apply
 from dsl.diagnostics import SymError
 from dsl.ir import Function
 from dsl.ops import ALL_OPS
-from dsl.types import NUMPY_DTYPE, Size, TensorType, dim_mul
+from dsl.types import NUMPY_DTYPE, Size, TensorType, dim_mul, dim_sub
 from runtime.numpy import Env, IndexOutOfRange, evaluate
 from runtime.opencl.device import opencl_available
 
@@ -450,6 +450,18 @@ def test_slice_and_unslice(ex, shape, seed, data):
     g.compare(ex, s, u)
 
 
+@SETTINGS
+@given(shape=shapes, seed=seeds, data=st.data())
+def test_slice_with_size_indices(ex, shape, seed, data):
+    # p[n - 1], p[:, k - 1]: an index computed from a size, and its VJP
+    g = Graph()
+    x = g.param(values(np.random.default_rng(seed), shape, "f32"), "f32")
+    names = [d.single_var() if isinstance(d, Size) else None for d in x.type.shape]
+    items, _ = data.draw(size_slice_items(shape, names))
+    s = apply("slice", (x,), items=items)
+    g.compare(ex, s, apply("unslice", (s,), type=x.type, items=items))
+
+
 def test_slice_with_size_bounds(ex):
     from dsl.types import dim_add
     n = Size.var("n")
@@ -533,6 +545,96 @@ def test_one_hot_out_of_range(ex):
     (out,) = ex.call(fn, [np.array([0, 4, 1], np.int32)], {})
     with pytest.raises(IndexOutOfRange):
         out.numpy()
+
+
+# ---- memory safety -------------------------------------------------------------------------
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BOUNDS_GOLDENS = sorted(f for f in os.listdir(os.path.join(REPO, "tests", "errors", "runtime"))
+                        if f.startswith("bounds_") and f.endswith(".sym"))
+
+
+@pytest.mark.parametrize("name", BOUNDS_GOLDENS)
+def test_bounds_errors_are_the_same_text_as_numpy(name, capsys, monkeypatch):
+    """An index or slice outside an axis known by name is found before the
+    kernels run (they would read outside the buffer): numpy's exact text."""
+    from dsl import cli
+    monkeypatch.chdir(REPO)
+    path = f"tests/errors/runtime/{name}"
+    capsys.readouterr()
+    rc = cli.main(["run", path, "--backend", "opencl", "--no-progress"])
+    with open(os.path.join(REPO, path[:-4] + ".expected"), encoding="utf-8") as f:
+        assert (rc, capsys.readouterr().err) == (1, f.read())
+
+
+def test_python_api_index_error_is_the_same_on_both_backends():
+    import dsl
+    x = dsl.vector("x")
+    texts = []
+    for backend in ("numpy", "opencl"):
+        f = dsl.function([x], [x[10], x[x.shape[0] - 1]], backend=backend)
+        assert [float(v) for v in f(np.arange(11, dtype=np.float32))] == [10.0, 10.0]
+        with pytest.raises(SymError) as e:
+            f(np.arange(3, dtype=np.float32))
+        texts.append(str(e.value))
+    assert texts[0] == texts[1] and "E0603" in texts[0] and "index 10" in texts[0]
+
+
+def launches(monkeypatch, ex, fn, args, sizes):
+    """The global sizes of the kernels one call enqueues."""
+    seen = []
+    real = ex.cl.enqueue_nd_range_kernel
+    monkeypatch.setattr(ex.cl, "enqueue_nd_range_kernel",
+                        lambda q, k, g, *rest: (seen.append(g), real(q, k, g, *rest))[1])
+    out = [np.asarray(o) for o in ex.call(fn, args, sizes)]
+    monkeypatch.undo()
+    return seen, out
+
+
+def test_a_kernel_with_no_element_to_compute_is_not_launched(ex, monkeypatch):
+    # exp(x[5:]) of 5 elements is empty; a launched kernel computes element 0
+    # anyway, reading x[5], one past the end
+    n = Size.var("n")
+    x = apply("param", (), type=TensorType("f32", (n,)), name="x")
+    tail = apply("slice", (x,), items=(("slice", 5, None, None, dim_sub(n, 5)),))
+    fn = Function("f", (x,), (apply("exp", (tail,)),))
+    seen, (out,) = launches(monkeypatch, ex, fn, [np.ones(5, np.float32)], {"n": 5})
+    assert out.shape == (0,) and seen == []
+    seen, (out,) = launches(monkeypatch, ex, fn, [np.zeros(7, np.float32)], {"n": 7})
+    np.testing.assert_array_equal(out, [1.0, 1.0])
+    assert len(seen) == 1
+
+
+def guarded_loads(source: str, pointer: str) -> bool:
+    """Every read of `pointer` in the kernel is inside an `if` block."""
+    depth, inside = 0, []
+    for line in source.splitlines():
+        if f"{pointer}[" in line:
+            inside.append(depth > 0)
+        if line.strip().startswith("if (") and line.rstrip().endswith("{"):
+            depth += 1
+        elif line.strip() == "}" and depth:
+            depth -= 1
+    return bool(inside) and all(inside)
+
+
+def test_concat_and_unslice_read_a_piece_only_where_it_is_selected(ex):
+    # an empty piece has no element at all: the old clamped read of it was
+    # outside its buffer even when its value was not used
+    m, n = Size.var("m"), Size.var("n")
+    a = apply("param", (), type=TensorType("f32", (m, 5)), name="a")
+    b = apply("param", (), type=TensorType("f32", (n, 5)), name="b")
+    joined = apply("concat", (a, b), axis=0)
+    items = (("slice", 1, None, None, dim_sub(n, 1)),)
+    spread = apply("unslice", (apply("slice", (b,), items=items),), type=b.type, items=items)
+    for root, pointer in ((joined, "in0"), (joined, "in1"), (spread, "in0")):
+        listing = ex.kernels_for(Function("f", (a, b), (apply("mul", (root, root)),)))
+        source = "\n".join(src for _, src, _ in listing)
+        assert guarded_loads(source, pointer), source
+    g = Graph()
+    g.params.update(p0=np.zeros((0, 5), np.float32), p1=np.ones((3, 5), np.float32))
+    g.sizes.update(m=0, n=3)
+    a, b = (apply("param", (), type=t.type, name=f"p{i}") for i, t in enumerate((a, b)))
+    g.compare(ex, apply("concat", (a, b), axis=0), apply("concat", (b, a), axis=0))
 
 
 # ---- constructors and leaves ------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from strategies import broadcast_pair, slice_items, values
+from strategies import broadcast_pair, size_slice_items, slice_items, values
 
 from dsl.build import apply, const
 from dsl.ir import toposort
@@ -337,6 +337,22 @@ def test_slice_and_unslice(shape, seed, data):
     index = tuple(i[1] if i[0] == "index" else slice(*i[1:4]) for i in items)
     g = Graph()
     x, xv = g.param(values(np.random.default_rng(seed), shape, "f32"), "f32")
+    s = apply("slice", (x,), items=items)
+    u = apply("unslice", (s,), type=x.type, items=items)
+    got_s, got_u = g.run(s, u)
+    close(got_s, xv[index], "f32")
+    want = np.zeros_like(xv)
+    want[index] = xv[index]
+    close(got_u, want, "f32")
+
+
+@SETTINGS
+@given(shape=shapes, seed=seeds, data=st.data())
+def test_slice_with_size_indices(shape, seed, data):
+    # p[n - 1], p[:, k - 1]: an index computed from a size, and its VJP
+    g = Graph()
+    x, xv = g.param(values(np.random.default_rng(seed), shape, "f32"), "f32", var=True)
+    items, index = data.draw(size_slice_items(shape, ("n",) + (None,) * (len(shape) - 1)))
     s = apply("slice", (x,), items=items)
     u = apply("unslice", (s,), type=x.type, items=items)
     got_s, got_u = g.run(s, u)

@@ -143,3 +143,47 @@ def test_nan_check_keeps_discarded_values():
     with pytest.raises(dsl.SymError) as e:
         m.run()
     assert ":9:" in str(e.value)         # the value is computed, so its bad index is found
+
+
+SIZE_INDICES = """
+def last_column(p: f32[n, k]) -> f32[n]:
+    return p[:, k - 1]
+
+def last_rows(p: f32[n, k]) -> f32[k]:
+    return p[n - 1] + p[len(p) - 1]
+
+def corner_grad(p: f32[n, k]) -> f32[n, k]:
+    return grad(p[n - 1, k - 1] * 3.0 + sum(p[:, k - 1]), p)
+
+def sixth_grad(x: f32[n]) -> f32[n]:
+    return grad(x[5] * 2.0, x)
+"""
+
+
+def test_indices_computed_from_sizes_and_their_gradients(backend):
+    m = dsl.compile(SIZE_INDICES, backend=backend)
+    p = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(np.asarray(m.last_column(p)), [2.0, 5.0])
+    np.testing.assert_array_equal(np.asarray(m.last_rows(p)), [6.0, 8.0, 10.0])
+    np.testing.assert_array_equal(np.asarray(m.corner_grad(p)), [[0, 0, 1], [0, 0, 4]])
+    with pytest.raises(dsl.SymError) as e:
+        m.last_rows(np.zeros((0, 3), np.float32))
+    assert "E0603" in str(e.value) and "index `n - 1` = -1 is out of range" in str(e.value)
+
+
+def test_an_index_only_in_a_gradient_is_checked(backend):
+    # the forward x[5] is not in the graph, only its gradient (an unslice)
+    m = dsl.compile(SIZE_INDICES, backend=backend)
+    np.testing.assert_array_equal(np.asarray(m.sixth_grad(np.zeros(6, np.float32))), [0] * 5 + [2])
+    with pytest.raises(dsl.SymError) as e:
+        m.sixth_grad(np.zeros(3, np.float32))
+    assert "E0603" in str(e.value) and "index 5 is out of range for axis 0 of size n = 3" in str(e.value)
+
+
+def test_index_requirements_survive_the_rewrites():
+    from dsl.rewrites import run_pipeline
+    m = dsl.compile("def f(x: f32[n]) -> f32:\n    return x[5] * 1.0 + 0.0\n", backend="numpy")
+    source = m._checked.defs["f"].function
+    assert [r.what for r in source.requirements] == ["index 5"]
+    rewritten, _ = run_pipeline(source)
+    assert rewritten.roots != source.roots and rewritten.requirements == source.requirements

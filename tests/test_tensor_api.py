@@ -384,6 +384,29 @@ def test_out_of_range_data_indices_point_at_the_indexing_line():
     located_here(err, "@gather")
 
 
+def test_constant_indices_of_an_axis_known_by_name_are_checked_at_each_call(backend):
+    x = dsl.vector("x")
+    tenth = x[10]  # @tenth
+    f = dsl.function([x], [tenth, x[-3], x[0:4096], x[x.shape[0] - 1]], backend=backend)
+    values = f(np.arange(4096, dtype=F32))
+    assert [float(v) for v in (values[0], values[1], values[3])] == [10.0, 4093.0, 4095.0]
+    err = raises("E0603", f, np.arange(3, dtype=F32))
+    located_here(err, "@tenth")
+    assert "index 10 is out of range for axis 0 of size n" in str(err)
+    assert err.diagnostics[0].notes[0].message == "called here"
+    assert "slice 0:4096 is out of range" in str(raises("E0603", dsl.function([x], x[0:4096]), [1.0, 2.0]))
+    assert "index `n" in str(raises("E0603", dsl.function([x], x[x.shape[0] - 1]), []))
+
+
+def test_an_index_past_a_size_fixed_later_is_a_static_error():
+    x = dsl.vector("x")
+    y = x[10]  # @past
+    x + np.zeros(3, F32)                    # x is an f32[3] from here on
+    err = raises("E0302", dsl.function, [x], y)
+    located_here(err, "@past")
+    assert "index 10 is out of range for axis 0 of size 3" in str(err)
+
+
 # ---- errors from the checker, located at the user's line ------------------------------------
 def test_type_errors_are_located_at_the_line_that_built_the_expression():
     t = dsl.tensor("t", shape=("n", 784))

@@ -14,6 +14,8 @@ result, and the executor has one write less to do.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from ..ir import Function
 from .engine import LogEntry
 
@@ -32,6 +34,5 @@ def run(fn: Function) -> tuple[Function, list[LogEntry]]:
             kept.append((name, value))
     if len(kept) == len(fn.updates):
         return fn, log
-    new = Function(fn.name, fn.params, fn.outputs, tuple(kept), fn.returns_tuple,
-                   fn.signature, fn.span)
+    new = dataclasses.replace(fn, updates=tuple(kept))
     return new, log

@@ -281,12 +281,6 @@ for _t, _s in (("float", "f"), ("double", "d")):
 for _t, _s in (("int", "i"), ("long", "l")):
     helper(f"sym_divmod{_s}")(floordiv_mod_int(_t, _s))
 
-helper("sym_clamp")("""
-/* an index clamped into [lo, hi] (a read that is computed but not used
-   must still stay inside its buffer) */
-inline long sym_clamp(long x, long lo, long hi) { return x < lo ? lo : (x > hi ? hi : x); }
-""")
-
 helper("sym_flag")("""
 /* Record the first data-dependent index error: err[0] is the flag,
    err[1] the site, err[2] the axis, then the value and the size (as longs). */

@@ -79,6 +79,10 @@ class Instance:
                 self.steps.append(("copy", step.src, step.dst))
                 continue
             spec = step.kernel
+            if spec.grid.is_empty(sizes):
+                # no element to compute; launched, its work-items would still
+                # compute element 0, reading its inputs where they may have none
+                continue
             kernel = cl.Kernel(program, spec.name)
             slots = []
             for i, arg in enumerate(spec.args):

@@ -46,6 +46,10 @@ class Grid:
             out.append(-(-items // loc) * loc)
         return tuple(out)
 
+    def is_empty(self, sizes: dict) -> bool:
+        """True when some launch dimension covers no element at all."""
+        return any(dim_eval(d, sizes) <= 0 for dims in self.dims for d in dims)
+
 
 def local_for(dims, default: int) -> int:
     """A fixed work-group size; small constant outputs get a small one."""

@@ -248,7 +248,8 @@ def emit_slice(k, n, ix):
 
 def emit_unslice(k, n, ix):
     """Zeros with g written at the slice: the element comes from g when every
-    sliced axis lands on the slice's lattice."""
+    sliced axis lands on the slice's lattice, and g is read only then (g
+    may be empty, and no other position of it exists)."""
     g = n.inputs[0]
     conds, g_axes = [], []
     for axis, (item, dim) in enumerate(zip(n.attr("items"), n.type.shape)):
@@ -260,32 +261,40 @@ def emit_unslice(k, n, ix):
         length = item[4]
         d = k.let("long", f"{o} - {dim_c(first)}", "u")
         t = k.let("long", f"{d} / {step}" if step != 1 else d, "u")
-        conds.append(f"{d} % {step} == 0" if step != 1 else "1")
+        if step != 1:
+            conds.append(f"{d} % {step} == 0")
         conds.append(f"{t} >= 0 && {t} < {dim_c(length)}")
-        # clamped, so the read is in bounds even when the element is 0
-        k.need("sym_clamp")
-        g_axes.append(f"sym_clamp({t}, 0, {dim_c(length)} - 1)")
+        g_axes.append(t)
     g_axes += ix.axes[len(n.attr("items")):]
-    v = k.value(g, Ix(g_axes))
-    return f"(({' && '.join(conds) or '1'}) ? {v} : {lit(0, n)})"
+    return read_where(k, n, " && ".join(conds) or "1", lambda: k.value(g, Ix(g_axes)))
 
 
 def emit_concat(k, n, ix):
+    """Each piece is read only where it is selected: a piece may be empty,
+    and then any read of it would be outside its buffer."""
     axis = n.attr("axis")
     o = ix.axes[axis]
     offset, pieces = 0, []
     for x in n.inputs:
-        size = x.type.shape[axis]
-        k.need("sym_clamp")
-        local = f"sym_clamp({o} - {dim_c(offset)}, 0, {dim_c(size)} - 1)"
-        axes = list(ix.axes)
-        axes[axis] = k.let("long", local, "u")
-        offset = dim_add(offset, size)
-        pieces.append((dim_c(offset), k.value(x, Ix(axes))))
-    expr = pieces[-1][1]
-    for bound, v in reversed(pieces[:-1]):
-        expr = f"({o} < {bound} ? {v} : {expr})"
-    return expr
+        end = dim_add(offset, x.type.shape[axis])
+        pieces.append((x, offset, f"{o} >= {dim_c(offset)} && {o} < {dim_c(end)}"))
+        offset = end
+    result = k.var(VTYPE[n.type.dtype], lit(0, n), "c")
+    for x, start, cond in pieces:
+        with k.block(f"if ({cond})"):
+            axes = list(ix.axes)
+            axes[axis] = k.let("long", f"{o} - {dim_c(start)}", "u")
+            k.line(f"{result} = {k.value(x, Ix(axes))};")
+    return result
+
+
+def read_where(k, n, cond: str, read) -> str:
+    """read() where cond holds, else 0: a branch, so nothing is read (not
+    even an unused value) where cond is false."""
+    result = k.var(VTYPE[n.type.dtype], lit(0, n), "z")
+    with k.block(f"if ({cond})"):
+        k.line(f"{result} = {read()};")
+    return result
 
 
 # ---- constructors and leaves ---------------------------------------------------
