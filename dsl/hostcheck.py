@@ -481,9 +481,10 @@ class HostChecker:
                 fail("E0602", f"size `{var}` of `{info.name}` is {size} from argument `{first}`, "
                      f"but argument `{pname}` gives {g}", arg.span,
                      f"every `{var}` in the signature of `{info.name}` must be the same size; "
-                     f"`{pname}` is {value}" + (f"; and {extra}" if extra else ""),
+                     f"`{pname}` is {value}" + (f"; its dtype is wrong too: {extra}" if extra else ""),
                      [Note(f"`{var}` = {size} comes from argument `{first}` here", first_span)])
-            got = describe(value) if not isinstance(value, HTensor) else str(value)
+            got = str(value) if isinstance(value, HTensor) else f"the {value.kind} {value.value}" \
+                if isinstance(value, HNum) and value.value is not None else describe(value)
             fail("E0602", f"argument `{pname}` of `{info.name}` must be {ptype}, got {got}",
                  arg.span, problem, [Note(f"signature: {info.signature}")])
         return {var: size for var, (size, _, _) in bound.items()}
@@ -669,11 +670,15 @@ def broadcast(a, b, op, span):
             out.append(x if y is None else y)
         elif x != y:
             fail("E0606", f"cannot compute `{op}` of {describe(a)} and {describe(b)}", span,
-                 f"shapes {tuple(sa)} and {tuple(sb)} do not broadcast: each trailing dimension "
-                 "must be equal or 1")
+                 broadcast_hint(sa, sb))
         else:
             out.append(x)
     return tuple(reversed(out))
+
+
+def broadcast_hint(sa, sb) -> str:
+    return (f"shapes {tuple(sa)} and {tuple(sb)} do not broadcast: each trailing dimension "
+            "must be equal or 1")
 
 
 def matmul_type(a, b, span):
@@ -811,7 +816,7 @@ def mismatch(want: TensorType, got, bound: dict, pname=None, span=None):
         if isinstance(w, int):
             if w != g:
                 return f"axis {i} is {g}, but the signature says {w}" + \
-                    (f"; and {dtype_problem}" if dtype_problem else "")
+                    (f"; its dtype is wrong too: {dtype_problem}" if dtype_problem else "")
             continue
         var = w.single_var()
         if var is not None:

@@ -18,7 +18,8 @@ from dsl import ast as A
 from dsl.checker import BodyChecker, Env
 from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Function
-from dsl.hostcheck import INIT_ONLY, INIT_SIGS, check_initializer, is_initializer, power_too_large
+from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, broadcast_hint, check_initializer, is_initializer,
+                           power_too_large)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import describe as describe_type, type_of
 from dsl.scope import CheckError, Default, bind_call
@@ -252,8 +253,10 @@ class Interpreter:
                         "for a float", e.span, "keep the numbers smaller, or work with logarithms")
         except (TypeError, ValueError) as exc:
             kinds = " and ".join(describe(v) for v in values)
-            raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span,
-                        str(exc).split("\n")[0])
+            hint = str(exc).split("\n")[0]
+            if "broadcast" in hint and all(isinstance(v, np.ndarray) for v in values):
+                hint = broadcast_hint(*(v.shape for v in values))
+            raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span, hint)
 
     def ev_Attribute(self, e: A.Attribute):
         base = materialize(self.ev(e.value))
