@@ -382,7 +382,7 @@ class HostChecker:
                 and keys[0].kind == "int" and keys[0].value is not None:
             k = keys[0].value
             if not -len(base) <= k < len(base):
-                fail("E0603", f"bad index: tuple index {k} is out of range for {len(base)} values", e.span)
+                fail("E0603", "bad index: tuple index out of range", e.span)
             return base[k]
         if isinstance(base, HTensor):
             return tensor_index(base, keys, e.span)
@@ -639,6 +639,8 @@ def host_binop(op, a, b, span):
         return HNum("bool")
     if isinstance(result, (int, float)):
         kind = "float" if isinstance(result, float) else "int"
+        if op == "**" and kind == "int" and not (isinstance(b.value, int) and b.value >= 0):
+            return ANY      # an int power is a float when the exponent is negative
         return HNum(kind, fold(op, a.value, b.value) if kind == "int" else None)
     return ANY
 
@@ -681,17 +683,23 @@ def broadcast_hint(sa, sb) -> str:
             "must be equal or 1")
 
 
+NOT_MATRICES = "`@` multiplies tensors (vectors and matrices); use `*` for numbers"
+
+
+def matmul_hint(sa, sb) -> str:
+    return f"the inner dimensions differ: {sa[-1]} and {sb[0]}"
+
+
 def matmul_type(a, b, span):
     if not (isinstance(a, HTensor) and isinstance(b, HTensor)):
-        fail("E0606", f"cannot compute `@` of {describe(a)} and {describe(b)}", span,
-             "`@` multiplies tensors (vectors and matrices); use `*` for numbers")
+        fail("E0606", f"cannot compute `@` of {describe(a)} and {describe(b)}", span, NOT_MATRICES)
     if a.dtype != b.dtype or len(a.shape) > 2 or len(b.shape) > 2:
         return ANY
     inner_a = a.shape[-1]
     inner_b = b.shape[0]
     if inner_a is not None and inner_b is not None and inner_a != inner_b:
         fail("E0606", f"cannot compute `@` of {describe(a)} and {describe(b)}", span,
-             f"the inner dimensions differ: {inner_a} and {inner_b}")
+             matmul_hint(a.shape, b.shape))
     return from_dtype(a.dtype, a.shape[:-1] + b.shape[1:])
 
 

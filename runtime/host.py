@@ -18,8 +18,8 @@ from dsl import ast as A
 from dsl.checker import BodyChecker, Env
 from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Function
-from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, broadcast_hint, check_initializer, is_initializer,
-                           power_too_large)
+from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, broadcast_hint, check_initializer,
+                           is_initializer, matmul_hint, power_too_large)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import describe as describe_type, type_of
 from dsl.scope import CheckError, Default, bind_call
@@ -254,7 +254,11 @@ class Interpreter:
         except (TypeError, ValueError) as exc:
             kinds = " and ".join(describe(v) for v in values)
             hint = str(exc).split("\n")[0]
-            if "broadcast" in hint and all(isinstance(v, np.ndarray) for v in values):
+            arrays = all(isinstance(v, np.ndarray) for v in values)
+            if fn is operator.matmul:
+                hint = matmul_hint(*(v.shape for v in values)) if arrays and min(
+                    v.ndim for v in values) >= 1 else NOT_MATRICES
+            elif "broadcast" in hint and arrays:
                 hint = broadcast_hint(*(v.shape for v in values))
             raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span, hint)
 
