@@ -13,6 +13,7 @@ known is left to the run-time checks at each call.
 """
 from __future__ import annotations
 
+import math
 import operator
 import warnings
 
@@ -25,7 +26,7 @@ from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
 from .scope import CheckError, Default, Sig, bind_call, did_you_mean, fail, too_deep
-from .types import DTYPES, NUMPY_DTYPE, Size, TensorType, TupleType
+from .types import DTYPES, TensorType, TupleType
 
 HOST_SIGS = {
     "print": Sig((), (("sep", " "),), variadic=True), "range": Sig(("a",), (("b", None), ("step", None))),
@@ -73,10 +74,10 @@ def plural(k: int, word: str) -> str:
 
 
 def int_power_digits(base: int, exponent: int) -> int:
-    """About how many decimal digits base ** exponent has (0 when small)."""
+    """How many decimal digits base ** exponent has, about (0 when small)."""
     if exponent <= 0 or abs(base) <= 1:
         return 0
-    return int(exponent * abs(base).bit_length() * 0.30103)
+    return int(exponent * math.log10(abs(base))) + 1
 
 
 def power_too_large(a, b, span):
