@@ -87,8 +87,8 @@ def declared_types(d: A.Def):
         return Size.var(name)
 
     params = [(p.name.id, tensor_type(p.type, size)) for p in d.params]
-    bound = [d.single_var() for _, t in params for d in t.shape
-             if isinstance(d, Size) and d.single_var() is not None]
+    bound = [dim.single_var() for _, t in params for dim in t.shape
+             if isinstance(dim, Size) and dim.single_var() is not None]
     for p, (_, t) in zip(d.params, params):
         for dim in t.shape:
             loose = sorted(dim.variables() - set(bound)) if isinstance(dim, Size) else []

@@ -61,7 +61,7 @@ def is_int(t):
 
 
 def is_real(t):
-    return isinstance(t, HNum) and t.kind in ("int", "float")
+    return isinstance(t, HNum)      # bools count, as in Python
 
 
 def is_str(t):
@@ -177,7 +177,7 @@ def check_full(c: Call):
 def check_tensor_args(fname: str, args: dict, span):
     """Expression builtins on the host take tensors, numbers and tuples of them."""
     for param, (t, arg_span) in args.items():
-        if isinstance(t, (HStr, HNone, HRecord, HIter)):
+        if param != "dtype" and isinstance(t, (HStr, HNone, HRecord, HIter)):
             from .checker import SIGS
             fail("E0615", f"argument `{param}` of `{fname}` must be a tensor or a number, got {describe(t)}",
                  arg_span or span, f"usage: {usage(fname, SIGS[fname])}" if fname in SIGS else None)

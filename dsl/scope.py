@@ -145,6 +145,9 @@ def dim_from_ast(e, lookup_size) -> Dim:
         return e.value
     if isinstance(e, A.Name):
         return lookup_size(e.id, e.span)
+    if isinstance(e, A.UnaryOp) and e.op == "-" and isinstance(e.operand, A.Num):
+        fail("E0214", f"a dimension cannot be negative: -{e.operand.value}", e.span,
+             "sizes count elements: `0` or more")
     if isinstance(e, A.BinOp) and e.op in ("+", "-", "*"):
         a = dim_from_ast(e.left, lookup_size)
         b = dim_from_ast(e.right, lookup_size)
