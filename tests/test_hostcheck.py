@@ -172,3 +172,15 @@ def test_loop_types_are_joined_not_guessed():
     src = "v = 0\nfor i in range(3):\n    print(v + 1)\n    v = \"x\"\n"
     assert not check_source(src, "j.sym").errors
     assert "E0606" in run_error(src)
+
+
+def test_bad_value_from_a_def_reads_the_same_on_every_backend(backend):
+    # on OpenCL a def's result stays on the device until the host reads it
+    src = ("def f(x: f32[n]) -> f32[n]:\n    return x * 2.0\n"
+           + HIDDEN.format(value="f([1.0, 2.0])") + "record(\"loss\", v)\n")
+    with pytest.raises(dsl.SymError) as e:
+        dsl.compile(src, backend=backend, out=io.StringIO()).run()
+    text = str(e.value)
+    assert text.startswith("error[E0615]: argument `value` of `record` must be a number, "
+                           "got a tensor f32[2]"), text
+    assert ":6:16" in text
