@@ -74,16 +74,20 @@ def plural(k: int, word: str) -> str:
 
 
 def int_power_digits(base: int, exponent: int) -> int:
-    """How many decimal digits base ** exponent has, about (0 when small)."""
+    """How many decimal digits base ** exponent has, about (0 when small);
+    exact integers, as the exponent may be too large for a float."""
     if exponent <= 0 or abs(base) <= 1:
         return 0
-    return int(exponent * math.log10(abs(base))) + 1
+    if exponent < 2 ** 53:
+        return int(exponent * math.log10(abs(base))) + 1
+    return exponent * (abs(base).bit_length() - 1) * 3 // 10
 
 
 def power_too_large(a, b, span):
     digits = int_power_digits(a, b) if isinstance(a, int) and isinstance(b, int) else 0
     if digits > POW_DIGITS_LIMIT:
-        fail("E0606", f"this `**` makes an integer of about {digits:,} digits", span,
+        shown = f"about {digits:,}" if digits < 10 ** 15 else "more than 10**15"
+        fail("E0606", f"this `**` makes an integer of {shown} digits", span,
              f"host integers are limited to {POW_DIGITS_LIMIT:,} digits (what Python prints); "
              "use smaller numbers, or floats")
 

@@ -138,6 +138,11 @@ def test_float_overflow_on_the_host_is_located():
     assert "error[E0606]" in text and ":4:7" in text
 
 
+def test_power_with_a_huge_exponent_is_located():
+    text = run_error(HIDDEN.format(value="3 ** 1000") + "print(10 ** v)\n")
+    assert "error[E0606]" in text and "more than 10**15 digits" in text
+
+
 def test_print_of_huge_integer_is_located():
     text = run_error(HIDDEN.format(value="2 ** 14000 * 2 ** 1000") + "print(v)\n")
     assert "error[E0606]" in text and "E9999" not in text
