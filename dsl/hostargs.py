@@ -80,7 +80,7 @@ def check_builtin(fname: str, args: dict, span):
 
 
 def check_print(c: Call):
-    c.need("sep", lambda t: is_str(t) or t == HNone(), "a string")
+    c.need("sep", is_str, "a string")
 
 
 def check_range(c: Call):
@@ -90,6 +90,8 @@ def check_range(c: Call):
                    if isinstance(c.type(param), HNum) and c.type(param).kind == "float" else None)
     if value(c.type("step")) == 0:
         c.bad("step", "`range` step must not be zero")
+    if isinstance(c.type("b"), HNone) and not isinstance(c.type("step"), HNone):
+        c.bad("step", "`range` with a step needs a start and a stop: `range(start, stop, step)`")
 
 
 def check_batches(c: Call):

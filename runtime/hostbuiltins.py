@@ -52,8 +52,7 @@ def data_error(exc: D.DataError, span):
 def host_print(ip, e):
     args = arguments(ip, e)
     try:
-        text = args["sep"].join(str(v) for v in args["args"]) if "sep" in args else \
-            " ".join(str(v) for v in args["args"])
+        text = args["sep"].join(str(v) for v in args["args"])
     except ValueError as exc:       # an integer too long to print
         raise error("E0606", f"cannot print this value: {exc}".split(";")[0], e.span,
                     "print it as a float, or with `format(value, \"e\")`")

@@ -26,6 +26,7 @@ BAD_CALLS = [
     ("5", "print(1, sep=v)"),
     ("3.5", "print(range(v))"),
     ("0", "print(range(1, 10, v))"),
+    ("print(1)", "print(1, sep=v)"),
     ("3", "print(len(v))"),
     ('"a"', "print(abs(v))"),
     ("zeros((3,))", "print(max(v, 2))"),
