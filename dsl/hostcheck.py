@@ -219,7 +219,10 @@ class HostChecker:
             self.report(value_shadows_builtin(f"host variable `{name}`", name, t.span))
 
     def if_stmt(self, s: A.If):
-        self.truth(self.expr(s.cond), s.cond.span)
+        try:
+            self.truth(self.expr(s.cond), s.cond.span)
+        except CheckError as e:     # the branches are still checked
+            self.report(e.diagnostic)
         before = dict(self.names)
         self.block(s.body)
         after_body = self.names
@@ -228,7 +231,11 @@ class HostChecker:
         self.names = join_names(after_body, self.names)
 
     def for_loop(self, s: A.For):
-        item = self.loop_item(self.expr(s.iter), s)
+        try:
+            item = self.loop_item(self.expr(s.iter), s)
+        except CheckError as e:     # the body is still checked
+            self.report(e.diagnostic)
+            item = ANY
         entry = dict(self.names)
         head = entry
         if self.quiet >= FIXPOINT_DEPTH:

@@ -348,6 +348,8 @@ class Interpreter:
         name = e.func.id
         params: dict = {}
         locals_: dict = {}
+        if name not in SIGS:        # the checker reports it first
+            raise error("E0102", f"unknown function `{name}`", e.func.span)
         try:
             bound = bind_call(e, SIGS[name], name)
         except CheckError as exc:

@@ -190,3 +190,11 @@ def test_bad_value_from_a_def_reads_the_same_on_every_backend(backend):
     assert text.startswith("error[E0615]: argument `value` of `record` must be a number, "
                            "got a tensor f32[2]"), text
     assert ":6:16" in text
+
+
+def test_host_abs_of_a_tensor_evaluates_its_argument_once(backend):
+    src = ("shared c: f32[2] = zeros()\ndef step() -> f32[2]:\n    c <- c + 1.0\n    return c - 5.0\n"
+           "print(abs(step()))\nprint(c)\n")
+    out = io.StringIO()
+    dsl.compile(src, backend=backend, out=out).run()
+    assert out.getvalue() == "[5. 5.]\n[1. 1.]\n"
