@@ -35,7 +35,7 @@ class HStr:
 @dataclass(frozen=True)
 class HNone:
     def __str__(self):
-        return "nothing (`none`)"
+        return "nothing (what `print` or `save` gives)"
 
 
 @dataclass(frozen=True)
