@@ -70,6 +70,7 @@ class Env:
         self.def_asts = def_asts        # name -> A.Def
         self.warn = warn                # callback(Diagnostic)
         self.infos: dict[str, DefInfo] = {}
+        self.decl_spans: dict = {}      # shared value or option -> where it is declared
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
@@ -86,7 +87,16 @@ def declared_types(d: A.Def):
         return Size.var(name)
 
     params = [(p.name.id, tensor_type(p.type, size)) for p in d.params]
-    bound = list(order)
+    bound = [dim.single_var() for _, t in params for dim in t.shape
+             if isinstance(dim, Size) and dim.single_var() is not None]
+    for p, (_, t) in zip(d.params, params):
+        for dim in t.shape:
+            loose = sorted(dim.variables() - set(bound)) if isinstance(dim, Size) else []
+            if loose:
+                fail("E0211", f"size variable `{loose[0]}` in `{p.name.id}: {t}` is not bound by any "
+                     "parameter", p.type.span or p.span,
+                     f"a call binds `{loose[0]}` only from a dimension that is `{loose[0]}` alone: "
+                     f"write `{loose[0]}` as a dimension of a parameter, or use a fixed size")
 
     def ret_size(name, span):
         if name not in bound:
@@ -116,16 +126,32 @@ class BodyChecker:
 
     # ---- statements ---------------------------------------------------------
     def run(self, ret_type) -> tuple[Node, ...]:
-        for stmt in self.d.body:
+        for i, stmt in enumerate(self.d.body):
             if isinstance(stmt, A.Return):
+                self.nothing_after_return(stmt, self.d.body[i + 1:])
                 return self.check_return(stmt, ret_type)
             self.statement(stmt)
         fail("E0204", f"`{self.d.name.id}` ends without `return`", self.d.span,
              f"add `return ...` giving a value of type {ret_type}")
 
+    def nothing_after_return(self, ret: A.Return, rest):
+        """`return` ends a def: a second one, or anything after it, would never run."""
+        if not rest:
+            return
+        later = rest[0]
+        if isinstance(later, A.Return):
+            fail("E0119", f"`{self.d.name.id}` has a second `return`", later.span,
+                 "a def has one `return`, its last statement; return several values as a tuple: "
+                 "`return a, b`", [Note("the first `return` is here", ret.span)])
+        fail("E0119", f"this statement comes after the `return` of `{self.d.name.id}` and would never run",
+             later.span, "move it before the `return`, or remove it",
+             [Note("the def returns here", ret.span)])
+
     def statement(self, s):
         if isinstance(s, A.Assign):
             value = self.expr(s.value)
+            for t in s.targets:
+                self.check_local_name(t.id, t.span, "local value")
             self.bind(s.targets, value, s.span)
         elif isinstance(s, A.Update):
             self.update(s)
@@ -148,6 +174,14 @@ class BodyChecker:
             fail("E0110", f"cannot unpack {got} value{'s' * (got != 1)} into {len(targets)} names", span)
         for t, v in zip(targets, value):
             self.locals[t.id] = v
+
+    def check_local_name(self, name, span, what):
+        """Inside a def, a shared value or an option is read by its name: a
+        parameter, local value or size variable of the same name would hide
+        it (and `W <- ...` would then update the hidden one)."""
+        if self.inlined:
+            return      # checked where the def itself is checked
+        check_hides_global(self.env, self.d, name, span, what)
 
     def update(self, s: A.Update):
         name = s.target.id
@@ -343,11 +377,13 @@ class BodyChecker:
         return lower_index(self, self.tensor(base, e.value.span), e)
 
     def expr_Call(self, e: A.Call):
+        # functions and values are apart: `sum(x)` calls the builtin even
+        # where a value is named `sum` (as on the host)
         name = e.func.id
-        if name in self.locals or name in self.env.shareds:
-            fail("E0106", f"`{name}` is a value, not a function", e.func.span)
         if name in self.env.def_asts:
             return self.call_def(name, e)
+        if name not in SIGS and (name in self.locals or name in self.env.shareds):
+            fail("E0106", f"`{name}` is a value, not a function", e.func.span)
         if name not in SIGS:
             host_only = {"print", "range", "batches", "mnist", "save", "load", "record",
                          "normal", "uniform"}
@@ -379,6 +415,22 @@ class BodyChecker:
                  [Note(f"`{name}` updates `{upd.target.id}` here", upd.span)])
         args = [self.tensor(self.expr(a), a.span) for a in e.args]
         return inline(self.env, d, args, e, self.stack + (self.d.name.id,))
+
+
+def size_var_span(d: A.Def, name):
+    """Where a size variable first appears in a def's parameter types."""
+    def find(e):
+        if isinstance(e, A.Name) and e.id == name:
+            return e.span
+        if isinstance(e, A.BinOp):
+            return find(e.left) or find(e.right)
+        return None
+    for p in d.params:
+        for dim in p.type.dims:
+            span = find(dim)
+            if span is not None:
+                return span
+    return d.name.span
 
 
 def substitute(d: Size, sizes: dict) -> Dim:
@@ -496,6 +548,23 @@ def unify_arg(pname, ptype: TensorType, arg: Node, span, p: A.Param, sizes, orig
                  f"axis {axis} is {dim_str(got)}, but `{fname}` expects {dim_str(expect)}")
 
 
+def check_hides_global(env: Env, d: A.Def, name, span, what):
+    if name in env.shareds:
+        kind, hint = "shared value", (f"rename the {what}; inside a def `{name}` means the shared value, "
+                                      f"and `{name} <- ...` updates it")
+    elif name in env.options:
+        kind, hint = "option", f"rename the {what}; inside a def `{name}` means the option's value"
+    else:
+        return
+    if what == "size variable":
+        hint = (f"rename the size variable: in a type, `{name}` is a size that each call binds "
+                f"from its arguments, not the {kind}")
+    notes = [Note(f"the {kind} is declared here", env.decl_spans[name])] \
+        if name in env.decl_spans else []
+    fail("E0118", f"{what} `{name}` of `{d.name.id}` has the name of the {kind} `{name}`", span,
+         hint, notes)
+
+
 def check_def(env: Env, d: A.Def) -> DefInfo:
     params, ret, order = declared_types(d)
     sizes = {v: Size.var(v) for v in order}
@@ -504,6 +573,9 @@ def check_def(env: Env, d: A.Def) -> DefInfo:
     for i, n in enumerate(names):
         if n in names[:i]:
             fail("E0113", f"parameter `{n}` appears twice in `{d.name.id}`", d.params[i].name.span)
+        check_hides_global(env, d, n, d.params[i].name.span, "parameter")
+    for v in order:
+        check_hides_global(env, d, v, size_var_span(d, v), "size variable")
     checker = BodyChecker(env, d, sizes, dict(zip(names, param_nodes)), (), False)
     outputs = checker.run(ret)
     info = DefInfo(d.name.id, d, params, ret, order, set(checker.updates))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from . import ast as A
 from .checker import Env, check_def, tensor_type
 from .diagnostics import Diagnostic, Note, SymError
-from .hostcheck import HostChecker
+from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
 from .parser import parse
 from .scope import CheckError, did_you_mean, fail, literal_value, too_deep
 
@@ -73,6 +73,8 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
                           did_you_mean(name, prog.options)
                           or f"its options are: {', '.join(prog.options) or 'none'}"))
     env = Env(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
+    env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
+                      **{n: d.name.span for n, d in prog.shared_decls.items()}}
     for name, d in def_asts.items():
         try:
             prog.defs[name] = check_def(env, d)
@@ -86,12 +88,14 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
     return prog
 
 
+KINDS = {A.SharedDecl: "shared", A.OptionDecl: "option", A.Def: "def"}
+
+
 def declare(prog, item, overrides, def_asts):
+    if isinstance(item, (A.SharedDecl, A.OptionDecl, A.Def)):
+        check_new_name(prog, item, def_asts)
     if isinstance(item, A.SharedDecl):
         name = item.name.id
-        if name in prog.shareds:
-            fail("E0115", f"shared `{name}` is declared twice", item.name.span, None,
-                 [Note("first declared here", prog.shared_decls[name].name.span)])
 
         def no_sizes(size, span):
             fail("E0212", f"shared `{name}` has the size variable `{size}` in its type", span,
@@ -111,11 +115,46 @@ def declare(prog, item, overrides, def_asts):
             value = convert_option(name, overrides[name], value, item)
         prog.options[name] = OptionInfo(name, value, item.span)
     elif isinstance(item, A.Def):
-        name = item.name.id
-        if name in def_asts:
+        def_asts[item.name.id] = item
+
+
+def check_new_name(prog, item, def_asts):
+    """Defs, shared values and options share one namespace: a name is
+    declared once. A def may take a builtin's name on purpose (a warning);
+    a value named like a builtin leaves calls to the builtin (a warning)."""
+    name, kind = item.name.id, KINDS[type(item)]
+    earlier = earlier_declaration(prog, def_asts, name)
+    if earlier is not None:
+        first_kind, first_span = earlier
+        if first_kind != kind:
+            fail("E0115", f"`{name}` is declared twice: as {first_kind} and as {kind}", item.name.span,
+                 "defs, shared values and options share one namespace: rename one of them",
+                 [Note(f"first declared here (as {first_kind})", first_span)])
+        if kind == "def":
             fail("E0115", f"def `{name}` is defined twice", item.name.span,
-                 "rename one of them", [Note("first defined here", def_asts[name].name.span)])
-        def_asts[name] = item
+                 "rename one of them", [Note("first defined here", first_span)])
+        fail("E0115", f"{kind} `{name}` is declared twice", item.name.span,
+             f"`--set {name}=VALUE` changes an option for a run" if kind == "option" else None,
+             [Note("first declared here", first_span)])
+    if name not in BUILTIN_NAMES:
+        return
+    if kind == "def":
+        prog.diagnostics.append(Diagnostic(
+            "W0101", f"def `{name}` shadows the builtin `{name}`", item.name.span, (),
+            f"every call `{name}(...)` in this program, in defs and on the host, calls this def; "
+            f"to keep the builtin, rename the def (e.g. `my_{name}`)", "warning"))
+    else:
+        prog.diagnostics.append(value_shadows_builtin(f"{kind} `{name}`", name, item.name.span))
+
+
+def earlier_declaration(prog, def_asts, name):
+    if name in prog.shared_decls:
+        return "shared", prog.shared_decls[name].name.span
+    if name in prog.options:
+        return "option", prog.options[name].span
+    if name in def_asts:
+        return "def", def_asts[name].name.span
+    return None
 
 
 def convert_option(name, given, default, item):

@@ -93,20 +93,18 @@ def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
     """Map a call's arguments to parameter names (missing optional ones get
     their default, as the string '<default>' sentinel unless given)."""
     names = sig.names()
-    if sig.variadic:
-        return {"args": call.args, **{k.name: k.value for k in call.kwargs}}
+    if sig.variadic:    # print(a, b, ..., sep=" "): any positional, the listed keywords
+        bound = {"args": call.args}
+        check_keywords(call, sig, fname, names, bound)
+        for name, default in sig.optional:
+            bound.setdefault(name, Default(default))
+        return bound
     if len(call.args) > len(names):
         fail("E0103", f"`{fname}` takes {'at most ' * bool(sig.optional)}{len(names)} "
              f"argument{'s' * (len(names) != 1)}, "
              f"got {len(call.args)}", call.span, f"usage: {usage(fname, sig)}")
     bound = dict(zip(names, call.args))
-    for kw in call.kwargs:
-        if kw.name not in names:
-            fail("E0104", f"`{fname}` has no parameter `{kw.name}`", kw.span,
-                 did_you_mean(kw.name, names) or f"usage: {usage(fname, sig)}")
-        if kw.name in bound:
-            fail("E0104", f"`{fname}` got `{kw.name}` twice", kw.span, f"usage: {usage(fname, sig)}")
-        bound[kw.name] = kw.value
+    check_keywords(call, sig, fname, names, bound)
     missing = [n for n in sig.positional if n not in bound]
     if missing:
         fail("E0103", f"`{fname}` is missing argument `{missing[0]}`", call.span,
@@ -114,6 +112,16 @@ def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
     for name, default in sig.optional:
         bound.setdefault(name, Default(default))
     return bound
+
+
+def check_keywords(call: A.Call, sig: Sig, fname: str, names, bound: dict):
+    for kw in call.kwargs:
+        if kw.name not in names:
+            fail("E0104", f"`{fname}` has no parameter `{kw.name}`", kw.span,
+                 did_you_mean(kw.name, names) or f"usage: {usage(fname, sig)}")
+        if kw.name in bound:
+            fail("E0104", f"`{fname}` got `{kw.name}` twice", kw.span, f"usage: {usage(fname, sig)}")
+        bound[kw.name] = kw.value
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,8 @@ class Default:
 def usage(fname: str, sig: Sig) -> str:
     parts = list(sig.positional) + [f"{k}={v!r}" if not isinstance(v, str) else f"{k}={v}"
                                     for k, v in sig.optional]
-    if sig.variadic:
-        parts = ["..."]
+    if sig.variadic:    # its keywords are strings: print(..., sep=" ")
+        parts = ["..."] + [f'{k}="{v}"' for k, v in sig.optional]
     return f"{fname}({', '.join(parts)})".replace("None", "none").replace("False", "false").replace("True", "true")
 
 
@@ -137,6 +145,9 @@ def dim_from_ast(e, lookup_size) -> Dim:
         return e.value
     if isinstance(e, A.Name):
         return lookup_size(e.id, e.span)
+    if isinstance(e, A.UnaryOp) and e.op == "-" and isinstance(e.operand, A.Num):
+        fail("E0214", f"a dimension cannot be negative: -{e.operand.value}", e.span,
+             "sizes count elements: `0` or more")
     if isinstance(e, A.BinOp) and e.op in ("+", "-", "*"):
         a = dim_from_ast(e.left, lookup_size)
         b = dim_from_ast(e.right, lookup_size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import os
 import sys
 
 import numpy as np
@@ -18,7 +19,11 @@ from dsl import ast as A
 from dsl.checker import BodyChecker, Env
 from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Function
-from dsl.scope import CheckError
+from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, broadcast_hint, check_initializer,
+                           is_initializer, matmul_hint, power_too_large)
+from dsl.hostargs import check_tensor_args
+from dsl.hosttypes import describe as describe_type, type_of
+from dsl.scope import CheckError, Default, bind_call
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
 from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes, evaluate, Env as NpEnv
@@ -158,30 +163,34 @@ class Interpreter:
     def init_shared(self, item: A.SharedDecl):
         name = item.name.id
         t = self.prog.shareds[name]
-        shape = t.concrete_shape({})
         init = item.init
-        if isinstance(init, A.Call) and init.func.id in ("zeros", "ones", "full", "normal", "uniform") \
-                and not any(k.name == "shape" for k in init.kwargs):
-            value = self.initializer(init, shape, t)
+        if is_initializer(init, self.functions):
+            value = self.initializer(init, name, t)
         else:
             value = self.ev(init)
         self.set_shared(name, value, init.span)
 
-    def initializer(self, call: A.Call, shape, t: TensorType):
-        args = [self.ev(a) for a in call.args]
-        kwargs = {k.name: self.ev(k.value) for k in call.kwargs}
-        dtype = NUMPY_DTYPE[t.dtype]
-        name = call.func.id
-        if name in ("zeros", "ones"):
-            return np.full(shape, 0 if name == "zeros" else 1, dtype)
-        if name == "full":
-            return np.full(shape, args[0], dtype)
-        seed = kwargs.get("seed")
-        rng = np.random.RandomState(seed)
-        low_or_mean, high_or_std = args
-        if name == "uniform":
-            return rng.uniform(low_or_mean, high_or_std, size=shape).astype(dtype)
-        return rng.normal(low_or_mean, high_or_std, size=shape).astype(dtype)
+    def initializer(self, call: A.Call, name: str, t: TensorType):
+        """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared
+        shape and dtype, the arguments checked as the checker checks them."""
+        fname = call.func.id
+        try:
+            bound = bind_call(call, INIT_SIGS[fname], fname)
+            args = {p: a.value if isinstance(a, Default) else materialize(self.ev(a))
+                    for p, a in bound.items() if p != "dtype"}
+            check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
+                                              for p, v in args.items()}, bound.get("dtype", Default(None)))
+        except CheckError as exc:
+            raise SymError(exc.diagnostic)
+        shape, dtype = t.concrete_shape({}), NUMPY_DTYPE[t.dtype]
+        if fname in ("zeros", "ones"):
+            return np.full(shape, 0 if fname == "zeros" else 1, dtype)
+        if fname == "full":
+            return np.full(shape, args["value"], dtype)
+        rng = np.random.RandomState(args["seed"])
+        if fname == "uniform":
+            return rng.uniform(args["low"], args["high"], size=shape).astype(dtype)
+        return rng.normal(args["mean"], args["std"], size=shape).astype(dtype)
 
     def set_shared(self, name: str, value, span=None):
         t = self.prog.shareds[name]
@@ -230,15 +239,29 @@ class Interpreter:
 
     def host_op(self, fn, values, e):
         values = [materialize(v) for v in values]
+        if fn is operator.pow:
+            try:
+                power_too_large(*values, e.span)
+            except CheckError as exc:
+                raise SymError(exc.diagnostic)
         try:
             with np.errstate(all="ignore"):
                 return to_python(fn(*values))
         except ZeroDivisionError:
             raise error("E0606", "division by zero", e.span)
+        except OverflowError:
+            raise error("E0606", f"`{getattr(e, 'op', '?')}` overflows: the result is too large "
+                        "for a float", e.span, "keep the numbers smaller, or work with logarithms")
         except (TypeError, ValueError) as exc:
             kinds = " and ".join(describe(v) for v in values)
-            raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span,
-                        str(exc).split("\n")[0])
+            hint = str(exc).split("\n")[0]
+            arrays = all(isinstance(v, np.ndarray) for v in values)
+            if fn is operator.matmul:
+                hint = matmul_hint(*(v.shape for v in values)) if arrays and min(
+                    v.ndim for v in values) >= 1 else NOT_MATRICES
+            elif "broadcast" in hint and arrays:
+                hint = broadcast_hint(*(v.shape for v in values))
+            raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span, hint)
 
     def ev_Attribute(self, e: A.Attribute):
         base = materialize(self.ev(e.value))
@@ -263,6 +286,10 @@ class Interpreter:
             args = [self.ev(a) for a in e.args]
             outputs = self.call_def(name, args, [a.span for a in e.args], e.span)
             return outputs
+        if name in INIT_ONLY:
+            raise error("E0616", f"`{name}` draws the initial value of a shared value; it is not a "
+                        "host function", e.func.span,
+                        f"declare the value: `shared W: f32[784, 10] = {name}(0.0, 0.01, seed=1)`")
         host = HOST_BUILTINS.get(name)
         if host is not None and not (name in ("max", "min") and len(e.args) == 1):
             return host(self, e)
@@ -319,40 +346,59 @@ class Interpreter:
 
     def builtin(self, e: A.Call):
         """An expression builtin on host values, lowered and run on numpy."""
+        from dsl.checker import SIGS
+        name = e.func.id
         params: dict = {}
         locals_: dict = {}
-        call = A.Call(e.func, tuple(self.lift(a, params, locals_) for a in e.args),
-                      tuple(A.Keyword(k.name, self.lift(k.value, params, locals_), k.span)
-                            for k in e.kwargs), e.span)
+        if name not in SIGS:        # the checker reports it first
+            raise error("E0102", f"unknown function `{name}`", e.func.span)
+        try:
+            bound = bind_call(e, SIGS[name], name)
+        except CheckError as exc:
+            raise SymError(exc.diagnostic)
+        lifted = {id(a): self.lift(a, params, locals_, (name, param))
+                  for param, a in bound.items() if not isinstance(a, Default)}
+        call = A.Call(e.func, tuple(lifted[id(a)] for a in e.args),
+                      tuple(A.Keyword(k.name, lifted[id(k.value)], k.span) for k in e.kwargs), e.span)
         ck = BodyChecker(Env({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
         try:
             node = ck.tensor(ck.expr(call), e.span)
         except CheckError as exc:
             raise SymError(exc.diagnostic)
+        check_allocation([node], e.span)
         try:
             (value,) = evaluate([node], NpEnv({}, params, {}))
         except IndexOutOfRange as exc:
             raise error("E0603", str(exc), e.span)
+        except MemoryError as exc:
+            raise error("E0617", f"out of memory computing this value: {exc}", e.span,
+                        "use smaller sizes")
         return to_python(value)
 
-    def lift(self, a, params, locals_):
-        """Replace a host argument by a literal or a name bound to its value."""
-        if isinstance(a, (A.Num, A.Bool, A.Str)) or (isinstance(a, A.Name) and a.id in NUMPY_DTYPE):
+    def lift(self, a, params, locals_, where):
+        """Replace a host argument by a literal or a name bound to its value
+        (`where`: the builtin and parameter, for a message)."""
+        if isinstance(a, A.Str):
+            self.not_a_tensor(a.value, a.span, where)
+        if isinstance(a, (A.Num, A.Bool)) or (isinstance(a, A.Name) and a.id in NUMPY_DTYPE):
             return a
         if isinstance(a, A.TupleExpr):
-            return A.TupleExpr(tuple(self.lift(x, params, locals_) for x in a.elts), a.span)
+            return A.TupleExpr(tuple(self.lift(x, params, locals_, where) for x in a.elts), a.span)
         value = materialize(self.ev(a))
         if isinstance(value, bool):
             return A.Bool(value, a.span)
         if isinstance(value, (int, float)):
             return A.Num(value, a.span) if value >= 0 else A.UnaryOp("-", A.Num(-value, a.span), a.span)
         if isinstance(value, tuple):
-            return A.TupleExpr(tuple(self.lift_value(v, a.span, params, locals_) for v in value), a.span)
-        return self.lift_value(value, a.span, params, locals_)
+            return A.TupleExpr(tuple(self.lift_value(v, a.span, params, locals_, where)
+                                     for v in value), a.span)
+        return self.lift_value(value, a.span, params, locals_, where)
 
-    def lift_value(self, value, span, params, locals_):
+    def lift_value(self, value, span, params, locals_, where):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return A.Num(value, span) if value >= 0 else A.UnaryOp("-", A.Num(-value, span), span)
+        if not isinstance(value, np.ndarray):
+            self.not_a_tensor(value, span, where)
         array = np.asarray(value)
         if array.dtype.name not in FROM_NUMPY:
             raise error("E0606", f"cannot use {describe(value)} here", span)
@@ -362,6 +408,47 @@ class Interpreter:
         locals_[name] = apply("param", (), span, type=t, name=name)
         params[name] = array
         return A.Name(name, span)
+
+    @staticmethod
+    def not_a_tensor(value, span, where):
+        fname, param = where
+        try:
+            check_tensor_args(fname, {param: (type_of(value), span)}, span)
+        except CheckError as exc:
+            raise SymError(exc.diagnostic)
+        raise error("E0606", f"cannot use {describe(value)} here", span)
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory, or 0 where it cannot be read."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_allocation(roots, span):
+    """Refuse, before allocating, a value larger than the machine's memory."""
+    from dsl.ir import toposort
+    limit = memory_bytes()
+    for node in toposort(roots):
+        shape = node.type.shape
+        if not all(isinstance(d, int) for d in shape):
+            continue
+        size = int(np.prod(shape, dtype=object)) * np.dtype(NUMPY_DTYPE[node.type.dtype]).itemsize
+        if limit and size > limit:
+            raise error("E0617", f"this needs a tensor {node.type} of {size:,} bytes "
+                        f"({human_bytes(size)}), more than this machine's memory ({human_bytes(limit)})",
+                        node.span or span, "use smaller sizes", [Note("in this call", span)]
+                        if node.span and node.span != span else [])
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
+        n /= 1024
+    return f"{n} bytes"
 
 
 _DERIVED: dict = {}
@@ -438,15 +525,11 @@ def check_shared_value(name: str, t: TensorType, value, span=None):
 
 
 def describe(value) -> str:
-    if isinstance(value, np.ndarray):
-        return f"a tensor {FROM_NUMPY.get(value.dtype.name, value.dtype.name)}{list(value.shape)}"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, D.Mnist):
-        return "the mnist record"
-    if isinstance(value, D.Split):
-        return "a data split"
-    return f"a {type(value).__name__}"
+    """A value as messages name it, the words the checker uses for its type."""
+    t = type_of(value)
+    if isinstance(t, tuple) or t == type_of(object()):
+        return f"a {type(value).__name__}"
+    return describe_type(t)
 
 
 from runtime.hostbuiltins import HOST_BUILTINS  # noqa: E402  (needs Interpreter's helpers)

@@ -1,16 +1,48 @@
-"""Builtins that exist only on the host: printing, loops, data, checkpoints."""
+"""Builtins that exist only on the host: printing, loops, data, checkpoints.
+
+Each builtin binds its call's arguments as the checker does and checks the
+values with the checker's own rules (dsl/hostargs.py), so a bad argument is
+the same located E0615, with the usage, whether the checker could see it
+before the run or only the value shows it.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from dsl.diagnostics import error
+from dsl.diagnostics import SymError, error
+from dsl.hostargs import check_builtin
+from dsl.hostcheck import HOST_SIGS, TWO_NUMBERS
+from dsl.hosttypes import type_of
+from dsl.scope import CheckError, Default, bind_call
 from runtime import data as D
 
 
-def values_of(ip, args):
-    """Evaluate arguments, reading lazy device results."""
+def arguments(ip, e, sig=None) -> dict:
+    """The call's arguments by parameter name, evaluated (lazy device
+    results read) and checked against what the builtin takes."""
     from runtime.host import materialize
-    return [materialize(ip.ev(a)) for a in args]
+    name = e.func.id
+    try:
+        bound = bind_call(e, sig or HOST_SIGS[name], name)
+    except CheckError as exc:
+        raise SymError(exc.diagnostic)
+    values, spans = {}, {}
+    for param, a in bound.items():
+        if isinstance(a, Default):
+            values[param], spans[param] = a.value, None
+        elif param == "args":
+            values[param], spans[param] = tuple(materialize(ip.ev(x)) for x in a), e.span
+        else:
+            values[param], spans[param] = materialize(ip.ev(a)), a.span
+    check_values(name, values, spans, e.span)
+    return values
+
+
+def check_values(name, values: dict, spans: dict, span):
+    try:
+        check_builtin(name, {p: (type_of(v), spans.get(p)) for p, v in values.items()}, span)
+    except CheckError as exc:
+        raise SymError(exc.diagnostic)
 
 
 def data_error(exc: D.DataError, span):
@@ -18,72 +50,54 @@ def data_error(exc: D.DataError, span):
 
 
 def host_print(ip, e):
-    values = values_of(ip, e.args)
-    sep = " "
-    for k in e.kwargs:
-        if k.name != "sep":
-            raise error("E0104", f"`print` has no parameter `{k.name}`", k.span, "usage: print(a, b, ..., sep=\" \")")
-        sep = ip.ev(k.value)
-    print(sep.join(str(v) for v in values), file=ip.out, flush=False)
+    args = arguments(ip, e)
+    try:
+        text = args["sep"].join(str(v) for v in args["args"])
+    except ValueError as exc:       # an integer too long to print
+        raise error("E0606", f"cannot print this value: {exc}".split(";")[0], e.span,
+                    "print it as a float, or with `format(value, \"e\")`")
+    print(text, file=ip.out, flush=False)
 
 
 def host_range(ip, e):
-    args = [ip.ev(a) for a in e.args]
-    if not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
-        raise error("E0606", "`range` needs integers", e.span)
-    return range(*args)
+    args = arguments(ip, e)
+    parts = [args[p] for p in ("a", "b", "step") if args[p] is not None]
+    return range(*parts)
 
 
 def host_batches(ip, e):
-    split, size = [ip.ev(a) for a in e.args]
-    drop_last = False
-    for k in e.kwargs:
-        if k.name != "drop_last":
-            raise error("E0104", f"`batches` has no parameter `{k.name}`", k.span,
-                        "usage: batches(split, size, drop_last=false)")
-        drop_last = ip.truth(ip.ev(k.value), k.span)
+    args = arguments(ip, e)
     try:
-        return D.batches(split, size, progress=ip.progress, drop_last=drop_last)
+        return D.batches(args["split"], args["size"], progress=ip.progress, drop_last=args["drop_last"])
     except D.DataError as exc:
         raise data_error(exc, e.span)
 
 
 def host_len(ip, e):
-    (value,) = [ip.ev(a) for a in e.args]
-    try:
-        return len(value)
-    except TypeError:
-        raise error("E0606", f"`len` of {type(value).__name__}", e.span)
+    return len(arguments(ip, e)["x"])
 
 
-def two_scalars(fn):
+def two_numbers(fn):
     def run(ip, e):
-        values = values_of(ip, e.args)
-        if len(values) != 2:
-            raise error("E0103", f"`{e.func.id}` takes one tensor or two numbers", e.span)
-        return fn(*values)
+        args = arguments(ip, e, TWO_NUMBERS)
+        return fn(args["a"], args["b"])
     return run
 
 
 def host_abs(ip, e):
-    (value,) = values_of(ip, e.args)
+    value = arguments(ip, e)["x"]
     if isinstance(value, np.ndarray):
-        return ip.builtin(e)
+        return np.abs(value)        # as inside a def: elementwise, the same dtype
     return abs(value)
 
 
 def host_record(ip, e):
-    name, value = values_of(ip, e.args)
-    if not isinstance(name, str):
-        raise error("E0606", "the first argument of `record` is the series' name, a string", e.args[0].span)
-    try:
-        ip.metrics.record(name, float(value))
-    except (TypeError, ValueError):
-        raise error("E0606", f"`record` needs a number, got {type(value).__name__}", e.args[1].span)
+    args = arguments(ip, e)
+    ip.metrics.record(args["name"], float(args["value"]))
 
 
 def host_save(ip, e):
-    (path,) = [ip.ev(a) for a in e.args]
+    path = arguments(ip, e)["path"]
     values = {n: np.asarray(ip.executor.get_shared(n)) for n in ip.prog.shareds}
     try:
         D.checkpoint.save(path, values, program=e.span.file)
@@ -92,7 +106,7 @@ def host_save(ip, e):
 
 
 def host_load(ip, e):
-    (path,) = [ip.ev(a) for a in e.args]
+    path = arguments(ip, e)["path"]
     from dsl.types import NUMPY_DTYPE
     expected = {n: (t.concrete_shape({}), np.dtype(NUMPY_DTYPE[t.dtype]))
                 for n, t in ip.prog.shareds.items()}
@@ -105,24 +119,25 @@ def host_load(ip, e):
 
 
 def host_mnist(ip, e):
-    args = [ip.ev(a) for a in e.args] + [ip.ev(k.value) for k in e.kwargs]
+    path = arguments(ip, e)["path"]
     try:
-        return D.mnist(*args)
+        return D.mnist(path)
     except D.DataError as exc:
         raise data_error(exc, e.span)
 
 
 def host_format(ip, e):
-    value, spec = values_of(ip, e.args)
+    args = arguments(ip, e)
     try:
-        return format(value, spec)
+        return format(args["value"], args["spec"])
     except (TypeError, ValueError) as exc:
-        raise error("E0606", f"cannot format {value!r} with {spec!r}: {exc}", e.span)
+        raise error("E0615", f"cannot format {args['value']!r} with {args['spec']!r}: {exc}", e.span,
+                    'usage: format(value, "spec")')
 
 
 HOST_BUILTINS = {
     "print": host_print, "range": host_range, "batches": host_batches, "len": host_len,
-    "max": two_scalars(max), "min": two_scalars(min), "abs": host_abs,
+    "max": two_numbers(max), "min": two_numbers(min), "abs": host_abs,
     "record": host_record, "save": host_save, "load": host_load, "mnist": host_mnist,
     "format": host_format,
 }

@@ -52,12 +52,14 @@ def test_run_prints_output_and_writes_metrics(tmp_path, capsys):
 
 
 def test_runtime_error_is_located_without_traceback(tmp_path):
-    path = write(tmp_path, "def f(x: f32[3]) -> f32:\n    return sum(x)\nprint(f([1.0, 2.0]))\n")
+    # `v`'s length is not known to the checker (3 before the loop, 2 in it): a run-time error
+    path = write(tmp_path, "def f(x: f32[3]) -> f32:\n    return sum(x)\nv = [1.0, 2.0, 3.0]\n"
+                 "for i in range(1):\n    v = [1.0, 2.0]\nprint(f(v))\n")
     proc = subprocess.run([sys.executable, "-m", "dsl.cli", "run", path, "--backend", "numpy"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert "error[E0604]" in proc.stderr and ":3:9" in proc.stderr
+    assert "error[E0604]" in proc.stderr and ":6:9" in proc.stderr
 
 
 def test_help_lists_commands(capsys):
