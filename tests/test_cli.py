@@ -226,7 +226,7 @@ def test_interrupt_while_running_prints_one_line(tmp_path, capsys, monkeypatch):
 def test_ctrl_c_in_a_running_program_exits_130_without_traceback(tmp_path):
     import signal
     path = write(tmp_path, 'print("started")\nfor i in range(100000):\n    for j in range(100000):\n'
-                           '        x = i + j\n')
+                           '        _x = i + j\n')
     proc = subprocess.Popen([sys.executable, "-u", "-m", "dsl.cli", "run", path, "--backend", "numpy"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout.readline() == "started\n"
