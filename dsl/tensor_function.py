@@ -242,7 +242,7 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         from runtime.host import to_arg
-        from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes
+        from runtime.numpy import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
         span = user_span()
         fn = self.function
         values = self._arguments(args, kwargs, span)
@@ -257,6 +257,8 @@ class CompiledFunction:
         self._push_shared()
         try:
             outputs = self.executor.call(fn, arrays, sizes)
+        except RunFault as exc:
+            raise exc.at_call(span, fn.name)
         except IndexOutOfRange as exc:
             fail("E0603", f"index {exc.value} is out of range for axis {exc.axis} of size "
                  f"{exc.size} (in a call of `{fn.name}`)", exc.node.span or span,

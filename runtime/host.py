@@ -20,7 +20,8 @@ from dsl.ir import Function
 from dsl.scope import CheckError
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
-from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes, evaluate, Env as NpEnv
+from runtime.numpy import (IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes, evaluate,
+                           Env as NpEnv)
 
 PY_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
              "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "@": operator.matmul,
@@ -291,6 +292,8 @@ class Interpreter:
             outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
         except IndexOutOfRange as exc:
             raise index_error(exc, span, name)
+        except RunFault as exc:
+            raise exc.at_call(span, name)
         results = [to_python(o) for o in outputs]
         if self.call_hook:
             self.call_hook(name, arrays, results)
@@ -331,6 +334,8 @@ class Interpreter:
             (value,) = evaluate([node], NpEnv({}, params, {}))
         except IndexOutOfRange as exc:
             raise error("E0603", str(exc), e.span)
+        except RunFault as exc:
+            raise exc.at_call(None if exc.node.span else e.span)
         return to_python(value)
 
     def lift(self, a, params, locals_):

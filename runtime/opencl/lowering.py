@@ -155,7 +155,10 @@ def emit_pow(k: Kernel, n: Node, ix: Ix) -> str:
     vb = k.value(b, k.broadcast_ix(b, n.type.shape, ix))
     if n.type.is_float:
         return f"pow({va}, {vb})"
-    return helper_call("pow")(k, n, va, vb)
+    # numpy refuses a negative integer exponent: flag it (the executor raises
+    # NegativePower for a pow site) as an index check below any size would
+    vb = k.checked_index(vb, 2 ** 62, n, -1, allow_negative=False)
+    return helper_call("pow")(k, n, va, f"({VTYPE[n.type.dtype]}){vb}")
 
 
 def extremum2(op):
