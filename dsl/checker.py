@@ -383,7 +383,9 @@ class BodyChecker:
             fail("E0504", f"`{name}` updates `{upd.target.id}` and so cannot be called from another def",
                  e.span, "call it from the host; a def that updates state runs once per host call",
                  [Note(f"`{name}` updates `{upd.target.id}` here", upd.span)])
-        args = [self.tensor(self.expr(a), a.span) for a in e.args]
+        # a literal argument takes its parameter's dtype, as on the host
+        params, _, _ = declared_types(d)
+        args = [self.tensor(self.expr(a), a.span, t.dtype) for a, (_, t) in zip(e.args, params)]
         return inline(self.env, d, args, e, self.stack + (self.d.name.id,))
 
 
@@ -509,18 +511,19 @@ class WeakTensor:
 
     def value(self, want: str | None) -> tuple:
         dtype = self.dtype(want)
-        flat = [literal_number(v, dtype, span) for v, span in self.elements]
+        widen = "make the list i64: `i64([...])`" if want is None else None
+        flat = [literal_number(v, dtype, span, widen) for v, span in self.elements]
         for size in reversed(self.shape[1:]):
             flat = [tuple(flat[i:i + size]) for i in range(0, len(flat), size)]
         return tuple(flat)
 
 
-def literal_number(v, dtype: str, span):
+def literal_number(v, dtype: str, span, widen: str | None = None):
     """One element of a tensor literal as a number of `dtype`."""
     if dtype in INTS and isinstance(v, float):
         fail("E0206", f"the float literal {v} cannot become {dtype}", span,
-             "write integers, or compute in floats: cast the integer operand with `f32(...)`")
-    check_literal_range(v, dtype, span, widen="make the list i64: `i64([...])`")
+             "integer tensors hold integers: write integers here, or compute in a float dtype")
+    check_literal_range(v, dtype, span, widen)
     return float(v) if dtype in FLOATS else int(v)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ast as A
-from .checker import SIGS as DEF_SIGS
+from .builtins import check_fill
+from .checker import SIGS as DEF_SIGS, WeakTensor
 from .diagnostics import Note
-from .scope import CheckError, Sig, bind_call, did_you_mean, fail, too_deep
+from .scope import CheckError, Sig, bind_call, did_you_mean, fail, literal_value, too_deep
 from .types import DTYPES, TensorType, TupleType
 
 
@@ -93,8 +94,13 @@ class HostChecker:
             bind_call(init, HOST_SIGS[init.func.id], init.func.id)
             for a in list(init.args) + [k.value for k in init.kwargs]:
                 self.expr(a)
+            init_kind(init, self.prog.shareds.get(item.name.id))
             return
         self.expr(init)
+        t = self.prog.shareds.get(item.name.id)
+        if t is not None and isinstance(init, A.ListExpr) \
+                and all(literal_value(x) is not None for x in flat_elements(init)):
+            WeakTensor(init).value(t.dtype)     # a literal takes the declared dtype
 
     def block(self, stmts):
         for s in stmts:
@@ -255,6 +261,25 @@ class HostChecker:
                      [Note(f"`{var}` = {size} comes from argument `{first}` here", first_span)])
             fail("E0602", f"argument `{pname}` of `{info.name}` must be {ptype}, got {value}",
                  arg.span, problem)
+
+
+def init_kind(init: A.Call, t: TensorType | None):
+    """A shared initialiser gives numbers of the declared kind: a float never
+    becomes an integer (`full(0.5)` for i32, `normal` for i32)."""
+    if t is None:
+        return
+    name = init.func.id
+    if name in ("normal", "uniform") and not t.is_float:
+        fail("E0206", f"`{name}` draws floats, but the shared value is {t}", init.span,
+             "declare it as a float tensor (f32), or fill it: `full(...)`")
+    value = literal_value(init.args[0]) if name == "full" and init.args else None
+    if value is not None:
+        check_fill(value, t.dtype, init.args[0].span)
+
+
+def flat_elements(e: A.ListExpr):
+    for x in e.elts:
+        yield from flat_elements(x) if isinstance(x, A.ListExpr) else (x,)
 
 
 def plural(k: int, word: str) -> str:

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from dsl import ast as A
-from dsl.checker import BodyChecker, Env
+from dsl.checker import BodyChecker, Env, WeakTensor
 from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Function
 from dsl.scope import CheckError
@@ -107,8 +107,8 @@ class Interpreter:
         elif isinstance(s, A.ExprStmt):
             e = s.expr
             if isinstance(e, A.Call) and e.func.id in self.functions:
-                self.call_def(e.func.id, [self.ev(a) for a in e.args],
-                              [a.span for a in e.args], e.span, discard=True)
+                self.call_def(e.func.id, self.def_args(e), [a.span for a in e.args], e.span,
+                              discard=True)
             else:
                 self.ev(e)
         elif isinstance(s, A.For):
@@ -163,6 +163,8 @@ class Interpreter:
         if isinstance(init, A.Call) and init.func.id in ("zeros", "ones", "full", "normal", "uniform") \
                 and not any(k.name == "shape" for k in init.kwargs):
             value = self.initializer(init, shape, t)
+        elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
+            value = self.ev_ListExpr(init, t.dtype)
         else:
             value = self.ev(init)
         self.set_shared(name, value, init.span)
@@ -175,7 +177,11 @@ class Interpreter:
         if name in ("zeros", "ones"):
             return np.full(shape, 0 if name == "zeros" else 1, dtype)
         if name == "full":
+            check_fill_value(args[0], t.dtype, call.args[0].span)
             return np.full(shape, args[0], dtype)
+        if not t.is_float:      # a float never silently becomes an integer
+            raise error("E0206", f"`{name}` draws floats, but the shared value is {t}", call.span,
+                        f"declare it as a float tensor (f32), or fill it: `full(...)`")
         seed = kwargs.get("seed")
         rng = np.random.RandomState(seed)
         low_or_mean, high_or_std = args
@@ -194,9 +200,13 @@ class Interpreter:
         return method(e)
 
     def ev_Num(self, e):
+        check_host_int(e.value, e, "this literal")
         return e.value
 
-    ev_Str = ev_Bool = ev_Num
+    def ev_Str(self, e):
+        return e.value
+
+    ev_Bool = ev_Str
 
     def ev_Name(self, e: A.Name):
         if e.id in self.vars:
@@ -208,11 +218,29 @@ class Interpreter:
     def ev_TupleExpr(self, e):
         return tuple(self.ev(x) for x in e.elts)
 
-    def ev_ListExpr(self, e):
-        values = [self.ev(x) for x in e.elts]
-        array = np.array(values)
-        return array.astype(np.float32 if array.dtype.kind == "f" else np.int32
-                            if array.dtype.kind in "iu" else array.dtype)
+    def ev_ListExpr(self, e, dtype: str | None = None):
+        """A list of numbers is a tensor literal, as in a def: f32 or i32
+        unless `dtype` (a shared value's) decides, every element in range.
+        A list of host tensors stacks them, keeping their dtype."""
+        values, literal = self.list_parts(e)
+        if literal is not None:
+            return literal_array(literal, dtype)
+        return stacked(values, e.span)
+
+    def list_parts(self, e: A.ListExpr):
+        """The elements' values (nested lists as lists), and the list as a
+        literal of numbers when every element is a number (else None)."""
+        values, elts = [], []
+        for x in e.elts:
+            if isinstance(x, A.ListExpr):
+                v, lit = self.list_parts(x)
+            else:
+                v = materialize(self.ev(x))
+                lit = number_ast(v, x.span) if is_number(v) else None
+            values.append(v)
+            elts.append(lit)
+        literal = A.ListExpr(tuple(elts), e.span) if all(x is not None for x in elts) else None
+        return values, literal
 
     def ev_UnaryOp(self, e: A.UnaryOp):
         v = self.ev(e.operand)
@@ -230,15 +258,21 @@ class Interpreter:
 
     def host_op(self, fn, values, e):
         values = [materialize(v) for v in values]
+        if fn is operator.pow:
+            check_int_power(*values, e)
         try:
             with np.errstate(all="ignore"):
-                return to_python(fn(*values))
+                result = to_python(fn(*values))
         except ZeroDivisionError:
             raise error("E0606", "division by zero", e.span)
+        except OverflowError as exc:
+            result = float_overflow(fn, values, e, exc)
         except (TypeError, ValueError) as exc:
             kinds = " and ".join(describe(v) for v in values)
             raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span,
                         str(exc).split("\n")[0])
+        check_host_int(result, e, f"the result of `{getattr(e, 'op', '?')}`")
+        return result
 
     def ev_Attribute(self, e: A.Attribute):
         base = materialize(self.ev(e.value))
@@ -260,7 +294,7 @@ class Interpreter:
     def ev_Call(self, e: A.Call):
         name = e.func.id
         if name in self.functions:
-            args = [self.ev(a) for a in e.args]
+            args = self.def_args(e)
             outputs = self.call_def(name, args, [a.span for a in e.args], e.span)
             return outputs
         host = HOST_BUILTINS.get(name)
@@ -269,6 +303,14 @@ class Interpreter:
         return self.builtin(e)
 
     # ---- calls ---------------------------------------------------------------------
+    def def_args(self, call: A.Call) -> list:
+        """The arguments of a def call; a list literal takes its parameter's
+        dtype, as a number does (`f([0.1])` for an f64[n] parameter is exact)."""
+        params = self.functions[call.func.id].params
+        return [self.ev_ListExpr(a, params[i].type.dtype)
+                if isinstance(a, A.ListExpr) and i < len(params) else self.ev(a)
+                for i, a in enumerate(call.args)]
+
     def call_def(self, name, args, arg_spans=None, span=None, discard=False):
         """Run a def. When the caller discards its result (a call written as
         a statement) and the def updates state, only the updates are
@@ -344,6 +386,11 @@ class Interpreter:
             return a
         if isinstance(a, A.TupleExpr):
             return A.TupleExpr(tuple(self.lift(x, params, locals_) for x in a.elts), a.span)
+        if isinstance(a, A.ListExpr):   # a literal stays one: `i64([1, 4294967296])` is exact
+            values, literal = self.list_parts(a)
+            if literal is not None:
+                return literal
+            return self.lift_value(stacked(values, a.span), a.span, params, locals_)
         value = materialize(self.ev(a))
         if isinstance(value, bool):
             return A.Bool(value, a.span)
@@ -365,6 +412,78 @@ class Interpreter:
         locals_[name] = apply("param", (), span, type=t, name=name)
         params[name] = array
         return A.Name(name, span)
+
+
+def check_fill_value(value, dtype: str, span):
+    """The value of `full(v)` must be a number of the shared value's kind."""
+    from dsl.builtins import check_fill
+    if not isinstance(value, (bool, int, float)):
+        raise error("E0606", f"the fill value of `full` must be a number, got {describe(value)}", span)
+    try:
+        check_fill(value, dtype, span)
+    except CheckError as exc:
+        raise SymError(exc.diagnostic)
+
+
+def is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def number_ast(v, span):
+    return A.Num(v, span) if not v < 0 else A.UnaryOp("-", A.Num(-v, span), span)
+
+
+def literal_array(literal: A.ListExpr, dtype: str | None = None) -> np.ndarray:
+    """A list literal as the checker types it (dtype: the one it meets)."""
+    try:
+        weak = WeakTensor(literal)
+        return np.array(weak.value(dtype), NUMPY_DTYPE[weak.dtype(dtype)])
+    except CheckError as exc:
+        raise SymError(exc.diagnostic)
+
+
+def stacked(values: list, span) -> np.ndarray:
+    """Host tensors (and numbers) in a list, stacked with numpy's dtype."""
+    try:
+        array = np.array(values)
+    except ValueError:
+        raise error("E0216", "the rows of this list have different shapes", span)
+    if array.dtype.name not in FROM_NUMPY:
+        raise error("E0216", f"cannot make a tensor of {describe(values[0])} and the like", span,
+                    "a list holds numbers or tensors")
+    return array
+
+
+I64 = 2 ** 63
+
+
+def check_host_int(value, e, what: str):
+    """Host integers are i64, as sizes and indices are: never a wrap, never a
+    number too large to print (`10 ** 10 ** 10` is refused before it runs)."""
+    if type(value) is int and not -I64 <= value < I64:
+        shown = str(value) if value.bit_length() <= 128 else f"a number of {value.bit_length()} bits"
+        raise error("E0218", f"{what} is {shown}, which does not fit in i64", e.span,
+                    "host integers are i64 (-9223372036854775808..9223372036854775807); "
+                    "compute in floats for larger numbers: `2.0 ** 70`")
+
+
+def check_int_power(a, b, e):
+    """An integer power whose result would clearly exceed i64 is refused
+    before it is computed (computing 10 ** 10 ** 10 would never end)."""
+    if type(a) is int and type(b) is int and b > 0 and abs(a) > 1 \
+            and b * (abs(a).bit_length() - 1) > 64:
+        raise error("E0218", f"the result of `**` ({a} ** {b}) does not fit in i64", e.span,
+                    f"host integers are i64; `{a}.0 ** {b}` computes it in floats")
+
+
+def float_overflow(fn, values, e, exc: OverflowError):
+    """A Python float op that overflowed gives inf, as numpy's float64 does
+    (`2.0 ** 10000`); a number too large for a tensor's dtype is an error."""
+    if all(is_number(v) for v in values):
+        with np.errstate(all="ignore"):
+            return float(fn(*(np.float64(v) for v in values)))
+    raise error("E0218", f"cannot compute `{getattr(e, 'op', '?')}`: {exc}", e.span,
+                "a number that meets a tensor must fit the tensor's dtype")
 
 
 _DERIVED: dict = {}
