@@ -6,16 +6,15 @@ are numpy's unless a comment says otherwise.
 """
 from __future__ import annotations
 
-import functools
 import math
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
-from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
+from dsl.types import (NUMPY_DTYPE, TensorType, dim_eval, memory_bytes, too_large_message,
+                       value_bytes)
 
 
 @dataclass
@@ -73,28 +72,8 @@ class TooLarge(RunFault):
     code = "E0221"
 
     def __init__(self, node: Node, shape: tuple, nbytes: int):
-        shown = TensorType(node.type.dtype, shape)
-        super().__init__(node, f"this value would need {nbytes} bytes ({human_bytes(nbytes)}) "
-                         f"for {shown}, more than this machine's memory",
+        super().__init__(node, too_large_message(TensorType(node.type.dtype, shape), nbytes),
                          "use smaller sizes; a value must fit in memory at once")
-
-
-def human_bytes(n: int) -> str:
-    size, unit = float(n), "bytes"
-    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if size < 1024:
-            break
-        size, unit = size / 1024, next_unit
-    return f"{size:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
-
-
-@functools.lru_cache(maxsize=1)
-def memory_bytes() -> int:
-    """This machine's physical memory: no single value may be larger."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return 2 ** 40
 
 
 EXTREMA = ("max", "min", "argmax", "argmin")
@@ -110,7 +89,7 @@ def check_sizes(nodes, sizes: dict) -> None:
         if n.op in EXISTING:
             continue
         shape = n.type.concrete_shape(sizes)
-        nbytes = math.prod(shape) * np.dtype(NUMPY_DTYPE[n.type.dtype]).itemsize
+        nbytes = value_bytes(shape, n.type.dtype)
         if nbytes > limit:
             raise TooLarge(n, shape, nbytes)
         if n.op in EXTREMA:
