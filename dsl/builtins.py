@@ -101,8 +101,8 @@ def lower_clip(ck, args, e):
 def lower_one_hot(ck, args, e):
     y = node_arg(ck, args["y"])
     depth = static_int(args["depth"], "the depth of one_hot")
-    if depth < 0:
-        fail("E0213", f"the depth of one_hot must be >= 0, got {depth}", args["depth"].span,
+    if depth < 1:   # no label fits in zero classes
+        fail("E0213", f"the depth of one_hot must be at least 1, got {depth}", args["depth"].span,
              "it is the number of classes: `one_hot(y, 10)`")
     return ck.apply("one_hot", (y,), e.span, depth=depth)
 

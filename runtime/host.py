@@ -258,6 +258,8 @@ class Interpreter:
 
     def host_op(self, fn, values, e):
         values = [materialize(v) for v in values]
+        if any(isinstance(v, np.ndarray) for v in values):
+            return self.tensor_op(e, values)
         if fn is operator.pow:
             check_int_power(*values, e)
         try:
@@ -367,9 +369,25 @@ class Interpreter:
         call = A.Call(e.func, tuple(self.lift(a, params, locals_) for a in e.args),
                       tuple(A.Keyword(k.name, self.lift(k.value, params, locals_), k.span)
                             for k in e.kwargs), e.span)
+        return self.run_lowered(call, params, locals_)
+
+    def tensor_op(self, e, values):
+        """An operator on a host tensor means what it means in a def (the same
+        dtype rules: nothing converted silently), run on numpy."""
+        params: dict = {}
+        locals_: dict = {}
+        spans = [e.left.span, e.right.span] if isinstance(e, A.BinOp) else [e.operand.span]
+        operands = [self.lift_value(v, span, params, locals_) for v, span in zip(values, spans)]
+        if isinstance(e, A.BinOp):
+            return self.run_lowered(A.BinOp(e.op, *operands, e.span), params, locals_)
+        return self.run_lowered(A.UnaryOp(e.op, operands[0], e.span), params, locals_)
+
+    def run_lowered(self, e, params, locals_):
+        """A host expression over lifted operands, checked as in a def and
+        evaluated on the numpy reference backend."""
         ck = BodyChecker(Env({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
         try:
-            node = ck.tensor(ck.expr(call), e.span)
+            node = ck.tensor(ck.expr(e), e.span)
         except CheckError as exc:
             raise SymError(exc.diagnostic)
         try:

@@ -55,7 +55,7 @@ class EmptyReduction(RunFault):
     def __init__(self, node: Node, input_shape: tuple):
         shown = TensorType(node.inputs[0].type.dtype, input_shape)
         super().__init__(node, f"`{node.op}` of zero elements has no value: its input is {shown}",
-                         "numpy refuses it too: make sure the reduced axes are not empty "
+                         "make sure the reduced axes are not empty "
                          "(`sum` of zero elements is 0, `mean` NaN)")
 
 
