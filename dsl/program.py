@@ -114,6 +114,7 @@ def declare(prog, item, overrides, def_asts):
             fail("E0701", f"option `{name}` must be a literal (number, string, true/false)",
                  item.value.span)
         if not option_in_range(value):
+            prog.options[name] = OptionInfo(name, value, item.span)   # no follow-on "unknown name"
             fail("E0218", f"the integer {value} does not fit in i64", item.value.span,
                  "options are i64 integers or f64 floats; write a float: `1e30`")
         if name in overrides:

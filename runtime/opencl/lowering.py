@@ -186,6 +186,15 @@ BINARY = {
 def cast(k, n, v):
     if n.type.dtype == "bool":
         return f"({v} != 0)"
+    src = n.inputs[0].type.dtype
+    if n.type.is_int and src in ("f32", "f64"):
+        # C leaves NaN, infinities and floats outside the integer range
+        # undefined; numpy (on x86) gives the integer's smallest value
+        smallest = -2 ** (63 if n.type.dtype == "i64" else 31)
+        x = k.let(VTYPE[src], v)
+        low, high = literal(float(smallest), src), literal(-float(smallest), src)
+        return (f"(({x} >= {low} && {x} < {high}) ? ({VTYPE[n.type.dtype]})({x}) : "
+                f"{literal(smallest, n.type.dtype)})")
     return f"(({VTYPE[n.type.dtype]})({v}))"
 
 
