@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from dsl import ast as A
-from dsl.checker import BodyChecker, Env, WeakTensor
+from dsl.checker import BodyChecker, Env, WeakTensor, check_literal_range
 from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Function
 from dsl.scope import CheckError
@@ -274,7 +274,8 @@ class Interpreter:
             raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span,
                         str(exc).split("\n")[0])
         check_host_int(result, e, f"the result of `{getattr(e, 'op', '?')}`")
-        return result
+        # numpy's meaning of a negative base to a fractional power: NaN, not a complex
+        return float("nan") if isinstance(result, complex) else result
 
     def ev_Attribute(self, e: A.Attribute):
         base = materialize(self.ev(e.value))
@@ -541,6 +542,13 @@ def to_arg(fn: Function, param, value, span):
         if isinstance(value, float) and dtype.kind in "iub":
             raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got the float {value}",
                         span, "pass an integer, or change the parameter to f32")
+        if isinstance(value, bool) != (dtype.kind == "b"):
+            raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {value!r}",
+                        span, "pass `true` or `false` for bool, a number otherwise")
+        try:        # a number keeps its value: it must fit the dtype (E0218)
+            check_literal_range(value, t.dtype, span)
+        except CheckError as exc:
+            raise SymError(exc.diagnostic)
         return np.asarray(value, dtype)
     if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
         value = np.asarray(value)

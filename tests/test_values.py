@@ -118,6 +118,26 @@ def test_tensor_api_shared_values_never_wrap():
     assert dsl.shared([0.5, 2]).get_value().dtype == np.float32
 
 
+def test_numbers_passed_to_defs_keep_their_value(backend):
+    src = "def f(k: i32, x: f32, b: bool) -> i32:\n    return k\n"
+    m = dsl.compile(src, backend=backend)
+    with pytest.raises(dsl.SymError, match="E0218"):
+        m.f(3000000000, 1.0, True)
+    with pytest.raises(dsl.SymError, match="E0218"):
+        m.f(1, 1e39, True)
+    with pytest.raises(dsl.SymError, match="E0604"):
+        m.f(1, 1.0, 2)
+    with pytest.raises(dsl.SymError, match="E0604"):
+        m.f(True, 1.0, True)
+    k = dsl.iscalar("k") if hasattr(dsl, "iscalar") else dsl.scalar("k", "i32")
+    with pytest.raises(dsl.SymError, match="E0218"):
+        dsl.function([k], k + 1, backend=backend)(3000000000)
+
+
+def test_host_powers_follow_numpy_floats():
+    assert run("print((-8) ** 0.5, 2 ** -1)\n", "numpy") == "nan 0.5\n"
+
+
 # ---- a float never becomes an integer --------------------------------------------------------
 @pytest.mark.parametrize("src", [
     "shared W: i32[3] = full(0.5)\n",
