@@ -91,10 +91,10 @@ class HostChecker:
     def shared_init(self, item: A.SharedDecl):
         init = item.init
         if isinstance(init, A.Call) and init.func.id in INIT_FUNCS:
-            bind_call(init, HOST_SIGS[init.func.id], init.func.id)
+            args = bind_call(init, HOST_SIGS[init.func.id], init.func.id)
             for a in list(init.args) + [k.value for k in init.kwargs]:
                 self.expr(a)
-            init_kind(init, self.prog.shareds.get(item.name.id))
+            init_kind(init, args, self.prog.shareds.get(item.name.id))
             return
         self.expr(init)
         t = self.prog.shareds.get(item.name.id)
@@ -263,7 +263,7 @@ class HostChecker:
                  arg.span, problem)
 
 
-def init_kind(init: A.Call, t: TensorType | None):
+def init_kind(init: A.Call, args: dict, t: TensorType | None):
     """A shared initialiser gives numbers of the declared kind: a float never
     becomes an integer (`full(0.5)` for i32, `normal` for i32)."""
     if t is None:
@@ -272,9 +272,9 @@ def init_kind(init: A.Call, t: TensorType | None):
     if name in ("normal", "uniform") and not t.is_float:
         fail("E0206", f"`{name}` draws floats, but the shared value is {t}", init.span,
              "declare it as a float tensor (f32), or fill it: `full(...)`")
-    value = literal_value(init.args[0]) if name == "full" and init.args else None
+    value = literal_value(args["value"]) if name == "full" else None
     if value is not None:
-        check_fill(value, t.dtype, init.args[0].span)
+        check_fill(value, t.dtype, args["value"].span)
 
 
 def flat_elements(e: A.ListExpr):

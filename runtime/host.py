@@ -177,8 +177,10 @@ class Interpreter:
         if name in ("zeros", "ones"):
             return np.full(shape, 0 if name == "zeros" else 1, dtype)
         if name == "full":
-            check_fill_value(args[0], t.dtype, call.args[0].span)
-            return np.full(shape, args[0], dtype)
+            where = call.args[0] if args else next(k.value for k in call.kwargs if k.name == "value")
+            value = args[0] if args else kwargs["value"]
+            check_fill_value(value, t.dtype, where.span)
+            return np.full(shape, value, dtype)
         if not t.is_float:      # a float never silently becomes an integer
             raise error("E0206", f"`{name}` draws floats, but the shared value is {t}", call.span,
                         f"declare it as a float tensor (f32), or fill it: `full(...)`")

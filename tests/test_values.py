@@ -129,7 +129,7 @@ def test_numbers_passed_to_defs_keep_their_value(backend):
         m.f(1, 1.0, 2)
     with pytest.raises(dsl.SymError, match="E0604"):
         m.f(True, 1.0, True)
-    k = dsl.iscalar("k") if hasattr(dsl, "iscalar") else dsl.scalar("k", "i32")
+    k = dsl.iscalar("k")
     with pytest.raises(dsl.SymError, match="E0218"):
         dsl.function([k], k + 1, backend=backend)(3000000000)
 
