@@ -123,7 +123,14 @@ def lower_transpose(ck, args, e):
 def shape_arg(ck, a) -> tuple:
     """A static shape: (n, 10), (600, 784), or a single dimension."""
     items = a.elts if isinstance(a, A.TupleExpr) else (a,)
-    return tuple(dim_value(ck, x) for x in items)
+    return tuple(non_negative(dim_value(ck, x), x.span) for x in items)
+
+
+def non_negative(d, span):
+    if isinstance(d, int) and d < 0:
+        fail("E0214", f"a dimension cannot be negative (this one is {d})", span,
+             "sizes count elements: use a number >= 0")
+    return d
 
 
 def dim_value(ck, x):

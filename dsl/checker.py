@@ -77,7 +77,9 @@ class Env:
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
-    return TensorType(texpr.dtype, tuple(dim_from_ast(d, lookup_size) for d in texpr.dims))
+    from .builtins import non_negative
+    return TensorType(texpr.dtype, tuple(non_negative(dim_from_ast(d, lookup_size), d.span)
+                                         for d in texpr.dims))
 
 
 def declared_types(d: A.Def):
