@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import ast as A
 from . import autodiff
 from .ir import Node, toposort
-from .checker import check_literal_range
+from .checker import check_literal_range, non_negative
 from .scope import Default, Weak, fail, static_bool, static_int, static_ints, dim_from_ast
 from .types import TensorType
 
@@ -124,13 +124,6 @@ def shape_arg(ck, a) -> tuple:
     """A static shape: (n, 10), (600, 784), or a single dimension."""
     items = a.elts if isinstance(a, A.TupleExpr) else (a,)
     return tuple(non_negative(dim_value(ck, x), x.span) for x in items)
-
-
-def non_negative(d, span):
-    if isinstance(d, int) and d < 0:
-        fail("E0214", f"a dimension cannot be negative (this one is {d})", span,
-             "sizes count elements: use a number >= 0")
-    return d
 
 
 def dim_value(ck, x):

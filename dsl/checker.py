@@ -77,9 +77,16 @@ class Env:
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
-    from .builtins import non_negative
     return TensorType(texpr.dtype, tuple(non_negative(dim_from_ast(d, lookup_size), d.span)
                                          for d in texpr.dims))
+
+
+def non_negative(d: Dim, span) -> Dim:
+    """A constant dimension (`3 - 5` in a type or a shape) is never negative."""
+    if isinstance(d, int) and d < 0:
+        fail("E0214", f"a dimension cannot be negative (this one is {d})", span,
+             "sizes count elements: use a number >= 0")
+    return d
 
 
 def declared_types(d: A.Def):
@@ -250,6 +257,7 @@ class BodyChecker:
         return method(e)
 
     def expr_Num(self, e):
+        literal_overflow(e)
         return Weak(e.value, e.span)
 
     def expr_Bool(self, e):
@@ -433,6 +441,13 @@ def check_literal_range(value, dtype: str, span, widen: str | None = None):
              + ("compute in f64: `f64(...)`" if dtype == "f32" else "use a smaller number"))
 
 
+def literal_overflow(e: A.Num):
+    """A float literal too large for f64 (`1e400`) reads as inf: refuse it."""
+    if isinstance(e.value, float) and math.isinf(e.value):
+        fail("E0218", "this float literal does not fit in f64", e.span,
+             f"f64 holds magnitudes up to {FLOAT_MAX['f64']:g}")
+
+
 def fits_float(value, dtype: str) -> bool:
     """False when a finite value would become an infinity in `dtype` (an
     inf or NaN that folding computed, like `2.0 ** 10000`, stays as it is)."""
@@ -545,6 +560,7 @@ def literal_tensor(e: A.ListExpr):
         if v is None or isinstance(v, bool):
             fail("E0216", "tensor literals hold numbers only", x.span,
                  "build tensors from expressions with `stack((a, b))`")
+        literal_overflow(A.Num(v, x.span))
         values.append((v, x.span))
     return (len(values),), values
 

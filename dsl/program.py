@@ -115,8 +115,9 @@ def declare(prog, item, overrides, def_asts):
                  item.value.span)
         if not option_in_range(value):
             prog.options[name] = OptionInfo(name, value, item.span)   # no follow-on "unknown name"
-            fail("E0218", f"the integer {value} does not fit in i64", item.value.span,
-                 "options are i64 integers or f64 floats; write a float: `1e30`")
+            what = f"the integer {value}" if isinstance(value, int) else "this float literal"
+            fail("E0218", f"{what} does not fit in {'i64' if isinstance(value, int) else 'f64'}",
+                 item.value.span, "options are i64 integers or finite f64 floats")
         if name in overrides:
             prog.options[name] = OptionInfo(name, value, item.span)   # kept if the override is refused
             value = convert_option(name, overrides[name], value, item)

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 
 from dsl import ast as A
-from dsl.checker import BodyChecker, Env, WeakTensor, check_literal_range
+from dsl.builtins import check_fill
+from dsl.checker import BodyChecker, Env, WeakTensor, check_literal_range, literal_overflow
 from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Function
 from dsl.scope import CheckError
@@ -183,7 +184,7 @@ class Interpreter:
             return np.full(shape, value, dtype)
         if not t.is_float:      # a float never silently becomes an integer
             raise error("E0206", f"`{name}` draws floats, but the shared value is {t}", call.span,
-                        f"declare it as a float tensor (f32), or fill it: `full(...)`")
+                        "declare it as a float tensor (f32), or fill it: `full(...)`")
         seed = kwargs.get("seed")
         rng = np.random.RandomState(seed)
         low_or_mean, high_or_std = args
@@ -203,6 +204,10 @@ class Interpreter:
 
     def ev_Num(self, e):
         check_host_int(e.value, e, "this literal")
+        try:
+            literal_overflow(e)
+        except CheckError as exc:
+            raise SymError(exc.diagnostic)
         return e.value
 
     def ev_Str(self, e):
@@ -437,7 +442,6 @@ class Interpreter:
 
 def check_fill_value(value, dtype: str, span):
     """The value of `full(v)` must be a number of the shared value's kind."""
-    from dsl.builtins import check_fill
     if not isinstance(value, (bool, int, float)):
         raise error("E0606", f"the fill value of `full` must be a number, got {describe(value)}", span)
     try:
@@ -470,7 +474,7 @@ def stacked(values: list, span) -> np.ndarray:
     except ValueError:
         raise error("E0216", "the rows of this list have different shapes", span)
     if array.dtype.name not in FROM_NUMPY:
-        raise error("E0216", f"cannot make a tensor of {describe(values[0])} and the like", span,
+        raise error("E0216", f"cannot make a tensor from a list of {describe(values[0])}", span,
                     "a list holds numbers or tensors")
     return array
 

@@ -92,6 +92,12 @@ def test_host_integers_are_i64_and_powers_do_not_hang():
     assert run("print(2 ** 62 + (2 ** 62 - 1))\n", "numpy") == f"{2 ** 63 - 1}\n"
 
 
+@pytest.mark.parametrize("src", ["print(1e400)\n", "option r = 1e400\n",
+                                 "def f(x: f64[n]) -> f64[n]:\n    return x * [1e400]\n"])
+def test_a_float_literal_too_large_for_f64_is_not_inf(src):
+    assert "E0218" in error_of(src)
+
+
 def test_float_overflow_is_inf_as_numpy():
     assert run("print(2.0 ** 10000, -(2.0 ** 10001))\n", "numpy") == "inf -inf\n"
     src = "def f(x: f32[n]) -> f32[n]:\n    return x + 2.0 ** 10000\nprint(f(zeros((1,))))\n"
