@@ -4,6 +4,7 @@ from __future__ import annotations
 from . import ast as A
 from . import autodiff
 from .ir import Node, toposort
+from .checker import check_literal_range, non_negative
 from .scope import Default, Weak, fail, static_bool, static_int, static_ints, dim_from_ast
 from .types import TensorType
 
@@ -99,7 +100,11 @@ def lower_clip(ck, args, e):
 
 def lower_one_hot(ck, args, e):
     y = node_arg(ck, args["y"])
-    return ck.apply("one_hot", (y,), e.span, depth=static_int(args["depth"], "the depth of one_hot"))
+    depth = static_int(args["depth"], "the depth of one_hot")
+    if depth < 1:   # no label fits in zero classes
+        fail("E0213", f"the depth of one_hot must be at least 1, got {depth}", args["depth"].span,
+             "it is the number of classes: `one_hot(y, 10)`")
+    return ck.apply("one_hot", (y,), e.span, depth=depth)
 
 
 def lower_transpose(ck, args, e):
@@ -118,7 +123,7 @@ def lower_transpose(ck, args, e):
 def shape_arg(ck, a) -> tuple:
     """A static shape: (n, 10), (600, 784), or a single dimension."""
     items = a.elts if isinstance(a, A.TupleExpr) else (a,)
-    return tuple(dim_value(ck, x) for x in items)
+    return tuple(non_negative(dim_value(ck, x), x.span) for x in items)
 
 
 def dim_value(ck, x):
@@ -175,14 +180,33 @@ def constructor(value):
             if not isinstance(fill, Weak):
                 fail("E0213", "the fill value of `full` must be a literal", args["value"].span)
             fill = fill.value
-            dtype = dtype or ("f32" if isinstance(fill, float) else "i32")
+            dtype = dtype or literal_dtype(fill)
         if given(args["dtype"]):
             d = args["dtype"]
             dtype = d.id if isinstance(d, A.Name) else None
             if dtype not in CAST_NAMES:
                 fail("E0007", "dtype must be one of f32 f64 i32 i64 bool", d.span)
+        if value is None:
+            check_fill(fill, dtype, args["value"].span)
         return ck.apply("full", (), e.span, type=TensorType(dtype, shape), value=fill)
     return lower
+
+
+def literal_dtype(value) -> str:
+    """The dtype a literal has when nothing else decides it."""
+    return "bool" if isinstance(value, bool) else "f32" if isinstance(value, float) else "i32"
+
+
+def check_fill(value, dtype: str, span):
+    """A fill value must be a number of the tensor's kind: a float never
+    becomes an integer, a number never a bool (nor the reverse)."""
+    if isinstance(value, bool) != (dtype == "bool"):
+        fail("E0209", f"cannot fill a tensor of {dtype} with {str(value).lower()}", span,
+             "fill bool tensors with `true` or `false`, numbers with numbers")
+    if isinstance(value, float) and dtype in ("i32", "i64"):
+        fail("E0206", f"the float {value} cannot fill a tensor of {dtype}", span,
+             "write an integer, or give a float dtype: `dtype=f32`")
+    check_literal_range(value, dtype, span)
 
 
 def lower_arange(ck, args, e):

@@ -6,7 +6,11 @@ argument nodes, which is inlining with size variables unified at the call.
 """
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from . import ast as A
 from .build import apply, const
@@ -74,7 +78,16 @@ class Env:
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
-    return TensorType(texpr.dtype, tuple(dim_from_ast(d, lookup_size) for d in texpr.dims))
+    return TensorType(texpr.dtype, tuple(non_negative(dim_from_ast(d, lookup_size), d.span)
+                                         for d in texpr.dims))
+
+
+def non_negative(d: Dim, span) -> Dim:
+    """A constant dimension (`3 - 5` in a type or a shape) is never negative."""
+    if isinstance(d, int) and d < 0:
+        fail("E0214", f"a dimension cannot be negative (this one is {d})", span,
+             "sizes count elements: use a number >= 0")
+    return d
 
 
 def declared_types(d: A.Def):
@@ -247,13 +260,15 @@ class BodyChecker:
         """A value as a node; weak literals take `dtype` (or their own kind)."""
         if isinstance(v, Node):
             return v
-        if isinstance(v, Weak):
+        if isinstance(v, (Weak, WeakTensor)):
             return self.materialize(v, dtype)
         if isinstance(v, tuple):
             fail("E0110", f"expected one tensor, got {len(v)} values", span)
         fail("E0215", "expected a tensor here", span)
 
-    def materialize(self, w: Weak, dtype: str | None) -> Node:
+    def materialize(self, w, dtype: str | None) -> Node:
+        if isinstance(w, WeakTensor):
+            return self.apply("const", (), w.ast.span, type=w.typed(dtype), value=w.value(dtype))
         if isinstance(w.value, bool):
             return const(w.value, "bool", w.span)
         if dtype is None or dtype == "bool":
@@ -276,6 +291,7 @@ class BodyChecker:
         return method(e)
 
     def expr_Num(self, e):
+        literal_overflow(e)
         return Weak(e.value, e.span)
 
     def expr_Bool(self, e):
@@ -330,11 +346,13 @@ class BodyChecker:
 
     def binary(self, op, a, b, e, symbol):
         if isinstance(a, Weak) and isinstance(b, Weak) and op not in ("matmul",):
-            folded = fold(op, a.value, b.value)
+            folded = fold(op, a.value, b.value, e.span)
             if folded is not None:
                 return Weak(folded, e.span)
         a_node = self.tensor(a, getattr(e, "left", e).span, getattr(b, "type", None) and b.type.dtype)
         b_node = self.tensor(b, getattr(e, "right", e).span, a_node.type.dtype)
+        if op == "pow":
+            check_int_exponent(a_node, b_node, getattr(e, "right", e).span)
         out = self.apply(op, (a_node, b_node), e.span)
         # only the implicit case warns: once the ranks agree (`reshape(a, (1, 2)) + b`) it was meant
         if (op != "matmul" and a_node.type.rank != b_node.type.rank
@@ -352,9 +370,7 @@ class BodyChecker:
         return tuple(self.expr(x) for x in e.elts)
 
     def expr_ListExpr(self, e):
-        value, shape, is_float = literal_tensor(e)
-        dtype = "f32" if is_float else "i32"
-        return self.apply("const", (), e.span, type=TensorType(dtype, shape), value=value)
+        return WeakTensor(e)
 
     def expr_Attribute(self, e: A.Attribute):
         if e.attr == "T":
@@ -413,7 +429,9 @@ class BodyChecker:
             fail("E0504", f"`{name}` updates `{upd.target.id}` and so cannot be called from another def",
                  e.span, "call it from the host; a def that updates state runs once per host call",
                  [Note(f"`{name}` updates `{upd.target.id}` here", upd.span)])
-        args = [self.tensor(self.expr(a), a.span) for a in e.args]
+        # a literal argument takes its parameter's dtype, as on the host
+        params, _, _ = declared_types(d)
+        args = [self.tensor(self.expr(a), a.span, t.dtype) for a, (_, t) in zip(e.args, params)]
         return inline(self.env, d, args, e, self.stack + (self.d.name.id,))
 
 
@@ -450,61 +468,153 @@ def signature_text(d: A.Def) -> str:
 
 
 INT_LIMITS = {"i32": 2 ** 31, "i64": 2 ** 63}
+F32_OVERFLOW = 2.0 ** 128 - 2.0 ** 103      # the smallest magnitude that rounds to an f32 inf
+FLOAT_MAX = {"f32": float(np.finfo(np.float32).max), "f64": sys.float_info.max}
 
 
-def check_literal_range(value, dtype: str, span):
-    """A number literal (or a folded constant) must fit the dtype it becomes."""
-    if isinstance(value, bool) or not isinstance(value, int):
+def check_literal_range(value, dtype: str, span, widen: str | None = None):
+    """A number literal (or a folded constant) must fit the dtype it becomes.
+    `widen` replaces the hint's "or i64" (a list literal says `i64([...])`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
-    shown = str(value) if value.bit_length() <= 128 else f"constant of {value.bit_length()} bits"
-    if dtype in INT_LIMITS and not -INT_LIMITS[dtype] <= value < INT_LIMITS[dtype]:
-        fail("E0218", f"the integer {shown} does not fit in {dtype}", span,
-             f"{dtype} holds {-INT_LIMITS[dtype]}..{INT_LIMITS[dtype] - 1}; use a smaller number"
-             + ", or i64" * (dtype == "i32"))
-    if dtype in FLOATS and value.bit_length() > 1000:
-        fail("E0218", f"the integer {shown} is too large for {dtype}", span,
-             "write a float literal such as `1e30`")
+    if isinstance(value, int):
+        shown = str(value) if value.bit_length() <= 128 else f"constant of {value.bit_length()} bits"
+        if dtype in INT_LIMITS and not -INT_LIMITS[dtype] <= value < INT_LIMITS[dtype]:
+            fail("E0218", f"the integer {shown} does not fit in {dtype}", span,
+                 f"{dtype} holds {-INT_LIMITS[dtype]}..{INT_LIMITS[dtype] - 1}; "
+                 + (widen if widen and dtype == "i32" else
+                    "use a smaller number" + ", or i64" * (dtype == "i32")))
+        if dtype in FLOATS and not fits_float(value, dtype):
+            fail("E0218", f"the integer {shown} is too large for {dtype}", span,
+                 "write a float literal such as `1e30`")
+    elif dtype in FLOATS and not fits_float(value, dtype):
+        fail("E0218", f"the number {value!r} does not fit in {dtype}", span,
+             f"{dtype} holds magnitudes up to {FLOAT_MAX[dtype]:g}; "
+             + ("compute in f64: `f64(...)`" if dtype == "f32" else "use a smaller number"))
 
 
-def fold(op, a, b):
-    """Constant-fold two literals (3 * 4); None when not a plain number op."""
+def literal_overflow(e: A.Num):
+    """A float literal too large for f64 (`1e400`) reads as inf: refuse it."""
+    if isinstance(e.value, float) and math.isinf(e.value):
+        fail("E0218", "this float literal does not fit in f64", e.span,
+             f"f64 holds magnitudes up to {FLOAT_MAX['f64']:g}")
+
+
+def fits_float(value, dtype: str) -> bool:
+    """False when a finite value would become an infinity in `dtype` (an
+    inf or NaN that folding computed, like `2.0 ** 10000`, stays as it is)."""
+    try:
+        x = float(value)
+    except OverflowError:
+        return False
+    if math.isinf(x) or math.isnan(x):
+        return isinstance(value, float)
+    return dtype != "f32" or abs(x) < F32_OVERFLOW
+
+
+def fold(op, a, b, span=None):
+    """Constant-fold two literals (3 * 4); None when not a plain number op.
+    Integers are exact; floats are f64 with numpy's semantics (an overflow
+    is inf, a negative base to a fractional power is NaN)."""
     import operator
     table = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
              "pow": operator.pow, "floordiv": operator.floordiv, "mod": operator.mod,
              "div": operator.truediv}
-    if (op == "pow" and isinstance(a, int) and isinstance(b, int) and b > 0
-            and abs(a) > 1 and b * abs(a).bit_length() > 4096):
-        return float("inf") if a > 0 or b % 2 == 0 else float("-inf")   # not computed: too large
-    if op in table and not (op in ("div", "floordiv", "mod") and b == 0):
-        try:
-            return table[op](a, b)
-        except (OverflowError, ZeroDivisionError, TypeError, ValueError):
-            return None
-    return None
+    if (op == "pow" and type(a) is int and type(b) is int and b > 0
+            and abs(a) > 1 and b * (abs(a).bit_length() - 1) > 4096):
+        digits = int(b * math.log10(abs(a))) + 1        # estimated: not computed, too large
+        fail("E0218", f"the integer {a} ** {b} has about {digits} digits, too large for any dtype",
+             span, f"write a float literal such as `1e30`; `{a}.0 ** {b}` is inf")
+    if op not in table or (op in ("div", "floordiv", "mod") and b == 0):
+        return None
+    try:
+        result = table[op](a, b)
+    except OverflowError:
+        return float_fold(op, a, b)
+    except (ZeroDivisionError, TypeError, ValueError):
+        return None
+    return float("nan") if isinstance(result, complex) else result
+
+
+NUMPY_FOLD = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "pow": np.power,
+              "floordiv": np.floor_divide, "mod": np.mod, "div": np.divide}
+
+
+def float_fold(op, a, b):
+    """A float op that overflowed in Python, as numpy's f64 computes it (inf)."""
+    try:
+        with np.errstate(all="ignore"):
+            return float(NUMPY_FOLD[op](np.float64(a), np.float64(b)))
+    except OverflowError:
+        return None
+
+
+def check_int_exponent(base: Node, exponent: Node, span):
+    """numpy refuses integers to negative integer powers: a constant negative
+    exponent is refused here, one computed from data when it runs (E0220)."""
+    if not (base.type.is_int and exponent.type.is_int) or exponent.op not in ("const", "full"):
+        return
+    lowest = np.min(np.asarray(exponent.attr("value")))
+    if lowest < 0:
+        fail("E0220", f"an integer to the negative power {lowest} is not an integer", span,
+             "cast the base to a float: `f32(x) ** ...`, or use an exponent >= 0")
+
+
+class WeakTensor:
+    """A tensor literal `[0.1, 0.2]`. Like a number literal it takes the
+    dtype of the tensor it meets (`f64([0.1])` holds the f64 nearest 0.1, not
+    a rounded f32), f32 or i32 when it meets none; every element must fit."""
+
+    def __init__(self, ast: A.ListExpr):
+        self.ast = ast
+        self.shape, self.elements = literal_tensor(ast)
+        self.is_float = any(isinstance(v, float) for v, _ in self.elements)
+
+    def dtype(self, want: str | None) -> str:
+        if want is None or want == "bool":
+            return "f32" if self.is_float else "i32"
+        return want
+
+    def typed(self, want: str | None) -> TensorType:
+        return TensorType(self.dtype(want), self.shape)
+
+    def value(self, want: str | None) -> tuple:
+        dtype = self.dtype(want)
+        widen = "make the list i64: `i64([...])`" if want is None else None
+        flat = [literal_number(v, dtype, span, widen) for v, span in self.elements]
+        for size in reversed(self.shape[1:]):
+            flat = [tuple(flat[i:i + size]) for i in range(0, len(flat), size)]
+        return tuple(flat)
+
+
+def literal_number(v, dtype: str, span, widen: str | None = None):
+    """One element of a tensor literal as a number of `dtype`."""
+    if dtype in INTS and isinstance(v, float):
+        fail("E0206", f"the float literal {v} cannot become {dtype}", span,
+             "integer tensors hold integers: write integers here, or compute in a float dtype")
+    check_literal_range(v, dtype, span, widen)
+    return float(v) if dtype in FLOATS else int(v)
 
 
 def literal_tensor(e: A.ListExpr):
-    """Nested tuple value, shape and whether any element is a float."""
+    """The shape of a nested list literal and its numbers with their spans."""
     if not e.elts:
         fail("E0216", "an empty tensor literal has no type", e.span, "use `zeros((0,))`")
     if all(isinstance(x, A.ListExpr) for x in e.elts):
         parts = [literal_tensor(x) for x in e.elts]
-        shapes = {p[1] for p in parts}
+        shapes = {p[0] for p in parts}
         if len(shapes) != 1:
             fail("E0216", "rows of a tensor literal have different lengths", e.span)
-        return (tuple(p[0] for p in parts), (len(parts),) + parts[0][1],
-                any(p[2] for p in parts))
+        return (len(parts),) + parts[0][0], [x for p in parts for x in p[1]]
     values = []
     for x in e.elts:
         v = literal_value(x)
         if v is None or isinstance(v, bool):
             fail("E0216", "tensor literals hold numbers only", x.span,
                  "build tensors from expressions with `stack((a, b))`")
-        values.append(v)
-    is_float = any(isinstance(v, float) for v in values)
-    for v, x in zip(values, e.elts):
-        check_literal_range(v, "f32" if is_float else "i32", x.span)
-    return tuple(values), (len(values),), is_float
+        literal_overflow(A.Num(v, x.span))
+        values.append((v, x.span))
+    return (len(values),), values
 
 
 def inline(env: Env, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple | Node:

@@ -13,20 +13,19 @@ known is left to the run-time checks at each call.
 """
 from __future__ import annotations
 
-import math
 import operator
 import warnings
 
 import numpy as np
 
 from . import ast as A
-from .checker import SIGS as DEF_SIGS
+from .checker import SIGS as DEF_SIGS, WeakTensor, check_literal_range, literal_overflow
 from .diagnostics import Diagnostic, Note
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
 from .scope import CheckError, Default, Sig, bind_call, did_you_mean, fail, too_deep
-from .types import DTYPES, TensorType, TupleType
+from .types import DTYPES, Size, TensorType, TupleType
 
 HOST_SIGS = {
     "print": Sig((), (("sep", " "),), variadic=True), "range": Sig(("a",), (("b", None), ("step", None))),
@@ -52,7 +51,6 @@ PY_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": opera
              "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
              ">": operator.gt, ">=": operator.ge}
 HOST_DEF = A.Def(A.Name("<host>"), (), A.TensorTypeExpr("f32", ()), ())
-POW_DIGITS_LIMIT = 4300        # Python's own limit for printing an integer
 # A loop nested deeper than this inside loops that are being re-checked is
 # not iterated to a fixed point: the names it assigns are simply unknown.
 FIXPOINT_DEPTH = 2
@@ -73,23 +71,27 @@ def plural(k: int, word: str) -> str:
     return f"{k} {word}{'s' * (k != 1)}"
 
 
-def int_power_digits(base: int, exponent: int) -> int:
-    """How many decimal digits base ** exponent has, about (0 when small);
-    exact integers, as the exponent may be too large for a float."""
-    if exponent <= 0 or abs(base) <= 1:
-        return 0
-    if exponent < 2 ** 53:
-        return int(exponent * math.log10(abs(base))) + 1
-    return exponent * (abs(base).bit_length() - 1) * 3 // 10
+I64 = 2 ** 63
 
 
-def power_too_large(a, b, span):
-    digits = int_power_digits(a, b) if isinstance(a, int) and isinstance(b, int) else 0
-    if digits > POW_DIGITS_LIMIT:
-        shown = f"about {digits:,}" if digits < 10 ** 15 else "more than 10**15"
-        fail("E0606", f"this `**` makes an integer of {shown} digits", span,
-             f"host integers are limited to {POW_DIGITS_LIMIT:,} digits (what Python prints); "
-             "use smaller numbers, or floats")
+def int_result_fits(op: str, a, b, span):
+    """Host integers are i64, as sizes and indices are: an integer result
+    outside it is an error (E0218), never a wrap. It is decided before the
+    result is computed (`10 ** 10 ** 10` would never end): by the checker
+    where both operands are known, by the interpreter otherwise, alike."""
+    if type(a) is not int or type(b) is not int or op not in ("+", "-", "*", "//", "%", "**"):
+        return
+    if op == "**":
+        if b < 0 or abs(a) <= 1:
+            return
+        # |a| >= 2**(bits - 1), so this bound alone proves a ** b >= 2**64;
+        # below it a ** b has at most 128 bits and is cheap to compute
+        fits = b * (abs(a).bit_length() - 1) < 64 and -I64 <= a ** b < I64
+    else:
+        fits = op in ("//", "%") and b == 0 or -I64 <= PY_BINOPS[op](a, b) < I64
+    if not fits:
+        fail("E0218", f"the result of `{op}` ({a} {op} {b}) does not fit in i64", span,
+             f"host integers are i64; `{a}.0 {op} {b}` computes it in floats")
 
 
 class HostChecker:
@@ -137,7 +139,10 @@ class HostChecker:
         if is_initializer(init, self.def_asts):
             self.initializer(init, name, want)
             return
-        got = self.expr(init)
+        if isinstance(init, A.ListExpr):    # a literal takes the declared dtype
+            got = self.list_expr(init, want.dtype if want is not None else None)
+        else:
+            got = self.expr(init)
         if want is not None:
             check_shared_type(name, want, got, init.span)
 
@@ -304,6 +309,7 @@ class HostChecker:
     # ---- expressions --------------------------------------------------------
     def expr(self, e):
         if isinstance(e, A.Num):
+            check_number(e)
             return HNum("float" if isinstance(e.value, float) else "int", e.value)
         if isinstance(e, A.Bool):
             return HNum("bool", e.value)
@@ -318,7 +324,7 @@ class HostChecker:
         if isinstance(e, A.TupleExpr):
             return tuple(self.expr(x) for x in e.elts)
         if isinstance(e, A.ListExpr):
-            return list_type([self.expr(x) for x in e.elts])
+            return self.list_expr(e)
         if isinstance(e, A.Attribute):
             return self.attribute(e)
         if isinstance(e, A.Index):
@@ -326,6 +332,40 @@ class HostChecker:
         if isinstance(e, A.Call):
             return self.call(e)
         return ANY
+
+    def list_expr(self, e: A.ListExpr, dtype: str | None = None):
+        """A list on the host. Numbers make a tensor literal that takes the
+        dtype it meets (`dtype`: a shared value's or a def parameter's; f32
+        or i32 otherwise), checked as the interpreter checks it where its
+        numbers are known; tensors are stacked as numpy stacks them."""
+        types, literal, known = self.list_parts(e)
+        if literal is None:
+            return list_type(types)
+        weak = WeakTensor(literal)
+        if known:
+            weak.value(dtype)       # every number fits, no float becomes an integer
+        return HTensor(weak.dtype(dtype), weak.shape)
+
+    def list_parts(self, e: A.ListExpr):
+        """The elements' types, the list as a literal of numbers (None when
+        an element is not a number; unknown numbers stand in as 1 or 1.5),
+        and whether every number is known."""
+        types, elts, known = [], [], True
+        for x in e.elts:
+            if isinstance(x, A.ListExpr):
+                sub, literal, sub_known = self.list_parts(x)
+                t = list_type(sub) if literal is None else weak_type(literal)
+            else:
+                t = self.expr(x)
+                literal, sub_known = None, False
+                if isinstance(t, HNum) and t.kind != "bool":
+                    sub_known = t.value is not None
+                    literal = number_ast(t.value if sub_known else {"int": 1, "float": 1.5}[t.kind], x.span)
+            types.append(t)
+            elts.append(literal)
+            known = known and sub_known
+        literal = A.ListExpr(tuple(elts), e.span) if all(x is not None for x in elts) else None
+        return types, literal, known
 
     def name(self, e: A.Name):
         if e.id in self.names:
@@ -347,7 +387,7 @@ class HostChecker:
             value = -t.value if t.value is not None else None
             return HNum("int" if t.kind == "bool" else t.kind, value)
         if isinstance(t, HTensor):
-            return t
+            return tensor_op_type(e, [t])
         if isinstance(t, (HStr, HNone)):
             fail("E0606", f"cannot compute `-` of {describe(t)}", e.span,
                  f"bad operand type for unary -: '{python_name(t)}'")
@@ -359,7 +399,7 @@ class HostChecker:
             self.truth(a, e.left.span)
             self.truth(b, e.right.span)
             return HNum("bool")
-        return host_binop(e.op, a, b, e.span)
+        return host_binop(e, a, b)
 
     def attribute(self, e: A.Attribute):
         base = self.expr(e.value)
@@ -459,9 +499,17 @@ class HostChecker:
         the values' types) and give the result's type."""
         bound = bind_call(e, DEF_SIGS[name], name)
         given = {p: a for p, a in bound.items() if not isinstance(a, Default)}
-        types = {id(a): ANY if is_dtype_name(a) else self.expr(a) for a in given.values()}
+        types, literals = {}, {}
+        for a in given.values():
+            if isinstance(a, A.ListExpr):       # a literal stays one: `i64([1, 4294967296])`
+                elts, literal, known = self.list_parts(a)
+                types[id(a)] = list_type(elts) if literal is None else weak_type(literal)
+                if literal is not None:
+                    literals[id(a)] = literal if known else None
+            else:
+                types[id(a)] = ANY if is_dtype_name(a) else self.expr(a)
         check_tensor_args(name, {p: (types[id(a)], a.span) for p, a in given.items()}, e.span)
-        return static_builtin(e, types)
+        return static_builtin(e, types, literals)
 
     def call_def(self, name, e: A.Call):
         d = self.def_asts[name]
@@ -472,9 +520,13 @@ class HostChecker:
             sig = info.signature if info else name
             fail("E0103", f"`{name}` takes {plural(len(d.params), 'argument')}, got {len(e.args)}",
                  e.span, f"signature: {sig}")
-        values = [self.expr(a) for a in e.args]
         if info is None:
+            for a in e.args:
+                self.expr(a)
             return ANY
+        # a list literal takes its parameter's dtype, as a number does
+        values = [self.list_expr(a, ptype.dtype) if isinstance(a, A.ListExpr) else self.expr(a)
+                  for a, (_, ptype) in zip(e.args, info.params)]
         sizes = self.check_args(info, values, e)
         ret = info.ret
         if isinstance(ret, TupleType):
@@ -527,20 +579,32 @@ def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, d
             fail("E0605", f"shared `{name}` is {want}; `dtype={given}` disagrees", dtype.span,
                  "the declaration gives the dtype: leave `dtype=` out")
     check_builtin(fname, args, init.span)
-    if want is None or want.dtype in ("f32", "f64"):
+    if want is None:
         return
-    if fname in INIT_ONLY:
+    if fname in INIT_ONLY and not want.is_float:
         fail("E0605", f"`{fname}` draws floats, but shared `{name}` is {want}", init.span,
              f"declare `{name}` with a float dtype (f32), or initialise it with "
              "`zeros()`, `ones()` or `full(value)`")
     value, span = args.get("value", (None, None))
-    if fname == "full" and isinstance(value, HNum) and value.kind == "int" and value.value is not None:
-        from .checker import check_literal_range
-        check_literal_range(value.value, want.dtype, span or init.span)
-    if fname == "full" and isinstance(value, HNum) and value.kind == "float":
-        shown = value.value if value.value is not None else "value"
+    if fname == "full" and isinstance(value, HNum):
+        check_shared_fill(name, want, value, span or init.span)
+
+
+def check_shared_fill(name, want: TensorType, value: HNum, span):
+    """`full(v)` fills with numbers of the declared kind: a float never
+    becomes an integer, a bool never a number (nor the reverse), and the
+    number must fit the dtype."""
+    shown = "value" if value.value is None else str(value.value).lower() \
+        if isinstance(value.value, bool) else value.value
+    if (value.kind == "bool") != (want.dtype == "bool"):
+        what = "a bool, not a number" if value.kind == "bool" else "a number, not a bool"
+        fail("E0605", f"shared `{name}` is {want}; `full({shown})` is {what}", span,
+             "fill bool values with `true` or `false`, and numbers with numbers")
+    if value.kind == "float" and not want.is_float:
         fail("E0605", f"shared `{name}` is {want}; `full({shown})` would drop the fraction", span,
              "fill it with an integer (`full(0)`), or declare it f32")
+    if value.value is not None:
+        check_literal_range(value.value, want.dtype, span)
 
 
 def check_shared_type(name, want: TensorType, got, span):
@@ -555,6 +619,18 @@ def check_shared_type(name, want: TensorType, got, span):
 
 def python_name(t) -> str:
     return {HStr: "str", HNone: "NoneType"}.get(type(t)) or (t.kind if isinstance(t, HNum) else "?")
+
+
+def check_number(e: A.Num):
+    """A host number literal is an i64 integer or a finite f64 float."""
+    literal_overflow(e)
+    check_literal_range(e.value, "i64", e.span)
+
+
+def weak_type(literal: A.ListExpr) -> HTensor:
+    """The type of a list literal that meets no dtype (f32 or i32)."""
+    weak = WeakTensor(literal)
+    return HTensor(weak.dtype(None), weak.shape)
 
 
 def list_type(elts):
@@ -617,19 +693,24 @@ def tensor_index(base: HTensor, keys, span):
     return from_dtype(base.dtype, tuple(shape) + tuple(base.shape[len(keys):]))
 
 
-def host_binop(op, a, b, span):
-    """What `a op b` gives on the host (Python numbers, numpy arrays), or a
-    located E0606 where it cannot work whatever the values are."""
+def host_binop(e: A.BinOp, a, b):
+    """What `a op b` (types a and b) gives on the host, or a located error
+    where it cannot work whatever the values are. With a tensor it means
+    what it means in a def (tensor_op_type); on numbers and strings, what
+    it means in Python."""
+    op, span = e.op, e.span
     if isinstance(a, HAny) or isinstance(b, HAny) or not all(
             isinstance(t, (HNum, HStr, HNone, HTensor)) for t in (a, b)):
         return ANY
+    if any(isinstance(t, HTensor) for t in (a, b)) and all(isinstance(t, (HNum, HTensor)) for t in (a, b)):
+        return tensor_op_type(e, [a, b])
     if op in ("/", "//", "%") and isinstance(a, HNum) and isinstance(b, HNum) and b.value == 0 \
             and b.value is not None:
         fail("E0606", "division by zero", span)
-    if op == "**" and isinstance(a, HNum) and isinstance(b, HNum):
-        power_too_large(a.value, b.value, span)
+    if isinstance(a, HNum) and isinstance(b, HNum):
+        int_result_fits(op, a.value, b.value, span)
     if op == "@":
-        return matmul_type(a, b, span)
+        fail("E0606", f"cannot compute `@` of {describe(a)} and {describe(b)}", span, NOT_MATRICES)
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -639,12 +720,6 @@ def host_binop(op, a, b, span):
              str(exc).split("\n")[0])
     except ZeroDivisionError:
         return ANY
-    if isinstance(a, HTensor) or isinstance(b, HTensor):
-        dtype = np.asarray(result).dtype.name
-        from .types import FROM_NUMPY
-        if dtype not in FROM_NUMPY:
-            return ANY
-        return HTensor(FROM_NUMPY[dtype], broadcast(a, b, op, span))
     if isinstance(result, str):
         return HStr()
     if isinstance(result, bool):
@@ -655,6 +730,59 @@ def host_binop(op, a, b, span):
             return ANY      # an int power is a float when the exponent is negative
         return HNum(kind, fold(op, a.value, b.value) if kind == "int" else None)
     return ANY
+
+
+def tensor_op_type(e, types: list):
+    """`x * 2.0`, `-x` with a host tensor (`types`: the operands' types),
+    typed as in a def, as the interpreter lifts and runs it. Errors are
+    reported where every shape and number is known (they are then the
+    run's errors); otherwise only the result's type is kept and the run
+    checks the rest."""
+    locals_: dict = {}
+    known = True
+    operands = [e.left, e.right] if isinstance(e, A.BinOp) else [e.operand]
+    lifted = []
+    for t, operand in zip(types, operands):
+        span = operand.span
+        if isinstance(t, HNum):
+            known = known and t.value is not None
+            value = t.value if t.value is not None else {"int": 1, "float": 1.5, "bool": True}[t.kind]
+            lifted.append(A.Bool(value, span) if t.kind == "bool" else number_ast(value, span))
+        else:
+            known = known and t.known
+            dims = tuple(Size.var(f"_dim{len(locals_)}_{i}") if d is None else d
+                         for i, d in enumerate(t.shape))     # sizes the run will know
+            lifted.append(host_param(TensorType(t.dtype, dims), span, locals_))
+    expr = A.BinOp(e.op, *lifted, e.span) if isinstance(e, A.BinOp) else A.UnaryOp(e.op, lifted[0], e.span)
+    try:
+        node = check_as_in_def(expr, locals_)
+    except CheckError:
+        if known:
+            raise
+        return ANY
+    return from_dtype(node.type.dtype, tuple(d if isinstance(d, int) else None for d in node.type.shape))
+
+
+def number_ast(v, span):
+    """A host number as the literal a def would have written."""
+    return A.Num(v, span) if not v < 0 else A.UnaryOp("-", A.Num(-v, span), span)
+
+
+def host_param(t: TensorType, span, locals_: dict) -> A.Name:
+    """A host tensor stands for a parameter of its type, named as the
+    interpreter names it (`_host0`, `_host1`, ...)."""
+    from .build import apply
+    name = f"_host{len(locals_)}"
+    locals_[name] = apply("param", (), span, type=t, name=name)
+    return A.Name(name, span)
+
+
+def check_as_in_def(e, locals_: dict):
+    """The node of a host expression over lifted operands, checked as the
+    body of a def is (the interpreter then runs it on numpy)."""
+    from .checker import BodyChecker, Env
+    ck = BodyChecker(Env({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
+    return ck.tensor(ck.expr(e), e.span)
 
 
 def fold(op, a, b):
@@ -669,62 +797,19 @@ def fold(op, a, b):
     return value if abs(value) < 2 ** 62 else None
 
 
-def broadcast(a, b, op, span):
-    sa = a.shape if isinstance(a, HTensor) else ()
-    sb = b.shape if isinstance(b, HTensor) else ()
-    out = []
-    for i in range(1, max(len(sa), len(sb)) + 1):
-        x = sa[-i] if i <= len(sa) else 1
-        y = sb[-i] if i <= len(sb) else 1
-        if x == 1:
-            out.append(y)
-        elif y == 1:
-            out.append(x)
-        elif x is None or y is None:
-            out.append(x if y is None else y)
-        elif x != y:
-            fail("E0606", f"cannot compute `{op}` of {describe(a)} and {describe(b)}", span,
-                 broadcast_hint(sa, sb))
-        else:
-            out.append(x)
-    return tuple(reversed(out))
-
-
-def broadcast_hint(sa, sb) -> str:
-    return (f"shapes {tuple(sa)} and {tuple(sb)} do not broadcast: each trailing dimension "
-            "must be equal or 1")
-
-
 NOT_MATRICES = "`@` multiplies tensors (vectors and matrices); use `*` for numbers"
-
-
-def matmul_hint(sa, sb) -> str:
-    return f"the inner dimensions differ: {sa[-1]} and {sb[0]}"
-
-
-def matmul_type(a, b, span):
-    if not (isinstance(a, HTensor) and isinstance(b, HTensor)):
-        fail("E0606", f"cannot compute `@` of {describe(a)} and {describe(b)}", span, NOT_MATRICES)
-    if a.dtype != b.dtype or len(a.shape) > 2 or len(b.shape) > 2:
-        return ANY
-    inner_a = a.shape[-1]
-    inner_b = b.shape[0]
-    if inner_a is not None and inner_b is not None and inner_a != inner_b:
-        fail("E0606", f"cannot compute `@` of {describe(a)} and {describe(b)}", span,
-             matmul_hint(a.shape, b.shape))
-    return from_dtype(a.dtype, a.shape[:-1] + b.shape[1:])
 
 
 def is_dtype_name(a) -> bool:
     return isinstance(a, A.Name) and a.id in DTYPES
 
 
-def static_builtin(e: A.Call, types: dict):
+def static_builtin(e: A.Call, types: dict, literals: dict):
     """The type of an expression builtin whose arguments are all known
-    (`types`: id of each argument -> its type), lowered as the interpreter
-    lowers it: literals stay literals, tensors become typed parameters, so
-    its errors are the run's errors."""
-    from .build import apply
+    (`types`: id of each argument -> its type; `literals`: id of a list
+    argument -> it as a literal of numbers, None where they are unknown),
+    lowered as the interpreter lowers it: literals stay literals, tensors
+    become typed parameters, so its errors are the run's errors."""
     from .checker import BodyChecker, Env
     from .ir import Node
     from .scope import Weak
@@ -733,20 +818,20 @@ def static_builtin(e: A.Call, types: dict):
     def lift(a):
         if isinstance(a, (A.Num, A.Bool, A.Str)) or is_dtype_name(a):
             return a
+        if id(a) in literals:
+            if literals[id(a)] is None:
+                raise Unknown()
+            return literals[id(a)]
         return lift_type(types[id(a)], a.span)
 
     def lift_type(t, span):
         if isinstance(t, HNum) and t.value is not None:
             v = t.value
-            if isinstance(v, bool):
-                return A.Bool(v, span)
-            return A.Num(v, span) if v >= 0 else A.UnaryOp("-", A.Num(-v, span), span)
+            return A.Bool(v, span) if isinstance(v, bool) else number_ast(v, span)
         if isinstance(t, tuple):
             return A.TupleExpr(tuple(lift_type(x, span) for x in t), span)
         if isinstance(t, HTensor) and t.known:
-            name = f"_host{len(locals_)}"
-            locals_[name] = apply("param", (), span, type=TensorType(t.dtype, t.shape), name=name)
-            return A.Name(name, span)
+            return host_param(TensorType(t.dtype, t.shape), span, locals_)
         raise Unknown()
 
     try:

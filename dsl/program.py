@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from . import ast as A
@@ -13,6 +14,7 @@ from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
 from .parser import parse
 from .scope import CheckError, did_you_mean, fail, literal_value, too_deep
+from .types import memory_bytes, too_large_message, value_bytes
 
 
 @dataclass
@@ -102,6 +104,11 @@ def declare(prog, item, overrides, def_asts):
                  "a shared value's shape is fixed: write the number, e.g. `f32[784, 10]`")
         prog.shareds[name] = tensor_type(item.type, no_sizes)
         prog.shared_decls[name] = item
+        t = prog.shareds[name]
+        nbytes = value_bytes(t.concrete_shape({}), t.dtype)
+        if nbytes > memory_bytes():
+            fail("E0221", too_large_message(t, nbytes), item.type.span,
+                 "use smaller sizes; a shared value must fit in memory")
     elif isinstance(item, A.OptionDecl):
         name = item.name.id
         value = literal_value(item.value)
@@ -110,6 +117,11 @@ def declare(prog, item, overrides, def_asts):
         if value is None:
             fail("E0701", f"option `{name}` must be a literal (number, string, true/false)",
                  item.value.span)
+        if not option_in_range(value):
+            prog.options[name] = OptionInfo(name, value, item.span)   # no follow-on "unknown name"
+            what = f"the integer {value}" if isinstance(value, int) else "this float literal"
+            fail("E0218", f"{what} does not fit in {'i64' if isinstance(value, int) else 'f64'}",
+                 item.value.span, "options are i64 integers or finite f64 floats")
         if name in overrides:
             prog.options[name] = OptionInfo(name, value, item.span)   # kept if the override is refused
             value = convert_option(name, overrides[name], value, item)
@@ -169,7 +181,17 @@ def convert_option(name, given, default, item):
                  item.span, f"its default is {default!r}")
     if kind is float and isinstance(given, int) and not isinstance(given, bool):
         given = float(given)
-    if type(given) is not kind:
+    if type(given) is not kind or not option_in_range(given):
         fail("E0703", f"option `{name}` is {kind.__name__}, cannot set it to {given!r}",
-             item.span, f"its default is {default!r}")
+             item.span, f"its default is {default!r}" + "; give a finite number"
+             * (kind is float) + "; integers are i64" * (kind is int))
     return given
+
+
+def option_in_range(value) -> bool:
+    """Options are numbers like literals: a finite float, an i64 integer."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -2 ** 63 <= value < 2 ** 63
+    return True

@@ -28,7 +28,7 @@ import numpy as np
 from . import ast as A
 from . import autodiff
 from .build import apply
-from .checker import SIGS
+from .checker import SIGS, check_literal_range
 from .ir import toposort
 from .tensor_core import (FRESH, LEAF_NAMES, USER_SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
@@ -319,6 +319,8 @@ class SharedVariable(Variable):
             if isinstance(value, float) and t.dtype not in ("f32", "f64"):
                 fail("E0605", f"shared `{self.name}` is {t}; cannot set it to the float {value}", span,
                      "the shape and dtype must match the declaration exactly")
+            with errors(span):
+                check_literal_range(value, t.dtype, span)
             value = np.asarray(value, NUMPY_DTYPE[t.dtype])
         with errors(span):
             check_shared_value(self.name, t, value, span)
@@ -334,10 +336,16 @@ def _shared_array(value, name, span) -> np.ndarray:
         return np.asarray(value)
     if isinstance(value, (bool, int, float, list, tuple)):
         array = np.asarray(value)
-        if array.dtype.kind == "f":
-            return array.astype(np.float32)
-        if array.dtype.kind in "iu":
-            return array.astype(np.int32)
+        if array.dtype.kind in "fiuO":
+            dtype = "f32" if array.dtype.kind == "f" else "i32"
+            for v in array.flat:        # each number must fit: never a wrap, never an inf
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
+                    break
+                with errors(span):
+                    check_literal_range(v.item() if isinstance(v, np.number) else v, dtype, span,
+                                        "pass `np.array(..., np.int64)`")
+            else:
+                return array.astype(NUMPY_DTYPE[dtype])
         if array.dtype.kind == "b":
             return array
     fail("E0605", f"cannot make a shared value{f' `{name}`' if name else ''} from "

@@ -277,7 +277,7 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         from runtime.host import check_derived_sizes, check_requirements, index_error, to_arg
-        from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes
+        from runtime.numpy import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
         span = user_span()
         fn = self.function
         values = self._arguments(args, kwargs, span)
@@ -296,6 +296,8 @@ class CompiledFunction:
         self._push_shared()
         try:
             outputs = self.executor.call(fn, arrays, sizes)
+        except RunFault as exc:
+            raise located(exc.at_call(span, fn.name).diagnostics, span) from None
         except IndexOutOfRange as exc:      # the same text as a .sym def's (runtime/host.py)
             raise located(index_error(exc, span, fn.name).diagnostics, span) from None
         self._pulled_updates()

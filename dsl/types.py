@@ -6,6 +6,9 @@ A size with no variables is always stored as a plain `int`.
 """
 from __future__ import annotations
 
+import functools
+import math
+import os
 from dataclasses import dataclass
 from typing import Union
 
@@ -150,6 +153,36 @@ class TensorType:
 
     def concrete_shape(self, env: dict[str, int]) -> tuple[int, ...]:
         return tuple(dim_eval(d, env) for d in self.shape)
+
+
+ITEMSIZE = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1}
+
+
+def value_bytes(shape: tuple[int, ...], dtype: str) -> int:
+    return math.prod(shape) * ITEMSIZE[dtype]
+
+
+@functools.lru_cache(maxsize=1)
+def memory_bytes() -> int:
+    """This machine's physical memory: no single value may be larger."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2 ** 40
+
+
+def human_bytes(n: int) -> str:
+    size, unit = float(n), "bytes"
+    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, next_unit
+    return f"{size:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
+
+
+def too_large_message(t: "TensorType", nbytes: int) -> str:
+    return (f"this value would need {nbytes} bytes ({human_bytes(nbytes)}) for {t}, "
+            "more than this machine's memory")
 
 
 @dataclass(frozen=True)

@@ -10,29 +10,28 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-import os
 import sys
 
 import numpy as np
 
 from dsl import ast as A
-from dsl.checker import BodyChecker, Env
+from dsl.checker import WeakTensor, check_literal_range
 from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Function
-from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, broadcast_hint, check_initializer,
-                           is_initializer, matmul_hint, power_too_large)
+from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, check_initializer,
+                           check_number, int_result_fits, is_initializer, number_ast)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import describe as describe_type, type_of
 from dsl.scope import CheckError, Default, bind_call
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
-from runtime.numpy import IndexOutOfRange, ShapeMismatch, bind_sizes, evaluate, Env as NpEnv
+from runtime.numpy import (IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes, evaluate,
+                           Env as NpEnv)
 
 PY_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
              "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "@": operator.matmul,
              "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
              ">": operator.gt, ">=": operator.ge}
-HOST_DEF = A.Def(A.Name("<host>"), (), A.TensorTypeExpr("f32", ()), ())
 
 
 def is_lazy(value) -> bool:
@@ -112,8 +111,8 @@ class Interpreter:
         elif isinstance(s, A.ExprStmt):
             e = s.expr
             if isinstance(e, A.Call) and e.func.id in self.functions:
-                self.call_def(e.func.id, [self.ev(a) for a in e.args],
-                              [a.span for a in e.args], e.span, discard=True)
+                self.call_def(e.func.id, self.def_args(e), [a.span for a in e.args], e.span,
+                              discard=True)
             else:
                 self.ev(e)
         elif isinstance(s, A.For):
@@ -166,6 +165,8 @@ class Interpreter:
         init = item.init
         if is_initializer(init, self.functions):
             value = self.initializer(init, name, t)
+        elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
+            value = self.ev_ListExpr(init, t.dtype)
         else:
             value = self.ev(init)
         self.set_shared(name, value, init.span)
@@ -203,9 +204,16 @@ class Interpreter:
         return method(e)
 
     def ev_Num(self, e):
+        try:
+            check_number(e)
+        except CheckError as exc:
+            raise SymError(exc.diagnostic)
         return e.value
 
-    ev_Str = ev_Bool = ev_Num
+    def ev_Str(self, e):
+        return e.value
+
+    ev_Bool = ev_Str
 
     def ev_Name(self, e: A.Name):
         if e.id in self.vars:
@@ -217,11 +225,29 @@ class Interpreter:
     def ev_TupleExpr(self, e):
         return tuple(self.ev(x) for x in e.elts)
 
-    def ev_ListExpr(self, e):
-        values = [self.ev(x) for x in e.elts]
-        array = np.array(values)
-        return array.astype(np.float32 if array.dtype.kind == "f" else np.int32
-                            if array.dtype.kind in "iu" else array.dtype)
+    def ev_ListExpr(self, e, dtype: str | None = None):
+        """A list of numbers is a tensor literal, as in a def: f32 or i32
+        unless `dtype` (a shared value's) decides, every element in range.
+        A list of host tensors stacks them, keeping their dtype."""
+        values, literal = self.list_parts(e)
+        if literal is not None:
+            return literal_array(literal, dtype)
+        return stacked(values, e.span)
+
+    def list_parts(self, e: A.ListExpr):
+        """The elements' values (nested lists as lists), and the list as a
+        literal of numbers when every element is a number (else None)."""
+        values, elts = [], []
+        for x in e.elts:
+            if isinstance(x, A.ListExpr):
+                v, lit = self.list_parts(x)
+            else:
+                v = materialize(self.ev(x))
+                lit = number_ast(v, x.span) if is_number(v) else None
+            values.append(v)
+            elts.append(lit)
+        literal = A.ListExpr(tuple(elts), e.span) if all(x is not None for x in elts) else None
+        return values, literal
 
     def ev_UnaryOp(self, e: A.UnaryOp):
         v = self.ev(e.operand)
@@ -239,29 +265,29 @@ class Interpreter:
 
     def host_op(self, fn, values, e):
         values = [materialize(v) for v in values]
-        if fn is operator.pow:
-            try:
-                power_too_large(*values, e.span)
+        if any(isinstance(v, np.ndarray) for v in values) \
+                and all(isinstance(v, (np.ndarray, bool, int, float)) for v in values):
+            return self.tensor_op(e, values)
+        op = getattr(e, "op", "?")
+        if len(values) == 2:
+            try:        # before computing it: 10 ** 10 ** 10 would never end
+                int_result_fits(op, *values, e.span)
             except CheckError as exc:
                 raise SymError(exc.diagnostic)
         try:
             with np.errstate(all="ignore"):
-                return to_python(fn(*values))
+                result = to_python(fn(*values))
         except ZeroDivisionError:
             raise error("E0606", "division by zero", e.span)
-        except OverflowError:
-            raise error("E0606", f"`{getattr(e, 'op', '?')}` overflows: the result is too large "
-                        "for a float", e.span, "keep the numbers smaller, or work with logarithms")
-        except (TypeError, ValueError) as exc:
-            kinds = " and ".join(describe(v) for v in values)
-            hint = str(exc).split("\n")[0]
-            arrays = all(isinstance(v, np.ndarray) for v in values)
-            if fn is operator.matmul:
-                hint = matmul_hint(*(v.shape for v in values)) if arrays and min(
-                    v.ndim for v in values) >= 1 else NOT_MATRICES
-            elif "broadcast" in hint and arrays:
-                hint = broadcast_hint(*(v.shape for v in values))
-            raise error("E0606", f"cannot compute `{getattr(e, 'op', '?')}` of {kinds}", e.span, hint)
+        except (TypeError, ValueError, OverflowError) as exc:
+            if isinstance(exc, OverflowError) and all(is_number(v) for v in values):
+                result = float_overflow(fn, values)
+            else:
+                kinds = " and ".join(describe(v) for v in values)
+                hint = NOT_MATRICES if fn is operator.matmul else str(exc).split("\n")[0]
+                raise error("E0606", f"cannot compute `{op}` of {kinds}", e.span, hint)
+        # numpy's meaning of a negative base to a fractional power: NaN, not a complex
+        return float("nan") if isinstance(result, complex) else result
 
     def ev_Attribute(self, e: A.Attribute):
         base = materialize(self.ev(e.value))
@@ -283,7 +309,7 @@ class Interpreter:
     def ev_Call(self, e: A.Call):
         name = e.func.id
         if name in self.functions:
-            args = [self.ev(a) for a in e.args]
+            args = self.def_args(e)
             outputs = self.call_def(name, args, [a.span for a in e.args], e.span)
             return outputs
         if name in INIT_ONLY:
@@ -296,6 +322,14 @@ class Interpreter:
         return self.builtin(e)
 
     # ---- calls ---------------------------------------------------------------------
+    def def_args(self, call: A.Call) -> list:
+        """The arguments of a def call; a list literal takes its parameter's
+        dtype, as a number does (`f([0.1])` for an f64[n] parameter is exact)."""
+        params = self.functions[call.func.id].params
+        return [self.ev_ListExpr(a, params[i].type.dtype)
+                if isinstance(a, A.ListExpr) and i < len(params) else self.ev(a)
+                for i, a in enumerate(call.args)]
+
     def call_def(self, name, args, arg_spans=None, span=None, discard=False):
         """Run a def. When the caller discards its result (a call written as
         a statement) and the def updates state, only the updates are
@@ -320,6 +354,8 @@ class Interpreter:
             outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
         except IndexOutOfRange as exc:
             raise index_error(exc, span, name)
+        except RunFault as exc:
+            raise exc.at_call(span, name)
         results = [to_python(o) for o in outputs]
         if self.call_hook:
             self.call_hook(name, arrays, results)
@@ -360,19 +396,37 @@ class Interpreter:
                   for param, a in bound.items() if not isinstance(a, Default)}
         call = A.Call(e.func, tuple(lifted[id(a)] for a in e.args),
                       tuple(A.Keyword(k.name, lifted[id(k.value)], k.span) for k in e.kwargs), e.span)
-        ck = BodyChecker(Env({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
+        return self.run_lowered(call, params, locals_)
+
+    def tensor_op(self, e, values):
+        """An operator on a host tensor means what it means in a def (the same
+        dtype rules: nothing converted silently), run on numpy. The checker
+        types it alike (dsl/hostcheck.py tensor_op_type)."""
+        params: dict = {}
+        locals_: dict = {}
+        spans = [e.left.span, e.right.span] if isinstance(e, A.BinOp) else [e.operand.span]
+        operands = [A.Bool(v, span) if isinstance(v, bool) else self.lift_value(v, span, params, locals_)
+                    for v, span in zip(values, spans)]
+        if isinstance(e, A.BinOp):
+            return self.run_lowered(A.BinOp(e.op, *operands, e.span), params, locals_)
+        return self.run_lowered(A.UnaryOp(e.op, operands[0], e.span), params, locals_)
+
+    def run_lowered(self, e, params, locals_):
+        """A host expression over lifted operands, checked as in a def and
+        evaluated on the numpy reference backend."""
         try:
-            node = ck.tensor(ck.expr(call), e.span)
+            node = check_as_in_def(e, locals_)
         except CheckError as exc:
             raise SymError(exc.diagnostic)
-        check_allocation([node], e.span)
         try:
             (value,) = evaluate([node], NpEnv({}, params, {}))
         except IndexOutOfRange as exc:
             raise error("E0603", str(exc), e.span)
-        except MemoryError as exc:
-            raise error("E0617", f"out of memory computing this value: {exc}", e.span,
-                        "use smaller sizes")
+        except RunFault as exc:     # a value too large is refused before it is allocated
+            raise exc.at_call(None if exc.node.span else e.span)
+        except MemoryError as exc:  # ... one that fits only the physical memory, here
+            raise error("E0221", f"out of memory computing this value: {exc}", e.span,
+                        "use smaller sizes; a value must fit in memory at once")
         return to_python(value)
 
     def lift(self, a, params, locals_, where):
@@ -384,6 +438,11 @@ class Interpreter:
             return a
         if isinstance(a, A.TupleExpr):
             return A.TupleExpr(tuple(self.lift(x, params, locals_, where) for x in a.elts), a.span)
+        if isinstance(a, A.ListExpr):   # a literal stays one: `i64([1, 4294967296])` is exact
+            values, literal = self.list_parts(a)
+            if literal is not None:
+                return literal
+            return self.lift_value(stacked(values, a.span), a.span, params, locals_, where)
         value = materialize(self.ev(a))
         if isinstance(value, bool):
             return A.Bool(value, a.span)
@@ -394,7 +453,7 @@ class Interpreter:
                                      for v in value), a.span)
         return self.lift_value(value, a.span, params, locals_, where)
 
-    def lift_value(self, value, span, params, locals_, where):
+    def lift_value(self, value, span, params, locals_, where=None):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return A.Num(value, span) if value >= 0 else A.UnaryOp("-", A.Num(-value, span), span)
         if not isinstance(value, np.ndarray):
@@ -419,36 +478,36 @@ class Interpreter:
         raise error("E0606", f"cannot use {describe(value)} here", span)
 
 
-def memory_bytes() -> int:
-    """This machine's physical memory, or 0 where it cannot be read."""
+def is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def literal_array(literal: A.ListExpr, dtype: str | None = None) -> np.ndarray:
+    """A list literal as the checker types it (dtype: the one it meets)."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 0
+        weak = WeakTensor(literal)
+        return np.array(weak.value(dtype), NUMPY_DTYPE[weak.dtype(dtype)])
+    except CheckError as exc:
+        raise SymError(exc.diagnostic)
 
 
-def check_allocation(roots, span):
-    """Refuse, before allocating, a value larger than the machine's memory."""
-    from dsl.ir import toposort
-    limit = memory_bytes()
-    for node in toposort(roots):
-        shape = node.type.shape
-        if not all(isinstance(d, int) for d in shape):
-            continue
-        size = int(np.prod(shape, dtype=object)) * np.dtype(NUMPY_DTYPE[node.type.dtype]).itemsize
-        if limit and size > limit:
-            raise error("E0617", f"this needs a tensor {node.type} of {size:,} bytes "
-                        f"({human_bytes(size)}), more than this machine's memory ({human_bytes(limit)})",
-                        node.span or span, "use smaller sizes", [Note("in this call", span)]
-                        if node.span and node.span != span else [])
+def stacked(values: list, span) -> np.ndarray:
+    """Host tensors (and numbers) in a list, stacked with numpy's dtype."""
+    try:
+        array = np.array(values)
+    except ValueError:
+        raise error("E0216", "the rows of this list have different shapes", span)
+    if array.dtype.name not in FROM_NUMPY:
+        raise error("E0216", f"cannot make a tensor from a list of {describe(values[0])}", span,
+                    "a list holds numbers or tensors")
+    return array
 
 
-def human_bytes(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
-        n /= 1024
-    return f"{n} bytes"
+def float_overflow(fn, values):
+    """A float operation on host numbers that overflowed gives inf, as
+    numpy's float64 does (`2.0 ** 10000`), not an error."""
+    with np.errstate(all="ignore"):
+        return float(fn(*(np.float64(v) for v in values)))
 
 
 _DERIVED: dict = {}
@@ -500,6 +559,13 @@ def to_arg(fn: Function, param, value, span):
         if isinstance(value, float) and dtype.kind in "iub":
             raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got the float {value}",
                         span, "pass an integer, or change the parameter to f32")
+        if isinstance(value, bool) != (dtype.kind == "b"):
+            raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {value!r}",
+                        span, "pass `true` or `false` for bool, a number otherwise")
+        try:        # a number keeps its value: it must fit the dtype (E0218)
+            check_literal_range(value, t.dtype, span)
+        except CheckError as exc:
+            raise SymError(exc.diagnostic)
         return np.asarray(value, dtype)
     if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
         value = np.asarray(value)

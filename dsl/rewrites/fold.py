@@ -46,7 +46,12 @@ def fold_elementwise(n: Node) -> Node | None:
     values = [uniform_value(i) for i in n.inputs]
     if any(v is None for v in values):
         return None
-    return uniform(evaluate_scalar(n, values), n.type, n)
+    from runtime.numpy.impl import RunFault
+    try:
+        value = evaluate_scalar(n, values)
+    except RunFault:        # an error of the op (2 ** -1 on integers) stays where it runs
+        return None
+    return uniform(value, n.type, n)
 
 
 def fold_shape_op(n: Node) -> Node | None:

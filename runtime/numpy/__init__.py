@@ -16,10 +16,10 @@ import numpy as np
 from dsl.ir import Node, toposort
 from dsl.types import NUMPY_DTYPE, Size, TensorType, dim_eval
 
-from .impl import IMPL, Env, IndexOutOfRange, sum_to
+from .impl import IMPL, Env, IndexOutOfRange, RunFault, check_sizes, sum_to
 
-__all__ = ["IMPL", "Env", "IndexOutOfRange", "ShapeMismatch", "BackendBug",
-           "evaluate", "bind_sizes", "sum_to"]
+__all__ = ["IMPL", "Env", "IndexOutOfRange", "RunFault", "ShapeMismatch", "BackendBug",
+           "evaluate", "bind_sizes", "check_sizes", "sum_to"]
 
 
 class ShapeMismatch(Exception):
@@ -39,11 +39,16 @@ class BackendBug(AssertionError):
 
 
 def evaluate(roots: list[Node], env: Env,
-             on_value: Callable[[Node, np.ndarray], None] | None = None) -> list[np.ndarray]:
+             on_value: Callable[[Node, np.ndarray], None] | None = None,
+             sizes_checked: bool = False) -> list[np.ndarray]:
+    """sizes_checked: the caller has run check_sizes for these sizes."""
     values: dict[int, np.ndarray] = {}
+    order = toposort(roots)
+    if not sizes_checked:
+        check_sizes(order, env.sizes)
     # NaN and overflow checks are the caller's, done explicitly via on_value
     with np.errstate(all="ignore"):
-        for node in toposort(roots):
+        for node in order:
             value = IMPL[node.op](node, [values[id(i)] for i in node.inputs], env)
             _check(node, value, env)
             values[id(node)] = value

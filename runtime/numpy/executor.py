@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.ir import Function, Node
+from dsl.ir import Function, Node, toposort
 from dsl.types import NUMPY_DTYPE, TensorType
 
-from . import Env, evaluate
+from . import Env, check_sizes, evaluate
 
 
 class NumpyExecutor:
@@ -22,6 +22,7 @@ class NumpyExecutor:
         self.shared_types = dict(shared_types)
         self.shared = {n: np.zeros(t.concrete_shape({}), NUMPY_DTYPE[t.dtype])
                        for n, t in shared_types.items()}
+        self.checked: dict = {}     # id(fn) -> (fn, size keys check_sizes passed)
 
     def get_shared(self, name: str) -> np.ndarray:
         return self.shared[name]
@@ -32,7 +33,7 @@ class NumpyExecutor:
     def call(self, fn: Function, args: list, sizes: dict, on_value=None) -> list:
         params = {p.attr("name"): a for p, a in zip(fn.params, args)}
         env = Env(sizes, params, self.shared)
-        values = evaluate(list(fn.roots), env, on_value)
+        values = evaluate(list(fn.roots), env, on_value, self._sizes_checked(fn, sizes))
         outputs = values[:len(fn.outputs)]
         # outputs are fresh arrays or the old state object; rebinding the
         # names below never changes what the caller already holds
@@ -41,6 +42,17 @@ class NumpyExecutor:
             new_state[name] = value
         self.shared = new_state
         return outputs
+
+    def _sizes_checked(self, fn: Function, sizes: dict) -> bool:
+        """check_sizes once per def and sizes (it walks the whole graph)."""
+        key = tuple(sorted(sizes.items()))
+        hit = self.checked.get(id(fn))
+        if hit is None or hit[0] is not fn:
+            hit = self.checked[id(fn)] = (fn, set())
+        if key not in hit[1]:
+            check_sizes(toposort(fn.roots), sizes)
+            hit[1].add(key)
+        return True
 
     def evaluate(self, roots: list[Node], params: dict, sizes: dict) -> list:
         """Evaluate a free-standing graph (host expressions, `.eval()`)."""

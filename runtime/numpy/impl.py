@@ -6,12 +6,15 @@ are numpy's unless a comment says otherwise.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
-from dsl.types import NUMPY_DTYPE, dim_eval
+from dsl.types import (NUMPY_DTYPE, TensorType, dim_eval, memory_bytes, too_large_message,
+                       value_bytes)
 
 
 @dataclass
@@ -28,6 +31,73 @@ class IndexOutOfRange(Exception):
     def __init__(self, node: Node, axis: int, value: int, size: int):
         super().__init__(f"index {value} is out of range for axis {axis} with size {size}")
         self.node, self.axis, self.value, self.size = node, axis, value, size
+
+
+class RunFault(SymError):
+    """A run-time error of one op that the sizes or the data cause (an index
+    out of range is IndexOutOfRange). Both backends raise the same fault with
+    the same text, located at the op; `at_call` adds the call that ran it."""
+    code: str       # each kind of fault has its own
+
+    def __init__(self, node: Node, message: str, hint: str):
+        self.node, self.message, self.hint = node, message, hint
+        super().__init__([Diagnostic(self.code, message, node.span, (), hint)])
+
+    def at_call(self, call_span, fname: str | None = None) -> SymError:
+        where = f" (in a call of `{fname}`)" if fname else ""
+        notes = [Note("called here", call_span)] if call_span and self.node.span else []
+        return error(self.code, self.message + where, self.node.span or call_span, self.hint, notes)
+
+
+class EmptyReduction(RunFault):
+    code = "E0219"
+
+    def __init__(self, node: Node, input_shape: tuple):
+        shown = TensorType(node.inputs[0].type.dtype, input_shape)
+        super().__init__(node, f"`{node.op}` of zero elements has no value: its input is {shown}",
+                         "make sure the reduced axes are not empty "
+                         "(`sum` of zero elements is 0, `mean` NaN)")
+
+
+class NegativePower(RunFault):
+    code = "E0220"
+
+    def __init__(self, node: Node):
+        super().__init__(node, "an integer to a negative power is not an integer: "
+                         "an exponent computed here is negative",
+                         "cast the base to a float: `f32(x) ** ...`, or keep the exponents >= 0")
+
+
+class TooLarge(RunFault):
+    code = "E0221"
+
+    def __init__(self, node: Node, shape: tuple, nbytes: int):
+        super().__init__(node, too_large_message(TensorType(node.type.dtype, shape), nbytes),
+                         "use smaller sizes; a value must fit in memory at once")
+
+
+EXTREMA = ("max", "min", "argmax", "argmin")
+EXISTING = ("param", "shared", "size", "const")     # values that are already in memory
+
+
+def check_sizes(nodes, sizes: dict) -> None:
+    """What the sizes alone decide, checked before anything runs so that
+    both backends report it first and alike: a value larger than this
+    machine's memory (E0221), max/min/argmax/argmin of zero elements (E0219)."""
+    limit = memory_bytes()
+    for n in nodes:
+        if n.op in EXISTING:
+            continue
+        shape = n.type.concrete_shape(sizes)
+        nbytes = value_bytes(shape, n.type.dtype)
+        if nbytes > limit:
+            raise TooLarge(n, shape, nbytes)
+        if n.op in EXTREMA:
+            x_shape = n.inputs[0].type.concrete_shape(sizes)
+            axis = n.attr("axes") if n.op in ("max", "min") else n.attr("axis")
+            axes = range(len(x_shape)) if axis is None else (axis,) if isinstance(axis, int) else axis
+            if math.prod(x_shape[a] for a in axes) == 0:
+                raise EmptyReduction(n, x_shape)
 
 
 def np_dtype(node: Node):
@@ -69,6 +139,14 @@ BINARY = {
 }
 
 
+def impl_pow(node, xs, env):
+    base, exponent = xs
+    # numpy raises for an integer to a negative power; the OpenCL kernel flags it
+    if node.type.is_int and exponent.size and exponent.min() < 0:
+        raise NegativePower(node)
+    return out(node, np.power(base, exponent))
+
+
 def unary(fn):
     return lambda node, xs, env: out(node, fn(xs[0]))
 
@@ -96,6 +174,13 @@ def reduction(fn):
     return impl
 
 
+def impl_mean(node, xs, env):
+    x, axes = xs[0], tuple(node.attr("axes"))
+    if math.prod(x.shape[a] for a in axes) == 0:    # NaN, as numpy, without its warning
+        return np.full(shape_of(node, env), np.nan, np_dtype(node))
+    return out(node, np.mean(x, axis=axes, keepdims=node.attr("keepdims"), dtype=x.dtype))
+
+
 def extremum(fn):
     # no dtype argument (max/min never widen); an empty reduction raises, as in numpy
     def impl(node, xs, env):
@@ -113,7 +198,8 @@ def arg_reduction(fn):
 
 # ---- row ops: stable forms, shifted by the max along the axis ---------------
 def _shifted(x, axis):
-    m = np.max(x, axis=axis, keepdims=True)
+    # initial=-inf: an empty row has no max; it is shifted by 0 like a row of -inf
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     # a row of -inf (or inf) would make x - m NaN; shift by 0 there instead
     m = np.where(np.isfinite(m), m, np.zeros((), x.dtype))
     return x - m, m
@@ -265,8 +351,8 @@ def impl_shared(node, xs, env):
 IMPL = {}
 IMPL.update({op: unary(fn) for op, fn in UNARY.items()})
 IMPL.update({op: binary(fn) for op, fn in BINARY.items()})
-IMPL.update({"sum": reduction(np.sum), "prod": reduction(np.prod),
-             "mean": reduction(np.mean),
+IMPL["pow"] = impl_pow
+IMPL.update({"sum": reduction(np.sum), "prod": reduction(np.prod), "mean": impl_mean,
              "max": extremum(np.max), "min": extremum(np.min),
              "argmax": arg_reduction(np.argmax), "argmin": arg_reduction(np.argmin)})
 IMPL.update({

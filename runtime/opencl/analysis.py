@@ -14,9 +14,9 @@ gets a buffer ("is materialised") when
     it is cheaper than a buffer (constants, sizes, views of buffers);
   - it is a loop (a reduction, logsumexp, a general scatter_add) that its
     kernel would recompute for several output elements;
-  - it checks data-dependent indices (gather, one_hot) and its reader would
-    look at only some of its elements (a slice, a gather's source): numpy
-    checks every index, so we compute every element once.
+  - it checks data-dependent indices (gather, one_hot) or integer exponents
+    (pow) and its reader would look at only some of its elements (a slice,
+    a gather's source): numpy checks every element, so we compute each once.
 
 A matmul read exactly at the output index of an elementwise root becomes
 that kernel's *core* (the root is its epilogue: `W - lr * (x.T @ g)` is one
@@ -274,10 +274,15 @@ def _is_cheap(n: Node) -> bool:
     return False
 
 
+def checks_exponent(n: Node) -> bool:
+    """An integer pow flags a negative exponent computed from data."""
+    return n.op == "pow" and n.type.is_int and not is_uniform(n.inputs[1])
+
+
 def _must_materialize(n: Node, readers, gs, g: Groups, read_once) -> bool:
     if len(gs) >= 2 and not _is_cheap(n):
         return True
-    if n.op in CHECKS_INDICES:
+    if n.op in CHECKS_INDICES or checks_exponent(n):
         for c, pos in readers:
             if c.op == "slice" or (c.op == "gather" and pos == 0):
                 return True

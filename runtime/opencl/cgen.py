@@ -267,7 +267,8 @@ inline {t} sym_mod{suffix}({t} a, {t} b) {{
     return r;
 }}
 inline {t} sym_pow{suffix}({t} a, {t} b) {{
-    /* square-and-multiply; a negative exponent (an error in numpy) gives 0 */
+    /* square-and-multiply; a negative exponent (an error in numpy) is
+       flagged by the caller, and gives 0 here */
     if (b < 0) return (a == 1) ? 1 : ((a == -1) ? ((b & 1) ? -1 : 1) : 0);
     {t} r = 1;
     while (b) {{ if (b & 1) r *= a; a *= a; b >>= 1; }}

@@ -21,6 +21,7 @@ import numpy as np
 from dsl.diagnostics import error
 from dsl.ir import Function, Node, toposort
 from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
+from runtime.numpy.impl import check_sizes
 
 from .device import choose_device, import_cl
 from .lazy import LazyArray
@@ -161,6 +162,7 @@ class OpenCLExecutor:
         key = tuple(sorted(sizes.items()))
         inst = c.instances.get(key)
         if inst is None:
+            check_sizes(toposort(fn.roots), sizes)      # as numpy: before anything runs
             inst = c.instances[key] = Instance(self, c, dict(sizes))
         self._release_outputs(inst)
         params = self._bind_params(c, inst, args)
@@ -334,8 +336,11 @@ class OpenCLExecutor:
 
     def _raise_index_error(self, flag) -> None:
         from runtime.numpy import IndexOutOfRange
+        from runtime.numpy.impl import NegativePower
         self.cl.enqueue_copy(self.queue, self.err, np.zeros(8, np.int32), is_blocking=True)
         node, axis = self.sites[int(flag[1])]
         value, size = (int(v) for v in flag.view(np.int64)[2:4])
+        if node.op == "pow":        # emit_pow's check of an integer exponent
+            raise NegativePower(node)
         raise IndexOutOfRange(node, axis, value, size)
 

@@ -155,7 +155,10 @@ def emit_pow(k: Kernel, n: Node, ix: Ix) -> str:
     vb = k.value(b, k.broadcast_ix(b, n.type.shape, ix))
     if n.type.is_float:
         return f"pow({va}, {vb})"
-    return helper_call("pow")(k, n, va, vb)
+    # numpy refuses a negative integer exponent: flag it (the executor raises
+    # NegativePower for a pow site) as an index check below any size would
+    vb = k.checked_index(vb, 2 ** 62, n, -1, allow_negative=False)
+    return helper_call("pow")(k, n, va, f"({VTYPE[n.type.dtype]}){vb}")
 
 
 def extremum2(op):
@@ -183,6 +186,15 @@ BINARY = {
 def cast(k, n, v):
     if n.type.dtype == "bool":
         return f"({v} != 0)"
+    src = n.inputs[0].type.dtype
+    if n.type.is_int and src in ("f32", "f64"):
+        # C leaves NaN, infinities and floats outside the integer range
+        # undefined; numpy (on x86) gives the integer's smallest value
+        smallest = -2 ** (63 if n.type.dtype == "i64" else 31)
+        x = k.let(VTYPE[src], v)
+        low, high = literal(float(smallest), src), literal(-float(smallest), src)
+        return (f"(({x} >= {low} && {x} < {high}) ? ({VTYPE[n.type.dtype]})({x}) : "
+                f"{literal(smallest, n.type.dtype)})")
     return f"(({VTYPE[n.type.dtype]})({v}))"
 
 
