@@ -20,6 +20,7 @@ import numpy as np
 
 from . import ast as A
 from .checker import SIGS as DEF_SIGS, WeakTensor, check_literal_range, literal_overflow
+from .indexing import requirement_error
 from .diagnostics import Diagnostic, Note
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
@@ -528,6 +529,12 @@ class HostChecker:
         values = [self.list_expr(a, ptype.dtype) if isinstance(a, A.ListExpr) else self.expr(a)
                   for a, (_, ptype) in zip(e.args, info.params)]
         sizes = self.check_args(info, values, e)
+        known = {var: size for var, size in sizes.items() if isinstance(size, int)}
+        if info.function is not None:       # an index the known sizes put outside its axis
+            problem = requirement_error(info.function, known, e.span)
+            if problem is not None:
+                d = problem.diagnostics[0]
+                fail(d.code, d.message, d.span, d.hint, d.notes)
         ret = info.ret
         if isinstance(ret, TupleType):
             return tuple(from_tensor_type(t, sizes) for t in ret.elts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ast as A
-from .diagnostics import Span
+from .diagnostics import Note, Span, error
 from .ir import Node, toposort
 from .scope import Weak, fail, literal_value
 from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, dim_mul,
@@ -227,6 +227,11 @@ class Requirement:
         return (f"{shown} is out of range for axis {self.axis} of size {size}",
                 self.hint(first, last, dim))
 
+    def variables(self) -> set:
+        """The size variables the check needs."""
+        return set().union(*(d.variables() for d in (self.first, self.last, self.dim, self.count)
+                             if isinstance(d, Size)))
+
     def hint(self, first: int, last: int, dim: int) -> str:
         known = all(isinstance(d, int) for d in (self.first, self.last, self.dim))
         where = "" if known else " with these arguments"
@@ -310,3 +315,18 @@ def item_requirement(item, dim: Dim, axis: int, span) -> Requirement | None:
 
 def bound_text(b) -> str:
     return "" if b is None else str(b)
+
+
+def requirement_error(fn, sizes: dict, span):
+    """The E0603 of the first index or slice of `fn` outside its axis with
+    these sizes, or None. The run (before any backend) and `sym check` (for
+    calls whose shapes it knows) give the same text from here."""
+    for r in fn.requirements:
+        if not r.variables() <= set(sizes):
+            continue
+        problem = r.violation(sizes)
+        if problem is not None:
+            message, hint = problem
+            return error("E0603", f"{message} (in a call of `{fn.name}`)", r.span or span, hint,
+                         [Note("called here", span)] if span and r.span else [])
+    return None

@@ -17,6 +17,7 @@ import numpy as np
 from dsl import ast as A
 from dsl.checker import WeakTensor, check_literal_range
 from dsl.diagnostics import Note, SymError, error
+from dsl.indexing import requirement_error
 from dsl.ir import Function
 from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, check_initializer,
                            check_number, int_result_fits, is_initializer, number_ast)
@@ -542,12 +543,9 @@ def check_requirements(fn: Function, sizes: dict, span):
     """Every index and slice bound the sizes decide (`p[5]` of an f32[n, 10])
     is checked here, before the backend runs, so no kernel reads outside a
     buffer and both backends report the same error."""
-    for r in fn.requirements:
-        problem = r.violation(sizes)
-        if problem is not None:
-            message, hint = problem
-            raise error("E0603", f"{message} (in a call of `{fn.name}`)", r.span or span, hint,
-                        [Note("called here", span)] if span and r.span else [])
+    problem = requirement_error(fn, sizes, span)
+    if problem is not None:
+        raise problem
 
 
 def to_arg(fn: Function, param, value, span):
