@@ -5,7 +5,11 @@ built once (render.py, runtime.py); each distinct binding of its size
 variables gets an `Instance`: its buffers and kernel objects with their
 arguments bound once, so a call only re-binds what changed (an argument's
 buffer) and enqueues. Results come back as `LazyArray`s, read when the host
-looks; nothing in `call` waits for the device.
+looks. A call waits for the device only when its kernels check
+data-dependent indices (a gather, one_hot): it reads the error flag then,
+so an index error is raised by the call that caused it, never by a later
+one. Every method that touches the queue or the shared buffers holds the
+executor's lock, so a call is atomic with respect to the shared values.
 
 Outputs are computed from the old state and every update is applied after
 them (Theano's rule): update kernels run last, in place when nothing later
@@ -13,6 +17,7 @@ reads the old value, otherwise into a temporary copied over at the end.
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import deque
 
@@ -124,6 +129,7 @@ class OpenCLExecutor:
             nbytes = nbytes_of(t.concrete_shape({}), t.dtype)
             self.shared_bufs[name] = self.rt.zeros(nbytes, f"shared `{name}` ({t})")
         self.err = self.rt.zeros(32, "the index-error flag")
+        self.lock = threading.RLock()
         self.sites: list[tuple[Node, int]] = []
         self.compiled: dict[int, tuple[Function, Compiled]] = {}
         self.by_value: dict[Function, Compiled] = {}
@@ -135,11 +141,20 @@ class OpenCLExecutor:
     def stats(self) -> dict:
         return self.rt.stats
 
+    def __reduce_ex__(self, protocol):
+        # pickle reaches here from a compiled function or program holding us
+        raise error("E0806", "a function or program compiled for OpenCL cannot be pickled: "
+                    "its shared values and kernels live on the device", None,
+                    "pickle what rebuilds it instead: the shared values (`m.W`, "
+                    "`W.get_value()`) and the source or graph, then compile again in the "
+                    "other process (`dsl.load`, `dsl.function`)")
+
     # ---- shared state ---------------------------------------------------------------
     def get_shared(self, name: str) -> np.ndarray:
         t = self.shared_types[name]
         host = np.empty(t.concrete_shape({}), NUMPY_DTYPE[t.dtype])
-        return self._read_into(host, self.shared_bufs[name])
+        with self.lock:
+            return self._read_into(host, self.shared_bufs[name])
 
     def set_shared(self, name: str, value) -> None:
         t = self.shared_types[name]
@@ -147,12 +162,17 @@ class OpenCLExecutor:
         if host.shape != t.concrete_shape({}):
             host = np.broadcast_to(host, t.concrete_shape({})).copy()
         if host.nbytes:
-            self._upload(self.shared_bufs[name], host)
+            with self.lock:
+                self._upload(self.shared_bufs[name], host)
 
     # ---- calls ----------------------------------------------------------------------
     def call(self, fn: Function, args: list, sizes: dict, on_value=None) -> list:
-        if on_value is not None:
-            return self._call_traced(fn, args, sizes, on_value)
+        with self.lock:
+            if on_value is not None:
+                return self._call_traced(fn, args, sizes, on_value)
+            return self._call(fn, args, sizes)
+
+    def _call(self, fn: Function, args: list, sizes: dict) -> list:
         c = self._compiled(fn)
         key = tuple(sorted(sizes.items()))
         inst = c.instances.get(key)
@@ -167,6 +187,8 @@ class OpenCLExecutor:
                 total = sum(b.size for b in inst.temps.values())
                 raise oom(f"the buffers of `{fn.name}`", total, self.rt, str(exc))
             raise
+        if c.plan.sites:
+            self._check_indices()
         outputs = []
         for key_out, t in zip(c.plan.outputs, c.plan.output_types):
             shape = tuple(dim_eval(d, sizes) for d in t.shape)
@@ -312,26 +334,32 @@ class OpenCLExecutor:
                 self.markers.popleft().wait()
 
     # ---- reading back --------------------------------------------------------------------
-    def _read_result(self, buf, shape, dtype) -> np.ndarray:
-        return self._read_into(np.empty(shape, dtype), buf)
+    def _read_lazy(self, lazy: LazyArray) -> np.ndarray:
+        """A result's value (under the lock: a call may be moving its buffer)."""
+        with self.lock:
+            if lazy._host is None:
+                lazy._host = self._read_into(np.empty(lazy.shape, lazy.dtype), lazy._buffer)
+                lazy._buffer = None
+            return lazy._host
 
     def _read_into(self, host: np.ndarray, buf) -> np.ndarray:
-        """One wait: the value, then the error flag, then raise a pending
-        index error as numpy would have."""
-        cl = self.cl
         if host.nbytes:
-            cl.enqueue_copy(self.queue, host, buf, is_blocking=False)
-        flag = np.empty(8, np.int32)
-        cl.enqueue_copy(self.queue, flag, self.err, is_blocking=True)
+            self.cl.enqueue_copy(self.queue, host, buf, is_blocking=True)
+        else:
+            self.queue.finish()
         self.pending.clear()
-        if flag[0]:
-            self._raise_index_error(flag)
         return host
 
-    def _raise_index_error(self, flag) -> None:
+    def _check_indices(self) -> None:
+        """Wait for this call's kernels and raise the index error they
+        flagged, if any, as numpy would have (the flag is then cleared)."""
         from runtime.numpy import IndexOutOfRange
-        self.cl.enqueue_copy(self.queue, self.err, np.zeros(8, np.int32), is_blocking=True)
-        node, axis = self.sites[int(flag[1])]
-        value, size = (int(v) for v in flag.view(np.int64)[2:4])
-        raise IndexOutOfRange(node, axis, value, size)
+        flag = np.empty(8, np.int32)
+        self.cl.enqueue_copy(self.queue, flag, self.err, is_blocking=True)
+        self.pending.clear()
+        if flag[0]:
+            self.cl.enqueue_copy(self.queue, self.err, np.zeros(8, np.int32), is_blocking=True)
+            node, axis = self.sites[int(flag[1])]
+            value, size = (int(v) for v in flag.view(np.int64)[2:4])
+            raise IndexOutOfRange(node, axis, value, size)
 
