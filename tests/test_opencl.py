@@ -823,5 +823,5 @@ def test_second_process_hits_the_disk_cache(tmp_path):
         first, build, total_ = (float(v) for v in out.stdout.split())
         assert abs(total_ - 3.0) < 1e-5
         times.append(build)
-    assert (tmp_path / "sym" / "opencl" / "pocl").is_dir()
+    assert any((tmp_path / "sym" / "opencl" / "kernels").iterdir())
     assert times[1] < times[0] / 2, times

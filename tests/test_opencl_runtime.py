@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -108,6 +109,64 @@ def test_deep_graph_is_cut_into_kernels_of_bounded_depth():
     plan = render_function(prog._functions["f"], RenderOptions())
     # a kernel per 64 levels or so, not one per line, nor one for everything
     assert 10 < len(plan.kernels) < 4000 // INLINE_LIMIT * 2
+
+
+# ---- the kernel cache -------------------------------------------------------------------------------
+CACHE_PROBE = """
+import numpy as np, dsl
+x = dsl.matrix("x")
+f = dsl.function([x], dsl.softmax(dsl.tanh(x)).sum(axis=1), backend="opencl")
+print(float(np.asarray(f(np.ones((3, 5), np.float32))).sum()))
+"""
+
+
+def probe(cache: Path, **env) -> subprocess.CompletedProcess:
+    """A fresh process compiling and running a small function with `cache`
+    as XDG_CACHE_HOME."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), **env)
+    for name in ("POCL_CACHE_DIR", "SYM_POCL_STAGING", "PYOPENCL_NO_CACHE"):
+        env.pop(name, None)
+    out = subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert abs(float(out.stdout) - 3.0) < 1e-5
+    return out
+
+
+def stored_files(cache: Path) -> list[Path]:
+    return [p for p in (cache / "sym" / "opencl" / "kernels").rglob("*") if p.is_file()]
+
+
+@needs_opencl
+def test_damaged_cached_kernels_are_rebuilt(tmp_path):
+    """A truncated kernel once aborted every later process (rc 134)."""
+    assert probe(tmp_path).stderr == ""
+    kernels = [p for p in stored_files(tmp_path) if p.suffix == ".so"]
+    bitcode = [p for p in stored_files(tmp_path) if p.name == "program.bc"]
+    assert kernels and bitcode
+    for p in kernels:
+        os.truncate(p, 100)
+    for p in bitcode:
+        p.write_bytes(os.urandom(p.stat().st_size))     # same size, other bytes
+    err = probe(tmp_path).stderr
+    assert "were damaged" in err and "they are rebuilt" in err and "Traceback" not in err
+    assert probe(tmp_path).stderr == ""                  # stored again, intact
+
+
+@needs_opencl
+def test_unwritable_cache_builds_for_this_run_with_one_warning(tmp_path):
+    (tmp_path / "sym").write_text("a file where the cache folder should be")
+    err = probe(tmp_path).stderr
+    assert err.count("\n") == 1 and err.startswith("sym: warning: cannot write the OpenCL "
+                                                  "kernel cache"), err
+    assert "bug" not in err
+
+
+def test_a_nearly_full_disk_counts_as_unwritable(tmp_path, monkeypatch):
+    from runtime.opencl import kcache
+    assert kcache.unusable(tmp_path) is None
+    monkeypatch.setattr(kcache.shutil, "disk_usage", lambda path: SimpleNamespace(free=5 * 2**20))
+    assert kcache.unusable(tmp_path) == "the disk is full (5 MiB free)"
 
 
 # ---- concurrency ------------------------------------------------------------------------------------
