@@ -5,10 +5,11 @@ built once (render.py, runtime.py); each distinct binding of its size
 variables gets an `Instance`: its buffers and kernel objects with their
 arguments bound once, so a call only re-binds what changed (an argument's
 buffer) and enqueues. Results come back as `LazyArray`s, read when the host
-looks. A call waits for the device only when its kernels check
-data-dependent indices (a gather, one_hot): it reads the error flag then,
-so an index error is raised by the call that caused it, never by a later
-one. Every method that touches the queue or the shared buffers holds the
+looks. An index error is raised by the call that caused it, never by a
+later one: indices that are arguments (labels) or aranges are checked on
+the host before the launch, as numpy checks them; a call whose kernels
+check indices computed on the device waits for them and reads the error
+flag. Every method that touches the queue or the shared buffers holds the
 executor's lock, so a call is atomic with respect to the shared values.
 
 Outputs are computed from the old state and every update is applied after
@@ -52,6 +53,7 @@ class Compiled:
         self.fn, self.plan, self.program, self.site_base = fn, plan, program, site_base
         self.wide = None
         self.instances: dict[tuple, Instance] = {}
+        self.host_checks = host_checks(fn, plan)
 
     def program_for(self, rt, sizes: dict):
         largest = max((int(np.prod([dim_eval(d, sizes) for d in spec.shape], dtype=np.int64))
@@ -61,6 +63,34 @@ class Compiled:
         if self.wide is None:
             self.wide = rt.program(self.plan.source, self.fn.name, wide_index=True)
         return self.wide
+
+
+def host_checks(fn: Function, plan: Plan) -> list | None:
+    """The plan's index checks as the host can do them before a launch,
+    in numpy's order: [(node, axis, argument position or None for an
+    arange, the arange's length, the axis size, negatives allowed)]; None
+    when some checked index is computed on the device."""
+    position = {p.attr("name"): i for i, p in enumerate(fn.params)}
+    rank: dict[Node, int] = {}
+    for i, n in enumerate(toposort(fn.roots)):
+        rank.setdefault(n, i)
+    checks = []
+    for node, axis in dict.fromkeys(plan.sites):
+        if node.op == "one_hot":
+            index, size, negative = node.inputs[0], node.attr("depth"), False
+        elif node.op in ("gather", "scatter_add") and 0 <= axis < len(node.inputs) - 1:
+            shape = node.inputs[0].type.shape if node.op == "gather" else node.type.shape
+            index, size, negative = node.inputs[1 + axis], shape[axis], True
+        else:
+            return None
+        if index.op == "param":
+            checks.append((node, axis, position[index.attr("name")], None, size, negative))
+        elif index.op == "arange" and index.type.rank == 1:
+            checks.append((node, axis, None, index.type.shape[0], size, negative))
+        else:
+            return None
+    checks.sort(key=lambda c: (rank.get(c[0], len(rank)), c[1]))
+    return checks
 
 
 class Instance:
@@ -174,6 +204,7 @@ class OpenCLExecutor:
 
     def _call(self, fn: Function, args: list, sizes: dict) -> list:
         c = self._compiled(fn)
+        checked = c.host_checks is not None and self._check_on_host(c.host_checks, args, sizes)
         key = tuple(sorted(sizes.items()))
         inst = c.instances.get(key)
         if inst is None:
@@ -187,7 +218,7 @@ class OpenCLExecutor:
                 total = sum(b.size for b in inst.temps.values())
                 raise oom(f"the buffers of `{fn.name}`", total, self.rt, str(exc))
             raise
-        if c.plan.sites:
+        if c.plan.sites and not checked:
             self._check_indices()
         outputs = []
         for key_out, t in zip(c.plan.outputs, c.plan.output_types):
@@ -349,6 +380,22 @@ class OpenCLExecutor:
             self.queue.finish()
         self.pending.clear()
         return host
+
+    @staticmethod
+    def _check_on_host(checks: list, args: list, sizes: dict) -> bool:
+        """Raise the first index error numpy would raise; False when an
+        index is a result still on the device (the kernels check it)."""
+        from runtime.numpy.impl import IndexOutOfRange, _check_range
+        if any(isinstance(args[arg], LazyArray) and not args[arg].is_read
+               for _, _, arg, _, _, _ in checks if arg is not None):
+            return False
+        for node, axis, arg, length, size, negative in checks:
+            size = dim_eval(size, sizes)
+            if arg is not None:
+                _check_range(node, axis, np.asarray(args[arg]), size, negative)
+            elif dim_eval(length, sizes) > size:
+                raise IndexOutOfRange(node, axis, size, size)
+        return True
 
     def _check_indices(self) -> None:
         """Wait for this call's kernels and raise the index error they
