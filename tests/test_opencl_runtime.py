@@ -162,7 +162,10 @@ def test_damaged_cached_kernels_are_rebuilt(tmp_path):
         os.truncate(p, 100)
     for p in bitcode:
         p.write_bytes(os.urandom(p.stat().st_size))     # same size, other bytes
+    stale = tmp_path / "sym" / "opencl" / "staging" / f"{2**22 + 1}-killed"   # above pid_max
+    stale.mkdir()
     err = probe(tmp_path).stderr
+    assert not stale.exists()
     assert "were damaged" in err and "they are rebuilt" in err and "Traceback" not in err
     assert probe(tmp_path).stderr == ""                  # stored again, intact
 

@@ -25,6 +25,7 @@ same warning).
 from __future__ import annotations
 
 import atexit
+import errno
 import hashlib
 import json
 import os
@@ -100,6 +101,8 @@ class KernelStore:
             sums = json.loads((entry / SUMS).read_text(encoding="utf-8"))
             name, files = sums["folder"], sums["files"]
             damaged = [rel for rel, want in files.items() if digest(entry / "files" / rel) != want]
+        except FileNotFoundError:
+            return      # being replaced by another process, or a file was removed: build
         except (OSError, ValueError, KeyError, TypeError):
             damaged, name, files = ["sums.json"], None, {}
         if damaged:
@@ -156,8 +159,7 @@ class KernelStore:
                 sums[rel] = digest(tmp / "files" / rel)
             (tmp / SUMS).write_text(json.dumps({"folder": folder.relative_to(self.staging)
                                                 .as_posix(), "files": sums}), encoding="utf-8")
-            shutil.rmtree(entry, ignore_errors=True)
-            os.rename(tmp, entry)
+            self._replace(entry, tmp)
             tmp = None
         except OSError as exc:
             warn(f"could not store OpenCL kernels in {self.root} "
@@ -166,6 +168,24 @@ class KernelStore:
         finally:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
+
+    @staticmethod
+    def _replace(entry: Path, new: Path) -> None:
+        """Put `new` at `entry` by renames: a reader sees the old entry, none
+        (a miss), or the new one, never half of one."""
+        old = entry.with_name(f".old-{os.getpid()}-{entry.name}")
+        try:
+            os.rename(entry, old)
+        except FileNotFoundError:
+            old = None
+        try:
+            os.rename(new, entry)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            shutil.rmtree(new, ignore_errors=True)     # another process stored it meanwhile
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
     # ---- helpers ---------------------------------------------------------------------
     @staticmethod
@@ -178,9 +198,9 @@ class KernelStore:
     def _remove_stale_staging(self) -> None:
         """Staging and half-stored folders of processes that were killed."""
         for folder in self._dirs(self.root / "staging") + [
-                p for p in self._dirs(self.root / "kernels") if p.name.startswith(".new-")]:
-            pid = folder.name.removeprefix(".new-").split("-", 1)[0]
-            if pid.isdigit() and not _alive(int(pid)):
+                p for p in self._dirs(self.root / "kernels") if p.name.startswith((".new-", ".old-"))]:
+            pid = next((part for part in folder.name.split("-") if part.isdigit()), None)
+            if pid is not None and not _alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
 
 
