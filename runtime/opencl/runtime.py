@@ -46,7 +46,9 @@ class Runtime:
         self.stats = {"builds": 0, "build_seconds": 0.0, "program_cache_hits": 0}
         self.max_alloc = int(device.max_mem_alloc_size)
         self.datasets = DatasetCache(self, budget=int(device.global_mem_size) // 4)
-        self.store = kcache.store_for(cache_root())
+        # sym's verified store wraps pocl's cache; other drivers keep pyopencl's
+        self.store = kcache.store_for(cache_root()) if "Portable Computing Language" in \
+            device.platform.name else None
         self.device_id = "|".join([device.platform.name, device.platform.version,
                                    device.name, device.driver_version])
         self._build_lock = threading.Lock()
