@@ -179,6 +179,21 @@ def test_unwritable_cache_builds_for_this_run_with_one_warning(tmp_path):
     assert "bug" not in err
 
 
+def test_a_stored_entry_cannot_write_outside_the_staging_folder(tmp_path, capsys):
+    from runtime.opencl.kcache import KernelStore
+    entry = tmp_path / "kernels" / "k"
+    (entry / "files").mkdir(parents=True)
+    (entry / "files" / "program.bc").write_bytes(b"x")
+    (entry / "sums.json").write_text('{"folder": "../../escaped", "files": {"program.bc": "0"}}')
+    store = KernelStore(tmp_path)
+    try:
+        store.restore("k")
+        assert not entry.exists() and not (tmp_path / "escaped").exists()
+        assert "were damaged (sums.json)" in capsys.readouterr().err
+    finally:
+        store.close()
+
+
 def test_a_nearly_full_disk_counts_as_unwritable(tmp_path, monkeypatch):
     from runtime.opencl import kcache
     assert kcache.unusable(tmp_path) is None

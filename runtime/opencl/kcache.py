@@ -92,30 +92,41 @@ class KernelStore:
 
     # ---- before and after a build ------------------------------------------------
     def restore(self, key: str) -> None:
-        """Copy the stored entry for `key` into staging when every file is
-        intact; a damaged entry is deleted (the build then starts afresh)."""
+        """Copy the stored entry for `key` into staging and check each copy
+        against its sum; a damaged entry is deleted (pocl then builds)."""
         entry = self.root / "kernels" / key
         if not entry.is_dir():
             return
+        target = None
         try:
             sums = json.loads((entry / SUMS).read_text(encoding="utf-8"))
             name, files = sums["folder"], sums["files"]
-            damaged = [rel for rel, want in files.items() if digest(entry / "files" / rel) != want]
+            if not all(_inside(rel) for rel in [name, *files]):
+                raise ValueError("a path outside its folder")
+            target = self.staging / name
+            damaged = [rel for rel, want in files.items() if self._copy(entry, target, rel) != want]
         except FileNotFoundError:
-            return      # being replaced by another process, or a file was removed: build
-        except (OSError, ValueError, KeyError, TypeError):
-            damaged, name, files = ["sums.json"], None, {}
+            damaged = []    # being replaced by another process, or a file was removed: build
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            damaged = [SUMS]
+        else:
+            if not damaged:
+                self.built[key] = name
+                return
+        if target is not None:
+            shutil.rmtree(target, ignore_errors=True)
         if damaged:
             warn(f"the cached OpenCL kernels in {entry} were damaged ({damaged[0]}); "
                  "they are rebuilt")
             if self.writable:
                 shutil.rmtree(entry, ignore_errors=True)
-            return
-        target = self.staging / name
-        for rel in files:
-            (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(entry / "files" / rel, target / rel)
-        self.built[key] = name
+
+    @staticmethod
+    def _copy(entry: Path, target: Path, rel: str) -> str:
+        """Copy one stored file into staging; the SHA-256 of the copy."""
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(entry / "files" / rel, target / rel)
+        return digest(target / rel)
 
     def folders(self) -> set[str]:
         """pocl's program folders in staging ("AB/CDEF...")."""
@@ -202,6 +213,13 @@ class KernelStore:
             pid = next((part for part in folder.name.split("-") if part.isdigit()), None)
             if pid is not None and not _alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _inside(rel) -> bool:
+    """A relative path that stays inside its folder."""
+    path = Path(rel) if isinstance(rel, str) else None
+    return path is not None and not path.is_absolute() and ".." not in path.parts \
+        and rel not in ("", ".")
 
 
 def _alive(pid: int) -> bool:
