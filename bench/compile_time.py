@@ -11,8 +11,8 @@ kernel's work-group function then) up to the results being on the host.
 The headline is the sum over the defs the program calls.
 
   cold  XDG_CACHE_HOME is a new empty folder, POCL_CACHE_DIR unset (so sym
-        puts pocl's cache there): nothing is cached
-  warm  the same folder again: pocl's kernel cache is full
+        keeps its kernel cache there): nothing is cached
+  warm  the same folder again: the kernel cache is full
 """
 from __future__ import annotations
 

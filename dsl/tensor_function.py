@@ -16,8 +16,15 @@ call the updated shareds record that this executor holds the newest value
 (fetched lazily, by `get_value()` or by another function that needs it). So
 every function sees every change, and a training loop that calls one
 function moves no shared value between calls.
+
+Threads. A call holds its function's lock and the lock of every shared
+value it uses (taken in one global order, so two calls never wait for each
+other in a cycle): calls are atomic with respect to shared values.
 """
 from __future__ import annotations
+
+import threading
+from contextlib import ExitStack
 
 import numpy as np
 
@@ -121,6 +128,15 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
     for t, _ in upd:
         shareds[t._node.attr("name")] = t
     return CompiledFunction(fn, inputs, shareds, backend, device, rewrites, span)
+
+
+_SHARED_LOCKS: dict[str, threading.RLock] = {}    # shared node name -> its lock
+_SHARED_LOCKS_GUARD = threading.Lock()
+
+
+def shared_lock(name: str) -> threading.RLock:
+    with _SHARED_LOCKS_GUARD:
+        return _SHARED_LOCKS.setdefault(name, threading.RLock())
 
 
 def describe_value(v) -> str:
@@ -249,6 +265,7 @@ class CompiledFunction:
         self.inputs = list(inputs)
         self.shareds = shareds          # node name -> SharedVariable
         self._held = {n: None for n in shareds}   # version this executor holds
+        self._locks = [threading.RLock()] + [shared_lock(n) for n in sorted(shareds)]
 
     @property
     def name(self) -> str:
@@ -293,14 +310,17 @@ class CompiledFunction:
         with errors(span):          # before anything runs: no access outside a buffer
             check_derived_sizes(fn, sizes, span)
             check_requirements(fn, sizes, span)
-        self._push_shared()
-        try:
-            outputs = self.executor.call(fn, arrays, sizes)
-        except RunFault as exc:
-            raise located(exc.at_call(span, fn.name).diagnostics, span) from None
-        except IndexOutOfRange as exc:      # the same text as a .sym def's (runtime/host.py)
-            raise located(index_error(exc, span, fn.name).diagnostics, span) from None
-        self._pulled_updates()
+        with ExitStack() as held:
+            for lock in self._locks:
+                held.enter_context(lock)
+            self._push_shared()
+            try:
+                outputs = self.executor.call(fn, arrays, sizes)
+            except RunFault as exc:
+                raise located(exc.at_call(span, fn.name).diagnostics, span) from None
+            except IndexOutOfRange as exc:      # the same text as a .sym def's (runtime/host.py)
+                raise located(index_error(exc, span, fn.name).diagnostics, span) from None
+            self._pulled_updates()
         # never hand out the executor's own state or the caller's own inputs
         state = getattr(self.executor, "shared", None)
         held = list(state.values()) if isinstance(state, dict) else []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import sys
+import threading
 
 import numpy as np
 
@@ -91,6 +92,7 @@ class Interpreter:
         self.vars: dict = {name: o.value for name, o in prog.options.items()}
         self.updates_only: dict[str, Function] = {}   # def name -> its updates alone
         self.report = None              # fn(message) for `sym run -v`
+        self.call_lock = threading.RLock()   # calls from several threads take turns
 
     # ---- items and statements ------------------------------------------------
     def run(self):
@@ -352,7 +354,8 @@ class Interpreter:
         check_derived_sizes(fn, sizes, span)
         check_requirements(fn, sizes, span)
         try:
-            outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
+            with self.call_lock:     # atomic: no update of shared state is lost
+                outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
         except IndexOutOfRange as exc:
             raise index_error(exc, span, name)
         except RunFault as exc:

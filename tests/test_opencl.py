@@ -503,19 +503,20 @@ def test_gather_rows_and_its_gradient(ex, n, c, seed):
 
 
 @pytest.mark.parametrize("bad", [3, -4, 10])
-def test_gather_out_of_range_raises_on_read(ex, bad):
+def test_gather_out_of_range_raises_at_its_call(ex, bad):
     g = Graph(symbolic=False)
     x = g.param(np.zeros((3, 2)), "f64")
     i = g.param(np.array([0, bad, 1]), "i64")
     node = apply("gather", (x, i))
     fn = Function("f", (x, i), (node,))
-    (out,) = ex.call(fn, [g.params["p0"], g.params["p1"]], {})
+    (before,) = ex.call(fn, [g.params["p0"], np.array([2, 1, 0])], {})
     with pytest.raises(IndexOutOfRange) as e:
-        np.asarray(out)
+        ex.call(fn, [g.params["p0"], g.params["p1"]], {})
     assert e.value.value == bad and e.value.size == 3 and e.value.axis == 0
     assert e.value.node is node or e.value.node == node
-    (out,) = ex.call(fn, [g.params["p0"], np.array([0, 1, 2])], {})
-    np.asarray(out)       # the flag was cleared
+    (after,) = ex.call(fn, [g.params["p0"], np.array([0, 1, 2])], {})
+    np.asarray(after)       # the flag was cleared: a later call is not blamed
+    assert np.asarray(before).shape == (3, 2)     # nor is reading an earlier result
 
 
 def test_wide_index_build_computes_the_same(monkeypatch):
@@ -533,18 +534,16 @@ def test_wide_index_build_computes_the_same(monkeypatch):
     g.compare(ex, apply("exp", (apply("add", (x, b)),)), apply("gather", (x, i)))
     assert all(c.wide is not None for _, c in ex.compiled.values())
     fn = Function("f", (x, i), (apply("gather", (x, i)),))
-    (out,) = ex.call(fn, [g.params["p0"], np.array([2, 9, 3])], dict(g.sizes))
     with pytest.raises(IndexOutOfRange) as e:
-        np.asarray(out)
+        ex.call(fn, [g.params["p0"], np.array([2, 9, 3])], dict(g.sizes))
     assert (e.value.value, e.value.size, e.value.axis) == (9, 4, 0)
 
 
 def test_one_hot_out_of_range(ex):
     y = apply("param", (), type=TensorType("i32", (3,)), name="y")
     fn = Function("f", (y,), (apply("one_hot", (y,), depth=4),))
-    (out,) = ex.call(fn, [np.array([0, 4, 1], np.int32)], {})
     with pytest.raises(IndexOutOfRange):
-        out.numpy()
+        ex.call(fn, [np.array([0, 4, 1], np.int32)], {})
 
 
 # ---- memory safety -------------------------------------------------------------------------
@@ -926,5 +925,5 @@ def test_second_process_hits_the_disk_cache(tmp_path):
         first, build, total_ = (float(v) for v in out.stdout.split())
         assert abs(total_ - 3.0) < 1e-5
         times.append(build)
-    assert (tmp_path / "sym" / "opencl" / "pocl").is_dir()
+    assert any((tmp_path / "sym" / "opencl" / "kernels").iterdir())
     assert times[1] < times[0] / 2, times

@@ -16,7 +16,18 @@ gets a buffer ("is materialised") when
     kernel would recompute for several output elements;
   - it checks data-dependent indices (gather, one_hot) or integer exponents
     (pow) and its reader would look at only some of its elements (a slice,
-    a gather's source): numpy checks every element, so we compute each once.
+    a gather's source): numpy checks every element, so we compute each once;
+  - inlining it would put more than INLINE_LIMIT inlined nodes other than
+    elementwise ones on one path below a kernel root: the kernel writer
+    recurses through those (it walks elementwise chains with a stack).
+
+A *deep* graph (more than DEEP_LEVELS levels: a def of thousands of
+straight-line assignments and its gradient) is cut into kernels of at most
+INLINE_LIMIT levels, elementwise nodes included: pocl's compile time grows
+faster than linearly with a kernel's length. There, an elementwise value
+that several kernels read is stored only every INLINE_LIMIT levels (a
+checkpoint) and recomputed from the last checkpoint by each reader in
+between: storing each one would make a kernel per line.
 
 A matmul read exactly at the output index of an elementwise root becomes
 that kernel's *core* (the root is its epilogue: `W - lr * (x.T @ g)` is one
@@ -46,6 +57,8 @@ ELEMENTWISE_OPS = set(ELEMENTWISE)
 SMALL_EXTENT = 16      # a reduction this short is recomputed rather than stored
 TREE_MIN_EXTENT = 1024  # a reduction at least this long, with few outputs,
 TREE_MAX_OUTPUTS = 64   # uses a work-group tree
+INLINE_LIMIT = 64      # inlined nodes on one path below a kernel root (see above)
+DEEP_LEVELS = 256      # graphs deeper than this are cut into kernels of INLINE_LIMIT levels
 
 
 def cse(roots: list[Node]) -> list[Node]:
@@ -180,8 +193,11 @@ def find_groups(roots: list[Node]) -> Groups:
                 must.add(id(base))
                 absorbed.update(id(v) for v in views)
 
+    recompute = deep_checkpoints(order, consumers, must)
+    deep = recompute is not None
     groups: dict[int, frozenset] = {}    # id -> ids of kernel roots reading it inline
     read_once: dict[int, bool] = {}
+    depth: dict[int, int] = {}   # id -> inlined nodes from it up to a kernel root (see above)
     for n in reversed(order):
         nid = id(n)
         if n.op in LEAVES:
@@ -189,11 +205,15 @@ def find_groups(roots: list[Node]) -> Groups:
             continue
         readers = consumers[nid]
         gs = set()
+        depth[nid] = 0
         for c, pos in readers:
             if c.op == "matmul" or (id(c) in absorbed and all(cc.op == "matmul" or id(cc) in absorbed
                                                               for cc, _ in consumers[id(c)])):
                 continue    # read as a buffer by a matmul
             gs |= {id(c)} if id(c) in g.materialized else groups.get(id(c), frozenset())
+            if id(c) not in g.materialized:
+                depth[nid] = max(depth[nid], depth.get(id(c), 0))
+        depth[nid] += deep or n.op not in ELEMENTWISE_OPS
         read_once[nid] = _reads_once(n, readers, g, read_once)
 
         if nid in must or n.op in ALWAYS and not _can_be_core(n, readers, g, read_once, gs):
@@ -205,7 +225,10 @@ def find_groups(roots: list[Node]) -> Groups:
             g.core_of[nid] = root
             groups[nid] = frozenset(gs)
             continue
-        if _must_materialize(n, readers, gs, g, read_once):
+        if nid in (recompute or ()):
+            pass    # at most INLINE_LIMIT levels above a checkpoint: recomputed
+        elif _must_materialize(n, readers, gs, g, read_once) or \
+                depth[nid] > INLINE_LIMIT and nid not in absorbed:
             g.materialized.add(nid)
             continue
         if n.op in LOOPS and read_once[nid] and _tree_worthy(n):
@@ -226,6 +249,31 @@ def find_groups(roots: list[Node]) -> Groups:
             g.core_of.setdefault(id(n), n)
     g.groups = groups
     return g
+
+
+def deep_checkpoints(order, consumers, must: set):
+    """For a deep graph: add its checkpoints to `must` and return the ids
+    of the elementwise nodes within INLINE_LIMIT levels of a buffer, which
+    may be recomputed by several kernels; None for a graph of usual depth."""
+    level: dict[int, int] = {}
+    for n in order:
+        level[id(n)] = 1 + max((level[id(i)] for i in n.inputs), default=0)
+    if max(level.values(), default=0) <= DEEP_LEVELS:
+        return None
+    far = INLINE_LIMIT + 1
+    dist: dict[int, int] = {}   # id -> elementwise levels above the last buffer
+    for n in order:
+        nid = id(n)
+        if n.op in LEAVES or nid in must or n.op in ("const", "size", "full", "arange"):
+            dist[nid] = 0       # a buffer, or as cheap to compute as to read
+        elif n.op not in ELEMENTWISE_OPS:
+            dist[nid] = far     # may not have a buffer: never recompute above it
+        else:
+            dist[nid] = 1 + max(dist[id(i)] for i in n.inputs)
+            if dist[nid] >= INLINE_LIMIT and len(consumers[nid]) > 1:
+                must.add(nid)
+                dist[nid] = 0
+    return {nid for nid, d in dist.items() if 0 < d <= INLINE_LIMIT}
 
 
 def _root_of(c: Node, g: Groups) -> Node:
@@ -256,22 +304,33 @@ def _can_be_core(n: Node, readers, g: Groups, read_once, gs) -> bool:
 
 
 def is_uniform(n: Node) -> bool:
-    """Every element is the same scalar computed from literals and sizes."""
-    if n.op in ("const", "size", "full"):
-        return n.op != "const" or n.type.rank == 0
-    if n.op in ELEMENTWISE_OPS or n.op in ("broadcast_to", "reshape"):
-        return all(is_uniform(i) for i in n.inputs)
-    return False
+    """Every element is the same scalar computed from literals and sizes
+    (a walk with a stack: the graph may be thousands of nodes deep)."""
+    seen, stack = set(), [n]
+    while stack:
+        m = stack.pop()
+        if m.op in ("const", "size", "full"):
+            if m.op == "const" and m.type.rank != 0:
+                return False
+        elif m.op in ELEMENTWISE_OPS or m.op in ("broadcast_to", "reshape"):
+            stack.extend(i for i in m.inputs if id(i) not in seen)
+            seen.update(id(i) for i in m.inputs)
+        else:
+            return False
+    return True
 
 
 def _is_cheap(n: Node) -> bool:
-    """Recomputing n in each kernel costs no more than reading a buffer."""
-    if is_uniform(n) or n.op in ("arange", "const"):
-        return True
-    if n.op in VIEWS:
-        x = n.inputs[0]
-        return x.op in LEAVES or x.op in ALWAYS or _is_cheap(x)
-    return False
+    """Recomputing n in each kernel costs no more than reading a buffer:
+    it is uniform, a table or arange, or views of one of those or of a buffer."""
+    while True:
+        if is_uniform(n) or n.op in ("arange", "const"):
+            return True
+        if n.op not in VIEWS:
+            return False
+        n = n.inputs[0]
+        if n.op in LEAVES or n.op in ALWAYS:
+            return True
 
 
 def checks_exponent(n: Node) -> bool:

@@ -5,12 +5,14 @@
     choose_device(spec) -> (device, description)
         spec: None (a GPU if present, else the CPU), "cpu", "gpu", or "P:D"
 
-Importing this module points pocl's kernel cache at sym's cache folder
-(~/.cache/sym/opencl/pocl, or under $XDG_CACHE_HOME) unless POCL_CACHE_DIR
-is already set; it must happen before pocl initialises.
+The first `import_cl()` sets up sym's verified kernel cache (kcache.py,
+under ~/.cache/sym/opencl or $XDG_CACHE_HOME/sym/opencl) and points pocl at
+its staging folder, unless POCL_CACHE_DIR is set; it must happen before
+pocl initialises, so sym asks for platforms only through import_cl().
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -27,22 +29,12 @@ def cache_root() -> Path:
     return Path(base) / "sym" / "opencl"
 
 
-def _set_pocl_cache() -> None:
-    if "POCL_CACHE_DIR" not in os.environ:
-        path = cache_root() / "pocl"
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            os.environ["POCL_CACHE_DIR"] = str(path)
-        except OSError:
-            pass    # pocl then uses its own default
-
-
-_set_pocl_cache()
-
-
 def import_cl():
     """pyopencl, or SymError E0804 saying how to install it."""
     try:
+        if importlib.util.find_spec("pyopencl") is not None:
+            from .kcache import store_for
+            store_for(cache_root())     # first: pyopencl and pocl read cache settings once
         import pyopencl
     except ImportError as exc:
         raise error("E0804", f"the OpenCL backend needs pyopencl, which is not installed ({exc})",

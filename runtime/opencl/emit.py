@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsl.ir import Node
+from dsl.ops import ELEMENTWISE
 
 from .cgen import CTYPE, VTYPE, dim_c, horner, literal
 
 UNROLL_MAX = 16        # loops this short are written out
+ELEMENTWISE_OPS = frozenset(ELEMENTWISE)
 SIMPLE = re.compile(r"[A-Za-z_]\w*|-?[\d.]+[fL]?")
 
 
@@ -239,6 +241,37 @@ class Kernel:
         hit = self.lookup(key)
         if hit is not None:
             return hit
+        if self._chains(n):
+            return self._chain_value(n, ix)
+        return self._value_of(n, ix, key)
+
+    def _chains(self, n: Node) -> bool:
+        """n is computed inline from its inputs at the same (broadcast) index."""
+        return n.op in ELEMENTWISE_OPS and id(n) not in self.overrides \
+            and not self.ctx.has_buffer(n)
+
+    def _chain_value(self, n: Node, ix: Ix) -> str:
+        """value(n) for an elementwise node, its inline elementwise inputs
+        emitted first, deepest first, with a stack: a def of thousands of
+        straight-line assignments is one chain this long, too deep to
+        recurse along. The order of the emitted lines is the recursion's."""
+        stack = [(n, ix, False)]
+        while stack:
+            m, mix, inputs_done = stack.pop()
+            key = (id(m), mix.key())
+            if self.lookup(key) is not None:
+                continue
+            if inputs_done or not self._chains(m):
+                self._value_of(m, mix, key)     # its chained inputs are memoised
+                continue
+            stack.append((m, mix, True))
+            # pow reads its exponent only when it is not a literal (lowering.emit_pow)
+            inputs = m.inputs[:1] if m.op == "pow" else m.inputs
+            for i in reversed(inputs):
+                stack.append((i, self.broadcast_ix(i, m.type.shape, mix), False))
+        return self.lookup((id(n), ix.key()))
+
+    def _value_of(self, n: Node, ix: Ix, key) -> str:
         if id(n) in self.overrides:
             expr = self.overrides[id(n)](ix)
         elif self.ctx.has_buffer(n):

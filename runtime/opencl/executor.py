@@ -5,7 +5,12 @@ built once (render.py, runtime.py); each distinct binding of its size
 variables gets an `Instance`: its buffers and kernel objects with their
 arguments bound once, so a call only re-binds what changed (an argument's
 buffer) and enqueues. Results come back as `LazyArray`s, read when the host
-looks; nothing in `call` waits for the device.
+looks. An index error is raised by the call that caused it, never by a
+later one: indices that are arguments (labels) or aranges are checked on
+the host before the launch, as numpy checks them; a call whose kernels
+check indices computed on the device waits for them and reads the error
+flag. Every method that touches the queue or the shared buffers holds the
+executor's lock, so a call is atomic with respect to the shared values.
 
 Outputs are computed from the old state and every update is applied after
 them (Theano's rule): update kernels run last, in place when nothing later
@@ -13,6 +18,7 @@ reads the old value, otherwise into a temporary copied over at the end.
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import deque
 
@@ -48,6 +54,7 @@ class Compiled:
         self.fn, self.plan, self.program, self.site_base = fn, plan, program, site_base
         self.wide = None
         self.instances: dict[tuple, Instance] = {}
+        self.host_checks = host_checks(fn, plan)
 
     def program_for(self, rt, sizes: dict):
         largest = max((int(np.prod([dim_eval(d, sizes) for d in spec.shape], dtype=np.int64))
@@ -57,6 +64,34 @@ class Compiled:
         if self.wide is None:
             self.wide = rt.program(self.plan.source, self.fn.name, wide_index=True)
         return self.wide
+
+
+def host_checks(fn: Function, plan: Plan) -> list | None:
+    """The plan's index checks as the host can do them before a launch,
+    in numpy's order: [(node, axis, argument position or None for an
+    arange, the arange's length, the axis size, negatives allowed)]; None
+    when some checked index is computed on the device."""
+    position = {p.attr("name"): i for i, p in enumerate(fn.params)}
+    rank: dict[Node, int] = {}
+    for i, n in enumerate(toposort(fn.roots)):
+        rank.setdefault(n, i)
+    checks = []
+    for node, axis in dict.fromkeys(plan.sites):
+        if node.op == "one_hot":
+            index, size, negative = node.inputs[0], node.attr("depth"), False
+        elif node.op in ("gather", "scatter_add") and 0 <= axis < len(node.inputs) - 1:
+            shape = node.inputs[0].type.shape if node.op == "gather" else node.type.shape
+            index, size, negative = node.inputs[1 + axis], shape[axis], True
+        else:
+            return None
+        if index.op == "param":
+            checks.append((node, axis, position[index.attr("name")], None, size, negative))
+        elif index.op == "arange" and index.type.rank == 1:
+            checks.append((node, axis, None, index.type.shape[0], size, negative))
+        else:
+            return None
+    checks.sort(key=lambda c: (rank.get(c[0], len(rank)), c[1]))
+    return checks
 
 
 class Instance:
@@ -129,6 +164,7 @@ class OpenCLExecutor:
             nbytes = nbytes_of(t.concrete_shape({}), t.dtype)
             self.shared_bufs[name] = self.rt.zeros(nbytes, f"shared `{name}` ({t})")
         self.err = self.rt.zeros(32, "the index-error flag")
+        self.lock = threading.RLock()
         self.sites: list[tuple[Node, int]] = []
         self.compiled: dict[int, tuple[Function, Compiled]] = {}
         self.by_value: dict[Function, Compiled] = {}
@@ -140,11 +176,20 @@ class OpenCLExecutor:
     def stats(self) -> dict:
         return self.rt.stats
 
+    def __reduce_ex__(self, protocol):
+        # pickle reaches here from a compiled function or program holding us
+        raise error("E0806", "a function or program compiled for OpenCL cannot be pickled: "
+                    "its shared values and kernels live on the device", None,
+                    "pickle what rebuilds it instead: the shared values (`m.W`, "
+                    "`W.get_value()`) and the source or graph, then compile again in the "
+                    "other process (`dsl.load`, `dsl.function`)")
+
     # ---- shared state ---------------------------------------------------------------
     def get_shared(self, name: str) -> np.ndarray:
         t = self.shared_types[name]
         host = np.empty(t.concrete_shape({}), NUMPY_DTYPE[t.dtype])
-        return self._read_into(host, self.shared_bufs[name])
+        with self.lock:
+            return self._read_into(host, self.shared_bufs[name])
 
     def set_shared(self, name: str, value) -> None:
         t = self.shared_types[name]
@@ -152,13 +197,19 @@ class OpenCLExecutor:
         if host.shape != t.concrete_shape({}):
             host = np.broadcast_to(host, t.concrete_shape({})).copy()
         if host.nbytes:
-            self._upload(self.shared_bufs[name], host)
+            with self.lock:
+                self._upload(self.shared_bufs[name], host)
 
     # ---- calls ----------------------------------------------------------------------
     def call(self, fn: Function, args: list, sizes: dict, on_value=None) -> list:
-        if on_value is not None:
-            return self._call_traced(fn, args, sizes, on_value)
+        with self.lock:
+            if on_value is not None:
+                return self._call_traced(fn, args, sizes, on_value)
+            return self._call(fn, args, sizes)
+
+    def _call(self, fn: Function, args: list, sizes: dict) -> list:
         c = self._compiled(fn)
+        checked = c.host_checks is not None and self._check_on_host(c.host_checks, args, sizes)
         key = tuple(sorted(sizes.items()))
         inst = c.instances.get(key)
         if inst is None:
@@ -173,6 +224,8 @@ class OpenCLExecutor:
                 total = sum(b.size for b in inst.temps.values())
                 raise oom(f"the buffers of `{fn.name}`", total, self.rt, str(exc))
             raise
+        if c.plan.sites and not checked:
+            self._check_indices()
         outputs = []
         for key_out, t in zip(c.plan.outputs, c.plan.output_types):
             shape = tuple(dim_eval(d, sizes) for d in t.shape)
@@ -318,29 +371,51 @@ class OpenCLExecutor:
                 self.markers.popleft().wait()
 
     # ---- reading back --------------------------------------------------------------------
-    def _read_result(self, buf, shape, dtype) -> np.ndarray:
-        return self._read_into(np.empty(shape, dtype), buf)
+    def _read_lazy(self, lazy: LazyArray) -> np.ndarray:
+        """A result's value (under the lock: a call may be moving its buffer)."""
+        with self.lock:
+            if lazy._host is None:
+                lazy._host = self._read_into(np.empty(lazy.shape, lazy.dtype), lazy._buffer)
+                lazy._buffer = None
+            return lazy._host
 
     def _read_into(self, host: np.ndarray, buf) -> np.ndarray:
-        """One wait: the value, then the error flag, then raise a pending
-        index error as numpy would have."""
-        cl = self.cl
         if host.nbytes:
-            cl.enqueue_copy(self.queue, host, buf, is_blocking=False)
-        flag = np.empty(8, np.int32)
-        cl.enqueue_copy(self.queue, flag, self.err, is_blocking=True)
+            self.cl.enqueue_copy(self.queue, host, buf, is_blocking=True)
+        else:
+            self.queue.finish()
         self.pending.clear()
-        if flag[0]:
-            self._raise_index_error(flag)
         return host
 
-    def _raise_index_error(self, flag) -> None:
+    @staticmethod
+    def _check_on_host(checks: list, args: list, sizes: dict) -> bool:
+        """Raise the first index error numpy would raise; False when an
+        index is a result still on the device (the kernels check it)."""
+        from runtime.numpy.impl import IndexOutOfRange, _check_range
+        if any(isinstance(args[arg], LazyArray) and not args[arg].is_read
+               for _, _, arg, _, _, _ in checks if arg is not None):
+            return False
+        for node, axis, arg, length, size, negative in checks:
+            size = dim_eval(size, sizes)
+            if arg is not None:
+                _check_range(node, axis, np.asarray(args[arg]), size, negative)
+            elif dim_eval(length, sizes) > size:
+                raise IndexOutOfRange(node, axis, size, size)
+        return True
+
+    def _check_indices(self) -> None:
+        """Wait for this call's kernels and raise the index error they
+        flagged, if any, as numpy would have (the flag is then cleared)."""
         from runtime.numpy import IndexOutOfRange
         from runtime.numpy.impl import NegativePower
-        self.cl.enqueue_copy(self.queue, self.err, np.zeros(8, np.int32), is_blocking=True)
-        node, axis = self.sites[int(flag[1])]
-        value, size = (int(v) for v in flag.view(np.int64)[2:4])
-        if node.op == "pow":        # emit_pow's check of an integer exponent
-            raise NegativePower(node)
-        raise IndexOutOfRange(node, axis, value, size)
+        flag = np.empty(8, np.int32)
+        self.cl.enqueue_copy(self.queue, flag, self.err, is_blocking=True)
+        self.pending.clear()
+        if flag[0]:
+            self.cl.enqueue_copy(self.queue, self.err, np.zeros(8, np.int32), is_blocking=True)
+            node, axis = self.sites[int(flag[1])]
+            if node.op == "pow":        # emit_pow's check of an integer exponent
+                raise NegativePower(node)
+            value, size = (int(v) for v in flag.view(np.int64)[2:4])
+            raise IndexOutOfRange(node, axis, value, size)
 

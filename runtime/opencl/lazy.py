@@ -44,8 +44,7 @@ class LazyArray:
     # ---- reading ------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         if self._host is None:
-            self._host = self._executor._read_result(self._buffer, self._shape, self._dtype)
-            self._buffer = None
+            return self._executor._read_lazy(self)
         return self._host
 
     def _move(self, buffer) -> None:
@@ -98,6 +97,9 @@ class LazyArray:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.numpy(), name)
+
+    def __reduce__(self):
+        return self.numpy().__reduce__()     # pickled as the array it stands for
 
     __hash__ = None
 

@@ -337,12 +337,13 @@ def emit_own_kernel(k, n, ix):
 
 
 # ---- data-dependent indexing ------------------------------------------------------
-def index_values(k, n, arrays, positions, sizes):
+def index_values(k, n, arrays, positions, sizes, first_axis=0):
     """Each index array read at `positions` (broadcast), checked and
-    normalised against `sizes`: the per-axis positions into the source."""
+    normalised against `sizes`: the per-axis positions into the source.
+    An error names axis first_axis + i for the i-th array, as numpy does."""
     out = []
     width = len(positions)
-    for axis, (a, size) in enumerate(zip(arrays, sizes)):
+    for axis, (a, size) in enumerate(zip(arrays, sizes), first_axis):
         lead = width - a.type.rank       # aligned right, as numpy broadcasts
         pos = Ix(["0" if d == 1 else positions[lead + i] for i, d in enumerate(a.type.shape)])
         out.append(k.checked_index(k.value(a, pos), size, n, axis))
@@ -382,7 +383,7 @@ def scatter_by_rows(k, n, ix):
     the columns idx[r] names, and zeros elsewhere."""
     g, first, *rest = n.inputs
     row = ix.axes[0]
-    ws = index_values(k, n, rest, [row], n.type.shape[1:1 + len(rest)])
+    ws = index_values(k, n, rest, [row], n.type.shape[1:1 + len(rest)], first_axis=1)
     conds = [f"{w} == {ix.axes[1 + i]}" for i, w in enumerate(ws)]
     v = k.value(g, Ix([row] + ix.axes[1 + len(rest):]))
     if not conds:

@@ -263,12 +263,13 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
     parts = ProgramParts(fp64=any(n.type.dtype == "f64" for n in groups.order))
     texts, kernels = [], []
     seen = set()
+    inlined = inlined_nodes(groups)
     for root in groups.kernel_roots():
         key = keys[id(root)]
         if key in seen or buffers[key].kind != "temp":   # a view of another buffer
             continue
         seen.add(key)
-        fused = [origin.get(id(n), n) for n in fused_nodes(groups, root)]
+        fused = [origin.get(id(n), n) for n in inlined.get(id(root), []) + [root]]
         for text, spec in render_kernel(ctx, parts, root, f"{safe_name(fn.name)}_{len(kernels)}"):
             spec.fused = fused
             texts.append(text)
@@ -285,10 +286,15 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
                 params, parts.sites, in_place)
 
 
-def fused_nodes(groups: Groups, root: Node) -> list[Node]:
-    """The nodes a kernel computes: its root and all it inlines."""
-    return [n for n in groups.order if n is root or (
-        n.op not in LEAVES and not groups.has_buffer(n) and id(root) in groups.groups.get(id(n), ()))]
+def inlined_nodes(groups: Groups) -> dict:
+    """kernel root id -> the nodes its kernel computes inline, in graph
+    order (one pass: a def may have thousands of kernels)."""
+    out: dict = {}
+    for n in groups.order:
+        if n.op not in LEAVES and not groups.has_buffer(n):
+            for root_id in groups.groups.get(id(n), ()):
+                out.setdefault(root_id, []).append(n)
+    return out
 
 
 def kernel_listing(fn: Function, options: RenderOptions = RenderOptions()) -> list:

@@ -1,10 +1,10 @@
 """One device's context, queue, program cache, buffer allocation and
 dataset cache, shared by every executor on that device.
 
-Programs are cached in memory by source text, and on disk by pocl's own
-cache (POCL_CACHE_DIR, set by device.py) or pyopencl's binary cache for
-other drivers (both keyed by the source, the device and the driver), so a
-second process skips the OpenCL build.
+Programs are cached in memory by source text, and on disk by sym's
+verified kernel cache around pocl's (kcache.py) or pyopencl's binary cache
+for other drivers (both keyed by the source, the device and the driver),
+so a second process skips the OpenCL build.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from dsl.diagnostics import Note, error
 
+from . import kcache
 from .device import cache_root, description, has_fp64, import_cl, is_gpu
 
 BUILD_OPTIONS = ["-cl-mad-enable", "-w"]   # fma for `a * b + c`; -w: no clang notes on stderr
@@ -45,6 +46,12 @@ class Runtime:
         self.stats = {"builds": 0, "build_seconds": 0.0, "program_cache_hits": 0}
         self.max_alloc = int(device.max_mem_alloc_size)
         self.datasets = DatasetCache(self, budget=int(device.global_mem_size) // 4)
+        # sym's verified store wraps pocl's cache; other drivers keep pyopencl's
+        self.store = kcache.store_for(cache_root()) if "Portable Computing Language" in \
+            device.platform.name else None
+        self.device_id = "|".join([device.platform.name, device.platform.version,
+                                   device.name, device.driver_version])
+        self._build_lock = threading.Lock()
         self._offsets: dict[int, object] = {}
         # The first build in a process also starts the driver's compiler
         # (~0.3 s with pocl). Do that in the background now (the build
@@ -54,11 +61,23 @@ class Runtime:
 
     def _build_warm_up(self) -> None:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.cl.Program(self.context, WARM_UP).build(options=BUILD_OPTIONS)
+            self._build(WARM_UP, BUILD_OPTIONS)
         except Exception:
             pass    # a real build will report any problem
+
+    def _build(self, source: str, options: list):
+        """Build, from the kernel cache when it holds this program."""
+        with self._build_lock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # pyopencl's CompilerWarning for any build log
+            if self.store is None:
+                return self.cl.Program(self.context, source).build(
+                    options=options, cache_dir=str(cache_root() / "pyopencl"))
+            key = kcache.cache_key(source, options, self.device_id)
+            self.store.restore(key)
+            before = self.store.folders()
+            prg = self.cl.Program(self.context, source).build(options=options, cache_dir=False)
+            self.store.remember(key, before)
+            return prg
 
     # ---- programs -------------------------------------------------------------------
     def program(self, source: str, fn_name: str, wide_index: bool = False):
@@ -74,10 +93,7 @@ class Runtime:
         self._warm_up.join()
         start = time.perf_counter()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")     # pyopencl's CompilerWarning for any build log
-                prg = cl.Program(self.context, source).build(
-                    options=options, cache_dir=str(cache_root() / "pyopencl"))
+            prg = self._build(source, options)
         except cl.Error as exc:
             raise error("E0802", f"the OpenCL build of `{fn_name}` failed on {self.description}",
                         None, "this is a bug in sym's OpenCL backend; `--backend numpy` runs the program",

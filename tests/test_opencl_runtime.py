@@ -1,0 +1,269 @@
+"""The OpenCL runtime under stress: index errors raised by the call that
+caused them, very deep graphs, a damaged or unwritable kernel cache, calls
+from several threads (on both backends), and pickling."""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from conftest import opencl_skip_reason
+
+import dsl
+from dsl import cli
+from dsl.diagnostics import SymError
+
+REPO = Path(__file__).resolve().parent.parent
+needs_opencl = pytest.mark.skipif(opencl_skip_reason() is not None,
+                                  reason=str(opencl_skip_reason()))
+
+
+def code_of(err: SymError) -> str:
+    return err.diagnostics[0].code
+
+
+# ---- index errors belong to their call -----------------------------------------------------------
+GATHER_GOLDENS = ["gather_out_of_range", "ocl_gather_in_statement_call",
+                  "ocl_bad_label_in_training_step"]
+
+
+@needs_opencl
+@pytest.mark.parametrize("name", GATHER_GOLDENS)
+def test_index_errors_read_the_same_on_opencl(name, capsys, monkeypatch):
+    """The runtime goldens (made on numpy) give the same text on OpenCL:
+    the error is located at the indexing and at the call that caused it."""
+    path = REPO / "tests" / "errors" / "runtime" / f"{name}.sym"
+    monkeypatch.chdir(REPO)
+    capsys.readouterr()
+    rc = cli.main(["run", path.relative_to(REPO).as_posix(), "--backend", "opencl",
+                   "--no-progress"])
+    assert rc == 1
+    assert capsys.readouterr().err == path.with_suffix(".expected").read_text(encoding="utf-8")
+
+
+PICK = """
+shared total: f32 = zeros()
+
+def pick(p: f32[n, 10], y: i32[n]) -> f32[n]:
+    picked = p[arange(n), y]
+    total <- total + sum(picked)
+    return picked
+"""
+
+
+def test_index_error_raised_by_its_call_through_load(backend):
+    m = dsl.compile(PICK, "pick.sym", backend=backend)
+    p = np.ones((3, 10), np.float32)
+    kept = m.pick(p, np.array([1, 2, 3], np.int32))
+    with pytest.raises(SymError) as e:
+        m.pick(p, np.array([1, 12, 3], np.int32))
+    assert code_of(e.value) == "E0603" and "index 12 is out of range" in str(e.value)
+    assert "in a call of `pick`" in str(e.value)
+    later = m.pick(p, np.array([0, 0, 0], np.int32))     # a later call is not blamed
+    np.testing.assert_array_equal(np.asarray(later), [1, 1, 1])
+    np.testing.assert_array_equal(np.asarray(kept), [1, 1, 1])
+    assert float(m.total) == 6.0        # the failed call changed nothing, as on numpy
+
+
+def test_index_error_raised_by_its_call_through_function(backend):
+    p = dsl.matrix("p")
+    y = dsl.ivector("y")
+    f = dsl.function([p, y], p[dsl.arange(y.shape[0]), y], backend=backend)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    kept = f(x, np.array([0, 1], np.int32))
+    with pytest.raises(SymError) as e:
+        f(x, np.array([0, 5], np.int32))
+    assert code_of(e.value) == "E0603"
+    np.testing.assert_array_equal(np.asarray(f(x, np.array([2, 2], np.int32))), [2, 5])
+    np.testing.assert_array_equal(np.asarray(kept), [0, 4])
+
+
+def test_index_computed_on_the_device_raises_at_its_call(backend):
+    p = dsl.matrix("p")
+    y = dsl.ivector("y")
+    f = dsl.function([p, y], p[dsl.arange(y.shape[0]), y * 2], backend=backend)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    with pytest.raises(SymError) as e:
+        f(x, np.array([0, 2], np.int32))
+    assert code_of(e.value) == "E0603" and "index 4 is out of range for axis 1 of size 3" \
+        in str(e.value)
+    np.testing.assert_array_equal(np.asarray(f(x, np.array([1, 1], np.int32))), [2, 5])
+
+
+# ---- deep graphs ----------------------------------------------------------------------------------
+def deep_program(lines: int) -> str:
+    """A def of `lines` straight-line assignments and its gradient."""
+    body = [f"    a{i} = a{i - 1} * x + 1.0" for i in range(1, lines)]
+    return "\n".join(["def f(x: f32[n]) -> f32[n]:", "    a0 = x", *body,
+                      f"    return grad(sum(a{lines - 1}), x)"]) + "\n"
+
+
+@needs_opencl
+@pytest.mark.parametrize("lines", [300, 1000])
+def test_deep_def_with_grad_compiles_and_agrees(lines):
+    """300 lines ended in a RecursionError once; both are seconds now."""
+    source = deep_program(lines)
+    x = np.array([0.5, -0.25, 0.125], np.float32)
+    want = dsl.compile(source, "deep.sym", backend="numpy").f(x)
+    got = dsl.compile(source, "deep.sym", backend="opencl").f(x)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4)
+
+
+def test_deep_graph_is_cut_into_kernels_of_bounded_depth():
+    from runtime.opencl.analysis import INLINE_LIMIT
+    from runtime.opencl.render import RenderOptions, render_function
+    prog = dsl.compile(deep_program(1000), "deep.sym", backend="numpy")
+    plan = render_function(prog._functions["f"], RenderOptions())
+    # a kernel per 64 levels or so, not one per line, nor one for everything
+    assert 10 < len(plan.kernels) < 4000 // INLINE_LIMIT * 2
+
+
+# ---- the kernel cache -------------------------------------------------------------------------------
+CACHE_PROBE = """
+import numpy as np, dsl
+x = dsl.matrix("x")
+f = dsl.function([x], dsl.softmax(dsl.tanh(x)).sum(axis=1), backend="opencl")
+print(float(np.asarray(f(np.ones((3, 5), np.float32))).sum()))
+"""
+
+
+def probe(cache: Path, **env) -> subprocess.CompletedProcess:
+    """A fresh process compiling and running a small function with `cache`
+    as XDG_CACHE_HOME."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), **env)
+    for name in ("POCL_CACHE_DIR", "SYM_POCL_STAGING", "PYOPENCL_NO_CACHE"):
+        env.pop(name, None)
+    out = subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert abs(float(out.stdout) - 3.0) < 1e-5
+    return out
+
+
+def stored_files(cache: Path) -> list[Path]:
+    return [p for p in (cache / "sym" / "opencl" / "kernels").rglob("*") if p.is_file()]
+
+
+@needs_opencl
+def test_damaged_cached_kernels_are_rebuilt(tmp_path):
+    """A truncated kernel once aborted every later process (rc 134)."""
+    assert probe(tmp_path).stderr == ""
+    kernels = [p for p in stored_files(tmp_path) if p.suffix == ".so"]
+    bitcode = [p for p in stored_files(tmp_path) if p.name == "program.bc"]
+    assert kernels and bitcode
+    for p in kernels:
+        os.truncate(p, 100)
+    for p in bitcode:
+        p.write_bytes(os.urandom(p.stat().st_size))     # same size, other bytes
+    stale = tmp_path / "sym" / "opencl" / "staging" / f"{2**22 + 1}-killed"   # above pid_max
+    stale.mkdir()
+    err = probe(tmp_path).stderr
+    assert not stale.exists()
+    assert "were damaged" in err and "they are rebuilt" in err and "Traceback" not in err
+    assert probe(tmp_path).stderr == ""                  # stored again, intact
+
+
+@needs_opencl
+def test_unwritable_cache_builds_for_this_run_with_one_warning(tmp_path):
+    (tmp_path / "sym").write_text("a file where the cache folder should be")
+    err = probe(tmp_path).stderr
+    assert err.count("\n") == 1 and err.startswith("sym: warning: cannot write the OpenCL "
+                                                  "kernel cache"), err
+    assert "bug" not in err
+
+
+def test_a_stored_entry_cannot_write_outside_the_staging_folder(tmp_path, capsys):
+    from runtime.opencl.kcache import KernelStore
+    entry = tmp_path / "kernels" / "k"
+    (entry / "files").mkdir(parents=True)
+    (entry / "files" / "program.bc").write_bytes(b"x")
+    (entry / "sums.json").write_text('{"folder": "../../escaped", "files": {"program.bc": "0"}}')
+    store = KernelStore(tmp_path)
+    try:
+        store.restore("k")
+        assert not entry.exists() and not (tmp_path / "escaped").exists()
+        assert "were damaged (sums.json)" in capsys.readouterr().err
+    finally:
+        store.close()
+
+
+def test_a_nearly_full_disk_counts_as_unwritable(tmp_path, monkeypatch):
+    from runtime.opencl import kcache
+    assert kcache.unusable(tmp_path) is None
+    monkeypatch.setattr(kcache.shutil, "disk_usage", lambda path: SimpleNamespace(free=5 * 2**20))
+    assert kcache.unusable(tmp_path) == "the disk is full (5 MiB free)"
+
+
+# ---- concurrency ------------------------------------------------------------------------------------
+THREADS, CALLS = 4, 600
+COUNTER = """
+shared counter: i32 = zeros()
+
+def bump() -> i32:
+    new = counter + 1
+    counter <- new
+    return new
+
+def bump_by_two_minus_one() -> i32:
+    counter <- counter + 2 - 1
+    return counter
+"""   # bump's update is also its result: on OpenCL, a kernel then a copy
+
+
+def hammer(call_for_thread):
+    errors = []
+
+    def work(k):
+        try:
+            call = call_for_thread(k)
+            for _ in range(CALLS):
+                call()
+        except Exception as exc:      # a thread's failure must fail the test
+            errors.append(exc)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(THREADS)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)       # switch threads often: inside calls too
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors
+
+
+def test_threads_never_lose_an_update_through_load(backend):
+    m = dsl.compile(COUNTER, "counter.sym", backend=backend)
+    hammer(lambda k: m.bump if k % 2 else m.bump_by_two_minus_one)
+    assert int(m.counter) == THREADS * CALLS
+
+
+def test_threads_never_lose_an_update_through_function(backend):
+    c = dsl.shared(np.int32(0), name="c")
+    new = c + 1
+    f = dsl.function([], new, updates=[(c, new)], backend=backend)
+    g = dsl.function([], [], updates=[(c, c + 2 - 1)], backend=backend)
+    hammer(lambda k: f if k % 2 else g)
+    assert int(c.get_value()) == THREADS * CALLS
+
+
+# ---- pickling ---------------------------------------------------------------------------------------
+@needs_opencl
+def test_pickling_an_opencl_function_or_program_says_what_to_do():
+    x = dsl.vector("x")
+    f = dsl.function([x], x * 2, backend="opencl")
+    m = dsl.compile(COUNTER, "counter.sym", backend="opencl")
+    for thing in (f, m):
+        with pytest.raises(SymError) as e:
+            pickle.dumps(thing)
+        assert code_of(e.value) == "E0806" and "cannot be pickled" in str(e.value)
+    result = f(np.array([1, 2], np.float32))           # a result pickles as its array
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(result)), [2, 4])
