@@ -111,6 +111,13 @@ class Program:
                                    nan_check=nan_check, progress=progress)
         self._initialize_shared()
 
+    def __reduce_ex__(self, protocol):
+        # the interpreter holds open streams and, on OpenCL, device state
+        raise error("E0907", "a loaded program cannot be pickled: it holds its interpreter "
+                    "(output streams, compiled defs) and, on OpenCL, device buffers", None,
+                    "pickle what rebuilds it instead: the shared values (`m.W`) and the "
+                    "program's path or source, then `dsl.load` it again in the other process")
+
     def _initialize_shared(self):
         """Give shared values their declared initial values, where an
         initialiser needs no host variable (`run()` redoes all of them)."""

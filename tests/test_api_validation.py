@@ -194,3 +194,14 @@ def test_an_unnamed_expression_is_not_named_like_a_variable():
     raises("E0501", dsl.function, [x], x, updates=[(x * 2, x)])
     assert "`mul(...)` is not a shared value" in raises("E0501", dsl.function, [x], x,
                                                          updates=[(x * 2, x)])
+
+
+def test_a_loaded_program_is_not_pickled_on_any_backend(tmp_path):
+    import pickle
+    path = tmp_path / "p.sym"
+    path.write_text("shared W: f32[2] = zeros()\n")
+    m = dsl.load(str(path), backend="numpy")
+    with pytest.raises(dsl.SymError) as info:
+        pickle.dumps(m)
+    assert info.value.diagnostics[0].code == "E0907"
+    assert "a loaded program cannot be pickled" in str(info.value)
