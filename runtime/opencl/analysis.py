@@ -33,14 +33,10 @@ from dataclasses import dataclass, field
 
 from dsl.build import apply
 from dsl.ir import Node, toposort, with_inputs
-from dsl.ops import ELEMENTWISE
+from dsl.ops import ELEMENTWISE, EXTERNAL, LOOPS, Op, ROWS, VIEWS
 from dsl.types import Size, broadcast_shapes
 
-LEAVES = ("param", "shared")
-ALWAYS = ("matmul", "softmax", "log_softmax")
-LOOPS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin", "sum_to",
-         "logsumexp", "scatter_add")
-VIEWS = ("broadcast_to", "reshape", "transpose", "slice")
+ALWAYS = (Op.MATMUL,) + ROWS
 CHECKS_INDICES = ("gather", "one_hot", "scatter_add")
 ELEMENTWISE_OPS = set(ELEMENTWISE)
 SMALL_EXTENT = 16      # a reduction this short is recomputed rather than stored
@@ -159,7 +155,7 @@ class Groups:
 
     def kernel_roots(self) -> list[Node]:
         return [n for n in self.order
-                if id(n) in self.materialized and n.op not in LEAVES]
+                if id(n) in self.materialized and n.op not in EXTERNAL]
 
 
 def find_groups(roots: list[Node]) -> Groups:
@@ -184,7 +180,7 @@ def find_groups(roots: list[Node]) -> Groups:
     read_once: dict[int, bool] = {}
     for n in reversed(order):
         nid = id(n)
-        if n.op in LEAVES:
+        if n.op in EXTERNAL:
             g.materialized.add(nid)
             continue
         readers = consumers[nid]
@@ -270,7 +266,7 @@ def _is_cheap(n: Node) -> bool:
         return True
     if n.op in VIEWS:
         x = n.inputs[0]
-        return x.op in LEAVES or x.op in ALWAYS or _is_cheap(x)
+        return x.op in EXTERNAL or x.op in ALWAYS or _is_cheap(x)
     return False
 
 

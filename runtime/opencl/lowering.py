@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.ir import Node, toposort
+from dsl.ir import Node, inline, toposort
 from dsl.types import broadcast_shapes, dim_add
 
 from .analysis import is_scatter_by_rows, sum_to_axes
@@ -334,6 +334,14 @@ def emit_buffer_leaf(k, n, ix):
 
 def emit_own_kernel(k, n, ix):
     raise AssertionError(f"`{n.op}` is computed by its own kernel, never inline")
+
+
+def emit_apply_body(k, n, ix):
+    """The body inlined (its params replaced by n's inputs), computed at ix
+    like any node without a buffer."""
+    if id(n) not in k.inlined:
+        (k.inlined[id(n)],) = inline(n.attr("body"), n.inputs)
+    return k.value(k.inlined[id(n)], ix)
 
 
 # ---- data-dependent indexing ------------------------------------------------------
