@@ -167,7 +167,7 @@ def rebuild_body(body: Body, fn: Callable[[Node, tuple], Node]) -> Body:
     return Body(body.params, roots)
 
 
-def inline(body: Body, inputs) -> tuple[Node, ...]:
+def inline_body(body: Body, inputs) -> tuple[Node, ...]:
     """body's roots with each param replaced by the matching input node
     (nested bodies are closed, so they are left as they are)."""
     by_name = {p.attr("name"): x for p, x in zip(body.params, inputs)}

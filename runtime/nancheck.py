@@ -52,7 +52,7 @@ def summarize(value) -> str:
     return f"{shape} {stats} nan {nan} inf {inf}"
 
 
-def describe(n: Node) -> str:
+def node_label(n: Node) -> str:
     """A node in a note: a parameter or shared value by name, else its op."""
     if n.op in ("param", "shared"):
         return f"{n.op} `{n.attr('name')}`"
@@ -90,7 +90,7 @@ class NanGuard:
         nan, inf = counts
         made = " and ".join(part for part in (f"{nan} NaN" if nan else "", f"{inf} Inf" if inf else "")
                             if part)
-        notes = [Note(f"input {k + 1}: {describe(i)} : {i.type} = {summarize(self.values[id(i)])}")
+        notes = [Note(f"input {k + 1}: {node_label(i)} : {i.type} = {summarize(self.values[id(i)])}")
                  for k, i in enumerate(node.inputs) if id(i) in self.values]
         notes.append(Note(f"in the call of `{self.fname}`", self.call_span))
         return Diagnostic("E0607", self.message(node, made), node.span, tuple(notes),

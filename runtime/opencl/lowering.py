@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.ir import Node, inline, toposort
+from dsl.ir import Node, inline_body, toposort
 from dsl.types import broadcast_shapes, dim_add
 
 from .analysis import is_scatter_by_rows, sum_to_axes
@@ -340,7 +340,7 @@ def emit_apply_body(k, n, ix):
     """The body inlined (its params replaced by n's inputs), computed at ix
     like any node without a buffer."""
     if id(n) not in k.inlined:
-        (k.inlined[id(n)],) = inline(n.attr("body"), n.inputs)
+        (k.inlined[id(n)],) = inline_body(n.attr("body"), n.inputs)
     return k.value(k.inlined[id(n)], ix)
 
 

@@ -152,7 +152,7 @@ def safe_name(name: str) -> str:
     return re.sub(r"\W", "_", name) or "fn"
 
 
-def describe(n: Node, fn_name: str) -> str:
+def buffer_label(n: Node, fn_name: str) -> str:
     where = f" at {n.span}" if n.span is not None else ""
     return f"the result of `{n.op}`{where} in `{fn_name}` ({n.type})"
 
@@ -182,7 +182,7 @@ def assign_buffers(fn_name: str, groups: Groups):
             key = keys[id(n.inputs[0])]      # a view: same buffer, new shape
         else:
             key = f"t{len(buffers)}"
-            buffers[key] = BufferSpec(key, "temp", n.type.dtype, n.type.shape, describe(n, fn_name))
+            buffers[key] = BufferSpec(key, "temp", n.type.dtype, n.type.shape, buffer_label(n, fn_name))
         keys[id(n)] = key
     return keys, buffers
 
@@ -311,7 +311,7 @@ def schedule(fn, kernels, outputs, updates, keys, buffers, groups):
         key = keys[id(o)]
         if buffers[key].kind != "temp":      # never hand out live state or an argument
             copy = f"o{i}"
-            buffers[copy] = BufferSpec(copy, "temp", o.type.dtype, o.type.shape, describe(o, fn.name))
+            buffers[copy] = BufferSpec(copy, "temp", o.type.dtype, o.type.shape, buffer_label(o, fn.name))
             pre.append(Step("copy", src=key, dst=copy))
             key = copy
         out_keys.append(key)
