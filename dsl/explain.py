@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .ir import Body, Function, Node, bodies, toposort, walk
+from .ops import EXTERNAL
 
 from .diagnostics import error
 from .rewrites import pass_names, run_pipeline
@@ -113,7 +114,7 @@ def format_function(fn: Function) -> str:
 # ---- the rewrite log --------------------------------------------------------------
 def expr(n: Node, depth: int = EXPR_DEPTH) -> str:
     """A node as a short expression: `log(softmax(add(…)))`."""
-    if n.op in ("param", "shared"):
+    if n.op in EXTERNAL:
         return n.attr("name")
     if n.op == "const" and n.type.rank == 0:
         return format_value(n)

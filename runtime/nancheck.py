@@ -16,6 +16,7 @@ import numpy as np
 
 from dsl.diagnostics import Diagnostic, Note, Span, SymError
 from dsl.ir import Node
+from dsl.ops import EXTERNAL
 
 # why an op typically makes NaN or Inf out of finite values
 CAUSES = {
@@ -54,7 +55,7 @@ def summarize(value) -> str:
 
 def node_label(n: Node) -> str:
     """A node in a note: a parameter or shared value by name, else its op."""
-    if n.op in ("param", "shared"):
+    if n.op in EXTERNAL:
         return f"{n.op} `{n.attr('name')}`"
     if n.op == "const" and n.type.rank == 0:
         return f"the constant {n.attr('value')}"
@@ -108,7 +109,7 @@ class NanGuard:
 
     @staticmethod
     def hint(node: Node) -> str:
-        if node.op in ("param", "shared"):
+        if node.op in EXTERNAL:
             return "the NaN/Inf came from outside this call: check the data, or an earlier update"
         cause = CAUSES.get(node.op)
         trace = "`sym trace` shows every value of the call"

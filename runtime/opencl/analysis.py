@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from dsl.build import apply
 from dsl.ir import Node, toposort, with_inputs
-from dsl.ops import ELEMENTWISE, EXTERNAL, LOOPS, Op, ROWS, VIEWS
+from dsl.ops import ARG_REDUCE, ELEMENTWISE, EXTERNAL, LOOPS, REDUCE, Op, ROWS, VIEWS
 from dsl.types import Size, broadcast_shapes
 
 ALWAYS = (Op.MATMUL,) + ROWS
@@ -92,7 +92,7 @@ def reduced_extent(n: Node):
             dims = broadcast_shapes(dims, i.type.shape)
     elif n.op in ("logsumexp",):
         dims = (x.type.shape[n.attr("axis")],)
-    elif n.op in ("argmax", "argmin"):
+    elif n.op in ARG_REDUCE:
         axis = n.attr("axis")
         dims = x.type.shape if axis is None else (x.type.shape[axis],)
     elif n.op == "sum_to":
@@ -290,7 +290,7 @@ def _must_materialize(n: Node, readers, gs, g: Groups, read_once) -> bool:
 
 
 def _tree_worthy(n: Node) -> bool:
-    if n.op not in ("sum", "mean", "max", "min", "prod", "sum_to"):
+    if n.op not in REDUCE + (Op.SUM_TO,):
         return False
     count = 1
     for d in n.type.shape:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsl.ir import Node, inline_body, toposort
+from dsl.ops import ROWS
 from dsl.types import broadcast_shapes, dim_add
 
 from .analysis import is_scatter_by_rows, sum_to_axes
@@ -421,7 +422,7 @@ def acc_type(k: Kernel, n: Node, kind: str) -> str:
     from .analysis import reduced_extent
     from .emit import UNROLL_MAX
     if kind == "sum" and n.type.dtype == "f32" and k.ctx.options.f64_accumulate:
-        extent = reduced_extent(n) if n.op not in ("softmax", "log_softmax") else None
+        extent = reduced_extent(n) if n.op not in ROWS else None
         if extent is None or extent > UNROLL_MAX:
             return "double"
     return VTYPE[n.type.dtype]

@@ -198,7 +198,7 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str) -> l
     k = Kernel(name, ctx, parts)
     out_key = ctx.keys[id(root)]
     k.output(out_key, root.type.dtype)
-    if root.op in ("softmax", "log_softmax"):
+    if root.op in ROWS:
         grid = rows_lanes_kernel(k, root) if lanes_fit(root, ctx.options) else rows_kernel(k, root)
     elif root.op == "matmul":
         grid = matmul_kernel(k, root, root, target)
