@@ -29,6 +29,13 @@ def test_tables_name_only_real_ops(where):
     assert not extra, f"{where} has entries for ops that dsl.ops.Op does not define: {extra}"
 
 
+@pytest.mark.parametrize("where", list(TABLES) + ["dsl.autodiff VJP"])
+def test_tables_are_keyed_by_op(where):
+    table = TABLES.get(where, VJP)
+    plain = sorted(str(k) for k in table if type(k) is not Op)
+    assert not plain, f"{where} keys these ops by a plain name, not by Op: {plain}"
+
+
 def test_every_op_is_differentiable_or_declared_not():
     missing = [op.value for op in ALL_OPS if op not in VJP and op not in NONDIFF]
     both = [op.value for op in ALL_OPS if op in VJP and op in NONDIFF]
