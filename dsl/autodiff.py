@@ -20,14 +20,14 @@ Conventions where the math leaves a choice:
 from __future__ import annotations
 
 from .build import apply, const
-from .ir import Node, toposort
+from .ir import Body, Node, node, toposort
+from .ops import ARG_REDUCE, COMPARE, LEAVES, LOGIC, Op
 from .types import TensorType, dim_add, dim_prod
 
 # ops whose inputs get no gradient: piecewise constant, integer-valued,
 # boolean, or leaves
-NONDIFF = {"sign", "floordiv", "eq", "ne", "lt", "le", "gt", "ge", "and", "or",
-           "not", "argmax", "argmin", "one_hot", "full", "arange",
-           "param", "shared", "size", "const"}
+NONDIFF = frozenset((Op.SIGN, Op.FLOORDIV, Op.NOT, Op.ONE_HOT, Op.FULL, Op.ARANGE)
+                    + tuple(COMPARE) + tuple(LOGIC) + ARG_REDUCE + LEAVES)
 
 
 class GradError(Exception):
@@ -145,19 +145,19 @@ def unary_rule(fn):
 
 
 UNARY_VJP = {
-    "neg": lambda b, x, y, g: b.neg(g),
-    "abs": lambda b, x, y, g: b.mul(g, b.sign(x)),
-    "relu": lambda b, x, y, g: b.mask(b.gt(x, b.c(0, x)), g),
-    "exp": lambda b, x, y, g: b.mul(g, y),
-    "log": lambda b, x, y, g: b.div(g, x),
-    "log1p": lambda b, x, y, g: b.div(g, b.add(x, b.c(1, x))),
-    "sqrt": lambda b, x, y, g: b.div(g, b.mul(b.c(2, y), y)),
-    "tanh": lambda b, x, y, g: b.mul(g, b.sub(b.c(1, y), b.mul(y, y))),
+    Op.NEG: lambda b, x, y, g: b.neg(g),
+    Op.ABS: lambda b, x, y, g: b.mul(g, b.sign(x)),
+    Op.RELU: lambda b, x, y, g: b.mask(b.gt(x, b.c(0, x)), g),
+    Op.EXP: lambda b, x, y, g: b.mul(g, y),
+    Op.LOG: lambda b, x, y, g: b.div(g, x),
+    Op.LOG1P: lambda b, x, y, g: b.div(g, b.add(x, b.c(1, x))),
+    Op.SQRT: lambda b, x, y, g: b.div(g, b.mul(b.c(2, y), y)),
+    Op.TANH: lambda b, x, y, g: b.mul(g, b.sub(b.c(1, y), b.mul(y, y))),
     # 1 - sigmoid(x) is sigmoid(-x): exact where y rounds to 1 in f32
-    "sigmoid": lambda b, x, y, g: b.mul(g, b.mul(y, b.sigmoid(b.neg(x)))),
-    "softplus": lambda b, x, y, g: b.mul(g, b.sigmoid(x)),
-    "sin": lambda b, x, y, g: b.mul(g, b.cos(x)),
-    "cos": lambda b, x, y, g: b.neg(b.mul(g, b.sin(x))),
+    Op.SIGMOID: lambda b, x, y, g: b.mul(g, b.mul(y, b.sigmoid(b.neg(x)))),
+    Op.SOFTPLUS: lambda b, x, y, g: b.mul(g, b.sigmoid(x)),
+    Op.SIN: lambda b, x, y, g: b.mul(g, b.cos(x)),
+    Op.COS: lambda b, x, y, g: b.neg(b.mul(g, b.sin(x))),
 }
 
 
@@ -304,20 +304,42 @@ def vjp_scatter_add(y, g):
     return (b.sum_to(b.gather(g, *idx), src.type),) + (None,) * len(idx)
 
 
+# ---- ops with a body ----------------------------------------------------------
+def vjp_apply_body(y, g):
+    """The cotangent of each input is another apply_body, whose body is
+    the VJP of y's body: params (x..., g), root the cotangent of one x."""
+    body = y.attr("body")
+    names = {p.attr("name") for p in body.params}
+    seed = node(Op.PARAM, (), g.type, y.span, name=fresh_name("g", names))
+    cts = backprop(body.roots[0], seed, list(body.params))
+    params = body.params + (seed,)
+    return tuple(apply(Op.APPLY_BODY, y.inputs + (g,), y.span, body=Body(params, (ct,)))
+                 if floats(p) else None for p, ct in zip(body.params, cts))
+
+
+def fresh_name(base: str, taken: set) -> str:
+    name, k = base, 0
+    while name in taken:
+        k += 1
+        name = f"{base}{k}"
+    return name
+
+
 VJP = {op: unary_rule(fn) for op, fn in UNARY_VJP.items()}
 VJP.update({
-    "add": vjp_add, "sub": vjp_sub, "mul": vjp_mul, "div": vjp_div,
-    "mod": vjp_mod, "pow": vjp_pow,
-    "maximum": extremum_pair("ge"), "minimum": extremum_pair("le"),
-    "cast": vjp_cast, "where": vjp_where,
-    "sum": vjp_sum, "mean": vjp_mean, "prod": vjp_prod,
-    "max": vjp_extremum, "min": vjp_extremum,
-    "softmax": vjp_softmax, "log_softmax": vjp_log_softmax,
-    "logsumexp": vjp_logsumexp,
-    "matmul": vjp_matmul, "transpose": vjp_transpose, "reshape": vjp_reshape,
-    "broadcast_to": vjp_broadcast_to, "sum_to": vjp_sum_to,
-    "concat": vjp_concat, "slice": vjp_slice, "unslice": vjp_unslice,
-    "gather": vjp_gather, "scatter_add": vjp_scatter_add,
+    Op.ADD: vjp_add, Op.SUB: vjp_sub, Op.MUL: vjp_mul, Op.DIV: vjp_div,
+    Op.MOD: vjp_mod, Op.POW: vjp_pow,
+    Op.MAXIMUM: extremum_pair(Op.GE), Op.MINIMUM: extremum_pair(Op.LE),
+    Op.CAST: vjp_cast, Op.WHERE: vjp_where,
+    Op.SUM: vjp_sum, Op.MEAN: vjp_mean, Op.PROD: vjp_prod,
+    Op.MAX: vjp_extremum, Op.MIN: vjp_extremum,
+    Op.SOFTMAX: vjp_softmax, Op.LOG_SOFTMAX: vjp_log_softmax,
+    Op.LOGSUMEXP: vjp_logsumexp,
+    Op.MATMUL: vjp_matmul, Op.TRANSPOSE: vjp_transpose, Op.RESHAPE: vjp_reshape,
+    Op.BROADCAST_TO: vjp_broadcast_to, Op.SUM_TO: vjp_sum_to,
+    Op.CONCAT: vjp_concat, Op.SLICE: vjp_slice, Op.UNSLICE: vjp_unslice,
+    Op.GATHER: vjp_gather, Op.SCATTER_ADD: vjp_scatter_add,
+    Op.APPLY_BODY: vjp_apply_body,
 })
 
 
@@ -332,13 +354,20 @@ def grad(cost: Node, wrts: list[Node]) -> list[Node]:
     present = set(order)
     for w in wrts:
         _check_wrt(w, present)
+    return backprop(cost, const(1, cost.type.dtype, cost.span), wrts, order)
+
+
+def backprop(y: Node, seed: Node, wrts: list[Node], order: list[Node] | None = None) -> list[Node]:
+    """The cotangent of each wrt when y's cotangent is `seed` (a node of
+    y's type); zeros for a wrt y does not depend on."""
+    order = _unique(toposort([y])) if order is None else order
     wanted = set(wrts)
     # only nodes downstream of some wrt need a cotangent
     live = set()
     for n in order:
         if n in wanted or any(i in live for i in n.inputs):
             live.add(n)
-    cts: dict[Node, Node] = {cost: const(1, cost.type.dtype, cost.span)}
+    cts: dict[Node, Node] = {y: seed}
     for n in reversed(order):
         g = cts.get(n)
         if g is None or n.op in NONDIFF or not floats(n):

@@ -32,34 +32,3 @@ def const(value, dtype: str, span: Span | None = None) -> Node:
     else:
         value = int(value)
     return apply("const", (), span, type=TensorType(dtype, ()), value=value)
-
-
-def full(value, type: TensorType, span: Span | None = None) -> Node:
-    return apply("full", (), span, type=type, value=value)
-
-
-def zeros_like(x: Node) -> Node:
-    return full(0, x.type, x.span)
-
-
-def broadcast_to(x: Node, type: TensorType) -> Node:
-    if x.type.shape == type.shape:
-        return x
-    return apply("broadcast_to", (x,), x.span, type=type.with_dtype(x.type.dtype))
-
-
-def sum_to(x: Node, type: TensorType) -> Node:
-    """Sum x down to `type`'s shape: the transpose of broadcasting."""
-    if x.type.shape == type.shape:
-        return x
-    return apply("sum_to", (x,), x.span, type=type.with_dtype(x.type.dtype))
-
-
-def cast(x: Node, dtype: str) -> Node:
-    if x.type.dtype == dtype:
-        return x
-    return apply("cast", (x,), x.span, dtype=dtype)
-
-
-def scalar_like(value, x: Node) -> Node:
-    return const(value, x.type.dtype, x.span)

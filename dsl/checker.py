@@ -65,7 +65,7 @@ class DefInfo:
         return f"def {self.name}({args}) -> {self.ret}"
 
 
-class Env:
+class Globals:
     """What a def body can see: shared values, options, other defs."""
 
     def __init__(self, shareds: dict, options: dict, def_asts: dict, warn):
@@ -128,7 +128,7 @@ def declared_types(d: A.Def):
 class BodyChecker:
     """Lowers one def body (generic, or inlined into a caller) to IR."""
 
-    def __init__(self, env: Env, d: A.Def, sizes: dict[str, Dim], locals_: dict,
+    def __init__(self, env: Globals, d: A.Def, sizes: dict[str, Dim], locals_: dict,
                  stack: tuple[str, ...], inlined: bool):
         self.env, self.d, self.sizes = env, d, sizes
         self.locals = dict(locals_)
@@ -261,12 +261,12 @@ class BodyChecker:
         if isinstance(v, Node):
             return v
         if isinstance(v, (Weak, WeakTensor)):
-            return self.materialize(v, dtype)
+            return self.weak_node(v, dtype)
         if isinstance(v, tuple):
             fail("E0110", f"expected one tensor, got {len(v)} values", span)
         fail("E0215", "expected a tensor here", span)
 
-    def materialize(self, w, dtype: str | None) -> Node:
+    def weak_node(self, w, dtype: str | None) -> Node:
         if isinstance(w, WeakTensor):
             return self.apply("const", (), w.ast.span, type=w.typed(dtype), value=w.value(dtype))
         if isinstance(w.value, bool):
@@ -617,7 +617,7 @@ def literal_tensor(e: A.ListExpr):
     return (len(values),), values
 
 
-def inline(env: Env, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple | Node:
+def inline(env: Globals, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple | Node:
     """Check d's body with `args` for its parameters (size variables unified)."""
     sizes: dict[str, Dim] = {}
     origin: dict[str, Span] = {}
@@ -658,7 +658,7 @@ def unify_arg(pname, ptype: TensorType, arg: Node, span, p: A.Param, sizes, orig
                  f"axis {axis} is {dim_str(got)}, but `{fname}` expects {dim_str(expect)}")
 
 
-def check_hides_global(env: Env, d: A.Def, name, span, what):
+def check_hides_global(env: Globals, d: A.Def, name, span, what):
     if name in env.shareds:
         kind, hint = "shared value", (f"rename the {what}; inside a def `{name}` means the shared value, "
                                       f"and `{name} <- ...` updates it")
@@ -675,7 +675,7 @@ def check_hides_global(env: Env, d: A.Def, name, span, what):
          hint, notes)
 
 
-def check_def(env: Env, d: A.Def) -> DefInfo:
+def check_def(env: Globals, d: A.Def) -> DefInfo:
     params, ret, order = declared_types(d)
     sizes = {v: Size.var(v) for v in order}
     param_nodes = [apply("param", (), p.span, type=t, name=n) for (n, t), p in zip(params, d.params)]

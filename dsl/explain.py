@@ -5,6 +5,9 @@ output is the same on every run:
 
     %7 = matmul %3, %5 : f32[n, 10]   # line 7
 
+A node with a body is followed by the body, indented, its nodes numbered
+under the holder's number (%7.0, %7.1, ...) and ended by its `return`.
+
 Sections per def: the signature, "IR before rewrites", the rewrite log
 (pass, rule, before -> after, line), node counts per pass, "IR after
 rewrites", and with kernels=True the executor's kernels.
@@ -17,8 +20,10 @@ or as strings, printed as they are.
 """
 from __future__ import annotations
 
-from .ir import Function, Node, toposort
 import numpy as np
+
+from .ir import Body, Function, Node, bodies, toposort, walk
+from .ops import EXTERNAL
 
 from .diagnostics import error
 from .rewrites import pass_names, run_pipeline
@@ -29,12 +34,25 @@ EXPR_WIDTH = 60         # ... unless that gets longer than this
 
 
 # ---- one function ------------------------------------------------------------
-def numbering(fn: Function) -> dict[int, int]:
-    """id(node) -> its %number: the node's position in toposort."""
-    return {id(n): i for i, n in enumerate(toposort(fn.roots))}
+def numbering(fn: Function) -> dict[int, str]:
+    """id(node) -> its %number: the node's position in toposort (a body's
+    nodes: the holder's number, a dot, the position in the body)."""
+    names: dict[int, str] = {}
+    number_scope(fn.roots, "", names)
+    return names
+
+
+def number_scope(roots, prefix: str, names: dict) -> None:
+    for i, n in enumerate(toposort(roots)):
+        names[id(n)] = f"{prefix}{i}"
+        for body in bodies(n):
+            number_scope(body.roots, f"{prefix}{i}.", names)
 
 
 def format_attr(value) -> str:
+    if isinstance(value, Body):
+        params = ", ".join(p.attr("name") for p in value.params)
+        return "{" + params + " -> " + ", ".join(short(r) for r in value.roots) + "}"
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, tuple):
@@ -67,13 +85,25 @@ def node_line(n: Node, names: dict[int, int]) -> str:
     return f"%{names[id(n)]} = {n.op}{format_attrs(n)}{' ' + inputs if inputs else ''} : {n.type}"
 
 
+def scope_rows(roots, names: dict, indent: str) -> list[tuple[str, Node | None]]:
+    """(text, node) per line of one scope, each body right after its holder."""
+    rows: list[tuple[str, Node | None]] = []
+    for n in toposort(roots):
+        rows.append((indent + node_line(n, names), n))
+        for body in bodies(n):
+            rows += scope_rows(body.roots, names, indent + "    ")
+            returned = ", ".join(f"%{names[id(r)]}" for r in body.roots)
+            rows.append((f"{indent}    return {returned}", None))
+    return rows
+
+
 def format_function(fn: Function) -> str:
     """The IR of fn, one node a line, then what it returns and updates."""
     names = numbering(fn)
-    order = toposort(fn.roots)
-    bodies = [node_line(n, names) for n in order]
-    width = max((len(b) for b in bodies), default=0)
-    lines = [f"  {b:<{width}}   # {line_of(n)}" for b, n in zip(bodies, order)]
+    rows = scope_rows(fn.roots, names, "")
+    width = max((len(text) for text, _ in rows), default=0)
+    lines = [f"  {text:<{width}}   # {line_of(n)}" if n is not None else f"  {text}"
+             for text, n in rows]
     outs = ", ".join(f"%{names[id(o)]}" for o in fn.outputs)
     lines.append(f"  return {outs}")
     for name, value in fn.updates:
@@ -84,7 +114,7 @@ def format_function(fn: Function) -> str:
 # ---- the rewrite log --------------------------------------------------------------
 def expr(n: Node, depth: int = EXPR_DEPTH) -> str:
     """A node as a short expression: `log(softmax(add(…)))`."""
-    if n.op in ("param", "shared"):
+    if n.op in EXTERNAL:
         return n.attr("name")
     if n.op == "const" and n.type.rank == 0:
         return format_value(n)
@@ -155,10 +185,10 @@ def explain_function(fn: Function, after=None, kernels=False, executor=None) -> 
     stopped = f" (pipeline stopped after `{after}`)" if after else ""
     sections = [
         f"{RULE}\n{fn.signature}\n{RULE}",
-        f"IR before rewrites ({len(toposort(fn.roots))} nodes):\n{format_function(fn)}",
+        f"IR before rewrites ({len(walk(fn.roots))} nodes):\n{format_function(fn)}",
         f"rewrites{stopped}:\n{format_log(log)}",
         f"nodes per pass:\n{format_counts(log)}",
-        f"IR after rewrites ({len(toposort(new.roots))} nodes):\n{format_function(new)}",
+        f"IR after rewrites ({len(walk(new.roots))} nodes):\n{format_function(new)}",
     ]
     if kernels:
         sections.append(f"kernels:\n{format_kernels(new, executor)}")

@@ -787,8 +787,8 @@ def host_param(t: TensorType, span, locals_: dict) -> A.Name:
 def check_as_in_def(e, locals_: dict):
     """The node of a host expression over lifted operands, checked as the
     body of a def is (the interpreter then runs it on numpy)."""
-    from .checker import BodyChecker, Env
-    ck = BodyChecker(Env({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
+    from .checker import BodyChecker, Globals
+    ck = BodyChecker(Globals({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
     return ck.tensor(ck.expr(e), e.span)
 
 
@@ -817,7 +817,7 @@ def static_builtin(e: A.Call, types: dict, literals: dict):
     argument -> it as a literal of numbers, None where they are unknown),
     lowered as the interpreter lowers it: literals stay literals, tensors
     become typed parameters, so its errors are the run's errors."""
-    from .checker import BodyChecker, Env
+    from .checker import BodyChecker, Globals
     from .ir import Node
     from .scope import Weak
     locals_: dict = {}
@@ -846,7 +846,7 @@ def static_builtin(e: A.Call, types: dict, literals: dict):
                       tuple(A.Keyword(k.name, lift(k.value), k.span) for k in e.kwargs), e.span)
     except Unknown:
         return ANY
-    ck = BodyChecker(Env({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
+    ck = BodyChecker(Globals({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
     result = ck.expr(call)
     if isinstance(result, Weak):
         return HNum("bool" if isinstance(result.value, bool) else

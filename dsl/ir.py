@@ -3,6 +3,12 @@
 Equality and hashing are structural and leave the span out, so two nodes
 computing the same thing are equal wherever they came from (which is what
 common-subexpression elimination relies on). The hash is computed once.
+
+An attribute may be a `Body`: a small function (a loop's step) the op
+runs. `toposort` is one scope (what an executor evaluates in order);
+`rebuild` also rebuilds every body with the same function, so a pass
+written against `rebuild` reaches inside bodies; `walk` lists every node,
+bodies included (printers, node counts).
 """
 from __future__ import annotations
 
@@ -10,20 +16,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from .diagnostics import Span
-from .types import TensorType, TupleType
-
-LEAF_OPS = ("param", "shared", "size", "const")
+from .ops import Op
+from .types import TensorType
 
 
 @dataclass(frozen=True, eq=False)
 class Node:
-    op: str
+    op: Op                  # a plain name is turned into its Op
     inputs: tuple["Node", ...]
     type: TensorType
     attrs: tuple[tuple[str, Any], ...] = ()
     span: Span | None = field(default=None, repr=False)
 
     def __post_init__(self):
+        if type(self.op) is not Op:
+            object.__setattr__(self, "op", Op(self.op))
         object.__setattr__(self, "_hash",
                            hash((self.op, self.inputs, self.type, self.attrs)))
 
@@ -44,9 +51,26 @@ class Node:
                 return value
         return default
 
-    @property
-    def attr_dict(self) -> dict:
-        return dict(self.attrs)
+
+@dataclass(frozen=True)
+class Body:
+    """A function held as a node attribute: `params` are `param` nodes,
+    bound by name to the values the op passes in; `roots` are what it
+    returns. A body is closed (its graph reaches no leaf but its params
+    and constants), so it is evaluated, rewritten and differentiated as a
+    function of its own. Equality and hashing are structural."""
+    params: tuple[Node, ...]
+    roots: tuple[Node, ...]
+
+    def __post_init__(self):
+        names = {p.attr("name") for p in self.params}
+        for n in walk(self.roots):
+            if n.op in (Op.PARAM, Op.SHARED) and not (n.op == Op.PARAM and n.attr("name") in names):
+                raise ValueError(f"a body reads `{n.attr('name')}`, which is not one of its params")
+
+
+def bodies(n: Node) -> tuple[Body, ...]:
+    return tuple(v for _, v in n.attrs if isinstance(v, Body))
 
 
 def make_attrs(**kwargs) -> tuple:
@@ -81,12 +105,6 @@ class Function:
         updates = tuple((name, r) for (name, _), r in zip(self.updates, roots[n:]))
         return replace(self, outputs=roots[:n], updates=updates)
 
-    @property
-    def return_type(self):
-        if self.returns_tuple:
-            return TupleType(tuple(o.type for o in self.outputs))
-        return self.outputs[0].type
-
 
 def toposort(roots: Iterable[Node]) -> list[Node]:
     """Every node reachable from roots, inputs before users, each once."""
@@ -109,15 +127,57 @@ def toposort(roots: Iterable[Node]) -> list[Node]:
     return order
 
 
+def walk(roots: Iterable[Node]) -> list[Node]:
+    """Every node reachable from roots, the nodes of bodies included (each
+    body's nodes just before the node that holds it)."""
+    out: list[Node] = []
+    for n in toposort(roots):
+        for body in bodies(n):
+            out.extend(walk(body.roots))
+        out.append(n)
+    return out
+
+
 def rebuild(roots: Iterable[Node], fn: Callable[[Node, tuple], Node]) -> list[Node]:
     """Rebuild the graph bottom-up: fn(old_node, new_inputs) -> new node.
-    Memoised by identity so shared subgraphs stay shared."""
+    Memoised by identity so shared subgraphs stay shared. A node with a
+    body reaches fn with that body already rebuilt by fn."""
     roots = list(roots)
     new: dict[int, Node] = {}
     for n in toposort(roots):
         inputs = tuple(new[id(i)] for i in n.inputs)
-        new[id(n)] = fn(n, inputs)
+        new[id(n)] = fn(rebuild_bodies(n, fn), inputs)
     return [new[id(r)] for r in roots]
+
+
+def rebuild_bodies(n: Node, fn: Callable[[Node, tuple], Node]) -> Node:
+    """n with each of its bodies rebuilt by fn (n itself when none changed)."""
+    if not bodies(n):
+        return n
+    attrs = tuple((k, rebuild_body(v, fn) if isinstance(v, Body) else v) for k, v in n.attrs)
+    if all(a[1] is b[1] for a, b in zip(attrs, n.attrs)):
+        return n
+    return Node(n.op, n.inputs, n.type, attrs, n.span)
+
+
+def rebuild_body(body: Body, fn: Callable[[Node, tuple], Node]) -> Body:
+    roots = tuple(rebuild(body.roots, fn))
+    if all(a is b for a, b in zip(roots, body.roots)):
+        return body
+    return Body(body.params, roots)
+
+
+def inline_body(body: Body, inputs) -> tuple[Node, ...]:
+    """body's roots with each param replaced by the matching input node
+    (nested bodies are closed, so they are left as they are)."""
+    by_name = {p.attr("name"): x for p, x in zip(body.params, inputs)}
+    new: dict[int, Node] = {}
+    for n in toposort(body.roots):
+        if n.op == Op.PARAM:
+            new[id(n)] = by_name[n.attr("name")]
+        else:
+            new[id(n)] = with_inputs(n, tuple(new[id(i)] for i in n.inputs))
+    return tuple(new[id(r)] for r in body.roots)
 
 
 def with_inputs(n: Node, inputs: tuple) -> Node:

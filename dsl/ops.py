@@ -2,9 +2,11 @@
 
 `TYPE_RULES[op](input_types, attrs) -> TensorType` either returns the
 result type or raises `TypeRuleError(code, message, hint)`; the front end
-that built the node attaches the user's span. The other tables, keyed by the
-same names, are `autodiff.VJP`, `runtime.numpy.IMPL` and the OpenCL
-lowering; `tests/test_op_tables.py` checks that none misses an op.
+that built the node attaches the user's span. Every op is a member of the
+`Op` enum below, and its groups (elementwise, reductions, views, ...) are
+written once, next to it. The other tables, keyed by `Op`, are
+`autodiff.VJP`, `runtime.numpy.IMPL` and the OpenCL lowering;
+`tests/test_op_tables.py` checks each table against the enum.
 
 Attribute conventions (all attrs are hashable):
   reductions   axes: tuple of non-negative ints, keepdims: bool
@@ -23,8 +25,11 @@ Attribute conventions (all attrs are hashable):
   const        value: a Python scalar, or a nested tuple for a tensor literal
   param, shared   name
   size         dim: the Size or int it stands for (an i64 scalar)
+  apply_body   body: an ir.Body with one param per input and one root
 """
 from __future__ import annotations
+
+import enum
 
 from .types import (BroadcastError, TensorType, broadcast_shapes, dim_prod,
                     dim_str, dim_add, FLOATS, INTS)
@@ -36,29 +41,118 @@ class TypeRuleError(Exception):
         self.code, self.message, self.hint = code, message, hint
 
 
-# op name -> short description, for `sym explain` and docs
-UNARY_FLOAT = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)",
-               "sqrt": "square root", "tanh": "tanh", "sigmoid": "1/(1+e**-x)",
-               "softplus": "log(1 + e**x)", "sin": "sine", "cos": "cosine"}
-UNARY_NUMERIC = {"neg": "-x", "abs": "|x|", "sign": "sign", "relu": "max(x, 0)"}
-BINARY_ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//",
-                "mod": "%", "pow": "**", "maximum": "maximum", "minimum": "minimum"}
-COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-LOGIC = {"and": "and", "or": "or"}
-REDUCE = ("sum", "mean", "max", "min", "prod")
-ARG_REDUCE = ("argmax", "argmin")
-ROW_OPS = ("softmax", "log_softmax")
-LEAVES = ("param", "shared", "size", "const")
+class Op(str, enum.Enum):
+    """Every op of the IR. A `str` enum: `node.op == "exp"` holds, and a
+    table keyed by names finds an `Op` and the other way round."""
+    # unary, float only
+    EXP = "exp"
+    LOG = "log"
+    LOG1P = "log1p"
+    SQRT = "sqrt"
+    TANH = "tanh"
+    SIGMOID = "sigmoid"
+    SOFTPLUS = "softplus"
+    SIN = "sin"
+    COS = "cos"
+    # unary, any number
+    NEG = "neg"
+    ABS = "abs"
+    SIGN = "sign"
+    RELU = "relu"
+    # binary arithmetic
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    DIV = "div"
+    FLOORDIV = "floordiv"
+    MOD = "mod"
+    POW = "pow"
+    MAXIMUM = "maximum"
+    MINIMUM = "minimum"
+    # comparisons and logic
+    EQ = "eq"
+    NE = "ne"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    AND = "and"
+    OR = "or"
+    NOT = "not"
+    # other elementwise
+    CAST = "cast"
+    WHERE = "where"
+    # reductions
+    SUM = "sum"
+    MEAN = "mean"
+    MAX = "max"
+    MIN = "min"
+    PROD = "prod"
+    ARGMAX = "argmax"
+    ARGMIN = "argmin"
+    # along one axis
+    SOFTMAX = "softmax"
+    LOG_SOFTMAX = "log_softmax"
+    LOGSUMEXP = "logsumexp"
+    ONE_HOT = "one_hot"
+    # linear algebra, shapes and indexing
+    MATMUL = "matmul"
+    TRANSPOSE = "transpose"
+    RESHAPE = "reshape"
+    BROADCAST_TO = "broadcast_to"
+    SUM_TO = "sum_to"
+    CONCAT = "concat"
+    SLICE = "slice"
+    UNSLICE = "unslice"
+    GATHER = "gather"
+    SCATTER_ADD = "scatter_add"
+    # constants made from the type
+    FULL = "full"
+    ARANGE = "arange"
+    # apply_body(x, ...; body) = body(x, ...): the smallest op with a body,
+    # which keeps every pass honest about bodies until a loop op uses them
+    APPLY_BODY = "apply_body"
+    # leaves
+    PARAM = "param"
+    SHARED = "shared"
+    SIZE = "size"
+    CONST = "const"
+
+    # print as the name it stands for, as the plain strings did
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+ALL_OPS = tuple(Op)
+
+# ---- op groups: each written once, every other list derives from these ------
+# op -> how `sym explain` and messages spell it
+UNARY_FLOAT = {Op.EXP: "e**x", Op.LOG: "natural log", Op.LOG1P: "log(1 + x)",
+               Op.SQRT: "square root", Op.TANH: "tanh", Op.SIGMOID: "1/(1+e**-x)",
+               Op.SOFTPLUS: "log(1 + e**x)", Op.SIN: "sine", Op.COS: "cosine"}
+UNARY_NUMERIC = {Op.NEG: "-x", Op.ABS: "|x|", Op.SIGN: "sign", Op.RELU: "max(x, 0)"}
+BINARY_ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/", Op.FLOORDIV: "//",
+                Op.MOD: "%", Op.POW: "**", Op.MAXIMUM: "maximum", Op.MINIMUM: "minimum"}
+COMPARE = {Op.EQ: "==", Op.NE: "!=", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">="}
+LOGIC = {Op.AND: "and", Op.OR: "or"}
+REDUCE = (Op.SUM, Op.MEAN, Op.MAX, Op.MIN, Op.PROD)
+ARG_REDUCE = (Op.ARGMAX, Op.ARGMIN)
+ROWS = (Op.SOFTMAX, Op.LOG_SOFTMAX)          # a whole row in, a whole row out
 ELEMENTWISE = (tuple(UNARY_FLOAT) + tuple(UNARY_NUMERIC) + tuple(BINARY_ARITH)
-               + tuple(COMPARE) + tuple(LOGIC) + ("not", "cast", "where"))
+               + tuple(COMPARE) + tuple(LOGIC) + (Op.NOT, Op.CAST, Op.WHERE))
+# one output element reads many input elements (a loop in generated code)
+LOOPS = REDUCE + ARG_REDUCE + (Op.SUM_TO, Op.LOGSUMEXP, Op.SCATTER_ADD)
+# the result is the input's elements seen another way: no arithmetic
+VIEWS = (Op.BROADCAST_TO, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE)
+# ops that only move values, so they commute with an elementwise op:
+# log(S(p)) == S(log(p))
+MOVERS = (Op.GATHER, Op.SLICE, Op.TRANSPOSE, Op.RESHAPE)
+LEAVES = (Op.PARAM, Op.SHARED, Op.SIZE, Op.CONST)
+EXTERNAL = (Op.PARAM, Op.SHARED)             # leaves whose value comes from outside
 
 
 def _fail(code, message, hint=None):
     raise TypeRuleError(code, message, hint)
-
-
-def cast_hint(t: TensorType, dtype: str) -> str:
-    return f"convert explicitly, e.g. `{dtype}(...)` around the {t} operand"
 
 
 def same_dtype(a: TensorType, b: TensorType, what: str) -> str:
@@ -238,8 +332,18 @@ def rule_transpose(ts, attrs):
     return TensorType(t.dtype, tuple(t.shape[p] for p in attrs["perm"]))
 
 
+def rule_apply_body(ts, attrs):
+    body = attrs["body"]
+    wanted = [p.type for p in body.params]
+    if list(ts) != wanted or len(body.roots) != 1:
+        # only the compiler builds this op: a mismatch is its bug
+        raise TypeError(f"apply_body: inputs {list(ts)} for a body of params {wanted} "
+                        f"and {len(body.roots)} roots")
+    return body.roots[0].type
+
+
 def rule_given(ts, attrs):
-    """Ops whose result type the builder states (reshape, full, ...)."""
+    """Ops whose result type the builder states (full, arange, the leaves, ...)."""
     return attrs["type"]
 
 
@@ -296,14 +400,6 @@ def broadcast_shapes_or_fail(shape, t):
               "paired index arrays must have the same length, as in `p[arange(n), y]`")
 
 
-def rule_arange(ts, attrs):
-    return attrs["type"]
-
-
-def rule_leaf(ts, attrs):
-    return attrs["type"]
-
-
 TYPE_RULES = {}
 TYPE_RULES.update({op: unary_float(op) for op in UNARY_FLOAT})
 TYPE_RULES.update({op: unary_numeric(op) for op in UNARY_NUMERIC})
@@ -312,20 +408,15 @@ TYPE_RULES.update({op: compare(op) for op in COMPARE})
 TYPE_RULES.update({op: logic(op) for op in LOGIC})
 TYPE_RULES.update({op: reduce_rule(op) for op in REDUCE})
 TYPE_RULES.update({op: arg_reduce_rule for op in ARG_REDUCE})
+TYPE_RULES.update({op: rule_given for op in LEAVES})
 TYPE_RULES.update({
-    "not": rule_not, "cast": rule_cast, "where": rule_where,
-    "softmax": row_rule("softmax"), "log_softmax": row_rule("log_softmax"),
-    "logsumexp": row_rule("logsumexp", drop_axis=True),
-    "one_hot": rule_one_hot, "matmul": rule_matmul,
-    "transpose": rule_transpose, "reshape": rule_reshape,
-    "broadcast_to": rule_given, "sum_to": rule_given,
-    "concat": rule_concat, "slice": rule_slice, "unslice": rule_given,
-    "gather": rule_gather, "scatter_add": rule_given,
-    "full": rule_given, "arange": rule_arange,
-    "param": rule_leaf, "shared": rule_leaf, "size": rule_leaf, "const": rule_leaf,
+    Op.NOT: rule_not, Op.CAST: rule_cast, Op.WHERE: rule_where,
+    Op.SOFTMAX: row_rule("softmax"), Op.LOG_SOFTMAX: row_rule("log_softmax"),
+    Op.LOGSUMEXP: row_rule("logsumexp", drop_axis=True),
+    Op.ONE_HOT: rule_one_hot, Op.MATMUL: rule_matmul,
+    Op.TRANSPOSE: rule_transpose, Op.RESHAPE: rule_reshape,
+    Op.BROADCAST_TO: rule_given, Op.SUM_TO: rule_given,
+    Op.CONCAT: rule_concat, Op.SLICE: rule_slice, Op.UNSLICE: rule_given,
+    Op.GATHER: rule_gather, Op.SCATTER_ADD: rule_given,
+    Op.FULL: rule_given, Op.ARANGE: rule_given, Op.APPLY_BODY: rule_apply_body,
 })
-ALL_OPS = tuple(TYPE_RULES)
-
-
-def infer(op: str, types, **attrs) -> TensorType:
-    return TYPE_RULES[op](list(types), attrs)

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import ast as A
-from .checker import Env, check_def, tensor_type
+from .checker import Globals, check_def, tensor_type
 from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
 from .parser import parse
@@ -74,7 +74,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
         report(Diagnostic("E0702", f"this program has no option `{name}`", None, (),
                           did_you_mean(name, prog.options)
                           or f"its options are: {', '.join(prog.options) or 'none'}"))
-    env = Env(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
+    env = Globals(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
     env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
                       **{n: d.name.span for n, d in prog.shared_decls.items()}}
     for name, d in def_asts.items():

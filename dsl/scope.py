@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import ast as A
 from .diagnostics import Diagnostic, Span
-from .types import Dim, Size, dim_add, dim_mul, dim_sub
+from .types import Dim, dim_add, dim_mul, dim_sub
 
 
 class CheckError(Exception):
@@ -158,7 +158,3 @@ def dim_from_ast(e, lookup_size) -> Dim:
 
 def is_size_var_name(name: str) -> bool:
     return name[:1].islower() or name[:1] == "_"
-
-
-def generic_size(name: str) -> Size:
-    return Size.var(name)

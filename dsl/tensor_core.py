@@ -32,7 +32,7 @@ import numpy as np
 from . import ast as A
 from .autodiff import GradError
 from .build import apply
-from .checker import BodyChecker, Env, substitute
+from .checker import BodyChecker, Globals, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
 from .ir import Node
 from .ops import TypeRuleError
@@ -473,7 +473,7 @@ class Lowerer:
 
     def run(self, build):
         """build(checker) -> Node, with every error located at the user."""
-        env = Env({}, {}, {}, warn)
+        env = Globals({}, {}, {}, warn)
         ck = BodyChecker(env, _HOST_DEF, dict(self.sizes), dict(self.locals), (), False)
         with errors(self.span):
             return build(ck)

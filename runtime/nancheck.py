@@ -16,6 +16,7 @@ import numpy as np
 
 from dsl.diagnostics import Diagnostic, Note, Span, SymError
 from dsl.ir import Node
+from dsl.ops import EXTERNAL
 
 # why an op typically makes NaN or Inf out of finite values
 CAUSES = {
@@ -52,9 +53,9 @@ def summarize(value) -> str:
     return f"{shape} {stats} nan {nan} inf {inf}"
 
 
-def describe(n: Node) -> str:
+def node_label(n: Node) -> str:
     """A node in a note: a parameter or shared value by name, else its op."""
-    if n.op in ("param", "shared"):
+    if n.op in EXTERNAL:
         return f"{n.op} `{n.attr('name')}`"
     if n.op == "const" and n.type.rank == 0:
         return f"the constant {n.attr('value')}"
@@ -90,7 +91,7 @@ class NanGuard:
         nan, inf = counts
         made = " and ".join(part for part in (f"{nan} NaN" if nan else "", f"{inf} Inf" if inf else "")
                             if part)
-        notes = [Note(f"input {k + 1}: {describe(i)} : {i.type} = {summarize(self.values[id(i)])}")
+        notes = [Note(f"input {k + 1}: {node_label(i)} : {i.type} = {summarize(self.values[id(i)])}")
                  for k, i in enumerate(node.inputs) if id(i) in self.values]
         notes.append(Note(f"in the call of `{self.fname}`", self.call_span))
         return Diagnostic("E0607", self.message(node, made), node.span, tuple(notes),
@@ -108,7 +109,7 @@ class NanGuard:
 
     @staticmethod
     def hint(node: Node) -> str:
-        if node.op in ("param", "shared"):
+        if node.op in EXTERNAL:
             return "the NaN/Inf came from outside this call: check the data, or an earlier update"
         cause = CAUSES.get(node.op)
         trace = "`sym trace` shows every value of the call"

@@ -9,6 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 from dsl.autodiff import NONDIFF, VJP, GradError, grad
 from dsl.build import apply, const
+from dsl.ir import Body, node
+from dsl.ops import Op
 from dsl.types import Size, TensorType
 from runtime.numpy import Env, evaluate
 
@@ -148,9 +150,17 @@ CASES = {
     "scatter_add": (lambda r: {"x": r.normal(size=(4,))},
                     lambda P: apply("scatter_add", (P["x"], index([0, 2, 2, -1])),
                                     type=TensorType("f64", (5,)))),
+    "apply_body": (lambda r: {"x": r.normal(size=(3, 4))},
+                   lambda P: apply("apply_body", (P["x"],), body=exp_sin_body(P["x"].type))),
 }
 # x[1, ::2][..., 1:] would be: index 1 on axis 0, then slice 4:0:-2 on axis 1
 SLICE_ITEMS = (("index", 1), ("slice", 4, 0, -2, 2))
+
+
+def exp_sin_body(t):
+    """The body a -> exp(a) * sin(a)."""
+    a = node("param", (), t, name="a")
+    return Body((a,), (apply("mul", (apply("exp", (a,)), apply("sin", (a,)))),))
 
 
 def const_mask():
@@ -412,7 +422,7 @@ def test_error_integer_wrt():
 def test_error_op_without_rule(monkeypatch):
     x = param("x", None, shape=(3,))
     y = apply("exp", (x,))
-    monkeypatch.delitem(VJP, "exp")
+    monkeypatch.delitem(VJP, Op.EXP)     # restored under the same Op key
     with pytest.raises(GradError) as e:
         grad(total(y), [x])
     assert e.value.code == "E0404" and "`exp`" in e.value.message and e.value.node is y

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..diagnostics import error
-from ..ir import Function, toposort
+from ..ir import Function, walk
 from . import cse, dce, fold, simplify, stabilize
 from .engine import LogEntry, RewriteBug
 
@@ -49,7 +49,8 @@ PIPELINE: list[Pass] = [
 class PipelineLog(list):
     """The rewrite log (a list of LogEntry), plus `counts`: for each pass
     that ran, (pass name, nodes before, nodes after), counting nodes as the
-    executor evaluates them (toposort of the roots)."""
+    executor evaluates them (toposort of the roots), the nodes of bodies
+    included."""
 
     def __init__(self):
         super().__init__()
@@ -68,11 +69,11 @@ def run_pipeline(fn: Function, passes=None, stop_after: str | None = None):
         raise error("E0903", f"there is no rewrite pass `{stop_after}`", None,
                     f"the passes, in order: {', '.join(pass_names(passes))}")
     log = PipelineLog()
-    size = len(toposort(fn.roots))
+    size = len(walk(fn.roots))
     for p in passes:
         fn, entries = p.fn(fn)
         log.extend(entries)
-        new_size = len(toposort(fn.roots))
+        new_size = len(walk(fn.roots))
         log.counts.append((p.name, size, new_size))
         size = new_size
         if p.name == stop_after:

@@ -4,7 +4,8 @@ Nodes hash and compare structurally (op, inputs, type, attrs; not the
 span), so two equal nodes compute the same value: rebuilding the graph
 bottom-up through a dict keyed by node keeps the first of each and makes
 every later copy share it. Copies arise from inlining (a def called twice)
-and from `grad` (each `grad(cost, W)` rebuilds the backward pass).
+and from `grad` (each `grad(cost, W)` rebuilds the backward pass). The
+nodes of bodies are merged too (`rebuild` reaches inside them).
 
 The log has one entry per merged subgraph, at its top node (the node
 whose users were not merged too), noting how many nodes the merge saved;
@@ -12,7 +13,7 @@ logging every node of a merged subgraph would repeat the same fact.
 """
 from __future__ import annotations
 
-from ..ir import Function, Node, rebuild, toposort, with_inputs
+from ..ir import Function, Node, bodies, rebuild, walk, with_inputs
 from .engine import LogEntry
 
 
@@ -32,10 +33,11 @@ def run(fn: Function) -> tuple[Function, list[LogEntry]]:
 
 
 def merge_log(fn: Function, merged: dict[int, Node]) -> list[LogEntry]:
-    order = toposort(fn.roots)
+    order = walk(fn.roots)
     # a merged node is the top of its subgraph when something not merged
-    # uses it, or when it is a root
-    tops = {id(r) for r in fn.roots if id(r) in merged}
+    # uses it, or when it is a root (of the function or of a body)
+    roots = list(fn.roots) + [r for n in order for body in bodies(n) for r in body.roots]
+    tops = {id(r) for r in roots if id(r) in merged}
     for n in order:
         if id(n) not in merged:
             tops.update(id(i) for i in n.inputs if id(i) in merged)

@@ -5,7 +5,8 @@ whatever they reach. So there are no unreachable nodes to delete: every
 pass rebuilds from the roots and what its rewrites orphaned is gone with
 it (`grad` likewise never puts an unused cotangent into the graph). The
 pipeline reports those drops as node counts per pass (`PipelineLog.counts`,
-printed by `sym explain`).
+printed by `sym explain`). A body is rebuilt from its own roots the same
+way (`ir.rebuild`), so what a rewrite orphans inside a body is gone too.
 
 What this pass does remove is dead state: an update whose new value is
 the shared value itself (`S <- S`, or `S <- S + 0.0` once simplified)

@@ -19,12 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Node
-from ..ops import ELEMENTWISE
+from ..ops import ELEMENTWISE, VIEWS
 from ..types import NUMPY_DTYPE, TensorType
 from .engine import Rule, apply_rules, uniform, uniform_value
-
-SHAPE_ONLY = ("broadcast_to", "reshape", "transpose", "slice")
-
 
 def evaluate_scalar(n: Node, values: list) -> object:
     """n's op applied to scalar inputs, by the reference backend; the
@@ -55,7 +52,7 @@ def fold_elementwise(n: Node) -> Node | None:
 
 
 def fold_shape_op(n: Node) -> Node | None:
-    if n.op not in SHAPE_ONLY:
+    if n.op not in VIEWS:
         return None
     value = uniform_value(n.inputs[0])
     if value is None:

@@ -30,10 +30,8 @@ change results only by float rounding where the old form was finite.
 from __future__ import annotations
 
 from ..ir import Node
+from ..ops import MOVERS
 from .engine import Rule, apply_rules, as_type_of, is_value, make, one_input, other_operand
-
-# ops that only move values around: log(S(p)) == S(log(p))
-MOVERS = ("gather", "slice", "transpose", "reshape")
 
 
 def log_of(n: Node, op: str) -> Node | None:

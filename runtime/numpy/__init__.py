@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from dsl.ir import Node, toposort
+from dsl.ops import Op
 from dsl.types import NUMPY_DTYPE, Size, TensorType, dim_eval
 
 from .impl import IMPL, Env, IndexOutOfRange, RunFault, check_sizes, sum_to
@@ -55,6 +56,19 @@ def evaluate(roots: list[Node], env: Env,
             if on_value is not None:
                 on_value(node, value)
     return [values[id(r)] for r in roots]
+
+
+def impl_apply_body(node: Node, xs: list, env: Env) -> np.ndarray:
+    """The body run as a function of its own: its params bound to the
+    inputs, in the caller's sizes."""
+    body = node.attr("body")
+    params = {p.attr("name"): x for p, x in zip(body.params, xs)}
+    (value,) = evaluate(list(body.roots), Env(env.sizes, params, env.shared))
+    return value
+
+
+# in IMPL with every other op; defined here because it runs `evaluate`
+IMPL[Op.APPLY_BODY] = impl_apply_body
 
 
 def _check(node: Node, value, env: Env) -> None:

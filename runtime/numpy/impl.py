@@ -13,6 +13,7 @@ import numpy as np
 
 from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
+from dsl.ops import Op
 from dsl.types import (NUMPY_DTYPE, TensorType, dim_eval, memory_bytes, too_large_message,
                        value_bytes)
 
@@ -121,21 +122,21 @@ def _sigmoid(x):
 
 
 UNARY = {
-    "exp": np.exp, "log": np.log, "log1p": np.log1p, "sqrt": np.sqrt,
-    "tanh": np.tanh, "sigmoid": _sigmoid,
-    "softplus": lambda x: np.logaddexp(0, x),
-    "sin": np.sin, "cos": np.cos, "neg": np.negative, "abs": np.abs,
-    "sign": np.sign, "relu": lambda x: np.maximum(x, np.zeros((), x.dtype)),
-    "not": np.logical_not,
+    Op.EXP: np.exp, Op.LOG: np.log, Op.LOG1P: np.log1p, Op.SQRT: np.sqrt,
+    Op.TANH: np.tanh, Op.SIGMOID: _sigmoid,
+    Op.SOFTPLUS: lambda x: np.logaddexp(0, x),
+    Op.SIN: np.sin, Op.COS: np.cos, Op.NEG: np.negative, Op.ABS: np.abs,
+    Op.SIGN: np.sign, Op.RELU: lambda x: np.maximum(x, np.zeros((), x.dtype)),
+    Op.NOT: np.logical_not,
 }
 
 BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-    "floordiv": np.floor_divide, "mod": np.mod, "pow": np.power,
-    "maximum": np.maximum, "minimum": np.minimum,
-    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal,
-    "gt": np.greater, "ge": np.greater_equal,
-    "and": np.logical_and, "or": np.logical_or,
+    Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.divide,
+    Op.FLOORDIV: np.floor_divide, Op.MOD: np.mod, Op.POW: np.power,
+    Op.MAXIMUM: np.maximum, Op.MINIMUM: np.minimum,
+    Op.EQ: np.equal, Op.NE: np.not_equal, Op.LT: np.less, Op.LE: np.less_equal,
+    Op.GT: np.greater, Op.GE: np.greater_equal,
+    Op.AND: np.logical_and, Op.OR: np.logical_or,
 }
 
 
@@ -351,18 +352,18 @@ def impl_shared(node, xs, env):
 IMPL = {}
 IMPL.update({op: unary(fn) for op, fn in UNARY.items()})
 IMPL.update({op: binary(fn) for op, fn in BINARY.items()})
-IMPL["pow"] = impl_pow
-IMPL.update({"sum": reduction(np.sum), "prod": reduction(np.prod), "mean": impl_mean,
-             "max": extremum(np.max), "min": extremum(np.min),
-             "argmax": arg_reduction(np.argmax), "argmin": arg_reduction(np.argmin)})
+IMPL[Op.POW] = impl_pow
+IMPL.update({Op.SUM: reduction(np.sum), Op.PROD: reduction(np.prod), Op.MEAN: impl_mean,
+             Op.MAX: extremum(np.max), Op.MIN: extremum(np.min),
+             Op.ARGMAX: arg_reduction(np.argmax), Op.ARGMIN: arg_reduction(np.argmin)})
 IMPL.update({
-    "cast": impl_cast, "where": impl_where,
-    "softmax": impl_softmax, "log_softmax": impl_log_softmax,
-    "logsumexp": impl_logsumexp, "one_hot": impl_one_hot,
-    "matmul": impl_matmul, "transpose": impl_transpose, "reshape": impl_reshape,
-    "broadcast_to": impl_broadcast_to, "sum_to": impl_sum_to,
-    "concat": impl_concat, "slice": impl_slice, "unslice": impl_unslice,
-    "gather": impl_gather, "scatter_add": impl_scatter_add,
-    "full": impl_full, "arange": impl_arange, "const": impl_const,
-    "size": impl_size, "param": impl_param, "shared": impl_shared,
+    Op.CAST: impl_cast, Op.WHERE: impl_where,
+    Op.SOFTMAX: impl_softmax, Op.LOG_SOFTMAX: impl_log_softmax,
+    Op.LOGSUMEXP: impl_logsumexp, Op.ONE_HOT: impl_one_hot,
+    Op.MATMUL: impl_matmul, Op.TRANSPOSE: impl_transpose, Op.RESHAPE: impl_reshape,
+    Op.BROADCAST_TO: impl_broadcast_to, Op.SUM_TO: impl_sum_to,
+    Op.CONCAT: impl_concat, Op.SLICE: impl_slice, Op.UNSLICE: impl_unslice,
+    Op.GATHER: impl_gather, Op.SCATTER_ADD: impl_scatter_add,
+    Op.FULL: impl_full, Op.ARANGE: impl_arange, Op.CONST: impl_const,
+    Op.SIZE: impl_size, Op.PARAM: impl_param, Op.SHARED: impl_shared,
 })

@@ -44,14 +44,10 @@ from dataclasses import dataclass, field
 
 from dsl.build import apply
 from dsl.ir import Node, toposort, with_inputs
-from dsl.ops import ELEMENTWISE
+from dsl.ops import ARG_REDUCE, ELEMENTWISE, EXTERNAL, LOOPS, REDUCE, Op, ROWS, VIEWS
 from dsl.types import Size, broadcast_shapes
 
-LEAVES = ("param", "shared")
-ALWAYS = ("matmul", "softmax", "log_softmax")
-LOOPS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin", "sum_to",
-         "logsumexp", "scatter_add")
-VIEWS = ("broadcast_to", "reshape", "transpose", "slice")
+ALWAYS = (Op.MATMUL,) + ROWS
 CHECKS_INDICES = ("gather", "one_hot", "scatter_add")
 ELEMENTWISE_OPS = set(ELEMENTWISE)
 SMALL_EXTENT = 16      # a reduction this short is recomputed rather than stored
@@ -109,7 +105,7 @@ def reduced_extent(n: Node):
             dims = broadcast_shapes(dims, i.type.shape)
     elif n.op in ("logsumexp",):
         dims = (x.type.shape[n.attr("axis")],)
-    elif n.op in ("argmax", "argmin"):
+    elif n.op in ARG_REDUCE:
         axis = n.attr("axis")
         dims = x.type.shape if axis is None else (x.type.shape[axis],)
     elif n.op == "sum_to":
@@ -172,7 +168,7 @@ class Groups:
 
     def kernel_roots(self) -> list[Node]:
         return [n for n in self.order
-                if id(n) in self.materialized and n.op not in LEAVES]
+                if id(n) in self.materialized and n.op not in EXTERNAL]
 
 
 def find_groups(roots: list[Node]) -> Groups:
@@ -200,7 +196,7 @@ def find_groups(roots: list[Node]) -> Groups:
     depth: dict[int, int] = {}   # id -> inlined nodes from it up to a kernel root (see above)
     for n in reversed(order):
         nid = id(n)
-        if n.op in LEAVES:
+        if n.op in EXTERNAL:
             g.materialized.add(nid)
             continue
         readers = consumers[nid]
@@ -264,7 +260,7 @@ def deep_checkpoints(order, consumers, must: set):
     dist: dict[int, int] = {}   # id -> elementwise levels above the last buffer
     for n in order:
         nid = id(n)
-        if n.op in LEAVES or nid in must or n.op in ("const", "size", "full", "arange"):
+        if n.op in EXTERNAL or nid in must or n.op in ("const", "size", "full", "arange"):
             dist[nid] = 0       # a buffer, or as cheap to compute as to read
         elif n.op not in ELEMENTWISE_OPS:
             dist[nid] = far     # may not have a buffer: never recompute above it
@@ -329,7 +325,7 @@ def _is_cheap(n: Node) -> bool:
         if n.op not in VIEWS:
             return False
         n = n.inputs[0]
-        if n.op in LEAVES or n.op in ALWAYS:
+        if n.op in EXTERNAL or n.op in ALWAYS:
             return True
 
 
@@ -353,7 +349,7 @@ def _must_materialize(n: Node, readers, gs, g: Groups, read_once) -> bool:
 
 
 def _tree_worthy(n: Node) -> bool:
-    if n.op not in ("sum", "mean", "max", "min", "prod", "sum_to"):
+    if n.op not in REDUCE + (Op.SUM_TO,):
         return False
     count = 1
     for d in n.type.shape:

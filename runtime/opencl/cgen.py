@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 
-from dsl.types import Size
 
 # storage type of each dtype in buffers; bool is one byte, as in numpy
 CTYPE = {"f32": "float", "f64": "double", "i32": "int", "i64": "long", "bool": "uchar"}
@@ -58,10 +57,6 @@ def dim_c(d) -> str:
             factors.insert(0, str(coeff))
         parts.append("*".join(factors))
     return "(" + " + ".join(parts) + ")"
-
-
-def dim_vars(d) -> set:
-    return d.variables() if isinstance(d, Size) else set()
 
 
 def prod_c(dims) -> str:

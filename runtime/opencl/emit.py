@@ -79,6 +79,9 @@ class Kernel:
         self.root_ix: Ix | None = None
         self.root_shape = None
         self.overrides: dict[int, object] = {}    # node id -> fn(ix) -> C expr
+        # id(node with a body) -> its body inlined; kept alive here, since
+        # values are memoised by node id
+        self.inlined: dict[int, Node] = {}
         self.uses_err = False
         self.write_key: str | None = None
         self.attributes = ""            # e.g. reqd_work_group_size
@@ -277,14 +280,14 @@ class Kernel:
         elif self.ctx.has_buffer(n):
             expr = self.load(n, ix)
         else:
-            expr = self.ctx.lowering(n.op).emit(self, n, ix)
+            expr = self.ctx.lowering(n.op)(self, n, ix)
         name = self.let(VTYPE[n.type.dtype], expr)
         self.memo[-1][key] = name
         return name
 
     def compute(self, n: Node, ix: Ix) -> str:
         """n's own expression at ix, even when n has a buffer (a kernel root)."""
-        return self.ctx.lowering(n.op).emit(self, n, ix)
+        return self.ctx.lowering(n.op)(self, n, ix)
 
     def load(self, n: Node, ix: Ix) -> str:
         buf = self.ctx.buffer_of(n)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.ir import Node, toposort
+from dsl.ir import Node, inline_body, toposort
+from dsl.ops import ROWS
 from dsl.types import broadcast_shapes, dim_add
 
 from .analysis import is_scatter_by_rows, sum_to_axes
@@ -336,6 +337,14 @@ def emit_own_kernel(k, n, ix):
     raise AssertionError(f"`{n.op}` is computed by its own kernel, never inline")
 
 
+def emit_apply_body(k, n, ix):
+    """The body inlined (its params replaced by n's inputs), computed at ix
+    like any node without a buffer."""
+    if id(n) not in k.inlined:
+        (k.inlined[id(n)],) = inline_body(n.attr("body"), n.inputs)
+    return k.value(k.inlined[id(n)], ix)
+
+
 # ---- data-dependent indexing ------------------------------------------------------
 def index_values(k, n, arrays, positions, sizes, first_axis=0):
     """Each index array read at `positions` (broadcast), checked and
@@ -414,7 +423,7 @@ def acc_type(k: Kernel, n: Node, kind: str) -> str:
     from .analysis import reduced_extent
     from .emit import UNROLL_MAX
     if kind == "sum" and n.type.dtype == "f32" and k.ctx.options.f64_accumulate:
-        extent = reduced_extent(n) if n.op not in ("softmax", "log_softmax") else None
+        extent = reduced_extent(n) if n.op not in ROWS else None
         if extent is None or extent > UNROLL_MAX:
             return "double"
     return VTYPE[n.type.dtype]

@@ -17,11 +17,11 @@ from typing import Callable
 
 from dsl.diagnostics import error
 from dsl.ir import Function, Node
-from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, LOGIC, REDUCE, UNARY_FLOAT,
-                     UNARY_NUMERIC)
+from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, EXTERNAL, LOGIC, REDUCE, ROWS,
+                     UNARY_FLOAT, UNARY_NUMERIC, Op)
 
 from . import lowering as L
-from .analysis import Groups, LEAVES, cse, find_groups, reduced_extent, share_row_ops
+from .analysis import Groups, cse, find_groups, reduced_extent, share_row_ops
 from .cgen import prelude
 from .emit import Buf, Kernel, ProgramParts
 from .kernels import (lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, tree_final_kernel,
@@ -41,46 +41,41 @@ class RenderOptions:
     f64_accumulate: bool = True   # f32 sums accumulate in double (when fp64)
 
 
-@dataclass(frozen=True)
-class Lowering:
-    """kind: inline (an expression at any index), loop (inline, with a loop
-    over reduced elements), buffer (a leaf), rows / matmul (own kernel)."""
-    kind: str
-    emit: Callable
-
-
-def _table() -> dict[str, Lowering]:
-    t: dict[str, Lowering] = {}
-    for op in tuple(UNARY_FLOAT) + tuple(UNARY_NUMERIC) + ("not",):
-        t[op] = Lowering("inline", L.unary(L.UNARY[op]))
+def _table() -> dict[Op, Callable]:
+    """op -> emit(kernel, node, index): the C expression of the node at an
+    index (loops over reduced elements inline; matmul and the row ops get
+    their own kernels, and param/shared are buffers)."""
+    t: dict[Op, Callable] = {}
+    for op in tuple(UNARY_FLOAT) + tuple(UNARY_NUMERIC) + (Op.NOT,):
+        t[op] = L.unary(L.UNARY[op])
     for op in tuple(BINARY_ARITH) + tuple(COMPARE) + tuple(LOGIC):
-        t[op] = Lowering("inline", L.emit_pow if op == "pow" else L.binary(L.BINARY[op]))
-    for op in REDUCE + ("sum_to",):
-        t[op] = Lowering("loop", L.emit_reduce)
+        t[op] = L.emit_pow if op == Op.POW else L.binary(L.BINARY[op])
+    for op in REDUCE + (Op.SUM_TO,):
+        t[op] = L.emit_reduce
     for op in ARG_REDUCE:
-        t[op] = Lowering("loop", L.emit_arg_reduce)
+        t[op] = L.emit_arg_reduce
+    for op in ROWS + (Op.MATMUL,):
+        t[op] = L.emit_own_kernel
+    for op in EXTERNAL:
+        t[op] = L.emit_buffer_leaf
     t.update({
-        "cast": Lowering("inline", L.unary(L.cast)),
-        "where": Lowering("inline", L.emit_where),
-        "softmax": Lowering("rows", L.emit_own_kernel),
-        "log_softmax": Lowering("rows", L.emit_own_kernel),
-        "logsumexp": Lowering("loop", L.emit_logsumexp),
-        "one_hot": Lowering("inline", L.emit_one_hot),
-        "matmul": Lowering("matmul", L.emit_own_kernel),
-        "transpose": Lowering("inline", L.emit_transpose),
-        "reshape": Lowering("inline", L.emit_reshape),
-        "broadcast_to": Lowering("inline", L.emit_broadcast_to),
-        "concat": Lowering("inline", L.emit_concat),
-        "slice": Lowering("inline", L.emit_slice),
-        "unslice": Lowering("inline", L.emit_unslice),
-        "gather": Lowering("inline", L.emit_gather),
-        "scatter_add": Lowering("loop", L.emit_scatter_add),
-        "full": Lowering("inline", L.emit_full),
-        "arange": Lowering("inline", L.emit_arange),
-        "const": Lowering("inline", L.emit_const),
-        "size": Lowering("inline", L.emit_size),
-        "param": Lowering("buffer", L.emit_buffer_leaf),
-        "shared": Lowering("buffer", L.emit_buffer_leaf),
+        Op.CAST: L.unary(L.cast),
+        Op.WHERE: L.emit_where,
+        Op.LOGSUMEXP: L.emit_logsumexp,
+        Op.ONE_HOT: L.emit_one_hot,
+        Op.TRANSPOSE: L.emit_transpose,
+        Op.RESHAPE: L.emit_reshape,
+        Op.BROADCAST_TO: L.emit_broadcast_to,
+        Op.CONCAT: L.emit_concat,
+        Op.SLICE: L.emit_slice,
+        Op.UNSLICE: L.emit_unslice,
+        Op.GATHER: L.emit_gather,
+        Op.SCATTER_ADD: L.emit_scatter_add,
+        Op.FULL: L.emit_full,
+        Op.ARANGE: L.emit_arange,
+        Op.CONST: L.emit_const,
+        Op.SIZE: L.emit_size,
+        Op.APPLY_BODY: L.emit_apply_body,
     })
     return t
 
@@ -149,7 +144,7 @@ class Context:
         spec = self.buffers[self.keys[id(n)]]
         return Buf(spec.key, spec.dtype, spec.kind == "param")
 
-    def lowering(self, op: str) -> Lowering:
+    def lowering(self, op: Op) -> Callable:
         return LOWERING[op]
 
 
@@ -157,7 +152,7 @@ def safe_name(name: str) -> str:
     return re.sub(r"\W", "_", name) or "fn"
 
 
-def describe(n: Node, fn_name: str) -> str:
+def buffer_label(n: Node, fn_name: str) -> str:
     where = f" at {n.span}" if n.span is not None else ""
     return f"the result of `{n.op}`{where} in `{fn_name}` ({n.type})"
 
@@ -178,7 +173,7 @@ def assign_buffers(fn_name: str, groups: Groups):
     for n in groups.order:
         if not groups.has_buffer(n):
             continue
-        if n.op in LEAVES:
+        if n.op in EXTERNAL:
             name = n.attr("name")
             key = ("p:" if n.op == "param" else "s:") + name
             label = f"{'argument' if n.op == 'param' else 'shared'} `{name}`"
@@ -187,7 +182,7 @@ def assign_buffers(fn_name: str, groups: Groups):
             key = keys[id(n.inputs[0])]      # a view: same buffer, new shape
         else:
             key = f"t{len(buffers)}"
-            buffers[key] = BufferSpec(key, "temp", n.type.dtype, n.type.shape, describe(n, fn_name))
+            buffers[key] = BufferSpec(key, "temp", n.type.dtype, n.type.shape, buffer_label(n, fn_name))
         keys[id(n)] = key
     return keys, buffers
 
@@ -203,7 +198,7 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str) -> l
     k = Kernel(name, ctx, parts)
     out_key = ctx.keys[id(root)]
     k.output(out_key, root.type.dtype)
-    if root.op in ("softmax", "log_softmax"):
+    if root.op in ROWS:
         grid = rows_lanes_kernel(k, root) if lanes_fit(root, ctx.options) else rows_kernel(k, root)
     elif root.op == "matmul":
         grid = matmul_kernel(k, root, root, target)
@@ -291,7 +286,7 @@ def inlined_nodes(groups: Groups) -> dict:
     order (one pass: a def may have thousands of kernels)."""
     out: dict = {}
     for n in groups.order:
-        if n.op not in LEAVES and not groups.has_buffer(n):
+        if n.op not in EXTERNAL and not groups.has_buffer(n):
             for root_id in groups.groups.get(id(n), ()):
                 out.setdefault(root_id, []).append(n)
     return out
@@ -322,7 +317,7 @@ def schedule(fn, kernels, outputs, updates, keys, buffers, groups):
         key = keys[id(o)]
         if buffers[key].kind != "temp":      # never hand out live state or an argument
             copy = f"o{i}"
-            buffers[copy] = BufferSpec(copy, "temp", o.type.dtype, o.type.shape, describe(o, fn.name))
+            buffers[copy] = BufferSpec(copy, "temp", o.type.dtype, o.type.shape, buffer_label(o, fn.name))
             pre.append(Step("copy", src=key, dst=copy))
             key = copy
         out_keys.append(key)
