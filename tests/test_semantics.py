@@ -187,3 +187,22 @@ def test_index_requirements_survive_the_rewrites():
     assert [r.what for r in source.requirements] == ["index 5"]
     rewritten, _ = run_pipeline(source)
     assert rewritten.roots != source.roots and rewritten.requirements == source.requirements
+
+
+UNREAD_TARGETS = """
+shared S: f32[2] = zeros()
+shared S0: f32[2] = ones()
+shared S1: f32[2] = zeros()
+
+def put(x: f32[2]) -> f32:
+    S <- x * 2.0
+    S1 <- S0 + 1.0
+    return 0.0
+"""
+
+
+def test_update_of_a_shared_value_the_def_never_reads(backend):
+    m = dsl.compile(UNREAD_TARGETS, backend=backend)
+    m.put(np.array([1.0, 2.0], np.float32))
+    np.testing.assert_array_equal(m.S, [2.0, 4.0])
+    np.testing.assert_array_equal(m.S1, [2.0, 2.0])

@@ -254,6 +254,9 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
     groups = find_groups(roots)
     check_fp64(fn, groups.order, options)
     keys, buffers = assign_buffers(fn.name, groups)
+    for name, v in fn.updates:      # a shared value updated but never read has no node
+        buffers.setdefault("s:" + name, BufferSpec("s:" + name, "shared", v.type.dtype, v.type.shape,
+                                                   f"shared `{name}`", name))
     ctx = Context(groups, keys, buffers, options)
     parts = ProgramParts(fp64=any(n.type.dtype == "f64" for n in groups.order))
     texts, kernels = [], []
