@@ -265,7 +265,18 @@ class CompiledFunction:
         self.inputs = list(inputs)
         self.shareds = shareds          # node name -> SharedVariable
         self._held = {n: None for n in shareds}   # version this executor holds
-        self._locks = [threading.RLock()] + [shared_lock(n) for n in sorted(shareds)]
+        self._locks = self._new_locks()
+
+    def _new_locks(self) -> list:
+        """This function's lock, then one per shared value it touches (by name)."""
+        return [threading.RLock()] + [shared_lock(n) for n in sorted(self.shareds)]
+
+    def __getstate__(self):         # locks do not pickle: a copy gets its own
+        return {k: v for k, v in self.__dict__.items() if k != "_locks"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._locks = self._new_locks()
 
     @property
     def name(self) -> str:

@@ -205,3 +205,11 @@ def test_a_loaded_program_is_not_pickled_on_any_backend(tmp_path):
         pickle.dumps(m)
     assert info.value.diagnostics[0].code == "E0907"
     assert "a loaded program cannot be pickled" in str(info.value)
+
+
+def test_a_numpy_function_pickles_and_runs_after():
+    import pickle
+    x = dsl.vector("x")
+    f = dsl.function([x], x * 2.0, backend="numpy")
+    g = pickle.loads(pickle.dumps(f))
+    np.testing.assert_array_equal(g(np.array([1.0, 2.0], np.float32)), [2.0, 4.0])
