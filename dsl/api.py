@@ -171,14 +171,16 @@ class Program:
             call.__doc__ = checked.defs[name].signature
             return call
         if name in checked.shareds:
-            return np.array(self._executor.get_shared(name))
+            with self._interp.call_lock:        # between calls, never inside one
+                return np.array(self._executor.get_shared(name))
         raise AttributeError(f"program has no def or shared value `{name}`")
 
     def __setattr__(self, name, value):
         if name not in self._checked.shareds:
             raise error("E0605", f"program has no shared value `{name}`", None,
                         f"shared values: {', '.join(self._checked.shareds) or 'none'}")
-        self._interp.set_shared(name, value)
+        with self._interp.call_lock:            # between calls, never inside one
+            self._interp.set_shared(name, value)
 
     def __dir__(self):
         return list(self._functions) + list(self._checked.shareds) + ["run", "signatures", "explain"]

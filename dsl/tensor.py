@@ -306,9 +306,15 @@ class SharedVariable(Variable):
             self._holder = None
 
     def get_value(self, borrow=False) -> np.ndarray:
-        """A copy of the current value."""
-        self._sync()
-        return np.array(self._value)
+        """A copy of the current value (never one a running call is changing)."""
+        with self._lock():
+            self._sync()
+            return np.array(self._value)
+
+    def _lock(self):
+        """The lock that calls of compiled functions using this value hold."""
+        from .tensor_function import shared_lock
+        return shared_lock(self._node.attr("name"))
 
     def set_value(self, value, borrow=False) -> None:
         """Replace the value: same shape and dtype as the declared type (E0605)."""
@@ -324,9 +330,10 @@ class SharedVariable(Variable):
             value = np.asarray(value, NUMPY_DTYPE[t.dtype])
         with errors(span):
             check_shared_value(self.name, t, value, span)
-        self._value = np.array(value)
-        self._version += 1
-        self._holder = None
+        with self._lock():      # not in the middle of a call that reads or updates it
+            self._value = np.array(value)
+            self._version += 1
+            self._holder = None
 
 
 def _shared_array(value, name, span) -> np.ndarray:

@@ -267,3 +267,19 @@ def test_pickling_an_opencl_function_or_program_says_what_to_do():
         assert code_of(e.value) == code and "cannot be pickled" in str(e.value)
     result = f(np.array([1, 2], np.float32))           # a result pickles as its array
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(result)), [2, 4])
+
+
+def test_setting_a_shared_value_waits_for_running_calls(backend):
+    # a set lands between two calls: a call that started before it cannot
+    # finish after it and write back a value computed from the old one
+    c = dsl.shared(np.int32(0), name="c")
+    f = dsl.function([], [], updates=[(c, c + 1)], backend=backend)
+    last = [0]
+
+    def setter(k):
+        def call():
+            last[0] += 10 ** 6
+            c.set_value(np.int32(last[0]))
+        return call if k == 0 else f
+    hammer(setter)
+    assert last[0] <= int(c.get_value()) <= last[0] + (THREADS - 1) * CALLS
