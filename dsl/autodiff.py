@@ -20,6 +20,7 @@ Conventions where the math leaves a choice:
 from __future__ import annotations
 
 from .build import apply, const
+from .diagnostics import error
 from .ir import Node, toposort
 from .types import TensorType, dim_add, dim_prod
 
@@ -28,13 +29,6 @@ from .types import TensorType, dim_add, dim_prod
 NONDIFF = {"sign", "floordiv", "eq", "ne", "lt", "le", "gt", "ge", "and", "or",
            "not", "argmax", "argmin", "one_hot", "full", "arange",
            "param", "shared", "size", "const"}
-
-
-class GradError(Exception):
-    def __init__(self, code: str, message: str, hint: str | None = None,
-                 node: Node | None = None):
-        super().__init__(message)
-        self.code, self.message, self.hint, self.node = code, message, hint, node
 
 
 # ---- small builders that keep the differentiated node's span ---------------
@@ -345,8 +339,8 @@ def grad(cost: Node, wrts: list[Node]) -> list[Node]:
             continue
         rule = VJP.get(n.op)
         if rule is None:
-            raise GradError("E0404", f"no gradient rule for `{n.op}`",
-                            "this operation cannot be differentiated yet", node=n)
+            raise error("E0404", f"no gradient rule for `{n.op}`", n.span,
+                          "this operation cannot be differentiated yet")
         for x, gx in zip(n.inputs, rule(n, g)):
             if gx is None or x not in live or not floats(x):
                 continue
@@ -356,21 +350,21 @@ def grad(cost: Node, wrts: list[Node]) -> list[Node]:
 
 def _check_cost(cost: Node) -> None:
     if cost.type.rank != 0:
-        raise GradError("E0401", f"the cost of `grad` must be a scalar, got {cost.type}",
-                        "reduce it first: `sum(...)` or `mean(...)`", node=cost)
+        raise error("E0401", f"the cost of `grad` must be a scalar, got {cost.type}", cost.span,
+                      "reduce it first: `sum(...)` or `mean(...)`")
     if not cost.type.is_float:
-        raise GradError("E0402", f"the cost of `grad` must be a float, got {cost.type}",
-                        "convert it: `f32(...)`", node=cost)
+        raise error("E0402", f"the cost of `grad` must be a float, got {cost.type}", cost.span,
+                      "convert it: `f32(...)`")
 
 
 def _check_wrt(w: Node, present: set) -> None:
     name = w.attr("name") or w.op
     if not w.type.is_float:
-        raise GradError("E0405", f"cannot differentiate with respect to `{name}` of type {w.type}",
-                        "gradients exist for float tensors only", node=w)
+        raise error("E0405", f"cannot differentiate with respect to `{name}` of type {w.type}", w.span,
+                      "gradients exist for float tensors only")
     if w not in present:
-        raise GradError("E0403", f"the cost does not depend on `{name}`",
-                        "its gradient would be zero; check that the cost uses it", node=w)
+        raise error("E0403", f"the cost does not depend on `{name}`", w.span,
+                      "its gradient would be zero; check that the cost uses it")
 
 
 def _unique(order: list[Node]) -> list[Node]:

@@ -5,6 +5,7 @@ from . import ast as A
 from . import autodiff
 from .ir import Node, toposort
 from .checker import check_literal_range, non_negative
+from .diagnostics import SymError
 from .scope import Default, Weak, fail, static_bool, static_int, static_ints, dim_from_ast
 from .types import TensorType
 
@@ -242,9 +243,8 @@ def lower_grad(ck, args, e):
              f"its gradient would be zero everywhere; check that `{wrt_ast.id}` is used in the cost")
     try:
         (g,) = autodiff.grad(cost, [wrt])
-    except autodiff.GradError as err:
-        span = err.node.span if getattr(err, "node", None) is not None and err.node.span else e.span
-        fail(err.code, err.message, span, err.hint)
+    except SymError as err:     # at the node autodiff names, else at the call
+        raise err.located(e.span) from None
     return g
 
 

@@ -16,7 +16,7 @@ from . import ast as A
 from .build import apply, const
 from .diagnostics import Diagnostic, Note, Span
 from .ir import Function, Node
-from .ops import TypeRuleError, both_stretched
+from .ops import both_stretched
 from .scope import (Sig, Weak, bind_call, did_you_mean, dim_from_ast, fail,
                     literal_value, static_int)
 from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
@@ -280,10 +280,7 @@ class BodyChecker:
         return const(w.value, dtype, w.span)
 
     def apply(self, op, inputs, span, type=None, **attrs) -> Node:
-        try:
-            return apply(op, inputs, span, type=type, **attrs)
-        except TypeRuleError as e:
-            fail(e.code, e.message, span, e.hint)
+        return apply(op, inputs, span, type=type, **attrs)
 
     # ---- expressions --------------------------------------------------------
     def expr(self, e):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Source text of every file the parser has seen, so diagnostics can quote it.
 SOURCES: dict[str, str] = {}
@@ -62,13 +62,26 @@ class Diagnostic:
 
 
 class SymError(Exception):
-    """Every user error: str() is the rendered text, .diagnostics the data."""
+    """Every user error, the only exception that carries a code: str() is the
+    rendered text, .diagnostics the data. A type rule or autodiff, which see
+    no source, raise it without a span; `located` gives it the caller's."""
 
     def __init__(self, diagnostics):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics = list(diagnostics)
         super().__init__("\n\n".join(d.render() for d in self.diagnostics))
+
+    @property
+    def diagnostic(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+    def located(self, span: Span | None) -> "SymError":
+        """This error with `span` wherever it has none (itself if nothing changes)."""
+        if span is None or all(d.span is not None for d in self.diagnostics):
+            return self
+        return SymError([d if d.span is not None else replace(d, span=span)
+                         for d in self.diagnostics])
 
 
 def error(code: str, message: str, span: Span | None, hint: str | None = None,

@@ -73,7 +73,7 @@ def value(t):
 
 
 def check_builtin(fname: str, args: dict, span):
-    """Raise CheckError (E0615) when an argument cannot be what `fname` takes."""
+    """Raise a SymError (E0615) when an argument cannot be what `fname` takes."""
     rule = RULES.get(fname)
     if rule is not None:
         rule(Call(fname, args, span))

@@ -20,11 +20,11 @@ import numpy as np
 
 from . import ast as A
 from .checker import SIGS as DEF_SIGS, WeakTensor, check_literal_range, literal_overflow
-from .diagnostics import Diagnostic, Note
+from .diagnostics import Diagnostic, Note, SymError
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
-from .scope import CheckError, Default, Sig, bind_call, did_you_mean, fail, too_deep
+from .scope import Default, Sig, bind_call, did_you_mean, fail, too_deep
 from .types import DTYPES, Size, TensorType, TupleType
 
 HOST_SIGS = {
@@ -112,7 +112,7 @@ class HostChecker:
         for item in items:
             try:
                 self.item(item)
-            except CheckError as e:
+            except SymError as e:
                 self.report(e.diagnostic)
             except RecursionError:
                 self.report(too_deep("this statement", item.span))
@@ -158,7 +158,7 @@ class HostChecker:
         for s in stmts:
             try:
                 self.statement(s)
-            except CheckError as e:
+            except SymError as e:
                 self.report(e.diagnostic)
 
     def statement(self, s):
@@ -187,7 +187,7 @@ class HostChecker:
             self.check_target(t)
         try:
             value = self.expr(s.value)
-        except CheckError:      # the names exist from here on: no follow-on "unknown name"
+        except SymError:      # the names exist from here on: no follow-on "unknown name"
             self.names.update((t.id, ANY) for t in s.targets)
             raise
         if len(s.targets) > 1:
@@ -226,7 +226,7 @@ class HostChecker:
     def if_stmt(self, s: A.If):
         try:
             self.truth(self.expr(s.cond), s.cond.span)
-        except CheckError as e:     # the branches are still checked
+        except SymError as e:     # the branches are still checked
             self.report(e.diagnostic)
         before = dict(self.names)
         self.block(s.body)
@@ -238,7 +238,7 @@ class HostChecker:
     def for_loop(self, s: A.For):
         try:
             item = self.loop_item(self.expr(s.iter), s)
-        except CheckError as e:     # the body is still checked
+        except SymError as e:     # the body is still checked
             self.report(e.diagnostic)
             item = ANY
         entry = dict(self.names)
@@ -273,7 +273,7 @@ class HostChecker:
                 self.check_target(t)
             self.bind_loop_targets(s, item)
             self.block(s.body)
-        except CheckError as e:
+        except SymError as e:
             self.report(e.diagnostic)
         finally:
             self.loop_depth -= 1
@@ -756,7 +756,7 @@ def tensor_op_type(e, types: list):
     expr = A.BinOp(e.op, *lifted, e.span) if isinstance(e, A.BinOp) else A.UnaryOp(e.op, lifted[0], e.span)
     try:
         node = check_as_in_def(expr, locals_)
-    except CheckError:
+    except SymError:
         if known:
             raise
         return ANY

@@ -1,7 +1,7 @@
 """Every op of the IR and its type rule: the first of the four op tables.
 
 `TYPE_RULES[op](input_types, attrs) -> TensorType` either returns the
-result type or raises `TypeRuleError(code, message, hint)`; the front end
+result type or raises a `SymError` without a span; the front end
 that built the node attaches the user's span. The other tables, keyed by the
 same names, are `autodiff.VJP`, `runtime.numpy.IMPL` and the OpenCL
 lowering; `tests/test_op_tables.py` checks that none misses an op.
@@ -26,14 +26,11 @@ Attribute conventions (all attrs are hashable):
 """
 from __future__ import annotations
 
+from .diagnostics import error
 from .types import (BroadcastError, TensorType, broadcast_shapes, dim_prod,
                     dim_str, dim_add, FLOATS, INTS)
 
 
-class TypeRuleError(Exception):
-    def __init__(self, code: str, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.hint = code, message, hint
 
 
 # op name -> short description, for `sym explain` and docs
@@ -54,7 +51,7 @@ ELEMENTWISE = (tuple(UNARY_FLOAT) + tuple(UNARY_NUMERIC) + tuple(BINARY_ARITH)
 
 
 def _fail(code, message, hint=None):
-    raise TypeRuleError(code, message, hint)
+    raise error(code, message, None, hint)      # build.apply gives it the node's span
 
 
 def cast_hint(t: TensorType, dtype: str) -> str:

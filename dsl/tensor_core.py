@@ -30,13 +30,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import ast as A
-from .autodiff import GradError
 from .build import apply
 from .checker import BodyChecker, Env, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
 from .ir import Node
-from .ops import TypeRuleError
-from .scope import CheckError
 from .types import FROM_NUMPY, Size, TensorType, dim_add, dim_mul, dim_neg, dim_sub
 
 # ---- where the user is ----------------------------------------------------
@@ -98,13 +95,6 @@ def errors(span: Span | None):
     """Turn every error of the compiler core into a located SymError."""
     try:
         yield
-    except CheckError as e:
-        raise located([e.diagnostic], span) from None
-    except TypeRuleError as e:
-        raise located([Diagnostic(e.code, e.message, span, (), e.hint)], span) from None
-    except GradError as e:
-        where = e.node.span if e.node is not None and e.node.span is not None else span
-        raise located([Diagnostic(e.code, e.message, where, (), e.hint)], span) from None
     except SymError as e:
         raise located(e.diagnostics, span) from None
 

@@ -22,7 +22,7 @@ from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, 
                            check_number, int_result_fits, is_initializer, number_ast)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import describe as describe_type, type_of
-from dsl.scope import CheckError, Default, bind_call
+from dsl.scope import Default, bind_call
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
 from runtime.numpy import (IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes, evaluate,
@@ -175,14 +175,11 @@ class Interpreter:
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared
         shape and dtype, the arguments checked as the checker checks them."""
         fname = call.func.id
-        try:
-            bound = bind_call(call, INIT_SIGS[fname], fname)
-            args = {p: a.value if isinstance(a, Default) else materialize(self.ev(a))
-                    for p, a in bound.items() if p != "dtype"}
-            check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
-                                              for p, v in args.items()}, bound.get("dtype", Default(None)))
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        bound = bind_call(call, INIT_SIGS[fname], fname)
+        args = {p: a.value if isinstance(a, Default) else materialize(self.ev(a))
+                for p, a in bound.items() if p != "dtype"}
+        check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
+                                          for p, v in args.items()}, bound.get("dtype", Default(None)))
         shape, dtype = t.concrete_shape({}), NUMPY_DTYPE[t.dtype]
         if fname in ("zeros", "ones"):
             return np.full(shape, 0 if fname == "zeros" else 1, dtype)
@@ -204,10 +201,7 @@ class Interpreter:
         return method(e)
 
     def ev_Num(self, e):
-        try:
-            check_number(e)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        check_number(e)
         return e.value
 
     def ev_Str(self, e):
@@ -270,10 +264,8 @@ class Interpreter:
             return self.tensor_op(e, values)
         op = getattr(e, "op", "?")
         if len(values) == 2:
-            try:        # before computing it: 10 ** 10 ** 10 would never end
-                int_result_fits(op, *values, e.span)
-            except CheckError as exc:
-                raise SymError(exc.diagnostic)
+            # before computing it: 10 ** 10 ** 10 would never end
+            int_result_fits(op, *values, e.span)
         try:
             with np.errstate(all="ignore"):
                 result = to_python(fn(*values))
@@ -388,10 +380,7 @@ class Interpreter:
         locals_: dict = {}
         if name not in SIGS:        # the checker reports it first
             raise error("E0102", f"unknown function `{name}`", e.func.span)
-        try:
-            bound = bind_call(e, SIGS[name], name)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        bound = bind_call(e, SIGS[name], name)
         lifted = {id(a): self.lift(a, params, locals_, (name, param))
                   for param, a in bound.items() if not isinstance(a, Default)}
         call = A.Call(e.func, tuple(lifted[id(a)] for a in e.args),
@@ -414,10 +403,7 @@ class Interpreter:
     def run_lowered(self, e, params, locals_):
         """A host expression over lifted operands, checked as in a def and
         evaluated on the numpy reference backend."""
-        try:
-            node = check_as_in_def(e, locals_)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        node = check_as_in_def(e, locals_)
         try:
             (value,) = evaluate([node], NpEnv({}, params, {}))
         except IndexOutOfRange as exc:
@@ -471,10 +457,7 @@ class Interpreter:
     @staticmethod
     def not_a_tensor(value, span, where):
         fname, param = where
-        try:
-            check_tensor_args(fname, {param: (type_of(value), span)}, span)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        check_tensor_args(fname, {param: (type_of(value), span)}, span)
         raise error("E0606", f"cannot use {describe(value)} here", span)
 
 
@@ -484,11 +467,8 @@ def is_number(v) -> bool:
 
 def literal_array(literal: A.ListExpr, dtype: str | None = None) -> np.ndarray:
     """A list literal as the checker types it (dtype: the one it meets)."""
-    try:
-        weak = WeakTensor(literal)
-        return np.array(weak.value(dtype), NUMPY_DTYPE[weak.dtype(dtype)])
-    except CheckError as exc:
-        raise SymError(exc.diagnostic)
+    weak = WeakTensor(literal)
+    return np.array(weak.value(dtype), NUMPY_DTYPE[weak.dtype(dtype)])
 
 
 def stacked(values: list, span) -> np.ndarray:
@@ -562,10 +542,8 @@ def to_arg(fn: Function, param, value, span):
         if isinstance(value, bool) != (dtype.kind == "b"):
             raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {value!r}",
                         span, "pass `true` or `false` for bool, a number otherwise")
-        try:        # a number keeps its value: it must fit the dtype (E0218)
-            check_literal_range(value, t.dtype, span)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        # a number keeps its value: it must fit the dtype (E0218)
+        check_literal_range(value, t.dtype, span)
         return np.asarray(value, dtype)
     if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
         value = np.asarray(value)
