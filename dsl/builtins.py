@@ -6,18 +6,17 @@ from . import autodiff
 from .ir import Node, toposort
 from .checker import check_literal_range, non_negative
 from .diagnostics import SymError
+from .registry import BY_NAME
 from .scope import Default, Weak, fail, static_bool, static_int, static_ints, dim_from_ast
-from .types import TensorType
+from .types import DTYPES, TensorType
 
-CAST_NAMES = ("f32", "f64", "i32", "i64", "bool")
-UNARY = ("exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "softplus",
-         "relu", "sin", "cos")
 
 
 def call_builtin(ck, name: str, args: dict, e: A.Call):
-    if name in UNARY:
+    b = BY_NAME[name]
+    if b.unary:
         return ck.apply(name, (node_arg(ck, args["x"]),), e.span)
-    if name in CAST_NAMES:
+    if b.cast:
         return ck.apply("cast", (node_arg(ck, args["x"], name),), e.span, dtype=name)
     handler = HANDLERS.get(name)
     return handler(ck, args, e)
@@ -185,7 +184,7 @@ def constructor(value):
         if given(args["dtype"]):
             d = args["dtype"]
             dtype = d.id if isinstance(d, A.Name) else None
-            if dtype not in CAST_NAMES:
+            if dtype not in DTYPES:
                 fail("E0007", "dtype must be one of f32 f64 i32 i64 bool", d.span)
         if value is None:
             check_fill(fill, dtype, args["value"].span)

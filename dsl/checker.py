@@ -17,6 +17,7 @@ from .build import apply, const
 from .diagnostics import Diagnostic, Note, Span
 from .ir import Function, Node
 from .ops import both_stretched
+from .registry import HOST_ONLY, SIGS
 from .scope import (Sig, Weak, bind_call, did_you_mean, dim_from_ast, fail,
                     literal_value, static_int)
 from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
@@ -25,27 +26,6 @@ from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
 BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
           "**": "pow", "@": "matmul", "==": "eq", "!=": "ne", "<": "lt", "<=": "le",
           ">": "gt", ">=": "ge", "and": "and", "or": "or"}
-UNARY_BUILTINS = ("exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid",
-                  "softplus", "relu", "sin", "cos")
-REDUCTIONS = ("sum", "mean", "max", "min", "prod")
-CASTS = {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64", "bool": "bool"}
-
-SIGS = {name: Sig(("x",)) for name in UNARY_BUILTINS}
-SIGS.update({name: Sig(("x",), (("axis", None), ("keepdims", False))) for name in REDUCTIONS})
-SIGS.update({name: Sig(("x",)) for name in CASTS})
-SIGS.update({
-    "argmax": Sig(("x",), (("axis", None), ("keepdims", False))),
-    "argmin": Sig(("x",), (("axis", None), ("keepdims", False))),
-    "maximum": Sig(("a", "b")), "minimum": Sig(("a", "b")), "dot": Sig(("a", "b")),
-    "where": Sig(("cond", "a", "b")), "clip": Sig(("x", "lo", "hi")),
-    "softmax": Sig(("x",), (("axis", -1),)), "log_softmax": Sig(("x",), (("axis", -1),)),
-    "logsumexp": Sig(("x",), (("axis", -1),)), "one_hot": Sig(("y", "depth")),
-    "transpose": Sig(("x",), (("axes", None),)), "reshape": Sig(("x", "shape")),
-    "concat": Sig(("xs",), (("axis", 0),)), "stack": Sig(("xs",), (("axis", 0),)),
-    "zeros": Sig(("shape",), (("dtype", "f32"),)), "ones": Sig(("shape",), (("dtype", "f32"),)),
-    "full": Sig(("shape", "value"), (("dtype", None),)), "arange": Sig(("n",)),
-    "grad": Sig(("cost", "wrt")), "len": Sig(("x",)),
-})
 DEF_BUILTINS = tuple(SIGS)
 
 
@@ -398,9 +378,7 @@ class BodyChecker:
         if name not in SIGS and (name in self.locals or name in self.env.shareds):
             fail("E0106", f"`{name}` is a value, not a function", e.func.span)
         if name not in SIGS:
-            host_only = {"print", "range", "batches", "mnist", "save", "load", "record",
-                         "normal", "uniform"}
-            if name in host_only:
+            if name in HOST_ONLY:
                 fail("E0112", f"`{name}` is a host builtin and cannot be called inside a def", e.func.span,
                      "call it at top level")
             fail("E0102", f"unknown function `{name}`", e.func.span,

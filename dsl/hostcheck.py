@@ -24,28 +24,13 @@ from .diagnostics import Diagnostic, Note, SymError
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
+from .registry import BY_NAME, HOST_SIGS, INIT_ONLY, INIT_SIGS, NAMES, OVERLOADED
 from .scope import Default, Sig, bind_call, did_you_mean, fail, too_deep
 from .types import DTYPES, Size, TensorType, TupleType
 
-HOST_SIGS = {
-    "print": Sig((), (("sep", " "),), variadic=True), "range": Sig(("a",), (("b", None), ("step", None))),
-    "batches": Sig(("split", "size"), (("drop_last", False),)), "len": Sig(("x",)), "abs": Sig(("x",)),
-    "record": Sig(("name", "value")), "save": Sig(("path",)), "load": Sig(("path",)),
-    "mnist": Sig((), (("path", None),)), "format": Sig(("value", "spec")),
-    "normal": Sig(("mean", "std"), (("seed", None),)),
-    "uniform": Sig(("low", "high"), (("seed", None),)),
-}
-TWO_NUMBERS = Sig(("a", "b"))           # max(a, b) and min(a, b) on the host
-# shared W: T = zeros() etc.: the declaration gives the shape
-INIT_SIGS = {
-    "zeros": Sig((), (("shape", None), ("dtype", "f32"))),
-    "ones": Sig((), (("shape", None), ("dtype", "f32"))),
-    "full": Sig(("value",), (("shape", None), ("dtype", None))),
-    "normal": HOST_SIGS["normal"], "uniform": HOST_SIGS["uniform"],
-}
-INIT_ONLY = ("normal", "uniform")
+TWO_NUMBERS = BY_NAME["max"].host_sig     # max(a, b) and min(a, b) on the host
 # every function name a program can call without defining it
-BUILTIN_NAMES = frozenset(HOST_SIGS) | frozenset(DEF_SIGS) | {"max", "min"}
+BUILTIN_NAMES = NAMES
 PY_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
              "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "@": operator.matmul,
              "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -445,7 +430,7 @@ class HostChecker:
         name = e.func.id
         if name in self.def_asts:
             return self.call_def(name, e)
-        if name in ("max", "min") and len(e.args) != 1:
+        if name in OVERLOADED and len(e.args) != 1:
             return self.host_builtin(name, e, TWO_NUMBERS)
         if name in INIT_ONLY:
             fail("E0616", f"`{name}` draws the initial value of a shared value; it is not a host function",

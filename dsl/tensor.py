@@ -28,7 +28,8 @@ import numpy as np
 from . import ast as A
 from . import autodiff
 from .build import apply
-from .checker import SIGS, check_literal_range
+from .checker import check_literal_range
+from .registry import SIGS
 from .ir import toposort
 from .tensor_core import (FRESH, LEAF_NAMES, USER_SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
@@ -42,13 +43,7 @@ __all__ = [
     "scalar", "vector", "matrix", "tensor", "iscalar", "ivector", "imatrix",
     "fscalar", "fvector", "fmatrix", "dscalar", "dvector", "dmatrix",
     "lscalar", "lvector", "lmatrix", "tensor3", "tensor4",
-    "shared", "function", "grad", "dot", "cast", "f32", "f64", "i32", "i64",
-    "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "softplus", "relu",
-    "sin", "cos", "maximum", "minimum", "where", "clip",
-    "sum", "mean", "max", "min", "prod", "argmax", "argmin",
-    "softmax", "log_softmax", "logsumexp", "one_hot",
-    "transpose", "reshape", "concat", "stack", "zeros", "ones", "full", "arange",
-    "CompiledFunction",
+    "shared", "function", "grad", "cast", "CompiledFunction",
 ]
 
 _BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
@@ -498,18 +493,12 @@ def _builtin(name):
     return f
 
 
-exp, log, log1p, sqrt = (_builtin(n) for n in ("exp", "log", "log1p", "sqrt"))
-abs, sign, tanh, sigmoid = (_builtin(n) for n in ("abs", "sign", "tanh", "sigmoid"))
-softplus, relu, sin, cos = (_builtin(n) for n in ("softplus", "relu", "sin", "cos"))
-maximum, minimum, where, clip = (_builtin(n) for n in ("maximum", "minimum", "where", "clip"))
-sum, mean, max, min, prod = (_builtin(n) for n in ("sum", "mean", "max", "min", "prod"))
-argmax, argmin, one_hot = (_builtin(n) for n in ("argmax", "argmin", "one_hot"))
-softmax, log_softmax, logsumexp = (_builtin(n) for n in ("softmax", "log_softmax", "logsumexp"))
-transpose, reshape, concat, stack = (_builtin(n) for n in ("transpose", "reshape", "concat", "stack"))
-zeros, ones, full, arange = (_builtin(n) for n in ("zeros", "ones", "full", "arange"))
-f32, f64, i32, i64 = (_builtin(n) for n in ("f32", "f64", "i32", "i64"))
-dot = _builtin("dot")
-dot.__doc__ = "`dot(a, b)` is `a @ b`."
+# every def builtin of the registry, but `grad` (below, on lists too) and the
+# two that would hide Python's own `len` and `bool`
+EXPORTED = tuple(n for n in SIGS if n not in ("grad", "len", "bool"))
+globals().update({n: _builtin(n) for n in EXPORTED})
+__all__ += EXPORTED
+dot.__doc__ = "`dot(a, b)` is `a @ b`."  # noqa: F821 (defined just above)
 
 
 def cast(x, dtype) -> Variable:

@@ -34,7 +34,7 @@ from .build import apply
 from .checker import BodyChecker, Env, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
 from .ir import Node
-from .types import FROM_NUMPY, Size, TensorType, dim_add, dim_mul, dim_neg, dim_sub
+from .types import DTYPES, FROM_NUMPY, Size, TensorType, dim_add, dim_mul, dim_neg, dim_sub
 
 # ---- where the user is ----------------------------------------------------
 _DSL_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -379,18 +379,14 @@ def shape_of(value):
     return None
 
 
-DTYPE_ALIASES = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64",
-                 "bool": "bool"}
-
-
 def dtype_name(dtype, span) -> str:
-    if isinstance(dtype, str) and dtype in ("f32", "f64", "i32", "i64", "bool"):
+    if isinstance(dtype, str) and dtype in DTYPES:
         return dtype
     try:
         key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     except TypeError:
         key = None
-    name = DTYPE_ALIASES.get(key) if key is not None else None
+    name = FROM_NUMPY.get(key) if key is not None else None
     if name is None:
         fail("E0007", f"unknown dtype {dtype!r}: dtype must be one of f32 f64 i32 i64 bool", span)
     return name
