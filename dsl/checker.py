@@ -18,6 +18,7 @@ from .diagnostics import Diagnostic, Note, Span
 from .ir import Function, Node
 from .ops import both_stretched
 from .registry import HOST_ONLY, SIGS
+from .signature import bind, substitute
 from .scope import (Sig, Weak, bind_call, did_you_mean, dim_from_ast, fail,
                     literal_value, static_int)
 from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
@@ -426,17 +427,6 @@ def size_var_span(d: A.Def, name):
     return d.name.span
 
 
-def substitute(d: Size, sizes: dict) -> Dim:
-    from .types import dim_add, dim_mul
-    total: Dim = 0
-    for mono, coeff in d.terms:
-        term: Dim = coeff
-        for v in mono:
-            term = dim_mul(term, sizes.get(v, Size.var(v)))
-        total = dim_add(total, term)
-    return total
-
-
 def signature_text(d: A.Def) -> str:
     params, ret, _ = declared_types(d)
     return f"def {d.name.id}({', '.join(f'{n}: {t}' for n, t in params)}) -> {ret}"
@@ -594,43 +584,40 @@ def literal_tensor(e: A.ListExpr):
 
 def inline(env: Env, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple | Node:
     """Check d's body with `args` for its parameters (size variables unified)."""
-    sizes: dict[str, Dim] = {}
-    origin: dict[str, Span] = {}
     params, ret, _ = declared_types(d)
-    for (pname, ptype), arg, arg_ast, p in zip(params, args, call.args, d.params):
-        unify_arg(pname, ptype, arg, arg_ast.span, p, sizes, origin, d.name.id)
+    sizes = unify_args(params, args, [a.span for a in call.args], d.name.id)
     checker = BodyChecker(env, d, sizes, dict(zip((p for p, _ in params), args)), stack, True)
     outputs = checker.run(ret)
     return outputs if isinstance(ret, TupleType) else outputs[0]
 
 
-def unify_arg(pname, ptype: TensorType, arg: Node, span, p: A.Param, sizes, origin, fname):
-    if arg.type.rank != ptype.rank:
-        fail("E0203", f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
-             f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}")
-    if arg.type.dtype != ptype.dtype:
-        code = "E0205" if {arg.type.dtype, ptype.dtype} <= set(FLOATS) else "E0206"
-        fail(code, f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
-             f"cast it: `{ptype.dtype}(...)`")
-    for axis, (want, got) in enumerate(zip(ptype.shape, arg.type.shape)):
-        var = want.single_var() if isinstance(want, Size) else None
-        if var is not None and var not in sizes:
-            sizes[var] = got
-            origin[var] = (span, pname)
-            continue
-        expect = substitute(want, sizes) if isinstance(want, Size) else want
-        if expect != got:
-            if var is not None:
-                first_span, first = origin[var]
-                fail("E0203", f"size `{var}` of `{fname}` is {dim_str(expect)} from argument `{first}`, "
-                     f"but argument `{pname}` gives {dim_str(got)}", span,
-                     f"every `{var}` in the signature of `{fname}` must be the same size; "
-                     f"`{pname}` is {arg.type}",
-                     [Note(f"`{var}` = {dim_str(expect)} comes from argument `{first}` here", first_span)])
-            expected = TensorType(ptype.dtype, tuple(
-                substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
-            fail("E0203", f"argument `{pname}` of `{fname}` must be {expected}, got {arg.type}", span,
-                 f"axis {axis} is {dim_str(got)}, but `{fname}` expects {dim_str(expect)}")
+def unify_args(params, args: list[Node], spans, fname) -> dict:
+    """The sizes a call binds in the callee's signature, or E0203 (E0205/E0206
+    for a dtype)."""
+    for (pname, ptype), arg, span in zip(params, args, spans):
+        if arg.type.rank != ptype.rank:
+            fail("E0203", f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
+                 f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}")
+        if arg.type.dtype != ptype.dtype:
+            code = "E0205" if {arg.type.dtype, ptype.dtype} <= set(FLOATS) else "E0206"
+            fail(code, f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
+                 f"cast it: `{ptype.dtype}(...)`")
+    sizes, m = bind([t for _, t in params], [a.type.shape for a in args])
+    if m is None:
+        return sizes
+    (pname, ptype), arg, span = params[m.index], args[m.index], spans[m.index]
+    if m.kind == "twice":
+        first = params[m.first][0]
+        fail("E0203", f"size `{m.var}` of `{fname}` is {dim_str(m.want)} from argument `{first}`, "
+             f"but argument `{pname}` gives {dim_str(m.got)}", span,
+             f"every `{m.var}` in the signature of `{fname}` must be the same size; "
+             f"`{pname}` is {arg.type}",
+             [Note(f"`{m.var}` = {dim_str(m.want)} comes from argument `{first}` here", spans[m.first])])
+    expected = TensorType(ptype.dtype, tuple(
+        substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
+    want = substitute(m.want, sizes) if isinstance(m.want, Size) else m.want
+    fail("E0203", f"argument `{pname}` of `{fname}` must be {expected}, got {arg.type}", span,
+         f"axis {m.axis} is {dim_str(m.got)}, but `{fname}` expects {dim_str(want)}")
 
 
 def check_hides_global(env: Env, d: A.Def, name, span, what):

@@ -25,6 +25,7 @@ from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
 from .registry import BY_NAME, HOST_SIGS, INIT_ONLY, INIT_SIGS, NAMES, OVERLOADED
+from .signature import bind
 from .scope import Default, Sig, bind_call, did_you_mean, fail, too_deep
 from .types import DTYPES, Size, TensorType, TupleType
 
@@ -900,17 +901,13 @@ def mismatch(want: TensorType, got, bound: dict, pname=None, span=None):
                     f"{len(got.shape)} of {got.dtype}: is this the right value?")
         return f"it needs {plural(want.rank, 'dimension')}, not {len(got.shape)}"
     dtype_problem = f"cast it: `{want.dtype}(...)`" if want.dtype != got.dtype else None
-    for i, (w, g) in enumerate(zip(want.shape, got.shape)):
-        if g is None:
-            continue
-        if isinstance(w, int):
-            if w != g:
-                return f"axis {i} is {g}, but the signature says {w}" + \
-                    (f"; its dtype is wrong too: {dtype_problem}" if dtype_problem else "")
-            continue
-        var = w.single_var()
-        if var is not None:
-            if var in bound and bound[var][0] != g:
-                return var, bound[var], g, dtype_problem
-            bound.setdefault(var, (g, pname, span))
-    return dtype_problem
+    sizes = {var: size for var, (size, _, _) in bound.items()}
+    _, m = bind([want], [got.shape], derived=False, sizes=sizes)   # `n + 1` is checked at run time
+    for var, size in sizes.items():
+        bound.setdefault(var, (size, pname, span))
+    if m is None:
+        return dtype_problem
+    if m.kind == "twice":
+        return m.var, bound[m.var], m.got, dtype_problem
+    return f"axis {m.axis} is {m.got}, but the signature says {m.want}" + \
+        (f"; its dtype is wrong too: {dtype_problem}" if dtype_problem else "")

@@ -287,9 +287,7 @@ class CompiledFunction:
         try:
             sizes = bind_sizes(params, arrays)
         except ShapeMismatch as exc:
-            fail("E0604", f"argument `{exc.param_name}` of `{fn.name}` must be "
-                 f"{exc.expected_type}, got shape {exc.actual_shape}", span, exc.reason,
-                 [Note(f"signature: {fn.signature}")])
+            raise located(exc.at_call(fn.name, fn.signature, span).diagnostics, span) from None
         with errors(span):          # before anything runs: no access outside a buffer
             check_derived_sizes(fn, sizes, span)
             check_requirements(fn, sizes, span)

@@ -337,9 +337,7 @@ class Interpreter:
         except ShapeMismatch as exc:
             i = [p.attr("name") for p in fn.params].index(exc.param_name)
             where = arg_spans[i] if arg_spans else span
-            raise error("E0604", f"argument `{exc.param_name}` of `{name}` must be "
-                        f"{exc.expected_type}, got shape {exc.actual_shape}", where, exc.reason,
-                        [Note(f"signature: {fn.signature}")])
+            raise exc.at_call(name, fn.signature, where) from None
         check_derived_sizes(fn, sizes, span)
         check_requirements(fn, sizes, span)
         try:
