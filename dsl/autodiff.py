@@ -316,16 +316,14 @@ VJP.update({
 
 
 # ---- grad ------------------------------------------------------------------
-def grad(cost: Node, wrts: list[Node]) -> list[Node]:
-    """d cost / d wrt for each wrt, each a node of exactly wrt's type.
+def grad(cost: Node, wrts: list[Node], names=None, spans=None, cost_span=None) -> list[Node]:
+    """d cost / d wrt for each wrt, each a node of exactly wrt's type;
+    `check_grad` first (its arguments after `wrts` locate its errors).
 
     Nodes are matched structurally (Node equality), so a wrt may be any
     leaf or interior node equal to one in the cost's graph."""
-    _check_cost(cost)
+    check_grad(cost, wrts, names, spans, cost_span)
     order = _unique(toposort([cost]))
-    present = set(order)
-    for w in wrts:
-        _check_wrt(w, present)
     wanted = set(wrts)
     # only nodes downstream of some wrt need a cotangent
     live = set()
@@ -348,23 +346,27 @@ def grad(cost: Node, wrts: list[Node]) -> list[Node]:
     return [_result(cts, w) for w in wrts]
 
 
-def _check_cost(cost: Node) -> None:
-    if cost.type.rank != 0:
-        raise error("E0401", f"the cost of `grad` must be a scalar, got {cost.type}", cost.span,
-                      "reduce it first: `sum(...)` or `mean(...)`")
-    if not cost.type.is_float:
-        raise error("E0402", f"the cost of `grad` must be a float, got {cost.type}", cost.span,
-                      "convert it: `f32(...)`")
-
-
-def _check_wrt(w: Node, present: set) -> None:
-    name = w.attr("name") or w.op
-    if not w.type.is_float:
-        raise error("E0405", f"cannot differentiate with respect to `{name}` of type {w.type}", w.span,
-                      "gradients exist for float tensors only")
-    if w not in present:
-        raise error("E0403", f"the cost does not depend on `{name}`", w.span,
-                      "its gradient would be zero; check that the cost uses it")
+def check_grad(cost: Node, wrts: list[Node], names=None, spans=None, cost_span=None) -> None:
+    """The preconditions of `grad`, one text for `.sym` and the tensor API:
+    float wrts, a scalar float cost that depends on each. `names` and
+    `spans` say how the user wrote each wrt (default: the node's)."""
+    names = names or [w.attr("name") or w.op for w in wrts]
+    spans = spans or [w.span for w in wrts]
+    for w, name, span in zip(wrts, names, spans):
+        if not w.type.is_float:
+            raise error("E0405", f"cannot differentiate with respect to `{name}` of type {w.type}",
+                        span, "gradients exist only for float values")
+    t = cost.type
+    if t.rank != 0 or not t.is_float:
+        raise error("E0401" if t.rank else "E0402",
+                    f"`grad` needs {'a scalar' if t.rank else 'a float'} cost, got {t}",
+                    cost_span or cost.span, "reduce it first: `grad(sum(...), W)` or `grad(mean(...), W)`"
+                    if t.rank else "cast the cost: `f32(...)`")
+    present = set(toposort([cost]))
+    for w, name, span in zip(wrts, names, spans):
+        if w not in present:
+            raise error("E0403", f"the cost does not depend on `{name}`", span,
+                        f"its gradient would be zero everywhere; check that `{name}` is used in the cost")
 
 
 def _unique(order: list[Node]) -> list[Node]:

@@ -14,12 +14,12 @@ import numpy as np
 
 from . import ast as A
 from .build import apply, const
-from .diagnostics import Diagnostic, Note, Span
+from .diagnostics import Diagnostic, Note
 from .ir import Function, Node
 from .ops import both_stretched
 from .registry import HOST_ONLY, SIGS
 from .signature import bind, substitute
-from .scope import (Sig, Weak, bind_call, did_you_mean, dim_from_ast, fail,
+from .scope import (Weak, bind_call, did_you_mean, dim_from_ast, fail,
                     literal_value, static_int)
 from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
                     scalar)
@@ -199,10 +199,7 @@ class BodyChecker:
                  [Note(f"the first update of `{name}` computes this", self.updates[name].span)])
         want = self.env.shareds[name]
         value = self.tensor(self.expr(s.value), s.value.span, want.dtype)
-        if value.type != want:
-            fail("E0502", f"update of `{name}` has type {value.type}, but `{name}` is {want}",
-                 s.value.span, f"cast it: `{want.dtype}(...)`" if value.type.dtype != want.dtype
-                 else "an update must keep the shared value's exact shape")
+        check_update(name, want, value, s.value.span)
         self.updates[name] = value
 
     def check_return(self, s: A.Return, ret_type) -> tuple[Node, ...]:
@@ -618,6 +615,14 @@ def unify_args(params, args: list[Node], spans, fname) -> dict:
     want = substitute(m.want, sizes) if isinstance(m.want, Size) else m.want
     fail("E0203", f"argument `{pname}` of `{fname}` must be {expected}, got {arg.type}", span,
          f"axis {m.axis} is {dim_str(m.got)}, but `{fname}` expects {dim_str(want)}")
+
+
+def check_update(name: str, want: TensorType, value: Node, span) -> None:
+    """`W <- value` in a def and `updates=[(W, value)]` from Python (E0502)."""
+    if value.type != want:
+        fail("E0502", f"update of `{name}` has type {value.type}, but `{name}` is {want}",
+             span, f"cast it: `{want.dtype}(...)`" if value.type.dtype != want.dtype
+             else "an update must keep the shared value's exact shape")
 
 
 def check_hides_global(env: Env, d: A.Def, name, span, what):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.diagnostics import SymError, error
+from dsl.diagnostics import error
 from dsl.hostargs import check_builtin
 from dsl.hostcheck import HOST_SIGS, TWO_NUMBERS
 from dsl.hosttypes import type_of

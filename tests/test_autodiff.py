@@ -389,9 +389,9 @@ def test_error_non_scalar_cost():
 
 
 def test_error_integer_cost():
-    i = param("i", None, "i32", shape=(3,))
+    i, x = param("i", None, "i32", shape=(3,)), param("x", None, shape=(3,))
     with pytest.raises(SymError) as e:
-        grad(total(i), [i])
+        grad(total(i), [x])
     assert e.value.diagnostic.code == "E0402"
 
 
