@@ -14,7 +14,7 @@ import numpy as np
 
 from . import ast as A
 from .build import apply, const
-from .diagnostics import Diagnostic, Note
+from .diagnostics import Diagnostic, Note, unknown_function
 from .ir import Function, Node
 from .ops import both_stretched
 from .registry import HOST_ONLY, SIGS
@@ -379,8 +379,8 @@ class BodyChecker:
             if name in HOST_ONLY:
                 fail("E0112", f"`{name}` is a host builtin and cannot be called inside a def", e.func.span,
                      "call it at top level")
-            fail("E0102", f"unknown function `{name}`", e.func.span,
-                 did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
+            raise unknown_function(name, e.func.span,
+                                   did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
         args = bind_call(e, SIGS[name], name)
         from .builtins import call_builtin
         return call_builtin(self, name, args, e)

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import ast as A
 from .checker import SIGS as DEF_SIGS, WeakTensor, check_literal_range, literal_overflow
-from .diagnostics import Diagnostic, Note, SymError
+from .diagnostics import Diagnostic, Note, SymError, initializer_only, unknown_function
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
@@ -434,14 +434,13 @@ class HostChecker:
         if name in OVERLOADED and len(e.args) != 1:
             return self.host_builtin(name, e, TWO_NUMBERS)
         if name in INIT_ONLY:
-            fail("E0616", f"`{name}` draws the initial value of a shared value; it is not a host function",
-                 e.func.span, f"declare the value: `shared W: f32[784, 10] = {name}(0.0, 0.01, seed=1)`")
+            raise initializer_only(name, e.func.span)
         if name in HOST_SIGS:
             return self.host_builtin(name, e, HOST_SIGS[name])
         if name in DEF_SIGS:
             return self.expression_builtin(name, e)
-        fail("E0102", f"unknown function `{name}`", e.func.span,
-             did_you_mean(name, list(BUILTIN_NAMES) + list(self.def_asts)))
+        raise unknown_function(name, e.func.span,
+                               did_you_mean(name, list(BUILTIN_NAMES) + list(self.def_asts)))
 
     def arg_types(self, bound: dict, span) -> dict:
         """param -> (type, span) of a bound call; defaults typed by their value."""

@@ -16,12 +16,13 @@ import numpy as np
 
 from dsl import ast as A
 from dsl.checker import WeakTensor, check_literal_range
-from dsl.diagnostics import Note, SymError, error
+from dsl.diagnostics import Note, SymError, error, initializer_only, unknown_function
 from dsl.ir import Function
 from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, check_initializer,
                            check_number, int_result_fits, is_initializer, number_ast)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import describe as describe_type, type_of
+from dsl.registry import OVERLOADED, SIGS
 from dsl.scope import Default, bind_call
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
@@ -305,11 +306,9 @@ class Interpreter:
             outputs = self.call_def(name, args, [a.span for a in e.args], e.span)
             return outputs
         if name in INIT_ONLY:
-            raise error("E0616", f"`{name}` draws the initial value of a shared value; it is not a "
-                        "host function", e.func.span,
-                        f"declare the value: `shared W: f32[784, 10] = {name}(0.0, 0.01, seed=1)`")
+            raise initializer_only(name, e.func.span)
         host = HOST_BUILTINS.get(name)
-        if host is not None and not (name in ("max", "min") and len(e.args) == 1):
+        if host is not None and not (name in OVERLOADED and len(e.args) == 1):
             return host(self, e)
         return self.builtin(e)
 
@@ -372,12 +371,11 @@ class Interpreter:
 
     def builtin(self, e: A.Call):
         """An expression builtin on host values, lowered and run on numpy."""
-        from dsl.checker import SIGS
         name = e.func.id
         params: dict = {}
         locals_: dict = {}
         if name not in SIGS:        # the checker reports it first
-            raise error("E0102", f"unknown function `{name}`", e.func.span)
+            raise unknown_function(name, e.func.span)
         bound = bind_call(e, SIGS[name], name)
         lifted = {id(a): self.lift(a, params, locals_, (name, param))
                   for param, a in bound.items() if not isinstance(a, Default)}
