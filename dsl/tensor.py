@@ -30,7 +30,7 @@ from . import autodiff
 from .build import apply
 from .checker import check_literal_range
 from .registry import SIGS
-from .tensor_core import (FRESH, LEAF_NAMES, USER_SIZES, Lowerer, SymWarning, VariableBase,
+from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
                           shape_of, unify_broadcast, unify_except, unify_matmul, unique_name,
                           user_span)
@@ -405,10 +405,10 @@ def tensor(name=None, dtype="f32", shape=()) -> Variable:
         elif d is None:
             dims.append(fresh_size())
         elif isinstance(d, str) and d.isidentifier() and is_size_var_name(d):
-            if d in FRESH:
+            if d in SIZES.fresh:
                 fail("E0214", f"`{d}` is already the name of a fresh size", span,
                      "choose another size name")
-            USER_SIZES.add(d)
+            SIZES.user.add(d)
             dims.append(Size.var(d))
         else:
             fail("E0214", f"a dimension must be an integer, a size name or None, got {d!r}", span,
