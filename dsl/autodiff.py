@@ -144,6 +144,7 @@ UNARY_VJP = {
     "relu": lambda b, x, y, g: b.mask(b.gt(x, b.c(0, x)), g),
     "exp": lambda b, x, y, g: b.mul(g, y),
     "log": lambda b, x, y, g: b.div(g, x),
+    "log2": lambda b, x, y, g: b.div(g, b.mul(x, b.c(0.6931471805599453, x))),   # ln 2
     "log1p": lambda b, x, y, g: b.div(g, b.add(x, b.c(1, x))),
     "sqrt": lambda b, x, y, g: b.div(g, b.mul(b.c(2, y), y)),
     "tanh": lambda b, x, y, g: b.mul(g, b.sub(b.c(1, y), b.mul(y, y))),

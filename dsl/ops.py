@@ -34,7 +34,7 @@ from .types import (BroadcastError, TensorType, broadcast_shapes, dim_prod,
 
 
 # op name -> short description, for `sym explain` and docs
-UNARY_FLOAT = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)",
+UNARY_FLOAT = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)", "log2": "base-2 log",
                "sqrt": "square root", "tanh": "tanh", "sigmoid": "1/(1+e**-x)",
                "softplus": "log(1 + e**x)", "sin": "sine", "cos": "cosine"}
 UNARY_NUMERIC = {"neg": "-x", "abs": "|x|", "sign": "sign", "relu": "max(x, 0)"}

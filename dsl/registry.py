@@ -44,7 +44,8 @@ AXIS = Sig(("x",), (("axis", None), ("keepdims", False)))
 ROW = Sig(("x",), (("axis", -1),))
 TWO = Sig(("a", "b"))
 DRAW = (("seed", None),)
-UNARY_DOCS = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)", "sqrt": "square root",
+UNARY_DOCS = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)",
+              "log2": "base-2 log", "sqrt": "square root",
               "sign": "-1, 0 or 1", "tanh": "hyperbolic tangent",
               "sigmoid": "1/(1 + e**-x)", "softplus": "log(1 + e**x)", "relu": "max(x, 0)",
               "sin": "sine", "cos": "cosine"}

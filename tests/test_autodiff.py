@@ -98,6 +98,7 @@ def max_pair(r):
 
 CASES = {
     "exp": unary("exp"), "log": unary("log", 0.3, 3.0), "log1p": unary("log1p", -0.5, 3.0),
+    "log2": unary("log2", 0.3, 3.0),
     "sqrt": unary("sqrt", 0.3, 3.0), "tanh": unary("tanh"), "sigmoid": unary("sigmoid", -4, 4),
     "softplus": unary("softplus", -4, 4), "sin": unary("sin", -3, 3), "cos": unary("cos", -3, 3),
     "neg": unary("neg"),

@@ -104,7 +104,7 @@ def test_every_op_has_an_opencl_lowering():
 
 
 # ---- elementwise ---------------------------------------------------------------------------
-UNARY_FLOAT = {"exp": (-3, 3), "log": (0.1, 5), "log1p": (-0.9, 5), "sqrt": (0, 5),
+UNARY_FLOAT = {"exp": (-3, 3), "log": (0.1, 5), "log1p": (-0.9, 5), "log2": (0.1, 5), "sqrt": (0, 5),
                "tanh": (-3, 3), "sigmoid": (-30, 30), "softplus": (-30, 30),
                "sin": (-3, 3), "cos": (-3, 3)}
 

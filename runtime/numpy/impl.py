@@ -121,7 +121,7 @@ def _sigmoid(x):
 
 
 UNARY = {
-    "exp": np.exp, "log": np.log, "log1p": np.log1p, "sqrt": np.sqrt,
+    "exp": np.exp, "log": np.log, "log1p": np.log1p, "log2": np.log2, "sqrt": np.sqrt,
     "tanh": np.tanh, "sigmoid": _sigmoid,
     "softplus": lambda x: np.logaddexp(0, x),
     "sin": np.sin, "cos": np.cos, "neg": np.negative, "abs": np.abs,
