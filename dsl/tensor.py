@@ -29,7 +29,7 @@ from . import ast as A
 from . import autodiff
 from .build import apply
 from .checker import check_literal_range
-from .registry import SIGS
+from .registry import BY_NAME, OVERLOADED, SIGS
 from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
                           shape_of, unify_broadcast, unify_except, unify_matmul, unique_name,
@@ -466,12 +466,14 @@ def _lower_call(span, name, positional, keywords):
 def _unify_call(name, positional, keywords):
     operands = [v for p, v in positional if _CTX.get(p, "tensor") == "tensor"]
     operands += [v for k, v in keywords.items() if _CTX.get(k, "tensor") == "tensor"]
-    if name in ("maximum", "minimum", "where", "clip") or (
-            name in ("max", "min") and len(positional) == 2):
+    if name in OVERLOADED and len(positional) == 2:   # max(a, b): `b` is no axis here
+        operands = [v for _, v in positional]
+    kind = BY_NAME[name].operands
+    if kind == "broadcast":     # max(x) alone: one operand, nothing to unify
         unify_broadcast([shape_of(v) for v in operands])
-    elif name == "dot" and len(operands) == 2:
+    elif kind == "matmul" and len(operands) == 2:
         unify_matmul(shape_of(operands[0]), shape_of(operands[1]))
-    elif name in ("concat", "stack"):
+    elif kind in ("concat", "stack"):
         xs = dict(positional).get("xs", keywords.get("xs"))
         axis = dict(positional).get("axis", keywords.get("axis", 0))
         if isinstance(xs, (tuple, list)):
