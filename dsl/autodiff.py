@@ -20,6 +20,7 @@ Conventions where the math leaves a choice:
 from __future__ import annotations
 
 from .build import apply, const
+from .diagnostics import error
 from .ir import Body, Node, node, toposort
 from .ops import ARG_REDUCE, COMPARE, LEAVES, LOGIC, Op
 from .types import TensorType, dim_add, dim_prod
@@ -28,13 +29,6 @@ from .types import TensorType, dim_add, dim_prod
 # boolean, or leaves
 NONDIFF = frozenset((Op.SIGN, Op.FLOORDIV, Op.NOT, Op.ONE_HOT, Op.FULL, Op.ARANGE)
                     + tuple(COMPARE) + tuple(LOGIC) + ARG_REDUCE + LEAVES)
-
-
-class GradError(Exception):
-    def __init__(self, code: str, message: str, hint: str | None = None,
-                 node: Node | None = None):
-        super().__init__(message)
-        self.code, self.message, self.hint, self.node = code, message, hint, node
 
 
 # ---- small builders that keep the differentiated node's span ---------------
@@ -150,6 +144,7 @@ UNARY_VJP = {
     Op.RELU: lambda b, x, y, g: b.mask(b.gt(x, b.c(0, x)), g),
     Op.EXP: lambda b, x, y, g: b.mul(g, y),
     Op.LOG: lambda b, x, y, g: b.div(g, x),
+    Op.LOG2: lambda b, x, y, g: b.div(g, b.mul(x, b.c(0.6931471805599453, x))),   # ln 2
     Op.LOG1P: lambda b, x, y, g: b.div(g, b.add(x, b.c(1, x))),
     Op.SQRT: lambda b, x, y, g: b.div(g, b.mul(b.c(2, y), y)),
     Op.TANH: lambda b, x, y, g: b.mul(g, b.sub(b.c(1, y), b.mul(y, y))),
@@ -344,16 +339,14 @@ VJP.update({
 
 
 # ---- grad ------------------------------------------------------------------
-def grad(cost: Node, wrts: list[Node]) -> list[Node]:
-    """d cost / d wrt for each wrt, each a node of exactly wrt's type.
+def grad(cost: Node, wrts: list[Node], names=None, spans=None, cost_span=None) -> list[Node]:
+    """d cost / d wrt for each wrt, each a node of exactly wrt's type;
+    `check_grad` first (its arguments after `wrts` locate its errors).
 
     Nodes are matched structurally (Node equality), so a wrt may be any
     leaf or interior node equal to one in the cost's graph."""
-    _check_cost(cost)
+    check_grad(cost, wrts, names, spans, cost_span)
     order = _unique(toposort([cost]))
-    present = set(order)
-    for w in wrts:
-        _check_wrt(w, present)
     return backprop(cost, const(1, cost.type.dtype, cost.span), wrts, order)
 
 
@@ -374,8 +367,8 @@ def backprop(y: Node, seed: Node, wrts: list[Node], order: list[Node] | None = N
             continue
         rule = VJP.get(n.op)
         if rule is None:
-            raise GradError("E0404", f"no gradient rule for `{n.op}`",
-                            "this operation cannot be differentiated yet", node=n)
+            raise error("E0404", f"no gradient rule for `{n.op}`", n.span,
+                          "this operation cannot be differentiated yet")
         for x, gx in zip(n.inputs, rule(n, g)):
             if gx is None or x not in live or not floats(x):
                 continue
@@ -383,23 +376,27 @@ def backprop(y: Node, seed: Node, wrts: list[Node], order: list[Node] | None = N
     return [_result(cts, w) for w in wrts]
 
 
-def _check_cost(cost: Node) -> None:
-    if cost.type.rank != 0:
-        raise GradError("E0401", f"the cost of `grad` must be a scalar, got {cost.type}",
-                        "reduce it first: `sum(...)` or `mean(...)`", node=cost)
-    if not cost.type.is_float:
-        raise GradError("E0402", f"the cost of `grad` must be a float, got {cost.type}",
-                        "convert it: `f32(...)`", node=cost)
-
-
-def _check_wrt(w: Node, present: set) -> None:
-    name = w.attr("name") or w.op
-    if not w.type.is_float:
-        raise GradError("E0405", f"cannot differentiate with respect to `{name}` of type {w.type}",
-                        "gradients exist for float tensors only", node=w)
-    if w not in present:
-        raise GradError("E0403", f"the cost does not depend on `{name}`",
-                        "its gradient would be zero; check that the cost uses it", node=w)
+def check_grad(cost: Node, wrts: list[Node], names=None, spans=None, cost_span=None) -> None:
+    """The preconditions of `grad`, one text for `.sym` and the tensor API:
+    float wrts, a scalar float cost that depends on each. `names` and
+    `spans` say how the user wrote each wrt (default: the node's)."""
+    names = names or [w.attr("name") or w.op for w in wrts]
+    spans = spans or [w.span for w in wrts]
+    for w, name, span in zip(wrts, names, spans):
+        if not w.type.is_float:
+            raise error("E0405", f"cannot differentiate with respect to `{name}` of type {w.type}",
+                        span, "gradients exist only for float values")
+    t = cost.type
+    if t.rank != 0 or not t.is_float:
+        raise error("E0401" if t.rank else "E0402",
+                    f"`grad` needs {'a scalar' if t.rank else 'a float'} cost, got {t}",
+                    cost_span or cost.span, "reduce it first: `grad(sum(...), W)` or `grad(mean(...), W)`"
+                    if t.rank else "cast the cost: `f32(...)`")
+    present = set(toposort([cost]))
+    for w, name, span in zip(wrts, names, spans):
+        if w not in present:
+            raise error("E0403", f"the cost does not depend on `{name}`", span,
+                        f"its gradient would be zero everywhere; check that `{name}` is used in the cost")
 
 
 def _unique(order: list[Node]) -> list[Node]:

@@ -5,7 +5,7 @@ node's type always comes from `ops.TYPE_RULES`.
 """
 from __future__ import annotations
 
-from .diagnostics import Span
+from .diagnostics import Span, SymError
 from .ir import Node, make_attrs
 from .ops import TYPE_RULES
 from .types import TensorType
@@ -19,7 +19,10 @@ def apply(op: str, inputs, span: Span | None = None, type: TensorType | None = N
     rule_attrs = dict(attrs)
     if type is not None:
         rule_attrs["type"] = type
-    out = TYPE_RULES[op]([i.type for i in inputs], rule_attrs)
+    try:
+        out = TYPE_RULES[op]([i.type for i in inputs], rule_attrs)
+    except SymError as e:        # the rule sees only types: locate its error here
+        raise e.located(span) from None
     return Node(op, inputs, out, make_attrs(**attrs), span)
 
 

@@ -3,20 +3,20 @@ from __future__ import annotations
 
 from . import ast as A
 from . import autodiff
-from .ir import Node, toposort
+from .ir import Node
 from .checker import check_literal_range, non_negative
+from .diagnostics import SymError
+from .registry import BY_NAME
 from .scope import Default, Weak, fail, static_bool, static_int, static_ints, dim_from_ast
-from .types import TensorType
+from .types import DTYPES, TensorType
 
-CAST_NAMES = ("f32", "f64", "i32", "i64", "bool")
-UNARY = ("exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "softplus",
-         "relu", "sin", "cos")
 
 
 def call_builtin(ck, name: str, args: dict, e: A.Call):
-    if name in UNARY:
+    b = BY_NAME[name]
+    if b.unary:
         return ck.apply(name, (node_arg(ck, args["x"]),), e.span)
-    if name in CAST_NAMES:
+    if b.cast:
         return ck.apply("cast", (node_arg(ck, args["x"], name),), e.span, dtype=name)
     handler = HANDLERS.get(name)
     return handler(ck, args, e)
@@ -184,7 +184,7 @@ def constructor(value):
         if given(args["dtype"]):
             d = args["dtype"]
             dtype = d.id if isinstance(d, A.Name) else None
-            if dtype not in CAST_NAMES:
+            if dtype not in DTYPES:
                 fail("E0007", "dtype must be one of f32 f64 i32 i64 bool", d.span)
         if value is None:
             check_fill(fill, dtype, args["value"].span)
@@ -210,7 +210,12 @@ def check_fill(value, dtype: str, span):
 
 
 def lower_arange(ck, args, e):
-    (n,) = shape_arg(ck, args["n"])
+    dims = shape_arg(ck, args["n"])
+    if len(dims) != 1:
+        fail("E0214", f"`arange` takes one size, got a shape of {len(dims)} dimensions",
+             args["n"].span, "`arange(n)` counts 0..n-1; for more axes, reshape it: "
+             "`reshape(arange(6), (3, 2))`")
+    (n,) = dims
     return ck.apply("arange", (ck.size_node(n, e.span),), e.span, type=TensorType("i64", (n,)))
 
 
@@ -228,23 +233,10 @@ def lower_grad(ck, args, e):
         fail("E0406", "the second argument of `grad` must be a name", wrt_ast.span,
              "name a parameter, a shared value or a bound value: `grad(cost, W)`")
     wrt = node_arg(ck, wrt_ast)
-    if not wrt.type.is_float:
-        fail("E0405", f"cannot differentiate with respect to `{wrt_ast.id}` of type {wrt.type}",
-             wrt_ast.span, "gradients exist only for float values")
-    if cost.type.rank != 0 or not cost.type.is_float:
-        code = "E0401" if cost.type.rank != 0 else "E0402"
-        what = "a scalar" if cost.type.rank != 0 else "a float"
-        fail(code, f"`grad` needs {what} cost, got {cost.type}", args["cost"].span,
-             "reduce it first: `grad(sum(...), W)` or `grad(mean(...), W)`"
-             if cost.type.rank else "cast the cost: `f32(...)`")
-    if not any(n == wrt for n in toposort([cost])):
-        fail("E0403", f"the cost does not depend on `{wrt_ast.id}`", wrt_ast.span,
-             f"its gradient would be zero everywhere; check that `{wrt_ast.id}` is used in the cost")
     try:
-        (g,) = autodiff.grad(cost, [wrt])
-    except autodiff.GradError as err:
-        span = err.node.span if getattr(err, "node", None) is not None and err.node.span else e.span
-        fail(err.code, err.message, span, err.hint)
+        (g,) = autodiff.grad(cost, [wrt], [wrt_ast.id], [wrt_ast.span], args["cost"].span)
+    except SymError as err:     # at the node autodiff names, else at the call
+        raise err.located(e.span) from None
     return g
 
 

@@ -14,10 +14,12 @@ import numpy as np
 
 from . import ast as A
 from .build import apply, const
-from .diagnostics import Diagnostic, Note, Span
+from .diagnostics import Diagnostic, Note, unknown_function
 from .ir import Function, Node
-from .ops import TypeRuleError, both_stretched
-from .scope import (Sig, Weak, bind_call, did_you_mean, dim_from_ast, fail,
+from .ops import both_stretched
+from .registry import HOST_ONLY, SIGS
+from .signature import bind, substitute
+from .scope import (Weak, bind_call, did_you_mean, dim_from_ast, fail,
                     literal_value, static_int)
 from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
                     scalar)
@@ -25,27 +27,6 @@ from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
 BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
           "**": "pow", "@": "matmul", "==": "eq", "!=": "ne", "<": "lt", "<=": "le",
           ">": "gt", ">=": "ge", "and": "and", "or": "or"}
-UNARY_BUILTINS = ("exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid",
-                  "softplus", "relu", "sin", "cos")
-REDUCTIONS = ("sum", "mean", "max", "min", "prod")
-CASTS = {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64", "bool": "bool"}
-
-SIGS = {name: Sig(("x",)) for name in UNARY_BUILTINS}
-SIGS.update({name: Sig(("x",), (("axis", None), ("keepdims", False))) for name in REDUCTIONS})
-SIGS.update({name: Sig(("x",)) for name in CASTS})
-SIGS.update({
-    "argmax": Sig(("x",), (("axis", None), ("keepdims", False))),
-    "argmin": Sig(("x",), (("axis", None), ("keepdims", False))),
-    "maximum": Sig(("a", "b")), "minimum": Sig(("a", "b")), "dot": Sig(("a", "b")),
-    "where": Sig(("cond", "a", "b")), "clip": Sig(("x", "lo", "hi")),
-    "softmax": Sig(("x",), (("axis", -1),)), "log_softmax": Sig(("x",), (("axis", -1),)),
-    "logsumexp": Sig(("x",), (("axis", -1),)), "one_hot": Sig(("y", "depth")),
-    "transpose": Sig(("x",), (("axes", None),)), "reshape": Sig(("x", "shape")),
-    "concat": Sig(("xs",), (("axis", 0),)), "stack": Sig(("xs",), (("axis", 0),)),
-    "zeros": Sig(("shape",), (("dtype", "f32"),)), "ones": Sig(("shape",), (("dtype", "f32"),)),
-    "full": Sig(("shape", "value"), (("dtype", None),)), "arange": Sig(("n",)),
-    "grad": Sig(("cost", "wrt")), "len": Sig(("x",)),
-})
 DEF_BUILTINS = tuple(SIGS)
 
 
@@ -218,10 +199,7 @@ class BodyChecker:
                  [Note(f"the first update of `{name}` computes this", self.updates[name].span)])
         want = self.env.shareds[name]
         value = self.tensor(self.expr(s.value), s.value.span, want.dtype)
-        if value.type != want:
-            fail("E0502", f"update of `{name}` has type {value.type}, but `{name}` is {want}",
-                 s.value.span, f"cast it: `{want.dtype}(...)`" if value.type.dtype != want.dtype
-                 else "an update must keep the shared value's exact shape")
+        check_update(name, want, value, s.value.span)
         self.updates[name] = value
 
     def check_return(self, s: A.Return, ret_type) -> tuple[Node, ...]:
@@ -280,10 +258,7 @@ class BodyChecker:
         return const(w.value, dtype, w.span)
 
     def apply(self, op, inputs, span, type=None, **attrs) -> Node:
-        try:
-            return apply(op, inputs, span, type=type, **attrs)
-        except TypeRuleError as e:
-            fail(e.code, e.message, span, e.hint)
+        return apply(op, inputs, span, type=type, **attrs)
 
     # ---- expressions --------------------------------------------------------
     def expr(self, e):
@@ -401,13 +376,11 @@ class BodyChecker:
         if name not in SIGS and (name in self.locals or name in self.env.shareds):
             fail("E0106", f"`{name}` is a value, not a function", e.func.span)
         if name not in SIGS:
-            host_only = {"print", "range", "batches", "mnist", "save", "load", "record",
-                         "normal", "uniform"}
-            if name in host_only:
+            if name in HOST_ONLY:
                 fail("E0112", f"`{name}` is a host builtin and cannot be called inside a def", e.func.span,
                      "call it at top level")
-            fail("E0102", f"unknown function `{name}`", e.func.span,
-                 did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
+            raise unknown_function(name, e.func.span,
+                                   did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
         args = bind_call(e, SIGS[name], name)
         from .builtins import call_builtin
         return call_builtin(self, name, args, e)
@@ -449,17 +422,6 @@ def size_var_span(d: A.Def, name):
             if span is not None:
                 return span
     return d.name.span
-
-
-def substitute(d: Size, sizes: dict) -> Dim:
-    from .types import dim_add, dim_mul
-    total: Dim = 0
-    for mono, coeff in d.terms:
-        term: Dim = coeff
-        for v in mono:
-            term = dim_mul(term, sizes.get(v, Size.var(v)))
-        total = dim_add(total, term)
-    return total
 
 
 def signature_text(d: A.Def) -> str:
@@ -619,43 +581,48 @@ def literal_tensor(e: A.ListExpr):
 
 def inline(env: Globals, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple | Node:
     """Check d's body with `args` for its parameters (size variables unified)."""
-    sizes: dict[str, Dim] = {}
-    origin: dict[str, Span] = {}
     params, ret, _ = declared_types(d)
-    for (pname, ptype), arg, arg_ast, p in zip(params, args, call.args, d.params):
-        unify_arg(pname, ptype, arg, arg_ast.span, p, sizes, origin, d.name.id)
+    sizes = unify_args(params, args, [a.span for a in call.args], d.name.id)
     checker = BodyChecker(env, d, sizes, dict(zip((p for p, _ in params), args)), stack, True)
     outputs = checker.run(ret)
     return outputs if isinstance(ret, TupleType) else outputs[0]
 
 
-def unify_arg(pname, ptype: TensorType, arg: Node, span, p: A.Param, sizes, origin, fname):
-    if arg.type.rank != ptype.rank:
-        fail("E0203", f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
-             f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}")
-    if arg.type.dtype != ptype.dtype:
-        code = "E0205" if {arg.type.dtype, ptype.dtype} <= set(FLOATS) else "E0206"
-        fail(code, f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
-             f"cast it: `{ptype.dtype}(...)`")
-    for axis, (want, got) in enumerate(zip(ptype.shape, arg.type.shape)):
-        var = want.single_var() if isinstance(want, Size) else None
-        if var is not None and var not in sizes:
-            sizes[var] = got
-            origin[var] = (span, pname)
-            continue
-        expect = substitute(want, sizes) if isinstance(want, Size) else want
-        if expect != got:
-            if var is not None:
-                first_span, first = origin[var]
-                fail("E0203", f"size `{var}` of `{fname}` is {dim_str(expect)} from argument `{first}`, "
-                     f"but argument `{pname}` gives {dim_str(got)}", span,
-                     f"every `{var}` in the signature of `{fname}` must be the same size; "
-                     f"`{pname}` is {arg.type}",
-                     [Note(f"`{var}` = {dim_str(expect)} comes from argument `{first}` here", first_span)])
-            expected = TensorType(ptype.dtype, tuple(
-                substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
-            fail("E0203", f"argument `{pname}` of `{fname}` must be {expected}, got {arg.type}", span,
-                 f"axis {axis} is {dim_str(got)}, but `{fname}` expects {dim_str(expect)}")
+def unify_args(params, args: list[Node], spans, fname) -> dict:
+    """The sizes a call binds in the callee's signature, or E0203 (E0205/E0206
+    for a dtype)."""
+    for (pname, ptype), arg, span in zip(params, args, spans):
+        if arg.type.rank != ptype.rank:
+            fail("E0203", f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
+                 f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}")
+        if arg.type.dtype != ptype.dtype:
+            code = "E0205" if {arg.type.dtype, ptype.dtype} <= set(FLOATS) else "E0206"
+            fail(code, f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
+                 f"cast it: `{ptype.dtype}(...)`")
+    sizes, m = bind([t for _, t in params], [a.type.shape for a in args])
+    if m is None:
+        return sizes
+    (pname, ptype), arg, span = params[m.index], args[m.index], spans[m.index]
+    if m.kind == "twice":
+        first = params[m.first][0]
+        fail("E0203", f"size `{m.var}` of `{fname}` is {dim_str(m.want)} from argument `{first}`, "
+             f"but argument `{pname}` gives {dim_str(m.got)}", span,
+             f"every `{m.var}` in the signature of `{fname}` must be the same size; "
+             f"`{pname}` is {arg.type}",
+             [Note(f"`{m.var}` = {dim_str(m.want)} comes from argument `{first}` here", spans[m.first])])
+    expected = TensorType(ptype.dtype, tuple(
+        substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
+    want = substitute(m.want, sizes) if isinstance(m.want, Size) else m.want
+    fail("E0203", f"argument `{pname}` of `{fname}` must be {expected}, got {arg.type}", span,
+         f"axis {m.axis} is {dim_str(m.got)}, but `{fname}` expects {dim_str(want)}")
+
+
+def check_update(name: str, want: TensorType, value: Node, span) -> None:
+    """`W <- value` in a def and `updates=[(W, value)]` from Python (E0502)."""
+    if value.type != want:
+        fail("E0502", f"update of `{name}` has type {value.type}, but `{name}` is {want}",
+             span, f"cast it: `{want.dtype}(...)`" if value.type.dtype != want.dtype
+             else "an update must keep the shared value's exact shape")
 
 
 def check_hides_global(env: Globals, d: A.Def, name, span, what):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Source text of every file the parser has seen, so diagnostics can quote it.
 SOURCES: dict[str, str] = {}
@@ -62,7 +62,9 @@ class Diagnostic:
 
 
 class SymError(Exception):
-    """Every user error: str() is the rendered text, .diagnostics the data."""
+    """Every user error, the only exception that carries a code: str() is the
+    rendered text, .diagnostics the data. A type rule or autodiff, which see
+    no source, raise it without a span; `located` gives it the caller's."""
 
     def __init__(self, diagnostics):
         if isinstance(diagnostics, Diagnostic):
@@ -70,10 +72,32 @@ class SymError(Exception):
         self.diagnostics = list(diagnostics)
         super().__init__("\n\n".join(d.render() for d in self.diagnostics))
 
+    @property
+    def diagnostic(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+    def located(self, span: Span | None) -> "SymError":
+        """This error with `span` wherever it has none (itself if nothing changes)."""
+        if span is None or all(d.span is not None for d in self.diagnostics):
+            return self
+        return SymError([d if d.span is not None else replace(d, span=span)
+                         for d in self.diagnostics])
+
 
 def error(code: str, message: str, span: Span | None, hint: str | None = None,
           notes=()) -> SymError:
     return SymError(Diagnostic(code, message, span, tuple(notes), hint))
+
+
+# ---- diagnostics raised from more than one place: one constructor each ------
+def unknown_function(name: str, span: Span | None, hint: str | None = None) -> SymError:
+    return error("E0102", f"unknown function `{name}`", span, hint)
+
+
+def initializer_only(name: str, span: Span | None) -> SymError:
+    """`normal(...)` or `uniform(...)` outside a shared declaration."""
+    return error("E0616", f"`{name}` draws the initial value of a shared value; it is not a host "
+                 "function", span, f"declare the value: `shared W: f32[784, 10] = {name}(0.0, 0.01, seed=1)`")
 
 
 def _source_line(span: Span) -> str | None:

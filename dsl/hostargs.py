@@ -11,25 +11,9 @@ import math
 
 from .hosttypes import (ANY, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor, describe,
                         sample)
+from .registry import SIGS, USAGE
 from .scope import fail, usage
 
-USAGE = {
-    "print": 'print(value, ..., sep=" ")',
-    "range": "range(stop), range(start, stop) or range(start, stop, step)",
-    "batches": "batches(split, size, drop_last=false)",
-    "len": "len(x)",
-    "max": "max(a, b) of two numbers, or max(x, axis=..., keepdims=false) of a tensor",
-    "min": "min(a, b) of two numbers, or min(x, axis=..., keepdims=false) of a tensor",
-    "abs": "abs(x)",
-    "record": 'record("name", value)',
-    "save": 'save("file.npz")',
-    "load": 'load("file.npz")',
-    "mnist": 'mnist() or mnist("folder or file.pkl.gz")',
-    "format": 'format(value, "spec")',
-    "normal": "shared W: f32[...] = normal(mean, std, seed=S)",
-    "uniform": "shared W: f32[...] = uniform(low, high, seed=S)",
-    "full": "shared W: f32[...] = full(value)",
-}
 SEED_MAX = 2 ** 32 - 1
 
 
@@ -73,7 +57,7 @@ def value(t):
 
 
 def check_builtin(fname: str, args: dict, span):
-    """Raise CheckError (E0615) when an argument cannot be what `fname` takes."""
+    """Raise a SymError (E0615) when an argument cannot be what `fname` takes."""
     rule = RULES.get(fname)
     if rule is not None:
         rule(Call(fname, args, span))
@@ -180,7 +164,6 @@ def check_tensor_args(fname: str, args: dict, span):
     """Expression builtins on the host take tensors, numbers and tuples of them."""
     for param, (t, arg_span) in args.items():
         if param != "dtype" and isinstance(t, (HStr, HNone, HRecord, HIter)):
-            from .checker import SIGS
             fail("E0615", f"argument `{param}` of `{fname}` must be a tensor or a number, got {describe(t)}",
                  arg_span or span, f"usage: {usage(fname, SIGS[fname])}" if fname in SIGS else None)
 

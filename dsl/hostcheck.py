@@ -21,32 +21,18 @@ import numpy as np
 from . import ast as A
 from .checker import SIGS as DEF_SIGS, WeakTensor, check_literal_range, literal_overflow
 from .indexing import requirement_error
-from .diagnostics import Diagnostic, Note
+from .diagnostics import Diagnostic, Note, SymError, initializer_only, unknown_function
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
-from .scope import CheckError, Default, Sig, bind_call, did_you_mean, fail, too_deep
+from .registry import BY_NAME, HOST_SIGS, INIT_ONLY, INIT_SIGS, NAMES, OVERLOADED
+from .signature import bind
+from .scope import Default, Sig, bind_call, did_you_mean, fail, too_deep
 from .types import DTYPES, Size, TensorType, TupleType
 
-HOST_SIGS = {
-    "print": Sig((), (("sep", " "),), variadic=True), "range": Sig(("a",), (("b", None), ("step", None))),
-    "batches": Sig(("split", "size"), (("drop_last", False),)), "len": Sig(("x",)), "abs": Sig(("x",)),
-    "record": Sig(("name", "value")), "save": Sig(("path",)), "load": Sig(("path",)),
-    "mnist": Sig((), (("path", None),)), "format": Sig(("value", "spec")),
-    "normal": Sig(("mean", "std"), (("seed", None),)),
-    "uniform": Sig(("low", "high"), (("seed", None),)),
-}
-TWO_NUMBERS = Sig(("a", "b"))           # max(a, b) and min(a, b) on the host
-# shared W: T = zeros() etc.: the declaration gives the shape
-INIT_SIGS = {
-    "zeros": Sig((), (("shape", None), ("dtype", "f32"))),
-    "ones": Sig((), (("shape", None), ("dtype", "f32"))),
-    "full": Sig(("value",), (("shape", None), ("dtype", None))),
-    "normal": HOST_SIGS["normal"], "uniform": HOST_SIGS["uniform"],
-}
-INIT_ONLY = ("normal", "uniform")
+TWO_NUMBERS = BY_NAME["max"].host_sig     # max(a, b) and min(a, b) on the host
 # every function name a program can call without defining it
-BUILTIN_NAMES = frozenset(HOST_SIGS) | frozenset(DEF_SIGS) | {"max", "min"}
+BUILTIN_NAMES = NAMES
 PY_BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
              "//": operator.floordiv, "%": operator.mod, "**": operator.pow, "@": operator.matmul,
              "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -113,7 +99,7 @@ class HostChecker:
         for item in items:
             try:
                 self.item(item)
-            except CheckError as e:
+            except SymError as e:
                 self.report(e.diagnostic)
             except RecursionError:
                 self.report(too_deep("this statement", item.span))
@@ -159,7 +145,7 @@ class HostChecker:
         for s in stmts:
             try:
                 self.statement(s)
-            except CheckError as e:
+            except SymError as e:
                 self.report(e.diagnostic)
 
     def statement(self, s):
@@ -188,7 +174,7 @@ class HostChecker:
             self.check_target(t)
         try:
             value = self.expr(s.value)
-        except CheckError:      # the names exist from here on: no follow-on "unknown name"
+        except SymError:      # the names exist from here on: no follow-on "unknown name"
             self.names.update((t.id, ANY) for t in s.targets)
             raise
         if len(s.targets) > 1:
@@ -227,7 +213,7 @@ class HostChecker:
     def if_stmt(self, s: A.If):
         try:
             self.truth(self.expr(s.cond), s.cond.span)
-        except CheckError as e:     # the branches are still checked
+        except SymError as e:     # the branches are still checked
             self.report(e.diagnostic)
         before = dict(self.names)
         self.block(s.body)
@@ -239,7 +225,7 @@ class HostChecker:
     def for_loop(self, s: A.For):
         try:
             item = self.loop_item(self.expr(s.iter), s)
-        except CheckError as e:     # the body is still checked
+        except SymError as e:     # the body is still checked
             self.report(e.diagnostic)
             item = ANY
         entry = dict(self.names)
@@ -274,7 +260,7 @@ class HostChecker:
                 self.check_target(t)
             self.bind_loop_targets(s, item)
             self.block(s.body)
-        except CheckError as e:
+        except SymError as e:
             self.report(e.diagnostic)
         finally:
             self.loop_depth -= 1
@@ -446,17 +432,16 @@ class HostChecker:
         name = e.func.id
         if name in self.def_asts:
             return self.call_def(name, e)
-        if name in ("max", "min") and len(e.args) != 1:
+        if name in OVERLOADED and len(e.args) != 1:
             return self.host_builtin(name, e, TWO_NUMBERS)
         if name in INIT_ONLY:
-            fail("E0616", f"`{name}` draws the initial value of a shared value; it is not a host function",
-                 e.func.span, f"declare the value: `shared W: f32[784, 10] = {name}(0.0, 0.01, seed=1)`")
+            raise initializer_only(name, e.func.span)
         if name in HOST_SIGS:
             return self.host_builtin(name, e, HOST_SIGS[name])
         if name in DEF_SIGS:
             return self.expression_builtin(name, e)
-        fail("E0102", f"unknown function `{name}`", e.func.span,
-             did_you_mean(name, list(BUILTIN_NAMES) + list(self.def_asts)))
+        raise unknown_function(name, e.func.span,
+                               did_you_mean(name, list(BUILTIN_NAMES) + list(self.def_asts)))
 
     def arg_types(self, bound: dict, span) -> dict:
         """param -> (type, span) of a bound call; defaults typed by their value."""
@@ -763,7 +748,7 @@ def tensor_op_type(e, types: list):
     expr = A.BinOp(e.op, *lifted, e.span) if isinstance(e, A.BinOp) else A.UnaryOp(e.op, lifted[0], e.span)
     try:
         node = check_as_in_def(expr, locals_)
-    except CheckError:
+    except SymError:
         if known:
             raise
         return ANY
@@ -922,17 +907,13 @@ def mismatch(want: TensorType, got, bound: dict, pname=None, span=None):
                     f"{len(got.shape)} of {got.dtype}: is this the right value?")
         return f"it needs {plural(want.rank, 'dimension')}, not {len(got.shape)}"
     dtype_problem = f"cast it: `{want.dtype}(...)`" if want.dtype != got.dtype else None
-    for i, (w, g) in enumerate(zip(want.shape, got.shape)):
-        if g is None:
-            continue
-        if isinstance(w, int):
-            if w != g:
-                return f"axis {i} is {g}, but the signature says {w}" + \
-                    (f"; its dtype is wrong too: {dtype_problem}" if dtype_problem else "")
-            continue
-        var = w.single_var()
-        if var is not None:
-            if var in bound and bound[var][0] != g:
-                return var, bound[var], g, dtype_problem
-            bound.setdefault(var, (g, pname, span))
-    return dtype_problem
+    sizes = {var: size for var, (size, _, _) in bound.items()}
+    _, m = bind([want], [got.shape], derived=False, sizes=sizes)   # `n + 1` is checked at run time
+    for var, size in sizes.items():
+        bound.setdefault(var, (size, pname, span))
+    if m is None:
+        return dtype_problem
+    if m.kind == "twice":
+        return m.var, bound[m.var], m.got, dtype_problem
+    return f"axis {m.axis} is {m.got}, but the signature says {m.want}" + \
+        (f"; its dtype is wrong too: {dtype_problem}" if dtype_problem else "")

@@ -1,7 +1,7 @@
 """Every op of the IR and its type rule: the first of the four op tables.
 
 `TYPE_RULES[op](input_types, attrs) -> TensorType` either returns the
-result type or raises `TypeRuleError(code, message, hint)`; the front end
+result type or raises a `SymError` without a span; the front end
 that built the node attaches the user's span. Every op is a member of the
 `Op` enum below, and its groups (elementwise, reductions, views, ...) are
 written once, next to it. The other tables, keyed by `Op`, are
@@ -31,14 +31,9 @@ from __future__ import annotations
 
 import enum
 
+from .diagnostics import error
 from .types import (BroadcastError, TensorType, broadcast_shapes, dim_prod,
                     dim_str, dim_add, FLOATS, INTS)
-
-
-class TypeRuleError(Exception):
-    def __init__(self, code: str, message: str, hint: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.hint = code, message, hint
 
 
 class Op(str, enum.Enum):
@@ -47,6 +42,7 @@ class Op(str, enum.Enum):
     # unary, float only
     EXP = "exp"
     LOG = "log"
+    LOG2 = "log2"
     LOG1P = "log1p"
     SQRT = "sqrt"
     TANH = "tanh"
@@ -127,7 +123,7 @@ ALL_OPS = tuple(Op)
 
 # ---- op groups: each written once, every other list derives from these ------
 # op -> how `sym explain` and messages spell it
-UNARY_FLOAT = {Op.EXP: "e**x", Op.LOG: "natural log", Op.LOG1P: "log(1 + x)",
+UNARY_FLOAT = {Op.EXP: "e**x", Op.LOG: "natural log", Op.LOG1P: "log(1 + x)", Op.LOG2: "base-2 log",
                Op.SQRT: "square root", Op.TANH: "tanh", Op.SIGMOID: "1/(1+e**-x)",
                Op.SOFTPLUS: "log(1 + e**x)", Op.SIN: "sine", Op.COS: "cosine"}
 UNARY_NUMERIC = {Op.NEG: "-x", Op.ABS: "|x|", Op.SIGN: "sign", Op.RELU: "max(x, 0)"}
@@ -152,7 +148,7 @@ EXTERNAL = (Op.PARAM, Op.SHARED)             # leaves whose value comes from out
 
 
 def _fail(code, message, hint=None):
-    raise TypeRuleError(code, message, hint)
+    raise error(code, message, None, hint)      # build.apply gives it the node's span
 
 
 def same_dtype(a: TensorType, b: TensorType, what: str) -> str:

@@ -27,10 +27,10 @@ import grammar
 from . import ast
 from .diagnostics import (Diagnostic, Span, SymError, char_name, is_invisible,
                           register_source)
+from .types import DTYPES
 
 GRAMMAR_PATH = Path(grammar.__file__).parent / "sym.lark"
-DTYPES = ("f32", "f64", "i32", "i64", "bool")
-DTYPE_HINT = "the dtypes are f32 f64 i32 i64 bool, e.g. `f32`, `f32[10]`, `i32[n]`"
+DTYPE_HINT = f"the dtypes are {' '.join(DTYPES)}, e.g. `f32`, `f32[10]`, `i32[n]`"
 
 
 def parse(text: str, filename: str = "<input>") -> ast.Program:

@@ -13,7 +13,7 @@ from .checker import Globals, check_def, tensor_type
 from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
 from .parser import parse
-from .scope import CheckError, did_you_mean, fail, literal_value, too_deep
+from .scope import did_you_mean, fail, literal_value, too_deep
 from .types import memory_bytes, too_large_message, value_bytes
 
 
@@ -67,7 +67,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
     for item in tree.items:
         try:
             declare(prog, item, overrides, def_asts)
-        except CheckError as e:
+        except SymError as e:
             report(e.diagnostic)
     unknown = set(overrides) - set(prog.options)
     for name in sorted(unknown):
@@ -80,7 +80,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
     for name, d in def_asts.items():
         try:
             prog.defs[name] = check_def(env, d)
-        except CheckError as e:
+        except SymError as e:
             report(e.diagnostic)
         except RecursionError:
             report(too_deep(f"`{name}`", d.name.span))

@@ -6,21 +6,13 @@ import difflib
 from dataclasses import dataclass
 
 from . import ast as A
-from .diagnostics import Diagnostic, Span
+from .diagnostics import Diagnostic, Span, error
 from .types import Dim, dim_add, dim_mul, dim_sub
 
 
-class CheckError(Exception):
-    """One diagnostic that stops checking the current def or statement."""
-
-    def __init__(self, code: str, message: str, span: Span | None,
-                 hint: str | None = None, notes=()):
-        super().__init__(message)
-        self.diagnostic = Diagnostic(code, message, span, tuple(notes), hint)
-
-
 def fail(code, message, span, hint=None, notes=()):
-    raise CheckError(code, message, span, hint, notes)
+    """Stop checking the current def or statement with one diagnostic."""
+    raise error(code, message, span, hint, notes)
 
 
 def too_deep(what: str, span: Span | None) -> Diagnostic:

@@ -28,9 +28,9 @@ import numpy as np
 from . import ast as A
 from . import autodiff
 from .build import apply
-from .checker import SIGS, check_literal_range
-from .ir import toposort
-from .tensor_core import (FRESH, LEAF_NAMES, USER_SIZES, Lowerer, SymWarning, VariableBase,
+from .checker import check_literal_range
+from .registry import BY_NAME, OVERLOADED, SIGS
+from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
                           shape_of, unify_broadcast, unify_except, unify_matmul, unique_name,
                           user_span)
@@ -42,13 +42,7 @@ __all__ = [
     "scalar", "vector", "matrix", "tensor", "iscalar", "ivector", "imatrix",
     "fscalar", "fvector", "fmatrix", "dscalar", "dvector", "dmatrix",
     "lscalar", "lvector", "lmatrix", "tensor3", "tensor4",
-    "shared", "function", "grad", "dot", "cast", "f32", "f64", "i32", "i64",
-    "exp", "log", "log1p", "sqrt", "abs", "sign", "tanh", "sigmoid", "softplus", "relu",
-    "sin", "cos", "maximum", "minimum", "where", "clip",
-    "sum", "mean", "max", "min", "prod", "argmax", "argmin",
-    "softmax", "log_softmax", "logsumexp", "one_hot",
-    "transpose", "reshape", "concat", "stack", "zeros", "ones", "full", "arange",
-    "CompiledFunction",
+    "shared", "function", "grad", "cast", "CompiledFunction",
 ]
 
 _BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
@@ -418,10 +412,10 @@ def tensor(name=None, dtype="f32", shape=()) -> Variable:
         elif d is None:
             dims.append(fresh_size())
         elif isinstance(d, str) and d.isidentifier() and is_size_var_name(d):
-            if d in FRESH:
+            if d in SIZES.fresh:
                 fail("E0214", f"`{d}` is already the name of a fresh size", span,
                      "choose another size name")
-            USER_SIZES.add(d)
+            SIZES.user.add(d)
             dims.append(Size.var(d))
         else:
             fail("E0214", f"a dimension must be an integer, a size name or None, got {d!r}", span,
@@ -479,12 +473,14 @@ def _lower_call(span, name, positional, keywords):
 def _unify_call(name, positional, keywords):
     operands = [v for p, v in positional if _CTX.get(p, "tensor") == "tensor"]
     operands += [v for k, v in keywords.items() if _CTX.get(k, "tensor") == "tensor"]
-    if name in ("maximum", "minimum", "where", "clip") or (
-            name in ("max", "min") and len(positional) == 2):
+    if name in OVERLOADED and len(positional) == 2:   # max(a, b): `b` is no axis here
+        operands = [v for _, v in positional]
+    kind = BY_NAME[name].operands
+    if kind == "broadcast":     # max(x) alone: one operand, nothing to unify
         unify_broadcast([shape_of(v) for v in operands])
-    elif name == "dot" and len(operands) == 2:
+    elif kind == "matmul" and len(operands) == 2:
         unify_matmul(shape_of(operands[0]), shape_of(operands[1]))
-    elif name in ("concat", "stack"):
+    elif kind in ("concat", "stack"):
         xs = dict(positional).get("xs", keywords.get("xs"))
         axis = dict(positional).get("axis", keywords.get("axis", 0))
         if isinstance(xs, (tuple, list)):
@@ -505,18 +501,12 @@ def _builtin(name):
     return f
 
 
-exp, log, log1p, sqrt = (_builtin(n) for n in ("exp", "log", "log1p", "sqrt"))
-abs, sign, tanh, sigmoid = (_builtin(n) for n in ("abs", "sign", "tanh", "sigmoid"))
-softplus, relu, sin, cos = (_builtin(n) for n in ("softplus", "relu", "sin", "cos"))
-maximum, minimum, where, clip = (_builtin(n) for n in ("maximum", "minimum", "where", "clip"))
-sum, mean, max, min, prod = (_builtin(n) for n in ("sum", "mean", "max", "min", "prod"))
-argmax, argmin, one_hot = (_builtin(n) for n in ("argmax", "argmin", "one_hot"))
-softmax, log_softmax, logsumexp = (_builtin(n) for n in ("softmax", "log_softmax", "logsumexp"))
-transpose, reshape, concat, stack = (_builtin(n) for n in ("transpose", "reshape", "concat", "stack"))
-zeros, ones, full, arange = (_builtin(n) for n in ("zeros", "ones", "full", "arange"))
-f32, f64, i32, i64 = (_builtin(n) for n in ("f32", "f64", "i32", "i64"))
-dot = _builtin("dot")
-dot.__doc__ = "`dot(a, b)` is `a @ b`."
+# every def builtin of the registry, but `grad` (below, on lists too) and the
+# two that would hide Python's own `len` and `bool`
+EXPORTED = tuple(n for n in SIGS if n not in ("grad", "len", "bool"))
+globals().update({n: _builtin(n) for n in EXPORTED})
+__all__ += EXPORTED
+dot.__doc__ = "`dot(a, b)` is `a @ b`."  # noqa: F821 (defined just above)
 
 
 def cast(x, dtype) -> Variable:
@@ -538,23 +528,9 @@ def grad(cost, wrt):
         if not isinstance(w, VariableBase):
             fail("E0406", f"`grad` differentiates with respect to variables, got {type(w).__name__}",
                  span, "pass a dsl variable or shared value, or a list of them: `grad(cost, [W, b])`")
-    cost_node, nodes = cost.node, [w.node for w in wrts]
-    for w, n in zip(wrts, nodes):
-        if not n.type.is_float:
-            fail("E0402", f"cannot differentiate with respect to `{w.label}` of type {n.type}",
-                 span, "gradients exist only for float values")
-    t = cost_node.type
-    if t.rank != 0 or not t.is_float:
-        fail("E0401" if t.rank else "E0402", f"`grad` needs {'a scalar' if t.rank else 'a float'} "
-             f"cost, got {t}", span, "reduce it first: `grad(sum(...), W)` or `grad(mean(...), W)`"
-             if t.rank else "cast the cost: `f32(...)`")
-    present = set(toposort([cost_node]))
-    for w, n in zip(wrts, nodes):
-        if n not in present:
-            fail("E0403", f"the cost does not depend on `{w.label}`", span,
-                 f"its gradient would be zero everywhere; check that `{w.label}` is used in the cost")
+    nodes = [w.node for w in wrts]
     with errors(span):
-        gs = autodiff.grad(cost_node, nodes)
+        gs = autodiff.grad(cost.node, nodes, [w.label for w in wrts], [span] * len(wrts), span)
     leaves = cost._leaves.union(*(w._leaves for w in wrts))
     out = [Variable(g, leaves) for g in gs]
     return out[0] if single else out

@@ -30,14 +30,11 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import ast as A
-from .autodiff import GradError
 from .build import apply
 from .checker import BodyChecker, Globals, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
 from .ir import Node
-from .ops import TypeRuleError
-from .scope import CheckError
-from .types import FROM_NUMPY, Size, TensorType, dim_add, dim_mul, dim_neg, dim_sub
+from .types import DTYPES, FROM_NUMPY, Size, TensorType, dim_add, dim_mul, dim_neg, dim_sub
 
 # ---- where the user is ----------------------------------------------------
 _DSL_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -98,13 +95,6 @@ def errors(span: Span | None):
     """Turn every error of the compiler core into a located SymError."""
     try:
         yield
-    except CheckError as e:
-        raise located([e.diagnostic], span) from None
-    except TypeRuleError as e:
-        raise located([Diagnostic(e.code, e.message, span, (), e.hint)], span) from None
-    except GradError as e:
-        where = e.node.span if e.node is not None and e.node.span is not None else span
-        raise located([Diagnostic(e.code, e.message, where, (), e.hint)], span) from None
     except SymError as e:
         raise located(e.diagnostics, span) from None
 
@@ -148,34 +138,50 @@ def unique_name(base: str) -> str:
 
 
 # ---- fresh sizes and their unification ------------------------------------
-FRESH: set[str] = set()          # every fresh size name ever made
-USER_SIZES: set[str] = set()     # size names users wrote (never made fresh)
-SUBST: dict[str, object] = {}    # bound fresh name -> Dim (kept fully resolved)
-_state = {"gen": 0, "next": 1}
-_CACHE: dict[int, tuple[Node, Node]] = {}
+class SizeEnv:
+    """The size environment of the graphs being built: the fresh sizes made,
+    the size names users wrote, the substitution of bound fresh sizes (kept
+    fully resolved), its generation (bumped on every change) and the graphs
+    rebuilt under it."""
+
+    def __init__(self):
+        self.fresh: set[str] = set()
+        self.user: set[str] = set()
+        self.subst: dict[str, object] = {}
+        self.generation = 0
+        self.next = 1
+        self.rebuilt: dict[int, tuple[Node, Node]] = {}
+
+    def changed(self) -> None:
+        self.generation += 1
+        self.rebuilt.clear()
+
+
+SIZES = SizeEnv()       # the Python API builds one program: its graphs share sizes
 
 
 def fresh_size() -> Size:
     while True:
-        name = f"n{_state['next']}"
-        _state["next"] += 1
-        if name not in USER_SIZES and name not in FRESH:
-            FRESH.add(name)
+        name = f"n{SIZES.next}"
+        SIZES.next += 1
+        if name not in SIZES.user and name not in SIZES.fresh:
+            SIZES.fresh.add(name)
             return Size.var(name)
 
 
 def generation() -> int:
-    return _state["gen"]
+    return SIZES.generation
 
 
 def subst_dim(d):
-    if isinstance(d, int) or not SUBST or not (d.variables() & SUBST.keys()):
+    subst = SIZES.subst
+    if isinstance(d, int) or not subst or not (d.variables() & subst.keys()):
         return d
-    return substitute(d, SUBST)
+    return substitute(d, subst)
 
 
 def subst_type(t: TensorType) -> TensorType:
-    if not SUBST:
+    if not SIZES.subst:
         return t
     return TensorType(t.dtype, tuple(subst_dim(d) for d in t.shape))
 
@@ -191,33 +197,32 @@ def _subst_attr(v):
 def _fresh_var(d) -> str | None:
     if isinstance(d, Size):
         v = d.single_var()
-        if v in FRESH and v not in SUBST:
+        if v in SIZES.fresh and v not in SIZES.subst:
             return v
     return None
 
 
 def _bind(var: str, d) -> None:
-    for k, v in list(SUBST.items()):
+    subst = SIZES.subst
+    for k, v in list(subst.items()):
         if isinstance(v, Size) and var in v.variables():
-            SUBST[k] = substitute(v, {var: d})
-    SUBST[var] = d
-    _state["gen"] += 1
-    _CACHE.clear()
+            subst[k] = substitute(v, {var: d})
+    subst[var] = d
+    SIZES.changed()
 
 
 @contextmanager
 def transaction():
     """Undo the unifications made inside when it raises: a failed operation
     leaves every variable's type as it was."""
-    saved, gen = dict(SUBST), _state["gen"]
+    saved, gen = dict(SIZES.subst), SIZES.generation
     try:
         yield
     except BaseException:
-        if _state["gen"] != gen:
-            SUBST.clear()
-            SUBST.update(saved)
-            _state["gen"] += 1
-            _CACHE.clear()
+        if SIZES.generation != gen:
+            SIZES.subst.clear()
+            SIZES.subst.update(saved)
+            SIZES.changed()
         raise
 
 
@@ -272,30 +277,31 @@ def unify_exact(a, b) -> None:
 
 def resolve(node: Node) -> Node:
     """node's graph under the current substitution (identity when unchanged)."""
-    if not SUBST:
+    if not SIZES.subst:
         return node
-    hit = _CACHE.get(id(node))
+    cache = SIZES.rebuilt
+    hit = cache.get(id(node))
     if hit is not None and hit[0] is node:
         return hit[1]
     stack = [(node, False)]
     while stack:
         n, expanded = stack.pop()
-        hit = _CACHE.get(id(n))
+        hit = cache.get(id(n))
         if hit is not None and hit[0] is n:
             continue
         if not expanded:
             stack.append((n, True))
             stack.extend((i, False) for i in reversed(n.inputs))
             continue
-        inputs = tuple(_CACHE[id(i)][1] for i in n.inputs)
+        inputs = tuple(cache[id(i)][1] for i in n.inputs)
         t, attrs = subst_type(n.type), _subst_attr(n.attrs)
         if t == n.type and attrs == n.attrs and all(a is b for a, b in zip(inputs, n.inputs)):
             new = n
         else:
             new = apply(n.op, inputs, n.span, type=t, **dict(attrs))
-        _CACHE[id(n)] = (n, new)
-        _CACHE[id(new)] = (new, new)
-    return _CACHE[id(node)][1]
+        cache[id(n)] = (n, new)
+        cache[id(new)] = (new, new)
+    return cache[id(node)][1]
 
 
 def static_dim(node: Node):
@@ -389,18 +395,14 @@ def shape_of(value):
     return None
 
 
-DTYPE_ALIASES = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64",
-                 "bool": "bool"}
-
-
 def dtype_name(dtype, span) -> str:
-    if isinstance(dtype, str) and dtype in ("f32", "f64", "i32", "i64", "bool"):
+    if isinstance(dtype, str) and dtype in DTYPES:
         return dtype
     try:
         key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
     except TypeError:
         key = None
-    name = DTYPE_ALIASES.get(key) if key is not None else None
+    name = FROM_NUMPY.get(key) if key is not None else None
     if name is None:
         fail("E0007", f"unknown dtype {dtype!r}: dtype must be one of f32 f64 i32 i64 bool", span)
     return name

@@ -31,6 +31,7 @@ import numpy as np
 from .diagnostics import Note
 from .indexing import index_requirements
 from .ir import Function, toposort
+from .checker import check_update
 from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
                           transaction, unify_exact, user_span)
 from .types import NUMPY_DTYPE, Size
@@ -157,9 +158,8 @@ def _update_value(target, value, span):
     lo = Lowerer(span)
     ast = lo.lift(value)
     node = lo.run(lambda ck: ck.tensor(ck.expr(ast), span, want.dtype))
-    if node.type != want:
-        fail("E0502", f"update of `{target.name}` has type {node.type}, but `{target.name}` is {want}",
-             span, "an update must keep the shared value's exact dtype and shape")
+    with errors(span):
+        check_update(target.name, want, node, span)
     return Variable(node, lo.leaves)
 
 
@@ -315,9 +315,7 @@ class CompiledFunction:
         try:
             sizes = bind_sizes(params, arrays)
         except ShapeMismatch as exc:
-            fail("E0604", f"argument `{exc.param_name}` of `{fn.name}` must be "
-                 f"{exc.expected_type}, got shape {exc.actual_shape}", span, exc.reason,
-                 [Note(f"signature: {fn.signature}")])
+            raise located(exc.at_call(fn.name, fn.signature, span).diagnostics, span) from None
         with errors(span):          # before anything runs: no access outside a buffer
             check_derived_sizes(fn, sizes, span)
             check_requirements(fn, sizes, span)

@@ -17,14 +17,15 @@ import numpy as np
 
 from dsl import ast as A
 from dsl.checker import WeakTensor, check_literal_range
-from dsl.diagnostics import Note, SymError, error
+from dsl.diagnostics import Note, SymError, error, initializer_only, unknown_function
 from dsl.indexing import requirement_error
 from dsl.ir import Function
 from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, check_initializer,
                            check_number, int_result_fits, is_initializer, number_ast)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import describe as describe_type, type_of
-from dsl.scope import CheckError, Default, bind_call
+from dsl.registry import OVERLOADED, SIGS
+from dsl.scope import Default, bind_call
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
 from runtime.numpy import (IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes, evaluate,
@@ -178,14 +179,11 @@ class Interpreter:
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared
         shape and dtype, the arguments checked as the checker checks them."""
         fname = call.func.id
-        try:
-            bound = bind_call(call, INIT_SIGS[fname], fname)
-            args = {p: a.value if isinstance(a, Default) else materialize(self.ev(a))
-                    for p, a in bound.items() if p != "dtype"}
-            check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
-                                              for p, v in args.items()}, bound.get("dtype", Default(None)))
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        bound = bind_call(call, INIT_SIGS[fname], fname)
+        args = {p: a.value if isinstance(a, Default) else materialize(self.ev(a))
+                for p, a in bound.items() if p != "dtype"}
+        check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
+                                          for p, v in args.items()}, bound.get("dtype", Default(None)))
         shape, dtype = t.concrete_shape({}), NUMPY_DTYPE[t.dtype]
         if fname in ("zeros", "ones"):
             return np.full(shape, 0 if fname == "zeros" else 1, dtype)
@@ -207,10 +205,7 @@ class Interpreter:
         return method(e)
 
     def ev_Num(self, e):
-        try:
-            check_number(e)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        check_number(e)
         return e.value
 
     def ev_Str(self, e):
@@ -273,10 +268,8 @@ class Interpreter:
             return self.tensor_op(e, values)
         op = getattr(e, "op", "?")
         if len(values) == 2:
-            try:        # before computing it: 10 ** 10 ** 10 would never end
-                int_result_fits(op, *values, e.span)
-            except CheckError as exc:
-                raise SymError(exc.diagnostic)
+            # before computing it: 10 ** 10 ** 10 would never end
+            int_result_fits(op, *values, e.span)
         try:
             with np.errstate(all="ignore"):
                 result = to_python(fn(*values))
@@ -316,11 +309,9 @@ class Interpreter:
             outputs = self.call_def(name, args, [a.span for a in e.args], e.span)
             return outputs
         if name in INIT_ONLY:
-            raise error("E0616", f"`{name}` draws the initial value of a shared value; it is not a "
-                        "host function", e.func.span,
-                        f"declare the value: `shared W: f32[784, 10] = {name}(0.0, 0.01, seed=1)`")
+            raise initializer_only(name, e.func.span)
         host = HOST_BUILTINS.get(name)
-        if host is not None and not (name in ("max", "min") and len(e.args) == 1):
+        if host is not None and not (name in OVERLOADED and len(e.args) == 1):
             return host(self, e)
         return self.builtin(e)
 
@@ -348,9 +339,7 @@ class Interpreter:
         except ShapeMismatch as exc:
             i = [p.attr("name") for p in fn.params].index(exc.param_name)
             where = arg_spans[i] if arg_spans else span
-            raise error("E0604", f"argument `{exc.param_name}` of `{name}` must be "
-                        f"{exc.expected_type}, got shape {exc.actual_shape}", where, exc.reason,
-                        [Note(f"signature: {fn.signature}")])
+            raise exc.at_call(name, fn.signature, where) from None
         check_derived_sizes(fn, sizes, span)
         check_requirements(fn, sizes, span)
         try:
@@ -386,16 +375,12 @@ class Interpreter:
 
     def builtin(self, e: A.Call):
         """An expression builtin on host values, lowered and run on numpy."""
-        from dsl.checker import SIGS
         name = e.func.id
         params: dict = {}
         locals_: dict = {}
         if name not in SIGS:        # the checker reports it first
-            raise error("E0102", f"unknown function `{name}`", e.func.span)
-        try:
-            bound = bind_call(e, SIGS[name], name)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+            raise unknown_function(name, e.func.span)
+        bound = bind_call(e, SIGS[name], name)
         lifted = {id(a): self.lift(a, params, locals_, (name, param))
                   for param, a in bound.items() if not isinstance(a, Default)}
         call = A.Call(e.func, tuple(lifted[id(a)] for a in e.args),
@@ -418,10 +403,7 @@ class Interpreter:
     def run_lowered(self, e, params, locals_):
         """A host expression over lifted operands, checked as in a def and
         evaluated on the numpy reference backend."""
-        try:
-            node = check_as_in_def(e, locals_)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        node = check_as_in_def(e, locals_)
         try:
             (value,) = evaluate([node], NpEnv({}, params, {}))
         except IndexOutOfRange as exc:
@@ -475,10 +457,7 @@ class Interpreter:
     @staticmethod
     def not_a_tensor(value, span, where):
         fname, param = where
-        try:
-            check_tensor_args(fname, {param: (type_of(value), span)}, span)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        check_tensor_args(fname, {param: (type_of(value), span)}, span)
         raise error("E0606", f"cannot use {describe(value)} here", span)
 
 
@@ -488,11 +467,8 @@ def is_number(v) -> bool:
 
 def literal_array(literal: A.ListExpr, dtype: str | None = None) -> np.ndarray:
     """A list literal as the checker types it (dtype: the one it meets)."""
-    try:
-        weak = WeakTensor(literal)
-        return np.array(weak.value(dtype), NUMPY_DTYPE[weak.dtype(dtype)])
-    except CheckError as exc:
-        raise SymError(exc.diagnostic)
+    weak = WeakTensor(literal)
+    return np.array(weak.value(dtype), NUMPY_DTYPE[weak.dtype(dtype)])
 
 
 def stacked(values: list, span) -> np.ndarray:
@@ -563,10 +539,8 @@ def to_arg(fn: Function, param, value, span):
         if isinstance(value, bool) != (dtype.kind == "b"):
             raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {value!r}",
                         span, "pass `true` or `false` for bool, a number otherwise")
-        try:        # a number keeps its value: it must fit the dtype (E0218)
-            check_literal_range(value, t.dtype, span)
-        except CheckError as exc:
-            raise SymError(exc.diagnostic)
+        # a number keeps its value: it must fit the dtype (E0218)
+        check_literal_range(value, t.dtype, span)
         return np.asarray(value, dtype)
     if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
         value = np.asarray(value)

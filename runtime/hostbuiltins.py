@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.diagnostics import SymError, error
+from dsl.diagnostics import error
 from dsl.hostargs import check_builtin
 from dsl.hostcheck import HOST_SIGS, TWO_NUMBERS
 from dsl.hosttypes import type_of
-from dsl.scope import CheckError, Default, bind_call
+from dsl.scope import Default, bind_call
 from runtime import data as D
 
 
@@ -22,10 +22,7 @@ def arguments(ip, e, sig=None) -> dict:
     results read) and checked against what the builtin takes."""
     from runtime.host import materialize
     name = e.func.id
-    try:
-        bound = bind_call(e, sig or HOST_SIGS[name], name)
-    except CheckError as exc:
-        raise SymError(exc.diagnostic)
+    bound = bind_call(e, sig or HOST_SIGS[name], name)
     values, spans = {}, {}
     for param, a in bound.items():
         if isinstance(a, Default):
@@ -39,10 +36,7 @@ def arguments(ip, e, sig=None) -> dict:
 
 
 def check_values(name, values: dict, spans: dict, span):
-    try:
-        check_builtin(name, {p: (type_of(v), spans.get(p)) for p, v in values.items()}, span)
-    except CheckError as exc:
-        raise SymError(exc.diagnostic)
+    check_builtin(name, {p: (type_of(v), spans.get(p)) for p, v in values.items()}, span)
 
 
 def data_error(exc: D.DataError, span):

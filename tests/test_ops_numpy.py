@@ -61,6 +61,7 @@ seeds = st.integers(0, 2**32 - 1)
 # ---- elementwise -----------------------------------------------------------
 UNARY_FLOAT = {
     "exp": (np.exp, -3, 3), "log": (np.log, 0.1, 5), "log1p": (np.log1p, -0.9, 5),
+    "log2": (np.log2, 0.1, 5),
     "sqrt": (np.sqrt, 0, 5), "tanh": (np.tanh, -3, 3),
     "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), -6, 6),
     "softplus": (lambda x: np.log(1 + np.exp(x)), -6, 6),

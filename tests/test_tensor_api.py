@@ -408,6 +408,11 @@ def test_an_index_past_a_size_fixed_later_is_a_static_error():
 
 
 # ---- errors from the checker, located at the user's line ------------------------------------
+def test_max_of_two_fresh_vectors_unifies_their_sizes_as_maximum_does():
+    a, b = dsl.vector("a"), dsl.vector("b")
+    assert dsl.max(a, b).type == a.type == b.type
+
+
 def test_type_errors_are_located_at_the_line_that_built_the_expression():
     t = dsl.tensor("t", shape=("n", 784))
     u = dsl.tensor("u", shape=("k", 784))
@@ -439,7 +444,7 @@ def test_grad_errors_match_the_sym_checker():
     assert err.diagnostics[0].code == "E0401"
     located_here(err, "@nonscalar")
     assert "`grad(sum(...), W)` or `grad(mean(...), W)`" in str(err)
-    raises("E0402", dsl.grad, dsl.sum(x), dsl.iscalar("k"))
+    raises("E0405", dsl.grad, dsl.sum(x), dsl.iscalar("k"))   # as in .sym: wrt is not a float
     raises("E0402", dsl.grad, dsl.sum(dsl.ivector("iv")), x)
     err = raises("E0403", dsl.grad, dsl.sum(x), c)
     assert "the cost does not depend on `c`" in str(err)

@@ -13,9 +13,11 @@ from typing import Callable
 
 import numpy as np
 
+from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Node, toposort
 from dsl.ops import Op
-from dsl.types import NUMPY_DTYPE, Size, TensorType, dim_eval
+from dsl.signature import bind
+from dsl.types import NUMPY_DTYPE, Size, TensorType
 
 from .impl import IMPL, Env, IndexOutOfRange, RunFault, check_sizes, sum_to
 
@@ -33,6 +35,12 @@ class ShapeMismatch(Exception):
                          f"got shape {tuple(actual_shape)}: {reason}")
         self.param_name, self.expected_type = param_name, expected_type
         self.actual_shape, self.reason = tuple(actual_shape), reason
+
+    def at_call(self, fname: str, signature: str, span) -> SymError:
+        """E0604 at a call of `fname`: the one wording of a run-time mismatch."""
+        return error("E0604", f"argument `{self.param_name}` of `{fname}` must be "
+                     f"{self.expected_type}, got shape {self.actual_shape}", span, self.reason,
+                     [Note(f"signature: {signature}")])
 
 
 class BackendBug(AssertionError):
@@ -83,36 +91,18 @@ def _check(node: Node, value, env: Env) -> None:
 def bind_sizes(params: list[Node], args: list[np.ndarray]) -> dict[str, int]:
     """Bind each single-variable dimension (`n`) from the arguments' shapes,
     then check every dimension, compound ones (`n + 1`) included."""
-    sizes: dict[str, int] = {}
-    for param, arg in zip(params, args):
-        name, t = param.attr("name"), param.type
-        shape = np.shape(arg)
-        if len(shape) != t.rank:
-            raise ShapeMismatch(name, t, shape, f"expected rank {t.rank}, got rank {len(shape)}")
-        for axis, (dim, actual) in enumerate(zip(t.shape, shape)):
-            var = dim.single_var() if isinstance(dim, Size) else None
-            if var is None:
-                continue
-            if var in sizes and sizes[var] != actual:
-                raise ShapeMismatch(name, t, shape,
-                                    f"size `{var}` is {sizes[var]} from an earlier "
-                                    f"dimension but {actual} on axis {axis}")
-            sizes[var] = actual
-    for param, arg in zip(params, args):
-        _check_dims(param, np.shape(arg), sizes)
-    return sizes
-
-
-def _check_dims(param: Node, shape: tuple, sizes: dict) -> None:
-    name, t = param.attr("name"), param.type
-    for axis, (dim, actual) in enumerate(zip(t.shape, shape)):
-        if isinstance(dim, Size) and not dim.variables() <= sizes.keys():
-            missing = sorted(dim.variables() - sizes.keys())
-            raise ShapeMismatch(name, t, shape, f"size `{missing[0]}` in `{dim}` "
-                                "is not bound by any argument")
-        expected = dim_eval(dim, sizes)
-        if expected != actual:
-            raise ShapeMismatch(name, t, shape,
-                                f"axis {axis} should be {dim}"
-                                + (f" = {expected}" if isinstance(dim, Size) else "")
-                                + f", got {actual}")
+    shapes = [tuple(int(d) for d in np.shape(a)) for a in args]
+    sizes, m = bind([p.type for p in params], shapes)
+    if m is None:
+        return sizes
+    param, shape = params[m.index], shapes[m.index]
+    dim = param.type.shape[m.axis] if m.axis is not None else None
+    reason = {
+        "rank": lambda: f"expected rank {m.want}, got rank {m.got}",
+        "twice": lambda: f"size `{m.var}` is {m.want} from an earlier dimension but {m.got} "
+                         f"on axis {m.axis}",
+        "unbound": lambda: f"size `{m.var}` in `{dim}` is not bound by any argument",
+        "axis": lambda: f"axis {m.axis} should be {dim}"
+                        + (f" = {m.want}" if isinstance(dim, Size) else "") + f", got {m.got}",
+    }[m.kind]()
+    raise ShapeMismatch(param.attr("name"), param.type, shape, reason)

@@ -122,7 +122,7 @@ def _sigmoid(x):
 
 
 UNARY = {
-    Op.EXP: np.exp, Op.LOG: np.log, Op.LOG1P: np.log1p, Op.SQRT: np.sqrt,
+    Op.EXP: np.exp, Op.LOG: np.log, Op.LOG1P: np.log1p, Op.LOG2: np.log2, Op.SQRT: np.sqrt,
     Op.TANH: np.tanh, Op.SIGMOID: _sigmoid,
     Op.SOFTPLUS: lambda x: np.logaddexp(0, x),
     Op.SIN: np.sin, Op.COS: np.cos, Op.NEG: np.negative, Op.ABS: np.abs,

@@ -102,6 +102,7 @@ UNARY = {
     "exp": lambda k, n, v: call_exp(k, n, v),
     "log": lambda k, n, v: call_log(k, n, v),
     "log1p": lambda k, n, v: call_log1p(k, n, v),
+    "log2": lambda k, n, v: f"log2({v})",
     "sqrt": lambda k, n, v: f"sqrt({v})",
     "tanh": lambda k, n, v: call_fast(k, n, "tanh", v),
     "sin": lambda k, n, v: f"sin({v})",
