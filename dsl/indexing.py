@@ -65,25 +65,27 @@ def classify(ck, item):
     return ("array", node, item)
 
 
-def size_index(node: Node) -> Dim | None:
+def size_index(node: Node, size_of=lambda dim: dim) -> Dim | None:
     """The dimension an integer scalar of sizes and constants stands for
-    (`k - 1`, `len(x) - 1`, `2 * n`), or None when it depends on data."""
+    (`k - 1`, `len(x) - 1`, `2 * n`), or None when it depends on data.
+    `size_of` maps the dimension a `size` node holds (the tensor API
+    substitutes sizes it has since unified)."""
     if node.type.rank != 0 or node.type.dtype not in ("i32", "i64"):
         return None
     if node.op == "size":
-        return node.attr("dim")
+        return size_of(node.attr("dim"))
     if node.op == "const":
         value = node.attr("value")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     if node.op == "cast":
-        return size_index(node.inputs[0])
+        return size_index(node.inputs[0], size_of)
     if node.op == "neg":
-        d = size_index(node.inputs[0])
+        d = size_index(node.inputs[0], size_of)
         return None if d is None else dim_neg(d)
     combine = {"add": dim_add, "sub": dim_sub, "mul": dim_mul}.get(node.op)
     if combine is None:
         return None
-    a, b = (size_index(i) for i in node.inputs)
+    a, b = (size_index(i, size_of) for i in node.inputs)
     return None if a is None or b is None else combine(a, b)
 
 

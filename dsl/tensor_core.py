@@ -33,8 +33,9 @@ from . import ast as A
 from .build import apply
 from .checker import BodyChecker, Globals, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
+from .indexing import size_index
 from .ir import Node
-from .types import DTYPES, FROM_NUMPY, Size, TensorType, dim_add, dim_mul, dim_neg, dim_sub
+from .types import DTYPES, FROM_NUMPY, Size, TensorType
 
 # ---- where the user is ----------------------------------------------------
 _DSL_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -307,23 +308,7 @@ def resolve(node: Node) -> Node:
 def static_dim(node: Node):
     """The dimension an i64 scalar graph of sizes and constants stands for
     (`x.shape[0]`, `x.shape[0] * 2`), or None when it depends on data."""
-    if node.type.rank != 0 or node.type.dtype not in ("i32", "i64"):
-        return None
-    if node.op == "size":
-        return subst_dim(node.attr("dim"))
-    if node.op == "const":
-        value = node.attr("value")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    if node.op == "cast":
-        return static_dim(node.inputs[0])
-    if node.op == "neg":
-        d = static_dim(node.inputs[0])
-        return None if d is None else dim_neg(d)
-    fold = {"add": dim_add, "sub": dim_sub, "mul": dim_mul}.get(node.op)
-    if fold is None:
-        return None
-    a, b = (static_dim(i) for i in node.inputs)
-    return None if a is None or b is None else fold(a, b)
+    return size_index(node, subst_dim)
 
 
 # ---- values the user passes ------------------------------------------------
