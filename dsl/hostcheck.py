@@ -19,7 +19,8 @@ import warnings
 import numpy as np
 
 from . import ast as A
-from .checker import SIGS as DEF_SIGS, WeakTensor, check_literal_range, literal_overflow
+from .checker import SIGS as DEF_SIGS, WeakTensor
+from .literals import check_literal_range, literal_overflow
 from .indexing import requirement_error
 from .diagnostics import Diagnostic, Note, SymError, initializer_only, unknown_function
 from .hostargs import check_builtin, check_tensor_args

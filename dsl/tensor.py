@@ -28,7 +28,7 @@ import numpy as np
 from . import ast as A
 from . import autodiff
 from .build import apply
-from .checker import check_literal_range
+from .literals import check_literal_range
 from .registry import BY_NAME, OVERLOADED, SIGS
 from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
@@ -36,6 +36,7 @@ from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           user_span)
 from .scope import is_size_var_name
 from .types import NUMPY_DTYPE, Size, TensorType, dim_prod, scalar as scalar_type
+from semantics.boundary import check_shared_value
 
 __all__ = [
     "Variable", "SharedVariable", "SymWarning",
@@ -312,7 +313,6 @@ class SharedVariable(Variable):
 
     def set_value(self, value, borrow=False) -> None:
         """Replace the value: same shape and dtype as the declared type (E0605)."""
-        from runtime.host import check_shared_value
         span = user_span()
         t = self._node.type
         if isinstance(value, (int, float)) and not isinstance(value, bool) and t.rank == 0:

@@ -35,6 +35,8 @@ from .checker import check_update
 from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
                           transaction, unify_exact, user_span)
 from .types import NUMPY_DTYPE, Size
+from semantics import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
+from semantics.boundary import check_derived_sizes, check_requirements, index_error, to_arg
 
 
 SIGNATURE = ("dsl.function(inputs, outputs=None, updates=None, name='f', backend=None, "
@@ -212,7 +214,7 @@ def adapt(fn, param, value, span):
     """Python lists are weak like the numbers in them (`[1.0, 2.0]` for an
     f32 vector); an integer array may fill an integer input of another width
     when every value fits (`np.arange(3)` for an i32 vector). Anything else
-    goes to host.to_arg unchanged, which refuses other dtypes (E0604)."""
+    goes to semantics.boundary.to_arg unchanged, which refuses other dtypes (E0604)."""
     t = param.type
     want = np.dtype(NUMPY_DTYPE[t.dtype])
     if isinstance(value, (list, tuple)):
@@ -304,8 +306,6 @@ class CompiledFunction:
                               fn.signature, span)
 
     def __call__(self, *args, **kwargs):
-        from runtime.host import check_derived_sizes, check_requirements, index_error, to_arg
-        from runtime.numpy import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
         span = user_span()
         fn = self.function
         values = self._arguments(args, kwargs, span)

@@ -15,12 +15,12 @@ from dsl.hostcheck import HOST_SIGS, TWO_NUMBERS
 from dsl.hosttypes import type_of
 from dsl.scope import Default, bind_call
 from runtime import data as D
+from semantics.boundary import materialize
 
 
 def arguments(ip, e, sig=None) -> dict:
     """The call's arguments by parameter name, evaluated (lazy device
     results read) and checked against what the builtin takes."""
-    from runtime.host import materialize
     name = e.func.id
     bound = bind_call(e, sig or HOST_SIGS[name], name)
     values, spans = {}, {}
