@@ -307,7 +307,7 @@ def check_def_name(args, signatures) -> None:
 
 
 def cmd_trace(args) -> int:
-    from runtime.trace import trace_file
+    from .trace import trace_file
     from .program import check_source
     text, options = read(args.file), parse_sets(args.set)
     if args.def_name is not None:       # a def that does not exist is not "never called"

@@ -76,14 +76,13 @@ def _check_arguments(span, inputs, updates, name, rewrites, unknown):
 
 
 def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
-    from .tensor import SharedVariable
     if isinstance(inputs, VariableBase):
         inputs = [inputs]
     inputs = list(inputs or [])
     seen = set()
     for v in inputs:
         if not isinstance(v, VariableBase) or v.node.op != "param":
-            what = ("a shared value (its value comes with it)" if isinstance(v, SharedVariable)
+            what = ("a shared value (its value comes with it)" if is_shared(v)
                     else "an expression" if isinstance(v, VariableBase) else describe_value(v))
             fail("E1001", f"an input of `function` must be an input variable, got {what}", span,
                  "make inputs with dsl.scalar/vector/matrix/tensor; pass values of shared "
@@ -102,7 +101,7 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
             fail("E0501", "updates are (shared, new value) pairs", span,
                  "e.g. `updates=[(W, W - 0.1 * dsl.grad(cost, W))]`")
         target, value = pair
-        if not isinstance(target, SharedVariable):
+        if not is_shared(target):
             what = f"`{target.label}` is not a shared value" if isinstance(target, VariableBase) \
                 else f"{describe_value(target)} is not a shared value"
             fail("E0501", f"{what}: only shared values can be updated", span,
@@ -146,15 +145,19 @@ def describe_value(v) -> str:
     return f"a {type(v).__name__}"
 
 
+def is_shared(v) -> bool:
+    """v is a SharedVariable (dsl.shared): the leaf registered for its node."""
+    return (isinstance(v, VariableBase) and v.node.op == "shared"
+            and LEAF_NAMES.get(v.node.attr("name")) is v)
+
+
 def _constant(value, span):
-    from .tensor import Variable
     lo = Lowerer(span)
-    return Variable(lo.expr(lo.lift(value)), lo.leaves)
+    return VariableBase(lo.expr(lo.lift(value)), lo.leaves)
 
 
 def _update_value(target, value, span):
-    """The new value as a Variable of exactly the shared's type (E0502)."""
-    from .tensor import Variable
+    """The new value as a graph of exactly the shared's type (E0502)."""
     want = target._node.type
     unify_exact(shape_of(value), want.shape)
     lo = Lowerer(span)
@@ -162,7 +165,7 @@ def _update_value(target, value, span):
     node = lo.run(lambda ck: ck.tensor(ck.expr(ast), span, want.dtype))
     with errors(span):
         check_update(target.name, want, node, span)
-    return Variable(node, lo.leaves)
+    return VariableBase(node, lo.leaves)
 
 
 def _owner(node, leaves):
