@@ -7,6 +7,7 @@ argument nodes, which is inlining with size variables unified at the call.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,7 @@ from . import ast as A
 from .build import apply, const
 from .builtins import call_builtin
 from .diagnostics import Diagnostic, Note, unknown_function
+from .indexing import index_requirements, lower_index
 from .ir import Function, Node
 from .literals import check_literal_range, literal_overflow, non_negative
 from .ops import both_stretched
@@ -351,7 +353,6 @@ class BodyChecker:
              "tensor attributes are `.T` and `.shape`")
 
     def expr_Index(self, e: A.Index):
-        from .indexing import lower_index
         base = self.expr(e.value)
         if isinstance(base, tuple):     # x.shape[0]
             i = static_int(e.indices[0], "a shape index") if len(e.indices) == 1 else None
@@ -425,7 +426,6 @@ def fold(op, a, b, span=None):
     """Constant-fold two literals (3 * 4); None when not a plain number op.
     Integers are exact; floats are f64 with numpy's semantics (an overflow
     is inf, a negative base to a fractional power is NaN)."""
-    import operator
     table = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
              "pow": operator.pow, "floordiv": operator.floordiv, "mod": operator.mod,
              "div": operator.truediv}
@@ -603,7 +603,6 @@ def check_def(env: Globals, d: A.Def) -> DefInfo:
     checker = BodyChecker(env, d, sizes, dict(zip(names, param_nodes)), (), False)
     outputs = checker.run(ret)
     info = DefInfo(d.name.id, d, params, ret, order, set(checker.updates))
-    from .indexing import index_requirements
     updates = tuple(checker.updates.items())
     info.function = Function(d.name.id, tuple(param_nodes), outputs, updates,
                              isinstance(ret, TupleType), info.signature, d.span,

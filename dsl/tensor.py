@@ -27,6 +27,7 @@ import numpy as np
 
 from . import ast as A
 from . import autodiff
+from .api import describe
 from .build import apply
 from .literals import check_literal_range
 from .registry import BY_NAME, OVERLOADED, SIGS
@@ -262,7 +263,6 @@ class Variable(VariableBase):
 
     def eval(self, inputs_dict=None, backend=None, device=None):
         """Compile (once per set of inputs) and run: `(v ** 2).eval({v: a})`."""
-        from .api import describe
         if not isinstance(inputs_dict, (dict, type(None))):
             fail("E1005", f"`eval` takes a dict of input variables to values, got "
                  f"{describe(inputs_dict)}", user_span(), "e.g. `(x * 2).eval({x: 3.0})`")

@@ -28,10 +28,14 @@ from contextlib import ExitStack
 
 import numpy as np
 
+from .api import bind_arguments, choose_backend, describe, make_executor
 from .diagnostics import Note
+from .explain import explain_function
 from .indexing import index_requirements
 from .ir import Function, toposort
 from .checker import check_update
+from .rewrites import run_pipeline
+from .scope import did_you_mean
 from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
                           transaction, unify_exact, user_span)
 from .types import NUMPY_DTYPE, Size
@@ -56,8 +60,6 @@ def function(inputs, outputs=None, updates=None, name="f", backend=None, device=
 
 def _check_arguments(span, inputs, updates, name, rewrites, unknown):
     """The arguments' kinds; what they hold is checked while compiling."""
-    from .api import describe
-    from .scope import did_you_mean
     note = [Note(f"signature: {SIGNATURE}")]
     for key in unknown:     # Theano's givens, mode, allow_input_downcast...
         fail("E0104", f"`dsl.function` has no argument `{key}`", span,
@@ -259,8 +261,6 @@ class CompiledFunction:
     """A compiled tensor-API function: call it with numpy values or numbers."""
 
     def __init__(self, fn: Function, inputs, shareds: dict, backend, device, rewrites, span):
-        from .api import choose_backend, make_executor
-        from .rewrites import run_pipeline
         self.source = fn                # the IR before rewrites
         with errors(span):
             self.function, self.rewrite_log = run_pipeline(fn) if rewrites else (fn, [])
@@ -296,14 +296,12 @@ class CompiledFunction:
 
     def explain(self, after=None, kernels=False) -> str:
         """The same report as `sym explain`: IR, rewrite log, IR after."""
-        from .explain import explain_function
         return explain_function(self.source, after=after, kernels=kernels,
                                 executor=self.executor if kernels else None)
 
     # ---- calls --------------------------------------------------------------------
     def _arguments(self, args, kwargs, span) -> list:
         """By position or by the inputs' names, as Python binds arguments."""
-        from .api import bind_arguments
         fn = self.function
         return bind_arguments(fn.name, [v.label for v in self.inputs], args, kwargs,
                               fn.signature, span)

@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from dsl import ast as A
+from dsl.build import apply
 from dsl.checker import WeakTensor
 from dsl.diagnostics import error, initializer_only, unknown_function
 from dsl.ir import Function
@@ -28,6 +29,7 @@ from dsl.scope import Default, bind_call
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
 from runtime.hostbuiltins import HOST_BUILTINS
+from runtime.nancheck import NanGuard
 from semantics.boundary import (check_derived_sizes, check_requirements, check_shared_value, describe,
                                 index_error, is_lazy, materialize, to_arg)
 from runtime.numpy import (IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes, evaluate,
@@ -346,7 +348,6 @@ class Interpreter:
     def nan_hook(self, fname, call_span):
         if not self.nan_check:
             return None
-        from runtime.nancheck import NanGuard
         return NanGuard(fname, call_span)
 
     def builtin(self, e: A.Call):
@@ -425,7 +426,6 @@ class Interpreter:
             raise error("E0606", f"cannot use {describe(value)} here", span)
         name = f"_host{len(params)}"
         t = TensorType(FROM_NUMPY[array.dtype.name], tuple(array.shape))
-        from dsl.build import apply
         locals_[name] = apply("param", (), span, type=t, name=name)
         params[name] = array
         return A.Name(name, span)

@@ -14,6 +14,7 @@ from dsl.hostargs import check_builtin
 from dsl.hostcheck import HOST_SIGS, TWO_NUMBERS
 from dsl.hosttypes import type_of
 from dsl.scope import Default, bind_call
+from dsl.types import NUMPY_DTYPE
 from runtime import data as D
 from semantics.boundary import materialize
 
@@ -101,7 +102,6 @@ def host_save(ip, e):
 
 def host_load(ip, e):
     path = arguments(ip, e)["path"]
-    from dsl.types import NUMPY_DTYPE
     expected = {n: (t.concrete_shape({}), np.dtype(NUMPY_DTYPE[t.dtype]))
                 for n, t in ip.prog.shareds.items()}
     try:
