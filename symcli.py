@@ -10,7 +10,7 @@ import sys
 
 def main() -> int:
     try:
-        from dsl.cli import main as cli_main
+        from dsl.cli import main as cli_main     # inside the try: Ctrl-C while it loads exits quietly
     except KeyboardInterrupt:
         print("sym: interrupted", file=sys.stderr)
         return 130

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import ast as A
 from .diagnostics import Note, SymError, error
+from .explain import explain_program
 from .program import CheckedProgram, check_source
 from .rewrites import run_pipeline
 from .scope import did_you_mean
@@ -55,7 +57,7 @@ def describe(value) -> str:
 def default_backend() -> str:
     """OpenCL where a device exists; else numpy, announced (once) on stderr."""
     try:
-        from runtime.opencl.device import opencl_available
+        from runtime.opencl.device import opencl_available   # lazy: a backend loads when chosen
         if opencl_available():
             return "opencl"
     except ImportError:
@@ -74,9 +76,9 @@ _FALLBACK_ANNOUNCED = False
 
 def make_executor(backend: str, device: str | None, shared_types: dict):
     if backend == "numpy":
-        from runtime.numpy.executor import NumpyExecutor
+        from runtime.numpy.executor import NumpyExecutor     # lazy: a backend loads when chosen
         return NumpyExecutor(shared_types)
-    from runtime.opencl.executor import OpenCLExecutor
+    from runtime.opencl.executor import OpenCLExecutor       # lazy: `import dsl` stays light
     return OpenCLExecutor(shared_types, device=device or os.environ.get("SYM_DEVICE"))
 
 
@@ -101,7 +103,7 @@ class Program:
         checked.raise_errors()
         for w in checked.warnings:
             print(w.render(), file=sys.stderr)
-        from runtime.host import Interpreter
+        from runtime.host import Interpreter     # lazy: checking a program never loads the runtime
         d = self.__dict__
         d["_checked"] = checked
         d["backend"] = choose_backend(backend, device)
@@ -121,7 +123,6 @@ class Program:
     def _initialize_shared(self):
         """Give shared values their declared initial values, where an
         initialiser needs no host variable (`run()` redoes all of them)."""
-        from . import ast as A
         for item in self._checked.ast.items:
             if isinstance(item, A.SharedDecl):
                 try:
@@ -146,7 +147,6 @@ class Program:
         return self._interp.metrics
 
     def explain(self, name: str | None = None, after: str | None = None, kernels: bool = False) -> str:
-        from .explain import explain_program
         span = user_span()
         if name is not None and name not in self._functions:
             what = f"no def `{name}`" if isinstance(name, str) else f"no def {describe(name)}"

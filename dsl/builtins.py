@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import ast as A
 from . import autodiff
 from .ir import Node
-from .checker import check_literal_range, non_negative
+from .literals import check_literal_range, non_negative
 from .diagnostics import SymError
 from .registry import BY_NAME
 from .scope import Default, Weak, fail, static_bool, static_int, static_ints, dim_from_ast

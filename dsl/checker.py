@@ -7,15 +7,18 @@ argument nodes, which is inlining with size variables unified at the call.
 from __future__ import annotations
 
 import math
-import sys
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import ast as A
 from .build import apply, const
+from .builtins import call_builtin
 from .diagnostics import Diagnostic, Note, unknown_function
+from .indexing import index_requirements, lower_index
 from .ir import Function, Node
+from .literals import check_literal_range, literal_overflow, non_negative
 from .ops import both_stretched
 from .registry import HOST_ONLY, SIGS
 from .signature import bind, substitute
@@ -61,14 +64,6 @@ class Globals:
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
     return TensorType(texpr.dtype, tuple(non_negative(dim_from_ast(d, lookup_size), d.span)
                                          for d in texpr.dims))
-
-
-def non_negative(d: Dim, span) -> Dim:
-    """A constant dimension (`3 - 5` in a type or a shape) is never negative."""
-    if isinstance(d, int) and d < 0:
-        fail("E0214", f"a dimension cannot be negative (this one is {d})", span,
-             "sizes count elements: use a number >= 0")
-    return d
 
 
 def declared_types(d: A.Def):
@@ -358,7 +353,6 @@ class BodyChecker:
              "tensor attributes are `.T` and `.shape`")
 
     def expr_Index(self, e: A.Index):
-        from .indexing import lower_index
         base = self.expr(e.value)
         if isinstance(base, tuple):     # x.shape[0]
             i = static_int(e.indices[0], "a shape index") if len(e.indices) == 1 else None
@@ -382,7 +376,6 @@ class BodyChecker:
             raise unknown_function(name, e.func.span,
                                    did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
         args = bind_call(e, SIGS[name], name)
-        from .builtins import call_builtin
         return call_builtin(self, name, args, e)
 
     def call_def(self, name, e: A.Call):
@@ -429,56 +422,10 @@ def signature_text(d: A.Def) -> str:
     return f"def {d.name.id}({', '.join(f'{n}: {t}' for n, t in params)}) -> {ret}"
 
 
-INT_LIMITS = {"i32": 2 ** 31, "i64": 2 ** 63}
-F32_OVERFLOW = 2.0 ** 128 - 2.0 ** 103      # the smallest magnitude that rounds to an f32 inf
-FLOAT_MAX = {"f32": float(np.finfo(np.float32).max), "f64": sys.float_info.max}
-
-
-def check_literal_range(value, dtype: str, span, widen: str | None = None):
-    """A number literal (or a folded constant) must fit the dtype it becomes.
-    `widen` replaces the hint's "or i64" (a list literal says `i64([...])`)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return
-    if isinstance(value, int):
-        shown = str(value) if value.bit_length() <= 128 else f"constant of {value.bit_length()} bits"
-        if dtype in INT_LIMITS and not -INT_LIMITS[dtype] <= value < INT_LIMITS[dtype]:
-            fail("E0218", f"the integer {shown} does not fit in {dtype}", span,
-                 f"{dtype} holds {-INT_LIMITS[dtype]}..{INT_LIMITS[dtype] - 1}; "
-                 + (widen if widen and dtype == "i32" else
-                    "use a smaller number" + ", or i64" * (dtype == "i32")))
-        if dtype in FLOATS and not fits_float(value, dtype):
-            fail("E0218", f"the integer {shown} is too large for {dtype}", span,
-                 "write a float literal such as `1e30`")
-    elif dtype in FLOATS and not fits_float(value, dtype):
-        fail("E0218", f"the number {value!r} does not fit in {dtype}", span,
-             f"{dtype} holds magnitudes up to {FLOAT_MAX[dtype]:g}; "
-             + ("compute in f64: `f64(...)`" if dtype == "f32" else "use a smaller number"))
-
-
-def literal_overflow(e: A.Num):
-    """A float literal too large for f64 (`1e400`) reads as inf: refuse it."""
-    if isinstance(e.value, float) and math.isinf(e.value):
-        fail("E0218", "this float literal does not fit in f64", e.span,
-             f"f64 holds magnitudes up to {FLOAT_MAX['f64']:g}")
-
-
-def fits_float(value, dtype: str) -> bool:
-    """False when a finite value would become an infinity in `dtype` (an
-    inf or NaN that folding computed, like `2.0 ** 10000`, stays as it is)."""
-    try:
-        x = float(value)
-    except OverflowError:
-        return False
-    if math.isinf(x) or math.isnan(x):
-        return isinstance(value, float)
-    return dtype != "f32" or abs(x) < F32_OVERFLOW
-
-
 def fold(op, a, b, span=None):
     """Constant-fold two literals (3 * 4); None when not a plain number op.
     Integers are exact; floats are f64 with numpy's semantics (an overflow
     is inf, a negative base to a fractional power is NaN)."""
-    import operator
     table = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
              "pow": operator.pow, "floordiv": operator.floordiv, "mod": operator.mod,
              "div": operator.truediv}
@@ -656,7 +603,6 @@ def check_def(env: Globals, d: A.Def) -> DefInfo:
     checker = BodyChecker(env, d, sizes, dict(zip(names, param_nodes)), (), False)
     outputs = checker.run(ret)
     info = DefInfo(d.name.id, d, params, ret, order, set(checker.updates))
-    from .indexing import index_requirements
     updates = tuple(checker.updates.items())
     info.function = Function(d.name.id, tuple(param_nodes), outputs, updates,
                              isinstance(ret, TupleType), info.signature, d.span,

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import traceback
 import warnings
 from pathlib import Path
 
-from .diagnostics import SymError
+from runtime.data import DataError
+from runtime.data.files import check_target
+from runtime.opencl.device import describe_devices
+
+from .api import compile
+from .diagnostics import Diagnostic, SymError, error
+from .program import check_source
+from .scope import did_you_mean
+from .trace import trace_file
 
 EPILOG = """examples:
   sym run programs/mnist_logreg.sym            train the flagship model
@@ -208,7 +217,6 @@ def shown_name(path: str) -> str:
 
 
 def cmd_check(args) -> int:
-    from .program import check_source
     options = parse_sets(args.set)
     failed = unreadable = False     # unreadable: a usage error (exit 2)
     for path in args.files:
@@ -234,7 +242,6 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .api import compile
     progress = False if args.no_progress else None
     prog = compile(read(args.file), shown_name(args.file), backend=args.backend, device=args.device,
                    options=parse_sets(args.set), rewrites=not args.no_rewrites,
@@ -255,9 +262,6 @@ def cmd_run(args) -> int:
 def check_metrics_targets(args):
     """Refuse a --metrics/--plot path that may not be written (a FIFO, the
     program itself) before the program runs, not after hours of training."""
-    from runtime.data import DataError
-    from runtime.data.files import check_target
-    from .diagnostics import error
     for path, what in ((args.metrics, "metrics"), (args.plot, "plot")):
         try:
             if path:
@@ -269,8 +273,6 @@ def check_metrics_targets(args):
 def write_metrics(prog, args, program_error=None):
     """Write --metrics and --plot. A failed write is shown beside the
     program's own error, never instead of it."""
-    from runtime.data import DataError
-    from .diagnostics import Diagnostic
     failures = []
     for path, write in ((args.metrics, prog.metrics.write_csv), (args.plot, prog.metrics.plot)):
         try:
@@ -288,7 +290,6 @@ def write_metrics(prog, args, program_error=None):
 
 
 def cmd_explain(args) -> int:
-    from .api import compile
     opencl = args.kernels or args.device is not None
     prog = compile(read(args.file), shown_name(args.file),
                    backend=args.backend or ("opencl" if opencl else "numpy"), device=args.device)
@@ -298,7 +299,6 @@ def cmd_explain(args) -> int:
 
 
 def check_def_name(args, signatures) -> None:
-    from .scope import did_you_mean
     if args.def_name is not None and args.def_name not in signatures:
         defs = f"its defs: {', '.join(signatures)}" if signatures else "it has none"
         hint = did_you_mean(args.def_name, signatures)
@@ -307,8 +307,6 @@ def check_def_name(args, signatures) -> None:
 
 
 def cmd_trace(args) -> int:
-    from runtime.trace import trace_file
-    from .program import check_source
     text, options = read(args.file), parse_sets(args.set)
     if args.def_name is not None:       # a def that does not exist is not "never called"
         checked = check_source(text, shown_name(args.file), options)
@@ -318,13 +316,11 @@ def cmd_trace(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    from runtime.opencl.device import describe_devices
     print(describe_devices())
     return 0
 
 
 def cmd_bench(args) -> int:
-    import subprocess
     script = Path(__file__).resolve().parent.parent / "bench" / f"{args.name}.py"
     if not script.is_file():
         raise UsageError(f"no benchmark {script} (the bench/ scripts ship with the source checkout)")

@@ -19,15 +19,18 @@ import warnings
 import numpy as np
 
 from . import ast as A
-from .checker import SIGS as DEF_SIGS, WeakTensor, check_literal_range, literal_overflow
+from .build import apply
+from .checker import SIGS as DEF_SIGS, BodyChecker, Globals, WeakTensor
+from .literals import check_literal_range, literal_overflow
 from .indexing import requirement_error
+from .ir import Node
 from .diagnostics import Diagnostic, Note, SymError, initializer_only, unknown_function
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
 from .registry import BY_NAME, HOST_SIGS, INIT_ONLY, INIT_SIGS, NAMES, OVERLOADED
 from .signature import bind
-from .scope import Default, Sig, bind_call, did_you_mean, fail, too_deep
+from .scope import Default, Sig, Weak, bind_call, did_you_mean, fail, too_deep
 from .types import DTYPES, Size, TensorType, TupleType
 
 TWO_NUMBERS = BY_NAME["max"].host_sig     # max(a, b) and min(a, b) on the host
@@ -763,7 +766,6 @@ def number_ast(v, span):
 def host_param(t: TensorType, span, locals_: dict) -> A.Name:
     """A host tensor stands for a parameter of its type, named as the
     interpreter names it (`_host0`, `_host1`, ...)."""
-    from .build import apply
     name = f"_host{len(locals_)}"
     locals_[name] = apply("param", (), span, type=t, name=name)
     return A.Name(name, span)
@@ -772,7 +774,6 @@ def host_param(t: TensorType, span, locals_: dict) -> A.Name:
 def check_as_in_def(e, locals_: dict):
     """The node of a host expression over lifted operands, checked as the
     body of a def is (the interpreter then runs it on numpy)."""
-    from .checker import BodyChecker, Globals
     ck = BodyChecker(Globals({}, {}, {}, lambda d: None), HOST_DEF, {}, locals_, (), True)
     return ck.tensor(ck.expr(e), e.span)
 
@@ -802,9 +803,6 @@ def static_builtin(e: A.Call, types: dict, literals: dict):
     argument -> it as a literal of numbers, None where they are unknown),
     lowered as the interpreter lowers it: literals stay literals, tensors
     become typed parameters, so its errors are the run's errors."""
-    from .checker import BodyChecker, Globals
-    from .ir import Node
-    from .scope import Weak
     locals_: dict = {}
 
     def lift(a):

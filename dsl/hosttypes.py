@@ -146,7 +146,6 @@ def join_names(a: dict, b: dict) -> dict:
 # ---- run-time values described by their types ---------------------------------
 def type_of(value):
     """The static type of a host value at run time, value included."""
-    from runtime import data as D      # the runtime's value classes
     if isinstance(value, bool):
         return HNum("bool", value)
     if isinstance(value, int):
@@ -165,10 +164,9 @@ def type_of(value):
         return HTensor(FROM_NUMPY.get(value.dtype.name, value.dtype.name), tuple(value.shape))
     if isinstance(value, tuple):
         return tuple(type_of(v) for v in value)
-    if isinstance(value, D.Split):
-        return HRecord("split", ())
-    if isinstance(value, D.Mnist):
-        return HRecord("mnist", ())
+    record = getattr(type(value), "host_record", None)    # the runtime's data classes
+    if record is not None:
+        return HRecord(record, ())
     if isinstance(value, range):
         return HIter(HNum("int"))
     return ANY

@@ -5,7 +5,7 @@ result type or raises a `SymError` without a span; the front end
 that built the node attaches the user's span. Every op is a member of the
 `Op` enum below, and its groups (elementwise, reductions, views, ...) are
 written once, next to it. The other tables, keyed by `Op`, are
-`autodiff.VJP`, `runtime.numpy.IMPL` and the OpenCL lowering;
+`autodiff.VJP`, `semantics.impl.IMPL` and the OpenCL lowering;
 `tests/test_op_tables.py` checks each table against the enum.
 
 Attribute conventions (all attrs are hashable):

@@ -27,15 +27,18 @@ import numpy as np
 
 from . import ast as A
 from . import autodiff
+from .api import describe
 from .build import apply
-from .checker import check_literal_range
+from .literals import check_literal_range
 from .registry import BY_NAME, OVERLOADED, SIGS
 from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
                           shape_of, unify_broadcast, unify_except, unify_matmul, unique_name,
                           user_span)
 from .scope import is_size_var_name
+from .tensor_function import CompiledFunction, function, shared_lock
 from .types import NUMPY_DTYPE, Size, TensorType, dim_prod, scalar as scalar_type
+from semantics.boundary import check_shared_value
 
 __all__ = [
     "Variable", "SharedVariable", "SymWarning",
@@ -260,8 +263,6 @@ class Variable(VariableBase):
 
     def eval(self, inputs_dict=None, backend=None, device=None):
         """Compile (once per set of inputs) and run: `(v ** 2).eval({v: a})`."""
-        from .api import describe
-        from .tensor_function import function
         if not isinstance(inputs_dict, (dict, type(None))):
             fail("E1005", f"`eval` takes a dict of input variables to values, got "
                  f"{describe(inputs_dict)}", user_span(), "e.g. `(x * 2).eval({x: 3.0})`")
@@ -307,12 +308,10 @@ class SharedVariable(Variable):
 
     def _lock(self):
         """The lock that calls of compiled functions using this value hold."""
-        from .tensor_function import shared_lock
         return shared_lock(self._node.attr("name"))
 
     def set_value(self, value, borrow=False) -> None:
         """Replace the value: same shape and dtype as the declared type (E0605)."""
-        from runtime.host import check_shared_value
         span = user_span()
         t = self._node.type
         if isinstance(value, (int, float)) and not isinstance(value, bool) and t.rank == 0:
@@ -535,5 +534,3 @@ def grad(cost, wrt):
     out = [Variable(g, leaves) for g in gs]
     return out[0] if single else out
 
-
-from .tensor_function import CompiledFunction, function  # noqa: E402

@@ -28,13 +28,19 @@ from contextlib import ExitStack
 
 import numpy as np
 
+from .api import bind_arguments, choose_backend, describe, make_executor
 from .diagnostics import Note
+from .explain import explain_function
 from .indexing import index_requirements
 from .ir import Function, toposort
 from .checker import check_update
+from .rewrites import run_pipeline
+from .scope import did_you_mean
 from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
                           transaction, unify_exact, user_span)
 from .types import NUMPY_DTYPE, Size
+from semantics import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
+from semantics.boundary import check_derived_sizes, check_requirements, index_error, to_arg
 
 
 SIGNATURE = ("dsl.function(inputs, outputs=None, updates=None, name='f', backend=None, "
@@ -54,8 +60,6 @@ def function(inputs, outputs=None, updates=None, name="f", backend=None, device=
 
 def _check_arguments(span, inputs, updates, name, rewrites, unknown):
     """The arguments' kinds; what they hold is checked while compiling."""
-    from .api import describe
-    from .scope import did_you_mean
     note = [Note(f"signature: {SIGNATURE}")]
     for key in unknown:     # Theano's givens, mode, allow_input_downcast...
         fail("E0104", f"`dsl.function` has no argument `{key}`", span,
@@ -74,14 +78,13 @@ def _check_arguments(span, inputs, updates, name, rewrites, unknown):
 
 
 def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
-    from .tensor import SharedVariable
     if isinstance(inputs, VariableBase):
         inputs = [inputs]
     inputs = list(inputs or [])
     seen = set()
     for v in inputs:
         if not isinstance(v, VariableBase) or v.node.op != "param":
-            what = ("a shared value (its value comes with it)" if isinstance(v, SharedVariable)
+            what = ("a shared value (its value comes with it)" if is_shared(v)
                     else "an expression" if isinstance(v, VariableBase) else describe_value(v))
             fail("E1001", f"an input of `function` must be an input variable, got {what}", span,
                  "make inputs with dsl.scalar/vector/matrix/tensor; pass values of shared "
@@ -100,7 +103,7 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
             fail("E0501", "updates are (shared, new value) pairs", span,
                  "e.g. `updates=[(W, W - 0.1 * dsl.grad(cost, W))]`")
         target, value = pair
-        if not isinstance(target, SharedVariable):
+        if not is_shared(target):
             what = f"`{target.label}` is not a shared value" if isinstance(target, VariableBase) \
                 else f"{describe_value(target)} is not a shared value"
             fail("E0501", f"{what}: only shared values can be updated", span,
@@ -144,15 +147,19 @@ def describe_value(v) -> str:
     return f"a {type(v).__name__}"
 
 
+def is_shared(v) -> bool:
+    """v is a SharedVariable (dsl.shared): the leaf registered for its node."""
+    return (isinstance(v, VariableBase) and v.node.op == "shared"
+            and LEAF_NAMES.get(v.node.attr("name")) is v)
+
+
 def _constant(value, span):
-    from .tensor import Variable
     lo = Lowerer(span)
-    return Variable(lo.expr(lo.lift(value)), lo.leaves)
+    return VariableBase(lo.expr(lo.lift(value)), lo.leaves)
 
 
 def _update_value(target, value, span):
-    """The new value as a Variable of exactly the shared's type (E0502)."""
-    from .tensor import Variable
+    """The new value as a graph of exactly the shared's type (E0502)."""
     want = target._node.type
     unify_exact(shape_of(value), want.shape)
     lo = Lowerer(span)
@@ -160,7 +167,7 @@ def _update_value(target, value, span):
     node = lo.run(lambda ck: ck.tensor(ck.expr(ast), span, want.dtype))
     with errors(span):
         check_update(target.name, want, node, span)
-    return Variable(node, lo.leaves)
+    return VariableBase(node, lo.leaves)
 
 
 def _owner(node, leaves):
@@ -212,7 +219,7 @@ def adapt(fn, param, value, span):
     """Python lists are weak like the numbers in them (`[1.0, 2.0]` for an
     f32 vector); an integer array may fill an integer input of another width
     when every value fits (`np.arange(3)` for an i32 vector). Anything else
-    goes to host.to_arg unchanged, which refuses other dtypes (E0604)."""
+    goes to semantics.boundary.to_arg unchanged, which refuses other dtypes (E0604)."""
     t = param.type
     want = np.dtype(NUMPY_DTYPE[t.dtype])
     if isinstance(value, (list, tuple)):
@@ -254,8 +261,6 @@ class CompiledFunction:
     """A compiled tensor-API function: call it with numpy values or numbers."""
 
     def __init__(self, fn: Function, inputs, shareds: dict, backend, device, rewrites, span):
-        from .api import choose_backend, make_executor
-        from .rewrites import run_pipeline
         self.source = fn                # the IR before rewrites
         with errors(span):
             self.function, self.rewrite_log = run_pipeline(fn) if rewrites else (fn, [])
@@ -291,21 +296,17 @@ class CompiledFunction:
 
     def explain(self, after=None, kernels=False) -> str:
         """The same report as `sym explain`: IR, rewrite log, IR after."""
-        from .explain import explain_function
         return explain_function(self.source, after=after, kernels=kernels,
                                 executor=self.executor if kernels else None)
 
     # ---- calls --------------------------------------------------------------------
     def _arguments(self, args, kwargs, span) -> list:
         """By position or by the inputs' names, as Python binds arguments."""
-        from .api import bind_arguments
         fn = self.function
         return bind_arguments(fn.name, [v.label for v in self.inputs], args, kwargs,
                               fn.signature, span)
 
     def __call__(self, *args, **kwargs):
-        from runtime.host import check_derived_sizes, check_requirements, index_error, to_arg
-        from runtime.numpy import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
         span = user_span()
         fn = self.function
         values = self._arguments(args, kwargs, span)

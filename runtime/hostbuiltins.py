@@ -14,13 +14,14 @@ from dsl.hostargs import check_builtin
 from dsl.hostcheck import HOST_SIGS, TWO_NUMBERS
 from dsl.hosttypes import type_of
 from dsl.scope import Default, bind_call
+from dsl.types import NUMPY_DTYPE
 from runtime import data as D
+from semantics.boundary import materialize
 
 
 def arguments(ip, e, sig=None) -> dict:
     """The call's arguments by parameter name, evaluated (lazy device
     results read) and checked against what the builtin takes."""
-    from runtime.host import materialize
     name = e.func.id
     bound = bind_call(e, sig or HOST_SIGS[name], name)
     values, spans = {}, {}
@@ -101,7 +102,6 @@ def host_save(ip, e):
 
 def host_load(ip, e):
     path = arguments(ip, e)["path"]
-    from dsl.types import NUMPY_DTYPE
     expected = {n: (t.concrete_shape({}), np.dtype(NUMPY_DTYPE[t.dtype]))
                 for n, t in ip.prog.shareds.items()}
     try:

@@ -110,7 +110,7 @@ def test_golden(path: Path, capsys, monkeypatch):
 
 # ---- docs/errors.md ------------------------------------------------------------
 CODE = re.compile(r"\b([EW]\d{4})\b")
-SOURCE_DIRS = ("dsl", "runtime", "grammar")
+SOURCE_DIRS = ("dsl", "semantics", "runtime", "grammar")
 
 
 def codes_in_source() -> dict[str, str]:

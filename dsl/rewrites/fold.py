@@ -21,14 +21,13 @@ import numpy as np
 from ..ir import Node
 from ..ops import ELEMENTWISE, VIEWS
 from ..types import NUMPY_DTYPE, TensorType
+# folding must agree with the reference backend: both use semantics.IMPL
+from semantics.impl import IMPL, Env, RunFault
 from .engine import Rule, apply_rules, uniform, uniform_value
 
 def evaluate_scalar(n: Node, values: list) -> object:
     """n's op applied to scalar inputs, by the reference backend; the
     result as a Python scalar."""
-    # the one place the compiler core calls the runtime: folding must agree
-    # with the reference backend, which is what defines each op's meaning
-    from runtime.numpy.impl import IMPL, Env
     arrays = [np.array(v, NUMPY_DTYPE[i.type.dtype]) for v, i in zip(values, n.inputs)]
     scalar_inputs = tuple(Node("const", (), TensorType(i.type.dtype, ()), (("value", v),))
                           for v, i in zip(values, n.inputs))
@@ -43,7 +42,6 @@ def fold_elementwise(n: Node) -> Node | None:
     values = [uniform_value(i) for i in n.inputs]
     if any(v is None for v in values):
         return None
-    from runtime.numpy.impl import RunFault
     try:
         value = evaluate_scalar(n, values)
     except RunFault:        # an error of the op (2 ** -1 on integers) stays where it runs

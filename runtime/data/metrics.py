@@ -67,7 +67,7 @@ class Metrics:
 def _matplotlib():
     """Imported only for --plot; Figure + FigureCanvasAgg is the Agg backend
     without touching pyplot's global state."""
-    try:
+    try:        # lazy: matplotlib is optional and slow to import; only plots need it
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator

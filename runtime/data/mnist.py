@@ -58,6 +58,7 @@ GET_FILES_HINT = ("set SYM_DATA to a folder whose mnist/ subfolder holds the fou
 @dataclass(frozen=True, eq=False)
 class Split:
     """One split: x f32[N, 784], y i32[N]. len() is the number of rows."""
+    host_record = "split"       # its type on the host (dsl.hosttypes.type_of)
     x: np.ndarray
     y: np.ndarray
 
@@ -71,6 +72,7 @@ class Split:
 @dataclass(frozen=True, eq=False)
 class Mnist:
     """What mnist() returns: the train, valid and test splits."""
+    host_record = "mnist"       # its type on the host (dsl.hosttypes.type_of)
     train: Split
     valid: Split
     test: Split

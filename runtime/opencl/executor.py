@@ -27,7 +27,7 @@ import numpy as np
 from dsl.diagnostics import error
 from dsl.ir import Function, Node, toposort
 from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
-from runtime.numpy.impl import check_sizes
+from semantics.impl import check_sizes
 
 from .device import choose_device, import_cl
 from .lazy import LazyArray
@@ -391,7 +391,7 @@ class OpenCLExecutor:
     def _check_on_host(checks: list, args: list, sizes: dict) -> bool:
         """Raise the first index error numpy would raise; False when an
         index is a result still on the device (the kernels check it)."""
-        from runtime.numpy.impl import IndexOutOfRange, _check_range
+        from semantics.impl import IndexOutOfRange, _check_range
         if any(isinstance(args[arg], LazyArray) and not args[arg].is_read
                for _, _, arg, _, _, _ in checks if arg is not None):
             return False
@@ -407,7 +407,7 @@ class OpenCLExecutor:
         """Wait for this call's kernels and raise the index error they
         flagged, if any, as numpy would have (the flag is then cleared)."""
         from runtime.numpy import IndexOutOfRange
-        from runtime.numpy.impl import NegativePower
+        from semantics.impl import NegativePower
         flag = np.empty(8, np.int32)
         self.cl.enqueue_copy(self.queue, flag, self.err, is_blocking=True)
         self.pending.clear()

@@ -1,4 +1,5 @@
 """`sym trace`: run a program on numpy and print every intermediate value.
+Part of the CLI (a face users touch), so it may use the API and the runtime.
 
 For the first `calls` calls of each def (or of one def), every IR node is
 printed as it is computed: its source line, the node as `sym explain`
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import sys
 
-from dsl.explain import node_line, numbering
-from dsl.ir import toposort
-from dsl.types import FROM_NUMPY
 from runtime.nancheck import summarize
+
+from .api import compile
+from .explain import node_line, numbering
+from .ir import toposort
+from .types import FROM_NUMPY
 
 BAR = "──"
 
@@ -24,7 +27,6 @@ def trace_file(path: str, text: str, options: dict, def_name: str | None = None,
                calls: int = 1) -> int:
     """Check, compile and run the program, tracing; returns the exit code.
     User errors raise SymError (the CLI prints them)."""
-    from dsl.api import compile
     prog = compile(text, path, backend="numpy", options=options, progress=False)
     tracer = Tracer(prog._executor, def_name, calls)
     tracer.install()

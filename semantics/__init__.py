@@ -1,0 +1,110 @@
+"""What each op means, and the value boundary: the leaf both the compiler
+(constant folding, the tensor API) and the runtime (both backends, the host)
+import. It imports only the compiler core's types, IR, ops and diagnostics.
+
+    values = evaluate(roots, Env(sizes, params, shared), on_value=None)
+
+`IMPL[op](node, inputs, env)` (in impl.py) gives each op's numpy meaning;
+`evaluate` runs a graph in toposort order, each node once, and checks that
+every value has exactly its node's dtype and shape. `bind_sizes` binds a
+def's size variables from its arguments.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from dsl.diagnostics import Note, SymError, error
+from dsl.ir import Node, toposort
+from dsl.ops import Op
+from dsl.signature import bind
+from dsl.types import NUMPY_DTYPE, Size, TensorType
+
+from .impl import IMPL, Env, IndexOutOfRange, RunFault, check_sizes, sum_to
+
+__all__ = ["IMPL", "Env", "IndexOutOfRange", "RunFault", "ShapeMismatch", "BackendBug",
+           "evaluate", "bind_sizes", "check_sizes", "sum_to"]
+
+
+class ShapeMismatch(Exception):
+    """An argument does not fit its declared type (rank, a fixed dimension,
+    or a size variable that would be bound to two different values)."""
+
+    def __init__(self, param_name: str, expected_type: TensorType,
+                 actual_shape: tuple, reason: str):
+        super().__init__(f"argument `{param_name}`: expected {expected_type}, "
+                         f"got shape {tuple(actual_shape)}: {reason}")
+        self.param_name, self.expected_type = param_name, expected_type
+        self.actual_shape, self.reason = tuple(actual_shape), reason
+
+    def at_call(self, fname: str, signature: str, span) -> SymError:
+        """E0604 at a call of `fname`: the one wording of a run-time mismatch."""
+        return error("E0604", f"argument `{self.param_name}` of `{fname}` must be "
+                     f"{self.expected_type}, got shape {self.actual_shape}", span, self.reason,
+                     [Note(f"signature: {signature}")])
+
+
+class BackendBug(AssertionError):
+    """An impl returned a value that does not match its node's type."""
+
+
+def evaluate(roots: list[Node], env: Env,
+             on_value: Callable[[Node, np.ndarray], None] | None = None,
+             sizes_checked: bool = False) -> list[np.ndarray]:
+    """sizes_checked: the caller has run check_sizes for these sizes."""
+    values: dict[int, np.ndarray] = {}
+    order = toposort(roots)
+    if not sizes_checked:
+        check_sizes(order, env.sizes)
+    # NaN and overflow checks are the caller's, done explicitly via on_value
+    with np.errstate(all="ignore"):
+        for node in order:
+            value = IMPL[node.op](node, [values[id(i)] for i in node.inputs], env)
+            _check(node, value, env)
+            values[id(node)] = value
+            if on_value is not None:
+                on_value(node, value)
+    return [values[id(r)] for r in roots]
+
+
+def impl_apply_body(node: Node, xs: list, env: Env) -> np.ndarray:
+    """The body run as a function of its own: its params bound to the
+    inputs, in the caller's sizes."""
+    body = node.attr("body")
+    params = {p.attr("name"): x for p, x in zip(body.params, xs)}
+    (value,) = evaluate(list(body.roots), Env(env.sizes, params, env.shared))
+    return value
+
+
+# in IMPL with every other op; defined here because it runs `evaluate`
+IMPL[Op.APPLY_BODY] = impl_apply_body
+
+
+def _check(node: Node, value, env: Env) -> None:
+    want = node.type.concrete_shape(env.sizes)
+    if (not isinstance(value, np.ndarray) or value.shape != want
+            or value.dtype != np.dtype(NUMPY_DTYPE[node.type.dtype])):
+        got = (value.dtype, value.shape) if isinstance(value, np.ndarray) else type(value)
+        raise BackendBug(f"numpy impl of `{node.op}` gave {got}, "
+                         f"the node's type is {node.type} = {want}")
+
+
+def bind_sizes(params: list[Node], args: list[np.ndarray]) -> dict[str, int]:
+    """Bind each single-variable dimension (`n`) from the arguments' shapes,
+    then check every dimension, compound ones (`n + 1`) included."""
+    shapes = [tuple(int(d) for d in np.shape(a)) for a in args]
+    sizes, m = bind([p.type for p in params], shapes)
+    if m is None:
+        return sizes
+    param, shape = params[m.index], shapes[m.index]
+    dim = param.type.shape[m.axis] if m.axis is not None else None
+    reason = {
+        "rank": lambda: f"expected rank {m.want}, got rank {m.got}",
+        "twice": lambda: f"size `{m.var}` is {m.want} from an earlier dimension but {m.got} "
+                         f"on axis {m.axis}",
+        "unbound": lambda: f"size `{m.var}` in `{dim}` is not bound by any argument",
+        "axis": lambda: f"axis {m.axis} should be {dim}"
+                        + (f" = {m.want}" if isinstance(dim, Size) else "") + f", got {m.got}",
+    }[m.kind]()
+    raise ShapeMismatch(param.attr("name"), param.type, shape, reason)
