@@ -51,8 +51,12 @@ KNOWN_DEFECTS = [
     # range), OpenCL an empty result (it checks labels only where it writes)
     "one_hot_zero_depth",
     # an out-of-range gather index is reported by OpenCL at a later call or
-    # as E9999
+    # as E9999; OpenCL checks no index of an empty result (`a[i]` of
+    # f32[1, 0] with i = 2: numpy E0603, OpenCL [])
     "gather_out_of_range",
+    # an E0603 that OpenCL finds is raised when a result is read, not by its
+    # call: without "(in a call of `f`)" and the "called here" note
+    "late_index_error",
     # float literals in f64 code pass through f32 (`0.1 * x` with x: f64)
     "f64_inexact_literal",
     # integer literals that do not fit i32 wrap
@@ -63,12 +67,18 @@ KNOWN_DEFECTS = [
     # an array too big to allocate (`shared W: f32[784, 10101010]`,
     # `zeros((2 ** 62,))`) ends in E9999 (MemoryError, ValueError)
     "huge_allocation",
+    # on OpenCL, an update whose value does not read the shared value it
+    # updates (`S <- x * 2.0`, `S1 <- S0 + 1.0`) ends in E9999 (KeyError 's:S')
+    "update_not_reading_itself",
     # a host integer that does not fit the parameter (`f(2147483648)` for an
     # i32 parameter) ends in E9999 (OverflowError)
     "int_argument_overflow",
     # a ragged list literal on the host (`[[0.0], [], [0.0]]`) ends in E9999
     # (numpy's ValueError "inhomogeneous shape")
     "ragged_list_literal",
+    # shared initialisers' arguments are not validated: `seed=-1`,
+    # `normal(0.0, -1.0, seed=1)`, a float seed `seed=1e-45` end in E9999
+    "initializer_arguments",
     # `2 ** 62 ** 62` on the host computes the integer for ever
     "host_bignum_hang",
 ]
@@ -77,12 +87,23 @@ KNOWN_DEFECTS = [
 # generated to avoid it (mutants): name -> pattern over the failure text.
 KNOWN_SIGNATURES = {
     "huge_allocation": r"MemoryError|array is too big|Maximum allowed dimension exceeded",
-    "empty_reduction": r"zero-size array to reduction operation",
-    "symbolic_constant_index": r"index -?\d+ is out of bounds for axis|numpy impl of `slice` gave",
+    "empty_reduction": r"zero-size array to reduction operation|attempt to get arg(max|min) of an empty sequence",
+    "symbolic_constant_index": r"index -?\d+ is out of bounds for axis|numpy impl of `slice` gave"
+                               r"|could not broadcast input array from shape",
     "int_negative_pow": r"Integers to negative integer powers are not allowed",
-    "int_argument_overflow": r"OverflowError: Python integer -?\d+ out of bounds for",
+    "int_argument_overflow": r"OverflowError: Python int(eger -?\d+ out of bounds| too large to convert)",
     "ragged_list_literal": r"inhomogeneous shape",
+    "initializer_arguments": r"Seed must be between|scale < 0|Cannot cast scalar from dtype\('float64'\) to dtype\('int64'\)",
 }
+# OpenCL checks no index of an element it does not compute: where numpy
+# stops at E0603, OpenCL may go on (to no error, or a later one)
+UNCHECKED_EMPTY = ("gather_out_of_range", "one_hot_zero_depth", "one_hot_negative_depth")
+
+
+def known_difference(profile: Profile, numpy_error: tuple | None, other_error: tuple | None) -> bool:
+    """Whether two backends' different errors are an avoided known defect."""
+    return (numpy_error is not None and numpy_error[0] == "E0603" and numpy_error != other_error
+            and not all(profile.allows(d) for d in UNCHECKED_EMPTY))
 
 
 def known_failure(profile: Profile, source: str, result: dict) -> str | None:
@@ -587,6 +608,8 @@ class DefBuilder:
             return None
         if y is None:
             return None
+        if k < 0:       # a negative size: summed at once, so no later op sees it
+            return self.local(f"sum(one_hot({y.name}, {k}))", "f32", (), exact=True)
         return self.local(f"one_hot({y.name}, {k})", "f32", y.shape + (k,), exact=True)
 
     def op_construct(self):
@@ -744,10 +767,13 @@ class DefBuilder:
                 v = self.choice(fits) if fits else None
                 if v is None:
                     continue
-                forms = [f"{s.name} <- {s.name} * 0.5 + {v.name}"] + ([f"{s.name} <- {v.name}"] if v.shape == s.shape else [])
+                forms = [f"{s.name} <- {s.name} * 0.5 + {v.name}"]
+                if v.shape == s.shape and (s.name in v.deps or self.prog.profile.allows("update_not_reading_itself")):
+                    forms.append(f"{s.name} <- {v.name}")
                 self.updates.append(self.choice(forms))
             else:
-                other = [t for t in self.prog.shareds if t.dtype == s.dtype and t.shape == s.shape]
+                other = [t for t in self.prog.shareds if t.dtype == s.dtype and t.shape == s.shape
+                         and (t is s or self.prog.profile.allows("update_not_reading_itself"))]
                 self.updates.append(f"{s.name} <- {self.choice(other).name} + 1")
 
     def text(self, outs: list[Val]) -> str:
@@ -936,13 +962,22 @@ def differ(dtype: str, want: str, got: str) -> str | None:
     return None
 
 
-def compare_runs(want: dict, got: dict) -> str | None:
+def comparable_error(error: dict | None, profile: Profile) -> dict | None:
+    """The diagnostic as both backends must give it. While `late_index_error`
+    is known, only its code and line: OpenCL may raise it when a later value
+    is read, without the call's name and note."""
+    if error is None or profile.allows("late_index_error"):
+        return error
+    return {"code": error["code"], "line": error["line"]}
+
+
+def compare_runs(want: dict, got: dict, profile: Profile = Profile()) -> str | None:
     """None when two runs agree: the same printed values (within the dtype's
-    tolerance) and the same error (code and line), else what differs."""
+    tolerance) and the same error (code, line, message and notes), else what differs."""
     for r in (want, got):
         if r.get("internal") or r.get("died") is not None or r.get("timeout"):
             return f"{r['backend']} did not end cleanly: {summary(r)}"
-    if want.get("error") != got.get("error"):
+    if comparable_error(want.get("error"), profile) != comparable_error(got.get("error"), profile):
         return f"errors differ: numpy {want.get('error')} vs {got['backend']} {got.get('error')}"
     a, b = printed_items(want["out"]), printed_items(got["out"])
     if [d for d, _ in a] != [d for d, _ in b]:
@@ -1026,7 +1061,7 @@ def run_job(job: dict) -> dict:
 
 
 def run_program(job: dict, out) -> dict | None:
-    """Run through the Python API; the error as {code, line}, or None."""
+    """Run through the Python API; the first diagnostic as data, or None."""
     import dsl
     from dsl.diagnostics import SymError
     try:
@@ -1036,7 +1071,8 @@ def run_program(job: dict, out) -> dict | None:
         d = exc.diagnostics[0]
         if d.code == "E9999":
             raise
-        return {"code": d.code, "line": d.span.line if d.span else None}
+        return {"code": d.code, "line": d.span.line if d.span else None, "message": d.message,
+                "notes": [[n.message, n.span.line if n.span else None] for n in d.notes]}
     return None
 
 

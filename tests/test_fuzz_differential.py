@@ -10,15 +10,15 @@ and no damaged program may crash sym.
    Each runs on numpy and on OpenCL; both must print the same values (within
    a tolerance for f32 and f64, exactly for integers and bools) and end in
    the same error (code and line), or in none.
-2. `test_mutants_never_crash`: programs from programs/, the runtime goldens
-   and the generator, damaged one to three times (tokens and lines deleted,
+2. `test_mutants_never_crash`: programs from programs/, the runtime goldens,
+   test_fuzz_checker's own programs and the generator, damaged one to three times (tokens and lines deleted,
    duplicated, swapped, odd characters put in). `sym check` and `sym run`
    (numpy; OpenCL for one in eight, compared with numpy) must end with
    status 0 or 1, never in E9999, a traceback, a signal or (without a loop)
    a hang.
 
 Every program runs in a worker process (fuzz_programs.Worker), so a segfault
-or a hang is seen and survived. CI runs 2,000 programs (about 8 % of them
+or a hang is seen and survived. CI runs 2,000 programs (15 % of them
 differential), derandomized so a failure reproduces; about two minutes on
 2 cores. By hand:
 
@@ -39,11 +39,12 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings, strategies as st
 
 from conftest import opencl_skip_reason
+from test_fuzz_checker import OWN_PROGRAMS
 from fuzz_programs import (KNOWN_DEFECTS, Profile, Worker, compare_runs, corpus_sources, differ,
-                           known_failure, mutants, programs, summary)
+                           known_difference, known_failure, mutants, programs, summary)
 
 EXAMPLES = int(os.environ.get("SYM_FUZZ_EXAMPLES", "2000"))
-DIFFERENTIAL = max(1, EXAMPLES * 8 // 100)    # OpenCL builds each new def: ~0.4 s a program
+DIFFERENTIAL = max(1, EXAMPLES * 15 // 100)   # OpenCL builds each new def: ~0.25 s a program
 MUTANTS = EXAMPLES - DIFFERENTIAL              # ~30 ms a program
 OPENCL_SHARE = 8                               # one mutant in 8 also runs on OpenCL
 SEED = os.environ.get("SYM_FUZZ_SEED")
@@ -88,12 +89,12 @@ def test_generated_programs_agree(worker, source):
         why = None if not (want.get("internal") or want.get("died") is not None or want.get("timeout")) \
             else f"numpy did not end cleanly: {summary(want)}"
     else:
-        why = compare_runs(want, got)
+        why = compare_runs(want, got, PROFILE)
     assert why is None, f"{why}\n\nprogram:\n{source}"
 
 
 # ---- 2. damaged programs: sym never crashes --------------------------------------------------
-CORPUS = corpus_sources()
+CORPUS = {**corpus_sources(), **OWN_PROGRAMS}
 
 
 def first_error(stderr: str) -> tuple | None:
@@ -145,6 +146,8 @@ def test_mutants_never_crash(worker, case, on_opencl):
     other = sym(worker, ["run", "--backend", "opencl", "--no-progress"], source, timeout=60)
     assert_no_crash(other, source, "sym run --backend opencl")
     if known_failure(PROFILE, source, other) or other.get("timeout"):
+        return
+    if known_difference(PROFILE, first_error(ran["err"]), first_error(other["err"])):
         return
     assert first_error(other["err"]) == first_error(ran["err"]), \
         f"the backends end differently:\nnumpy:\n{ran['err']}\nopencl:\n{other['err']}\n\nprogram:\n{source}"
