@@ -7,9 +7,10 @@ and no damaged program may crash sym.
    softmax, reshapes, transposes, slices, gathers, one_hot, casts, calls of
    other defs and `grad`, over shapes with the size variables `n` and `m`,
    and a host part calling each def for one or two bindings of the sizes).
-   Each runs on numpy and on OpenCL; both must print the same values (within
-   a tolerance for f32 and f64, exactly for integers and bools) and end in
-   the same error (code and line), or in none.
+   Each runs on numpy without rewrites (the reference), on numpy and on
+   OpenCL; all must print the same values (within a tolerance for f32 and
+   f64, exactly for integers and bools) and end in the same error (code,
+   line, message and notes), or in none.
 2. `test_mutants_never_crash`: programs from programs/, the runtime goldens,
    test_fuzz_checker's own programs and the generator, damaged one to three times (tokens and lines deleted,
    duplicated, swapped, odd characters put in). `sym check` and `sym run`
@@ -73,24 +74,21 @@ def worker():
 
 
 # ---- 1. generated programs: numpy and OpenCL agree ---------------------------------------
-def run_both(worker, source: str) -> tuple[dict, dict | None]:
-    want = worker.ask({"op": "run", "source": source, "backend": "numpy"}, timeout=30)
-    if NO_OPENCL:
-        return want, None
-    return want, worker.ask({"op": "run", "source": source, "backend": "opencl"}, timeout=120)
+def run(worker, source: str, backend: str, rewrites: bool = True) -> dict:
+    job = {"op": "run", "source": source, "backend": backend, "rewrites": rewrites}
+    return worker.ask(job, timeout=120 if backend == "opencl" else 30)
 
 
 @fuzz(DIFFERENTIAL)
 @given(source=programs(PROFILE))
 def test_generated_programs_agree(worker, source):
     RAN["differential"] += 1
-    want, got = run_both(worker, source)
-    if got is None:     # no OpenCL device: numpy alone must still end cleanly
-        why = None if not (want.get("internal") or want.get("died") is not None or want.get("timeout")) \
-            else f"numpy did not end cleanly: {summary(want)}"
-    else:
-        why = compare_runs(want, got, PROFILE)
-    assert why is None, f"{why}\n\nprogram:\n{source}"
+    # the reference: numpy on the IR as the checker built it, before any rewrite
+    reference = run(worker, source, "numpy", rewrites=False)
+    others = [run(worker, source, "numpy")] + ([] if NO_OPENCL else [run(worker, source, "opencl")])
+    for other in others:
+        why = compare_runs(reference, other, PROFILE)
+        assert why is None, f"{why}\n\nprogram:\n{source}"
 
 
 # ---- 2. damaged programs: sym never crashes --------------------------------------------------
