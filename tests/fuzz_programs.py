@@ -987,7 +987,7 @@ def comparable_error(error: dict | None, profile: Profile) -> dict | None:
     is read, without the call's name and note."""
     if error is None or profile.allows("late_index_error"):
         return error
-    return {"code": error["code"], "line": error["line"]}
+    return {"code": error["code"], "line": error["line"], "phase": error["phase"]}
 
 
 def compare_runs(want: dict, got: dict, profile: Profile = Profile()) -> str | None:
@@ -1081,18 +1081,22 @@ def run_job(job: dict) -> dict:
 
 
 def run_program(job: dict, out) -> dict | None:
-    """Run through the Python API; the first diagnostic as data, or None."""
+    """Run through the Python API; the first diagnostic as data, or None.
+    `phase` says whether checking the program or running it failed."""
     import dsl
     from dsl.diagnostics import SymError
+    phase = "check"
     try:
-        dsl.compile(job["source"], job.get("name", "fuzz.sym"), backend=job["backend"],
-                    rewrites=job.get("rewrites", True), out=out, progress=False).run()
+        prog = dsl.compile(job["source"], job.get("name", "fuzz.sym"), backend=job["backend"],
+                           rewrites=job.get("rewrites", True), out=out, progress=False)
+        phase = "run"
+        prog.run()
     except SymError as exc:
         d = exc.diagnostics[0]
         if d.code == "E9999":
             raise
         return {"code": d.code, "line": d.span.line if d.span else None, "message": d.message,
-                "notes": [[n.message, n.span.line if n.span else None] for n in d.notes]}
+                "notes": [[n.message, n.span.line if n.span else None] for n in d.notes], "phase": phase}
     return None
 
 

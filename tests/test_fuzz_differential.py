@@ -85,6 +85,8 @@ def test_generated_programs_agree(worker, source):
     RAN["differential"] += 1
     # the reference: numpy on the IR as the checker built it, before any rewrite
     reference = run(worker, source, "numpy", rewrites=False)
+    rejected = (reference.get("error") or {}).get("phase") == "check"
+    assert not rejected, f"generator bug: the checker rejects the program: {reference['error']}\n{source}"
     others = [run(worker, source, "numpy")] + ([] if NO_OPENCL else [run(worker, source, "opencl")])
     for other in others:
         why = compare_runs(reference, other, PROFILE)
