@@ -11,9 +11,10 @@ and no damaged program may crash sym.
    OpenCL; all must print the same values (within a tolerance for f32 and
    f64, exactly for integers and bools) and end in the same error (code,
    line, message and notes), or in none.
-2. `test_mutants_never_crash`: programs from programs/, the runtime goldens,
-   test_fuzz_checker's own programs and the generator, damaged one to three times (tokens and lines deleted,
-   duplicated, swapped, odd characters put in). `sym check` and `sym run`
+2. `test_mutants_never_crash`: programs from programs/, the runtime
+   goldens, test_fuzz_checker's own programs and the generator, damaged one
+   to three times (tokens and lines deleted, duplicated, swapped, odd
+   characters put in). `sym check` and `sym run`
    (numpy; OpenCL for one in eight, compared with numpy) must end with
    status 0 or 1, never in E9999, a traceback, a signal or (without a loop)
    a hang.
@@ -124,10 +125,10 @@ def sym(worker, argv: list[str], source: str, timeout: int) -> dict:
                        "backend": "opencl" if "opencl" in argv else "numpy"}, timeout=timeout)
 
 
-def assert_no_crash(result: dict, source: str, what: str):
+def assert_no_crash(result: dict, source: str, what: str, origin: str):
     why = crash(result, source)
     if why and known_failure(PROFILE, source, result) is None:
-        pytest.fail(f"`{what}` crashed: {why}\n\nprogram:\n{source}")
+        pytest.fail(f"`{what}` crashed: {why}\n\nprogram (a mutant of {origin}):\n{source}")
 
 
 @fuzz(MUTANTS)
@@ -136,15 +137,15 @@ def test_mutants_never_crash(worker, case, on_opencl):
     RAN["mutants"] += 1
     origin, source = case
     checked = sym(worker, ["check"], source, timeout=20)
-    assert_no_crash(checked, source, "sym check")
+    assert_no_crash(checked, source, "sym check", origin)
     if checked.get("rc") != 0:
         return
     ran = sym(worker, ["run", "--backend", "numpy", "--no-progress"], source, timeout=10)
-    assert_no_crash(ran, source, "sym run --backend numpy")
+    assert_no_crash(ran, source, "sym run --backend numpy", origin)
     if on_opencl or NO_OPENCL or crash(ran, source) or ran.get("timeout"):
         return
     other = sym(worker, ["run", "--backend", "opencl", "--no-progress"], source, timeout=60)
-    assert_no_crash(other, source, "sym run --backend opencl")
+    assert_no_crash(other, source, "sym run --backend opencl", origin)
     if known_failure(PROFILE, source, other) or other.get("timeout"):
         return
     if known_difference(PROFILE, first_error(ran["err"]), first_error(other["err"])):
