@@ -364,6 +364,21 @@ def test_kernels_for_lists_kernels_and_what_they_fuse(ex):
     assert [f.op for f in fused] == ["neg", "exp"]
 
 
+def test_backend_passes_logged_for_explain():
+    from runtime.opencl.render import pass_listing
+    n = Size.var("n")
+    x = apply("param", (), type=TensorType("f32", (n, 4)), name="x")
+    twice = [apply("exp", (apply("neg", (x,)),)) for _ in range(2)]
+    sm = apply("softmax", (x,), axis=1)
+    ls = apply("log_softmax", (x,), axis=1)
+    listing = pass_listing(Function("f", (x,), (apply("add", tuple(twice)), sm, ls)))
+    did = {name: what for name, _, what in listing}
+    assert [name for name, _, _ in listing] == ["cse", "share_rows", "groups"]
+    assert did["cse"] == "8 → 6 nodes"
+    assert did["share_rows"] == "1 softmax computed as exp(log_softmax)"
+    assert did["groups"].startswith("3 kernel root(s)")
+
+
 def test_matmul_reads_transpose_in_place():
     from runtime.opencl.render import render_function
     n = Size.var("n")

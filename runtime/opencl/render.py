@@ -21,12 +21,13 @@ from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, EXTERNAL, LOGIC, REDUCE,
                      UNARY_FLOAT, UNARY_NUMERIC, Op)
 
 from . import lowering as L
-from .analysis import Groups, cse, find_groups, reduced_extent, share_row_ops
+from .analysis import Groups, reduced_extent
 from .cgen import prelude
 from .emit import Buf, Kernel, ProgramParts
 from .kernels import (lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, tree_final_kernel,
                       tree_kernel, tree_partial_kernel)
 from .matmul import matmul_kernel
+from .passes import run_passes
 
 TREE_LOCAL = {"cpu": 16, "gpu": 256}
 TREE_GROUPS = {"cpu": 8, "gpu": 64}      # work-groups per output of a long reduction
@@ -125,6 +126,7 @@ class Plan:
     params: list           # (name, key)
     sites: list            # (node, axis) per index-check site
     in_place: dict         # shared name -> written in place?
+    passes: list = field(default_factory=list)   # (backend pass name, what it did)
 
     @property
     def kernels(self) -> list[KernelSpec]:
@@ -248,10 +250,9 @@ def render_tree_stages(ctx, parts, root, core, name, groups) -> list:
 
 
 def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:
-    origin: dict[int, Node] = {}
-    roots = share_row_ops(cse(list(fn.roots)), origin)
+    prepared = run_passes(fn.roots)
+    roots, origin, groups = prepared.roots, prepared.origin, prepared.groups
     outputs, updates = roots[:len(fn.outputs)], roots[len(fn.outputs):]
-    groups = find_groups(roots)
     check_fp64(fn, groups.order, options)
     keys, buffers = assign_buffers(fn.name, groups)
     ctx = Context(groups, keys, buffers, options)
@@ -278,7 +279,7 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
             p = next(q for q in fn.params if q.attr("name") == name)
             buffers[key] = BufferSpec(key, "param", p.type.dtype, p.type.shape, f"argument `{name}`", name)
     return Plan(fn.name, source, buffers, steps, out_keys, [o.type for o in outputs],
-                params, parts.sites, in_place)
+                params, parts.sites, in_place, prepared.log)
 
 
 def inlined_nodes(groups: Groups) -> dict:
@@ -296,6 +297,13 @@ def kernel_listing(fn: Function, options: RenderOptions = RenderOptions()) -> li
     """[(kernel name, source, nodes it computes)] for `sym explain`."""
     plan = render_function(fn, options)
     return [(k.name, k.text, k.fused) for k in plan.kernels]
+
+
+def pass_listing(fn: Function, options: RenderOptions = RenderOptions()) -> list:
+    """[(backend pass name, description, what it did)] for `sym explain`."""
+    from .passes import PASSES
+    described = {p.name: p.description for p in PASSES}
+    return [(name, described[name], did) for name, did in render_function(fn, options).passes]
 
 
 # ---- ordering, outputs and updates -------------------------------------------------------
