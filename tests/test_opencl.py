@@ -721,6 +721,27 @@ def test_update_in_place_when_safe_and_double_buffered_otherwise():
     np.testing.assert_allclose(e.get_shared("W"), w @ w, rtol=1e-6)
 
 
+def test_kernel_reads_come_from_the_ir():
+    from runtime.opencl.passes import run_passes
+    from runtime.opencl.render import assign_buffers, read_set
+    n = Size.var("n")
+    t = TensorType("f32", (4, 4))
+    W = shared("W", t)
+    x = apply("param", (), type=TensorType("f32", (n, 4)), name="x")
+    g = apply("param", (), type=TensorType("f32", (n, 4)), name="g")
+    xt = apply("transpose", (x,), perm=(1, 0))
+    step = apply("sub", (W, apply("mul", (apply("const", (), type=TensorType("f32", ()), value=0.5),
+                                          apply("matmul", (xt, g))))))
+    turned = apply("add", (W, apply("transpose", (W,), perm=(1, 0))))
+    for root, expected in ((step, {"s:W": True, "p:x": False, "p:g": False}),
+                           (turned, {"s:W": False})):
+        state = run_passes([root])
+        keys, _ = assign_buffers("f", state.groups)
+        root = state.roots[0]
+        core = state.groups.cores.get(id(root))
+        assert dict(read_set(state.groups, keys, root, core)) == expected
+
+
 def test_results_are_lazy_and_survive_later_calls():
     from runtime.opencl.executor import OpenCLExecutor
     from runtime.opencl.lazy import LazyArray

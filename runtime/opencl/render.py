@@ -21,7 +21,7 @@ from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, EXTERNAL, LOGIC, REDUCE,
                      UNARY_FLOAT, UNARY_NUMERIC, Op)
 
 from . import lowering as L
-from .analysis import Groups, reduced_extent
+from .analysis import ELEMENTWISE_OPS, Groups, reduced_extent
 from .cgen import prelude
 from .emit import Buf, Kernel, ProgramParts
 from .kernels import (lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, tree_final_kernel,
@@ -101,7 +101,7 @@ class KernelSpec:
     args: list         # ("buf", key) ("off", key) ("size", var) ("err",) ("site",)
     grid: object       # kernels.Grid
     writes: str
-    reads: list        # (key, read only at the output index?)
+    reads: list        # (key, read only at the output index?), from the IR (read_set)
     root: Node = field(repr=False, default=None)
     text: str = field(repr=False, default="")
     fused: list = field(repr=False, default_factory=list)   # the IR nodes it computes
@@ -210,12 +210,43 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str) -> l
         grid = tree_kernel(k, root, core, TREE_LOCAL[target], target == "cpu")
     else:
         grid = map_kernel(k, root)
-    return [finish_kernel(k, grid, root)]
+    return [finish_kernel(k, grid, root, read_set(ctx.groups, ctx.keys, root, core))]
 
 
-def finish_kernel(k: Kernel, grid, root: Node):
+def finish_kernel(k: Kernel, grid, root: Node, reads: list):
     text = k.source(k.attributes)
-    return text, KernelSpec(k.name, k.args, grid, k.write_key, k.loads, root, text)
+    return text, KernelSpec(k.name, k.args, grid, k.write_key, reads, root, text)
+
+
+def read_set(groups: Groups, keys: dict, root: Node, core: Node | None, skip_core=False) -> list:
+    """[(buffer key, read only at the output index?)] of the kernel that
+    computes `root`, from the IR: the buffers reached from root through the
+    nodes it inlines. A read is at the output index when every path to it
+    goes through elementwise nodes of the root's shape (a core, a loop, a
+    view or a row op reads elsewhere). With skip_core the core's value
+    comes from elsewhere (a tree's partials) and its inputs are not read."""
+    shape = tuple(root.type.shape)
+    aligned: dict[str, bool] = {}
+    seen = set()
+    stack = [] if skip_core and root is core else [(root, True)]
+    while stack:
+        n, at = stack.pop()
+        at = at and tuple(n.type.shape) == shape
+        if (id(n), at) in seen:
+            continue
+        seen.add((id(n), at))
+        if groups.has_buffer(n) and n is not root:
+            key = keys[id(n)]
+            aligned[key] = aligned.get(key, True) and at
+        elif n is core and n is not root:
+            if not skip_core:
+                stack.extend((i, False) for i in n.inputs)
+        elif n.op == Op.GATHER:     # the indices are read at the gather's index
+            stack.extend([(n.inputs[0], False)] + [(i, at) for i in n.inputs[1:]])
+        else:
+            inner = at and n.op in ELEMENTWISE_OPS
+            stack.extend((i, inner) for i in n.inputs)
+    return list(aligned.items())
 
 
 def tree_groups(core: Node, target: str) -> int:
@@ -246,7 +277,9 @@ def render_tree_stages(ctx, parts, root, core, name, groups) -> list:
     stage2 = Kernel(name, ctx, parts)
     stage2.output(ctx.keys[id(root)], root.type.dtype)
     grid2 = tree_final_kernel(stage2, root, core, groups, Buf(key, dtype))
-    return [finish_kernel(stage1, grid1, None), finish_kernel(stage2, grid2, root)]
+    reads1 = read_set(ctx.groups, ctx.keys, core, None)
+    reads2 = read_set(ctx.groups, ctx.keys, root, core, skip_core=True) + [(key, False)]
+    return [finish_kernel(stage1, grid1, None, reads1), finish_kernel(stage2, grid2, root, reads2)]
 
 
 def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:
@@ -373,3 +406,4 @@ def schedule(fn, kernels, outputs, updates, keys, buffers, groups):
 
 def reads(spec: KernelSpec, key: str) -> bool:
     return any(r[0] == key for r in spec.reads)
+
