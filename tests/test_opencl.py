@@ -721,6 +721,25 @@ def test_update_in_place_when_safe_and_double_buffered_otherwise():
     np.testing.assert_allclose(e.get_shared("W"), w @ w, rtol=1e-6)
 
 
+def test_update_in_place_by_the_last_stage_of_a_long_reduction():
+    from runtime.opencl.executor import OpenCLExecutor
+    from runtime.opencl.render import render_function
+    t = TensorType("f32", ())
+    W = shared("W", t)
+    x = apply("param", (), type=TensorType("f32", (100000,)), name="x")
+    fn = Function("acc", (x,), (), (("W", apply("add", (W, apply("sum", (x,), axes=(0,),
+                                                                  keepdims=False)))),))
+    plan = render_function(fn)
+    assert plan.in_place == {"W": True}
+    assert [s.kernel.name for s in plan.steps] == ["acc_0_part", "acc_0"]
+    (part,) = [b for k, b in plan.buffers.items() if k.endswith("_part")]
+    assert part.label.startswith("partial sums of the result of `add`")
+    e = OpenCLExecutor({"W": t})
+    e.set_shared("W", np.float32(2.0))
+    e.call(fn, [np.ones(100000, np.float32)], {})
+    assert float(e.get_shared("W")) == 100002.0
+
+
 def test_kernel_reads_come_from_the_ir():
     from runtime.opencl.passes import run_passes
     from runtime.opencl.render import assign_buffers, read_set
