@@ -100,7 +100,7 @@ class BufferSpec:
     name: str = ""     # the param's or shared's name
 
 
-@dataclass
+@dataclass(frozen=True)
 class KernelSpec:
     name: str
     args: list         # ("buf", key) ("off", key) ("size", var) ("err",) ("site",)
@@ -112,7 +112,7 @@ class KernelSpec:
     fused: list = field(repr=False, default_factory=list)   # the IR nodes it computes
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     kind: str                          # "kernel" or "copy"
     kernel: KernelSpec | None = None
@@ -120,7 +120,7 @@ class Step:
     dst: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     name: str
     source: str
@@ -197,7 +197,7 @@ def assign_buffers(fn_name: str, groups: Groups):
 
 
 def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_key: str,
-                  reads: list) -> list:
+                  reads: list, fused: list) -> list:
     """[(text, KernelSpec)]: one kernel, or two for a long reduction; it
     writes out_key (the plan's choice: its own buffer or a shared in place)."""
     core = ctx.groups.cores.get(id(root))
@@ -205,7 +205,7 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
     if core is not None and core.op != "matmul":
         groups = tree_groups(core, target)
         if groups > 1:
-            return render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads)
+            return render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fused)
     k = Kernel(name, ctx, parts)
     k.output(out_key, root.type.dtype)
     if root.op in ROWS:
@@ -218,13 +218,13 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
         grid = tree_kernel(k, root, core, TREE_LOCAL[target], target == "cpu")
     else:
         grid = map_kernel(k, root)
-    return [finish_kernel(k, grid, root, reads)]
+    return [finish_kernel(k, grid, root, reads, fused)]
 
 
-def finish_kernel(k: Kernel, grid, root: Node, reads: list):
+def finish_kernel(k: Kernel, grid, root: Node, reads: list, fused: list):
     """The kernel's text and spec; its reads are the plan's (from the IR)."""
     text = k.source(k.attributes)
-    return text, KernelSpec(k.name, k.args, grid, k.write_key, reads, root, text)
+    return text, KernelSpec(k.name, k.args, grid, k.write_key, reads, root, text, fused)
 
 
 def read_set(groups: Groups, keys: dict, root: Node, core: Node | None, skip_core=False) -> list:
@@ -267,7 +267,7 @@ def tree_groups(core: Node, target: str) -> int:
     return TREE_GROUPS[target]
 
 
-def render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads) -> list:
+def render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fused) -> list:
     """Stage 1 folds shares of each output into a partials buffer; stage 2
     combines them and applies the epilogue."""
     from .lowering import REDUCE_KIND, acc_type
@@ -287,7 +287,8 @@ def render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads) -> 
     stage2.output(out_key, root.type.dtype)
     grid2 = tree_final_kernel(stage2, root, core, groups, Buf(key, dtype))
     reads1 = read_set(ctx.groups, ctx.keys, core, None)
-    return [finish_kernel(stage1, grid1, None, reads1), finish_kernel(stage2, grid2, root, reads)]
+    return [finish_kernel(stage1, grid1, None, reads1, fused),
+            finish_kernel(stage2, grid2, root, reads, fused)]
 
 
 def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:
@@ -309,11 +310,10 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
     for root in roots:
         fused = [origin.get(id(n), n) for n in inlined.get(id(root), []) + [root]]
         specs[id(root)] = render_kernel(ctx, parts, root, f"{safe_name(fn.name)}_{count}",
-                                        writes.get(id(root), keys[id(root)]), reads[id(root)])
-        for text, spec in specs[id(root)]:
-            spec.fused = fused
-            texts.append(text)
-            count += 1
+                                        writes.get(id(root), keys[id(root)]), reads[id(root)],
+                                        fused)
+        texts += [text for text, _ in specs[id(root)]]
+        count += len(specs[id(root)])
     source = prelude(parts.helpers, parts.fp64, parts.vector_types) + "\n".join(parts.constants) \
         + "\n\n" + "\n".join(texts)
     steps = []
