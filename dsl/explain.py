@@ -16,7 +16,9 @@ Kernels come from an executor method `kernels_for(fn) -> [(kernel_name,
 source, fused)]`, called with the rewritten Function printed above;
 `fused` lists the IR nodes each kernel computes, as Node objects, as
 ints (positions in `toposort(fn.roots)`, i.e. the %numbers printed here)
-or as strings, printed as they are.
+or as strings, printed as they are. An executor with backend passes of its
+own also has `backend_passes_for(fn) -> [(name, description, what it
+did)]`, printed as "backend passes" above the kernels.
 """
 from __future__ import annotations
 
@@ -170,6 +172,16 @@ def format_kernels(fn: Function, executor) -> str:
     return "\n\n".join(parts) if parts else "  (no kernels)"
 
 
+def format_backend_passes(fn: Function, executor) -> str | None:
+    """The backend's own passes (name, what it does, what it did here), or
+    None for a backend without any."""
+    hook = getattr(executor, "backend_passes_for", None)
+    if hook is None:
+        return None
+    return "\n".join(f"  {name:<10} {did}\n  {'':<10} ({description})"
+                     for name, description, did in hook(fn)) or "  (none)"
+
+
 def fused_name(f, names, by_value) -> str:
     if isinstance(f, Node):
         i = names.get(id(f), by_value.get(f))
@@ -191,6 +203,9 @@ def explain_function(fn: Function, after=None, kernels=False, executor=None) -> 
         f"IR after rewrites ({len(walk(new.roots))} nodes):\n{format_function(new)}",
     ]
     if kernels:
+        passes = format_backend_passes(new, executor)
+        if passes is not None:
+            sections.append(f"backend passes:\n{passes}")
         sections.append(f"kernels:\n{format_kernels(new, executor)}")
     return "\n\n".join(sections)
 

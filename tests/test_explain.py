@@ -114,6 +114,19 @@ def test_kernels_listed_with_the_nodes_they_fuse():
     assert "    kernel void k_matmul() {" in text
 
 
+class FakePasses(FakeKernels):
+    def backend_passes_for(self, fn):
+        return [("merge", "merge equal nodes", "9 → 7 nodes")]
+
+
+def test_backend_passes_listed_above_the_kernels():
+    text = explain_program(checked(SMALL), "f", kernels=True, executor=FakePasses())
+    assert "backend passes:\n  merge      9 → 7 nodes\n             (merge equal nodes)" in text
+    assert text.index("backend passes:") < text.index("kernels:")
+    assert "backend passes:" not in explain_program(checked(SMALL), "f", kernels=True,
+                                                    executor=FakeKernels())
+
+
 def test_kernels_without_a_kernel_backend():
     m = dsl.compile(SMALL, "t.sym", backend="numpy")
     assert "(no kernels: backend numpy)" in m.explain("f", kernels=True)

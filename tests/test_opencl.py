@@ -364,6 +364,21 @@ def test_kernels_for_lists_kernels_and_what_they_fuse(ex):
     assert [f.op for f in fused] == ["neg", "exp"]
 
 
+def test_backend_passes_logged_for_explain():
+    from runtime.opencl.render import pass_listing
+    n = Size.var("n")
+    x = apply("param", (), type=TensorType("f32", (n, 4)), name="x")
+    twice = [apply("exp", (apply("neg", (x,)),)) for _ in range(2)]
+    sm = apply("softmax", (x,), axis=1)
+    ls = apply("log_softmax", (x,), axis=1)
+    listing = pass_listing(Function("f", (x,), (apply("add", tuple(twice)), sm, ls)))
+    did = {name: what for name, _, what in listing}
+    assert [name for name, _, _ in listing] == ["cse", "share_rows", "groups"]
+    assert did["cse"] == "8 → 6 nodes"
+    assert did["share_rows"] == "1 softmax computed as exp(log_softmax)"
+    assert did["groups"].startswith("3 kernel root(s)")
+
+
 def test_matmul_reads_transpose_in_place():
     from runtime.opencl.render import render_function
     n = Size.var("n")
@@ -704,6 +719,46 @@ def test_update_in_place_when_safe_and_double_buffered_otherwise():
     e.set_shared("W", w)
     e.call(sq, [], {})
     np.testing.assert_allclose(e.get_shared("W"), w @ w, rtol=1e-6)
+
+
+def test_update_in_place_by_the_last_stage_of_a_long_reduction():
+    from runtime.opencl.executor import OpenCLExecutor
+    from runtime.opencl.render import render_function
+    t = TensorType("f32", ())
+    W = shared("W", t)
+    x = apply("param", (), type=TensorType("f32", (100000,)), name="x")
+    fn = Function("acc", (x,), (), (("W", apply("add", (W, apply("sum", (x,), axes=(0,),
+                                                                  keepdims=False)))),))
+    plan = render_function(fn)
+    assert plan.in_place == {"W": True}
+    assert [s.kernel.name for s in plan.steps] == ["acc_0_part", "acc_0"]
+    (part,) = [b for k, b in plan.buffers.items() if k.endswith("_part")]
+    assert part.label.startswith("partial sums of the result of `add`")
+    e = OpenCLExecutor({"W": t})
+    e.set_shared("W", np.float32(2.0))
+    e.call(fn, [np.ones(100000, np.float32)], {})
+    assert float(e.get_shared("W")) == 100002.0
+
+
+def test_kernel_reads_come_from_the_ir():
+    from runtime.opencl.passes import run_passes
+    from runtime.opencl.render import assign_buffers, read_set
+    n = Size.var("n")
+    t = TensorType("f32", (4, 4))
+    W = shared("W", t)
+    x = apply("param", (), type=TensorType("f32", (n, 4)), name="x")
+    g = apply("param", (), type=TensorType("f32", (n, 4)), name="g")
+    xt = apply("transpose", (x,), perm=(1, 0))
+    step = apply("sub", (W, apply("mul", (apply("const", (), type=TensorType("f32", ()), value=0.5),
+                                          apply("matmul", (xt, g))))))
+    turned = apply("add", (W, apply("transpose", (W,), perm=(1, 0))))
+    for root, expected in ((step, {"s:W": True, "p:x": False, "p:g": False}),
+                           (turned, {"s:W": False})):
+        state = run_passes([root])
+        keys, _ = assign_buffers("f", state.groups)
+        root = state.roots[0]
+        core = state.groups.cores.get(id(root))
+        assert dict(read_set(state.groups, keys, root, core)) == expected
 
 
 def test_results_are_lazy_and_survive_later_calls():

@@ -74,10 +74,7 @@ class Kernel:
         self.memo: list[dict] = [{}]
         self.counter = 0
         self.pointers: dict[str, str] = {}
-        self.loads: list[tuple[str, bool]] = []   # (key, read at the output index?)
         self.loop_depth = 0
-        self.root_ix: Ix | None = None
-        self.root_shape = None
         self.overrides: dict[int, object] = {}    # node id -> fn(ix) -> C expr
         # id(node with a body) -> its body inlined; kept alive here, since
         # values are memoised by node id
@@ -292,10 +289,6 @@ class Kernel:
     def load(self, n: Node, ix: Ix) -> str:
         buf = self.ctx.buffer_of(n)
         ptr = self.pointer(buf)
-        aligned = (self.loop_depth == 0 and self.root_ix is not None
-                   and ix.key() == self.root_ix.key()
-                   and tuple(n.type.shape) == tuple(self.root_shape))
-        self.loads.append((buf.key, aligned))
         expr = f"{ptr}[{ix.flat_in(n.type.shape)}]"
         return f"(int){expr}" if n.type.dtype == "bool" else expr
 

@@ -262,6 +262,12 @@ class OpenCLExecutor:
         from .render import kernel_listing
         return kernel_listing(fn, self.options)
 
+    def backend_passes_for(self, fn: Function) -> list:
+        """[(pass name, description, what it did)]: the backend's own passes
+        as `sym explain --kernels` prints them above the kernels."""
+        from .render import pass_listing
+        return pass_listing(fn, self.options)
+
     # ---- compiling ---------------------------------------------------------------------
     def _compiled(self, fn: Function) -> Compiled:
         hit = self.compiled.get(id(fn))

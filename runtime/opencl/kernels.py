@@ -90,7 +90,6 @@ def map_kernel(k: Kernel, root: Node) -> Grid:
     k.line(f"const long gid = valid ? gid0 : ({total} > 0 ? {total} - 1 : 0);")
     k.defer_checks = True
     ix = k.unravel("gid", shape, narrow=True)
-    k.root_ix, k.root_shape = ix, shape
     value = k.compute(root, ix)
     k.line(f"if (valid) out[gid] = ({CTYPE[root.type.dtype]})({value});")
     report_deferred_checks(k, local)
@@ -315,7 +314,6 @@ def finish(k: Kernel, root: Node, core: Node, ix: Ix, flat: str, total: str) -> 
     x, axes, _ = reduction_parts(core)
     ctype = acc_type(k, core, REDUCE_KIND[core.op])
     count = f"({ctype}){prod_c([x.type.shape[a] for a in axes])}"
-    k.root_ix, k.root_shape = ix, root.type.shape
     value = reduce_final(core, total, count)
     k.overrides[id(core)] = lambda _ix: value
     store(k, root, flat, value if root is core else k.compute(root, ix))

@@ -57,8 +57,6 @@ def operand(ctx, x: Node) -> Operand:
 
 
 def operand_pointers(k: Kernel, A: Operand, B: Operand):
-    # recorded as reads away from the output index: no in-place update
-    k.loads += [(A.buf.key, False), (B.buf.key, False)]
     return k.pointer(A.buf), k.pointer(B.buf)
 
 
@@ -80,7 +78,6 @@ def store_result(k: Kernel, root: Node, m: Node, i: str, j: str, acc: str, dims:
     """Write one result element through the epilogue (root is m itself, or
     an elementwise root reading m at this index)."""
     ix = result_ix(m, i, j, dims)
-    k.root_ix, k.root_shape = ix, root.type.shape
     k.overrides[id(m)] = lambda _ix: acc
     expr = acc if root is m else k.compute(root, ix)
     store(k, root, ix.flat, expr)

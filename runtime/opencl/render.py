@@ -6,8 +6,13 @@
     plan.buffers     every buffer the steps use (params, shareds, temps)
 
 Pure functions of the IR: no device is needed (tests render without one).
-`LOWERING` says how every op is computed; see analysis.py for which nodes
-get buffers and which are fused into the kernels that read them.
+It goes in two phases. Plan: the backend passes (passes.py: cse,
+share_rows, groups), buffers per kernel root, each kernel's reads taken
+from the IR (read_set), and the schedule, which decides from those reads
+which updates write their shared buffer in place. Render: C text for each
+kernel root, writing the buffer the plan chose. The executor runs the
+steps. `LOWERING` says how every op is computed; see analysis.py for which
+nodes get buffers and which are fused into the kernels that read them.
 """
 from __future__ import annotations
 
@@ -21,12 +26,13 @@ from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, EXTERNAL, LOGIC, REDUCE,
                      UNARY_FLOAT, UNARY_NUMERIC, Op)
 
 from . import lowering as L
-from .analysis import Groups, cse, find_groups, reduced_extent, share_row_ops
+from .analysis import ELEMENTWISE_OPS, Groups, reduced_extent
 from .cgen import prelude
 from .emit import Buf, Kernel, ProgramParts
 from .kernels import (lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, tree_final_kernel,
                       tree_kernel, tree_partial_kernel)
 from .matmul import matmul_kernel
+from .passes import run_passes
 
 TREE_LOCAL = {"cpu": 16, "gpu": 256}
 TREE_GROUPS = {"cpu": 8, "gpu": 64}      # work-groups per output of a long reduction
@@ -94,19 +100,19 @@ class BufferSpec:
     name: str = ""     # the param's or shared's name
 
 
-@dataclass
+@dataclass(frozen=True)
 class KernelSpec:
     name: str
     args: list         # ("buf", key) ("off", key) ("size", var) ("err",) ("site",)
     grid: object       # kernels.Grid
     writes: str
-    reads: list        # (key, read only at the output index?)
+    reads: list        # (key, read only at the output index?), from the IR (read_set)
     root: Node = field(repr=False, default=None)
     text: str = field(repr=False, default="")
     fused: list = field(repr=False, default_factory=list)   # the IR nodes it computes
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     kind: str                          # "kernel" or "copy"
     kernel: KernelSpec | None = None
@@ -114,7 +120,7 @@ class Step:
     dst: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     name: str
     source: str
@@ -125,6 +131,7 @@ class Plan:
     params: list           # (name, key)
     sites: list            # (node, axis) per index-check site
     in_place: dict         # shared name -> written in place?
+    passes: list = field(default_factory=list)   # (backend pass name, what it did)
 
     @property
     def kernels(self) -> list[KernelSpec]:
@@ -134,8 +141,10 @@ class Plan:
 class Context:
     """What the kernel writers ask while rendering one function."""
 
-    def __init__(self, groups: Groups, keys: dict, buffers: dict, options: RenderOptions):
+    def __init__(self, groups: Groups, keys: dict, buffers: dict, options: RenderOptions,
+                 fn_name: str = ""):
         self.groups, self.keys, self.buffers, self.options = groups, keys, buffers, options
+        self.fn_name = fn_name
 
     def has_buffer(self, n: Node) -> bool:
         return self.groups.has_buffer(n)
@@ -187,16 +196,17 @@ def assign_buffers(fn_name: str, groups: Groups):
     return keys, buffers
 
 
-def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str) -> list:
-    """[(text, KernelSpec)]: one kernel, or two for a long reduction."""
+def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_key: str,
+                  reads: list, fused: list) -> list:
+    """[(text, KernelSpec)]: one kernel, or two for a long reduction; it
+    writes out_key (the plan's choice: its own buffer or a shared in place)."""
     core = ctx.groups.cores.get(id(root))
     target = ctx.options.target
     if core is not None and core.op != "matmul":
         groups = tree_groups(core, target)
         if groups > 1:
-            return render_tree_stages(ctx, parts, root, core, name, groups)
+            return render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fused)
     k = Kernel(name, ctx, parts)
-    out_key = ctx.keys[id(root)]
     k.output(out_key, root.type.dtype)
     if root.op in ROWS:
         grid = rows_lanes_kernel(k, root) if lanes_fit(root, ctx.options) else rows_kernel(k, root)
@@ -208,12 +218,44 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str) -> l
         grid = tree_kernel(k, root, core, TREE_LOCAL[target], target == "cpu")
     else:
         grid = map_kernel(k, root)
-    return [finish_kernel(k, grid, root)]
+    return [finish_kernel(k, grid, root, reads, fused)]
 
 
-def finish_kernel(k: Kernel, grid, root: Node):
+def finish_kernel(k: Kernel, grid, root: Node, reads: list, fused: list):
+    """The kernel's text and spec; its reads are the plan's (from the IR)."""
     text = k.source(k.attributes)
-    return text, KernelSpec(k.name, k.args, grid, k.write_key, k.loads, root, text)
+    return text, KernelSpec(k.name, k.args, grid, k.write_key, reads, root, text, fused)
+
+
+def read_set(groups: Groups, keys: dict, root: Node, core: Node | None, skip_core=False) -> list:
+    """[(buffer key, read only at the output index?)] of the kernel that
+    computes `root`, from the IR: the buffers reached from root through the
+    nodes it inlines. A read is at the output index when every path to it
+    goes through elementwise nodes of the root's shape (a core, a loop, a
+    view or a row op reads elsewhere). With skip_core the core's value
+    comes from elsewhere (a tree's partials) and its inputs are not read."""
+    shape = tuple(root.type.shape)
+    aligned: dict[str, bool] = {}
+    seen = set()
+    stack = [] if skip_core and root is core else [(root, True)]
+    while stack:
+        n, at = stack.pop()
+        at = at and tuple(n.type.shape) == shape
+        if (id(n), at) in seen:
+            continue
+        seen.add((id(n), at))
+        if groups.has_buffer(n) and n is not root:
+            key = keys[id(n)]
+            aligned[key] = aligned.get(key, True) and at
+        elif n is core and n is not root:
+            if not skip_core:
+                stack.extend((i, False) for i in n.inputs)
+        elif n.op == Op.GATHER:     # the indices are read at the gather's index
+            stack.extend([(n.inputs[0], False)] + [(i, at) for i in n.inputs[1:]])
+        else:
+            inner = at and n.op in ELEMENTWISE_OPS
+            stack.extend((i, inner) for i in n.inputs)
+    return list(aligned.items())
 
 
 def tree_groups(core: Node, target: str) -> int:
@@ -225,7 +267,7 @@ def tree_groups(core: Node, target: str) -> int:
     return TREE_GROUPS[target]
 
 
-def render_tree_stages(ctx, parts, root, core, name, groups) -> list:
+def render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fused) -> list:
     """Stage 1 folds shares of each output into a partials buffer; stage 2
     combines them and applies the epilogue."""
     from .lowering import REDUCE_KIND, acc_type
@@ -238,50 +280,81 @@ def render_tree_stages(ctx, parts, root, core, name, groups) -> list:
     for d in core.type.shape:
         count *= d
     ctx.buffers[key] = BufferSpec(key, "temp", dtype, (count * groups,),
-                                  "partial sums of " + ctx.buffers[ctx.keys[id(root)]].label)
+                                  "partial sums of " + buffer_label(root, ctx.fn_name))
     stage1.output(key, dtype)
     grid1 = tree_partial_kernel(stage1, core, local, groups, ctx.options.target == "cpu")
     stage2 = Kernel(name, ctx, parts)
-    stage2.output(ctx.keys[id(root)], root.type.dtype)
+    stage2.output(out_key, root.type.dtype)
     grid2 = tree_final_kernel(stage2, root, core, groups, Buf(key, dtype))
-    return [finish_kernel(stage1, grid1, None), finish_kernel(stage2, grid2, root)]
+    reads1 = read_set(ctx.groups, ctx.keys, core, None)
+    return [finish_kernel(stage1, grid1, None, reads1, fused),
+            finish_kernel(stage2, grid2, root, reads, fused)]
 
 
 def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:
-    origin: dict[int, Node] = {}
-    roots = share_row_ops(cse(list(fn.roots)), origin)
+    prepared = run_passes(fn.roots)
+    roots, origin, groups = prepared.roots, prepared.origin, prepared.groups
     outputs, updates = roots[:len(fn.outputs)], roots[len(fn.outputs):]
-    groups = find_groups(roots)
     check_fp64(fn, groups.order, options)
     keys, buffers = assign_buffers(fn.name, groups)
     for name, v in fn.updates:      # a shared value updated but never read has no node
         buffers.setdefault("s:" + name, BufferSpec("s:" + name, "shared", v.type.dtype, v.type.shape,
                                                    f"shared `{name}`", name))
-    ctx = Context(groups, keys, buffers, options)
+    roots = kernel_roots(groups, keys, buffers)
+    reads = {id(r): final_reads(groups, keys, r, options.target) for r in roots}
+    order, out_keys, in_place, writes = schedule(fn, roots, reads, outputs, updates, keys,
+                                                 buffers, groups)
+    # render: the plan fixed above, only C text from here on
+    ctx = Context(groups, keys, buffers, options, fn.name)
     parts = ProgramParts(fp64=any(n.type.dtype == "f64" for n in groups.order))
-    texts, kernels = [], []
-    seen = set()
+    texts, specs = [], {}
+    count = 0
     inlined = inlined_nodes(groups)
-    for root in groups.kernel_roots():
-        key = keys[id(root)]
-        if key in seen or buffers[key].kind != "temp":   # a view of another buffer
-            continue
-        seen.add(key)
+    for root in roots:
         fused = [origin.get(id(n), n) for n in inlined.get(id(root), []) + [root]]
-        for text, spec in render_kernel(ctx, parts, root, f"{safe_name(fn.name)}_{len(kernels)}"):
-            spec.fused = fused
-            texts.append(text)
-            kernels.append(spec)
+        specs[id(root)] = render_kernel(ctx, parts, root, f"{safe_name(fn.name)}_{count}",
+                                        writes.get(id(root), keys[id(root)]), reads[id(root)],
+                                        fused)
+        texts += [text for text, _ in specs[id(root)]]
+        count += len(specs[id(root)])
     source = prelude(parts.helpers, parts.fp64, parts.vector_types) + "\n".join(parts.constants) \
         + "\n\n" + "\n".join(texts)
-    steps, out_keys, in_place = schedule(fn, kernels, outputs, updates, keys, buffers, groups)
+    steps = []
+    for kind, a, b in order:
+        if kind == "copy":
+            steps.append(Step("copy", src=a, dst=b))
+        else:    # a root's stages: "early" all but its last, "last" its last, "all" both
+            stages = specs[id(a)]
+            chosen = {"all": stages, "early": stages[:-1], "last": stages[-1:]}[b]
+            steps += [Step("kernel", spec) for _, spec in chosen]
     params = [(p.attr("name"), "p:" + p.attr("name")) for p in fn.params]
     for name, key in params:
         if key not in buffers:    # an unused argument still has a type
             p = next(q for q in fn.params if q.attr("name") == name)
             buffers[key] = BufferSpec(key, "param", p.type.dtype, p.type.shape, f"argument `{name}`", name)
     return Plan(fn.name, source, buffers, steps, out_keys, [o.type for o in outputs],
-                params, parts.sites, in_place)
+                params, parts.sites, in_place, prepared.log)
+
+
+def kernel_roots(groups: Groups, keys: dict, buffers: dict) -> list:
+    """The roots that get a kernel (a view of another buffer does not)."""
+    seen, out = set(), []
+    for root in groups.kernel_roots():
+        key = keys[id(root)]
+        if key in seen or buffers[key].kind != "temp":
+            continue
+        seen.add(key)
+        out.append(root)
+    return out
+
+
+def final_reads(groups: Groups, keys: dict, root: Node, target: str) -> list:
+    """The reads of the kernel that writes root (the second stage of a long
+    reduction reads its partials, not the core's inputs)."""
+    core = groups.cores.get(id(root))
+    if core is not None and core.op != "matmul" and tree_groups(core, target) > 1:
+        return read_set(groups, keys, root, core, skip_core=True) + [(keys[id(root)] + "_part", False)]
+    return read_set(groups, keys, root, core)
 
 
 def inlined_nodes(groups: Groups) -> dict:
@@ -301,27 +374,37 @@ def kernel_listing(fn: Function, options: RenderOptions = RenderOptions()) -> li
     return [(k.name, k.text, k.fused) for k in plan.kernels]
 
 
+def pass_listing(fn: Function, options: RenderOptions = RenderOptions()) -> list:
+    """[(backend pass name, description, what it did)] for `sym explain`."""
+    from .passes import PASSES
+    described = {p.name: p.description for p in PASSES}
+    return [(name, described[name], did) for name, did in render_function(fn, options).passes]
+
+
 # ---- ordering, outputs and updates -------------------------------------------------------
-def schedule(fn, kernels, outputs, updates, keys, buffers, groups):
+def schedule(fn, roots, reads, outputs, updates, keys, buffers, groups):
     """Kernels in dependency order; then copies that must see the old state;
     then update kernels, each writing its shared buffer in place when no
-    later step reads the old value; then copies into double-buffered state."""
+    later step reads the old value (reads: the IR's read sets); then copies
+    into double-buffered state. Returns the order as ("kernel", root,
+    stages) and ("copy", src, dst), the output keys, which updates are in
+    place, and root id -> the key its kernel writes when not its own."""
     update_names = [name for name, _ in fn.updates]
     output_ids = {id(o) for o in outputs}
     value_count: dict[int, int] = {}
     for v in updates:
         value_count[id(v)] = value_count.get(id(v), 0) + 1
-    by_root = {id(k.root): k for k in kernels if k.root is not None}
+    kernel_ids = {id(r) for r in roots}
 
     pre, last = [], []
-    deferred = []              # (shared name, kernel) candidates for in-place
+    deferred = []              # (shared name, root) candidates for in-place
     out_keys = []
     for i, o in enumerate(outputs):
         key = keys[id(o)]
         if buffers[key].kind != "temp":      # never hand out live state or an argument
             copy = f"o{i}"
             buffers[copy] = BufferSpec(copy, "temp", o.type.dtype, o.type.shape, buffer_label(o, fn.name))
-            pre.append(Step("copy", src=key, dst=copy))
+            pre.append(("copy", key, copy))
             key = copy
         out_keys.append(key)
     for name, v in zip(update_names, updates):
@@ -329,42 +412,41 @@ def schedule(fn, kernels, outputs, updates, keys, buffers, groups):
         target = "s:" + name
         if key == target:
             continue
-        spec = by_root.get(id(v))
-        exclusive = (spec is not None and id(v) not in output_ids and value_count[id(v)] == 1
+        exclusive = (id(v) in kernel_ids and id(v) not in output_ids and value_count[id(v)] == 1
                      and not groups.consumers.get(id(v)))
         if exclusive:
-            deferred.append((name, spec))
+            deferred.append((name, v))
             continue
         if buffers[key].kind != "temp":      # a leaf's old value: copy it first
             copy = f"u:{name}"
             buffers[copy] = BufferSpec(copy, "temp", v.type.dtype, v.type.shape, f"new value of `{name}`")
-            pre.append(Step("copy", src=key, dst=copy))
+            pre.append(("copy", key, copy))
             key = copy
-        last.append(Step("copy", src=key, dst=target))
+        last.append(("copy", key, target))
 
-    deferred_ids = {id(spec) for _, spec in deferred}
-    steps = [Step("kernel", k) for k in kernels if id(k) not in deferred_ids] + pre
-    in_place = {}
+    deferred_ids = {id(v) for _, v in deferred}
+    order = [("kernel", r, "early" if id(r) in deferred_ids else "all") for r in roots] + pre
+    in_place, writes = {}, {}
     remaining = list(deferred)
     while remaining:
-        pick = next(((n, s) for n, s in remaining
-                     if not any(reads(s2, "s:" + n) for n2, s2 in remaining if s2 is not s)),
+        pick = next(((n, v) for n, v in remaining
+                     if not any(reads_key(reads[id(v2)], "s:" + n) for n2, v2 in remaining
+                                if v2 is not v)),
                     remaining[0])
         remaining.remove(pick)
-        name, spec = pick
+        name, v = pick
         target = "s:" + name
-        clear = all(r[1] for r in spec.reads if r[0] == target) and \
-            not any(reads(s2, target) for _, s2 in remaining)
+        clear = all(at for key, at in reads[id(v)] if key == target) and \
+            not any(reads_key(reads[id(v2)], target) for _, v2 in remaining)
         if clear:
-            del buffers[spec.writes]
-            spec.args[0] = ("buf", target)
-            spec.writes = target
+            del buffers[keys[id(v)]]
+            writes[id(v)] = target
         else:
-            last.append(Step("copy", src=spec.writes, dst=target))
+            last.append(("copy", keys[id(v)], target))
         in_place[name] = clear
-        steps.append(Step("kernel", spec))
-    return steps + last, out_keys, in_place
+        order.append(("kernel", v, "last"))
+    return order + last, out_keys, in_place, writes
 
 
-def reads(spec: KernelSpec, key: str) -> bool:
-    return any(r[0] == key for r in spec.reads)
+def reads_key(reads: list, key: str) -> bool:
+    return any(k == key for k, _ in reads)

@@ -1,0 +1,67 @@
+"""The OpenCL backend's own passes over the IR, named and logged like
+dsl/rewrites: `Pass(name, description, fn)`, run in the order of PASSES.
+
+    result = run_passes(fn.roots)
+    result.roots, result.groups, result.origin   what render uses
+    result.log                                   [(pass name, what it did)]
+
+They run after the rewrite pipeline, on the roots the executor computes
+(outputs, then update values): `cse` merges what the backend's own
+preparation repeats and drops no-op views (the pipeline's CSE runs earlier,
+and tests render functions that never went through it), `share_rows`
+shares one row kernel between softmax and log_softmax, `groups` decides
+which nodes get buffers and which are inlined (analysis.py). The log is
+what `sym explain --kernels` prints above the kernels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dsl.ir import Node, toposort
+from dsl.rewrites import Pass
+
+from .analysis import Groups, cse, find_groups, share_row_ops
+
+
+@dataclass
+class PassState:
+    roots: list
+    origin: dict = field(default_factory=dict)   # id(rebuilt node) -> the node it stands for
+    groups: Groups | None = None
+    log: list = field(default_factory=list)       # (pass name, summary)
+
+
+def _cse(s: PassState) -> str:
+    before = len(toposort(s.roots))
+    s.roots = cse(list(s.roots))
+    return f"{before} → {len(toposort(s.roots))} nodes"
+
+
+def _share_rows(s: PassState) -> str:
+    s.roots = share_row_ops(s.roots, s.origin)
+    shared = sum(1 for m in s.origin.values() if m.op == "softmax")
+    return f"{shared} softmax computed as exp(log_softmax)"
+
+
+def _groups(s: PassState) -> str:
+    s.groups = g = find_groups(s.roots)
+    kernels = len(g.kernel_roots())
+    inlined = sum(1 for n in g.order if not g.has_buffer(n))
+    return f"{kernels} kernel root(s), {inlined} node(s) inlined, {len(g.cores)} core(s)"
+
+
+PASSES: list[Pass] = [
+    Pass("cse", "merge equal subgraphs; drop reshapes, broadcasts, sum_tos and casts "
+         "to the same type", _cse),
+    Pass("share_rows", "softmax(x) next to log_softmax(x) becomes exp(log_softmax(x)): "
+         "one row kernel", _share_rows),
+    Pass("groups", "choose the nodes with buffers (kernel roots) and inline the rest "
+         "(matmul and tree-reduction cores fused with their epilogue)", _groups),
+]
+
+
+def run_passes(roots: list[Node], passes=None) -> PassState:
+    state = PassState(list(roots))
+    for p in PASSES if passes is None else passes:
+        state.log.append((p.name, p.fn(state)))
+    return state
