@@ -32,9 +32,10 @@ from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Known defects, not fixed yet. The CI profile does not generate them and
-# does not fail on their signature, so the suite stays green until they are;
-# remove an entry once its fix lands (SYM_FUZZ_KNOWN=1 generates them all).
+# Categories of programs that each found a defect when the fuzzer was
+# written; all are fixed and the CI profile generates every one. A category
+# named in SYM_FUZZ_AVOID is left out (and its signature tolerated in
+# mutants) while a regression is chased. Each comment says what it found.
 KNOWN_DEFECTS = [
     # a constant index or slice bound on a dimension known only by name
     # (`p[5]` of f32[n, 10] with n = 3) is never checked: OpenCL reads out of
@@ -945,7 +946,9 @@ NUMBER = re.compile(r"[-+]?(?:(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)")
 MARKER = re.compile(r"^@(\w+) ", re.M)
 # (rtol, atol per unit of the item's largest magnitude): f32 kernels sum and
 # round in another order than numpy, and a grad chains a few such steps
-TOLERANCE = {"f32": (2e-4, 2e-5), "f64": (1e-9, 1e-11)}
+# An f64 result may come from f32 math cast up (`f64(exp(a))` with a: f32),
+# whose exp differs by an f32 ulp between libm and OpenCL: f64 allows 1e-6.
+TOLERANCE = {"f32": (2e-4, 2e-5), "f64": (1e-6, 1e-8)}
 
 
 def printed_items(out: str) -> list[tuple[str, str]]:
