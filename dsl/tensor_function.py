@@ -40,7 +40,7 @@ from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, locat
                           transaction, unify_exact, user_span)
 from .types import NUMPY_DTYPE, Size
 from semantics import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
-from semantics.boundary import check_derived_sizes, check_requirements, index_error, to_arg
+from semantics.boundary import check_call_sizes, index_error, to_arg
 
 
 SIGNATURE = ("dsl.function(inputs, outputs=None, updates=None, name='f', backend=None, "
@@ -318,8 +318,7 @@ class CompiledFunction:
         except ShapeMismatch as exc:
             raise located(exc.at_call(fn.name, fn.signature, span).diagnostics, span) from None
         with errors(span):          # before anything runs: no access outside a buffer
-            check_derived_sizes(fn, sizes, span)
-            check_requirements(fn, sizes, span)
+            check_call_sizes(fn, sizes, span)
         with ExitStack() as held:
             for lock in self._locks:
                 held.enter_context(lock)

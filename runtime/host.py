@@ -30,7 +30,7 @@ from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
 from runtime import data as D
 from runtime.hostbuiltins import HOST_BUILTINS
 from runtime.nancheck import NanGuard
-from semantics.boundary import (check_derived_sizes, check_requirements, check_shared_value, describe,
+from semantics.boundary import (check_call_sizes, check_shared_value, describe,
                                 index_error, is_lazy, materialize, to_arg)
 from runtime.numpy import (IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes, evaluate,
                            Env as NpEnv)
@@ -318,8 +318,7 @@ class Interpreter:
             i = [p.attr("name") for p in fn.params].index(exc.param_name)
             where = arg_spans[i] if arg_spans else span
             raise exc.at_call(name, fn.signature, where) from None
-        check_derived_sizes(fn, sizes, span)
-        check_requirements(fn, sizes, span)
+        check_call_sizes(fn, sizes, span)
         try:
             with self.call_lock:     # atomic: no update of shared state is lost
                 outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))

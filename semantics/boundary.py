@@ -59,8 +59,11 @@ def derived_sizes(fn: Function) -> list:
     return _DERIVED[id(fn)][1]
 
 
-def check_derived_sizes(fn: Function, sizes: dict, span):
-    """A slice such as x[1:] of an n-vector has n - 1 elements: n must be >= 1."""
+def check_call_sizes(fn: Function, sizes: dict, span):
+    """What a call's sizes decide, checked before any backend runs, so no
+    kernel reads outside a buffer and both backends report it alike: every
+    derived size (x[1:] of an n-vector has n - 1 elements) is >= 0, and every
+    index and slice bound (`p[5]` of an f32[n, 10]) is inside its axis."""
     for dim, node in derived_sizes(fn):
         value = dim.evaluate(sizes)
         if value < 0:
@@ -68,12 +71,6 @@ def check_derived_sizes(fn: Function, sizes: dict, span):
             raise error("E0604", f"with {bound} the size `{dim}` of this value would be {value}",
                         node.span or span, "the arguments are too small for this def",
                         [Note("called here", span)] if span and node.span else [])
-
-
-def check_requirements(fn: Function, sizes: dict, span):
-    """Every index and slice bound the sizes decide (`p[5]` of an f32[n, 10])
-    is checked here, before the backend runs, so no kernel reads outside a
-    buffer and both backends report the same error."""
     problem = requirement_error(fn, sizes, span)
     if problem is not None:
         raise problem
