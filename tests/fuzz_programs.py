@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hypothesis import strategies as st
+from test_fuzz_checker import mutate_line
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -1212,20 +1213,7 @@ def mutation(draw, text: str) -> str:
             toks[i] = draw(st.sampled_from([toks[i] + draw(st.sampled_from(ODD)),
                                             draw(st.sampled_from(ODD)) + toks[i]]))
         return "".join(toks)
-    lines = text.splitlines(keepends=True)
-    if not lines:
-        return text
-    i = draw(st.integers(0, len(lines) - 1))
-    if kind == "delete_line":
-        del lines[i]
-    elif kind == "duplicate_line":
-        lines.insert(i, lines[i])
-    elif kind == "swap_lines":
-        j = draw(st.integers(0, len(lines) - 1))
-        lines[i], lines[j] = lines[j], lines[i]
-    else:
-        lines[i] = draw(st.sampled_from(["    ", "  ", "", "\t"])) + lines[i].lstrip(" ")
-    return "".join(lines)
+    return mutate_line(draw, text, kind, ["    ", "  ", "", "\t"])
 
 
 @st.composite

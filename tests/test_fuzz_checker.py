@@ -276,6 +276,12 @@ def mutation(draw, text: str) -> str:
             toks[i] = draw(st.one_of(st.sampled_from(NEW_NUMBERS),
                                      st.integers(-5, 5000).map(str)))
         return "".join(toks)
+    return mutate_line(draw, text, kind, ["    ", "  ", ""])
+
+
+def mutate_line(draw, text: str, kind: str, indents: list) -> str:
+    """One line of text deleted, duplicated, swapped with another, or
+    re-indented with one of `indents` (any other kind)."""
     lines = text.splitlines(keepends=True)
     if not lines:
         return text
@@ -284,8 +290,11 @@ def mutation(draw, text: str) -> str:
         del lines[i]
     elif kind == "duplicate_line":
         lines.insert(i, lines[i])
+    elif kind == "swap_lines":
+        j = draw(st.integers(0, len(lines) - 1))
+        lines[i], lines[j] = lines[j], lines[i]
     else:
-        lines[i] = draw(st.sampled_from(["    ", "  ", ""])) + lines[i].lstrip(" ")
+        lines[i] = draw(st.sampled_from(indents)) + lines[i].lstrip(" ")
     return "".join(lines)
 
 
