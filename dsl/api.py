@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ast as A
+from . import ast as A, terminal
 from .diagnostics import Note, SymError, error
 from .explain import explain_program
 from .program import CheckedProgram, check_source
@@ -102,7 +102,7 @@ class Program:
                  rewrites=True, nan_check=False, out=None, progress=None):
         checked.raise_errors()
         for w in checked.warnings:
-            print(w.render(), file=sys.stderr)
+            terminal.show(w.render())
         from runtime.host import Interpreter     # lazy: checking a program never loads the runtime
         d = self.__dict__
         d["_checked"] = checked

@@ -21,6 +21,7 @@ from runtime.data import DataError
 from runtime.data.files import check_target
 from runtime.opencl.device import describe_devices
 
+from . import terminal
 from .api import compile
 from .diagnostics import Diagnostic, SymError, error
 from .program import check_source
@@ -88,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("file", metavar="FILE", help="the .sym program (`-`: standard input)")
     add_backend_flags(run)
     add_set_flag(run)
+    add_color_flag(run)
     run.add_argument("--nan-check", action="store_true",
                      help="stop at the first NaN/Inf and name the line that made it")
     run.add_argument("--no-rewrites", action="store_true", help="run the IR without the rewrite pipeline")
@@ -105,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE",
                        help="the .sym programs (`-`: standard input)")
     add_set_flag(check)
+    add_color_flag(check)
 
     ex = sub.add_parser("explain", help="show the IR before and after each rewrite",
                         epilog=EXPLAIN_EPILOG,
@@ -118,6 +121,7 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--kernels", action="store_true",
                     help="also show the OpenCL kernels (uses the OpenCL backend)")
     add_backend_flags(ex)
+    add_color_flag(ex)
 
     tr = sub.add_parser("trace", help="run on numpy and print every intermediate value",
                         epilog=TRACE_EPILOG,
@@ -129,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--calls", type=positive_int, default=1, metavar="K",
                     help="trace the first K calls of each def (default 1)")
     add_set_flag(tr)
+    add_color_flag(tr)
 
     sub.add_parser("devices", help="list OpenCL platforms and devices",
                    description="List the OpenCL platforms and devices, with the P:D numbers "
@@ -150,6 +155,12 @@ def add_backend_flags(p):
                    help="OpenCL device: cpu, gpu or P:D as `sym devices` lists them (default: "
                    "$SYM_DEVICE, else a GPU if present, else the CPU); implies --backend opencl, "
                    "and is an error with --backend numpy")
+
+
+def add_color_flag(p):
+    p.add_argument("--color", choices=terminal.CHOICES, default="auto",
+                   help="diagnostics in colour: auto (on a terminal, unless NO_COLOR is set), "
+                   "always or never")
 
 
 def add_set_flag(p):
@@ -232,7 +243,7 @@ def cmd_check(args) -> int:
         for sig in prog.signatures.values():
             print(sig)
         for d in prog.diagnostics:
-            print(d.render() + "\n", file=sys.stderr)
+            terminal.show(d.render(), end="\n\n")
         unreadable |= usage_errors(prog.errors)     # a bad --set
         failed |= bool(prog.errors)
         status = f"{len(prog.errors)} error(s), {len(prog.warnings)} warning(s)"
@@ -286,7 +297,7 @@ def write_metrics(prog, args, program_error=None):
         raise SymError(failures)
     if isinstance(program_error, SymError):
         raise SymError(program_error.diagnostics + failures) from None
-    print(SymError(failures), file=sys.stderr)  # main reports an interrupt or a bug after it
+    terminal.show(str(SymError(failures)))  # main reports an interrupt or a bug after it
 
 
 def cmd_explain(args) -> int:
@@ -355,6 +366,7 @@ def interrupted() -> int:
 
 
 def dispatch(args) -> int:
+    terminal.COLOR = getattr(args, "color", "auto")
     try:
         return COMMANDS[args.command](args)
     except UsageError as exc:
@@ -362,7 +374,7 @@ def dispatch(args) -> int:
         return 2
     except SymError as exc:
         sys.stdout.flush()
-        print(str(exc), file=sys.stderr)
+        terminal.show(str(exc))
         return 2 if usage_errors(exc.diagnostics) else 1
     except BrokenPipeError:
         return 0

@@ -68,6 +68,7 @@ class Interpreter:
         self.nan_check, self.progress = nan_check, progress
         self.metrics = metrics if metrics is not None else D.Metrics()
         self.call_hook = call_hook      # (name, args, outputs) for tracing
+        self.batch_runs: dict = {}      # span of a batches(...) call -> times run
         self.vars: dict = {name: o.value for name, o in prog.options.items()}
         self.updates_only: dict[str, Function] = {}   # def name -> its updates alone
         self.report = None              # fn(message) for `sym run -v`

@@ -16,6 +16,7 @@ from dsl.hosttypes import type_of
 from dsl.scope import Default, bind_call
 from dsl.types import NUMPY_DTYPE
 from runtime import data as D
+from runtime.data import progress
 from semantics.boundary import materialize
 
 
@@ -51,7 +52,8 @@ def host_print(ip, e):
     except ValueError as exc:       # an integer too long to print
         raise error("E0606", f"cannot print this value: {exc}".split(";")[0], e.span,
                     "print it as a float, or with `format(value, \"e\")`")
-    print(text, file=ip.out, flush=False)
+    with progress.above_bars(ip.out):
+        print(text, file=ip.out, flush=False)
 
 
 def host_range(ip, e):
@@ -63,7 +65,8 @@ def host_range(ip, e):
 def host_batches(ip, e):
     args = arguments(ip, e)
     try:
-        return D.batches(args["split"], args["size"], progress=ip.progress, drop_last=args["drop_last"])
+        return D.batches(args["split"], args["size"], progress=ip.progress, drop_last=args["drop_last"],
+                         epoch=epoch_of(ip, e), status=ip.metrics.latest_text)
     except D.DataError as exc:
         raise data_error(exc, e.span)
 
@@ -84,6 +87,13 @@ def host_abs(ip, e):
     if isinstance(value, np.ndarray):
         return np.abs(value)        # as inside a def: elementwise, the same dtype
     return abs(value)
+
+
+def epoch_of(ip, e):
+    """How many times this `batches(...)` call has run, shown on its bar as
+    the epoch; None for a loop inside another's bar (validation)."""
+    runs = ip.batch_runs[e.span] = ip.batch_runs.get(e.span, 0) + 1
+    return None if progress.active() else runs
 
 
 def host_record(ip, e):

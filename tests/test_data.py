@@ -23,7 +23,7 @@ from runtime.data.mnist import load_idx_dir, load_pickle
 # runtime.data exports the functions mnist and batches under their modules'
 # names, so the modules (to monkeypatch) come from sys.modules.
 mnist_mod = sys.modules["runtime.data.mnist"]
-batches_mod = sys.modules["runtime.data.batches"]
+progress_mod = sys.modules["runtime.data.progress"]
 
 N_TRAIN_FILE, N_TEST, N_TRAIN = 8, 3, 5  # a tiny MNIST: 5 train, 3 valid, 3 test
 
@@ -454,28 +454,62 @@ class FakeTerminal(io.StringIO):
         return True
 
 
+ERASE_LINE = "\x1b[2K"
+
+
+def shown_last(text: str) -> str:
+    """What a terminal shows last on the bar's line: the text after the last
+    erase (rich redraws a line as CR, erase line, text)."""
+    return text.rsplit(ERASE_LINE, 1)[1]
+
+
 def test_progress_bar_in_a_terminal(monkeypatch):
     term = FakeTerminal()
+    monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.setattr(sys, "stderr", term)
-    monkeypatch.setattr(batches_mod, "REDRAW_SECONDS", 0.0)
-    for _ in batches(small_split(10), 4):
+    monkeypatch.setattr(progress_mod, "REDRAW_SECONDS", 0.0)
+    metrics = Metrics()
+    metrics.record("validation error", 12.458333)
+    for _ in batches(small_split(10), 4, epoch=3, status=metrics.latest_text):
         pass
     text = term.getvalue()
-    assert "batch 1/3" in text and "batch 3/3" in text
+    assert "1/3" in text and "3/3" in text
     assert "batches/s" in text and "ETA" in text
-    assert "\n" not in text  # redrawn in place
-    assert text.endswith("\r") and text.rsplit("\r", 2)[1].strip() == ""  # cleared
+    assert "epoch 3" in text and "validation error 12.46" in text
+    assert "\x1b[" in text  # drawn by rich, in colour
+    assert shown_last(text).strip("\r\x1b[?25h") == ""  # erased at the end
 
 
 def test_progress_bar_is_cleared_on_break(monkeypatch):
     term = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", term)
-    monkeypatch.setattr(batches_mod, "REDRAW_SECONDS", 0.0)
+    monkeypatch.setattr(progress_mod, "REDRAW_SECONDS", 0.0)
     for i, _ in enumerate(batches(small_split(10), 2)):
         if i == 2:
             break
-    assert "batch 2/5" in term.getvalue()
-    assert term.getvalue().rsplit("\r", 2)[1].strip() == ""
+    assert "2/5" in term.getvalue()
+    assert shown_last(term.getvalue()).strip("\r\x1b[?25h") == ""
+    assert not progress_mod.active()
+
+
+def test_nested_loops_share_one_display(monkeypatch):
+    term = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    monkeypatch.setattr(progress_mod, "REDRAW_SECONDS", 0.0)
+    for _ in batches(small_split(10), 5, epoch=1):
+        for _ in batches(small_split(6), 3):
+            pass
+    assert "2/2" in term.getvalue() and not progress_mod.active()
+
+
+def test_printing_to_a_terminal_lifts_the_bar(monkeypatch):
+    term, out = FakeTerminal(), FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    for _ in batches(small_split(4), 2):
+        with progress_mod.above_bars(out):
+            out.write("line\n")
+    assert out.getvalue() == "line\nline\n"
+    assert term.getvalue().count("\x1b[?25h") == 3   # erased before each line and at the end
 
 
 def test_progress_bar_redraws_rarely(monkeypatch):
@@ -483,7 +517,7 @@ def test_progress_bar_redraws_rarely(monkeypatch):
     monkeypatch.setattr(sys, "stderr", term)
     for _ in batches(small_split(1000), 1):
         pass
-    assert term.getvalue().count("batch ") < 20  # not 1000 redraws
+    assert term.getvalue().count(ERASE_LINE) < 20  # not 1000 redraws
 
 
 # ---------------------------------------------------------------- checkpoints

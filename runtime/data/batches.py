@@ -2,22 +2,21 @@
 
 import operator
 import sys
-import time
 
+from runtime.data import progress as P
 from runtime.data.errors import DataError
-
-REDRAW_SECONDS = 0.1  # at most ~10 redraws a second keeps the bar cheap
 
 
 class Batches:
     """The minibatches of a split: len() is their number, iterating yields
     (x, y) views in order, the last one short when size does not divide."""
 
-    def __init__(self, split, size, progress=None, drop_last=False):
+    def __init__(self, split, size, progress=None, drop_last=False, epoch=None, status=None):
         self.x, self.y = _arrays(split)
         self.size = _positive_int(size)
         self.progress = progress
         self.drop_last = drop_last
+        self.epoch, self.status = epoch, status     # shown on the bar
 
     def __len__(self):
         if self.drop_last:      # only full batches, as the Theano tutorials use
@@ -26,8 +25,8 @@ class Batches:
 
     def __iter__(self):
         # Decide at iteration time, so a redirected stderr is seen as it is then.
-        show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
-        bar = _Bar(len(self), sys.stderr) if show else None
+        show = P.is_terminal(sys.stderr) if self.progress is None else bool(self.progress)
+        bar = P.Bar(len(self), sys.stderr, self.epoch, self.status) if show else None
         try:
             for i in range(len(self)):
                 lo = i * self.size
@@ -37,14 +36,15 @@ class Batches:
                     bar.update(i + 1)
         finally:
             if bar:  # also on break or an error inside the loop body
-                bar.clear()
+                bar.close()
 
 
-def batches(split, size, progress=None, drop_last=False):
+def batches(split, size, progress=None, drop_last=False, epoch=None, status=None):
     """Minibatches of `split` (a Split, or an (x, y) pair) of `size` rows.
     progress: None = a bar when stderr is a terminal, True/False = force.
-    drop_last: leave out the short last batch."""
-    return Batches(split, size, progress, drop_last)
+    drop_last: leave out the short last batch. epoch (a number) and
+    status() (a short text, such as the last metric) are shown on the bar."""
+    return Batches(split, size, progress, drop_last, epoch, status)
 
 
 def _positive_int(size):
@@ -68,41 +68,3 @@ def _arrays(split):
     if len(x) != len(y):
         raise DataError(f"batches(): x has {len(x)} rows but y has {len(y)}")
     return x, y
-
-
-class _Bar:
-    """One status line redrawn in place with \\r and erased at the end."""
-
-    def __init__(self, total, stream):
-        self.total = total
-        self.stream = stream
-        self.start = self.last = time.monotonic()
-        self.width = 0
-
-    def update(self, done):
-        now = time.monotonic()
-        if now - self.last < REDRAW_SECONDS and done < self.total:
-            return
-        self.last = now
-        rate = done / max(now - self.start, 1e-9)
-        eta = (self.total - done) / rate
-        self._write(f"batch {done}/{self.total}  {rate:.1f} batches/s  ETA {_clock(eta)}")
-
-    def clear(self):
-        if self.width:
-            self._write("")
-            self.stream.write("\r")
-            self.stream.flush()
-
-    def _write(self, text):
-        # Pad to the previous width so a shorter line leaves no leftovers.
-        self.stream.write("\r" + text.ljust(self.width))
-        self.stream.flush()
-        self.width = max(self.width, len(text))
-
-
-def _clock(seconds):
-    seconds = int(seconds + 0.5)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"

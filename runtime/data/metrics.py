@@ -16,6 +16,7 @@ class Metrics:
 
     def __init__(self):
         self.series = {}  # name -> list of (step, value)
+        self.latest = None  # (name, value) last recorded
 
     def record(self, name, value, step=None):
         """Add a point; step None means one past this series' last step (from 0)."""
@@ -28,6 +29,11 @@ class Metrics:
         if step is None:
             step = points[-1][0] + 1 if points else 0
         points.append((step, value))
+        self.latest = (name, value)
+
+    def latest_text(self) -> str:
+        """`validation error 12.46`: the last point recorded, for a progress bar."""
+        return "" if self.latest is None else f"{self.latest[0]} {self.latest[1]:.4g}"
 
     def write_csv(self, path, program=None):
         """Columns name, step, value; one row per point. Written atomically;
