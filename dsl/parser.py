@@ -577,3 +577,9 @@ def _check_dim(dim) -> None:
         raise _diag("E0007", "invalid dimension", dim.span,
                     "a dimension is an integer or a size variable, like `784`, `n`, "
                     "`n + 1` or `2 * n`")
+
+
+def terminals():
+    """The grammar's terminal definitions (name, pattern), for tools that
+    lex .sym text without parsing it (the Pygments lexer, dsl/highlight.py)."""
+    return _lark().terminals
