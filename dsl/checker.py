@@ -59,6 +59,7 @@ class Globals:
         self.warn = warn                # callback(Diagnostic)
         self.infos: dict[str, DefInfo] = {}
         self.decl_spans: dict = {}      # shared value or option -> where it is declared
+        self.typed: list | None = None  # (expression, its value) of each checked, for editors
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
@@ -258,7 +259,10 @@ class BodyChecker:
     # ---- expressions --------------------------------------------------------
     def expr(self, e):
         method = getattr(self, "expr_" + type(e).__name__)
-        return method(e)
+        value = method(e)
+        if self.env.typed is not None and not self.inlined:     # a callee's body: its own def's
+            self.env.typed.append((e, value))
+        return value
 
     def expr_Num(self, e):
         literal_overflow(e)

@@ -35,6 +35,7 @@ EPILOG = """examples:
   sym explain programs/mnist_logreg.sym train  the IR before/after rewrites
   sym trace programs/hello.sym                 every intermediate value
   sym devices                                  OpenCL platforms and devices
+  sym lsp                                      the language server, for editors
   sym bench mnist_logreg --repeats 5           epoch times vs numpy and PyTorch
 
 FILE may be `-` to read the program from standard input.
@@ -134,6 +135,11 @@ def parser() -> argparse.ArgumentParser:
                     help="trace the first K calls of each def (default 1)")
     add_set_flag(tr)
     add_color_flag(tr)
+
+    sub.add_parser("lsp", help="the language server (LSP on stdio) for editors",
+                   description="Serve the Language Server Protocol on standard input and output: "
+                   "diagnostics as you type, types on hover, go to definition, completion, "
+                   "the outline. docs/editors.md sets up VS Code, Neovim and Emacs.")
 
     sub.add_parser("devices", help="list OpenCL platforms and devices",
                    description="List the OpenCL platforms and devices, with the P:D numbers "
@@ -331,6 +337,14 @@ def cmd_devices(args) -> int:
     return 0
 
 
+def cmd_lsp(args) -> int:
+    try:
+        from .lsp import serve      # lazy: pygls loads only for the server
+    except ImportError as exc:
+        raise UsageError(f"`sym lsp` needs pygls ({exc}): pip install 'sym[lsp]'")
+    return serve()
+
+
 def cmd_bench(args) -> int:
     script = Path(__file__).resolve().parent.parent / "bench" / f"{args.name}.py"
     if not script.is_file():
@@ -339,7 +353,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"bench": cmd_bench, "check": cmd_check, "run": cmd_run, "explain": cmd_explain,
-            "trace": cmd_trace, "devices": cmd_devices}
+            "trace": cmd_trace, "devices": cmd_devices, "lsp": cmd_lsp}
 
 
 def main(argv=None) -> int:

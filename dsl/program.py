@@ -33,6 +33,9 @@ class CheckedProgram:
     options: dict = field(default_factory=dict)     # name -> OptionInfo
     defs: dict = field(default_factory=dict)        # name -> DefInfo
     diagnostics: list = field(default_factory=list)
+    # (expression, what the checker found: an IR node, a host type...) for
+    # every expression checked, in order; kept only when asked (editors' hover)
+    expr_types: list | None = None
 
     @property
     def errors(self):
@@ -51,17 +54,20 @@ class CheckedProgram:
             raise SymError(self.errors)
 
 
-def check_source(text: str, filename: str = "<input>", options: dict | None = None) -> CheckedProgram:
-    """Parse and check; syntax errors come back as diagnostics too."""
+def check_source(text: str, filename: str = "<input>", options: dict | None = None,
+                 record_types: bool = False) -> CheckedProgram:
+    """Parse and check; syntax errors come back as diagnostics too.
+    record_types: keep each expression's type in `expr_types`."""
     try:
         tree = parse(text, filename)
     except SymError as e:
         return CheckedProgram(filename, A.Program(()), diagnostics=list(e.diagnostics))
-    return check_program(tree, filename, options or {})
+    return check_program(tree, filename, options or {}, record_types)
 
 
-def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedProgram:
-    prog = CheckedProgram(filename, tree)
+def check_program(tree: A.Program, filename: str, overrides: dict,
+                  record_types: bool = False) -> CheckedProgram:
+    prog = CheckedProgram(filename, tree, expr_types=[] if record_types else None)
     report = prog.diagnostics.append
     def_asts = {}
     for item in tree.items:
@@ -77,6 +83,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
     env = Globals(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
     env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
                       **{n: d.name.span for n, d in prog.shared_decls.items()}}
+    env.typed = prog.expr_types
     for name, d in def_asts.items():
         try:
             prog.defs[name] = check_def(env, d)
@@ -84,10 +91,22 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
             report(e.diagnostic)
         except RecursionError:
             report(too_deep(f"`{name}`", d.name.span))
-    HostChecker(prog, def_asts, report).check(tree.items)
+    host = HostChecker(prog, def_asts, report)
+    if record_types:
+        host.expr = recording(host.expr, prog.expr_types)
+    host.check(tree.items)
     prog.diagnostics.sort(key=lambda d: (d.span is None, d.span.line if d.span else 0,
                                          d.span.col if d.span else 0))
     return prog
+
+
+def recording(expr, found: list):
+    """`expr` (a checker's expression method) also noting each result."""
+    def expr_noted(e, *args, **kwargs):
+        value = expr(e, *args, **kwargs)
+        found.append((e, value))
+        return value
+    return expr_noted
 
 
 KINDS = {A.SharedDecl: "shared", A.OptionDecl: "option", A.Def: "def"}
