@@ -67,3 +67,35 @@ class SymLexer(RegexLexer):
     mimetypes = ["text/x-sym"]
     url = "https://pypi.org/project/sym/"
     tokens = _tokens()
+
+
+def textmate_grammar() -> dict:
+    """The TextMate grammar of editors/vscode (VS Code, Sublime, GitHub's
+    linguist), from the same vocabulary as the lexer. Regenerate the file
+    with `python -m dsl.highlight > editors/vscode/syntaxes/sym.tmLanguage.json`."""
+    vocab = vocabulary()
+    keywords = [k for k in vocab["keywords"] if k not in CONSTANTS]
+    operators = sorted((s for s in vocab["symbols"] if s not in "()[]{},:."), key=len, reverse=True)
+
+    def word_list(names):
+        return r"\b(" + "|".join(sorted(names)) + r")\b"
+    return {
+        "name": "sym", "scopeName": "source.sym", "fileTypes": ["sym"],
+        "patterns": [
+            {"name": "comment.line.number-sign.sym", "match": "#.*$"},
+            {"name": "string.quoted.double.sym", "match": vocab["patterns"]["STRING"]},
+            {"name": "constant.numeric.sym", "match": r"\b" + vocab["patterns"]["NUMBER"]},
+            {"match": r"\b(def)\s+([A-Za-z_][A-Za-z0-9_]*)",
+             "captures": {"1": {"name": "keyword.other.sym"}, "2": {"name": "entity.name.function.sym"}}},
+            {"name": "constant.language.sym", "match": word_list(CONSTANTS)},
+            {"name": "keyword.control.sym", "match": word_list(keywords)},
+            {"name": "storage.type.sym", "match": word_list(DTYPES)},
+            {"name": "support.function.builtin.sym", "match": word_list(BUILTINS)},
+            {"name": "keyword.operator.sym", "match": "|".join(re.escape(s) for s in operators)},
+        ],
+    }
+
+
+if __name__ == "__main__":
+    import json
+    print(json.dumps(textmate_grammar(), indent=2))

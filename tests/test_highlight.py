@@ -78,3 +78,21 @@ def test_registered_as_a_pygments_entry_point(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     assert isinstance(get_lexer_by_name("sym"), SymLexer)
     assert isinstance(get_lexer_for_filename("model.sym"), SymLexer)
+
+
+def test_the_vscode_grammar_is_generated_from_the_same_vocabulary():
+    import json
+    import re
+    from dsl.highlight import textmate_grammar
+    path = ROOT / "editors" / "vscode" / "syntaxes" / "sym.tmLanguage.json"
+    assert json.loads(path.read_text()) == textmate_grammar(), \
+        "regenerate: python -m dsl.highlight > editors/vscode/syntaxes/sym.tmLanguage.json"
+    manifest = json.loads((ROOT / "editors" / "vscode" / "package.json").read_text())
+    grammar = manifest["contributes"]["grammars"][0]
+    assert (ROOT / "editors" / "vscode" / grammar["path"]).is_file()
+    assert grammar["scopeName"] == textmate_grammar()["scopeName"]
+    assert manifest["contributes"]["languages"][0]["extensions"] == [".sym"]
+    for rule in textmate_grammar()["patterns"]:
+        re.compile(rule["match"])
+    keywords = next(r["match"] for r in textmate_grammar()["patterns"] if r.get("name") == "keyword.control.sym")
+    assert all(re.fullmatch(keywords, k) for k in vocabulary()["keywords"] if k not in ("true", "false"))

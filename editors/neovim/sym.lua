@@ -1,0 +1,15 @@
+-- sym in Neovim (0.8+): put this in init.lua (or ~/.config/nvim/after/ftplugin/sym.lua
+-- without the autocommand). `sym` must be on PATH (or give the venv's path).
+vim.filetype.add({ extension = { sym = "sym" } })
+
+vim.api.nvim_create_autocmd("FileType", {
+  pattern = "sym",
+  callback = function(args)
+    vim.bo[args.buf].commentstring = "# %s"
+    vim.lsp.start({
+      name = "sym",
+      cmd = { "sym", "lsp" },
+      root_dir = vim.fs.dirname(vim.fs.find({ "pyproject.toml", ".git" }, { upward = true })[1]),
+    })
+  end,
+})
