@@ -10,3 +10,14 @@ from .tensor import *  # noqa: F401,F403  (the tensor API; names in dsl.tensor._
 from .tensor import __all__ as _tensor_names
 
 __all__ = ["SymError", "compile", "load", "Program", *_tensor_names]
+
+
+def load_ipython_extension(ipython):
+    """`%load_ext dsl`: the %%sym cell magic and %sym_explain (dsl/notebook.py)."""
+    from .notebook import load     # IPython loads only in a notebook
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    from .notebook import unload
+    unload(ipython)

@@ -41,7 +41,8 @@ def show(text: str, stream=None, end: str = "\n") -> None:
         stream.write(text + end)
         return
     from rich.console import Console     # here: plain output never loads rich
-    console = Console(file=stream, force_terminal=True, no_color=False, color_system="standard",
+    console = Console(file=stream, force_terminal=True, force_jupyter=False, no_color=False,
+                      color_system="standard",
                       highlight=False, emoji=False, markup=False, soft_wrap=True)
     console.print(styled(text), end=end)
 

@@ -95,7 +95,8 @@ def above_bars(out):
 
 
 def _new_progress(stream):
-    console = Console(file=stream, force_terminal=True, highlight=False, emoji=False, markup=False)
+    console = Console(file=stream, force_terminal=True, force_jupyter=False, highlight=False,
+                      emoji=False, markup=False)
     return Progress(TextColumn("{task.fields[epoch]}"), BarColumn(bar_width=20), MofNCompleteColumn(),
                     _RateColumn(), TextColumn("ETA"), TimeRemainingColumn(), _StatusColumn(),
                     console=console, auto_refresh=False, transient=True,
