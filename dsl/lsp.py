@@ -94,7 +94,12 @@ class SymServer(LanguageServer):
 
     def publish(self, uri: str) -> None:
         self.pending.pop(uri, None)
-        a = self.analysis(uri)
+        try:
+            a = self.analysis(uri)
+        except Exception as exc:     # a bug in sym: say so in the editor's log, keep serving
+            self.show_message_log(f"sym: internal error checking {uri}: {type(exc).__name__}: {exc}",
+                                  T.MessageType.Error)
+            return
         self.publish_diagnostics(uri, [lsp_diagnostic(a, uri, d) for d in a.diagnostics])
 
     def schedule(self, uri: str, delay: float) -> None:

@@ -16,7 +16,7 @@ COLOR = "auto"
 CHOICES = ("auto", "always", "never")
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow"}
-_HEADER = re.compile(r"^(error|warning)(\[E\d+\])?(:)(.*)$")
+_HEADER = re.compile(r"^(error|warning)(\[[A-Z]\d+\])?(:)(.*)$")
 _ARROW = re.compile(r"^(\s*)(-->)(.*)$")
 _GUTTER = re.compile(r"^(\s*\d*\s)(\|)(.*)$")
 _CARETS = re.compile(r"^ *\^+$")

@@ -89,6 +89,15 @@ def test_check_in_a_terminal_is_in_colour(bad):
     assert "error[E0101]: unknown name `y`" in ESCAPE.sub("", shown)
 
 
+def test_warnings_of_a_run_are_yellow(tmp_path):
+    path = tmp_path / "warn.sym"
+    path.write_text("def relu(x: f32) -> f32:\n    return x\n\nprint(relu(-1.0))\n")
+    shown, _, rc = in_terminal(sym("run", str(path), "--backend", "numpy"))
+    assert rc == 0 and "-1.0" in shown
+    assert "\x1b[1;33mwarning[W0101]" in shown             # the warning, yellow
+    assert re.search(r"\x1b\[1;33m +\^{4}\x1b\[0m", shown)   # and its caret
+
+
 def test_no_color_and_color_never_give_plain_text_in_a_terminal(bad):
     for argv, extra in ((sym("check", bad), {"NO_COLOR": "1"}),
                         (sym("check", "--color", "never", bad), {})):

@@ -12,11 +12,6 @@ from __future__ import annotations
 import contextlib
 import time
 
-from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                           TimeRemainingColumn)
-from rich.text import Text
-
 REDRAW_SECONDS = 0.1  # at most ~10 redraws a second keeps the bar cheap
 
 
@@ -95,25 +90,29 @@ def above_bars(out):
 
 
 def _new_progress(stream):
+    # rich is imported here: a run without a terminal never loads it
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn,
+                               TextColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Batches a second, as the loop has gone so far."""
+
+        def render(self, task):
+            elapsed = task.elapsed or 0.0
+            rate = task.completed / elapsed if elapsed > 0 else 0.0
+            return Text(f"{rate:.1f} batches/s")
+
+    class StatusColumn(ProgressColumn):
+        """The last recorded metric, as the loop's `status()` tells it."""
+
+        def render(self, task):
+            return Text(task.fields["status"](), no_wrap=True, overflow="ellipsis")
+
     console = Console(file=stream, force_terminal=True, force_jupyter=False, highlight=False,
                       emoji=False, markup=False)
     return Progress(TextColumn("{task.fields[epoch]}"), BarColumn(bar_width=20), MofNCompleteColumn(),
-                    _RateColumn(), TextColumn("ETA"), TimeRemainingColumn(), _StatusColumn(),
+                    RateColumn(), TextColumn("ETA"), TimeRemainingColumn(), StatusColumn(),
                     console=console, auto_refresh=False, transient=True,
                     redirect_stdout=False, redirect_stderr=False)
-
-
-class _RateColumn(ProgressColumn):
-    """Batches a second, as the loop has gone so far."""
-
-    def render(self, task):
-        elapsed = task.elapsed or 0.0
-        rate = task.completed / elapsed if elapsed > 0 else 0.0
-        return Text(f"{rate:.1f} batches/s")
-
-
-class _StatusColumn(ProgressColumn):
-    """The last recorded metric, as the loop's `status()` tells it."""
-
-    def render(self, task):
-        return Text(task.fields["status"](), no_wrap=True, overflow="ellipsis")
