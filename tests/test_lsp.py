@@ -183,3 +183,12 @@ def test_hover_while_a_line_is_half_typed_uses_the_last_parsed_text(client):
     client.notify("textDocument/didChange", {"textDocument": {"uri": URI, "version": 21},
                                              "contentChanges": [{"text": PROGRAM}]})
     client.diagnostics()
+
+
+def test_positions_count_utf16_units_as_lsp_does():
+    from lsprotocol.types import Position
+    from dsl.lsp import from_lsp, to_lsp
+    lines = ['print("𝔵é", x)']          # 𝔵 is two UTF-16 units, é one
+    col = lines[0].index("x)") + 1      # 1-based, in characters
+    assert to_lsp(lines, 1, col) == Position(line=0, character=col - 1 + 1)
+    assert from_lsp(lines, Position(line=0, character=col)) == (1, col)
