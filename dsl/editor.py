@@ -163,7 +163,15 @@ class Analysis:
             return f"{name}: {show_value(inner[1])}"
         if name in BY_NAME and isinstance(inner and inner[0], A.Call) and inner[0].func.id == name:
             return self.builtin_summary(name)
+        if name in self.size_vars(line):
+            return f"{name}: a size variable of `{self.def_at(line).name.id}`"
         return self.declared_here(name, span, line)
+
+    def size_vars(self, line: int) -> list[str]:
+        """The size variables of the def around `line` (`n` of `x: f32[n, 784]`)."""
+        d = self.def_at(line)
+        info = self.prog.defs.get(d.name.id) if d is not None else None
+        return info.size_vars if info is not None else []
 
     def declared_here(self, name: str, span: Span, line: int) -> str | None:
         """A parameter in a def's header, or a name assigned to."""
@@ -248,6 +256,8 @@ class Analysis:
                     for t in assigned_names(s):
                         add(Completion(t.id, "variable", self.hover(t.span.line, t.span.col) or "",
                                        "local"))
+            for n in self.size_vars(line):
+                add(Completion(n, "variable", "size variable"))
         else:
             for s in statements(i for i in self.items if not isinstance(i, A.Def)):
                 if s.span.line < line:

@@ -37,6 +37,7 @@ def test_hover_on_declarations_and_host_values():
     assert A.hover(*pos("steps = 3")) == "option steps = 3 (int)"
     assert A.hover(*pos("range(")) == "range(a, b=none, step=none)\nintegers from `a` (or 0) up to `b`"
     assert A.hover(*pos("def pair", 4)) == "def pair(x: f32[n, 4]) -> (f32[n, 2], f32)"
+    assert A.hover(*pos("n, 4]")) == "n: a size variable of `pair`"
 
 
 def test_definition_on_the_host_and_in_defs():
@@ -50,7 +51,7 @@ def test_definition_on_the_host_and_in_defs():
 def test_completion_depends_on_the_place():
     in_def = {c.label: c for c in A.completions(*pos("return h"))}
     on_host = {c.label: c for c in A.completions(*pos("print(i"))}
-    assert {"x", "h", "W", "steps", "pair", "sum"} <= set(in_def) and "print" not in in_def
+    assert {"x", "h", "n", "W", "steps", "pair", "sum"} <= set(in_def) and "print" not in in_def
     assert {"xs", "a", "b", "print", "batches", "range"} <= set(on_host) and "h" not in on_host
     assert on_host["batches"].detail == "batches(split, size, drop_last=false)"
     assert in_def["def"].kind == "keyword"
