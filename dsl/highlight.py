@@ -20,6 +20,9 @@ from .registry import NAMES as BUILTINS
 from .types import DTYPES
 
 CONSTANTS = ("true", "false")
+# the grammar's pattern terminals the lexer shows in their own way; those
+# named with `_` (newlines with comments, blanks) it lexes by its own rules
+KNOWN = ("NAME", "NUMBER", "STRING")
 
 
 def vocabulary() -> dict[str, list[str]]:
@@ -57,6 +60,9 @@ def _tokens() -> dict:
         (name, Name),
         ("|".join(re.escape(s) for s in operators), Operator),
         ("|".join(re.escape(s) for s in brackets), Punctuation),
+        # any other token the grammar defines by a pattern, plainly
+        *((pattern, Name.Other) for name, pattern in patterns.items()
+          if name not in KNOWN and not name.startswith("_")),
     ]}
 
 
