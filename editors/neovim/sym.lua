@@ -6,10 +6,11 @@ vim.api.nvim_create_autocmd("FileType", {
   pattern = "sym",
   callback = function(args)
     vim.bo[args.buf].commentstring = "# %s"
+    local marker = vim.fs.find({ "pyproject.toml", ".git" }, { upward = true })[1]
     vim.lsp.start({
       name = "sym",
       cmd = { "sym", "lsp" },
-      root_dir = vim.fs.dirname(vim.fs.find({ "pyproject.toml", ".git" }, { upward = true })[1]),
+      root_dir = marker and vim.fs.dirname(marker) or vim.fn.getcwd(),
     })
   end,
 })
