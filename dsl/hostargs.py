@@ -174,3 +174,26 @@ RULES = {
     "record": check_record, "save": check_path, "load": check_path, "mnist": check_mnist,
     "format": check_format, "normal": check_draw, "uniform": check_draw, "full": check_full,
 }
+
+
+# ---- seeded permutations on the host ------------------------------------------------
+def check_seed(c: Call):
+    s = value(c.need("seed", is_int, "an integer"))
+    if s is not None and not 0 <= s <= SEED_MAX:
+        c.bad("seed", f"`{c.fname}` needs a seed in 0..{SEED_MAX}, got {s}")
+
+
+def check_permutation(c: Call):
+    n = value(c.need("n", is_int, "an integer"))
+    if n is not None and n < 0:
+        c.bad("n", f"`permutation` needs n >= 0, got {n}")
+    check_seed(c)
+
+
+def check_shuffle(c: Call):
+    c.need("split", lambda t: isinstance(t, HRecord) and t.kind == "split",
+           "a data split such as `data.train`")
+    check_seed(c)
+
+
+RULES.update({"permutation": check_permutation, "shuffle": check_shuffle})

@@ -159,3 +159,131 @@ def test_whole_streams_are_the_same_on_numpy_and_opencl(seed, calls):
     # f64 normals go through log and cos, whose last bit may differ
     (w,), (g,) = want[len(exact):], got[len(exact):]
     np.testing.assert_allclose(g, w, rtol=4e-15, atol=4e-15)
+
+
+# ---- streams in the language ------------------------------------------------------------
+import dsl  # noqa: E402
+from dsl.program import check_source  # noqa: E402
+
+PROGRAM = """
+shared rng: stream = 234
+shared W: f32[4, 3] = uniform(-0.5, 0.5, seed=1)
+def noisy(x: f32[n, 4]) -> f32[n, 3]:
+    mask = bernoulli(rng, x.shape, 0.7)
+    return (x * mask) @ W + normal(rng, (n, 3), 0.0, 0.1)
+def two(x: f32[n]) -> (f32[n], f32[n]):
+    return uniform(rng, (n,)), uniform(rng, (n,))
+def ints(x: f32[n]) -> i64[n]:
+    return integers(rng, x.shape, -3, 4)
+def many(x: f32[n]) -> f32[n]:
+    return binomial(rng, (n,), 5, 0.25)
+def step(x: f32[n, 4]) -> f32:
+    W <- W - 0.1 * grad(sum(noisy(x)), W)
+    return sum(W)
+"""
+
+
+def program(backend="numpy"):
+    return dsl.compile(PROGRAM, backend=backend)
+
+
+def test_each_call_advances_the_stream_and_draws_differ():
+    m = program()
+    a, b = m.noisy(np.ones((5, 4), np.float32)), m.noisy(np.ones((5, 4), np.float32))
+    assert not np.array_equal(a, b)
+    u, v = m.two(np.zeros(1000, np.float32))
+    assert not np.array_equal(u, v)         # two equal-looking draws are not merged
+    assert np.asarray(m.rng).tolist() == [234, 3]
+
+
+def test_the_numbers_depend_on_seed_and_calls_only():
+    m1, m2 = program(), program()
+    m1.ints(np.zeros(3, np.float32))
+    first = m1.noisy(np.ones((5, 4), np.float32))
+    m2.rng = np.array([234, 1], np.int64)
+    assert np.array_equal(m2.noisy(np.ones((5, 4), np.float32)), first)
+
+
+def test_integers_and_binomial_ranges():
+    m = program()
+    k = m.ints(np.zeros(20000, np.float32))
+    assert k.dtype == np.int64 and k.min() == -3 and k.max() == 3
+    assert abs(np.mean(k == 0) - 1 / 7) < 0.01
+    b = m.many(np.zeros(20000, np.float32))
+    assert set(np.unique(b)) <= {0, 1, 2, 3, 4, 5} and abs(b.mean() - 1.25) < 0.03
+
+
+def test_a_def_called_as_a_statement_advances_its_stream(capsys):
+    m = dsl.compile(PROGRAM + "noisy(zeros((2, 4)))\nnoisy(zeros((2, 4)))\nprint(rng)\n")
+    m.run()
+    assert capsys.readouterr().out.split()[-1] == "2]"
+
+
+def test_a_def_that_calls_a_drawing_def_advances_once_per_call():
+    m = program()
+    m.step(np.ones((2, 4), np.float32))
+    assert np.asarray(m.rng).tolist() == [234, 1]
+
+
+def test_signature_and_explain_show_the_advance():
+    prog = check_source(PROGRAM)
+    assert prog.signatures["noisy"] == "def noisy(x: f32[n, 4]) -> f32[n, 3] advances rng"
+    assert prog.signatures["step"].endswith("advances rng")
+    fn = prog.defs["noisy"].function
+    assert ("rng", fn.updates[-1][1]) == fn.updates[-1]
+
+
+def test_checkpoint_resume_continues_the_stream(tmp_path):
+    ck = tmp_path / "ck.npz"
+    m = dsl.compile(PROGRAM + f'noisy(zeros((2, 4)))\nsave("{ck}")\n')
+    m.run()
+    straight = m.noisy(np.ones((5, 4), np.float32))
+    r = dsl.compile(PROGRAM + f'load("{ck}")\n')
+    r.run()
+    assert np.array_equal(r.noisy(np.ones((5, 4), np.float32)), straight)
+
+
+def test_initialisers_still_draw_as_numpy_randomstate():
+    m = program()
+    want = np.random.RandomState(1).uniform(-0.5, 0.5, size=(4, 3)).astype(np.float32)
+    assert np.array_equal(np.asarray(m.W), want)
+
+
+def test_dropout_gradient_against_finite_differences_with_the_same_mask():
+    src = """
+shared rng: stream = 7
+def loss(x: f32[n, 6], w: f64[6, 3], rng_calls: f32) -> f64:
+    h = f64(x) @ w
+    mask = bernoulli(rng, h.shape, 0.5, dtype=f64)
+    return sum(tanh(h * mask / 0.5) ** 2)
+def dloss(x: f32[n, 6], w: f64[6, 3], rng_calls: f32) -> f64[6, 3]:
+    h = f64(x) @ w
+    mask = bernoulli(rng, h.shape, 0.5, dtype=f64)
+    return grad(sum(tanh(h * mask / 0.5) ** 2), w)
+"""
+    m = dsl.compile(src)
+    rs = np.random.RandomState(0)
+    x, w = rs.randn(4, 6).astype(np.float32), rs.randn(6, 3)
+    g = m.dloss(x, w, 0.0)              # call 0: the mask of calls == 0
+    eps, numeric = 1e-6, np.zeros_like(w)
+    for i in np.ndindex(w.shape):
+        for sign in (1, -1):
+            m.rng = np.array([7, 0], np.int64)      # the same mask each time
+            wp = w.copy()
+            wp[i] += sign * eps
+            numeric[i] += sign * m.loss(x, wp, 0.0) / (2 * eps)
+    np.testing.assert_allclose(g, numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.skipif(not opencl_available(), reason="no OpenCL device")
+def test_programs_draw_the_same_numbers_on_numpy_and_opencl():
+    ms = [program("numpy"), program("opencl")]
+    x = np.random.RandomState(3).rand(33, 4).astype(np.float32)
+    for _ in range(2):
+        (a, b) = [m.noisy(x) for m in ms]
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        ka, kb = [m.ints(np.zeros(1000, np.float32)) for m in ms]
+        assert np.array_equal(ka, kb)
+        ba, bb = [m.many(np.zeros(1000, np.float32)) for m in ms]
+        assert np.array_equal(ba, bb)
+    assert np.asarray(ms[1].rng).tolist() == [234, 6]
