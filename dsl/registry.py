@@ -48,7 +48,7 @@ X = Sig(("x",))
 AXIS = Sig(("x",), (("axis", None), ("keepdims", False)))
 ROW = Sig(("x",), (("axis", -1),))
 TWO = Sig(("a", "b"))
-DRAW = (("seed", None),)
+DRAW = (("seed", None), ("skip", 0))
 UNARY_DOCS = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)",
               "log2": "base-2 log", "sqrt": "square root",
               "sign": "-1, 0 or 1", "tanh": "hyperbolic tangent",
@@ -127,6 +127,9 @@ BUILTINS: tuple[Builtin, ...] = (
             host_sig=Sig(("n", "seed")), usage="permutation(n, seed=S)"),
     Builtin("shuffle", "a data split with its rows shuffled by seed",
             host_sig=Sig(("split", "seed")), usage="shuffle(split, seed=S)"),
+    Builtin("save_tiles", "writes the rows of a matrix as a PNG of image tiles",
+            host_sig=Sig(("path", "x", "tile", "grid")),
+            usage='save_tiles("filters.png", W.T, (28, 28), (10, 10))'),
 )
 BY_NAME = {b.name: b for b in BUILTINS}
 

@@ -174,6 +174,8 @@ class Interpreter:
         if fname == "full":
             return np.full(shape, args["value"], dtype)
         rng = np.random.RandomState(args["seed"])
+        for _ in range(args["skip"]):       # as `RandomStreams(rng.randint(2 ** 30))` before
+            rng.randint(2 ** 30)
         if fname == "uniform":
             return rng.uniform(args["low"], args["high"], size=shape).astype(dtype)
         return rng.normal(args["mean"], args["std"], size=shape).astype(dtype)
