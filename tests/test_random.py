@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from dsl.build import apply, const
 from dsl.types import Size, TensorType
@@ -144,6 +145,26 @@ def draw_graph():
              r("uniform", "f64", 3, 0.0, 1.0), r("uniform", "f64", 4, -0.3, 7.1),
              r("normal", "f32", 5, 1.0, 2.0)]
     return exact, [r("normal", "f64", 6, 0.0, 1.0)]
+
+
+@pytest.mark.skipif(not opencl_available(), reason="no OpenCL device")
+@settings(max_examples=8, deadline=None)
+@given(shape=st.lists(st.integers(1, 9), min_size=0, max_size=3), seed=st.integers(0, 2 ** 63 - 1),
+       calls=st.integers(0, 2 ** 40), draw=st.integers(0, 2 ** 32 - 1),
+       dist=st.sampled_from([("bits", "i64"), ("uniform", "f32"), ("uniform", "f64"),
+                             ("normal", "f32")]))
+def test_draws_of_any_shape_are_the_same_on_both_backends(shape, seed, calls, draw, dist):
+    """Fixed shapes (no size arguments): each example is its own program."""
+    from runtime.opencl.executor import OpenCLExecutor
+    st_node = apply("param", (), type=TensorType("i64", (2,)), name="st")
+    kind, dtype = dist
+    params = () if kind == "bits" else (const(-1.5, dtype), const(2.5, dtype))
+    root = apply("random", (st_node, *params), type=TensorType(dtype, tuple(shape)),
+                 dist=kind, draw=draw)
+    args = {"st": state(seed, calls)}
+    (want,) = evaluate([root], Env({}, args))
+    (got,) = OpenCLExecutor({}).evaluate([root], args, {})
+    assert np.array_equal(want, got)
 
 
 @pytest.mark.skipif(not opencl_available(), reason="no OpenCL device")
