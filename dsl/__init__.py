@@ -8,8 +8,10 @@ from .diagnostics import SymError
 from .api import compile, load, Program
 from .tensor import *  # noqa: F401,F403  (the tensor API; names in dsl.tensor.__all__)
 from .tensor import __all__ as _tensor_names
+from .tensor_random import MRG_RandomStreams, RandomStreams
 
-__all__ = ["SymError", "compile", "load", "Program", *_tensor_names]
+__all__ = ["SymError", "compile", "load", "Program", *_tensor_names, "RandomStreams",
+           "MRG_RandomStreams"]
 
 
 def load_ipython_extension(ipython):

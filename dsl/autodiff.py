@@ -27,7 +27,7 @@ from .types import TensorType, dim_add, dim_prod
 
 # ops whose inputs get no gradient: piecewise constant, integer-valued,
 # boolean, or leaves
-NONDIFF = frozenset((Op.SIGN, Op.FLOORDIV, Op.NOT, Op.ONE_HOT, Op.FULL, Op.ARANGE)
+NONDIFF = frozenset((Op.SIGN, Op.FLOORDIV, Op.NOT, Op.ONE_HOT, Op.FULL, Op.ARANGE, Op.RANDOM)
                     + tuple(COMPARE) + tuple(LOGIC) + ARG_REDUCE + LEAVES)
 
 

@@ -7,7 +7,8 @@ from .ir import Node
 from .literals import check_literal_range, non_negative
 from .diagnostics import SymError
 from .registry import BY_NAME
-from .scope import Default, Weak, fail, static_bool, static_int, static_ints, dim_from_ast
+from .scope import (Default, Weak, fail, literal_value, static_bool, static_int, static_ints,
+                    dim_from_ast)
 from .types import DTYPES, TensorType
 
 
@@ -233,6 +234,10 @@ def lower_grad(ck, args, e):
         fail("E0406", "the second argument of `grad` must be a name", wrt_ast.span,
              "name a parameter, a shared value or a bound value: `grad(cost, W)`")
     wrt = node_arg(ck, wrt_ast)
+    if wrt in ck.env.samples:
+        fail("E1208", f"`{wrt_ast.id}` is a random sample: `grad` treats samples as constants",
+             wrt_ast.span, "take the gradient with respect to what the sample multiplies or is "
+             "added to (a parameter, a shared value or a bound value)")
     try:
         (g,) = autodiff.grad(cost, [wrt], [wrt_ast.id], [wrt_ast.span], args["cost"].span)
     except SymError as err:     # at the node autodiff names, else at the call
@@ -252,3 +257,128 @@ HANDLERS = {
     "zeros": constructor(0), "ones": constructor(1), "full": constructor(None),
     "arange": lower_arange, "len": lower_len, "grad": lower_grad,
 }
+
+
+# ---- random draws from a stream -------------------------------------------------------
+def stream_arg(ck, a, fname) -> tuple[str, Node]:
+    """The stream a draw reads: its name and its state node."""
+    if not (isinstance(a, A.Name) and a.id in ck.env.streams):
+        streams = sorted(ck.env.streams)
+        fail("E1206", f"the first argument of `{fname}` must be a random stream", a.span,
+             f"draw from a stream by its name: `{fname}({streams[0]}, ...)`" if streams else
+             f"declare one at top level, `shared rng: stream = 234`, then `{fname}(rng, ...)`")
+    if ck.env.draws is None:
+        fail("E1205", f"`{fname}` draws from a stream only inside a def", a.span,
+             "a def's call advances the stream: put the draw in a def and call it")
+    return a.id, ck.shared(a.id, a.span)
+
+
+def draw_shape(ck, a) -> tuple:
+    """A draw's shape: static or bound by sizes (`(n, 784)`, `x.shape`)."""
+    if isinstance(a, A.Attribute) and a.attr == "shape":
+        return ck.tensor(ck.expr(a.value), a.value.span).type.shape
+    return shape_arg(ck, a)
+
+
+def float_dtype(a) -> str:
+    if not given(a):
+        return a.value
+    if not (isinstance(a, A.Name) and a.id in ("f32", "f64")):
+        fail("E0007", "the dtype of a draw must be f32 or f64", a.span,
+             "draws are floats; cast them for other dtypes: `i32(bernoulli(rng, shape, p))`")
+    return a.id
+
+
+def scalar_arg(ck, a, dtype: str, what: str) -> Node:
+    value = Weak(a.value, None) if isinstance(a, Default) else ck.expr(a)
+    node = ck.tensor(value, getattr(a, "span", None), dtype)
+    if node.type.rank != 0 or node.type.dtype != dtype:
+        fail("E1209", f"`{what}` of a draw must be a {dtype} scalar, got {node.type}", a.span,
+             "draws take one number for each parameter; compute with the samples for more: "
+             "`low + (high - low) * uniform(rng, shape)`")
+    return node
+
+
+def probability_arg(ck, a, dtype: str) -> Node:
+    value = Weak(a.value, None) if isinstance(a, Default) else ck.expr(a)
+    if isinstance(value, Weak) and not (isinstance(value.value, bool) or 0 <= value.value <= 1):
+        fail("E1207", f"a probability must be in [0, 1], got {value.value:g}", a.span,
+             "`p` is the probability of a 1: e.g. `bernoulli(rng, shape, 1.0 - 0.3)` keeps 70%")
+    return scalar_arg(ck, a, dtype, "p")
+
+
+def random_node(ck, stream, dist, t: TensorType, params, span) -> Node:
+    """One draw, numbered within its def's call, so no two draws are merged."""
+    name, state = stream
+    draw = len(ck.env.draws)
+    ck.env.draws.append(name)
+    return ck.apply("random", (state, *params), span, type=t, dist=dist, draw=draw)
+
+
+def sample(ck, node: Node) -> Node:
+    ck.env.samples.add(node)
+    return node
+
+
+def lower_uniform_or_normal(dist, names):
+    def lower(ck, args, e):
+        stream = stream_arg(ck, args["stream"], dist)
+        shape = draw_shape(ck, args["shape"])
+        dtype = float_dtype(args["dtype"])
+        params = tuple(scalar_arg(ck, args[p], dtype, p) for p in names)
+        return sample(ck, random_node(ck, stream, dist, TensorType(dtype, shape), params, e.span))
+    return lower
+
+
+def bernoullis(ck, stream, shape, p: Node, dtype, span) -> Node:
+    """1 where a uniform draw is below p: exactly p's probability, 0 and 1 included."""
+    zero, one = (ck.apply("const", (), span, type=TensorType(p.type.dtype, ()), value=v)
+                 for v in (0.0, 1.0))
+    u = random_node(ck, stream, "uniform", TensorType(p.type.dtype, shape), (zero, one), span)
+    return ck.apply("cast", (ck.apply("lt", (u, p), span),), span, dtype=dtype)
+
+
+def lower_bernoulli(ck, args, e):
+    stream = stream_arg(ck, args["stream"], "bernoulli")
+    shape = draw_shape(ck, args["shape"])
+    dtype = float_dtype(args["dtype"])
+    p = probability_arg(ck, args["p"], dtype)
+    return sample(ck, bernoullis(ck, stream, shape, p, dtype, e.span))
+
+
+def lower_binomial(ck, args, e):
+    stream = stream_arg(ck, args["stream"], "binomial")
+    shape = draw_shape(ck, args["shape"])
+    dtype = float_dtype(args["dtype"])
+    n = args["n"].value if isinstance(args["n"], Default) else static_int(args["n"], "`n` of `binomial`")
+    if not 1 <= n <= 64:
+        fail("E1209", f"`n` of `binomial` must be 1..64, got {n}", args["n"].span,
+             "each trial is one draw; for a large `n` use a normal approximation")
+    p = probability_arg(ck, args["p"], dtype)
+    total = bernoullis(ck, stream, shape, p, dtype, e.span)
+    for _ in range(n - 1):
+        total = ck.apply("add", (total, bernoullis(ck, stream, shape, p, dtype, e.span)), e.span)
+    return sample(ck, total)
+
+
+def lower_integers(ck, args, e):
+    """low + (bits * (high - low)) // 2**32 from 32 random bits: any range
+    up to 2**31 wide."""
+    stream = stream_arg(ck, args["stream"], "integers")
+    shape = draw_shape(ck, args["shape"])
+    lo, hi = (literal_value(args[p]) for p in ("low", "high"))
+    if isinstance(lo, int) and isinstance(hi, int) and not 0 < hi - lo <= 2 ** 31:
+        fail("E1209", f"`integers` needs low < high and high - low <= 2**31, got [{lo}, {hi})",
+             e.span, "the draw is in [low, high): `integers(rng, shape, 0, 10)` gives 0..9")
+    low, high = (scalar_arg(ck, args[p], "i64", p) for p in ("low", "high"))
+    bits = random_node(ck, stream, "bits", TensorType("i64", shape), (), e.span)
+    scale = ck.apply("const", (), e.span, type=TensorType("i64", ()), value=2 ** 32)
+    product = ck.apply("mul", (bits, ck.apply("sub", (high, low), e.span)), e.span)
+    return sample(ck, ck.apply("add", (low, ck.apply("floordiv", (product, scale), e.span)), e.span))
+
+
+HANDLERS.update({
+    "uniform": lower_uniform_or_normal("uniform", ("low", "high")),
+    "normal": lower_uniform_or_normal("normal", ("mean", "std")),
+    "bernoulli": lower_bernoulli, "binomial": lower_binomial, "integers": lower_integers,
+})

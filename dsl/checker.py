@@ -42,11 +42,13 @@ class DefInfo:
     size_vars: list[str]
     updates: set[str] = field(default_factory=set)
     function: Function | None = None
+    streams: tuple[str, ...] = ()       # the random streams each call advances
 
     @property
     def signature(self) -> str:
         args = ", ".join(f"{n}: {t}" for n, t in self.params)
-        return f"def {self.name}({args}) -> {self.ret}"
+        advances = f" advances {', '.join(self.streams)}" if self.streams else ""
+        return f"def {self.name}({args}) -> {self.ret}{advances}"
 
 
 class Globals:
@@ -60,9 +62,19 @@ class Globals:
         self.infos: dict[str, DefInfo] = {}
         self.decl_spans: dict = {}      # shared value or option -> where it is declared
         self.typed: list | None = None  # (expression, its value) of each checked, for editors
+        # random streams: their names (shared values of type STREAM), the
+        # draws of the def being checked (stream names, in draw order; None
+        # where nothing may draw) and the nodes that are samples (for grad)
+        self.streams: set[str] = set()
+        self.draws: list[str] | None = None
+        self.samples: set[Node] = set()
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
+    if texpr.dtype == "stream":
+        fail("E1201", "`stream` is the type of a shared random stream only", texpr.span,
+             "declare the stream at top level (`shared rng: stream = 234`) and draw from it "
+             "inside the def by its name: `uniform(rng, (n, 10))`")
     return TensorType(texpr.dtype, tuple(non_negative(dim_from_ast(d, lookup_size), d.span)
                                          for d in texpr.dims))
 
@@ -189,6 +201,10 @@ class BodyChecker:
                         f"`shared {name}: TYPE = ...`, or bind a new name with `{name} = ...`")
             fail("E0501", f"`{name}` is {what}: only shared values can be updated with `<-`",
                  s.target.span, hint)
+        if name in self.env.streams:
+            fail("E1203", f"`{name}` is a random stream: it advances by itself", s.span,
+                 f"each call of a def that draws from `{name}` advances it once; to start it "
+                 f"again, `load` a checkpoint, or set its value from Python")
         if name in self.updates:
             fail("E0505", f"`{name}` is updated twice in `{self.d.name.id}`", s.span,
                  "combine the two updates into one expression",
@@ -279,6 +295,10 @@ class BodyChecker:
         name = e.id
         if name in self.locals:
             return self.locals[name]
+        if name in self.env.streams:
+            fail("E1202", f"`{name}` is a random stream, not a value", e.span,
+                 f"draw numbers from it: `uniform({name}, shape)`, `normal({name}, shape)`, "
+                 f"`bernoulli({name}, shape, p)`")
         if name in self.env.shareds:
             return self.shared(name, e.span)
         if name in self.sizes:
@@ -605,10 +625,23 @@ def check_def(env: Globals, d: A.Def) -> DefInfo:
     for v in order:
         check_hides_global(env, d, v, size_var_span(d, v), "size variable")
     checker = BodyChecker(env, d, sizes, dict(zip(names, param_nodes)), (), False)
-    outputs = checker.run(ret)
-    info = DefInfo(d.name.id, d, params, ret, order, set(checker.updates))
-    updates = tuple(checker.updates.items())
+    outer, env.draws = env.draws, []
+    try:
+        outputs = checker.run(ret)
+        streams = tuple(dict.fromkeys(env.draws))
+    finally:
+        env.draws = outer
+    info = DefInfo(d.name.id, d, params, ret, order, set(checker.updates) | set(streams),
+                   streams=streams)
+    updates = tuple(checker.updates.items()) + tuple(
+        (s, advance(checker.shared(s, d.span))) for s in streams)
     info.function = Function(d.name.id, tuple(param_nodes), outputs, updates,
                              isinstance(ret, TupleType), info.signature, d.span,
                              index_requirements(outputs + tuple(v for _, v in updates)))
     return info
+
+
+def advance(state: Node) -> Node:
+    """A stream's state after one call: (seed, calls + 1)."""
+    return apply("add", (state, apply("const", (), state.span, type=state.type, value=(0, 1))),
+                 state.span)

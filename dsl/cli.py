@@ -245,7 +245,7 @@ def cmd_check(args) -> int:
             continue
         prog = check_source(text, shown_name(path), options)
         for name, t in prog.shareds.items():
-            print(f"shared {name}: {t}")
+            print(f"shared {name}: {'stream' if name in prog.streams else t}")
         for sig in prog.signatures.values():
             print(sig)
         for d in prog.diagnostics:

@@ -148,6 +148,9 @@ def check_draw(c: Call):
         c.bad(second, f"`normal` needs `std` >= 0, got {b}", "a standard deviation is not negative")
     if c.fname == "uniform" and a is not None and b is not None and not math.isfinite(b - a):
         c.bad(second, f"`uniform` range {a}..{b} is too wide to draw from")
+    skip = value(c.need("skip", is_int, "an integer"))
+    if skip is not None and not 0 <= skip <= 10 ** 6:
+        c.bad("skip", f"`skip` counts the randint(2**30) draws made first: 0..1000000, got {skip}")
     seed = c.type("seed")
     if not isinstance(seed, HNone):
         c.need("seed", is_int, "an integer")
@@ -174,3 +177,43 @@ RULES = {
     "record": check_record, "save": check_path, "load": check_path, "mnist": check_mnist,
     "format": check_format, "normal": check_draw, "uniform": check_draw, "full": check_full,
 }
+
+
+# ---- seeded permutations on the host ------------------------------------------------
+def check_seed(c: Call):
+    s = value(c.need("seed", is_int, "an integer"))
+    if s is not None and not 0 <= s <= SEED_MAX:
+        c.bad("seed", f"`{c.fname}` needs a seed in 0..{SEED_MAX}, got {s}")
+
+
+def check_permutation(c: Call):
+    n = value(c.need("n", is_int, "an integer"))
+    if n is not None and n < 0:
+        c.bad("n", f"`permutation` needs n >= 0, got {n}")
+    check_seed(c)
+
+
+def check_shuffle(c: Call):
+    c.need("split", lambda t: isinstance(t, HRecord) and t.kind == "split",
+           "a data split such as `data.train`")
+    check_seed(c)
+
+
+def check_save_tiles(c: Call):
+    c.need("path", is_str, "a file name")
+    x = c.need("x", lambda t: isinstance(t, HTensor) and t.dtype in ("f32", "f64") and len(t.shape) == 2,
+               "a float matrix, one image a row")
+    pairs = {}
+    for param in ("tile", "grid"):
+        t = c.need(param, lambda t: isinstance(t, tuple) and len(t) == 2 and all(map(is_int, t)),
+                   "two integers, e.g. (28, 28)")
+        pairs[param] = tuple(value(v) for v in t) if isinstance(t, tuple) else (None, None)
+        if any(v is not None and v < 1 for v in pairs[param]):
+            c.bad(param, f"`save_tiles` needs positive sizes, got {pairs[param]}")
+    (h, w), width = pairs["tile"], x.shape[1] if isinstance(x, HTensor) else None
+    if None not in (h, w, width) and h * w != width:
+        c.bad("tile", f"a row of {width} numbers is not a {h}x{w} tile")
+
+
+RULES.update({"permutation": check_permutation, "shuffle": check_shuffle,
+              "save_tiles": check_save_tiles})

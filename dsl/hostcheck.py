@@ -28,7 +28,7 @@ from .diagnostics import Diagnostic, Note, SymError, initializer_only, unknown_f
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join_names, sample, split_type, type_of)
-from .registry import BY_NAME, HOST_SIGS, INIT_ONLY, INIT_SIGS, NAMES, OVERLOADED
+from .registry import BY_NAME, DRAWS, HOST_SIGS, INIT_ONLY, INIT_SIGS, NAMES, OVERLOADED
 from .signature import bind
 from .scope import Default, Sig, Weak, bind_call, did_you_mean, fail, too_deep
 from .types import DTYPES, Size, TensorType, TupleType
@@ -126,6 +126,12 @@ class HostChecker:
     def shared_init(self, item: A.SharedDecl):
         init, name = item.init, item.name.id
         want = self.prog.shareds.get(name)
+        if name in self.prog.streams:
+            got = self.expr(init)
+            known = isinstance(got, HNum) and got.kind == "int" and got.value is not None
+            unknown = isinstance(got, HAny) or (isinstance(got, HNum) and got.kind == "int")
+            check_stream_seed(name, got.value if known else ANY if unknown else None, init.span)
+            return
         if is_initializer(init, self.def_asts):
             self.initializer(init, name, want)
             return
@@ -437,6 +443,7 @@ class HostChecker:
             return self.call_def(name, e)
         if name in OVERLOADED and len(e.args) != 1:
             return self.host_builtin(name, e, TWO_NUMBERS)
+        check_no_draw_on_host(name, e, self.prog.streams)
         if name in INIT_ONLY:
             raise initializer_only(name, e.func.span)
         if name in HOST_SIGS:
@@ -474,6 +481,10 @@ class HostChecker:
             return HNum("int", length(t["x"]))
         if name == "format":
             return HStr()
+        if name == "permutation":
+            return HTensor("i64", (t["n"].value if isinstance(t["n"], HNum) else None,))
+        if name == "shuffle":
+            return t["split"]
         if name in ("max", "min"):
             kinds = {t["a"].kind if isinstance(t["a"], HNum) else None,
                      t["b"].kind if isinstance(t["b"], HNum) else None}
@@ -915,3 +926,24 @@ def mismatch(want: TensorType, got, bound: dict, pname=None, span=None):
         return m.var, bound[m.var], m.got, dtype_problem
     return f"axis {m.axis} is {m.got}, but the signature says {m.want}" + \
         (f"; its dtype is wrong too: {dtype_problem}" if dtype_problem else "")
+
+
+# ---- random streams ----------------------------------------------------------------
+def check_stream_seed(name, seed, span):
+    """A stream's seed: an integer in 0..2**63-1 (None: not an integer;
+    ANY: not known before the program runs)."""
+    if seed is ANY:
+        return
+    if seed is None or isinstance(seed, bool) or not 0 <= seed < 2 ** 63:
+        shown = "this value" if seed is None else str(seed)
+        fail("E1204", f"the seed of stream `{name}` must be an integer in 0..2**63-1, got {shown}",
+             span, f"declare it with a seed: `shared {name}: stream = 234` (an option works too)")
+
+
+def check_no_draw_on_host(name, e: A.Call, streams):
+    """`uniform(rng, ...)` at top level: a draw happens inside a def only."""
+    first = e.args[0] if e.args else None
+    if name in DRAWS and isinstance(first, A.Name) and first.id in streams:
+        fail("E1205", f"`{name}` draws from a stream only inside a def", e.span,
+             f"put the draw in a def and call it: `def noise() -> f32[...]: return "
+             f"{name}({first.id}, ...)`; each call advances `{first.id}`")

@@ -26,6 +26,11 @@ Attribute conventions (all attrs are hashable):
   param, shared   name
   size         dim: the Size or int it stands for (an i64 scalar)
   apply_body   body: an ir.Body with one param per input and one root
+  random       dist: "bits" (i64 in [0, 2**32)), "uniform" or "normal";
+               draw: its number within a call. Inputs: the stream's state
+               (i64[2]: seed, calls) and, for uniform/normal, two scalars of
+               the result's dtype (low, high / mean, std). The result type
+               is given (attrs["type"]); semantics/philox.py says what it is
 """
 from __future__ import annotations
 
@@ -108,6 +113,8 @@ class Op(str, enum.Enum):
     # apply_body(x, ...; body) = body(x, ...): the smallest op with a body,
     # which keeps every pass honest about bodies until a loop op uses them
     APPLY_BODY = "apply_body"
+    # random draws: inputs (stream state, *params); attrs dist, draw
+    RANDOM = "random"
     # leaves
     PARAM = "param"
     SHARED = "shared"
@@ -416,3 +423,5 @@ TYPE_RULES.update({
     Op.GATHER: rule_gather, Op.SCATTER_ADD: rule_given,
     Op.FULL: rule_given, Op.ARANGE: rule_given, Op.APPLY_BODY: rule_apply_body,
 })
+# random draws
+TYPE_RULES[Op.RANDOM] = rule_given

@@ -479,7 +479,7 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Def(name, params, ret, body, span)
 
     def type(self, meta, dtype, dims=()):
-        if dtype.id not in DTYPES:
+        if dtype.id not in DTYPES and not (dtype.id == "stream" and not dims):
             raise _diag("E0007", f"unknown dtype `{dtype.id}`", dtype.span, DTYPE_HINT)
         for dim in dims:
             _check_dim(dim)

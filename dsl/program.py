@@ -14,7 +14,7 @@ from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
 from .parser import parse
 from .scope import did_you_mean, fail, literal_value, too_deep
-from .types import memory_bytes, too_large_message, value_bytes
+from .types import STREAM, memory_bytes, too_large_message, value_bytes
 
 
 @dataclass
@@ -30,6 +30,7 @@ class CheckedProgram:
     ast: A.Program
     shareds: dict = field(default_factory=dict)     # name -> TensorType
     shared_decls: dict = field(default_factory=dict)  # name -> A.SharedDecl
+    streams: dict = field(default_factory=dict)     # random streams: name -> A.SharedDecl
     options: dict = field(default_factory=dict)     # name -> OptionInfo
     defs: dict = field(default_factory=dict)        # name -> DefInfo
     diagnostics: list = field(default_factory=list)
@@ -81,6 +82,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
                           did_you_mean(name, prog.options)
                           or f"its options are: {', '.join(prog.options) or 'none'}"))
     env = Globals(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
+    env.streams = set(prog.streams)
     env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
                       **{n: d.name.span for n, d in prog.shared_decls.items()}}
     env.typed = prog.expr_types
@@ -121,7 +123,11 @@ def declare(prog, item, overrides, def_asts):
         def no_sizes(size, span):
             fail("E0212", f"shared `{name}` has the size variable `{size}` in its type", span,
                  "a shared value's shape is fixed: write the number, e.g. `f32[784, 10]`")
-        prog.shareds[name] = tensor_type(item.type, no_sizes)
+        if item.type.dtype == "stream":     # state like a shared value: (seed, calls)
+            prog.streams[name] = item
+            prog.shareds[name] = STREAM
+        else:
+            prog.shareds[name] = tensor_type(item.type, no_sizes)
         prog.shared_decls[name] = item
         t = prog.shareds[name]
         nbytes = value_bytes(t.concrete_shape({}), t.dtype)

@@ -36,6 +36,7 @@ class Builtin:
     # "concat" (all axes but `axis`) or "stack" (all axes); the tensor API
     # unifies fresh sizes by it
     operands: str | None = None
+    draw: bool = False          # draws from a random stream inside a def
 
     @property
     def where(self) -> tuple[str, ...]:
@@ -47,7 +48,7 @@ X = Sig(("x",))
 AXIS = Sig(("x",), (("axis", None), ("keepdims", False)))
 ROW = Sig(("x",), (("axis", -1),))
 TWO = Sig(("a", "b"))
-DRAW = (("seed", None),)
+DRAW = (("seed", None), ("skip", 0))
 UNARY_DOCS = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)",
               "log2": "base-2 log", "sqrt": "square root",
               "sign": "-1, 0 or 1", "tanh": "hyperbolic tangent",
@@ -104,10 +105,31 @@ BUILTINS: tuple[Builtin, ...] = (
             usage='mnist() or mnist("folder or file.pkl.gz")'),
     Builtin("format", "a number as text, by a Python format spec",
             host_sig=Sig(("value", "spec")), usage='format(value, "spec")'),
-    Builtin("normal", "normal draws with numpy.random.RandomState(seed)",
-            init_sig=Sig(("mean", "std"), DRAW), usage="shared W: f32[...] = normal(mean, std, seed=S)"),
-    Builtin("uniform", "uniform draws with numpy.random.RandomState(seed)",
-            init_sig=Sig(("low", "high"), DRAW), usage="shared W: f32[...] = uniform(low, high, seed=S)"),
+    # ---- random: initialisers drawn with numpy.random.RandomState, and draws
+    # from a stream inside defs (`shared rng: stream = 234`)
+    Builtin("normal", "normal draws: from a stream in a def; with numpy.random.RandomState(seed) "
+            "as an initialiser", sig=Sig(("stream", "shape"), (("mean", 0.0), ("std", 1.0),
+                                                                ("dtype", "f32"))),
+            init_sig=Sig(("mean", "std"), DRAW), usage="shared W: f32[...] = normal(mean, std, seed=S)",
+            draw=True),
+    Builtin("uniform", "uniform draws in [low, high): from a stream in a def; with "
+            "numpy.random.RandomState(seed) as an initialiser",
+            sig=Sig(("stream", "shape"), (("low", 0.0), ("high", 1.0), ("dtype", "f32"))),
+            init_sig=Sig(("low", "high"), DRAW), usage="shared W: f32[...] = uniform(low, high, seed=S)",
+            draw=True),
+    Builtin("bernoulli", "1 with probability `p`, else 0, from a stream",
+            Sig(("stream", "shape"), (("p", 0.5), ("dtype", "f32"))), draw=True),
+    Builtin("binomial", "successes of `n` trials of probability `p`, from a stream",
+            Sig(("stream", "shape"), (("n", 1), ("p", 0.5), ("dtype", "f32"))), draw=True),
+    Builtin("integers", "integers in [low, high) (i64), from a stream",
+            Sig(("stream", "shape", "low", "high")), draw=True),
+    Builtin("permutation", "0, ..., n - 1 shuffled by seed (i64), as numpy.random.RandomState(seed)",
+            host_sig=Sig(("n", "seed")), usage="permutation(n, seed=S)"),
+    Builtin("shuffle", "a data split with its rows shuffled by seed",
+            host_sig=Sig(("split", "seed")), usage="shuffle(split, seed=S)"),
+    Builtin("save_tiles", "writes the rows of a matrix as a PNG of image tiles",
+            host_sig=Sig(("path", "x", "tile", "grid")),
+            usage='save_tiles("filters.png", W.T, (28, 28), (10, 10))'),
 )
 BY_NAME = {b.name: b for b in BUILTINS}
 
@@ -117,8 +139,11 @@ OVERLOADED = tuple(b.name for b in BUILTINS if b.sig is not None and b.host_sig 
 HOST_SIGS = {b.name: b.host_sig for b in BUILTINS
              if b.host_sig is not None and b.name not in OVERLOADED}
 INIT_SIGS = {b.name: b.init_sig for b in BUILTINS if b.init_sig is not None}
-INIT_ONLY = tuple(b.name for b in BUILTINS if b.where == ("init",))
+# on the host `uniform(...)` is an initialiser only; a draw from a stream is E1205
+INIT_ONLY = tuple(b.name for b in BUILTINS if b.where == ("init",)
+                  or (b.draw and b.init_sig is not None))
 HOST_ONLY = tuple(b.name for b in BUILTINS if b.sig is None)    # E0112 inside a def
+DRAWS = tuple(b.name for b in BUILTINS if b.draw)
 USAGE = {b.name: b.usage for b in BUILTINS if b.usage is not None}
 NAMES = frozenset(BY_NAME)
 

@@ -33,7 +33,7 @@ from .diagnostics import Note
 from .explain import explain_function
 from .indexing import index_requirements
 from .ir import Function, toposort
-from .checker import check_update
+from .checker import advance, check_update
 from .rewrites import run_pipeline
 from .scope import did_you_mean
 from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
@@ -44,18 +44,25 @@ from semantics.boundary import check_call_sizes, index_error, to_arg
 
 
 SIGNATURE = ("dsl.function(inputs, outputs=None, updates=None, name='f', backend=None, "
-             "device=None, rewrites=True)")
-PARAMETERS = ("inputs", "outputs", "updates", "name", "backend", "device", "rewrites")
+             "device=None, rewrites=True, no_default_updates=False)")
+PARAMETERS = ("inputs", "outputs", "updates", "name", "backend", "device", "rewrites",
+              "no_default_updates")
 
 
 def function(inputs, outputs=None, updates=None, name="f", backend=None, device=None,
-             rewrites=True, **unknown) -> "CompiledFunction":
+             rewrites=True, no_default_updates=False, **unknown) -> "CompiledFunction":
     """Compile `outputs` (a Variable, or a list of them) as a function of
-    `inputs` (input Variables), with `updates`: (shared, new value) pairs."""
+    `inputs` (input Variables), with `updates`: (shared, new value) pairs.
+    Each call advances the random streams it draws from, unless
+    `no_default_updates` (then every call repeats the same numbers)."""
     span = user_span()
     _check_arguments(span, inputs, updates, name, rewrites, unknown)
+    if not isinstance(no_default_updates, (bool, np.bool_)):
+        fail("E1005", f"`no_default_updates` is True or False, got {describe(no_default_updates)}",
+             span, None, [Note(f"signature: {SIGNATURE}")])
     with transaction():
-        return _function(span, inputs, outputs, updates, name, backend, device, rewrites)
+        return _function(span, inputs, outputs, updates, name, backend, device, rewrites,
+                         no_default_updates)
 
 
 def _check_arguments(span, inputs, updates, name, rewrites, unknown):
@@ -77,7 +84,8 @@ def _check_arguments(span, inputs, updates, name, rewrites, unknown):
         fail("E1005", f"`rewrites` is True or False, got {describe(rewrites)}", span, None, note)
 
 
-def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
+def _function(span, inputs, outputs, updates, name, backend, device, rewrites,
+              no_default_updates=False):
     if isinstance(inputs, VariableBase):
         inputs = [inputs]
     inputs = list(inputs or [])
@@ -112,6 +120,8 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites):
             fail("E0505", f"`{target.name}` is updated twice in one function", span,
                  "combine the two updates into one expression")
         upd.append((target, _update_value(target, value, span)))
+    if not no_default_updates:
+        upd += _stream_advances(out_vars + [v for _, v in upd], [t for t, _ in upd])
 
     # every unification has happened: resolve the graphs once
     param_nodes = [v.node for v in inputs]
@@ -168,6 +178,21 @@ def _update_value(target, value, span):
     with errors(span):
         check_update(target.name, want, node, span)
     return VariableBase(node, lo.leaves)
+
+
+def _stream_advances(values, updated) -> list:
+    """(stream, state + (0, 1)) for each random stream the values draw from
+    and no explicit update sets: one call, one step of the stream."""
+    out = []
+    roots = [v.node for v in values]
+    for n in toposort(roots):
+        if n.op != "random":
+            continue
+        stream = LEAF_NAMES.get(n.inputs[0].attr("name"))
+        taken = [t for t in updated] + [s for s, _ in out]
+        if getattr(stream, "default_update", False) and all(t is not stream for t in taken):
+            out.append((stream, VariableBase(advance(stream.node), stream._leaves)))
+    return out
 
 
 def _owner(node, leaves):

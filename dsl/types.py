@@ -218,3 +218,7 @@ class BroadcastError(Exception):
     def __init__(self, axis: int, left: Dim, right: Dim):
         super().__init__(axis, left, right)
         self.axis, self.left, self.right = axis, left, right
+
+
+# A random stream's state, as a shared value holds it: (seed, calls made)
+STREAM = TensorType("i64", (2,))

@@ -21,6 +21,7 @@ from dsl.checker import WeakTensor
 from dsl.diagnostics import error, initializer_only, unknown_function
 from dsl.ir import Function
 from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, check_initializer,
+                           check_no_draw_on_host, check_stream_seed,
                            check_number, int_result_fits, is_initializer, number_ast)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import type_of
@@ -146,6 +147,11 @@ class Interpreter:
         name = item.name.id
         t = self.prog.shareds[name]
         init = item.init
+        if name in self.prog.streams:       # (seed, calls)
+            seed = self.ev(init)
+            check_stream_seed(name, seed if isinstance(seed, int) else None, init.span)
+            self.set_shared(name, np.array([seed, 0], np.int64), init.span)
+            return
         if is_initializer(init, self.functions):
             value = self.initializer(init, name, t)
         elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
@@ -169,6 +175,8 @@ class Interpreter:
         if fname == "full":
             return np.full(shape, args["value"], dtype)
         rng = np.random.RandomState(args["seed"])
+        for _ in range(args["skip"]):       # as `RandomStreams(rng.randint(2 ** 30))` before
+            rng.randint(2 ** 30)
         if fname == "uniform":
             return rng.uniform(args["low"], args["high"], size=shape).astype(dtype)
         return rng.normal(args["mean"], args["std"], size=shape).astype(dtype)
@@ -287,6 +295,7 @@ class Interpreter:
             args = self.def_args(e)
             outputs = self.call_def(name, args, [a.span for a in e.args], e.span)
             return outputs
+        check_no_draw_on_host(name, e, self.prog.streams)
         if name in INIT_ONLY:
             raise initializer_only(name, e.func.span)
         host = HOST_BUILTINS.get(name)

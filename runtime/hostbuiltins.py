@@ -139,9 +139,31 @@ def host_format(ip, e):
                     'usage: format(value, "spec")')
 
 
+def host_permutation(ip, e):
+    args = arguments(ip, e)
+    return np.random.RandomState(args["seed"]).permutation(args["n"]).astype(np.int64)
+
+
+def host_shuffle(ip, e):
+    """The split's rows in the order of `permutation(len(split), seed)`."""
+    args = arguments(ip, e)
+    split = args["split"]
+    order = np.random.RandomState(args["seed"]).permutation(len(split))
+    return D.Split(split.x[order], split.y[order])
+
+
+def host_save_tiles(ip, e):
+    args = arguments(ip, e)
+    try:
+        D.images.save_tiles(args["path"], args["x"], args["tile"], args["grid"], program=e.span.file)
+    except D.DataError as exc:
+        raise data_error(exc, e.span)
+
+
 HOST_BUILTINS = {
     "print": host_print, "range": host_range, "batches": host_batches, "len": host_len,
     "max": two_numbers(max), "min": two_numbers(min), "abs": host_abs,
     "record": host_record, "save": host_save, "load": host_load, "mnist": host_mnist,
-    "format": host_format,
+    "format": host_format, "permutation": host_permutation, "shuffle": host_shuffle,
+    "save_tiles": host_save_tiles,
 }

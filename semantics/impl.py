@@ -14,6 +14,7 @@ import numpy as np
 from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
 from dsl.ops import Op
+from . import philox
 from dsl.types import (NUMPY_DTYPE, TensorType, dim_eval, memory_bytes, too_large_message,
                        value_bytes)
 
@@ -367,3 +368,19 @@ IMPL.update({
     Op.FULL: impl_full, Op.ARANGE: impl_arange, Op.CONST: impl_const,
     Op.SIZE: impl_size, Op.PARAM: impl_param, Op.SHARED: impl_shared,
 })
+
+
+# ---- random draws (semantics/philox.py) ---------------------------------------
+def impl_random(node, xs, env):
+    shape = shape_of(node, env)
+    count, dist, draw = int(np.prod(shape, dtype=np.int64)), node.attr("dist"), node.attr("draw")
+    state, *params = xs
+    if dist == "bits":
+        flat = philox.bits(state, draw, count)
+    else:
+        fn = philox.uniform if dist == "uniform" else philox.normal
+        flat = fn(state, draw, count, node.type.dtype, *(p.item() for p in params))
+    return out(node, flat.reshape(shape))
+
+
+IMPL[Op.RANDOM] = impl_random

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("dsl", "semantics", "runtime")
 FACADE = {"dsl", "dsl.api", "dsl.cli", "dsl.trace", "dsl.tensor", "dsl.tensor_function", "symcli",
-          "dsl.notebook", "dsl.lsp"}
+          "dsl.notebook", "dsl.lsp", "dsl.tensor_random"}
 RUNTIME_USERS = {"dsl.api", "dsl.cli", "dsl.trace"}
 REPORTS = {"dsl.explain"}       # printers the facade uses; the runtime does not call back into them
 

@@ -290,6 +290,86 @@ inline void sym_flag(__global int* err, int site, int axis, long value, long siz
 }
 """)
 
+# ---- random draws: semantics/philox.py in OpenCL C, bit for bit ----------------
+helper("sym_philox")("""
+/* Philox-4x32-10 (Random123): the counter c under the key (k0, k1). The
+   32x32 -> 64-bit products are plain ulong arithmetic (mul_hi is a call). */
+inline uint4 sym_philox(uint4 c, uint k0, uint k1) {
+    for (int r = 0; r < 10; r++) {
+        if (r) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+        ulong p0 = (ulong)0xD2511F53u * c.x, p1 = (ulong)0xCD9E8D57u * c.z;
+        c = (uint4)((uint)(p1 >> 32) ^ c.y ^ k0, (uint)p1, (uint)(p0 >> 32) ^ c.w ^ k1, (uint)p0);
+    }
+    return c;
+}
+/* block b of draw `draw` of the stream (seed, calls) */
+inline uint4 sym_rand_block(long seed, long calls, uint draw, ulong b) {
+    return sym_philox((uint4)((uint)b, draw, (uint)calls, (uint)((ulong)calls >> 32)),
+                      (uint)seed, (uint)((ulong)seed >> 32));
+}
+inline uint sym_rand_pick(uint4 r, uint j) {
+    return j == 0 ? r.x : (j == 1 ? r.y : (j == 2 ? r.z : r.w));
+}
+""")
+
+helper("sym_rand_bits", ("sym_philox",))("""
+inline long sym_rand_bits(long seed, long calls, uint draw, ulong e) {
+    return (long)sym_rand_pick(sym_rand_block(seed, calls, draw, e >> 2), (uint)(e & 3));
+}
+""")
+
+helper("sym_rand_uf", ("sym_philox",))("""
+/* f32: low + (high - low) u, u from 24 bits; the product is exact in
+   double, so the result does not depend on a fused multiply-add. */
+inline float sym_rand_uf(long seed, long calls, uint draw, ulong e, float low, float high) {
+    uint w = sym_rand_pick(sym_rand_block(seed, calls, draw, e >> 2), (uint)(e & 3));
+#ifdef cl_khr_fp64
+    return (float)((double)low + (double)(high - low) * ((double)(w >> 8) * 0x1p-24));
+#else
+    return low + (high - low) * ((float)(w >> 8) * 0x1p-24f);
+#endif
+}
+""")
+
+helper("sym_rand_nf", ("sym_philox",))("""
+/* f32 normal: Box-Muller in double from two 24-bit uniforms, u1 in (0, 1] */
+inline float sym_rand_nf(long seed, long calls, uint draw, ulong e, float mean, float std) {
+    uint4 r = sym_rand_block(seed, calls, draw, e >> 1);
+    uint w0 = (e & 1) ? r.z : r.x, w1 = (e & 1) ? r.w : r.y;
+#ifdef cl_khr_fp64
+    double u1 = (double)(w0 >> 8) * 0x1p-24 + 0x1p-24, u2 = (double)(w1 >> 8) * 0x1p-24;
+    float z = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    return (float)((double)mean + (double)std * (double)z);
+#else
+    float u1 = (float)(w0 >> 8) * 0x1p-24f + 0x1p-24f, u2 = (float)(w1 >> 8) * 0x1p-24f;
+    return mean + std * (sqrt(-2.0f * log(u1)) * cos(6.2831853f * u2));
+#endif
+}
+""")
+
+helper("sym_rand_ud", ("sym_philox",))("""
+inline double sym_rand_unit53(uint w0, uint w1) {
+    return ((double)(w0 >> 5) * 67108864.0 + (double)(w1 >> 6)) * 0x1p-53;
+}
+inline double sym_rand_ud(long seed, long calls, uint draw, ulong e, double low, double high) {
+    uint4 r = sym_rand_block(seed, calls, draw, e >> 1);
+    double u = (e & 1) ? sym_rand_unit53(r.z, r.w) : sym_rand_unit53(r.x, r.y);
+    {   /* no fused multiply-add: numpy rounds the product, then the sum */
+        #pragma OPENCL FP_CONTRACT OFF
+        return low + (high - low) * u;
+    }
+}
+inline double sym_rand_nd(long seed, long calls, uint draw, ulong e, double mean, double std) {
+    uint4 r = sym_rand_block(seed, calls, draw, e);
+    double u1 = sym_rand_unit53(r.x, r.y) + 0x1p-53, u2 = sym_rand_unit53(r.z, r.w);
+    double z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    {
+        #pragma OPENCL FP_CONTRACT OFF
+        return mean + std * z;
+    }
+}
+""")
+
 SUFFIX = {"f32": "f", "f64": "d", "i32": "i", "i64": "l"}
 
 

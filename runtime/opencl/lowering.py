@@ -555,3 +555,22 @@ def emit_logsumexp(k, n, ix):
         v = k.value(x, Ix(axes_out[:axis] + [r] + axes_out[axis:]))
         k.line(f"{s} += {call_exp(k, n, f'{v} - {m}')};")
     return f"({call_log(k, n, f'({t}){s}')} + {m})"
+
+
+# ---- random draws ------------------------------------------------------------------
+RANDOM_HELPER = {("bits", "i64"): "sym_rand_bits", ("uniform", "f32"): "sym_rand_uf",
+                 ("normal", "f32"): "sym_rand_nf", ("uniform", "f64"): "sym_rand_ud",
+                 ("normal", "f64"): "sym_rand_nd"}
+
+
+def emit_random(k, n, ix):
+    """The draw's element at ix generated in place from the stream's state
+    (seed, calls) and the element's flat index: nothing is uploaded."""
+    state, *params = n.inputs
+    name = RANDOM_HELPER[(n.attr("dist"), n.type.dtype)]
+    k.need("sym_rand_ud" if name == "sym_rand_nd" else name)
+    seed = k.value(state, Ix(["0"], "0"))
+    calls = k.value(state, Ix(["1"], "1"))
+    scalars = [k.value(p, Ix([], "0")) for p in params]
+    args = [seed, calls, f"{n.attr('draw')}u", f"(ulong)({ix.flat_in(n.type.shape)})", *scalars]
+    return f"{name}({', '.join(args)})"

@@ -1,0 +1,118 @@
+"""Random streams in the tensor API, with Theano's names:
+
+    srng = dsl.RandomStreams(seed=234)
+    rv_u = srng.uniform((2, 2))
+    f = dsl.function([], rv_u)                            # advances per call
+    g = dsl.function([], rv_u, no_default_updates=True)   # the same numbers
+
+A stream is one shared value, its state (seed, calls), the `random` op's
+first input (semantics/philox.py). Each draw made from a stream gets the
+next draw number, so two draws are never merged and a draw used twice in
+one function is one sample. A compiled function that reads a stream
+advances it by one call, unless `no_default_updates=True`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .build import apply, const
+from .tensor import SharedVariable, Variable
+from .tensor_core import VariableBase, fail, static_dim, user_span
+from .types import FLOATS, TensorType
+
+__all__ = ["RandomStreams", "MRG_RandomStreams"]
+
+# Theano's dtype names next to sym's
+DTYPE_NAMES = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64",
+               "f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64"}
+SEED_LIMIT = 2 ** 63
+
+
+def _seed(seed, span) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= int(seed) < SEED_LIMIT:
+        fail("E1204", f"a stream's seed must be an integer in 0..2**63-1, got {seed!r}", span,
+             "e.g. `dsl.RandomStreams(seed=234)`")
+    return int(seed)
+
+
+class RandomStreams:
+    """Draws from one Philox stream: `uniform`, `normal`, `binomial`."""
+
+    def __init__(self, seed=None):
+        span = user_span()
+        seed = 0 if seed is None else _seed(seed, span)
+        self.state = SharedVariable(np.array([seed, 0], np.int64), "random_stream", span)
+        self.state.default_update = True     # each function call advances it
+        self._draws = 0
+
+    def seed(self, seed) -> None:
+        """Start the stream again from `seed` (every draw made from it)."""
+        self.state.set_value(np.array([_seed(seed, user_span()), 0], np.int64))
+
+    # ---- draws ----------------------------------------------------------------
+    def uniform(self, size, low=0.0, high=1.0, dtype="float32") -> Variable:
+        span = user_span()
+        t = self._type(size, dtype, span)
+        return self._draw("uniform", t, (low, high), span)
+
+    def normal(self, size, avg=0.0, std=1.0, dtype="float32") -> Variable:
+        span = user_span()
+        t = self._type(size, dtype, span)
+        return self._draw("normal", t, (avg, std), span)
+
+    def binomial(self, size, n=1, p=0.5, dtype="float32") -> Variable:
+        """Successes in `n` trials of probability `p` (a sum of n bernoullis)."""
+        span = user_span()
+        want = DTYPE_NAMES.get(dtype)
+        if want is None:
+            fail("E1209", f"unknown dtype {dtype!r}", span, "e.g. dtype=\"float32\" or \"int64\"")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
+            fail("E1209", f"`n` of `binomial` must be an integer in 1..64, got {n!r}", span,
+                 "each trial is one draw")
+        if not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            fail("E1207", f"a probability must be a number in [0, 1], got {p!r}", span,
+                 "`p` is the probability of a 1")
+        t = self._type(size, "float32", span)
+        total = None
+        for _ in range(n):
+            u = self._node("uniform", t, (0.0, 1.0), span)
+            hit = apply("cast", (apply("lt", (u, const(float(p), "f32", span)), span),), span,
+                        dtype=want)
+            total = hit if total is None else apply("add", (total, hit), span)
+        return Variable(total, self.state._leaves)
+
+    # ---- plumbing -------------------------------------------------------------
+    def _type(self, size, dtype, span) -> TensorType:
+        want = DTYPE_NAMES.get(dtype)
+        if want not in FLOATS:
+            fail("E1209", f"draws are floats (float32 or float64), got dtype {dtype!r}", span,
+                 "cast the sample for another dtype: `dsl.cast(srng.uniform(size), \"int32\")`")
+        dims = size if isinstance(size, (tuple, list)) else (size,)
+        shape = []
+        for d in dims:
+            dim = static_dim(d.node) if isinstance(d, VariableBase) else d
+            if isinstance(dim, (bool, np.bool_)) or dim is None or (
+                    isinstance(dim, (int, np.integer)) and dim < 0):
+                fail("E0214", f"the size of a draw must be static or a size of an input, got {d!r}",
+                     span, "e.g. `srng.uniform((2, 2))` or `srng.uniform(x.shape)`")
+            shape.append(int(dim) if isinstance(dim, (int, np.integer)) else dim)
+        return TensorType(want, tuple(shape))
+
+    def _node(self, dist, t: TensorType, params, span):
+        nodes = []
+        for p in params:
+            if not isinstance(p, (int, float)) or isinstance(p, bool):
+                fail("E1209", f"the parameters of a draw are numbers, got {p!r}", span,
+                     "compute with the sample instead: `low + (high - low) * srng.uniform(size)`")
+            nodes.append(const(float(p), t.dtype, span))
+        draw = self._draws
+        self._draws += 1
+        return apply("random", (self.state.node, *nodes), span, type=t, dist=dist, draw=draw)
+
+    def _draw(self, dist, t, params, span) -> Variable:
+        return Variable(self._node(dist, t, params, span), self.state._leaves)
+
+
+# Theano's MRG_RandomStreams draws from another generator; here both are Philox
+MRG_RandomStreams = RandomStreams
