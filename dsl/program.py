@@ -33,6 +33,7 @@ class CheckedProgram:
     options: dict = field(default_factory=dict)     # name -> OptionInfo
     defs: dict = field(default_factory=dict)        # name -> DefInfo
     diagnostics: list = field(default_factory=list)
+    gradients: dict = field(default_factory=dict)   # gradient node -> parallel.GradInfo
 
     @property
     def errors(self):
@@ -84,6 +85,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
             report(e.diagnostic)
         except RecursionError:
             report(too_deep(f"`{name}`", d.name.span))
+    prog.gradients = env.gradients
     HostChecker(prog, def_asts, report).check(tree.items)
     prog.diagnostics.sort(key=lambda d: (d.span is None, d.span.line if d.span else 0,
                                          d.span.col if d.span else 0))
