@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -93,13 +94,20 @@ class World:
 
     def abort(self, message: str) -> None:
         """Stop every rank now: this one failed, and the others would wait
-        for it in their next all-reduce forever."""
+        for it in their next all-reduce forever. The host program is the
+        same on every rank, so most errors happen on all of them at once:
+        the other ranks give rank 0 a moment to report it (one message),
+        and report their own error after it."""
         sys.stdout.flush()
+        if self.rank:
+            time.sleep(ABORT_GRACE_S)
         print(f"sym: rank {self.rank} of {self.size} failed:\n{message}\n"
               f"sym: stopping the other ranks", file=sys.stderr, flush=True)
         self.comm.Abort(1)
+        os._exit(1)         # MPICH's Abort may return to the caller once the others are stopped
 
 
+ABORT_GRACE_S = 5.0
 _WORLD: list = []
 
 
