@@ -14,7 +14,6 @@ import pytest
 
 from conftest import ROOT, needs_mnist
 from dsl import cli
-from dsl.explain import explain_ranks
 from dsl.parallel import plan_def
 from dsl.program import check_source
 from runtime import parallel
