@@ -213,7 +213,9 @@ class DataParallel:
         for part, mean in zip(parts, means):
             piece = buffer[at:at + part.size].reshape(part.shape)
             at += part.size
-            out.append(piece / dtype.type(self.world.size) if mean else piece)
+            if mean:
+                piece /= dtype.type(self.world.size)    # in place, in the buffer
+            out.append(piece)
         for i, piece in zip(shared, out[len(grads):]):
             values[i] = piece.astype(NUMPY_DTYPE[compute.outputs[i].type.dtype])
         return out[:len(grads)]
