@@ -270,6 +270,8 @@ def explain_plan(plan, ranks: int) -> str:
 def how_combined(kind: str, ranks: int) -> str:
     return {"mean": f"a mean over the rows: the ranks' values summed / {ranks}",
             "sum": "a sum over the rows: the ranks' values summed",
+            "mean_of_sum": "a mean over the rows, computed as a sum on each rank: the sums "
+                           "summed, then divided by the whole minibatch's count",
             "rows": "a value per row: the ranks' rows gathered in order",
             "same": "the same on every rank: rank 0's"}[kind]
 

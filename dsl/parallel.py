@@ -70,10 +70,12 @@ class Plan:
     compute: Function               # outputs, then the gradients in `grads`
     apply: Function | None          # the updates, from the reduced gradients
     grads: tuple[Reduced, ...] = ()
-    outputs: tuple[str, ...] = ()   # per output: same, rows, mean or sum
+    outputs: tuple[str, ...] = ()   # per output: same, rows, mean, sum or mean_of_sum
     whole: bool = False             # run whole on every rank (nothing split)
     why_whole: str = ""
     apply_args: tuple[str, ...] = field(default=())   # replicated params apply reads
+    # per output: for a mean_of_sum, the (type, axes) of what the mean reduces
+    reduced_means: tuple = ()
 
     def buffer_elements(self) -> int:
         return sum(size_of(g.type) for g in self.grads)
@@ -239,7 +241,8 @@ def plan_def(fn: Function, gradients: dict[Node, GradInfo]) -> Plan:
                         why_whole="a returned value mixes the rows of the minibatch"
                         + (f" (line {bad.span.line})" if bad is not None and bad.span else "")
                         + ": every rank runs it on the whole minibatch")
-        return Plan(fn.name, sliced, batch, fn, None, outputs=outputs)
+        compute, outputs, means = sums_for_means(fn, outputs, out_kinds)
+        return Plan(fn.name, sliced, batch, compute, None, outputs=outputs, reduced_means=means)
     used = gradients_in_updates(fn, gradients)
     reduced, grad_nodes = [], []
     taken = {p.attr("name") for p in fn.params}
@@ -256,6 +259,25 @@ def plan_def(fn: Function, gradients: dict[Node, GradInfo]) -> Plan:
     compute = replace(fn, outputs=fn.outputs + tuple(grad_nodes), updates=(), returns_tuple=False)
     return Plan(fn.name, sliced, batch, compute, apply_fn, tuple(reduced), outputs,
                 apply_args=apply_args)
+
+
+def sums_for_means(fn: Function, outputs, ks):
+    """A returned `mean(v)` over the rows (an error rate) is computed as
+    `sum(v)` on each rank and divided by the whole count after the
+    all-reduce: for 0/1 values the sums are exact, so the figure is the
+    one-process figure to the bit (a mean of K means would be rounded
+    twice)."""
+    new_outputs, kinds_, means = [], [], []
+    for o, kind in zip(fn.outputs, outputs):
+        if kind == "mean" and o.op == Op.MEAN and ks[o.inputs[0]] == ROWS:
+            o = node("sum", o.inputs, o.type, o.span, axes=o.attr("axes"), keepdims=o.attr("keepdims"))
+            kind, mean = "mean_of_sum", (o.inputs[0].type, reduced_axes(o))
+        else:
+            mean = None
+        new_outputs.append(o)
+        kinds_.append(kind)
+        means.append(mean)
+    return replace(fn, outputs=tuple(new_outputs)), tuple(kinds_), tuple(means)
 
 
 def combine_kind(k: str) -> str:

@@ -10,6 +10,7 @@ every rank. mpi4py is imported only when the process runs under MPI.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sys
 import time
@@ -185,7 +186,7 @@ class DataParallel:
         outs = interp.execute(compute, name, local, arg_spans, span)
         n_out = len(outs) - len(c.plan.grads)
         values, grads = list(outs[:n_out]), outs[n_out:]
-        reduced = self.reduce(c.plan, compute, grads, values)
+        reduced = self.reduce(c.plan, compute, grads, values, sizes)
         if c.apply is not None:
             by_name = {p.attr("name"): a for p, a in zip(fn.params, arrays)}
             interp.execute(c.apply, name, reduced + [by_name[a] for a in c.plan.apply_args],
@@ -195,11 +196,12 @@ class DataParallel:
                 values[i] = self.world.allgather_rows(np.asarray(values[i]))
         return values
 
-    def reduce(self, plan: Plan, compute, grads, values) -> list:
+    def reduce(self, plan: Plan, compute, grads, values, sizes) -> list:
         """ONE all-reduce: the gradients, then the returned means and sums,
         packed in one buffer, summed in place; means divided by K. The
         returned values are rounded back to their own dtype."""
-        shared = [i for i, k in enumerate(plan.outputs[:len(values)]) if k in ("mean", "sum")]
+        shared = [i for i, k in enumerate(plan.outputs[:len(values)])
+                  if k in ("mean", "sum", "mean_of_sum")]
         parts = [np.asarray(g) for g in grads] + [np.asarray(values[i]) for i in shared]
         if not parts:
             return []
@@ -217,5 +219,10 @@ class DataParallel:
                 piece /= dtype.type(self.world.size)    # in place, in the buffer
             out.append(piece)
         for i, piece in zip(shared, out[len(grads):]):
-            values[i] = piece.astype(NUMPY_DTYPE[compute.outputs[i].type.dtype])
+            dtype = np.dtype(NUMPY_DTYPE[compute.outputs[i].type.dtype])
+            values[i] = piece.astype(dtype)
+            if plan.outputs[i] == "mean_of_sum":     # the whole sum / the whole count, as np.mean
+                t, axes = plan.reduced_means[i]
+                shape = t.concrete_shape(sizes)
+                values[i] = values[i] / dtype.type(math.prod(shape[a] for a in axes))
         return out[:len(grads)]

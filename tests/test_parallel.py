@@ -31,6 +31,9 @@ def p(x: f32[n, 4]) -> f32[n, 3]:
 def errors(x: f32[n, 4], y: i32[n]) -> f32:
     return mean(f32(argmax(p(x), axis=1) != y))
 
+def rate(wrong: f32[n]) -> f32:
+    return mean(wrong)
+
 def train(x: f32[n, 4], y: i32[n]) -> f32:
     cost = -mean(log(p(x))[arange(n), y]) + 0.001 * sum(W ** 2)
     W <- W - 0.5 * grad(cost, W)
@@ -46,6 +49,8 @@ for epoch in range(epochs):
         print("epoch", epoch, "cost", format(c, ".6f"))
     train(x[0:8], y[0:8])
 print("errors", format(errors(x, y) * 100.0, "f"), "rows", p(x).shape)
+# 5 of 6 wrong: 2/3 and 3/3 on the ranks; their mean, 0.8333334 in f32, is not 5/6 = 0.8333333
+print("rate", rate([1.0, 1.0, 0.0, 1.0, 1.0, 1.0]))
 """
 
 
@@ -64,7 +69,8 @@ def test_training_def_is_split_at_its_gradients():
     assert {name for name, _ in p["train"].apply.updates} == {"W", "b"}
     # the apply function reads the reduced gradients, never the minibatch
     assert [q.attr("name") for q in p["train"].apply.params] == ["grad_W", "grad_b"]
-    assert p["errors"].outputs == ("mean",) and p["errors"].apply is None
+    assert p["errors"].outputs == ("mean_of_sum",) and p["errors"].apply is None
+    assert p["errors"].compute.outputs[0].op == "sum"      # divided after the all-reduce
     assert p["p"].outputs == ("rows",)
 
 
@@ -133,6 +139,7 @@ def test_two_ranks_print_the_one_process_figures_once(tmp_path):
     assert two.returncode == 0, two.stderr
     assert two.stdout == one.stdout          # printed once, and the same figures
     assert "errors 62.500000 rows (24, 3)" in two.stdout
+    assert "rate 0.8333333" in two.stdout         # a sum on each rank, then / 6: as one process
     assert "data parallel on 2 ranks" in two.stderr
     # the ranks compared a digest of their parameters at the end
     assert re.search(r"shared values bit-identical on all 2 ranks \(sha256 [0-9a-f]{64}\)", two.stderr)
