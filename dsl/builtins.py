@@ -241,7 +241,7 @@ def lower_grad(ck, args, e):
     # what `--ranks` splits a training def at (dsl/parallel.py)
     cost_ast = args["cost"]
     cost_text = cost_ast.id if isinstance(cost_ast, A.Name) else "..."
-    ck.env.gradients[g] = GradInfo(cost, wrt, f"`grad({cost_text}, {wrt_ast.id})`", e.span)
+    ck.env.gradients[id(g)] = GradInfo(g, cost, wrt, f"`grad({cost_text}, {wrt_ast.id})`", e.span)
     return g
 
 

@@ -59,7 +59,7 @@ class Globals:
         self.warn = warn                # callback(Diagnostic)
         self.infos: dict[str, DefInfo] = {}
         self.decl_spans: dict = {}      # shared value or option -> where it is declared
-        self.gradients: dict = {}       # gradient node -> parallel.GradInfo (every `grad` built)
+        self.gradients: dict = {}       # id(gradient node) -> parallel.GradInfo (every `grad` built)
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:

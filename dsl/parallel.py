@@ -45,7 +45,9 @@ LINEAR = (MEAN, SUM)
 
 @dataclass(frozen=True)
 class GradInfo:
-    """What `grad(cost, wrt)` was, recorded when the checker built it."""
+    """What `grad(cost, wrt)` was, recorded when the checker built it
+    (keyed by id(gradient): the record holds the gradient, so ids stay unique)."""
+    gradient: Node
     cost: Node
     wrt: Node
     label: str          # `grad(cost, W)` as written
@@ -110,10 +112,12 @@ def leading_var(t: TensorType) -> str | None:
     return None
 
 
-def kinds(roots, batch: str | None, sliced) -> dict[Node, str]:
-    out: dict[Node, str] = {}
+def kinds(roots, batch: str | None, sliced) -> dict[int, str]:
+    """id(node) -> its kind (keyed by identity: deep graphs hold equal,
+    distinct nodes, and comparing them structurally would recurse deeply)."""
+    out: dict[int, str] = {}
     for n in toposort(roots):
-        out[n] = kind_of(n, [out[i] for i in n.inputs], batch, sliced)
+        out[id(n)] = kind_of(n, [out[id(i)] for i in n.inputs], batch, sliced)
     return out
 
 
@@ -219,13 +223,13 @@ SHAPE_RULES = {
 def culprit(roots, ks: dict[Node, str]) -> Node | None:
     """The first node that mixes rows: `other`, made from inputs that are not."""
     for n in toposort(roots):
-        if ks[n] == OTHER and all(ks[i] != OTHER for i in n.inputs):
+        if ks[id(n)] == OTHER and all(ks[id(i)] != OTHER for i in n.inputs):
             return n
     return None
 
 
 # ---- the split ----------------------------------------------------------------------
-def plan_def(fn: Function, gradients: dict[Node, GradInfo]) -> Plan:
+def plan_def(fn: Function, gradients: dict[int, GradInfo]) -> Plan:
     """How `fn` (before rewrites) runs on K ranks; a SymError where its
     updates would differ between ranks."""
     batch, sliced = batch_of(fn)
@@ -233,7 +237,7 @@ def plan_def(fn: Function, gradients: dict[Node, GradInfo]) -> Plan:
         return Plan(fn.name, (), None, fn, None, whole=True,
                     why_whole="no parameter starts with a size variable: every rank runs it whole")
     out_kinds = kinds(fn.outputs, batch, sliced)
-    outputs = tuple(combine_kind(out_kinds[o]) for o in fn.outputs)
+    outputs = tuple(combine_kind(out_kinds[id(o)]) for o in fn.outputs)
     if not fn.updates:
         if "other" in outputs:
             bad = culprit(fn.outputs, out_kinds)
@@ -269,7 +273,7 @@ def sums_for_means(fn: Function, outputs, ks):
     twice)."""
     new_outputs, kinds_, means = [], [], []
     for o, kind in zip(fn.outputs, outputs):
-        if kind == "mean" and o.op == Op.MEAN and ks[o.inputs[0]] == ROWS:
+        if kind == "mean" and o.op == Op.MEAN and ks[id(o.inputs[0])] == ROWS:
             o = node("sum", o.inputs, o.type, o.span, axes=o.attr("axes"), keepdims=o.attr("keepdims"))
             kind, mean = "mean_of_sum", (o.inputs[0].type, reduced_axes(o))
         else:
@@ -291,10 +295,10 @@ def gradients_in_updates(fn: Function, gradients: dict) -> list[tuple[Node, Grad
     stack = [v for _, v in reversed(fn.updates)]
     while stack:
         n = stack.pop()
-        if n in seen:
+        if id(n) in seen:
             continue
-        seen.add(n)
-        info = gradients.get(n)
+        seen.add(id(n))
+        info = gradients.get(id(n))
         if info is not None:
             found.append((n, info))
         else:
@@ -304,14 +308,14 @@ def gradients_in_updates(fn: Function, gradients: dict) -> list[tuple[Node, Grad
 
 def gradient_kind(info: GradInfo, batch, sliced) -> str:
     ks = kinds([info.cost, info.wrt], batch, sliced)
-    if ks[info.wrt] != SAME:
+    if ks[id(info.wrt)] != SAME:
         raise error("E1403", f"{info.label} differentiates with respect to a value of this "
                     "rank's slice of the minibatch", info.span,
                     "differentiate with respect to a shared value (`grad(cost, W)`) when the "
                     "update is to be the same on every rank",
                     [Note("under --ranks each rank holds other rows: this gradient differs "
                           "between ranks and cannot be averaged")])
-    k = ks[info.cost]
+    k = ks[id(info.cost)]
     if k in (SAME, MEAN, SUM):
         return k
     bad = culprit([info.cost], ks)
@@ -340,16 +344,16 @@ def split_updates(fn, grad_nodes, reduced, batch, sliced) -> tuple[Function, tup
     for g, r in zip(grad_nodes, reduced):
         p = node("param", (), g.type, g.span, name=r.param)
         params.append(p)
-        by_grad[g] = p
+        by_grad[id(g)] = p
     roots = rebuild([v for _, v in fn.updates],
-                    lambda old, ins: by_grad.get(old) or with_inputs(old, ins))
+                    lambda old, ins: by_grad.get(id(old)) or with_inputs(old, ins))
     updates = tuple((name, r) for (name, _), r in zip(fn.updates, roots))
     ks = kinds(roots, batch, sliced)
     for (name, old), r in zip(fn.updates, roots):
-        if ks[r] != SAME:
+        if ks[id(r)] != SAME:
             reads = sorted({n.attr("name") for n in toposort([r]) if n.op == Op.PARAM
                             and n.attr("name") in sliced} | ({batch} if any(
-                                ks[n] == COUNT for n in toposort([r])) else set()))
+                                ks[id(n)] == COUNT for n in toposort([r])) else set()))
             raise error("E1401", f"the update of `{name}` depends on this rank's slice of the "
                         f"minibatch ({', '.join(f'`{x}`' for x in reads)}) other than through a "
                         "gradient of a mean", old.span,
@@ -359,7 +363,7 @@ def split_updates(fn, grad_nodes, reduced, batch, sliced) -> tuple[Function, tup
                         [Note(f"under --ranks each rank holds other rows of `{sliced[0]}`, so "
                               "this update would differ between ranks")])
     extra = sorted({n.attr("name") for n in toposort(roots) if n.op == Op.PARAM
-                    and n not in by_grad.values()})
+                    and all(n is not q for q in by_grad.values())})
     extra_params = [p for p in fn.params if p.attr("name") in extra]
     apply_fn = Function(f"{fn.name}.apply", tuple(params) + tuple(extra_params), (), updates,
                         False, f"def {fn.name}.apply(...)", fn.span)

@@ -33,7 +33,7 @@ class CheckedProgram:
     options: dict = field(default_factory=dict)     # name -> OptionInfo
     defs: dict = field(default_factory=dict)        # name -> DefInfo
     diagnostics: list = field(default_factory=list)
-    gradients: dict = field(default_factory=dict)   # gradient node -> parallel.GradInfo
+    gradients: dict = field(default_factory=dict)   # id(gradient node) -> parallel.GradInfo
 
     @property
     def errors(self):

@@ -273,3 +273,14 @@ def test_a_run_time_error_on_ranks_has_the_same_text_on_both_backends(backend):
                    "--ranks", "2")
     assert done.returncode == 1
     assert done.stderr == golden.with_suffix(".expected").read_text()
+
+
+def test_recording_gradients_never_compares_deep_graphs():
+    """Two defs building equal deep gradients: the record is keyed by
+    identity, so it never compares them node by node (which recursed too deep)."""
+    body = ["    t0 = a * a - 0.25"]
+    for i in range(1, 150):
+        body.append(f"    t{i} = tanh(t{i - 1}) * 0.5 + a" if i % 2 else f"    t{i} = t{i - 1} * t{i - 1} - 0.25")
+    body += ["    g = grad(sum(t149), a)", "    return g"]
+    text = "".join(f"def {f}(a: f32[n]) -> f32[n]:\n" + "\n".join(body) + "\n\n" for f in ("f0", "f1"))
+    assert check_source(text, "deep.sym").diagnostics == []
