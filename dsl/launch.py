@@ -113,11 +113,11 @@ def rank_of(pids_dir: str, pid: int) -> int | None:
 
 def report_death(died: dict, rank, ranks: int) -> None:
     code = died.get("code")
-    how = f"with exit code {code}" if code is not None else "without a word"
+    how = f"exited with code {code}" if code is not None else "stopped"
     if code is not None and (code > 128 or code in (9, 15)):
-        how = f"killed by signal {code - 128 if code > 128 else code}"
+        how = f"was killed by signal {code - 128 if code > 128 else code}"
     who = f"rank {rank}" if rank is not None else "a rank"
-    print(str(error("E1406", f"{who} of {ranks} (pid {died['pid']}) stopped {how} before "
+    print(str(error("E1406", f"{who} of {ranks} (pid {died['pid']}) {how} before "
                     "the run ended; the other ranks were stopped", None,
                     "look above for the rank's own message; rerun to see whether it repeats",
                     [Note("no rank waits for a rank that died: MPI stops them all")])),

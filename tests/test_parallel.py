@@ -188,7 +188,7 @@ def test_a_rank_that_dies_stops_the_others_and_is_named(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 1
-    assert f"error[E1406]: rank 1 of 2 (pid {victim}) stopped killed by signal 9" in err
+    assert f"error[E1406]: rank 1 of 2 (pid {victim}) was killed by signal 9 before the run ended" in err
     assert "BAD TERMINATION" not in err
 
 
