@@ -13,7 +13,7 @@ import numpy as np
 
 from . import ast as A, terminal
 from .diagnostics import Note, SymError, error
-from .explain import explain_program
+from .explain import explain_program, format_function
 from .program import CheckedProgram, check_source
 from .rewrites import run_pipeline
 from .scope import did_you_mean
@@ -101,16 +101,29 @@ class Program:
     def __init__(self, checked: CheckedProgram, backend=None, device=None,
                  rewrites=True, nan_check=False, out=None, progress=None):
         checked.raise_errors()
-        for w in checked.warnings:
+        from runtime import parallel     # lazy: checking a program never loads the runtime
+        from runtime.host import Interpreter
+        world = parallel.world()         # K > 1 ranks under mpiexec, else None
+        main_rank = world is None or world.rank == 0
+        for w in checked.warnings if main_rank else ():
             terminal.show(w.render())
-        from runtime.host import Interpreter     # lazy: checking a program never loads the runtime
         d = self.__dict__
         d["_checked"] = checked
         d["backend"] = choose_backend(backend, device)
         d["_functions"], d["_logs"] = compile_functions(checked, rewrites)
+        if not main_rank:               # output, progress and files on rank 0 only
+            out, progress = open(os.devnull, "w"), False
         d["_executor"] = make_executor(d["backend"], device, checked.shareds)
         d["_interp"] = Interpreter(checked, d["_functions"], d["_executor"], out=out,
                                    nan_check=nan_check, progress=progress)
+        if world is not None:
+            plans = parallel.compile_plans(checked, rewrites)
+            world.refuse_differences(parallel.digest(
+                d["backend"], nan_check, [format_function(f) for f in d["_functions"].values()]),
+                "compiled program")
+            d["_interp"].parallel = parallel.DataParallel(world, plans)
+            d["_interp"].main_rank = main_rank
+        d["_world"] = world
         self._initialize_shared()
 
     def __reduce_ex__(self, protocol):

@@ -5,6 +5,7 @@ from . import ast as A
 from . import autodiff
 from .ir import Node
 from .literals import check_literal_range, non_negative
+from .parallel import GradInfo
 from .diagnostics import SymError
 from .registry import BY_NAME
 from .scope import (Default, Weak, fail, literal_value, static_bool, static_int, static_ints,
@@ -242,6 +243,10 @@ def lower_grad(ck, args, e):
         (g,) = autodiff.grad(cost, [wrt], [wrt_ast.id], [wrt_ast.span], args["cost"].span)
     except SymError as err:     # at the node autodiff names, else at the call
         raise err.located(e.span) from None
+    # what `--ranks` splits a training def at (dsl/parallel.py)
+    cost_ast = args["cost"]
+    cost_text = cost_ast.id if isinstance(cost_ast, A.Name) else "..."
+    ck.env.gradients[id(g)] = GradInfo(g, cost, wrt, f"`grad({cost_text}, {wrt_ast.id})`", e.span)
     return g
 
 

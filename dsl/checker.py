@@ -68,6 +68,7 @@ class Globals:
         self.streams: set[str] = set()
         self.draws: list[str] | None = None
         self.samples: set[Node] = set()
+        self.gradients: dict = {}       # id(gradient node) -> parallel.GradInfo (every `grad` built)
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:

@@ -17,6 +17,7 @@ import traceback
 import warnings
 from pathlib import Path
 
+from runtime import parallel
 from runtime.data import DataError
 from runtime.data.files import check_target
 from runtime.opencl.device import describe_devices
@@ -24,6 +25,9 @@ from runtime.opencl.device import describe_devices
 from . import terminal
 from .api import compile
 from .diagnostics import Diagnostic, SymError, error
+from .explain import explain_ranks
+from .launch import launch
+from .parallel import plan_def
 from .program import check_source
 from .scope import did_you_mean
 from .trace import trace_file
@@ -70,7 +74,7 @@ STDIN_NAME = "<stdin>"  # its name in diagnostics
 
 # Diagnostics about how sym was invoked, not about the program: the E09xx
 # range (backend, device, files, rewrite passes) and options given with --set.
-USAGE_CODES = ("E09", "E0702", "E0703")
+USAGE_CODES = ("E09", "E0702", "E0703", "E1409")
 
 
 class UsageError(Exception):
@@ -98,6 +102,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics", metavar="FILE.csv", help="write the recorded series as CSV")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("-v", "--verbose", action="store_true", help="report the backend and device, and calls whose value is not computed")
+    run.add_argument("--ranks", type=positive_int, metavar="K",
+                     help="train data parallel on K processes: launches `mpiexec -n K` "
+                     "(as `mpiexec -n K sym run FILE` does); $SYM_MPIEXEC names another launcher")
 
     check = sub.add_parser("check", help="type-check programs without running them",
                            epilog=CHECK_EPILOG,
@@ -121,6 +128,9 @@ def parser() -> argparse.ArgumentParser:
                     help="stop the pipeline after this pass (fold, simplify, stabilize, cse, dce)")
     ex.add_argument("--kernels", action="store_true",
                     help="also show the OpenCL kernels (uses the OpenCL backend)")
+    ex.add_argument("--ranks", type=positive_int, metavar="K",
+                    help="show how each def runs data parallel on K ranks: the rows each rank "
+                    "takes, the compute function, where the all-reduce goes, the apply function")
     add_backend_flags(ex)
     add_color_flag(ex)
 
@@ -259,21 +269,71 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
+    world = parallel.world()        # this process is one of K > 1 ranks
+    if world is None and args.ranks and args.ranks > 1:
+        return launch(args, check_ranked(args), args.ranks)
+    text = read(args.file)
+    if world is not None:
+        try:    # before checking: then every rank checks the same text, and fails alike
+            world.refuse_differences(parallel.digest(
+                text, sorted(parse_sets(args.set).items()), args.backend, args.device,
+                args.no_rewrites, args.nan_check), "program or options")
+        except SymError:
+            if world.rank:
+                return 1        # rank 0 reports it
+            raise
     progress = False if args.no_progress else None
-    prog = compile(read(args.file), shown_name(args.file), backend=args.backend, device=args.device,
-                   options=parse_sets(args.set), rewrites=not args.no_rewrites,
-                   nan_check=args.nan_check, progress=progress)
-    if args.verbose:
+    try:
+        prog = compile(text, shown_name(args.file), backend=args.backend, device=args.device,
+                       options=parse_sets(args.set), rewrites=not args.no_rewrites,
+                       nan_check=args.nan_check, progress=progress)
+    except SymError:
+        if world is not None and world.rank:
+            return 1            # the same error on every rank: rank 0 reports it
+        raise
+    if args.verbose and (world is None or world.rank == 0):
         print(f"sym: backend {prog.backend}: {prog.device}", file=sys.stderr)
+        if world is not None:
+            print(f"sym: data parallel on {world.size} ranks: each takes 1/{world.size} of "
+                  "every minibatch; one all-reduce per training call", file=sys.stderr)
         prog._interp.report = lambda message: print(f"sym: {message}", file=sys.stderr)
     check_metrics_targets(args)
     try:
         prog.run()
     except BaseException as exc:
+        if world is not None:
+            world.abort(failure_text(exc))      # the others would wait for this rank forever
         write_metrics(prog, args, exc)
         raise
-    write_metrics(prog, args)
+    if world is not None:
+        same = world.same_shared_values(prog._executor, prog._checked.shareds)
+        if args.verbose and world.rank == 0:
+            print(f"sym: shared values bit-identical on all {world.size} ranks "
+                  f"(sha256 {same})", file=sys.stderr)
+    if world is None or world.rank == 0:
+        write_metrics(prog, args)
     return 0
+
+
+def check_ranked(args) -> str:
+    """`sym run --ranks K`: the program checked and planned here, so its
+    errors (those of data parallel too) come before any rank starts."""
+    if args.file == STDIN:
+        raise UsageError("--ranks starts K processes that each read the program: give a file, not `-`")
+    text = read(args.file)
+    checked = check_source(text, shown_name(args.file), parse_sets(args.set))
+    checked.raise_errors()
+    for info in checked.defs.values():
+        plan_def(info.function, checked.gradients)
+    return args.file
+
+
+def failure_text(exc: BaseException) -> str:
+    if isinstance(exc, SymError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"error[E9999]: internal error: {type(exc).__name__}: {exc}"
 
 
 def check_metrics_targets(args):
@@ -307,6 +367,12 @@ def write_metrics(prog, args, program_error=None):
 
 
 def cmd_explain(args) -> int:
+    if args.ranks:
+        checked = check_source(read(args.file), shown_name(args.file))
+        checked.raise_errors()
+        check_def_name(args, checked.signatures)
+        print(explain_ranks(checked, args.def_name, args.ranks))
+        return 0
     opencl = args.kernels or args.device is not None
     prog = compile(read(args.file), shown_name(args.file),
                    backend=args.backend or ("opencl" if opencl else "numpy"), device=args.device)
@@ -361,7 +427,9 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             if not os.environ.get("SYM_DEBUG"):
                 warnings.simplefilter("ignore")
-            return dispatch(parser().parse_args(argv))
+            args = parser().parse_args(argv)
+            args.argv = list(sys.argv[1:] if argv is None else argv)
+            return dispatch(args)
     except KeyboardInterrupt:
         pass
     # Outside the handler the interrupted frames are gone, so a progress bar

@@ -28,6 +28,7 @@ from .ir import Body, Function, Node, bodies, toposort, walk
 from .ops import EXTERNAL
 
 from .diagnostics import error
+from .parallel import plan_def
 from .rewrites import pass_names, run_pipeline
 
 RULE = "─" * 72
@@ -220,3 +221,65 @@ def explain_program(checked, name=None, after=None, kernels=False, executor=None
         return "(this program has no defs)"
     return "\n\n".join(explain_function(checked.defs[n].function, after, kernels, executor)
                        for n in names)
+
+
+# ---- data parallel (`--ranks K`) ------------------------------------------------------
+def explain_ranks(checked, name, ranks: int) -> str:
+    """Where each def's all-reduce goes on `ranks` ranks: what is split, the
+    compute function, the one all-reduce, the apply function (after rewrites)."""
+    names = [name] if name is not None else list(checked.defs)
+    if not names:
+        return "(this program has no defs)"
+    return "\n\n".join(explain_plan(plan_def(checked.defs[n].function, checked.gradients), ranks)
+                       for n in names)
+
+
+def explain_plan(plan, ranks: int) -> str:
+    head = f"{RULE}\n{plan.compute.signature}   on {ranks} ranks\n{RULE}"
+    if plan.whole:
+        return f"{head}\n\n{plan.why_whole}"
+    sliced = ", ".join(f"`{p}`" for p in plan.sliced)
+    split = (f"each rank takes rows [r*{plan.batch}/{ranks}, (r+1)*{plan.batch}/{ranks}) of "
+             f"{sliced} ({plan.batch} must be a multiple of {ranks})")
+    compute, _ = run_pipeline(plan.compute)
+    names = numbering(compute)
+    n_out = len(compute.outputs) - len(plan.grads)
+    returned = [f"  %{names[id(o)]}  the def's value: {how_combined(kind, ranks)}"
+                for o, kind in zip(compute.outputs[:n_out], plan.outputs)]
+    sections = [head, split,
+                f"compute, on the rank's rows ({len(walk(compute.roots))} nodes):\n"
+                f"{format_function(compute)}"]
+    if plan.apply is None:
+        sections.append("combining the returned values:\n" + "\n".join(returned))
+        return "\n\n".join(sections)
+    elements = plan.buffer_elements()
+    dtype = buffer_dtype(plan)
+    rows = [f"  %{names[id(o)]}  {g.label} : {g.type}  -> {g.param}"
+            f"{f' (sum / {ranks})' if g.mean else ' (sum)'}"
+            for o, g in zip(compute.outputs[n_out:], plan.grads)]
+    sections.append(f"all-reduce: ONE MPI Allreduce (sum) per call, in place on one {dtype} "
+                    f"buffer of {elements} elements ({elements * DTYPE_BYTES[dtype]} bytes), "
+                    f"the gradients packed in this order:\n" + "\n".join(rows)
+                    + ("\n" + "\n".join(returned) if returned else ""))
+    apply_fn, _ = run_pipeline(plan.apply)
+    sections.append(f"apply, the same on every rank ({len(walk(apply_fn.roots))} nodes):\n"
+                    f"{format_function(apply_fn)}")
+    return "\n\n".join(sections)
+
+
+def how_combined(kind: str, ranks: int) -> str:
+    return {"mean": f"a mean over the rows: the ranks' values summed / {ranks}",
+            "sum": "a sum over the rows: the ranks' values summed",
+            "mean_of_sum": "a mean over the rows, computed as a sum on each rank: the sums "
+                           "summed, then divided by the whole minibatch's count",
+            "rows": "a value per row: the ranks' rows gathered in order",
+            "same": "the same on every rank: rank 0's"}[kind]
+
+
+DTYPE_BYTES = {"f16": 2, "f32": 4, "f64": 8}
+
+
+def buffer_dtype(plan) -> str:
+    """The gradients' dtype when they share one, else f64."""
+    dtypes = {g.type.dtype for g in plan.grads}
+    return dtypes.pop() if len(dtypes) == 1 else "f64"

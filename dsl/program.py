@@ -37,6 +37,7 @@ class CheckedProgram:
     # (expression, what the checker found: an IR node, a host type...) for
     # every expression checked, in order; kept only when asked (editors' hover)
     expr_types: list | None = None
+    gradients: dict = field(default_factory=dict)   # id(gradient node) -> parallel.GradInfo
 
     @property
     def errors(self):
@@ -93,6 +94,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
             report(e.diagnostic)
         except RecursionError:
             report(too_deep(f"`{name}`", d.name.span))
+    prog.gradients = env.gradients
     host = HostChecker(prog, def_asts, report)
     if record_types:
         host.expr = recording(host.expr, prog.expr_types)

@@ -74,6 +74,8 @@ class Interpreter:
         self.updates_only: dict[str, Function] = {}   # def name -> its updates alone
         self.report = None              # fn(message) for `sym run -v`
         self.call_lock = threading.RLock()   # calls from several threads take turns
+        self.parallel = None            # runtime.parallel.DataParallel on K ranks
+        self.main_rank = True           # the rank that writes files (`save`)
 
     # ---- items and statements ------------------------------------------------
     def run(self):
@@ -316,12 +318,27 @@ class Interpreter:
         """Run a def. When the caller discards its result (a call written as
         a statement) and the def updates state, only the updates are
         computed: the returned value, a loss say, would be thrown away.
-        Tracing and --nan-check look at the value, so they keep it."""
+        Tracing and --nan-check look at the value, so they keep it. On K
+        ranks the def runs as its plan says (runtime/parallel.py)."""
         fn = self.functions[name]
-        if discard and fn.updates and not (self.nan_check or self.call_hook):
-            fn = self.updates_only_of(fn, span)
-        arrays = [to_arg(fn, p, a, (arg_spans or [span] * len(args))[i] if arg_spans else span)
-                  for i, (p, a) in enumerate(zip(fn.params, args))]
+        outputs, arrays = None, args
+        if self.parallel is not None:
+            outputs = self.parallel.call(self, name, args, arg_spans, span, discard)
+        if outputs is None:
+            if discard and fn.updates and not (self.nan_check or self.call_hook):
+                fn = self.updates_only_of(fn, span)
+            arrays = [to_arg(fn, p, a, (arg_spans or [span] * len(args))[i] if arg_spans else span)
+                      for i, (p, a) in enumerate(zip(fn.params, args))]
+            outputs = self.execute(fn, name, arrays, arg_spans, span)
+        results = [to_python(o) for o in outputs]
+        if self.call_hook:
+            self.call_hook(name, arrays, results)
+        if not fn.outputs or not results:
+            return None
+        return tuple(results) if fn.returns_tuple else results[0]
+
+    def bind(self, fn, name, arrays, arg_spans, span) -> dict:
+        """The call's sizes, checked, each mismatch located at its argument."""
         try:
             sizes = bind_sizes(list(fn.params), arrays)
         except ShapeMismatch as exc:
@@ -329,19 +346,18 @@ class Interpreter:
             where = arg_spans[i] if arg_spans else span
             raise exc.at_call(name, fn.signature, where) from None
         check_call_sizes(fn, sizes, span)
+        return sizes
+
+    def execute(self, fn, name, arrays, arg_spans, span) -> list:
+        """fn's outputs on these arguments, its updates applied."""
+        sizes = self.bind(fn, name, arrays, arg_spans, span)
         try:
             with self.call_lock:     # atomic: no update of shared state is lost
-                outputs = self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
+                return self.executor.call(fn, arrays, sizes, self.nan_hook(name, span))
         except IndexOutOfRange as exc:
             raise index_error(exc, span, name)
         except RunFault as exc:
             raise exc.at_call(span, name)
-        results = [to_python(o) for o in outputs]
-        if self.call_hook:
-            self.call_hook(name, arrays, results)
-        if not fn.outputs:
-            return None
-        return tuple(results) if fn.returns_tuple else results[0]
 
     def updates_only_of(self, fn: Function, span) -> Function:
         hit = self.updates_only.get(fn.name)

@@ -103,6 +103,8 @@ def host_record(ip, e):
 
 def host_save(ip, e):
     path = arguments(ip, e)["path"]
+    if not ip.main_rank:        # on K ranks the shared values are equal: rank 0 writes them
+        return
     values = {n: np.asarray(ip.executor.get_shared(n)) for n in ip.prog.shareds}
     try:
         D.checkpoint.save(path, values, program=e.span.file)
