@@ -236,6 +236,7 @@ def plan_def(fn: Function, gradients: dict[int, GradInfo]) -> Plan:
     if batch is None:
         return Plan(fn.name, (), None, fn, None, whole=True,
                     why_whole="no parameter starts with a size variable: every rank runs it whole")
+    refuse_draws(fn)
     out_kinds = kinds(fn.outputs, batch, sliced)
     outputs = tuple(combine_kind(out_kinds[id(o)]) for o in fn.outputs)
     if not fn.updates:
@@ -263,6 +264,21 @@ def plan_def(fn: Function, gradients: dict[int, GradInfo]) -> Plan:
     compute = replace(fn, outputs=fn.outputs + tuple(grad_nodes), updates=(), returns_tuple=False)
     return Plan(fn.name, sliced, batch, compute, apply_fn, tuple(reduced), outputs,
                 apply_args=apply_args)
+
+
+def refuse_draws(fn: Function) -> None:
+    """A def run on slices of the minibatch may not draw from a stream:
+    every rank would draw the numbers of the first slice for its own rows
+    (streams are not split per rank), which one process never does."""
+    for n in toposort(list(fn.outputs) + [v for _, v in fn.updates]):
+        if n.op == Op.RANDOM:
+            stream = n.inputs[0].attr("name")
+            raise error("E1411", f"`{fn.name}` draws from the stream `{stream}` on this rank's "
+                        "rows of the minibatch", n.span,
+                        "run it on one process (without --ranks); random streams are not split "
+                        "between ranks",
+                        [Note("under --ranks every rank would draw the same numbers for its "
+                              "own rows, unlike one process")])
 
 
 def sums_for_means(fn: Function, outputs, ks):
