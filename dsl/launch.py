@@ -71,7 +71,7 @@ def launch(args, file: str, ranks: int) -> int:
         except OSError as exc:
             raise error("E1409", f"cannot start {command[0]}: {exc.strerror or exc}", None,
                         f"name a working launcher in ${LAUNCHER}")
-        died: dict = {}
+        died: dict = {"seen": set()}
         pumps = [threading.Thread(target=pump, args=(stream, out, died))
                  for stream, out in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr))]
         for t in pumps:
@@ -79,6 +79,7 @@ def launch(args, file: str, ranks: int) -> int:
         status = proc.wait()
         for t in pumps:
             t.join()
+        print_lost_failures(pids, died["seen"])
         if died.get("pid"):
             report_death(died, rank_of(pids, died["pid"]), ranks)
     return 0 if status == 0 else 1
@@ -97,8 +98,21 @@ def pump(stream, out, died: dict) -> None:
             if code:
                 died["code"] = int(code.group(1))
             continue
+        if FAILED.match(text):
+            died["seen"].add(int(FAILED.match(text).group(1)))
         out.write(line)
         out.flush()
+
+
+FAILED = re.compile(r"sym: rank (\d+) of \d+ failed:$")
+
+
+def print_lost_failures(pids_dir: str, seen: set) -> None:
+    """A failing rank's message that MPI's stderr forwarding lost when the
+    ranks were stopped (it is also written beside the rank's pid)."""
+    for f in sorted(Path(pids_dir).glob("failed-*")):
+        if int(f.name.split("-")[1]) not in seen:
+            print(f.read_text(), file=sys.stderr, flush=True)
 
 
 def rank_of(pids_dir: str, pid: int) -> int | None:

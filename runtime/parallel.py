@@ -102,13 +102,19 @@ class World:
         sys.stdout.flush()
         if self.rank:
             time.sleep(ABORT_GRACE_S)
-        print(f"sym: rank {self.rank} of {self.size} failed:\n{message}\n"
-              f"sym: stopping the other ranks", file=sys.stderr, flush=True)
+        text = f"sym: rank {self.rank} of {self.size} failed:\n{message}\nsym: stopping the other ranks"
+        pids = os.environ.get(PIDS_DIR)
+        if pids:    # `sym run --ranks` prints it if MPI's forwarding loses it in the abort
+            with open(os.path.join(pids, f"failed-{self.rank}"), "w") as f:
+                f.write(text)
+        print(text, file=sys.stderr, flush=True)
+        time.sleep(FORWARD_S)       # MPI forwards stderr asynchronously: let it go out first
         self.comm.Abort(1)
         os._exit(1)         # MPICH's Abort may return to the caller once the others are stopped
 
 
 ABORT_GRACE_S = 5.0
+FORWARD_S = 0.3
 _WORLD: list = []
 
 
