@@ -203,8 +203,23 @@ class OptionDecl:
     span: Span = field(**SPAN)
 
 
+# ---- modules: imports and host functions --------------------------------------
+@dataclass(frozen=True)
+class Import:
+    module: Str | Name          # `import "lib.sym"` (a path) or `import training` (the library)
+    span: Span = field(**SPAN)
+
+
+@dataclass(frozen=True)
+class Proc:
+    name: Name                  # proc evaluate(errors, split, batch_size):
+    params: tuple[Name, ...]
+    body: tuple["Stmt", ...]
+    span: Span = field(**SPAN)  # the header line
+
+
 Stmt = Assign | Update | Return | ExprStmt | For | If | Break | Continue
-Item = Def | SharedDecl | OptionDecl | Stmt
+Item = Def | SharedDecl | OptionDecl | Import | Proc | Stmt
 
 
 @dataclass(frozen=True)

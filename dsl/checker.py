@@ -59,6 +59,7 @@ class Globals:
         self.warn = warn                # callback(Diagnostic)
         self.infos: dict[str, DefInfo] = {}
         self.decl_spans: dict = {}      # shared value or option -> where it is declared
+        self.procs: dict = {}           # host functions, which a def may not call
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
@@ -370,6 +371,10 @@ class BodyChecker:
         if name not in SIGS and (name in self.locals or name in self.env.shareds):
             fail("E0106", f"`{name}` is a value, not a function", e.func.span)
         if name not in SIGS:
+            if name in self.env.procs:      # host functions run on the host only
+                fail("E1106", f"`{name}` is a host function and cannot be called inside a def",
+                     e.func.span, "call it at top level or from another host function; "
+                     "inside a def, call defs and builtins")
             if name in HOST_ONLY:
                 fail("E0112", f"`{name}` is a host builtin and cannot be called inside a def", e.func.span,
                      "call it at top level")

@@ -488,6 +488,17 @@ class _ToAst(Transformer_NonRecursive):
     def tuple_type(self, meta, *types):
         return ast.TupleTypeExpr(types, self._span(meta))
 
+    # -- modules: imports and host functions
+    def import_item(self, meta, module):
+        return ast.Import(module, self._span(meta))
+
+    def proc_item(self, meta, name, params, body):
+        span = self._span(meta)
+        header = Span(span.file, span.line, span.col, name.span.end_line, name.span.end_col)
+        return ast.Proc(name, params, body, header)
+
+    proc_params = _children
+
     # -- statements
     def assign(self, meta, *parts):
         return ast.Assign(parts[:-1], parts[-1], self._span(meta))

@@ -12,6 +12,7 @@ from . import ast as A
 from .checker import Globals, check_def, tensor_type
 from .diagnostics import Diagnostic, Note, SymError
 from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
+from .modules import Imports, import_notes, resolve_imports
 from .parser import parse
 from .scope import did_you_mean, fail, literal_value, too_deep
 from .types import memory_bytes, too_large_message, value_bytes
@@ -32,7 +33,9 @@ class CheckedProgram:
     shared_decls: dict = field(default_factory=dict)  # name -> A.SharedDecl
     options: dict = field(default_factory=dict)     # name -> OptionInfo
     defs: dict = field(default_factory=dict)        # name -> DefInfo
+    procs: dict = field(default_factory=dict)       # name -> A.Proc (host functions)
     diagnostics: list = field(default_factory=list)
+    imports: Imports = field(default_factory=Imports)
 
     @property
     def errors(self):
@@ -57,11 +60,14 @@ def check_source(text: str, filename: str = "<input>", options: dict | None = No
         tree = parse(text, filename)
     except SymError as e:
         return CheckedProgram(filename, A.Program(()), diagnostics=list(e.diagnostics))
-    return check_program(tree, filename, options or {})
+    tree, imports = resolve_imports(tree, filename)
+    return check_program(tree, filename, options or {}, imports)
 
 
-def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedProgram:
-    prog = CheckedProgram(filename, tree)
+def check_program(tree: A.Program, filename: str, overrides: dict,
+                  imports: Imports | None = None) -> CheckedProgram:
+    prog = CheckedProgram(filename, tree, imports=imports or Imports())
+    prog.diagnostics.extend(prog.imports.diagnostics)
     report = prog.diagnostics.append
     def_asts = {}
     for item in tree.items:
@@ -77,6 +83,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
     env = Globals(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
     env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
                       **{n: d.name.span for n, d in prog.shared_decls.items()}}
+    env.procs = prog.procs
     for name, d in def_asts.items():
         try:
             prog.defs[name] = check_def(env, d)
@@ -85,17 +92,22 @@ def check_program(tree: A.Program, filename: str, overrides: dict) -> CheckedPro
         except RecursionError:
             report(too_deep(f"`{name}`", d.name.span))
     HostChecker(prog, def_asts, report).check(tree.items)
-    prog.diagnostics.sort(key=lambda d: (d.span is None, d.span.line if d.span else 0,
-                                         d.span.col if d.span else 0))
+    # the program's own diagnostics first, then each imported file's, each by position
+    prog.diagnostics.sort(key=lambda d: (d.span is None, d.span is not None and d.span.file != filename,
+                                         d.span.file if d.span else "",
+                                         d.span.line if d.span else 0, d.span.col if d.span else 0))
+    prog.diagnostics[:] = [import_notes(d, prog.imports) for d in prog.diagnostics]
     return prog
 
 
-KINDS = {A.SharedDecl: "shared", A.OptionDecl: "option", A.Def: "def"}
+KINDS = {A.SharedDecl: "shared", A.OptionDecl: "option", A.Def: "def", A.Proc: "proc"}
 
 
 def declare(prog, item, overrides, def_asts):
-    if isinstance(item, (A.SharedDecl, A.OptionDecl, A.Def)):
+    if isinstance(item, (A.SharedDecl, A.OptionDecl, A.Def, A.Proc)):
         check_new_name(prog, item, def_asts)
+    if isinstance(item, A.Proc):
+        prog.procs[item.name.id] = item
     if isinstance(item, A.SharedDecl):
         name = item.name.id
 
@@ -138,6 +150,7 @@ def check_new_name(prog, item, def_asts):
     earlier = earlier_declaration(prog, def_asts, name)
     if earlier is not None:
         first_kind, first_span = earlier
+        clash_across_files(prog, name, kind, item.name.span, first_kind, first_span)
         if first_kind != kind:
             fail("E0115", f"`{name}` is declared twice: as {first_kind} and as {kind}", item.name.span,
                  "defs, shared values and options share one namespace: rename one of them",
@@ -166,7 +179,23 @@ def earlier_declaration(prog, def_asts, name):
         return "option", prog.options[name].span
     if name in def_asts:
         return "def", def_asts[name].name.span
+    if name in prog.procs:
+        return "proc", prog.procs[name].name.span
     return None
+
+
+def clash_across_files(prog, name, kind, span, first_kind, first_span):
+    """A name declared in two files (the program and a file it imports, or
+    two imported files) is an error at the import line that brought the
+    later declaration in, with a note at each declaration."""
+    if span.file == first_span.file:
+        return
+    later = span if span.file != prog.file else first_span
+    where = prog.imports.top_import(later.file)
+    fail("E1103", f"`{name}` is declared in `{first_span.file}` (as {first_kind}) "
+         f"and in `{span.file}` (as {kind})", where or span,
+         "imported names join the program's namespace: rename one of them",
+         [Note(f"`{name}` is declared here", first_span), Note(f"and here", span)])
 
 
 def convert_option(name, given, default, item):
