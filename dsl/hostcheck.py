@@ -212,8 +212,11 @@ class HostChecker:
             self.assigned.setdefault(target.id, target.span)
 
     def check_target(self, t: A.Name):
-        """A host variable may not take the name of a declaration."""
+        """A host variable may not take the name of a declaration (inside a
+        host function it may: its variables are its own)."""
         name = t.id
+        if self.returns is not None:
+            return
         if name in self.prog.shareds:
             fail("E0117", f"cannot assign shared `{name}` on the host", t.span,
                  f"a shared value changes through an update in a def (`{name} <- ...`), "
@@ -571,11 +574,6 @@ class HostChecker:
         """The type a host function returns for arguments of these types. Its
         body sees the options, its parameters and its own variables."""
         saved = (self.names, self.loop_depth, self.loop_states, self.returns, self.params)
-        for p in proc.params:
-            try:
-                self.check_target(p)
-            except SymError as e:
-                self.report(e.diagnostic)
         self.names = {**{n: type_of(o.value) for n, o in self.prog.options.items()}, **args}
         self.loop_depth, self.loop_states, self.returns = 0, [], []
         self.params = {p.id for p in proc.params}
