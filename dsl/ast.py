@@ -218,8 +218,28 @@ class Proc:
     span: Span = field(**SPAN)  # the header line
 
 
+@dataclass(frozen=True)
+class SharedGroup:
+    name: Name                  # shared params = [W, b]
+    members: tuple[Name, ...]
+    span: Span = field(**SPAN)
+
+
+@dataclass(frozen=True)
+class SharedLike:
+    name: Name                  # shared velocity like params = zeros()
+    group: Name
+    init: "Expr"
+    span: Span = field(**SPAN)
+
+
+@dataclass(frozen=True)
+class GroupTypeExpr:
+    span: Span = field(**SPAN)  # `params: group`, a def parameter that takes a group
+
+
 Stmt = Assign | Update | Return | ExprStmt | For | If | Break | Continue
-Item = Def | SharedDecl | OptionDecl | Import | Proc | Stmt
+Item = Def | SharedDecl | OptionDecl | Import | Proc | SharedGroup | SharedLike | Stmt
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,8 @@ class HostChecker:
         if isinstance(item, A.Proc):
             self.proc_body(item, {p.id: ANY for p in item.params})
             return
+        if isinstance(item, A.SharedGroup):
+            return
         if isinstance(item, A.SharedDecl):
             self.shared_init(item)
             return
@@ -593,6 +595,10 @@ class HostChecker:
 
     def call_def(self, name, e: A.Call):
         d = self.def_asts[name]
+        if any(isinstance(p.type, A.GroupTypeExpr) for p in d.params):
+            fail("E1110", f"`{name}` takes a group of shared values, so it is called inside a def",
+                 e.span, f"call it as a statement of the def that trains: `{name}(...)` on a line "
+                 "of its own there")
         info = self.prog.defs.get(name)
         if e.kwargs:
             fail("E0104", f"defs take positional arguments only (`{name}`)", e.kwargs[0].span)

@@ -479,6 +479,8 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Def(name, params, ret, body, span)
 
     def type(self, meta, dtype, dims=()):
+        if dtype.id == "group" and not dims:    # a def parameter taking a group of shared values
+            return ast.GroupTypeExpr(self._span(meta))
         if dtype.id not in DTYPES:
             raise _diag("E0007", f"unknown dtype `{dtype.id}`", dtype.span, DTYPE_HINT)
         for dim in dims:
@@ -498,6 +500,12 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Proc(name, params, body, header)
 
     proc_params = _children
+
+    def shared_group(self, meta, name, *members):
+        return ast.SharedGroup(name, members, self._span(meta))
+
+    def shared_like(self, meta, name, group, init):
+        return ast.SharedLike(name, group, init, self._span(meta))
 
     # -- statements
     def assign(self, meta, *parts):

@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, field
 
 from . import ast as A
-from .checker import Globals, check_def, tensor_type
-from .diagnostics import Diagnostic, Note, SymError
+from .checker import Globals, check_def, takes_groups, tensor_type
+from .diagnostics import Diagnostic, Note, SymError, error
 from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
 from .modules import Imports, import_notes, resolve_imports
 from .parser import parse
@@ -34,6 +34,8 @@ class CheckedProgram:
     options: dict = field(default_factory=dict)     # name -> OptionInfo
     defs: dict = field(default_factory=dict)        # name -> DefInfo
     procs: dict = field(default_factory=dict)       # name -> A.Proc (host functions)
+    groups: dict = field(default_factory=dict)      # name -> names of its shared values
+    group_spans: dict = field(default_factory=dict)  # name -> where it is declared
     diagnostics: list = field(default_factory=list)
     imports: Imports = field(default_factory=Imports)
 
@@ -69,6 +71,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
     prog = CheckedProgram(filename, tree, imports=imports or Imports())
     prog.diagnostics.extend(prog.imports.diagnostics)
     report = prog.diagnostics.append
+    tree = prog.ast = A.Program(expand_like(tree.items, report), tree.file)
     def_asts = {}
     for item in tree.items:
         try:
@@ -84,7 +87,10 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
     env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
                       **{n: d.name.span for n, d in prog.shared_decls.items()}}
     env.procs = prog.procs
+    env.groups = prog.groups
     for name, d in def_asts.items():
+        if takes_groups(d):     # checked where it is called, with the groups it is given
+            continue
         try:
             prog.defs[name] = check_def(env, d)
         except SymError as e:
@@ -100,14 +106,17 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
     return prog
 
 
-KINDS = {A.SharedDecl: "shared", A.OptionDecl: "option", A.Def: "def", A.Proc: "proc"}
+KINDS = {A.SharedDecl: "shared", A.OptionDecl: "option", A.Def: "def", A.Proc: "proc",
+         A.SharedGroup: "group"}
 
 
 def declare(prog, item, overrides, def_asts):
-    if isinstance(item, (A.SharedDecl, A.OptionDecl, A.Def, A.Proc)):
+    if isinstance(item, tuple(KINDS)):
         check_new_name(prog, item, def_asts)
     if isinstance(item, A.Proc):
         prog.procs[item.name.id] = item
+    if isinstance(item, A.SharedGroup):
+        prog.groups[item.name.id] = group_members(prog, item)
     if isinstance(item, A.SharedDecl):
         name = item.name.id
 
@@ -181,7 +190,52 @@ def earlier_declaration(prog, def_asts, name):
         return "def", def_asts[name].name.span
     if name in prog.procs:
         return "proc", prog.procs[name].name.span
+    if name in prog.group_spans:
+        return "group", prog.group_spans[name]
     return None
+
+
+# ---- groups of shared values ------------------------------------------------------
+def expand_like(items, report) -> tuple:
+    """`shared velocity like params = zeros()`: one shared declaration per
+    member of `params` (`velocity_W` of W's type, ...) and the group
+    `velocity` of them, in the declaration's place."""
+    decls, groups, out = {}, {}, []
+    for item in items:
+        if isinstance(item, A.SharedDecl):
+            decls[item.name.id] = item
+        elif isinstance(item, A.SharedGroup):
+            groups[item.name.id] = [m.id for m in item.members]
+        elif isinstance(item, A.SharedLike):
+            name, span = item.name.id, item.name.span
+            members = groups.get(item.group.id)
+            if members is None or not all(m in decls for m in members):
+                report(error("E1109", f"`{item.group.id}` is not a group of shared values declared "
+                             "before this line", item.group.span,
+                             f"declare the group first: `shared {item.group.id} = [W, b]`").diagnostic)
+                continue
+            new = [A.SharedDecl(A.Name(f"{name}_{m}", span), decls[m].type, item.init, item.span)
+                   for m in members]
+            for d in new:
+                decls[d.name.id] = d
+            groups[name] = [d.name.id for d in new]
+            out.extend(new)
+            item = A.SharedGroup(item.name, tuple(d.name for d in new), item.span)
+        out.append(item)
+    return tuple(out)
+
+
+def group_members(prog, item: A.SharedGroup) -> tuple[str, ...]:
+    prog.group_spans[item.name.id] = item.name.span
+    names = [m.id for m in item.members]
+    for i, m in enumerate(item.members):
+        if m.id not in prog.shareds:
+            fail("E1109", f"`{m.id}` is not a shared value declared before this group", m.span,
+                 did_you_mean(m.id, prog.shareds) or "a group lists shared values declared above it")
+        if m.id in names[:i]:
+            fail("E1109", f"`{m.id}` is listed twice in the group `{item.name.id}`", m.span,
+                 "list each shared value once")
+    return tuple(names)
 
 
 def clash_across_files(prog, name, kind, span, first_kind, first_span):

@@ -94,7 +94,7 @@ class Interpreter:
     def run(self):
         try:
             for item in self.prog.ast.items:
-                if isinstance(item, (A.Def, A.OptionDecl, A.Proc)):
+                if isinstance(item, (A.Def, A.OptionDecl, A.Proc, A.SharedGroup)):
                     continue
                 if isinstance(item, A.SharedDecl):
                     self.init_shared(item)
