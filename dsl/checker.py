@@ -584,7 +584,10 @@ def size_var_span(d: A.Def, name):
 
 def signature_text(d: A.Def) -> str:
     params, ret, _ = declared_types(d)
-    return f"def {d.name.id}({', '.join(f'{n}: {t}' for n, t in params)}) -> {ret}"
+    types = iter(t for _, t in params)
+    shown = [f"{p.name.id}: group" if isinstance(p.type, A.GroupTypeExpr) else f"{p.name.id}: {next(types)}"
+             for p in d.params]
+    return f"def {d.name.id}({', '.join(shown)}) -> {ret}"
 
 
 def fold(op, a, b, span=None):
@@ -745,6 +748,9 @@ def check_update(name: str, want: TensorType, value: Node, span) -> None:
 
 
 def check_hides_global(env: Globals, d: A.Def, name, span, what):
+    declared = env.decl_spans.get(name)
+    if declared is not None and span is not None and declared.file != span.file:
+        return      # a def of an imported file cannot know the program's names: its own hide them
     if name in env.shareds:
         kind, hint = "shared value", (f"rename the {what}; inside a def `{name}` means the shared value, "
                                       f"and `{name} <- ...` updates it")

@@ -163,3 +163,62 @@ class _Resolver:
         names = [shown for _, shown, _ in self.active[start:]] + [self.active[start][1]]
         return error("E1102", "import cycle: " + " imports ".join(f"`{n}`" for n in names),
                      item.span, "move what both files need into a third file that both import")
+
+
+# ---- docs/stdlib.md, generated from the library's doc comments ------------------------
+def stdlib_markdown() -> str:
+    """The reference of every library module: its `##` comment block at the
+    top, then each def and host function with the `##` lines above it."""
+    out = []
+    for name in stdlib_modules():
+        module_doc, entries = doc_comments((STDLIB / f"{name}.sym").read_text(encoding="utf-8"))
+        out += [f"## `{name}`", "", f"`import {name}`", ""]
+        if module_doc:
+            out += [module_doc, ""]
+        for header, doc in entries:
+            out += [f"### `{header}`", ""] + ([doc, ""] if doc else [])
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def doc_comments(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(the file's leading `##` block, [(a def's or proc's header, its doc)])."""
+    lines = text.splitlines()
+    module, i = [], 0
+    while i < len(lines) and lines[i].startswith("##"):
+        module.append(lines[i][3:] if lines[i].startswith("## ") else lines[i][2:])
+        i += 1
+    entries, doc = [], []
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("##"):
+            doc.append(line[3:] if line.startswith("## ") else line[2:])
+        elif line.startswith(("def ", "proc ")):
+            header = [line.strip()]
+            while not header[-1].endswith(":") and i + 1 < len(lines):
+                i += 1
+                header.append(lines[i].strip())
+            entries.append((" ".join(header)[:-1], _paragraph(doc)))
+            doc = []
+        elif not line.strip():
+            doc = []
+        i += 1
+    return _paragraph(module), entries
+
+
+def _paragraph(lines: list[str]) -> str:
+    """Doc lines as Markdown: an indented run (an example) becomes a code block."""
+    out, code = [], False
+    for line in lines:
+        indented = line.startswith("    ")
+        if indented and not code:
+            out.append("```")
+            code = True
+        elif not indented and code and line.strip():
+            while out[-1] == "":
+                out.pop()
+            out += ["```", ""]
+            code = False
+        out.append(line[4:] if indented else line)
+    if code:
+        out.append("```")
+    return "\n".join(out).strip()
