@@ -387,6 +387,9 @@ class HostChecker:
             return self.names[e.id]
         if e.id in self.prog.shareds:
             return from_tensor_type(self.prog.shareds[e.id])
+        if e.id in getattr(self.prog, "groups", {}):
+            fail("E1107", f"`{e.id}` is a group of shared values, which exists inside defs only", e.span,
+                 f"on the host, read its members by name: {', '.join(self.prog.groups[e.id])}")
         if e.id in self.def_asts or e.id in self.procs:
             kind = "def" if e.id in self.def_asts else "host function"
             fail("E0106", f"`{e.id}` is a {kind}; call it", e.span, f"write `{e.id}(...)`")
