@@ -172,13 +172,17 @@ class Interpreter:
         name = item.name.id
         t = self.prog.shareds[name]
         init = item.init
-        if is_initializer(init, self.functions):
-            value = self.initializer(init, name, t)
-        elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
-            value = self.ev_ListExpr(init, t.dtype)
-        else:
-            value = self.ev(init)
-        self.set_shared(name, value, init.span)
+        try:
+            if is_initializer(init, self.functions):
+                value = self.initializer(init, name, t)
+            elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
+                value = self.ev_ListExpr(init, t.dtype)
+            else:
+                value = self.ev(init)
+            self.set_shared(name, value, init.span)
+        except MemoryError as exc:  # it fits the physical memory, but not the memory free now
+            raise error("E0221", f"out of memory allocating shared `{name}`: {exc}", item.type.span,
+                        "use smaller sizes; a shared value must fit in memory") from None
 
     def initializer(self, call: A.Call, name: str, t: TensorType):
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared
