@@ -113,7 +113,10 @@ class Program:
         d["_functions"], d["_logs"] = compile_functions(checked, rewrites)
         if not main_rank:               # output, progress and files on rank 0 only
             out, progress = open(os.devnull, "w"), False
-        d["_executor"] = make_executor(d["backend"], device, checked.shareds)
+        try:
+            d["_executor"] = make_executor(d["backend"], device, checked.shareds)
+        except MemoryError as exc:  # they fit the physical memory, but not the memory free now
+            raise out_of_memory(checked, exc) from None
         d["_interp"] = Interpreter(checked, d["_functions"], d["_executor"], out=out,
                                    nan_check=nan_check, progress=progress)
         if world is not None:
@@ -232,6 +235,15 @@ _MISSING = object()
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
+
+
+def out_of_memory(checked: CheckedProgram, exc) -> SymError:
+    """E0221 at the declaration of the largest shared value."""
+    name = max(checked.shareds, key=lambda n: int(np.prod(checked.shareds[n].concrete_shape({}),
+                                                          dtype=object)))
+    return error("E0221", f"out of memory allocating the shared values: {exc}",
+                 checked.shared_decls[name].type.span,
+                 "use smaller sizes; the shared values must fit in memory together")
 
 
 def compile(source: str, name: str = "<inline>", backend=None, device=None, options=None,

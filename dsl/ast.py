@@ -203,8 +203,43 @@ class OptionDecl:
     span: Span = field(**SPAN)
 
 
+# ---- modules: imports and host functions --------------------------------------
+@dataclass(frozen=True)
+class Import:
+    module: Str | Name          # `import "lib.sym"` (a path) or `import training` (the library)
+    span: Span = field(**SPAN)
+
+
+@dataclass(frozen=True)
+class Proc:
+    name: Name                  # proc evaluate(errors, split, batch_size):
+    params: tuple[Name, ...]
+    body: tuple["Stmt", ...]
+    span: Span = field(**SPAN)  # the header line
+
+
+@dataclass(frozen=True)
+class SharedGroup:
+    name: Name                  # shared params = [W, b]
+    members: tuple[Name, ...]
+    span: Span = field(**SPAN)
+
+
+@dataclass(frozen=True)
+class SharedLike:
+    name: Name                  # shared velocity like params = zeros()
+    group: Name
+    init: "Expr"
+    span: Span = field(**SPAN)
+
+
+@dataclass(frozen=True)
+class GroupTypeExpr:
+    span: Span = field(**SPAN)  # `params: group`, a def parameter that takes a group
+
+
 Stmt = Assign | Update | Return | ExprStmt | For | If | Break | Continue
-Item = Def | SharedDecl | OptionDecl | Stmt
+Item = Def | SharedDecl | OptionDecl | Import | Proc | SharedGroup | SharedLike | Stmt
 
 
 @dataclass(frozen=True)

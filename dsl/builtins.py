@@ -231,6 +231,8 @@ def lower_len(ck, args, e):
 def lower_grad(ck, args, e):
     cost = node_arg(ck, args["cost"])
     wrt_ast = args["wrt"]
+    if isinstance(wrt_ast, A.ListExpr) and wrt_ast.elts:     # grad(cost, [W, b]): one each
+        return tuple(lower_grad(ck, {**args, "wrt": w}, e) for w in wrt_ast.elts)
     if not isinstance(wrt_ast, A.Name):
         fail("E0406", "the second argument of `grad` must be a name", wrt_ast.span,
              "name a parameter, a shared value or a bound value: `grad(cost, W)`")

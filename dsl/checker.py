@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from . import ast as A
 from .build import apply, const
 from .builtins import call_builtin
-from .diagnostics import Diagnostic, Note, unknown_function
+from .diagnostics import Diagnostic, Note, SymError, unknown_function
 from .indexing import index_requirements, lower_index
 from .ir import Function, Node
 from .literals import check_literal_range, literal_overflow, non_negative
@@ -69,6 +69,8 @@ class Globals:
         self.draws: list[str] | None = None
         self.samples: set[Node] = set()
         self.gradients: dict = {}       # id(gradient node) -> parallel.GradInfo (every `grad` built)
+        self.procs: dict = {}           # host functions, which a def may not call
+        self.groups: dict = {}          # group of shared values -> its members' names
 
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
@@ -89,10 +91,11 @@ def declared_types(d: A.Def):
             order.append(name)
         return Size.var(name)
 
-    params = [(p.name.id, tensor_type(p.type, size)) for p in d.params]
+    tensors = tensor_params(d)
+    params = [(p.name.id, tensor_type(p.type, size)) for p in tensors]
     bound = [dim.single_var() for _, t in params for dim in t.shape
              if isinstance(dim, Size) and dim.single_var() is not None]
-    for p, (_, t) in zip(d.params, params):
+    for p, (_, t) in zip(tensors, params):
         for dim in t.shape:
             loose = sorted(dim.variables() - set(bound)) if isinstance(dim, Size) else []
             if loose:
@@ -108,11 +111,38 @@ def declared_types(d: A.Def):
                  "every size in the result must come from the arguments' shapes")
         return Size.var(name)
 
+    if isinstance(d.ret, A.GroupTypeExpr):
+        fail("E1107", f"`{d.name.id}` cannot return a group", d.ret.span,
+             "a def returns tensors; a group is updated where it is used")
     if isinstance(d.ret, A.TupleTypeExpr):
         ret = TupleType(tuple(tensor_type(t, ret_size) for t in d.ret.elts))
     else:
         ret = tensor_type(d.ret, ret_size)
     return params, ret, order
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of values inside a def: a group of shared values (`names`
+    are theirs) or the values an assignment gave for each member."""
+    items: tuple
+    names: tuple | None
+    label: str
+
+
+def with_note(err: SymError, note: Note | None) -> SymError:
+    if note is None:
+        return err
+    return SymError([replace(d, notes=d.notes + (note,)) for d in err.diagnostics])
+
+
+def tensor_params(d: A.Def) -> list:
+    """A def's parameters except those of type `group`."""
+    return [p for p in d.params if not isinstance(p.type, A.GroupTypeExpr)]
+
+
+def takes_groups(d: A.Def) -> bool:
+    return any(isinstance(p.type, A.GroupTypeExpr) for p in d.params)
 
 
 class BodyChecker:
@@ -126,6 +156,7 @@ class BodyChecker:
         self.inlined = inlined
         self.updates: dict[str, Node] = {}
         self.shared_nodes: dict[str, Node] = {}
+        self.joins = False          # inlined as a statement: its updates are the caller's
 
     # ---- statements ---------------------------------------------------------
     def run(self, ret_type) -> tuple[Node, ...]:
@@ -151,6 +182,13 @@ class BodyChecker:
              [Note("the def returns here", ret.span)])
 
     def statement(self, s):
+        groups = self.groups_in(s)
+        if groups:
+            self.unrolled(s, groups)
+            return
+        if isinstance(s, A.ExprStmt) and isinstance(s.expr, A.Call) and self.is_def_call(s.expr):
+            self.call_def(s.expr.func.id, s.expr, statement=True)
+            return
         if isinstance(s, A.Assign):
             value = self.expr(s.value)
             for t in s.targets:
@@ -188,7 +226,7 @@ class BodyChecker:
 
     def update(self, s: A.Update):
         name = s.target.id
-        if self.inlined:
+        if self.inlined and not self.joins:
             fail("E0504", f"`{self.d.name.id}` updates `{name}` and so cannot be called from another def",
                  s.span, "call it from the host; a def that updates state runs once per host call")
         if name not in self.env.shareds:
@@ -255,6 +293,10 @@ class BodyChecker:
             return self.weak_node(v, dtype)
         if isinstance(v, tuple):
             fail("E0110", f"expected one tensor, got {len(v)} values", span)
+        if isinstance(v, Group):
+            fail("E1107", f"`{v.label}` is a group of {len(v.items)} values, not one tensor", span,
+                 "use a group in an assignment or an update, which is written once for each of "
+                 "its members, or pass it to a def parameter of type `group`")
         fail("E0215", "expected a tensor here", span)
 
     def weak_node(self, w, dtype: str | None) -> Node:
@@ -300,6 +342,8 @@ class BodyChecker:
             fail("E1202", f"`{name}` is a random stream, not a value", e.span,
                  f"draw numbers from it: `uniform({name}, shape)`, `normal({name}, shape)`, "
                  f"`bernoulli({name}, shape, p)`")
+        if name in self.env.groups:
+            return self.shared_group(name, e.span)
         if name in self.env.shareds:
             return self.shared(name, e.span)
         if name in self.sizes:
@@ -395,6 +439,10 @@ class BodyChecker:
         if name not in SIGS and (name in self.locals or name in self.env.shareds):
             fail("E0106", f"`{name}` is a value, not a function", e.func.span)
         if name not in SIGS:
+            if name in self.env.procs:      # host functions run on the host only
+                fail("E1106", f"`{name}` is a host function and cannot be called inside a def",
+                     e.func.span, "call it at top level or from another host function; "
+                     "inside a def, call defs and builtins")
             if name in HOST_ONLY:
                 fail("E0112", f"`{name}` is a host builtin and cannot be called inside a def", e.func.span,
                      "call it at top level")
@@ -403,7 +451,7 @@ class BodyChecker:
         args = bind_call(e, SIGS[name], name)
         return call_builtin(self, name, args, e)
 
-    def call_def(self, name, e: A.Call):
+    def call_def(self, name, e: A.Call, statement=False):
         path = self.stack + (self.d.name.id,)
         if name in path:
             path = path[path.index(name):] + (name,)
@@ -416,14 +464,131 @@ class BodyChecker:
             fail("E0103", f"`{name}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
                  f"got {len(e.args)}", e.span, f"signature: {signature_text(d)}")
         upd = next((s for s in d.body if isinstance(s, A.Update)), None)
-        if upd is not None:
+        if upd is not None and not statement:
             fail("E0504", f"`{name}` updates `{upd.target.id}` and so cannot be called from another def",
-                 e.span, "call it from the host; a def that updates state runs once per host call",
+                 e.span, "call it from the host, or as a statement of its own in this def "
+                 "(its updates then join this def's)",
                  [Note(f"`{name}` updates `{upd.target.id}` here", upd.span)])
         # a literal argument takes its parameter's dtype, as on the host
         params, _, _ = declared_types(d)
-        args = [self.tensor(self.expr(a), a.span, t.dtype) for a, (_, t) in zip(e.args, params)]
-        return inline(self.env, d, args, e, self.stack + (self.d.name.id,))
+        groups = {p.name.id: self.group_arg(a, name, p.name.id)
+                  for p, a in zip(d.params, e.args) if isinstance(p.type, A.GroupTypeExpr)}
+        tensor_args = [a for p, a in zip(d.params, e.args) if not isinstance(p.type, A.GroupTypeExpr)]
+        args = [self.tensor(self.expr(a), a.span, t.dtype) for a, (_, t) in zip(tensor_args, params)]
+        try:
+            return inline(self.env, d, args, e, self.stack + (self.d.name.id,), groups,
+                          self if statement else None)
+        except SymError as err:
+            raise with_note(err, Note(f"in this call of `{name}`", e.span) if groups else None) from None
+
+    # ---- groups: one statement written for every member ----------------------------
+    def is_def_call(self, e: A.Call) -> bool:
+        return e.func.id in self.env.def_asts
+
+    def shared_group(self, name, span) -> "Group":
+        members = self.env.groups[name]
+        return Group(tuple(self.shared(m, span) for m in members), members, name)
+
+    def group_arg(self, a, fname, pname) -> "Group":
+        """The argument of a `group` parameter: a group, or one shared value."""
+        value = self.expr(a) if isinstance(a, A.Name) else None
+        if isinstance(value, Group):
+            return value
+        if isinstance(a, A.Name) and a.id in self.env.shareds and a.id not in self.locals:
+            return Group((value,), (a.id,), a.id)
+        fail("E1110", f"parameter `{pname}` of `{fname}` takes a group of shared values", a.span,
+             "pass a group's name (`shared params = [W, b]`) or one shared value's")
+
+    def groups_in(self, s) -> dict:
+        """The groups a statement names (not those passed whole to a def's
+        `group` parameter): name -> Group."""
+        found: dict = {}
+        stack = [s]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (list, tuple)):
+                stack.extend(n)
+            elif isinstance(n, A.Name):
+                value = self.locals.get(n.id)
+                if isinstance(value, Group) or (n.id not in self.locals and n.id in self.env.groups):
+                    found[n.id] = value if isinstance(value, Group) else self.shared_group(n.id, n.span)
+            elif isinstance(n, A.Call):
+                d = self.env.def_asts.get(n.func.id)
+                kinds = [isinstance(p.type, A.GroupTypeExpr) for p in d.params] if d else []
+                stack.extend(a for i, a in enumerate(n.args)
+                             if not (i < len(kinds) and kinds[i] and isinstance(a, A.Name)))
+                stack.extend(k.value for k in n.kwargs)
+            elif isinstance(n, A.Keyword):
+                stack.append(n.value)
+            elif hasattr(n, "__dataclass_fields__") and not isinstance(n, A.Name):
+                stack.extend(getattr(n, f) for f in n.__dataclass_fields__ if f != "span")
+        return found
+
+    def unrolled(self, s, groups: dict):
+        """The statement once per member: each group name stands for its
+        k-th member (a group of one for every k). An assignment binds a
+        group of the results; an update of a group updates each member."""
+        lengths = {g_name: len(g.items) for g_name, g in groups.items()}
+        sizes = sorted(set(lengths.values()) - {1})
+        if len(sizes) > 1:
+            a, b = sorted(lengths, key=lambda n: (lengths[n], n))[-2:]
+            fail("E1108", f"groups of different sizes in one statement: `{a}` has {lengths[a]} "
+                 f"values, `{b}` has {lengths[b]}", s.span,
+                 "every group in a statement is walked in step: pass groups that match "
+                 "(declare state with `shared NAME like GROUP = ...`)")
+        count = sizes[0] if sizes else 1
+        if isinstance(s, A.Update) and s.target.id not in groups and count > 1:
+            fail("E1108", f"`{s.target.id}` is one value, but this update is written for each of "
+                 f"{count} members", s.span, "update a group of the same size")
+        if isinstance(s, A.Return):
+            fail("E1107", "a def cannot return a group", s.span, "return tensors")
+        saved, results = dict(self.locals), []
+        try:
+            for k in range(count):
+                for g_name, g in groups.items():
+                    self.locals[g_name] = g.items[k if len(g.items) > 1 else 0]
+                try:
+                    results.append(self.unrolled_once(s, groups, k))
+                except SymError as err:     # say which member the statement was written for
+                    members = ", ".join(f"`{n}` is `{g.names[k if len(g.names) > 1 else 0]}`"
+                                        for n, g in groups.items() if g.names is not None)
+                    raise with_note(err, Note(f"written for each member of a group; here {members}")
+                                    if members else None) from None
+        finally:
+            self.locals = saved
+        if isinstance(s, A.Assign):
+            for t in s.targets:
+                self.check_local_name(t.id, t.span, "local value")
+            for j, t in enumerate(s.targets):
+                parts = [r if len(s.targets) == 1 else r[j] for r in results]
+                self.locals[t.id] = Group(tuple(parts), None, t.id)
+
+    def unrolled_once(self, s, groups, k):
+        if isinstance(s, A.Assign):
+            value = self.expr(s.value)
+            if len(s.targets) > 1 and not (isinstance(value, tuple) and len(value) == len(s.targets)):
+                fail("E0110", f"cannot unpack this value into {len(s.targets)} names", s.span)
+            return value
+        if isinstance(s, A.Update):
+            target = groups.get(s.target.id)
+            if target is not None:
+                if target.names is None:
+                    fail("E0501", f"`{s.target.id}` is a group of local values: only shared values "
+                         "can be updated with `<-`", s.target.span,
+                         f"to compute new values here, bind them: `{s.target.id} = ...`")
+                name = target.names[k if len(target.names) > 1 else 0]
+                s = A.Update(A.Name(name, s.target.span), s.value, s.span)
+            self.update(s)
+            return None
+        if isinstance(s, A.ExprStmt):
+            if isinstance(s.expr, A.Call) and self.is_def_call(s.expr):
+                self.call_def(s.expr.func.id, s.expr, statement=True)
+            else:
+                self.expr(s.expr)
+            return None
+        kind = type(s).__name__.lower()
+        fail("E0109", f"`{kind}` is not allowed inside a def", s.span,
+             "def bodies are straight-line: compute with `where(...)`, loop on the host")
 
 
 def size_var_span(d: A.Def, name):
@@ -434,7 +599,7 @@ def size_var_span(d: A.Def, name):
         if isinstance(e, A.BinOp):
             return find(e.left) or find(e.right)
         return None
-    for p in d.params:
+    for p in tensor_params(d):
         for dim in p.type.dims:
             span = find(dim)
             if span is not None:
@@ -444,7 +609,10 @@ def size_var_span(d: A.Def, name):
 
 def signature_text(d: A.Def) -> str:
     params, ret, _ = declared_types(d)
-    return f"def {d.name.id}({', '.join(f'{n}: {t}' for n, t in params)}) -> {ret}"
+    types = iter(t for _, t in params)
+    shown = [f"{p.name.id}: group" if isinstance(p.type, A.GroupTypeExpr) else f"{p.name.id}: {next(types)}"
+             for p in d.params]
+    return f"def {d.name.id}({', '.join(shown)}) -> {ret}"
 
 
 def fold(op, a, b, span=None):
@@ -551,11 +719,18 @@ def literal_tensor(e: A.ListExpr):
     return (len(values),), values
 
 
-def inline(env: Globals, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple | Node:
-    """Check d's body with `args` for its parameters (size variables unified)."""
+def inline(env: Globals, d: A.Def, args: list[Node], call: A.Call, stack, groups=None,
+           caller=None) -> tuple | Node:
+    """Check d's body with `args` for its parameters (size variables unified)
+    and `groups` for its `group` parameters. Called as a statement of
+    `caller`, its updates are the caller's."""
     params, ret, _ = declared_types(d)
-    sizes = unify_args(params, args, [a.span for a in call.args], d.name.id)
-    checker = BodyChecker(env, d, sizes, dict(zip((p for p, _ in params), args)), stack, True)
+    spans = [a.span for p, a in zip(d.params, call.args) if not isinstance(p.type, A.GroupTypeExpr)]
+    sizes = unify_args(params, args, spans, d.name.id)
+    checker = BodyChecker(env, d, sizes, {**dict(zip((p for p, _ in params), args)), **(groups or {})},
+                          stack, True)
+    if caller is not None:
+        checker.updates, checker.shared_nodes, checker.joins = caller.updates, caller.shared_nodes, True
     outputs = checker.run(ret)
     return outputs if isinstance(ret, TupleType) else outputs[0]
 
@@ -598,6 +773,9 @@ def check_update(name: str, want: TensorType, value: Node, span) -> None:
 
 
 def check_hides_global(env: Globals, d: A.Def, name, span, what):
+    declared = env.decl_spans.get(name)
+    if declared is not None and span is not None and declared.file != span.file:
+        return      # a def of an imported file cannot know the program's names: its own hide them
     if name in env.shareds:
         kind, hint = "shared value", (f"rename the {what}; inside a def `{name}` means the shared value, "
                                       f"and `{name} <- ...` updates it")

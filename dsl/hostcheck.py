@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -26,8 +27,8 @@ from .indexing import requirement_error
 from .ir import Node
 from .diagnostics import Diagnostic, Note, SymError, initializer_only, unknown_function
 from .hostargs import check_builtin, check_tensor_args
-from .hosttypes import (ANY, MNIST, NONE, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor,
-                        describe, from_dtype, join_names, sample, split_type, type_of)
+from .hosttypes import (ANY, MNIST, NONE, HAny, HFunc, HIter, HNone, HNum, HRecord, HStr, HTensor,
+                        describe, from_dtype, join, join_names, sample, split_type, type_of)
 from .registry import BY_NAME, DRAWS, HOST_SIGS, INIT_ONLY, INIT_SIGS, NAMES, OVERLOADED
 from .signature import bind
 from .scope import Default, Sig, Weak, bind_call, did_you_mean, fail, too_deep
@@ -93,10 +94,23 @@ class HostChecker:
         self.loop_states: list = []     # per enclosing loop: states at `break` and `continue`
         self.assigned: dict[str, object] = {}   # host variable -> span of its first assignment
         self.warned: set[str] = set()           # host variables named like a builtin, reported
+        self.procs: dict = getattr(prog, "procs", {})   # host functions by name
+        self.proc_stack: list[str] = []         # host functions being checked, innermost last
+        self.call_notes: list[Note] = []        # the calls that led to the statement checked
+        self.returns: list | None = None        # inside a host function: the types it returns
+        self.params: set[str] = set()           # inside a host function: its parameters
+        self.seen: set = set()                  # diagnostics reported (a body is checked per call)
 
     def report(self, d: Diagnostic):
-        if not self.quiet:
-            self._report(d)
+        if self.quiet:
+            return
+        key = (d.code, d.span, d.message)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if self.call_notes:
+            d = replace(d, notes=d.notes + tuple(reversed(self.call_notes)))
+        self._report(d)
 
     def check(self, items):
         for item in items:
@@ -116,6 +130,11 @@ class HostChecker:
 
     def item(self, item):
         if isinstance(item, A.Def) or isinstance(item, A.OptionDecl):
+            return
+        if isinstance(item, A.Proc):
+            self.proc_body(item, {p.id: ANY for p in item.params})
+            return
+        if isinstance(item, A.SharedGroup):
             return
         if isinstance(item, A.SharedDecl):
             self.shared_init(item)
@@ -176,7 +195,10 @@ class HostChecker:
                 fail("E0107", f"`{word}` outside a loop", s.span)
             self.loop_states[-1][isinstance(s, A.Continue)].append(dict(self.names))
         elif isinstance(s, A.Return):
-            fail("E0114", "`return` outside a def", s.span)
+            if self.returns is None:
+                fail("E0114", "`return` outside a def", s.span)
+            values = tuple(self.expr(v) for v in s.values)
+            self.returns.append(values[0] if len(values) == 1 else values)
 
     def assign(self, s: A.Assign):
         for t in s.targets:
@@ -198,8 +220,11 @@ class HostChecker:
             self.assigned.setdefault(target.id, target.span)
 
     def check_target(self, t: A.Name):
-        """A host variable may not take the name of a declaration."""
+        """A host variable may not take the name of a declaration (inside a
+        host function it may: its variables are its own)."""
         name = t.id
+        if self.returns is not None:
+            return
         if name in self.prog.shareds:
             fail("E0117", f"cannot assign shared `{name}` on the host", t.span,
                  f"a shared value changes through an update in a def (`{name} <- ...`), "
@@ -368,8 +393,12 @@ class HostChecker:
             return self.names[e.id]
         if e.id in self.prog.shareds:
             return from_tensor_type(self.prog.shareds[e.id])
-        if e.id in self.def_asts:
-            fail("E0106", f"`{e.id}` is a def; call it", e.span, f"write `{e.id}(...)`")
+        if e.id in getattr(self.prog, "groups", {}):
+            fail("E1107", f"`{e.id}` is a group of shared values, which exists inside defs only", e.span,
+                 f"on the host, read its members by name: {', '.join(self.prog.groups[e.id])}")
+        if e.id in self.def_asts or e.id in self.procs:
+            kind = "def" if e.id in self.def_asts else "host function"
+            fail("E0106", f"`{e.id}` is a {kind}; call it", e.span, f"write `{e.id}(...)`")
         visible = list(self.names) + list(self.prog.shareds)
         fail("E0101", f"unknown name `{e.id}`", e.span,
              did_you_mean(e.id, visible) or "assign it before this line")
@@ -439,6 +468,10 @@ class HostChecker:
     # ---- calls -------------------------------------------------------------------
     def call(self, e: A.Call):
         name = e.func.id
+        if name in self.params:         # a host function's parameter
+            return self.call_value(self.names.get(name, ANY), e)
+        if name in self.procs:
+            return self.call_proc(name, e)
         if name in self.def_asts:
             return self.call_def(name, e)
         if name in OVERLOADED and len(e.args) != 1:
@@ -511,8 +544,75 @@ class HostChecker:
         check_tensor_args(name, {p: (types[id(a)], a.span) for p, a in given.items()}, e.span)
         return static_builtin(e, types, literals)
 
+    # ---- host functions --------------------------------------------------------------
+    def call_value(self, t, e: A.Call):
+        """A call of a host function's parameter: the def or host function
+        passed for it, or anything where the argument is not known."""
+        if isinstance(t, HFunc):
+            return self.call_proc(t.name, e) if t.kind == "proc" else self.call_def(t.name, e)
+        if isinstance(t, HAny):
+            for a in e.args:
+                self.expr(a)
+            return ANY
+        fail("E0106", f"`{e.func.id}` is {describe(t)}, not a function", e.func.span,
+             "pass a def or a host function by its name to call it here")
+
+    def call_proc(self, name, e: A.Call):
+        """Check a call of a host function: its arguments, then its body with
+        their types (what goes wrong there is noted with this call)."""
+        proc = self.procs[name]
+        if e.kwargs:
+            fail("E0104", f"host functions take positional arguments only (`{name}`)", e.kwargs[0].span)
+        if len(e.args) != len(proc.params):
+            fail("E0103", f"`{name}` takes {plural(len(proc.params), 'argument')}, got {len(e.args)}",
+                 e.span, f"signature: {proc_signature(proc)}",
+                 [Note(f"`{name}` is defined here", proc.name.span)])
+        args = {p.id: self.argument(a) for p, a in zip(proc.params, e.args)}
+        if name in self.proc_stack:     # recursion: the body is being checked already
+            return ANY
+        self.call_notes.append(Note(f"in this call of `{name}`", e.span))
+        try:
+            return self.proc_body(proc, args)
+        finally:
+            self.call_notes.pop()
+
+    def argument(self, a):
+        if isinstance(a, A.Name) and (a.id not in self.names or isinstance(self.names[a.id], HFunc)):
+            if isinstance(self.names.get(a.id), HFunc):
+                return self.names[a.id]
+            if a.id in self.def_asts:
+                return HFunc(a.id)
+            if a.id in self.procs:
+                return HFunc(a.id, "proc")
+        return self.expr(a)
+
+    def proc_body(self, proc: A.Proc, args: dict):
+        """The type a host function returns for arguments of these types. Its
+        body sees the options, its parameters and its own variables."""
+        saved = (self.names, self.loop_depth, self.loop_states, self.returns, self.params)
+        self.names = {**{n: type_of(o.value) for n, o in self.prog.options.items()}, **args}
+        self.loop_depth, self.loop_states, self.returns = 0, [], []
+        self.params = {p.id for p in proc.params}
+        self.proc_stack.append(proc.name.id)
+        try:
+            self.block(proc.body)
+            returned = self.returns
+        finally:
+            self.proc_stack.pop()
+            self.names, self.loop_depth, self.loop_states, self.returns, self.params = saved
+        if not returned:
+            return NONE
+        out = returned[0]
+        for t in returned[1:]:
+            out = join(out, t)
+        return out
+
     def call_def(self, name, e: A.Call):
         d = self.def_asts[name]
+        if any(isinstance(p.type, A.GroupTypeExpr) for p in d.params):
+            fail("E1110", f"`{name}` takes a group of shared values, so it is called inside a def",
+                 e.span, f"call it as a statement of the def that trains: `{name}(...)` on a line "
+                 "of its own there")
         info = self.prog.defs.get(name)
         if e.kwargs:
             fail("E0104", f"defs take positional arguments only (`{name}`)", e.kwargs[0].span)
@@ -558,6 +658,10 @@ class HostChecker:
             fail("E0602", f"argument `{pname}` of `{info.name}` must be {ptype}, got {got}",
                  arg.span, problem, [Note(f"signature: {info.signature}")])
         return {var: size for var, (size, _, _) in bound.items()}
+
+
+def proc_signature(proc: A.Proc) -> str:
+    return f"proc {proc.name.id}({', '.join(p.id for p in proc.params)})"
 
 
 # ---- types of host expressions ---------------------------------------------------

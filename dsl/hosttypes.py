@@ -183,3 +183,15 @@ def sample(t):
     if isinstance(t, HTensor) and t.dtype in NUMPY_DTYPE:
         return np.ones((), NUMPY_DTYPE[t.dtype])       # dtype only; shapes are checked apart
     return None
+
+
+# ---- host functions -----------------------------------------------------------------
+@dataclass(frozen=True)
+class HFunc:
+    """A def or a host function passed by name to a host function
+    (`early_stopping(train, errors, ...)`): the callee calls it."""
+    name: str
+    kind: str = "def"           # or "proc"
+
+    def __str__(self):
+        return f"the {self.kind} `{self.name}`"

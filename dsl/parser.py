@@ -479,6 +479,8 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Def(name, params, ret, body, span)
 
     def type(self, meta, dtype, dims=()):
+        if dtype.id == "group" and not dims:    # a def parameter taking a group of shared values
+            return ast.GroupTypeExpr(self._span(meta))
         if dtype.id not in DTYPES and not (dtype.id == "stream" and not dims):
             raise _diag("E0007", f"unknown dtype `{dtype.id}`", dtype.span, DTYPE_HINT)
         for dim in dims:
@@ -487,6 +489,23 @@ class _ToAst(Transformer_NonRecursive):
 
     def tuple_type(self, meta, *types):
         return ast.TupleTypeExpr(types, self._span(meta))
+
+    # -- modules: imports and host functions
+    def import_item(self, meta, module):
+        return ast.Import(module, self._span(meta))
+
+    def proc_item(self, meta, name, params, body):
+        span = self._span(meta)
+        header = Span(span.file, span.line, span.col, name.span.end_line, name.span.end_col)
+        return ast.Proc(name, params, body, header)
+
+    proc_params = _children
+
+    def shared_group(self, meta, name, *members):
+        return ast.SharedGroup(name, members, self._span(meta))
+
+    def shared_like(self, meta, name, group, init):
+        return ast.SharedLike(name, group, init, self._span(meta))
 
     # -- statements
     def assign(self, meta, *parts):

@@ -9,9 +9,10 @@ import math
 from dataclasses import dataclass, field
 
 from . import ast as A
-from .checker import Globals, check_def, tensor_type
-from .diagnostics import Diagnostic, Note, SymError
+from .checker import Globals, check_def, takes_groups, tensor_type
+from .diagnostics import Diagnostic, Note, SymError, error
 from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
+from .modules import Imports, import_notes, resolve_imports
 from .parser import parse
 from .scope import did_you_mean, fail, literal_value, too_deep
 from .types import STREAM, memory_bytes, too_large_message, value_bytes
@@ -33,11 +34,15 @@ class CheckedProgram:
     streams: dict = field(default_factory=dict)     # random streams: name -> A.SharedDecl
     options: dict = field(default_factory=dict)     # name -> OptionInfo
     defs: dict = field(default_factory=dict)        # name -> DefInfo
+    procs: dict = field(default_factory=dict)       # name -> A.Proc (host functions)
+    groups: dict = field(default_factory=dict)      # name -> names of its shared values
+    group_spans: dict = field(default_factory=dict)  # name -> where it is declared
     diagnostics: list = field(default_factory=list)
     # (expression, what the checker found: an IR node, a host type...) for
     # every expression checked, in order; kept only when asked (editors' hover)
     expr_types: list | None = None
     gradients: dict = field(default_factory=dict)   # id(gradient node) -> parallel.GradInfo
+    imports: Imports = field(default_factory=Imports)
 
     @property
     def errors(self):
@@ -64,13 +69,17 @@ def check_source(text: str, filename: str = "<input>", options: dict | None = No
         tree = parse(text, filename)
     except SymError as e:
         return CheckedProgram(filename, A.Program(()), diagnostics=list(e.diagnostics))
-    return check_program(tree, filename, options or {}, record_types)
+    tree, imports = resolve_imports(tree, filename)
+    return check_program(tree, filename, options or {}, record_types, imports)
 
 
 def check_program(tree: A.Program, filename: str, overrides: dict,
-                  record_types: bool = False) -> CheckedProgram:
-    prog = CheckedProgram(filename, tree, expr_types=[] if record_types else None)
+                  record_types: bool = False, imports: Imports | None = None) -> CheckedProgram:
+    prog = CheckedProgram(filename, tree, expr_types=[] if record_types else None,
+                          imports=imports or Imports())
+    prog.diagnostics.extend(prog.imports.diagnostics)
     report = prog.diagnostics.append
+    tree = prog.ast = A.Program(expand_like(tree.items, report), tree.file)
     def_asts = {}
     for item in tree.items:
         try:
@@ -87,7 +96,11 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
     env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
                       **{n: d.name.span for n, d in prog.shared_decls.items()}}
     env.typed = prog.expr_types
+    env.procs = prog.procs
+    env.groups = prog.groups
     for name, d in def_asts.items():
+        if takes_groups(d):     # checked where it is called, with the groups it is given
+            continue
         try:
             prog.defs[name] = check_def(env, d)
         except SymError as e:
@@ -99,8 +112,11 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
     if record_types:
         host.expr = recording(host.expr, prog.expr_types)
     host.check(tree.items)
-    prog.diagnostics.sort(key=lambda d: (d.span is None, d.span.line if d.span else 0,
-                                         d.span.col if d.span else 0))
+    # the program's own diagnostics first, then each imported file's, each by position
+    prog.diagnostics.sort(key=lambda d: (d.span is None, d.span is not None and d.span.file != filename,
+                                         d.span.file if d.span else "",
+                                         d.span.line if d.span else 0, d.span.col if d.span else 0))
+    prog.diagnostics[:] = [import_notes(d, prog.imports) for d in prog.diagnostics]
     return prog
 
 
@@ -113,12 +129,17 @@ def recording(expr, found: list):
     return expr_noted
 
 
-KINDS = {A.SharedDecl: "shared", A.OptionDecl: "option", A.Def: "def"}
+KINDS = {A.SharedDecl: "shared", A.OptionDecl: "option", A.Def: "def", A.Proc: "proc",
+         A.SharedGroup: "group"}
 
 
 def declare(prog, item, overrides, def_asts):
-    if isinstance(item, (A.SharedDecl, A.OptionDecl, A.Def)):
+    if isinstance(item, tuple(KINDS)):
         check_new_name(prog, item, def_asts)
+    if isinstance(item, A.Proc):
+        prog.procs[item.name.id] = item
+    if isinstance(item, A.SharedGroup):
+        prog.groups[item.name.id] = group_members(prog, item)
     if isinstance(item, A.SharedDecl):
         name = item.name.id
 
@@ -165,6 +186,7 @@ def check_new_name(prog, item, def_asts):
     earlier = earlier_declaration(prog, def_asts, name)
     if earlier is not None:
         first_kind, first_span = earlier
+        clash_across_files(prog, name, kind, item.name.span, first_kind, first_span)
         if first_kind != kind:
             fail("E0115", f"`{name}` is declared twice: as {first_kind} and as {kind}", item.name.span,
                  "defs, shared values and options share one namespace: rename one of them",
@@ -193,7 +215,68 @@ def earlier_declaration(prog, def_asts, name):
         return "option", prog.options[name].span
     if name in def_asts:
         return "def", def_asts[name].name.span
+    if name in prog.procs:
+        return "proc", prog.procs[name].name.span
+    if name in prog.group_spans:
+        return "group", prog.group_spans[name]
     return None
+
+
+# ---- groups of shared values ------------------------------------------------------
+def expand_like(items, report) -> tuple:
+    """`shared velocity like params = zeros()`: one shared declaration per
+    member of `params` (`velocity_W` of W's type, ...) and the group
+    `velocity` of them, in the declaration's place."""
+    decls, groups, out = {}, {}, []
+    for item in items:
+        if isinstance(item, A.SharedDecl):
+            decls[item.name.id] = item
+        elif isinstance(item, A.SharedGroup):
+            groups[item.name.id] = [m.id for m in item.members]
+        elif isinstance(item, A.SharedLike):
+            name, span = item.name.id, item.name.span
+            members = groups.get(item.group.id)
+            if members is None or not all(m in decls for m in members):
+                report(error("E1109", f"`{item.group.id}` is not a group of shared values declared "
+                             "before this line", item.group.span,
+                             f"declare the group first: `shared {item.group.id} = [W, b]`").diagnostic)
+                continue
+            new = [A.SharedDecl(A.Name(f"{name}_{m}", span), decls[m].type, item.init, item.span)
+                   for m in members]
+            for d in new:
+                decls[d.name.id] = d
+            groups[name] = [d.name.id for d in new]
+            out.extend(new)
+            item = A.SharedGroup(item.name, tuple(d.name for d in new), item.span)
+        out.append(item)
+    return tuple(out)
+
+
+def group_members(prog, item: A.SharedGroup) -> tuple[str, ...]:
+    prog.group_spans[item.name.id] = item.name.span
+    names = [m.id for m in item.members]
+    for i, m in enumerate(item.members):
+        if m.id not in prog.shareds:
+            fail("E1109", f"`{m.id}` is not a shared value declared before this group", m.span,
+                 did_you_mean(m.id, prog.shareds) or "a group lists shared values declared above it")
+        if m.id in names[:i]:
+            fail("E1109", f"`{m.id}` is listed twice in the group `{item.name.id}`", m.span,
+                 "list each shared value once")
+    return tuple(names)
+
+
+def clash_across_files(prog, name, kind, span, first_kind, first_span):
+    """A name declared in two files (the program and a file it imports, or
+    two imported files) is an error at the import line that brought the
+    later declaration in, with a note at each declaration."""
+    if span.file == first_span.file:
+        return
+    later = span if span.file != prog.file else first_span
+    where = prog.imports.top_import(later.file)
+    fail("E1103", f"`{name}` is declared in `{first_span.file}` (as {first_kind}) "
+         f"and in `{span.file}` (as {kind})", where or span,
+         "imported names join the program's namespace: rename one of them",
+         [Note(f"`{name}` is declared here", first_span), Note(f"and here", span)])
 
 
 def convert_option(name, given, default, item):

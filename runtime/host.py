@@ -18,13 +18,14 @@ import numpy as np
 from dsl import ast as A
 from dsl.build import apply
 from dsl.checker import WeakTensor
-from dsl.diagnostics import error, initializer_only, unknown_function
+from dsl.diagnostics import Note, SymError, error, initializer_only, unknown_function
 from dsl.ir import Function
 from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, check_initializer,
                            check_no_draw_on_host, check_stream_seed,
-                           check_number, int_result_fits, is_initializer, number_ast)
+                           check_number, int_result_fits, is_initializer, number_ast, proc_signature)
 from dsl.hostargs import check_tensor_args
-from dsl.hosttypes import type_of
+from dsl.hosttypes import HFunc, type_of
+from dsl.modules import import_notes
 from dsl.registry import OVERLOADED, SIGS
 from dsl.scope import Default, bind_call
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, TensorType
@@ -48,6 +49,19 @@ class Break(Exception):
 
 class Continue(Exception):
     pass
+
+
+class Return(Exception):
+    """`return` in a host function: carries the value to its call."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+
+# Host functions may call themselves this deep; deeper is an error, not a
+# Python RecursionError (each level takes a few dozen interpreter frames).
+MAX_PROC_DEPTH = 40
 
 
 def to_python(value):
@@ -76,16 +90,25 @@ class Interpreter:
         self.call_lock = threading.RLock()   # calls from several threads take turns
         self.parallel = None            # runtime.parallel.DataParallel on K ranks
         self.main_rank = True           # the rank that writes files (`save`)
+        self.procs: dict = getattr(prog, "procs", {})   # host functions by name
+        self.proc_calls: list[str] = []      # the host functions running, innermost last
+        self.proc_params: list[set] = []     # and the names of their parameters
 
     # ---- items and statements ------------------------------------------------
     def run(self):
-        for item in self.prog.ast.items:
-            if isinstance(item, (A.Def, A.OptionDecl)):
-                continue
-            if isinstance(item, A.SharedDecl):
-                self.init_shared(item)
-            else:
-                self.statement(item)
+        try:
+            for item in self.prog.ast.items:
+                if isinstance(item, (A.Def, A.OptionDecl, A.Proc, A.SharedGroup)):
+                    continue
+                if isinstance(item, A.SharedDecl):
+                    self.init_shared(item)
+                else:
+                    self.statement(item)
+        except SymError as e:   # an error in an imported file names the import chain
+            imports = getattr(self.prog, "imports", None)
+            if imports is None or not imports.origin:
+                raise
+            raise SymError([import_notes(d, imports) for d in e.diagnostics]) from None
 
     def block(self, stmts):
         for s in stmts:
@@ -96,9 +119,10 @@ class Interpreter:
             self.assign(s.targets, self.ev(s.value), s.span)
         elif isinstance(s, A.ExprStmt):
             e = s.expr
-            if isinstance(e, A.Call) and e.func.id in self.functions:
-                self.call_def(e.func.id, self.def_args(e), [a.span for a in e.args], e.span,
-                              discard=True)
+            callee = self.callee(e.func.id, e.func.span) if isinstance(e, A.Call) else None
+            if callee is not None and callee.kind == "def":
+                self.call_def(callee.name, self.def_args(e, callee.name), [a.span for a in e.args],
+                              e.span, discard=True)
             else:
                 self.ev(e)
         elif isinstance(s, A.For):
@@ -109,6 +133,9 @@ class Interpreter:
             raise Break()
         elif isinstance(s, A.Continue):
             raise Continue()
+        elif isinstance(s, A.Return) and self.proc_calls:
+            values = tuple(self.ev(v) for v in s.values)
+            raise Return(values[0] if len(values) == 1 else values)
         else:   # the checker rejects the rest before anything runs
             raise error("E0114", f"`{type(s).__name__.lower()}` is not a host statement", s.span)
 
@@ -154,13 +181,17 @@ class Interpreter:
             check_stream_seed(name, seed if isinstance(seed, int) else None, init.span)
             self.set_shared(name, np.array([seed, 0], np.int64), init.span)
             return
-        if is_initializer(init, self.functions):
-            value = self.initializer(init, name, t)
-        elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
-            value = self.ev_ListExpr(init, t.dtype)
-        else:
-            value = self.ev(init)
-        self.set_shared(name, value, init.span)
+        try:
+            if is_initializer(init, self.functions):
+                value = self.initializer(init, name, t)
+            elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
+                value = self.ev_ListExpr(init, t.dtype)
+            else:
+                value = self.ev(init)
+            self.set_shared(name, value, init.span)
+        except MemoryError as exc:  # it fits the physical memory, but not the memory free now
+            raise error("E0221", f"out of memory allocating shared `{name}`: {exc}", item.type.span,
+                        "use smaller sizes; a shared value must fit in memory") from None
 
     def initializer(self, call: A.Call, name: str, t: TensorType):
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared
@@ -292,11 +323,14 @@ class Interpreter:
             raise error("E0603", f"bad index: {exc}", e.span)
 
     def ev_Call(self, e: A.Call):
-        name = e.func.id
-        if name in self.functions:
-            args = self.def_args(e)
-            outputs = self.call_def(name, args, [a.span for a in e.args], e.span)
+        callee = self.callee(e.func.id, e.func.span)
+        if callee is not None and callee.kind == "proc":
+            return self.call_proc(callee.name, e)
+        if callee is not None:
+            args = self.def_args(e, callee.name)
+            outputs = self.call_def(callee.name, args, [a.span for a in e.args], e.span)
             return outputs
+        name = e.func.id
         check_no_draw_on_host(name, e, self.prog.streams)
         if name in INIT_ONLY:
             raise initializer_only(name, e.func.span)
@@ -306,10 +340,66 @@ class Interpreter:
         return self.builtin(e)
 
     # ---- calls ---------------------------------------------------------------------
-    def def_args(self, call: A.Call) -> list:
+    # ---- host functions ----------------------------------------------------------
+    def callee(self, name: str, span=None) -> HFunc | None:
+        """The def or host function a call names: itself, or the one passed
+        for a host function's parameter of that name."""
+        value = self.vars.get(name)
+        if isinstance(value, HFunc):
+            return value
+        if self.proc_calls and name in self.proc_params[-1]:
+            raise error("E0106", f"`{name}` is {describe(value)}, not a function", span,
+                        "pass a def or a host function by its name to call it here")
+        if name in self.procs:
+            return HFunc(name, "proc")
+        if name in self.functions:
+            return HFunc(name)
+        return None
+
+    def call_proc(self, name: str, e: A.Call):
+        """Run a host function: its parameters and the options are its
+        variables. An error inside it gets a note naming this call."""
+        proc = self.procs[name]
+        if len(e.args) != len(proc.params) or e.kwargs:
+            raise error("E0103", f"`{name}` takes {len(proc.params)} arguments, got {len(e.args)}",
+                        e.span, f"signature: {proc_signature(proc)}")
+        args = [self.proc_argument(a) for a in e.args]
+        if len(self.proc_calls) >= MAX_PROC_DEPTH:
+            raise too_deep_calls(name, e.span, self.proc_calls)
+        saved = self.vars
+        self.vars = {**{n: o.value for n, o in self.prog.options.items()},
+                     **{p.id: v for p, v in zip(proc.params, args)}}
+        self.proc_calls.append(name)
+        self.proc_params.append({p.id for p in proc.params})
+        try:
+            self.block(proc.body)
+            return None
+        except Return as r:
+            return r.value
+        except SymError as exc:
+            raise SymError([located_in_call(d, name, e.span) for d in exc.diagnostics]) from None
+        except RecursionError:
+            raise too_deep_calls(name, e.span, self.proc_calls) from None
+        finally:
+            self.proc_calls.pop()
+            self.proc_params.pop()
+            self.vars = saved
+
+    def proc_argument(self, a):
+        """A def or host function passed by name, or a value."""
+        if isinstance(a, A.Name) and isinstance(self.vars.get(a.id), HFunc):
+            return self.vars[a.id]
+        if isinstance(a, A.Name) and a.id not in self.vars:
+            if a.id in self.procs:
+                return HFunc(a.id, "proc")
+            if a.id in self.functions:
+                return HFunc(a.id)
+        return self.ev(a)
+
+    def def_args(self, call: A.Call, name: str | None = None) -> list:
         """The arguments of a def call; a list literal takes its parameter's
         dtype, as a number does (`f([0.1])` for an f64[n] parameter is exact)."""
-        params = self.functions[call.func.id].params
+        params = self.functions[name or call.func.id].params
         return [self.ev_ListExpr(a, params[i].type.dtype)
                 if isinstance(a, A.ListExpr) and i < len(params) else self.ev(a)
                 for i, a in enumerate(call.args)]
@@ -460,6 +550,20 @@ class Interpreter:
         fname, param = where
         check_tensor_args(fname, {param: (type_of(value), span)}, span)
         raise error("E0606", f"cannot use {describe(value)} here", span)
+
+
+def located_in_call(d, name, span):
+    """An error inside a host function, with a note naming the call (the
+    innermost call's note comes first)."""
+    if span is None or span == d.span or any(n.span == span for n in d.notes):
+        return d
+    return dataclasses.replace(d, notes=d.notes + (Note(f"in this call of `{name}`", span),))
+
+
+def too_deep_calls(name, span, calls) -> SymError:
+    return error("E1105", f"host function `{name}` is called more than {MAX_PROC_DEPTH} calls deep",
+                 span, "host functions may call themselves, but not this deep: use a `for` loop",
+                 [Note(f"the innermost calls: {' -> '.join(calls[-5:])} -> {name}")])
 
 
 def is_number(v) -> bool:

@@ -16,6 +16,8 @@ Layout: `tests/errors/<category>/NAME.sym` holds a small bad program and
   first line `# run: FLAGS` adds flags (`# run: --nan-check`). They must
   not need the MNIST files.
 
+Files in a folder named `imported` are imported by goldens, not goldens.
+
 `SYM_UPDATE_GOLDEN=1 pytest tests/test_errors.py` rewrites the .expected
 files from the current output; read the diff before committing it.
 
@@ -39,7 +41,8 @@ GOLDEN = REPO / "tests" / "errors"
 RUN_CATEGORY = "runtime"
 UPDATE = os.environ.get("SYM_UPDATE_GOLDEN") == "1"
 
-CASES = sorted(GOLDEN.rglob("*.sym"))
+# files under a folder named `imported` are what other goldens import, not cases
+CASES = sorted(p for p in GOLDEN.rglob("*.sym") if "imported" not in p.relative_to(GOLDEN).parts)
 
 
 def case_id(path: Path) -> str:

@@ -148,8 +148,9 @@ def assert_checks(text: str, filename: str = "fuzz.sym") -> CheckedProgram:
         rendered = d.render()
         assert rendered.startswith(f"{d.severity}[{d.code}]: ")
         for span in [d.span] + [n.span for n in d.notes]:
-            if span is not None:
-                assert span.file == filename
+            if span is not None and span.file != filename:    # in a file the program imports
+                assert span.file in prog.imports.origin, (span, rendered)
+            elif span is not None:
                 assert 1 <= span.line <= n_lines + 1, (span, rendered)
                 assert span.col >= 1, (span, rendered)
     for info in prog.defs.values():           # every checked def is well typed
@@ -157,7 +158,8 @@ def assert_checks(text: str, filename: str = "fuzz.sym") -> CheckedProgram:
             for d in node.type.shape:
                 assert not isinstance(d, int) or d >= 0, (info.name, node.op, node.type)
     assert prog.diagnostics == sorted(
-        prog.diagnostics, key=lambda d: (d.span is None, d.span.line if d.span else 0,
+        prog.diagnostics, key=lambda d: (d.span is None, d.span is not None and d.span.file != filename,
+                                         d.span.file if d.span else "", d.span.line if d.span else 0,
                                          d.span.col if d.span else 0))
     return prog
 
