@@ -1,0 +1,293 @@
+"""Convolution and pooling kernels.
+
+Before grouping, the `conv_pad` pass (passes.py) turns every convolution
+into a *valid* one over a buffer, so that two kernel writers do all of it:
+
+  conv2d full       -> conv2d valid of x zero-padded by kh-1, kw-1 (unslice)
+  conv2d_grad_x     -> conv2d valid of gy dilated by the stride and padded
+                       (unslice), with the filters transposed (o <-> c) and
+                       unflipped (a small map kernel)
+  conv2d_grad_k     -> conv2d_grad_k valid of the padded x
+
+  correlate (CPU)  implicit GEMM, no im2col: each work-item keeps an MB
+                   output channels x R output rows x CW columns block of
+                   the result in vector registers; per (c, u, v) it loads R
+                   row vectors of the image (unaligned pointer casts) and
+                   broadcasts MB filter taps (plain `a * b + c`: pocl does
+                   not inline builtins).
+  filter grads (CPU) gk[o, c, u, v] is a dot product over (n, i, j) of gy
+                   and a shifted image: each work-item keeps MO x NP dot
+                   products in vectors along j.
+  GPU renderings   one work-item per output element; the filters (correlate)
+                   or gy rows (filter grads) staged in local memory by the
+                   work-group.
+
+Pooling is inline index arithmetic (lowering entries emit_pool,
+emit_pool_grad): the max or mean of a window is computed in the kernel that
+reads it, so the bias and tanh after a pooling are one kernel with it; the
+gradient of an input element visits the windows that contain it (no
+atomics): max pooling's goes to the first maximum of each window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dsl.ir import Node
+
+from .cgen import CTYPE, VTYPE, dim_c, prod_c
+from .emit import Buf, Ix, Kernel
+from .kernels import Grid, reqd, store
+from .matmul import split_width
+
+REGISTERS = 12          # vector accumulators per work-item (AVX2: 16 registers)
+GPU_LOCAL = 64
+
+
+@dataclass
+class Correlation:
+    """out[n, m, i, j] = sum_{q, u, v} x[n, q, i*sh + u, j*sw + v] * w(m, q, u, v)
+    with w(m, q, u, v) = w[base + m*sm + q*sq + u*su + v*sv] (C expressions)."""
+    N: object
+    Q: object
+    H: object
+    W: object
+    M: object
+    OH: object
+    OW: object
+    KH: object
+    KW: object
+    sh: int
+    sw: int
+    w_strides: tuple    # (base, sm, sq, su, sv) as C expressions
+
+
+def conv_geometry(node: Node) -> Correlation:
+    """A valid conv2d as a correlation with the flipped filters."""
+    x, w = node.inputs
+    N, Q, H, W = x.type.shape
+    M, _, KH, KW = w.type.shape
+    _, _, OH, OW = node.type.shape
+    sh, sw = node.attr("stride")
+    kh, kw = dim_c(KH), dim_c(KW)
+    base = f"(({kh} - 1) * {kw} + {kw} - 1)"
+    strides = (base, prod_c((Q, KH, KW)), prod_c((KH, KW)), f"(-{kw})", "(-1)")
+    return Correlation(N, Q, H, W, M, OH, OW, KH, KW, sh, sw, strides)
+
+
+# ---- choosing the register block ------------------------------------------------------
+def width_of(dtype: str) -> int:
+    return 8 if dtype == "f32" else 4
+
+
+def column_chunks(OW, width: int):
+    """The vector chunks one work-item covers along a row: the whole row
+    when it is short and known (24 -> 8 8 8, 12 -> 8 4), else two vectors."""
+    if isinstance(OW, int) and OW <= 4 * width:
+        return split_width(OW, width)
+    return [width, width]
+
+
+def block_shape(M, rows, chunks):
+    """(MB channels, R rows): the most accumulators (MB * R * chunks) that
+    fit in the vector registers beside the R * chunks image vectors and MB
+    filter taps of one step (measured: spilling halves the speed), then
+    the least work on channels past M, then more rows."""
+    n = len(chunks)
+    best = None
+    for mb in range(1, REGISTERS + 1):
+        for r in range(1, REGISTERS + 1):
+            if mb * r * n + r * n + mb > REGISTERS + 2:
+                continue
+            if isinstance(rows, int) and r > rows:
+                continue
+            waste = (-(-M // mb) * mb - M) / M if isinstance(M, int) else 0
+            score = (mb * r * n * (1 - waste), r)
+            if best is None or score > best[0]:
+                best = (score, mb, r)
+    return best[1], best[2]
+
+
+# ---- correlate: conv2d (CPU) -----------------------------------------------------------
+def correlate_cpu(k: Kernel, g: Correlation, x: str, w: str, t: str, epilogue) -> Grid:
+    width = width_of("f32" if t == "float" else "f64")
+    chunks = column_chunks(g.OW, width)
+    CW = sum(chunks)
+    rows = g.N * g.OH if isinstance(g.N, int) and isinstance(g.OH, int) else None
+    MB, R = block_shape(g.M, rows, chunks)
+    import os
+    if os.environ.get("CONV_MBR"):
+        MB, R = map(int, os.environ["CONV_MBR"].split(","))
+    N, Q, H, W, M, OH, OW = (dim_c(d) for d in (g.N, g.Q, g.H, g.W, g.M, g.OH, g.OW))
+    base, sm, sq, su, sv = g.w_strides
+    rows_c = prod_c((g.N, g.OH))
+    k.line(f"const long m0 = get_global_id(0) * {MB}, j0 = get_global_id(1) * {CW};")
+    k.line(f"const long g0 = get_global_id(2) * {R};")
+    k.line(f"if (m0 >= {M} || j0 >= {OW} || g0 >= {rows_c}) return;")
+    for r in range(R):   # rows past the end compute the last row again; never stored
+        k.line(f"const long row{r} = min(g0 + {r}, (long){rows_c} - 1);")
+        k.line(f"const long n{r} = row{r} / {OH}, i{r} = row{r} % {OH};")
+        k.line(f"const __global {t}* x{r} = {x} + n{r} * {prod_c((g.Q, g.H, g.W))} "
+               f"+ i{r} * {g.sh} * {W} + j0 * {g.sw};")
+    for c in range(MB):
+        k.line(f"const __global {t}* w{c} = {w} + {base} + min(m0 + {c}, (long){M} - 1) * {sm};")
+    offsets = [sum(chunks[:i]) for i in range(len(chunks))]
+    plain = [t if n == 1 else f"{t}{n}" for n in chunks]
+    vtypes = [k.vector_type(t, n) for n in chunks]
+    accs = [(r, c, i) for r in range(R) for c in range(MB) for i in range(len(chunks))]
+    for r, c, i in accs:
+        k.line(f"{plain[i]} acc{r}_{c}_{i} = ({plain[i]})0;")
+
+    def body(load):
+        with k.block(f"for (long q = 0; q < {Q}; q++)", loop=True):
+            with k.block(f"for (long u = 0; u < {dim_c(g.KH)}; u++)", loop=True):
+                k.line(f"const long xo = q * {prod_c((g.H, g.W))} + u * {W};")
+                k.line(f"const long wo = q * {sq} + u * {su};")
+                for v in taps(k, g.KW):
+                    for r in range(R):
+                        for i, (off, n) in enumerate(zip(offsets, chunks)):
+                            k.line(f"const {plain[i]} xv{r}_{i} = "
+                                   f"{load(r, i, off, n, v)};")
+                    for c in range(MB):
+                        k.line(f"const {t} wv{c} = w{c}[wo + {v} * {sv}];")
+                        for r in range(R):
+                            for i in range(len(chunks)):
+                                k.line(f"acc{r}_{c}_{i} = wv{c} * xv{r}_{i} + acc{r}_{c}_{i};")
+
+    def vector_load(r, i, off, n, v):
+        at = f"x{r} + xo + {v} + {off * g.sw}"
+        if n == 1:
+            return f"*({at})"
+        if g.sw == 1:
+            return f"*(const __global {vtypes[i]}*)({at})"
+        lanes = ", ".join(f"({at})[{lane * g.sw}]" for lane in range(n))
+        return f"({plain[i]})({lanes})"
+
+    def edge_load(r, i, off, n, v):     # lanes past the row's end read its last column
+        lanes = [f"x{r}[xo + {v} + min((long){off + lane}, {OW} - 1 - j0) * {g.sw}]"
+                 for lane in range(n)]
+        return lanes[0] if n == 1 else f"({plain[i]})({', '.join(lanes)})"
+
+    if isinstance(g.OW, int) and g.OW % CW == 0:
+        body(vector_load)
+    else:
+        with k.block(f"if (j0 + {CW} <= {OW})"):
+            body(vector_load)
+        with k.block("else"):
+            body(edge_load)
+    k.line(f"{t} res[{R * MB * CW}];")
+    for r, c, i in accs:
+        for lane in range(chunks[i]):
+            value = f"acc{r}_{c}_{i}" if chunks[i] == 1 else f"acc{r}_{c}_{i}.s{lane:x}"
+            k.line(f"res[{(r * MB + c) * CW + offsets[i] + lane}] = {value};")
+    k.line(f"const long ns[{R}] = {{{', '.join(f'n{r}' for r in range(R))}}};")
+    k.line(f"const long is[{R}] = {{{', '.join(f'i{r}' for r in range(R))}}};")
+    with k.block(f"for (int r = 0; r < {R}; r++)"):
+        k.line(f"if (g0 + r >= {rows_c}) break;")
+        with k.block(f"for (int c = 0; c < {MB}; c++)"):
+            k.line(f"const long m = m0 + c; if (m >= {M}) break;")
+            with k.block(f"for (int jj = 0; jj < {CW}; jj++)"):
+                k.line(f"const long j = j0 + jj; if (j >= {OW}) break;")
+                k.line(f"const {t} acc = res[(r * {MB} + c) * {CW} + jj];")
+                epilogue(["ns[r]", "m", "is[r]", "j"], "acc")
+    k.attributes = reqd((1, 1, 4))
+    return Grid(((g.M,), (g.OW,), (g.N, g.OH)), (MB, CW, R), (1, 1, 4))
+
+
+def taps(k: Kernel, KW):
+    """The filter columns: written out when few and known (the C compiler
+    then folds the offsets), else a loop."""
+    if isinstance(KW, int) and KW <= 16:
+        for v in range(KW):
+            with k.block(""):
+                yield str(v)
+        return
+    with k.block(f"for (long v = 0; v < {dim_c(KW)}; v++)", loop=True):
+        yield "v"
+
+
+# ---- filter gradients (CPU) -------------------------------------------------------------
+def filter_grad_geometry(node: Node):
+    """gk[o, c, u, v] = sum_{n, i, j} gy[n, o, i, j] * x[n, c, i*sh + kh-1-u, j*sw + kw-1-v]
+    of a valid conv2d: (N, C, H, W, O, OH, OW, KH, KW, sh, sw)."""
+    x, gy = node.inputs
+    N, C, H, W = x.type.shape
+    _, O, OH, OW = gy.type.shape
+    KH, KW = node.type.shape[2:]
+    sh, sw = node.attr("stride")
+    return N, C, H, W, O, OH, OW, KH, KW, sh, sw
+
+
+def dot_block(P, O):
+    """(MO filters, NP taps) per work-item: the most dot products that fit
+    in the registers beside their MO + NP operand vectors."""
+    best = None
+    for mo in range(1, REGISTERS + 1):
+        for np_ in range(1, REGISTERS + 1):
+            if mo * np_ + mo + np_ > REGISTERS + 2:
+                continue
+            waste = 0.0
+            for d, b in ((O, mo), (P, np_)):
+                if isinstance(d, int):
+                    waste += (-(-d // b) * b - d) / d
+            score = (mo * np_ * (1 - waste), np_)
+            if best is None or score > best[0]:
+                best = (score, mo, np_)
+    return best[1], best[2]
+
+
+def filter_grad_cpu(k: Kernel, geo, x: str, gy: str, t: str, epilogue) -> Grid:
+    N, C, H, W, O, OH, OW, KH, KW, sh, sw = geo
+    width = width_of("f32" if t == "float" else "f64")
+    P = prod_c((C, KH, KW))
+    taps_n = prod_c((KH, KW))
+    MO, NP = dot_block(C * KH * KW if all(isinstance(d, int) for d in (C, KH, KW)) else None,
+                       O)
+    kh, kw, Wc = dim_c(KH), dim_c(KW), dim_c(W)
+    vt = k.vector_type(t, width)
+    vec = f"{t}{width}"
+    k.line(f"const long pb = get_global_id(0) * {NP}, o0 = get_global_id(1) * {MO};")
+    k.line(f"if (pb >= {P} || o0 >= {dim_c(O)}) return;")
+    for b in range(NP):      # taps past the end compute the last one again; never stored
+        k.line(f"const long p{b} = min(pb + {b}, (long){P} - 1);")
+        k.line(f"const long c{b} = p{b} / {taps_n}, u{b} = p{b} % {taps_n} / {kw}, "
+               f"v{b} = p{b} % {kw};")
+        k.line(f"const __global {t}* x{b} = {x} + c{b} * {prod_c((H, W))} "
+               f"+ ({kh} - 1 - u{b}) * {Wc} + ({kw} - 1 - v{b});")
+    for a in range(MO):
+        k.line(f"const __global {t}* g{a} = {gy} + min(o0 + {a}, (long){dim_c(O)} - 1) "
+               f"* {prod_c((OH, OW))};")
+    pairs = [(a, b) for a in range(MO) for b in range(NP)]
+    for a, b in pairs:
+        k.line(f"{vec} acc{a}_{b} = ({vec})0;")
+        k.line(f"{t} s{a}_{b} = 0;")
+    with k.block(f"for (long n = 0; n < {dim_c(N)}; n++)", loop=True):
+        with k.block(f"for (long i = 0; i < {dim_c(OH)}; i++)", loop=True):
+            k.line(f"const long xo = n * {prod_c((C, H, W))} + i * {sh} * {Wc};")
+            k.line(f"const long go = n * {prod_c((O, OH, OW))} + i * {dim_c(OW)};")
+            k.line("long j = 0;")
+            with k.block(f"for (; j + {width} <= {dim_c(OW)}; j += {width})", loop=True):
+                for a in range(MO):
+                    k.line(f"const {vec} gv{a} = *(const __global {vt}*)({'g'}{a} + go + j);")
+                for b in range(NP):
+                    if sw == 1:
+                        k.line(f"const {vec} xv{b} = *(const __global {vt}*)(x{b} + xo + j);")
+                    else:
+                        lanes = ", ".join(f"x{b}[xo + (j + {l}) * {sw}]" for l in range(width))
+                        k.line(f"const {vec} xv{b} = ({vec})({lanes});")
+                for a, b in pairs:
+                    k.line(f"acc{a}_{b} = gv{a} * xv{b} + acc{a}_{b};")
+            with k.block(f"for (; j < {dim_c(OW)}; j++)", loop=True):
+                for a, b in pairs:
+                    k.line(f"s{a}_{b} += g{a}[go + j] * x{b}[xo + j * {sw}];")
+    with k.block(f"for (int a = 0; a < {MO}; a++)"):
+        k.line(f"const long o = o0 + a; if (o >= {dim_c(O)}) break;")
+        with k.block(f"for (int b = 0; b < {NP}; b++)"):
+            k.line(f"const long p = pb + b; if (p >= {P}) break;")
+            k.line(f"{t} acc = 0;")
+            for a, b in pairs:
+                lanes = " + ".join(f"acc{a}_{b}.s{l:x}" for l in range(width))
+                k.line(f"if (a == {a} && b == {b}) acc = {lanes} + s{a}_{b};")
+            k.line(f"const long c = p / {taps_n}, u = p % {taps_n} / {kw}, v = p % {kw};")
+            epilogue(["o", "c", "u", "v"], "acc")
+    k.attributes = reqd((1, 1))
+    return Grid(((C, KH, KW), (O,)), (NP, MO), (1, 1))
