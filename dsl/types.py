@@ -218,3 +218,20 @@ class BroadcastError(Exception):
     def __init__(self, axis: int, left: Dim, right: Dim):
         super().__init__(axis, left, right)
         self.axis, self.left, self.right = axis, left, right
+
+
+class NotDivisible(Exception):
+    """A size divided by a stride that is not a whole number for every
+    value of its variables (`(h - 5) // 2` with `h` a variable)."""
+
+
+def dim_floordiv(d: Dim, k: int) -> Dim:
+    """`d // k` for a positive integer k. A size is divided exactly when every
+    variable's coefficient is a multiple of k (`(2*h - 1) // 2` is `h - 1`);
+    otherwise the quotient is no polynomial and NotDivisible is raised."""
+    if isinstance(d, int):
+        return d // k
+    terms = _terms(d)
+    if any(c % k for m, c in terms.items() if m):
+        raise NotDivisible(d, k)
+    return _make({m: c // k for m, c in terms.items()})
