@@ -32,7 +32,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dsl.ir import Node
+from dsl.build import apply
+from dsl.ir import Node, node, toposort, with_inputs
+from dsl.ops import Op
+from dsl.types import TensorType, dim_add, dim_mul, dim_sub
 
 from .cgen import CTYPE, VTYPE, dim_c, prod_c
 from .emit import Buf, Ix, Kernel
@@ -114,9 +117,6 @@ def correlate_cpu(k: Kernel, g: Correlation, x: str, w: str, t: str, epilogue) -
     CW = sum(chunks)
     rows = g.N * g.OH if isinstance(g.N, int) and isinstance(g.OH, int) else None
     MB, R = block_shape(g.M, rows, chunks)
-    import os
-    if os.environ.get("CONV_MBR"):
-        MB, R = map(int, os.environ["CONV_MBR"].split(","))
     N, Q, H, W, M, OH, OW = (dim_c(d) for d in (g.N, g.Q, g.H, g.W, g.M, g.OH, g.OW))
     base, sm, sq, su, sv = g.w_strides
     rows_c = prod_c((g.N, g.OH))
@@ -291,3 +291,245 @@ def filter_grad_cpu(k: Kernel, geo, x: str, gy: str, t: str, epilogue) -> Grid:
             epilogue(["o", "c", "u", "v"], "acc")
     k.attributes = reqd((1, 1))
     return Grid(((C, KH, KW), (O,)), (NP, MO), (1, 1))
+
+
+# ---- the conv_pad pass: every convolution a valid one over a buffer -----------------------
+def placed(g: Node, starts, step, size) -> Node:
+    """g's last two axes placed every `step` from `starts` in zeros of
+    `size` (an unslice); g itself when that changes nothing."""
+    shape = g.type.shape
+    if all(s == 0 for s in starts) and tuple(step) == (1, 1) and tuple(size) == tuple(shape[2:]):
+        return g
+    items = tuple(("slice", 0, d, 1, d) for d in shape[:2])
+    for start, st, length in zip(starts, step, shape[2:]):
+        stop = dim_add(dim_add(start, dim_mul(st, dim_sub(length, 1))), 1)
+        items += (("slice", start, stop, st, length),)
+    return apply(Op.UNSLICE, (g,), g.span, type=TensorType(g.type.dtype, shape[:2] + tuple(size)),
+                 items=items)
+
+
+def padded(x: Node, window) -> Node:
+    """x zero-padded by window - 1 on each side (a full convolution's input)."""
+    starts = [dim_sub(w, 1) for w in window]
+    size = [dim_add(d, dim_mul(2, s)) for d, s in zip(x.type.shape[2:], starts)]
+    return placed(x, starts, (1, 1), size)
+
+
+def image_grad_as_conv(n: Node, gy: Node, k: Node) -> Node:
+    """conv2d_grad_x(gy, k) = conv2d valid of gy dilated by the stride
+    (placed at kh-1 in valid mode, at 0 in full mode, in zeros of h + kh - 1)
+    with the filters transposed (o <-> c) and flipped back."""
+    kh, kw = k.type.shape[2:]
+    h, w = n.type.shape[2:]
+    starts = (dim_sub(kh, 1), dim_sub(kw, 1)) if n.attr("mode") == "valid" else (0, 0)
+    gyd = placed(gy, starts, n.attr("stride"), (dim_add(h, dim_sub(kh, 1)), dim_add(w, dim_sub(kw, 1))))
+    kt = apply(Op.TRANSPOSE, (k,), n.span, perm=(1, 0, 2, 3))
+    full = tuple(("slice", 0, d, 1, d) for d in kt.type.shape[:2])
+    flip = tuple(("slice", dim_sub(d, 1), None, -1, d) for d in kt.type.shape[2:])
+    kt = apply(Op.SLICE, (kt,), n.span, items=full + flip)
+    return node(Op.CONV2D, (gyd, kt), n.type, n.span, mode="valid", stride=(1, 1))
+
+
+def valid_convolutions(roots: list, origin: dict) -> list:
+    """Rewrite full-mode convolutions and image gradients as valid
+    convolutions of padded buffers (see the module doc)."""
+    new: dict[int, Node] = {}
+    for n in toposort(roots):
+        inputs = tuple(new[id(i)] for i in n.inputs)
+        m = with_inputs(n, inputs)
+        if n.op == Op.CONV2D_GRAD_X:
+            m = image_grad_as_conv(n, *inputs)
+        elif n.op in (Op.CONV2D, Op.CONV2D_GRAD_K) and n.attr("mode") == "full":
+            window = inputs[1].type.shape[2:] if n.op == Op.CONV2D else n.attr("kernel")
+            first = padded(inputs[0], window)
+            m = Node(n.op, (first,) + inputs[1:], n.type,
+                     tuple((a, "valid" if a == "mode" else v) for a, v in n.attrs), n.span)
+        if m is not n and n.op in (Op.CONV2D, Op.CONV2D_GRAD_X, Op.CONV2D_GRAD_K):
+            origin[id(m)] = n
+        new[id(n)] = m
+    return [new[id(r)] for r in roots]
+
+
+# ---- kernels for the graph's conv nodes -----------------------------------------------------
+def conv_kernel(k: Kernel, root: Node, core: Node, target: str) -> Grid:
+    """The kernel computing `core` (a valid conv2d or conv2d_grad_k, after
+    the conv_pad pass), storing through `root`, an elementwise epilogue
+    reading core at its own index (or core itself)."""
+    t = CTYPE[core.type.dtype]
+    a = k.pointer(k.ctx.buffer_of(core.inputs[0]))
+    b = k.pointer(k.ctx.buffer_of(core.inputs[1]))
+    shape = core.type.shape
+
+    def epilogue(axes, acc):
+        ix = Ix(axes)
+        k.overrides[id(core)] = lambda _ix: acc
+        store(k, root, ix.flat_in(shape), acc if root is core else k.compute(root, ix))
+
+    if core.op == Op.CONV2D:
+        geo = conv_geometry(core)
+        if target == "cpu" and core.type.dtype in ("f32", "f64"):
+            return correlate_cpu(k, geo, a, b, t, epilogue)
+        return correlate_gpu(k, geo, a, b, t, epilogue)
+    geo = filter_grad_geometry(core)
+    if target == "cpu" and core.type.dtype in ("f32", "f64"):
+        return filter_grad_cpu(k, geo, a, b, t, epilogue)
+    return filter_grad_gpu(k, geo, a, b, t, epilogue)
+
+
+# ---- GPU renderings -------------------------------------------------------------------------
+def correlate_gpu(k: Kernel, g: Correlation, x: str, w: str, t: str, epilogue) -> Grid:
+    """One work-item per output element; the work-group (GPU_LOCAL outputs
+    of one channel m) stages GPU_LOCAL filter taps at a time in local memory."""
+    T = GPU_LOCAL
+    N, Q, H, W, M, OH, OW = (dim_c(d) for d in (g.N, g.Q, g.H, g.W, g.M, g.OH, g.OW))
+    base, sm, sq, su, sv = g.w_strides
+    taps_n = prod_c((g.KH, g.KW))
+    total = prod_c((g.Q, g.KH, g.KW))
+    outputs = prod_c((g.N, g.OH, g.OW))
+    k.line("const long e = get_global_id(0), m = get_global_id(1);")
+    k.line("const int lid = get_local_id(0);")
+    k.line(f"const long pos = min(e, (long){outputs} - 1);")
+    k.line(f"const long n = pos / {prod_c((g.OH, g.OW))}, i = pos / {OW} % {OH}, j = pos % {OW};")
+    k.line(f"const __global {t}* xr = {x} + n * {prod_c((g.Q, g.H, g.W))} "
+           f"+ i * {g.sh} * {W} + j * {g.sw};")
+    k.line(f"__local {t} taps[{T}];")
+    k.line(f"{t} acc = 0;")
+    with k.block(f"for (long t0 = 0; t0 < {total}; t0 += {T})", loop=True):
+        k.line("const long tl = t0 + lid;")
+        k.line(f"const long lq = tl / {taps_n}, lu = tl % {taps_n} / {dim_c(g.KW)}, "
+               f"lv = tl % {dim_c(g.KW)};")
+        k.line(f"taps[lid] = tl < {total} ? {w}[{base} + m * {sm} + lq * {sq} + lu * {su} "
+               f"+ lv * {sv}] : ({t})0;")
+        k.line("barrier(CLK_LOCAL_MEM_FENCE);")
+        with k.block(f"for (int s = 0; s < {T} && t0 + s < {total}; s++)", loop=True):
+            k.line("const long tt = t0 + s;")
+            k.line(f"const long q = tt / {taps_n}, u = tt % {taps_n} / {dim_c(g.KW)}, "
+                   f"v = tt % {dim_c(g.KW)};")
+            k.line(f"acc += taps[s] * xr[q * {prod_c((g.H, g.W))} + u * {W} + v];")
+        k.line("barrier(CLK_LOCAL_MEM_FENCE);")
+    with k.block(f"if (e < {outputs})"):
+        epilogue(["n", "m", "i", "j"], "acc")
+    k.attributes = reqd((T, 1))
+    return Grid(((g.N, g.OH, g.OW), (g.M,)), (1, 1), (T, 1))
+
+
+def filter_grad_gpu(k: Kernel, geo, x: str, gy: str, t: str, epilogue) -> Grid:
+    """One work-group per filter tap gk[o, c, u, v]: its work-items take
+    strided shares of the (n, i, j) sum, combined in local memory."""
+    N, C, H, W, O, OH, OW, KH, KW, sh, sw = geo
+    T = GPU_LOCAL
+    kh, kw = dim_c(KH), dim_c(KW)
+    taps_n = prod_c((KH, KW))
+    k.line("const long p = get_group_id(0), o = get_global_id(1);")
+    k.line("const int lid = get_local_id(0);")
+    k.line(f"const long c = p / {taps_n}, u = p % {taps_n} / {kw}, v = p % {kw};")
+    k.line(f"const __global {t}* xp = {x} + c * {prod_c((H, W))} + ({kh} - 1 - u) * {dim_c(W)} "
+           f"+ ({kw} - 1 - v);")
+    k.line(f"const __global {t}* gp = {gy} + o * {prod_c((OH, OW))};")
+    k.line(f"__local {t} part[{T}];")
+    k.line(f"{t} acc = 0;")
+    with k.block(f"for (long e = lid; e < {prod_c((N, OH, OW))}; e += {T})", loop=True):
+        k.line(f"const long n = e / {prod_c((OH, OW))}, i = e / {dim_c(OW)} % {dim_c(OH)}, "
+               f"j = e % {dim_c(OW)};")
+        k.line(f"acc += gp[n * {prod_c((O, OH, OW))} + i * {dim_c(OW)} + j] "
+               f"* xp[n * {prod_c((C, H, W))} + i * {sh} * {dim_c(W)} + j * {sw}];")
+    k.line("part[lid] = acc;")
+    k.line("barrier(CLK_LOCAL_MEM_FENCE);")
+    with k.block(f"for (int s = {T // 2}; s > 0; s >>= 1)", loop=True):
+        with k.block("if (lid < s)"):
+            k.line("part[lid] += part[lid + s];")
+        k.line("barrier(CLK_LOCAL_MEM_FENCE);")
+    with k.block("if (lid == 0)"):
+        k.line(f"const {t} total = part[0];")
+        epilogue(["o", "c", "u", "v"], "total")
+    k.attributes = reqd((T, 1))
+    return Grid(((C, KH, KW, T), (O,)), (1, 1), (T, 1))
+
+
+# ---- pooling: inline lowerings ----------------------------------------------------------------
+def window_rows(n: Node, i: str, axis: int):
+    """(first input row of window i, window size, stride, input size) on axis 2 or 3."""
+    size = n.inputs[0].type.shape[axis]
+    window, stride = n.attr("window")[axis - 2], n.attr("stride")[axis - 2]
+    return f"({i} * {stride})", window, stride, size
+
+
+def window_cells(k: Kernel, n: Node, r0: str, c0: str):
+    """Yield (cell, row, col, inside) for each cell of the window at (r0,
+    c0), cell its row-major position in the window; `inside` is a C
+    condition, "1" when every window lies in the input."""
+    (ph, pw), H, W = n.attr("window"), n.inputs[0].type.shape[2], n.inputs[0].type.shape[3]
+    for u, v in k.each([ph, pw]):
+        row, col = k.let("long", f"{r0} + {u}", "r"), k.let("long", f"{c0} + {v}", "c")
+        inside = "1" if n.attr("ignore_border") else f"{row} < {dim_c(H)} && {col} < {dim_c(W)}"
+        yield f"{u} * {pw} + {v}", row, col, inside
+
+
+def window_count(n: Node, r0: str, c0: str) -> str:
+    """The number of input elements in the window (fewer at a partial edge)."""
+    (ph, pw), H, W = n.attr("window"), n.inputs[0].type.shape[2], n.inputs[0].type.shape[3]
+    if n.attr("ignore_border"):
+        return str(ph * pw)
+    return (f"(min({r0} + {ph}, (long){dim_c(H)}) - {r0}) * "
+            f"(min({c0} + {pw}, (long){dim_c(W)}) - {c0})")
+
+
+def emit_pool(k: Kernel, n: Node, ix: Ix) -> str:
+    """The max (NaN wins, as numpy's) or mean of one window."""
+    x = n.inputs[0]
+    t = VTYPE[n.type.dtype]
+    b, c, i, j = ix.axes
+    r0, c0 = k.let("long", f"{i} * {n.attr('stride')[0]}", "r"), \
+        k.let("long", f"{j} * {n.attr('stride')[1]}", "c")
+    is_max = n.attr("kind") == "max"
+    acc = k.var(t, f"-({t})INFINITY" if is_max else "0", "p")
+    for _, row, col, inside in window_cells(k, n, r0, c0):
+        with k.block(f"if ({inside})" if inside != "1" else ""):
+            v = k.value(x, Ix([b, c, row, col]))
+            k.line(f"{acc} = ({acc} != {acc} || {v} <= {acc}) ? {acc} : {v};" if is_max
+                   else f"{acc} += {v};")
+    if is_max:
+        return acc
+    return f"{acc} / ({t})({window_count(n, r0, c0)})"
+
+
+def emit_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
+    """An input element's gradient: the sum over the windows that contain
+    it of its share (max: the whole gy of a window whose first maximum it
+    is; mean: gy / the window's count). No atomics: each element gathers."""
+    x, gy = n.inputs
+    t = VTYPE[n.type.dtype]
+    b, c, a, e = ix.axes
+    (ph, pw), (sh, sw) = n.attr("window"), n.attr("stride")
+    OH, OW = gy.type.shape[2:]
+    acc = k.var(t, "0", "g")
+    bounds = []
+    for pos, win, st, out in ((a, ph, sh, OH), (e, pw, sw, OW)):
+        lo = k.let("long", f"{pos} - {win - 1} <= 0 ? 0 : ({pos} - {win - 1} + {st - 1}) / {st}", "lo")
+        hi = k.let("long", f"min({pos} / {st}, (long){dim_c(out)} - 1)", "hi")
+        bounds.append((lo, hi))
+    (ilo, ihi), (jlo, jhi) = bounds
+    with k.block(f"for (long wi = {ilo}; wi <= {ihi}; wi++)", loop=True):
+        with k.block(f"for (long wj = {jlo}; wj <= {jhi}; wj++)", loop=True):
+            r0, c0 = k.let("long", f"wi * {sh}", "r"), k.let("long", f"wj * {sw}", "c")
+            g = k.value(gy, Ix([b, c, "wi", "wj"]))
+            if n.attr("kind") == "mean":
+                k.line(f"{acc} += {g} / ({t})({window_count(n, r0, c0)});")
+            else:
+                at = first_maximum(k, n, x, b, c, r0, c0)
+                k.line(f"if ({at} == ({a} - {r0}) * {pw} + ({e} - {c0})) {acc} += {g};")
+    return acc
+
+
+def first_maximum(k: Kernel, n: Node, x: Node, b: str, c: str, r0: str, c0: str) -> str:
+    """The row-major position in the window at (r0, c0) of its first
+    maximum (strictly greater replaces); the first NaN wins (numpy's argmax)."""
+    t = VTYPE[n.type.dtype]
+    best = k.var(t, k.value(x, Ix([b, c, r0, c0])), "best")
+    at = k.var("long", "0", "at")
+    for cell, row, col, inside in window_cells(k, n, r0, c0):
+        with k.block(f"if ({inside})" if inside != "1" else ""):
+            v = k.value(x, Ix([b, c, row, col]))
+            k.line(f"if ({v} > {best} || ({v} != {v} && {best} == {best})) "
+                   f"{{ {best} = {v}; {at} = {cell}; }}")
+    return at
