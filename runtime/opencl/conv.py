@@ -470,8 +470,8 @@ def window_count(n: Node, r0: str, c0: str) -> str:
     (ph, pw), H, W = n.attr("window"), n.inputs[0].type.shape[2], n.inputs[0].type.shape[3]
     if n.attr("ignore_border"):
         return str(ph * pw)
-    return (f"(min({r0} + {ph}, (long){dim_c(H)}) - {r0}) * "
-            f"(min({c0} + {pw}, (long){dim_c(W)}) - {c0})")
+    return (f"(min((long){r0} + {ph}, (long){dim_c(H)}) - {r0}) * "
+            f"(min((long){c0} + {pw}, (long){dim_c(W)}) - {c0})")
 
 
 def emit_pool(k: Kernel, n: Node, ix: Ix) -> str:
@@ -505,6 +505,7 @@ def emit_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
     acc = k.var(t, "0", "g")
     bounds = []
     for pos, win, st, out in ((a, ph, sh, OH), (e, pw, sw, OW)):
+        pos = k.let("long", f"(long)({pos})", "a")
         lo = k.let("long", f"{pos} - {win - 1} <= 0 ? 0 : ({pos} - {win - 1} + {st - 1}) / {st}", "lo")
         hi = k.let("long", f"min({pos} / {st}, (long){dim_c(out)} - 1)", "hi")
         bounds.append((lo, hi))
