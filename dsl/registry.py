@@ -108,6 +108,10 @@ BUILTINS: tuple[Builtin, ...] = (
             init_sig=Sig(("mean", "std"), DRAW), usage="shared W: f32[...] = normal(mean, std, seed=S)"),
     Builtin("uniform", "uniform draws with numpy.random.RandomState(seed)",
             init_sig=Sig(("low", "high"), DRAW), usage="shared W: f32[...] = uniform(low, high, seed=S)"),
+    Builtin("conv2d", "convolution of images f[b, c, h, w] with filters f[o, c, kh, kw] "
+            "(flipped, as Theano's conv2d)", Sig(("x", "w"), (("mode", "valid"), ("stride", (1, 1))))),
+    *(Builtin(f"{k}_pool2d", f"{k} of each `window` of images f[b, c, h, w]",
+              Sig(("x", "window"), (("stride", None), ("ignore_border", True)))) for k in ("max", "mean")),
 )
 BY_NAME = {b.name: b for b in BUILTINS}
 
