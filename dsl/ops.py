@@ -428,8 +428,7 @@ def _windows(size: Dim, window: Dim, stride: int, what: str, x: TensorType) -> D
     except NotDivisible:
         _fail("E0233", f"`{what}` of {x} cannot size its result: ({dim_str(dim_sub(size, window))}) // "
               f"{stride} is not a whole number for every value of its sizes",
-              f"write the size as a multiple of the stride (e.g. `f32[n, c, {stride}*h, ...]`), "
-              "use a number, or a stride of 1")
+              "give the image's height and width as numbers (`f32[n, 1, 28, 28]`), or a stride of 1")
 
 
 def _too_small(size: Dim, window: Dim) -> bool:

@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
-from dsl.ops import Op
+from dsl.ops import Op, pool_out_dim
 from dsl.types import (NUMPY_DTYPE, TensorType, dim_eval, memory_bytes, too_large_message,
                        value_bytes)
 
@@ -83,8 +83,9 @@ class WindowTooLarge(RunFault):
 
     def __init__(self, node: Node, image: tuple, window: tuple):
         what = "filters" if node.op == Op.CONV2D else "a window"
+        name = node.op if node.op == Op.CONV2D else f"{node.attr('kind')}_pool2d"
         shown = TensorType(node.inputs[0].type.dtype, image)
-        super().__init__(node, f"`{node.op}` needs {what} no larger than the image: the image is "
+        super().__init__(node, f"`{name}` needs {what} no larger than the image: the image is "
                          f"{shown}, the {what.removeprefix('a ')} {window[0]}x{window[1]}",
                          "call it with images at least as large as the window, "
                          "or use mode=\"full\" (convolution) or ignore_border=false (pooling)")
@@ -96,13 +97,14 @@ def _window_misfit(n, sizes: dict):
     image = n.inputs[0].type.concrete_shape(sizes)
     if n.op == Op.CONV2D:
         window = n.inputs[1].type.concrete_shape(sizes)[2:]
-        if n.attr("mode") == "full":
-            return None
+        fits = n.attr("mode") == "full" or all(i >= w for i, w in zip(image[2:], window))
     else:
         window = tuple(n.attr("window"))
-    if any(i < w for i, w in zip(image[2:], window)):
-        return WindowTooLarge(n, image, tuple(window))
-    return None
+        # the sizes the type holds assume whole windows; Theano's for these numbers
+        wanted = tuple(pool_out_dim(i, w, s, n.attr("ignore_border"), "", None)
+                       for i, w, s in zip(image[2:], window, n.attr("stride")))
+        fits = all(d > 0 for d in wanted) and wanted == n.type.concrete_shape(sizes)[2:]
+    return None if fits else WindowTooLarge(n, image, tuple(window))
 
 
 EXTREMA = ("max", "min", "argmax", "argmin")
