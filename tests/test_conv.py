@@ -242,3 +242,39 @@ def test_none_adds_axes_of_size_one():
                         "def g(x: f32[m, k]) -> f32[k, 1]:\n"
                         "    return x[0, :, none]\n", "t.sym")
     assert not prog.diagnostics, [d.render() for d in prog.diagnostics]
+
+
+# ---- the tensor API under Theano's names -----------------------------------------
+def test_theano_names_compute_the_same(monkeypatch):
+    import dsl
+    monkeypatch.setenv("SYM_BACKEND", "numpy")
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(4, 1, 3, 3)).astype(np.float32)
+    b = rng.normal(size=4).astype(np.float32)
+    xv = rng.normal(size=(5, 64)).astype(np.float32)
+    x = dsl.matrix("x")
+    W, B = dsl.shared(w, name="W"), dsl.shared(b, name="B")
+    img = x.reshape((x.shape[0], 1, 8, 8))          # binds x's second size to 64
+    conv = dsl.conv2d(img, W, border_mode="full", subsample=(2, 1))
+    corr = dsl.conv2d(img, W, filter_flip=False)
+    pooled = dsl.pool_2d(conv, (3, 2), ignore_border=False, stride=(2, 2), mode="average_exc_pad")
+    hidden = dsl.tanh(dsl.pool_2d(corr, (2, 2)) + B.dimshuffle("x", 0, "x", "x")).flatten(2)
+    got_conv, got_pooled, got_hidden = dsl.function([x], [conv, pooled, hidden])(xv)
+    images = xv.reshape(5, 1, 8, 8).astype(np.float64)
+    want_conv = ref_conv2d(images, w, "full", (2, 1))
+    np.testing.assert_allclose(got_conv, want_conv, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_pooled, ref_pool2d(want_conv, "mean", (3, 2), (2, 2), False),
+                               rtol=1e-5, atol=1e-5)
+    corr_want = ref_conv2d(images, w[:, :, ::-1, ::-1], "valid", (1, 1))     # cross-correlation
+    want = np.tanh(ref_pool2d(corr_want, "max", (2, 2), (2, 2), True) + b[None, :, None, None])
+    np.testing.assert_allclose(got_hidden, want.reshape(5, 36), rtol=1e-5, atol=1e-5)
+
+
+def test_dimshuffle_reorders_and_adds_axes(monkeypatch):
+    import dsl
+    monkeypatch.setenv("SYM_BACKEND", "numpy")
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = dsl.matrix("x")
+    got = dsl.function([x], x.dimshuffle(1, "x", 0))(a)
+    np.testing.assert_array_equal(got, a.T[:, None, :])
+    assert x.flatten().ndim == 1 and x[None].ndim == 3
