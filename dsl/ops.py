@@ -420,16 +420,15 @@ def _image(t: TensorType, what: str, role: str) -> None:
         _fail("E0207", f"`{what}` needs a float tensor, got {t}", f"convert first: `f32(...)`")
 
 
-def _windows(size: Dim, window: Dim, stride: int, what: str) -> Dim:
+def _windows(size: Dim, window: Dim, stride: int, what: str, x: TensorType) -> Dim:
     """How many window positions `(size - window) // stride + 1` a sliding
     window has; `size - window` may hold sizes if it divides exactly."""
     try:
         return dim_add(dim_floordiv(dim_sub(size, window), stride), 1)
     except NotDivisible:
-        _fail("E0233", f"`{what}` cannot size its result: ({dim_str(dim_sub(size, window))}) // "
+        _fail("E0233", f"`{what}` of {x} cannot size its result: ({dim_str(dim_sub(size, window))}) // "
               f"{stride} is not a whole number for every value of its sizes",
-              f"write the size as a multiple of the stride (e.g. `f32[n, c, {stride}*h, ...]`), "
-              "use a number, or a stride of 1")
+              "give the image's height and width as numbers (`f32[n, 1, 28, 28]`), or a stride of 1")
 
 
 def _too_small(size: Dim, window: Dim) -> bool:
@@ -448,7 +447,7 @@ def conv_out_dims(x: TensorType, k: TensorType, mode: str, stride: tuple) -> tup
             _fail("E0231", f"`conv2d` in valid mode needs filters no larger than the image: "
                   f"image {x} has {name} {dim_str(size)}, filters {k} have {dim_str(window)}",
                   "use smaller filters, pad the image, or `mode=\"full\"`")
-        out.append(_windows(size, window, stride[axis - 2], "conv2d"))
+        out.append(_windows(size, window, stride[axis - 2], "conv2d", x))
     return tuple(out)
 
 
@@ -474,17 +473,18 @@ def rule_conv2d_grad_k(ts, attrs):
     return TensorType(x.dtype, (gy.shape[1], x.shape[1]) + tuple(attrs["kernel"]))
 
 
-def pool_out_dim(size: Dim, window: int, stride: int, ignore_border: bool) -> Dim:
+def pool_out_dim(size: Dim, window: int, stride: int, ignore_border: bool, what: str,
+                 x: TensorType) -> Dim:
     """Theano's pooled size. Without ignore_border the partial windows at
     the edge count too (a window must start inside the input)."""
     if ignore_border:
-        return _windows(size, window, stride, "pool2d")
+        return _windows(size, window, stride, what, x)
     if stride >= window:                        # (size - 1) // stride + 1
-        return _windows(size, 1, stride, "pool2d")
+        return _windows(size, 1, stride, what, x)
     if isinstance(size, int) and size < window:     # one partial window
         return 1
     # max(0, ceil((size - window) / stride)) + 1, for a size >= window
-    return _windows(dim_add(size, stride - 1), window, stride, "pool2d")
+    return _windows(dim_add(size, stride - 1), window, stride, what, x)
 
 
 def rule_pool2d(ts, attrs):
@@ -499,7 +499,8 @@ def rule_pool2d(ts, attrs):
             _fail("E0232", f"`{what}` window {tuple(window)} is larger than its input {x} "
                   f"({name} {dim_str(size)} < {window[axis - 2]})",
                   "use a smaller window, or `ignore_border=false` to pool the partial window")
-        out.append(pool_out_dim(size, window[axis - 2], stride[axis - 2], attrs["ignore_border"]))
+        out.append(pool_out_dim(size, window[axis - 2], stride[axis - 2], attrs["ignore_border"],
+                                what, x))
     return TensorType(x.dtype, x.shape[:2] + tuple(out))
 
 

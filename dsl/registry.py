@@ -47,7 +47,7 @@ X = Sig(("x",))
 AXIS = Sig(("x",), (("axis", None), ("keepdims", False)))
 ROW = Sig(("x",), (("axis", -1),))
 TWO = Sig(("a", "b"))
-DRAW = (("seed", None),)
+DRAW = (("seed", None), ("after", None))     # after=W0: continue W0's generator
 UNARY_DOCS = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)",
               "log2": "base-2 log", "sqrt": "square root",
               "sign": "-1, 0 or 1", "tanh": "hyperbolic tangent",
@@ -104,10 +104,16 @@ BUILTINS: tuple[Builtin, ...] = (
             usage='mnist() or mnist("folder or file.pkl.gz")'),
     Builtin("format", "a number as text, by a Python format spec",
             host_sig=Sig(("value", "spec")), usage='format(value, "spec")'),
-    Builtin("normal", "normal draws with numpy.random.RandomState(seed)",
+    Builtin("normal", "normal draws with numpy.random.RandomState(seed), or continuing the one "
+            "that drew `after`",
             init_sig=Sig(("mean", "std"), DRAW), usage="shared W: f32[...] = normal(mean, std, seed=S)"),
-    Builtin("uniform", "uniform draws with numpy.random.RandomState(seed)",
+    Builtin("uniform", "uniform draws with numpy.random.RandomState(seed), or continuing the one "
+            "that drew `after`",
             init_sig=Sig(("low", "high"), DRAW), usage="shared W: f32[...] = uniform(low, high, seed=S)"),
+    Builtin("conv2d", "convolution of images f[b, c, h, w] with filters f[o, c, kh, kw] "
+            "(flipped, as Theano's conv2d)", Sig(("x", "w"), (("mode", "valid"), ("stride", (1, 1))))),
+    *(Builtin(f"{k}_pool2d", f"{k} of each `window` of images f[b, c, h, w]",
+              Sig(("x", "window"), (("stride", None), ("ignore_border", True)))) for k in ("max", "mean")),
 )
 BY_NAME = {b.name: b for b in BUILTINS}
 

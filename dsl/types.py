@@ -31,12 +31,13 @@ class Size:
 
     def __str__(self) -> str:
         parts = []
-        for mono, coeff in self.terms:
+        # positive terms first, the constant last: `w - kw + 1`, not `-kw + w + 1`
+        for mono, coeff in sorted(self.terms, key=lambda t: 2 if not t[0] else t[1] < 0):
             if not mono:
                 parts.append(str(coeff))
                 continue
             body = "*".join(mono)
-            parts.append(body if coeff == 1 else f"{coeff}*{body}")
+            parts.append(body if coeff == 1 else f"-{body}" if coeff == -1 else f"{coeff}*{body}")
         return " + ".join(parts).replace("+ -", "- ")
 
     def variables(self) -> set[str]:

@@ -20,8 +20,9 @@ from dsl.build import apply
 from dsl.checker import WeakTensor
 from dsl.diagnostics import error, initializer_only, unknown_function
 from dsl.ir import Function
-from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, check_initializer,
-                           check_number, int_result_fits, is_initializer, number_ast)
+from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_after, check_as_in_def,
+                           check_initializer, check_number, int_result_fits, is_initializer,
+                           number_ast)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import type_of
 from dsl.registry import OVERLOADED, SIGS
@@ -72,6 +73,7 @@ class Interpreter:
         self.updates_only: dict[str, Function] = {}   # def name -> its updates alone
         self.report = None              # fn(message) for `sym run -v`
         self.call_lock = threading.RLock()   # calls from several threads take turns
+        self.streams: dict = {}         # shared name -> the RandomState that drew it
 
     # ---- items and statements ------------------------------------------------
     def run(self):
@@ -158,8 +160,9 @@ class Interpreter:
         shape and dtype, the arguments checked as the checker checks them."""
         fname = call.func.id
         bound = bind_call(call, INIT_SIGS[fname], fname)
+        check_after(bound, set(self.streams))
         args = {p: a.value if isinstance(a, Default) else materialize(self.ev(a))
-                for p, a in bound.items() if p != "dtype"}
+                for p, a in bound.items() if p not in ("dtype", "after")}
         check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
                                           for p, v in args.items()}, bound.get("dtype", Default(None)))
         shape, dtype = t.concrete_shape({}), NUMPY_DTYPE[t.dtype]
@@ -167,7 +170,9 @@ class Interpreter:
             return np.full(shape, 0 if fname == "zeros" else 1, dtype)
         if fname == "full":
             return np.full(shape, args["value"], dtype)
-        rng = np.random.RandomState(args["seed"])
+        after = bound.get("after")
+        rng = self.streams[after.id] if isinstance(after, A.Name) else np.random.RandomState(args["seed"])
+        self.streams[name] = rng        # `after=name` continues it
         if fname == "uniform":
             return rng.uniform(args["low"], args["high"], size=shape).astype(dtype)
         return rng.normal(args["mean"], args["std"], size=shape).astype(dtype)

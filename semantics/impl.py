@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
-from dsl.ops import Op
+from dsl.ops import Op, pool_out_dim
 from dsl.types import (NUMPY_DTYPE, TensorType, dim_eval, memory_bytes, too_large_message,
                        value_bytes)
 
@@ -78,6 +78,35 @@ class TooLarge(RunFault):
                          "use smaller sizes; a value must fit in memory at once")
 
 
+class WindowTooLarge(RunFault):
+    code = "E0234"
+
+    def __init__(self, node: Node, image: tuple, window: tuple):
+        what = "filters" if node.op == Op.CONV2D else "a window"
+        name = node.op if node.op == Op.CONV2D else f"{node.attr('kind')}_pool2d"
+        shown = TensorType(node.inputs[0].type.dtype, image)
+        super().__init__(node, f"`{name}` needs {what} no larger than the image: the image is "
+                         f"{shown}, the {what.removeprefix('a ')} {window[0]}x{window[1]}",
+                         "call it with images at least as large as the window, "
+                         "or use mode=\"full\" (convolution) or ignore_border=false (pooling)")
+
+
+def _window_misfit(n, sizes: dict):
+    """A conv2d or pool2d whose window is larger than its image now that the
+    sizes are numbers (the checker refuses it when it can tell before)."""
+    image = n.inputs[0].type.concrete_shape(sizes)
+    if n.op == Op.CONV2D:
+        window = n.inputs[1].type.concrete_shape(sizes)[2:]
+        fits = n.attr("mode") == "full" or all(i >= w for i, w in zip(image[2:], window))
+    else:
+        window = tuple(n.attr("window"))
+        # the sizes the type holds assume whole windows; Theano's for these numbers
+        wanted = tuple(pool_out_dim(i, w, s, n.attr("ignore_border"), "", None)
+                       for i, w, s in zip(image[2:], window, n.attr("stride")))
+        fits = all(d > 0 for d in wanted) and wanted == n.type.concrete_shape(sizes)[2:]
+    return None if fits else WindowTooLarge(n, image, tuple(window))
+
+
 EXTREMA = ("max", "min", "argmax", "argmin")
 EXISTING = ("param", "shared", "size", "const")     # values that are already in memory
 
@@ -85,7 +114,8 @@ EXISTING = ("param", "shared", "size", "const")     # values that are already in
 def check_sizes(nodes, sizes: dict) -> None:
     """What the sizes alone decide, checked before anything runs so that
     both backends report it first and alike: a value larger than this
-    machine's memory (E0221), max/min/argmax/argmin of zero elements (E0219)."""
+    machine's memory (E0221), max/min/argmax/argmin of zero elements (E0219),
+    a convolution or pooling window larger than its image (E0234)."""
     limit = memory_bytes()
     for n in nodes:
         if n.op in EXISTING:
@@ -94,6 +124,8 @@ def check_sizes(nodes, sizes: dict) -> None:
         nbytes = value_bytes(shape, n.type.dtype)
         if nbytes > limit:
             raise TooLarge(n, shape, nbytes)
+        if n.op in (Op.CONV2D, Op.POOL2D) and (misfit := _window_misfit(n, sizes)):
+            raise misfit
         if n.op in EXTREMA:
             x_shape = n.inputs[0].type.concrete_shape(sizes)
             axis = n.attr("axes") if n.op in ("max", "min") else n.attr("axis")
