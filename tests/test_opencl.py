@@ -373,7 +373,7 @@ def test_backend_passes_logged_for_explain():
     ls = apply("log_softmax", (x,), axis=1)
     listing = pass_listing(Function("f", (x,), (apply("add", tuple(twice)), sm, ls)))
     did = {name: what for name, _, what in listing}
-    assert [name for name, _, _ in listing] == ["cse", "share_rows", "groups"]
+    assert [name for name, _, _ in listing] == ["cse", "share_rows", "conv_pad", "groups"]
     assert did["cse"] == "8 → 6 nodes"
     assert did["share_rows"] == "1 softmax computed as exp(log_softmax)"
     assert did["groups"].startswith("3 kernel root(s)")
