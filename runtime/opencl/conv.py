@@ -17,7 +17,10 @@ into a *valid* one over a buffer, so that two kernel writers do all of it:
                    not inline builtins).
   filter grads (CPU) gk[o, c, u, v] is a dot product over (n, i, j) of gy
                    and a shifted image: each work-item keeps MO x NP dot
-                   products in vectors along j.
+                   products in vectors along j; a barrier every few images
+                   makes pocl run a group's work-items (neighbouring taps)
+                   image chunk by image chunk, so the chunk stays in cache
+                   (measured 1.5-2x).
   GPU renderings   one work-item per output element; the filters (correlate)
                    or gy rows (filter grads) staged in local memory by the
                    work-group.
@@ -38,7 +41,7 @@ from dsl.ops import Op
 from dsl.types import TensorType, dim_add, dim_mul, dim_sub
 
 from .cgen import CTYPE, VTYPE, dim_c, prod_c
-from .emit import Buf, Ix, Kernel
+from .emit import Ix, Kernel
 from .kernels import Grid, reqd, store
 from .matmul import split_width
 
@@ -243,10 +246,9 @@ def filter_grad_cpu(k: Kernel, geo, x: str, gy: str, t: str, epilogue) -> Grid:
     MO, NP = dot_block(C * KH * KW if all(isinstance(d, int) for d in (C, KH, KW)) else None,
                        O)
     kh, kw, Wc = dim_c(KH), dim_c(KW), dim_c(W)
-    vt = k.vector_type(t, width)
     vec = f"{t}{width}"
+    local, chunk = dot_schedule(C, KH, KW, OH, OW, MO, NP, width)
     k.line(f"const long pb = get_global_id(0) * {NP}, o0 = get_global_id(1) * {MO};")
-    k.line(f"if (pb >= {P} || o0 >= {dim_c(O)}) return;")
     for b in range(NP):      # taps past the end compute the last one again; never stored
         k.line(f"const long p{b} = min(pb + {b}, (long){P} - 1);")
         k.line(f"const long c{b} = p{b} / {taps_n}, u{b} = p{b} % {taps_n} / {kw}, "
@@ -256,29 +258,63 @@ def filter_grad_cpu(k: Kernel, geo, x: str, gy: str, t: str, epilogue) -> Grid:
     for a in range(MO):
         k.line(f"const __global {t}* g{a} = {gy} + min(o0 + {a}, (long){dim_c(O)} - 1) "
                f"* {prod_c((OH, OW))};")
+    for a in range(MO):
+        for b in range(NP):
+            k.line(f"{vec} acc{a}_{b} = ({vec})0;")
+    # a barrier after every `chunk` images: pocl runs the group's work-items
+    # (neighbouring taps) chunk by chunk, so the chunk's images stay in cache
+    with k.block(f"for (long n0 = 0; n0 < {dim_c(N)}; n0 += {chunk})", loop=True):
+        with k.block(f"for (long n = n0; n < min(n0 + {chunk}, (long){dim_c(N)}); n++)", loop=True):
+            filter_grad_rows(k, geo, MO, NP, width, t)
+        k.line("barrier(CLK_LOCAL_MEM_FENCE);")
+    store_filter_grads(k, geo, MO, NP, width, t, epilogue)
+    k.attributes = reqd((local, 1))
+    return Grid(((C, KH, KW), (O,)), (NP, MO), (local, 1))
+
+
+def dot_schedule(C, KH, KW, OH, OW, MO, NP, width):
+    """(work-items per group, images between barriers): a group takes up to
+    32 tap blocks; a chunk is about 1024 multiply-adds per work-item."""
+    blocks = -(-(C * KH * KW) // NP) if all(isinstance(d, int) for d in (C, KH, KW)) else 32
+    per_image = OH * -(-OW // width) * MO * NP if isinstance(OH, int) and isinstance(OW, int) else 1024
+    return min(blocks, 32), max(1, 1024 // per_image)
+
+
+def filter_grad_rows(k, geo, MO, NP, width, t):
+    """Image n's contribution: per gy row, vectors along j."""
+    N, C, H, W, O, OH, OW, KH, KW, sh, sw = geo
+    Wc = dim_c(W)
+    vt = k.vector_type(t, width)
+    vec = f"{t}{width}"
     pairs = [(a, b) for a in range(MO) for b in range(NP)]
-    for a, b in pairs:
-        k.line(f"{vec} acc{a}_{b} = ({vec})0;")
-        k.line(f"{t} s{a}_{b} = 0;")
-    with k.block(f"for (long n = 0; n < {dim_c(N)}; n++)", loop=True):
-        with k.block(f"for (long i = 0; i < {dim_c(OH)}; i++)", loop=True):
-            k.line(f"const long xo = n * {prod_c((C, H, W))} + i * {sh} * {Wc};")
-            k.line(f"const long go = n * {prod_c((O, OH, OW))} + i * {dim_c(OW)};")
-            k.line("long j = 0;")
-            with k.block(f"for (; j + {width} <= {dim_c(OW)}; j += {width})", loop=True):
-                for a in range(MO):
-                    k.line(f"const {vec} gv{a} = *(const __global {vt}*)({'g'}{a} + go + j);")
-                for b in range(NP):
-                    if sw == 1:
-                        k.line(f"const {vec} xv{b} = *(const __global {vt}*)(x{b} + xo + j);")
-                    else:
-                        lanes = ", ".join(f"x{b}[xo + (j + {l}) * {sw}]" for l in range(width))
-                        k.line(f"const {vec} xv{b} = ({vec})({lanes});")
-                for a, b in pairs:
-                    k.line(f"acc{a}_{b} = gv{a} * xv{b} + acc{a}_{b};")
-            with k.block(f"for (; j < {dim_c(OW)}; j++)", loop=True):
-                for a, b in pairs:
-                    k.line(f"s{a}_{b} += g{a}[go + j] * x{b}[xo + j * {sw}];")
+    with k.block(f"for (long i = 0; i < {dim_c(OH)}; i++)", loop=True):
+        k.line(f"const long xo = n * {prod_c((C, H, W))} + i * {sh} * {Wc};")
+        k.line(f"const long go = n * {prod_c((O, OH, OW))} + i * {dim_c(OW)};")
+        k.line("long j = 0;")
+        with k.block(f"for (; j + {width} <= {dim_c(OW)}; j += {width})", loop=True):
+            for a in range(MO):
+                k.line(f"const {vec} gv{a} = *(const __global {vt}*)(g{a} + go + j);")
+            for b in range(NP):
+                if sw == 1:
+                    k.line(f"const {vec} xv{b} = *(const __global {vt}*)(x{b} + xo + j);")
+                else:
+                    lanes = ", ".join(f"x{b}[xo + (j + {lane}) * {sw}]" for lane in range(width))
+                    k.line(f"const {vec} xv{b} = ({vec})({lanes});")
+            for a, b in pairs:
+                k.line(f"acc{a}_{b} = gv{a} * xv{b} + acc{a}_{b};")
+        if isinstance(OW, int) and OW % width == 0:
+            return
+        # the row's tail goes into lane 0: no scalar accumulators live in the main loop
+        with k.block(f"for (; j < {dim_c(OW)}; j++)", loop=True):
+            for a, b in pairs:
+                k.line(f"acc{a}_{b}.s0 += g{a}[go + j] * x{b}[xo + j * {sw}];")
+
+
+def store_filter_grads(k, geo, MO, NP, width, t, epilogue):
+    """Sum each dot product's lanes and store it through the epilogue."""
+    N, C, H, W, O, OH, OW, KH, KW, sh, sw = geo
+    P, taps_n, kw = prod_c((C, KH, KW)), prod_c((KH, KW)), dim_c(KW)
+    pairs = [(a, b) for a in range(MO) for b in range(NP)]
     with k.block(f"for (int a = 0; a < {MO}; a++)"):
         k.line(f"const long o = o0 + a; if (o >= {dim_c(O)}) break;")
         with k.block(f"for (int b = 0; b < {NP}; b++)"):
@@ -286,11 +322,9 @@ def filter_grad_cpu(k: Kernel, geo, x: str, gy: str, t: str, epilogue) -> Grid:
             k.line(f"{t} acc = 0;")
             for a, b in pairs:
                 lanes = " + ".join(f"acc{a}_{b}.s{l:x}" for l in range(width))
-                k.line(f"if (a == {a} && b == {b}) acc = {lanes} + s{a}_{b};")
+                k.line(f"if (a == {a} && b == {b}) acc = {lanes};")
             k.line(f"const long c = p / {taps_n}, u = p % {taps_n} / {kw}, v = p % {kw};")
             epilogue(["o", "c", "u", "v"], "acc")
-    k.attributes = reqd((1, 1))
-    return Grid(((C, KH, KW), (O,)), (NP, MO), (1, 1))
 
 
 # ---- the conv_pad pass: every convolution a valid one over a buffer -----------------------
