@@ -12,7 +12,7 @@ from test_opencl import Graph
 from dsl.autodiff import grad
 from dsl.build import apply
 from dsl.ir import Function
-from dsl.types import Size, TensorType, dim_eval
+from dsl.types import Size, dim_eval
 from runtime.opencl.device import opencl_available
 
 pytestmark = pytest.mark.skipif(not opencl_available(), reason="no OpenCL device")
