@@ -168,9 +168,17 @@ def check_tensor_args(fname: str, args: dict, span):
                  arg_span or span, f"usage: {usage(fname, SIGS[fname])}" if fname in SIGS else None)
 
 
+def check_save_tiles(c: Call):
+    image = lambda t: (isinstance(t, HTensor) and t.dtype in ("f32", "f64")
+                       and (len(t.shape) == 3 or (len(t.shape) == 4 and t.shape[1] in (1, 3, None))))
+    c.need("x", image, "a float tensor f[n, h, w], or f[n, c, h, w] with 1 or 3 channels")
+    check_path(c)
+
+
 RULES = {
     "print": check_print, "range": check_range, "batches": check_batches, "len": check_len,
     "max": check_two_numbers, "min": check_two_numbers, "abs": check_abs,
     "record": check_record, "save": check_path, "load": check_path, "mnist": check_mnist,
     "format": check_format, "normal": check_draw, "uniform": check_draw, "full": check_full,
 }
+RULES["save_tiles"] = check_save_tiles

@@ -110,6 +110,8 @@ BUILTINS: tuple[Builtin, ...] = (
     Builtin("uniform", "uniform draws with numpy.random.RandomState(seed), or continuing the one "
             "that drew `after`",
             init_sig=Sig(("low", "high"), DRAW), usage="shared W: f32[...] = uniform(low, high, seed=S)"),
+    Builtin("save_tiles", "writes filters or images f[n, c, h, w] as a grid of tiles in a PNG",
+            host_sig=Sig(("x", "path")), usage='save_tiles(x, "file.png")'),
     Builtin("conv2d", "convolution of images f[b, c, h, w] with filters f[o, c, kh, kw] "
             "(flipped, as Theano's conv2d)", Sig(("x", "w"), (("mode", "valid"), ("stride", (1, 1))))),
     *(Builtin(f"{k}_pool2d", f"{k} of each `window` of images f[b, c, h, w]",

@@ -129,9 +129,18 @@ def host_format(ip, e):
                     'usage: format(value, "spec")')
 
 
+def host_save_tiles(ip, e):
+    args = arguments(ip, e)
+    try:
+        D.tiles.save_tiles(args["path"], args["x"], program=e.span.file)
+    except D.DataError as exc:
+        raise data_error(exc, e.span)
+
+
 HOST_BUILTINS = {
     "print": host_print, "range": host_range, "batches": host_batches, "len": host_len,
     "max": two_numbers(max), "min": two_numbers(min), "abs": host_abs,
     "record": host_record, "save": host_save, "load": host_load, "mnist": host_mnist,
     "format": host_format,
 }
+HOST_BUILTINS["save_tiles"] = host_save_tiles
