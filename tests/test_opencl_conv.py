@@ -101,6 +101,19 @@ def test_pool2d_and_its_gradient(ex, case, seed, dtype):
     g.compare(ex, y, apply("pool2d_grad", (x, gy), **case), tol=TOL[dtype])
 
 
+@pytest.mark.parametrize("kind", ["max", "mean"])
+@pytest.mark.parametrize("ignore_border", [True, False])
+def test_pooling_windows_that_tile_the_input(ex, kind, ignore_border):
+    """stride = window (LeNet's) has its own gradient code: one window per element."""
+    rng = np.random.default_rng(2)
+    g = Graph(symbolic=False)
+    x = g.param(rng.integers(-2, 2, (2, 2, 7, 8)), "f32")
+    attrs = dict(kind=kind, window=(2, 3), stride=(2, 3), ignore_border=ignore_border)
+    y = apply("pool2d", (x,), **attrs)
+    gy = cotangent(g, rng, y, "f32")
+    g.compare(ex, y, apply("pool2d_grad", (x, gy), **attrs))
+
+
 def test_max_pooling_propagates_nan_and_sends_its_gradient_to_the_first_nan(ex):
     g = Graph(symbolic=False)
     x = g.param(np.array([[[[1, np.nan, 2, 2], [np.nan, 0, 2, 2]]]]), "f32")

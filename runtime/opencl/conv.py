@@ -65,6 +65,16 @@ class Correlation:
     sh: int
     sw: int
     w_strides: tuple    # (base, sm, sq, su, sv) as C expressions
+    rows: tuple | None = None   # (first, count): only these rows of x may be nonzero
+
+
+def nonzero_rows(x: Node):
+    """(first, count) of the rows an unslice (the conv_pad pass's padding)
+    writes: the rows around them are zeros, which the kernel skips."""
+    if x.op != Op.UNSLICE:
+        return None
+    _, start, _, step, length = x.attr("items")[2]
+    return (start, length) if step == 1 else None
 
 
 def conv_geometry(node: Node) -> Correlation:
@@ -77,7 +87,7 @@ def conv_geometry(node: Node) -> Correlation:
     kh, kw = dim_c(KH), dim_c(KW)
     base = f"(({kh} - 1) * {kw} + {kw} - 1)"
     strides = (base, prod_c((Q, KH, KW)), prod_c((KH, KW)), f"(-{kw})", "(-1)")
-    return Correlation(N, Q, H, W, M, OH, OW, KH, KW, sh, sw, strides)
+    return Correlation(N, Q, H, W, M, OH, OW, KH, KW, sh, sw, strides, nonzero_rows(x))
 
 
 # ---- choosing the register block ------------------------------------------------------
@@ -140,9 +150,11 @@ def correlate_cpu(k: Kernel, g: Correlation, x: str, w: str, t: str, epilogue) -
     for r, c, i in accs:
         k.line(f"{plain[i]} acc{r}_{c}_{i} = ({plain[i]})0;")
 
+    u_lo, u_hi = filter_rows(k, g, R)
+
     def body(load):
         with k.block(f"for (long q = 0; q < {Q}; q++)", loop=True):
-            with k.block(f"for (long u = 0; u < {dim_c(g.KH)}; u++)", loop=True):
+            with k.block(f"for (long u = {u_lo}; u < {u_hi}; u++)", loop=True):
                 k.line(f"const long xo = q * {prod_c((g.H, g.W))} + u * {W};")
                 k.line(f"const long wo = q * {sq} + u * {su};")
                 for v in taps(k, g.KW):
@@ -194,6 +206,26 @@ def correlate_cpu(k: Kernel, g: Correlation, x: str, w: str, t: str, epilogue) -
                 epilogue(["ns[r]", "m", "is[r]", "j"], "acc")
     k.attributes = reqd((1, 1, 4))
     return Grid(((g.M,), (g.OW,), (g.N, g.OH)), (MB, CW, R), (1, 1, 4))
+
+
+def filter_rows(k: Kernel, g: Correlation, R: int):
+    """The filter rows u that meet a nonzero row of x for some of the
+    work-item's R output rows (all of them when x has no zero rows)."""
+    if g.rows is None:
+        return "0", dim_c(g.KH)
+    first, count = (dim_c(d) for d in g.rows)
+    lowest = k.let("long", min_chain([f"i{r}" for r in range(R)], "min"), "ilo")
+    highest = k.let("long", min_chain([f"i{r}" for r in range(R)], "max"), "ihi")
+    u_lo = k.let("long", f"max(0L, {first} - {highest} * {g.sh})", "ulo")
+    u_hi = k.let("long", f"min((long){dim_c(g.KH)}, {first} + {count} - {lowest} * {g.sh})", "uhi")
+    return u_lo, u_hi
+
+
+def min_chain(names, fn):
+    expr = names[0]
+    for name in names[1:]:
+        expr = f"{fn}({expr}, {name})"
+    return expr
 
 
 def taps(k: Kernel, KW):
@@ -531,6 +563,8 @@ def emit_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
     """An input element's gradient: the sum over the windows that contain
     it of its share (max: the whole gy of a window whose first maximum it
     is; mean: gy / the window's count). No atomics: each element gathers."""
+    if tuple(n.attr("window")) == tuple(n.attr("stride")):
+        return tiled_pool_grad(k, n, ix)
     x, gy = n.inputs
     t = VTYPE[n.type.dtype]
     b, c, a, e = ix.axes
@@ -556,6 +590,29 @@ def emit_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
     return acc
 
 
+def tiled_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
+    """Windows that tile the input (stride = window): an element is in at
+    most one window, (a // ph, e // pw). Selects, no loops or branches, so
+    pocl can run the work-items as vector lanes."""
+    x, gy = n.inputs
+    t = VTYPE[n.type.dtype]
+    b, c, a, e = ix.axes
+    ph, pw = n.attr("window")
+    OH, OW = gy.type.shape[2:]
+    i = k.let("long", f"(long)({a}) / {ph}", "wi")
+    j = k.let("long", f"(long)({e}) / {pw}", "wj")
+    inside = k.let("int", f"{i} < {dim_c(OH)} && {j} < {dim_c(OW)}", "in")
+    i, j = k.let("long", f"{inside} ? {i} : 0", "wi"), k.let("long", f"{inside} ? {j} : 0", "wj")
+    r0, c0 = k.let("long", f"{i} * {ph}", "r"), k.let("long", f"{j} * {pw}", "c")
+    g = k.value(gy, Ix([b, c, i, j]))
+    if n.attr("kind") == "mean":
+        share = f"{g} / ({t})({window_count(n, r0, c0)})"
+    else:
+        at = first_maximum(k, n, x, b, c, r0, c0)
+        share = f"{at} == ({a} - {r0}) * {pw} + ({e} - {c0}) ? {g} : ({t})0"
+    return f"{inside} ? {share} : ({t})0"
+
+
 def first_maximum(k: Kernel, n: Node, x: Node, b: str, c: str, r0: str, c0: str) -> str:
     """The row-major position in the window at (r0, c0) of its first
     maximum (strictly greater replaces); the first NaN wins (numpy's argmax)."""
@@ -565,6 +622,6 @@ def first_maximum(k: Kernel, n: Node, x: Node, b: str, c: str, r0: str, c0: str)
     for cell, row, col, inside in window_cells(k, n, r0, c0):
         with k.block(f"if ({inside})" if inside != "1" else ""):
             v = k.value(x, Ix([b, c, row, col]))
-            k.line(f"if ({v} > {best} || ({v} != {v} && {best} == {best})) "
-                   f"{{ {best} = {v}; {at} = {cell}; }}")
+            up = k.let("int", f"{v} > {best} || ({v} != {v} && {best} == {best})", "up")
+            k.line(f"{best} = {up} ? {v} : {best}; {at} = {up} ? {cell} : {at};")
     return at
