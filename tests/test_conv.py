@@ -9,7 +9,6 @@ from hypothesis import given, settings, strategies as st
 
 from dsl.autodiff import grad
 from dsl.build import apply
-from dsl.diagnostics import SymError
 from dsl.program import check_source
 from dsl.types import NotDivisible, Size, TensorType, dim_add, dim_floordiv, dim_mul
 from runtime.numpy import Env, evaluate
