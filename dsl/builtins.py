@@ -265,12 +265,12 @@ def pair_arg(a, what) -> tuple[int, int]:
     if len(values) == 1:
         values = values * 2
     if len(values) != 2 or min(values) < 1:
-        fail("E0237", f"{what} must be one or two positive integers, got {a_text(values)}", a.span,
+        fail("E0237", f"{what} must be one or two positive integers, got {ints_text(values)}", a.span,
              "give (rows, columns), e.g. `(2, 2)`")
     return values
 
 
-def a_text(values) -> str:
+def ints_text(values) -> str:
     return "(" + ", ".join(map(str, values)) + ")"
 
 

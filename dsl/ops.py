@@ -417,7 +417,7 @@ def _image(t: TensorType, what: str, role: str) -> None:
               "images are f[batch, channels, height, width]: reshape first, "
               "e.g. `reshape(x, (n, 1, 28, 28))`")
     if t.dtype not in FLOATS:
-        _fail("E0207", f"`{what}` needs a float tensor, got {t}", f"convert first: `f32(...)`")
+        _fail("E0207", f"`{what}` needs a float tensor, got {t}", "convert first: `f32(...)`")
 
 
 def _windows(size: Dim, window: Dim, stride: int, what: str, x: TensorType) -> Dim:

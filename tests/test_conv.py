@@ -9,7 +9,6 @@ from hypothesis import given, settings, strategies as st
 
 from dsl.autodiff import grad
 from dsl.build import apply
-from dsl.diagnostics import SymError
 from dsl.program import check_source
 from dsl.types import NotDivisible, Size, TensorType, dim_add, dim_floordiv, dim_mul
 from runtime.numpy import Env, evaluate
@@ -278,3 +277,18 @@ def test_dimshuffle_reorders_and_adds_axes(monkeypatch):
     got = dsl.function([x], x.dimshuffle(1, "x", 0))(a)
     np.testing.assert_array_equal(got, a.T[:, None, :])
     assert x.flatten().ndim == 1 and x[None].ndim == 3
+
+
+# ---- initial weights drawn as the tutorial draws them ------------------------------
+def test_after_continues_the_generator(tmp_path):
+    import dsl
+    src = tmp_path / "draws.sym"
+    src.write_text("shared W0: f32[2, 1, 2, 2] = uniform(-0.2, 0.2, seed=23455)\n"
+                   "shared b0: f32[2] = zeros()\n"
+                   "shared W1: f32[3, 2, 2, 2] = uniform(-0.1, 0.1, after=W0)\n"
+                   "shared W2: f32[4, 3] = normal(0.0, 1.0, after=W1)\n")
+    m = dsl.load(src, backend="numpy").run()
+    rng = np.random.RandomState(23455)
+    np.testing.assert_array_equal(m.W0, rng.uniform(-0.2, 0.2, (2, 1, 2, 2)).astype(np.float32))
+    np.testing.assert_array_equal(m.W1, rng.uniform(-0.1, 0.1, (3, 2, 2, 2)).astype(np.float32))
+    np.testing.assert_array_equal(m.W2, rng.normal(0.0, 1.0, (4, 3)).astype(np.float32))
