@@ -21,9 +21,10 @@ into a *valid* one over a buffer, so that two kernel writers do all of it:
                    makes pocl run a group's work-items (neighbouring taps)
                    image chunk by image chunk, so the chunk stays in cache
                    (measured 1.5-2x).
-  GPU renderings   one work-item per output element; the filters (correlate)
-                   or gy rows (filter grads) staged in local memory by the
-                   work-group.
+  GPU renderings   correlate: one work-item per output element, the
+                   work-group staging the filter taps in local memory;
+                   filter grads: one work-group per tap, its long (n, i, j)
+                   sum split over the work-items and combined in local memory.
 
 Pooling is inline index arithmetic (lowering entries emit_pool,
 emit_pool_grad): the max or mean of a window is computed in the kernel that
@@ -45,7 +46,7 @@ from .emit import Ix, Kernel
 from .kernels import Grid, reqd, store
 from .matmul import split_width
 
-REGISTERS = 12          # vector accumulators per work-item (AVX2: 16 registers)
+REGISTERS = 12          # accumulators of a register block (AVX2 has 16 vector registers)
 GPU_LOCAL = 64
 
 
@@ -431,13 +432,14 @@ def conv_kernel(k: Kernel, root: Node, core: Node, target: str) -> Grid:
         k.overrides[id(core)] = lambda _ix: acc
         store(k, root, ix.flat_in(shape), acc if root is core else k.compute(root, ix))
 
+    assert core.op != Op.CONV2D_GRAD_X, "the conv_pad pass rewrites image gradients"
     if core.op == Op.CONV2D:
         geo = conv_geometry(core)
-        if target == "cpu" and core.type.dtype in ("f32", "f64"):
+        if target == "cpu":
             return correlate_cpu(k, geo, a, b, t, epilogue)
         return correlate_gpu(k, geo, a, b, t, epilogue)
     geo = filter_grad_geometry(core)
-    if target == "cpu" and core.type.dtype in ("f32", "f64"):
+    if target == "cpu":
         return filter_grad_cpu(k, geo, a, b, t, epilogue)
     return filter_grad_gpu(k, geo, a, b, t, epilogue)
 
