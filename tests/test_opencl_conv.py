@@ -4,11 +4,15 @@ program, so few examples), both the CPU and the GPU renderings, the fused
 bias + tanh epilogue, and VJPs through the OpenCL backend."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from conftest import ROOT, needs_mnist
 from hypothesis import given, settings, strategies as st
 from test_opencl import Graph
 
+import dsl
 from dsl.autodiff import grad
 from dsl.build import apply
 from dsl.ir import Function
@@ -160,3 +164,17 @@ def test_gradients_through_opencl_equal_numpys(ex):
         apply("sum", (apply("mul", (pooled, weights)),), axes=(0, 1, 2, 3), keepdims=False),
         apply("sum", (apply("mul", (full, full)),), axes=(0, 1, 2, 3), keepdims=False)))
     g.compare(ex, loss, *grad(loss, [x, k, b, k2]), tol=dict(rtol=1e-4, atol=1e-4))
+
+
+@needs_mnist
+def test_lenet_first_minibatches_cost_the_same_on_both_backends(tmp_path):
+    from runtime.data import mnist
+    train = mnist(None).train
+    costs = []
+    for backend in ("numpy", "opencl"):
+        prog = dsl.load(ROOT / "programs" / "mnist_lenet.sym", backend=backend, progress=False,
+                        options={"epochs": 0, "filters_png": str(tmp_path / "filters.png")},
+                        out=io.StringIO()).run()
+        costs.append([float(prog.train(train.x[i * 500:(i + 1) * 500], train.y[i * 500:(i + 1) * 500]))
+                      for i in range(20)])
+    np.testing.assert_allclose(costs[1], costs[0], rtol=1e-4)
