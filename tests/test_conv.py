@@ -292,3 +292,23 @@ def test_after_continues_the_generator(tmp_path):
     np.testing.assert_array_equal(m.W0, rng.uniform(-0.2, 0.2, (2, 1, 2, 2)).astype(np.float32))
     np.testing.assert_array_equal(m.W1, rng.uniform(-0.1, 0.1, (3, 2, 2, 2)).astype(np.float32))
     np.testing.assert_array_equal(m.W2, rng.normal(0.0, 1.0, (4, 3)).astype(np.float32))
+
+
+def test_an_initial_value_without_free_memory_is_a_located_error(tmp_path, monkeypatch):
+    """It fits the physical memory but not what is free: E0221, not an internal error."""
+    import dsl
+    import runtime.host
+
+    class Exhausted:
+        def __init__(self, seed):
+            pass
+
+        def normal(self, *args, **kwargs):
+            raise MemoryError("Unable to allocate 8.00 GiB")
+    monkeypatch.setattr(runtime.host.np.random, "RandomState", Exhausted)
+    src = tmp_path / "big.sym"
+    src.write_text("shared S: f32[4] = normal(0.0, 1.0, seed=3)\n")
+    with pytest.raises(dsl.SymError) as info:
+        dsl.load(src, backend="numpy").run()
+    assert info.value.diagnostics[0].code == "E0221"
+    assert "initial value of `S`" in info.value.diagnostics[0].message
