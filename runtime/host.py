@@ -165,12 +165,18 @@ class Interpreter:
                 for p, a in bound.items() if p not in ("dtype", "after")}
         check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
                                           for p, v in args.items()}, bound.get("dtype", Default(None)))
+        try:
+            return self.initial_value(fname, name, t, args, bound.get("after"))
+        except MemoryError as exc:  # it fits the physical memory, but not what is free now
+            raise error("E0221", f"out of memory making the initial value of `{name}` ({t}): {exc}",
+                        call.span, "use smaller sizes; a value must fit in memory at once")
+
+    def initial_value(self, fname: str, name: str, t: TensorType, args: dict, after):
         shape, dtype = t.concrete_shape({}), NUMPY_DTYPE[t.dtype]
         if fname in ("zeros", "ones"):
             return np.full(shape, 0 if fname == "zeros" else 1, dtype)
         if fname == "full":
             return np.full(shape, args["value"], dtype)
-        after = bound.get("after")
         rng = self.streams[after.id] if isinstance(after, A.Name) else np.random.RandomState(args["seed"])
         self.streams[name] = rng        # `after=name` continues it
         if fname == "uniform":

@@ -97,7 +97,9 @@ def _window_misfit(n, sizes: dict):
     image = n.inputs[0].type.concrete_shape(sizes)
     if n.op == Op.CONV2D:
         window = n.inputs[1].type.concrete_shape(sizes)[2:]
-        fits = n.attr("mode") == "full" or all(i >= w for i, w in zip(image[2:], window))
+        # mode "full" pads by window - 1 on each side: only an empty image with 1-wide filters misfits
+        pad = 2 if n.attr("mode") == "full" else 0
+        fits = all(i + pad * (w - 1) >= w for i, w in zip(image[2:], window))
     else:
         window = tuple(n.attr("window"))
         # the sizes the type holds assume whole windows; Theano's for these numbers

@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from dsl.autodiff import grad
 from dsl.build import apply
+from dsl.diagnostics import SymError
 from dsl.program import check_source
 from dsl.types import NotDivisible, Size, TensorType, dim_add, dim_floordiv, dim_mul
 from runtime.numpy import Env, evaluate
@@ -292,3 +293,47 @@ def test_after_continues_the_generator(tmp_path):
     np.testing.assert_array_equal(m.W0, rng.uniform(-0.2, 0.2, (2, 1, 2, 2)).astype(np.float32))
     np.testing.assert_array_equal(m.W1, rng.uniform(-0.1, 0.1, (3, 2, 2, 2)).astype(np.float32))
     np.testing.assert_array_equal(m.W2, rng.normal(0.0, 1.0, (4, 3)).astype(np.float32))
+
+
+def test_an_initial_value_without_free_memory_is_a_located_error(tmp_path, monkeypatch):
+    """It fits the physical memory but not what is free: E0221, not an internal error."""
+    import dsl
+    import runtime.host
+
+    class Exhausted:
+        def __init__(self, seed):
+            pass
+
+        def normal(self, *args, **kwargs):
+            raise MemoryError("Unable to allocate 8.00 GiB")
+    monkeypatch.setattr(runtime.host.np.random, "RandomState", Exhausted)
+    src = tmp_path / "big.sym"
+    src.write_text("shared S: f32[4] = normal(0.0, 1.0, seed=3)\n")
+    with pytest.raises(dsl.SymError) as info:
+        dsl.load(src, backend="numpy").run()
+    assert info.value.diagnostics[0].code == "E0221"
+    assert "initial value of `S`" in info.value.diagnostics[0].message
+
+
+def test_shared_storage_without_free_memory_is_named(monkeypatch):
+    import runtime.numpy.executor as executor
+
+    def exhausted(shape, dtype):
+        raise MemoryError("Unable to allocate 8.00 GiB")
+    monkeypatch.setattr(executor.np, "zeros", exhausted)
+    with pytest.raises(SymError) as info:
+        executor.NumpyExecutor({"S0": TensorType("f32", (4,))})
+    d = info.value.diagnostics[0]
+    assert d.code == "E0221" and "shared `S0`" in d.message
+
+
+def test_a_full_convolution_of_an_empty_image_is_refused_before_it_runs():
+    from runtime.numpy import check_sizes
+    from dsl.ir import toposort
+    x = apply("param", (), type=TensorType("f32", (2, 1, Size.var("h"), 5)), name="x")
+    k = apply("param", (), type=TensorType("f32", (2, 1, 1, 3)), name="k")
+    y = apply("conv2d", (x, k), mode="full", stride=(1, 1))
+    with pytest.raises(SymError) as info:
+        check_sizes(toposort([y]), {"h": 0})
+    assert info.value.diagnostics[0].code == "E0234"
+    check_sizes(toposort([y]), {"h": 1})

@@ -298,11 +298,20 @@ def render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fus
             finish_kernel(stage2, grid2, root, reads, fused)]
 
 
+def check_lowered(order) -> None:
+    """An op without a lowering here is a located error, not a crash."""
+    for n in order:
+        if n.op not in LOWERING:
+            raise error("E0239", f"the OpenCL backend cannot run `{n.op}` yet", n.span,
+                        "run this program on the numpy backend: `--backend numpy`")
+
+
 def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:
     prepared = run_passes(fn.roots)
     roots, origin, groups = prepared.roots, prepared.origin, prepared.groups
     outputs, updates = roots[:len(fn.outputs)], roots[len(fn.outputs):]
     check_fp64(fn, groups.order, options)
+    check_lowered(groups.order)
     keys, buffers = assign_buffers(fn.name, groups)
     for name, v in fn.updates:      # a shared value updated but never read has no node
         buffers.setdefault("s:" + name, BufferSpec("s:" + name, "shared", v.type.dtype, v.type.shape,
