@@ -16,6 +16,9 @@ Conventions where the math leaves a choice:
   pow              d/d exponent uses log(base) where base > 0 and 0 elsewhere.
   mod              d/da = 1, d/db = -floor(a / b) (a.e.); floordiv, sign,
                    comparisons and other piecewise-constant ops are in NONDIFF.
+  max pooling      the gradient of each window goes to its first maximum
+                   (row-major), as cuDNN and PyTorch; Theano's CPU op gives
+                   it to every tied maximum.
 """
 from __future__ import annotations
 
@@ -320,6 +323,48 @@ def fresh_name(base: str, taken: set) -> str:
     return name
 
 
+# ---- convolution and pooling -------------------------------------------------
+# The gradient ops are linear in their cotangent input, so their own VJPs
+# are the forward convolution again (second derivatives work).
+def _conv_attrs(y):
+    return dict(mode=y.attr("mode"), stride=y.attr("stride"))
+
+
+def vjp_conv2d(y, g):
+    (x, k), a = y.inputs, _conv_attrs(y)
+    return (apply(Op.CONV2D_GRAD_X, (g, k), y.span, image=x.type.shape[2:], **a),
+            apply(Op.CONV2D_GRAD_K, (x, g), y.span, kernel=k.type.shape[2:], **a))
+
+
+def vjp_conv2d_grad_x(y, g):
+    (gy, k), a = y.inputs, _conv_attrs(y)
+    return (apply(Op.CONV2D, (g, k), y.span, **a),
+            apply(Op.CONV2D_GRAD_K, (g, gy), y.span, kernel=k.type.shape[2:], **a))
+
+
+def vjp_conv2d_grad_k(y, g):
+    (x, gy), a = y.inputs, _conv_attrs(y)
+    return (apply(Op.CONV2D_GRAD_X, (gy, g), y.span, image=x.type.shape[2:], **a),
+            apply(Op.CONV2D, (x, g), y.span, **a))
+
+
+def _pool_attrs(y):
+    return {k: y.attr(k) for k in ("kind", "window", "stride", "ignore_border")}
+
+
+def vjp_pool2d(y, g):
+    (x,) = y.inputs
+    return (apply(Op.POOL2D_GRAD, (x, g), y.span, **_pool_attrs(y)),)
+
+
+def vjp_pool2d_grad(y, g):
+    # piecewise constant in x; linear in gy: mean pooling's transpose is itself
+    if y.attr("kind") != "mean":
+        raise error("E0404", "no gradient rule for the gradient of max pooling", y.span,
+                    "differentiate max pooling once; mean pooling can be differentiated twice")
+    return None, apply(Op.POOL2D, (g,), y.span, **_pool_attrs(y))
+
+
 VJP = {op: unary_rule(fn) for op, fn in UNARY_VJP.items()}
 VJP.update({
     Op.ADD: vjp_add, Op.SUB: vjp_sub, Op.MUL: vjp_mul, Op.DIV: vjp_div,
@@ -335,6 +380,10 @@ VJP.update({
     Op.CONCAT: vjp_concat, Op.SLICE: vjp_slice, Op.UNSLICE: vjp_unslice,
     Op.GATHER: vjp_gather, Op.SCATTER_ADD: vjp_scatter_add,
     Op.APPLY_BODY: vjp_apply_body,
+})
+VJP.update({
+    Op.CONV2D: vjp_conv2d, Op.CONV2D_GRAD_X: vjp_conv2d_grad_x, Op.CONV2D_GRAD_K: vjp_conv2d_grad_k,
+    Op.POOL2D: vjp_pool2d, Op.POOL2D_GRAD: vjp_pool2d_grad,
 })
 
 

@@ -252,6 +252,49 @@ def lower_grad(ck, args, e):
     return g
 
 
+# ---- convolution and pooling ------------------------------------------------
+def lower_conv2d(ck, args, e):
+    x, w = node_arg(ck, args["x"]), node_arg(ck, args["w"])
+    mode = choice_arg(args["mode"], ("valid", "full"), "the mode of conv2d")
+    return ck.apply("conv2d", (x, w), e.span, mode=mode, stride=pair_arg(args["stride"], "stride"))
+
+
+def pooling(kind):
+    def lower(ck, args, e):
+        x = node_arg(ck, args["x"])
+        window = pair_arg(args["window"], "the window")
+        stride = window if not given(args["stride"]) else pair_arg(args["stride"], "stride")
+        return ck.apply("pool2d", (x,), e.span, kind=kind, window=window, stride=stride,
+                        ignore_border=bool_arg(args["ignore_border"], "ignore_border"))
+    return lower
+
+
+def pair_arg(a, what) -> tuple[int, int]:
+    """(rows, columns) of a window or a stride: `(2, 2)`, or `2` for both."""
+    if isinstance(a, Default):
+        return a.value
+    values = static_ints(a, what)
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) < 1:
+        fail("E0237", f"{what} must be one or two positive integers, got {ints_text(values)}", a.span,
+             "give (rows, columns), e.g. `(2, 2)`")
+    return values
+
+
+def ints_text(values) -> str:
+    return "(" + ", ".join(map(str, values)) + ")"
+
+
+def choice_arg(a, choices, what) -> str:
+    if isinstance(a, Default):
+        return a.value
+    if not isinstance(a, A.Str) or a.value not in choices:
+        fail("E0237", f"{what} must be " + " or ".join(f'"{c}"' for c in choices), a.span,
+             f'e.g. `mode="{choices[-1]}"`')
+    return a.value
+
+
 HANDLERS = {
     **{n: reduction(n) for n in ("sum", "mean", "max", "min", "prod")},
     "argmax": arg_reduction("argmax"), "argmin": arg_reduction("argmin"),
@@ -389,3 +432,4 @@ HANDLERS.update({
     "normal": lower_uniform_or_normal("normal", ("mean", "std")),
     "bernoulli": lower_bernoulli, "binomial": lower_binomial, "integers": lower_integers,
 })
+HANDLERS.update({"conv2d": lower_conv2d, "max_pool2d": pooling("max"), "mean_pool2d": pooling("mean")})

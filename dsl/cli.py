@@ -159,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
                            description="Run bench/NAME.py (default mnist_logreg) with the given "
                            "arguments; it prints a table of medians and ratios.")
     bench.add_argument("name", nargs="?", default="mnist_logreg",
-                       help="mnist_logreg, matmul or compile_time")
+                       help="mnist_logreg, matmul, conv_kernels or compile_time")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
     return p
 

@@ -171,6 +171,13 @@ def check_tensor_args(fname: str, args: dict, span):
                  arg_span or span, f"usage: {usage(fname, SIGS[fname])}" if fname in SIGS else None)
 
 
+def check_save_tiles(c: Call):
+    image = lambda t: (isinstance(t, HTensor) and t.dtype in ("f32", "f64")
+                       and (len(t.shape) == 3 or (len(t.shape) == 4 and t.shape[1] in (1, 3, None))))
+    c.need("x", image, "a float tensor f[n, h, w], or f[n, c, h, w] with 1 or 3 channels")
+    check_path(c)
+
+
 RULES = {
     "print": check_print, "range": check_range, "batches": check_batches, "len": check_len,
     "max": check_two_numbers, "min": check_two_numbers, "abs": check_abs,
@@ -199,21 +206,5 @@ def check_shuffle(c: Call):
     check_seed(c)
 
 
-def check_save_tiles(c: Call):
-    c.need("path", is_str, "a file name")
-    x = c.need("x", lambda t: isinstance(t, HTensor) and t.dtype in ("f32", "f64") and len(t.shape) == 2,
-               "a float matrix, one image a row")
-    pairs = {}
-    for param in ("tile", "grid"):
-        t = c.need(param, lambda t: isinstance(t, tuple) and len(t) == 2 and all(map(is_int, t)),
-                   "two integers, e.g. (28, 28)")
-        pairs[param] = tuple(value(v) for v in t) if isinstance(t, tuple) else (None, None)
-        if any(v is not None and v < 1 for v in pairs[param]):
-            c.bad(param, f"`save_tiles` needs positive sizes, got {pairs[param]}")
-    (h, w), width = pairs["tile"], x.shape[1] if isinstance(x, HTensor) else None
-    if None not in (h, w, width) and h * w != width:
-        c.bad("tile", f"a row of {width} numbers is not a {h}x{w} tile")
-
-
-RULES.update({"permutation": check_permutation, "shuffle": check_shuffle,
-              "save_tiles": check_save_tiles})
+RULES.update({"permutation": check_permutation, "shuffle": check_shuffle})
+RULES["save_tiles"] = check_save_tiles

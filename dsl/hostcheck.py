@@ -100,6 +100,7 @@ class HostChecker:
         self.returns: list | None = None        # inside a host function: the types it returns
         self.params: set[str] = set()           # inside a host function: its parameters
         self.seen: set = set()                  # diagnostics reported (a body is checked per call)
+        self.drawn: set[str] = set()            # shared values drawn so far (for `after=`)
 
     def report(self, d: Diagnostic):
         if self.quiet:
@@ -164,9 +165,12 @@ class HostChecker:
     def initializer(self, init: A.Call, name, want):
         fname = init.func.id
         bound = bind_call(init, INIT_SIGS[fname], fname)
+        check_after(bound, self.drawn)
         args = {p: (type_of(a.value), None) if isinstance(a, Default) else (self.expr(a), a.span)
-                for p, a in bound.items() if p != "dtype"}
+                for p, a in bound.items() if p not in ("dtype", "after")}
         check_initializer(init, name, want, args, bound.get("dtype", Default(None)))
+        if fname in INIT_ONLY:
+            self.drawn.add(name)
 
     # ---- statements -------------------------------------------------------------
     def block(self, stmts):
@@ -675,6 +679,23 @@ def is_initializer(init, def_asts) -> bool:
         return True
     shape_position = 1 if init.func.id == "full" else 0
     return len(init.args) <= shape_position and not any(k.name == "shape" for k in init.kwargs)
+
+
+def check_after(bound: dict, drawn: set) -> None:
+    """`uniform(lo, hi, after=W0)` continues the numpy.random.RandomState
+    that drew W0 (the tutorials draw several layers from one generator):
+    W0 must be a shared value drawn before, and no seed is given too."""
+    after = bound.get("after")
+    if after is None or isinstance(after, Default):
+        return
+    if not isinstance(after, A.Name) or after.id not in drawn:
+        what = f"`{after.id}` is not" if isinstance(after, A.Name) else "it must name"
+        fail("E0238", f"`after=` continues the generator of a shared value drawn before: {what} "
+             "a shared value drawn by `uniform` or `normal` above", after.span, "declare that value first, with `seed=`: "
+             "`shared W0: f32[...] = uniform(lo, hi, seed=S)`")
+    if not isinstance(bound.get("seed"), Default):
+        fail("E0238", "give `seed=` or `after=`, not both: `after=` continues the other value's "
+             "generator", bound["seed"].span, "drop `seed=` here")
 
 
 def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, dtype):

@@ -19,6 +19,8 @@ from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, 
 
 
 def lower_index(ck, x: Node, e: A.Index) -> Node:
+    if any(is_new_axis(item) for item in e.indices):
+        return with_new_axes(ck, x, e)
     items = e.indices
     if len(items) > x.type.rank:
         fail("E0303", f"too many indices: {len(items)} for {x.type} (rank {x.type.rank})", e.span,
@@ -36,6 +38,28 @@ def lower_index(ck, x: Node, e: A.Index) -> Node:
     if all(s == ("slice", None, None, None, x.type.shape[i]) for i, s in enumerate(specs)):
         return x
     return ck.apply("slice", (x,), e.span, items=tuple(specs))
+
+
+def is_new_axis(item) -> bool:
+    return isinstance(item, A.Name) and item.id == "none"
+
+
+def with_new_axes(ck, x: Node, e: A.Index) -> Node:
+    """`b[none, :, none, none]`: numpy's None, an axis of size 1 at each
+    `none` (how a bias of one value per channel meets f[n, c, h, w])."""
+    rest = tuple(item for item in e.indices if not is_new_axis(item))
+    if any(not isinstance(item, A.Slice) and classify(ck, item)[0] == "array" for item in rest):
+        fail("E0236", "`none` (a new axis) cannot be mixed with index arrays", e.span,
+             "index first, then add the axis: `v = x[i]` and `v[:, none]`")
+    y = lower_index(ck, x, A.Index(e.value, rest, e.span)) if rest else x
+    shape, kept = [], iter(y.type.shape)
+    for item in e.indices:
+        if is_new_axis(item):
+            shape.append(1)
+        elif isinstance(item, A.Slice):
+            shape.append(next(kept))
+    shape += list(kept)
+    return ck.apply("reshape", (y,), e.span, type=y.type.with_shape(shape))
 
 
 def classify(ck, item):

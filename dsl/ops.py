@@ -31,14 +31,20 @@ Attribute conventions (all attrs are hashable):
                (i64[2]: seed, calls) and, for uniform/normal, two scalars of
                the result's dtype (low, high / mean, std). The result type
                is given (attrs["type"]); semantics/philox.py says what it is
+  conv2d       mode: "valid" or "full", stride: (sh, sw); the filters are
+               flipped (a true convolution, as Theano's conv2d)
+  conv2d_grad_x  mode, stride, image: (h, w) the image's size
+  conv2d_grad_k  mode, stride, kernel: (kh, kw) the filters' size
+  pool2d, pool2d_grad  kind: "max" or "mean", window: (ph, pw),
+               stride: (sh, sw), ignore_border: bool
 """
 from __future__ import annotations
 
 import enum
 
 from .diagnostics import error
-from .types import (BroadcastError, TensorType, broadcast_shapes, dim_prod,
-                    dim_str, dim_add, FLOATS, INTS)
+from .types import (BroadcastError, Dim, NotDivisible, TensorType, broadcast_shapes, dim_prod,
+                    dim_str, dim_add, dim_floordiv, dim_mul, dim_sub, FLOATS, INTS)
 
 
 class Op(str, enum.Enum):
@@ -115,6 +121,12 @@ class Op(str, enum.Enum):
     APPLY_BODY = "apply_body"
     # random draws: inputs (stream state, *params); attrs dist, draw
     RANDOM = "random"
+    # convolution and pooling of images f[batch, channels, height, width]
+    CONV2D = "conv2d"
+    CONV2D_GRAD_X = "conv2d_grad_x"
+    CONV2D_GRAD_K = "conv2d_grad_k"
+    POOL2D = "pool2d"
+    POOL2D_GRAD = "pool2d_grad"
     # leaves
     PARAM = "param"
     SHARED = "shared"
@@ -152,6 +164,8 @@ VIEWS = (Op.BROADCAST_TO, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE)
 MOVERS = (Op.GATHER, Op.SLICE, Op.TRANSPOSE, Op.RESHAPE)
 LEAVES = (Op.PARAM, Op.SHARED, Op.SIZE, Op.CONST)
 EXTERNAL = (Op.PARAM, Op.SHARED)             # leaves whose value comes from outside
+# sliding windows over the last two axes of images
+WINDOWED = (Op.CONV2D, Op.CONV2D_GRAD_X, Op.CONV2D_GRAD_K, Op.POOL2D, Op.POOL2D_GRAD)
 
 
 def _fail(code, message, hint=None):
@@ -403,6 +417,104 @@ def broadcast_shapes_or_fail(shape, t):
               "paired index arrays must have the same length, as in `p[arange(n), y]`")
 
 
+# ---- convolution and pooling: sizes the checker keeps (dsl/types.py) --------
+def _image(t: TensorType, what: str, role: str) -> None:
+    if t.rank != 4:
+        _fail("E0235", f"`{what}` needs {role} of rank 4, got {t}",
+              "images are f[batch, channels, height, width]: reshape first, "
+              "e.g. `reshape(x, (n, 1, 28, 28))`")
+    if t.dtype not in FLOATS:
+        _fail("E0207", f"`{what}` needs a float tensor, got {t}", "convert first: `f32(...)`")
+
+
+def _windows(size: Dim, window: Dim, stride: int, what: str, x: TensorType) -> Dim:
+    """How many window positions `(size - window) // stride + 1` a sliding
+    window has; `size - window` may hold sizes if it divides exactly."""
+    try:
+        return dim_add(dim_floordiv(dim_sub(size, window), stride), 1)
+    except NotDivisible:
+        _fail("E0233", f"`{what}` of {x} cannot size its result: ({dim_str(dim_sub(size, window))}) // "
+              f"{stride} is not a whole number for every value of its sizes",
+              "give the image's height and width as numbers (`f32[n, 1, 28, 28]`), or a stride of 1")
+
+
+def _too_small(size: Dim, window: Dim) -> bool:
+    """Known now to be smaller (both numbers, or a number apart)."""
+    gap = dim_sub(size, window)
+    return isinstance(gap, int) and gap < 0
+
+
+def conv_out_dims(x: TensorType, k: TensorType, mode: str, stride: tuple) -> tuple:
+    out = []
+    for axis, name in ((2, "height"), (3, "width")):
+        size, window = x.shape[axis], k.shape[axis]
+        if mode == "full":      # zero-padded by window - 1 on each side
+            size = dim_add(size, dim_mul(2, dim_sub(window, 1)))
+        elif _too_small(size, window):
+            _fail("E0231", f"`conv2d` in valid mode needs filters no larger than the image: "
+                  f"image {x} has {name} {dim_str(size)}, filters {k} have {dim_str(window)}",
+                  "use smaller filters, pad the image, or `mode=\"full\"`")
+        out.append(_windows(size, window, stride[axis - 2], "conv2d", x))
+    return tuple(out)
+
+
+def rule_conv2d(ts, attrs):
+    x, k = ts
+    _image(x, "conv2d", "an image")
+    _image(k, "conv2d", "filters")
+    dtype = same_dtype(x, k, "conv2d")
+    if x.shape[1] != k.shape[1]:
+        _fail("E0230", f"`conv2d` channels differ: the image {x} has {dim_str(x.shape[1])} "
+              f"channels, the filters {k} expect {dim_str(k.shape[1])}",
+              "axis 1 of both is the channel count: filters are f[out_channels, in_channels, kh, kw]")
+    return TensorType(dtype, (x.shape[0], k.shape[0]) + conv_out_dims(x, k, attrs["mode"], attrs["stride"]))
+
+
+def rule_conv2d_grad_x(ts, attrs):
+    gy, k = ts
+    return TensorType(gy.dtype, (gy.shape[0], k.shape[1]) + tuple(attrs["image"]))
+
+
+def rule_conv2d_grad_k(ts, attrs):
+    x, gy = ts
+    return TensorType(x.dtype, (gy.shape[1], x.shape[1]) + tuple(attrs["kernel"]))
+
+
+def pool_out_dim(size: Dim, window: int, stride: int, ignore_border: bool, what: str,
+                 x: TensorType) -> Dim:
+    """Theano's pooled size. Without ignore_border the partial windows at
+    the edge count too (a window must start inside the input)."""
+    if ignore_border:
+        return _windows(size, window, stride, what, x)
+    if stride >= window:                        # (size - 1) // stride + 1
+        return _windows(size, 1, stride, what, x)
+    if isinstance(size, int) and size < window:     # one partial window
+        return 1
+    # max(0, ceil((size - window) / stride)) + 1, for a size >= window
+    return _windows(dim_add(size, stride - 1), window, stride, what, x)
+
+
+def rule_pool2d(ts, attrs):
+    (x,) = ts
+    what = f"{attrs['kind']}_pool2d"
+    _image(x, what, "an input")
+    window, stride = attrs["window"], attrs["stride"]
+    out = []
+    for axis, name in ((2, "height"), (3, "width")):
+        size = x.shape[axis]
+        if attrs["ignore_border"] and _too_small(size, window[axis - 2]):
+            _fail("E0232", f"`{what}` window {tuple(window)} is larger than its input {x} "
+                  f"({name} {dim_str(size)} < {window[axis - 2]})",
+                  "use a smaller window, or `ignore_border=false` to pool the partial window")
+        out.append(pool_out_dim(size, window[axis - 2], stride[axis - 2], attrs["ignore_border"],
+                                what, x))
+    return TensorType(x.dtype, x.shape[:2] + tuple(out))
+
+
+def rule_pool2d_grad(ts, attrs):
+    return ts[0]
+
+
 TYPE_RULES = {}
 TYPE_RULES.update({op: unary_float(op) for op in UNARY_FLOAT})
 TYPE_RULES.update({op: unary_numeric(op) for op in UNARY_NUMERIC})
@@ -425,3 +537,7 @@ TYPE_RULES.update({
 })
 # random draws
 TYPE_RULES[Op.RANDOM] = rule_given
+TYPE_RULES.update({
+    Op.CONV2D: rule_conv2d, Op.CONV2D_GRAD_X: rule_conv2d_grad_x, Op.CONV2D_GRAD_K: rule_conv2d_grad_k,
+    Op.POOL2D: rule_pool2d, Op.POOL2D_GRAD: rule_pool2d_grad,
+})

@@ -48,7 +48,7 @@ X = Sig(("x",))
 AXIS = Sig(("x",), (("axis", None), ("keepdims", False)))
 ROW = Sig(("x",), (("axis", -1),))
 TWO = Sig(("a", "b"))
-DRAW = (("seed", None), ("skip", 0))
+DRAW = (("seed", None), ("skip", 0), ("after", None))   # after=W0: continue W0's generator
 UNARY_DOCS = {"exp": "e**x", "log": "natural log", "log1p": "log(1 + x)",
               "log2": "base-2 log", "sqrt": "square root",
               "sign": "-1, 0 or 1", "tanh": "hyperbolic tangent",
@@ -107,13 +107,13 @@ BUILTINS: tuple[Builtin, ...] = (
             host_sig=Sig(("value", "spec")), usage='format(value, "spec")'),
     # ---- random: initialisers drawn with numpy.random.RandomState, and draws
     # from a stream inside defs (`shared rng: stream = 234`)
-    Builtin("normal", "normal draws: from a stream in a def; with numpy.random.RandomState(seed) "
-            "as an initialiser", sig=Sig(("stream", "shape"), (("mean", 0.0), ("std", 1.0),
-                                                                ("dtype", "f32"))),
+    Builtin("normal", "normal draws: from a stream in a def; as an initialiser with "
+            "numpy.random.RandomState(seed), or continuing the one that drew `after`",
+            sig=Sig(("stream", "shape"), (("mean", 0.0), ("std", 1.0), ("dtype", "f32"))),
             init_sig=Sig(("mean", "std"), DRAW), usage="shared W: f32[...] = normal(mean, std, seed=S)",
             draw=True),
-    Builtin("uniform", "uniform draws in [low, high): from a stream in a def; with "
-            "numpy.random.RandomState(seed) as an initialiser",
+    Builtin("uniform", "uniform draws in [low, high): from a stream in a def; as an initialiser "
+            "with numpy.random.RandomState(seed), or continuing the one that drew `after`",
             sig=Sig(("stream", "shape"), (("low", 0.0), ("high", 1.0), ("dtype", "f32"))),
             init_sig=Sig(("low", "high"), DRAW), usage="shared W: f32[...] = uniform(low, high, seed=S)",
             draw=True),
@@ -127,9 +127,12 @@ BUILTINS: tuple[Builtin, ...] = (
             host_sig=Sig(("n", "seed")), usage="permutation(n, seed=S)"),
     Builtin("shuffle", "a data split with its rows shuffled by seed",
             host_sig=Sig(("split", "seed")), usage="shuffle(split, seed=S)"),
-    Builtin("save_tiles", "writes the rows of a matrix as a PNG of image tiles",
-            host_sig=Sig(("path", "x", "tile", "grid")),
-            usage='save_tiles("filters.png", W.T, (28, 28), (10, 10))'),
+    Builtin("save_tiles", "writes filters or images f[n, c, h, w] as a grid of tiles in a PNG",
+            host_sig=Sig(("x", "path")), usage='save_tiles(x, "file.png")'),
+    Builtin("conv2d", "convolution of images f[b, c, h, w] with filters f[o, c, kh, kw] "
+            "(flipped, as Theano's conv2d)", Sig(("x", "w"), (("mode", "valid"), ("stride", (1, 1))))),
+    *(Builtin(f"{k}_pool2d", f"{k} of each `window` of images f[b, c, h, w]",
+              Sig(("x", "window"), (("stride", None), ("ignore_border", True)))) for k in ("max", "mean")),
 )
 BY_NAME = {b.name: b for b in BUILTINS}
 

@@ -33,7 +33,8 @@ from .literals import check_literal_range
 from .registry import BY_NAME, OVERLOADED, SIGS
 from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
-                          shape_of, unify_broadcast, unify_except, unify_matmul, unique_name,
+                          shape_of, static_dim, unify_broadcast, unify_except, unify_matmul,
+                          unify_reshape, unique_name,
                           user_span)
 from .scope import is_size_var_name
 from .tensor_function import CompiledFunction, function, shared_lock
@@ -72,6 +73,13 @@ def _unary(op, x):
     span = user_span()
     lo = Lowerer(span)
     return _wrap(lo, lo.expr(A.UnaryOp(op, lo.lift(x), span)))
+
+
+def _static(d):
+    """A dimension the user wrote (an int or a size such as x.shape[0]), or None."""
+    if isinstance(d, (int, np.integer)) and not isinstance(d, bool):
+        return int(d)
+    return static_dim(d.node) if isinstance(d, VariableBase) else None
 
 
 def _wrap(lo: Lowerer, node) -> "Variable":
@@ -213,9 +221,11 @@ class Variable(VariableBase):
             if isinstance(k, slice):
                 items.append(A.Slice(*(None if b is None else lo.lift(b, "static")
                                        for b in (k.start, k.stop, k.step)), span))
-            elif k is None or k is Ellipsis:
-                fail("E0305", f"`{'None' if k is None else '...'}` in an index is not supported",
-                     span, "index every axis explicitly; add an axis with `dsl.reshape`")
+            elif k is None:             # a new axis of size 1, as numpy
+                items.append(A.Name("none", span))
+            elif k is Ellipsis:
+                fail("E0305", "`...` in an index is not supported",
+                     span, "index every axis explicitly")
             elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
                 items.append(A.Num(int(k), span))
             elif isinstance(k, list):
@@ -248,11 +258,32 @@ class Variable(VariableBase):
 
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _call("reshape", (self, tuple(shape)), {})
+        with transaction():
+            unify_reshape(shape_of(self), [_static(d) for d in shape])
+            return _call("reshape", (self, tuple(shape)), {})
 
-    def flatten(self):
-        return _call("reshape", (self, (Variable(apply(
-            "size", (), user_span(), type=scalar_type("i64"), dim=dim_prod(self.type.shape))),)), {})
+    def flatten(self, ndim=1):
+        """Theano's flatten: the first ndim - 1 axes kept, the rest joined."""
+        shape = self.type.shape
+        top = len(shape) or 1       # (this module's `max` is the tensor builtin)
+        if not isinstance(ndim, int) or not 1 <= ndim <= top:
+            fail("E0210", f"flatten(ndim={ndim!r}) of a tensor of rank {len(shape)}", user_span(),
+                 f"ndim is the rank of the result: 1..{top}")
+        dims = shape[:ndim - 1] + (dim_prod(shape[ndim - 1:]),)
+        return _call("reshape", (self, tuple(Variable(apply(
+            "size", (), user_span(), type=scalar_type("i64"), dim=d)) for d in dims)), {})
+
+    def dimshuffle(self, *pattern):
+        """Theano's dimshuffle: axes reordered, 'x' a new axis of size 1
+        (`b.dimshuffle('x', 0, 'x', 'x')` is `b[None, :, None, None]`)."""
+        pattern = pattern[0] if len(pattern) == 1 and isinstance(pattern[0], (tuple, list)) else pattern
+        axes = [p for p in pattern if p != "x"]
+        if sorted(axes) != list(range(self.ndim)):
+            fail("E0210", f"dimshuffle{tuple(pattern)} must name every axis of a tensor of rank "
+                 f"{self.ndim} once, and 'x' for new axes", user_span(),
+                 "dropping an axis is not supported; index it away first: `x[:, 0]`")
+        moved = self.transpose(axes) if axes != sorted(axes) else self
+        return moved[tuple(None if p == "x" else slice(None) for p in pattern)]
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
@@ -438,7 +469,8 @@ def lmatrix(name=None): return matrix(name, "i64")
 
 # ---- the .sym builtins -------------------------------------------------------
 _CTX = {"axis": "static", "keepdims": "static", "axes": "static", "depth": "static",
-        "dtype": "static", "value": "static", "shape": "shape", "n": "shape", "xs": "tensors"}
+        "dtype": "static", "value": "static", "shape": "shape", "n": "shape", "xs": "tensors",
+        "mode": "text", "stride": "static", "window": "static", "ignore_border": "static"}
 
 
 def _call(name, args, kwargs) -> Variable:
@@ -534,3 +566,27 @@ def grad(cost, wrt):
     out = [Variable(g, leaves) for g in gs]
     return out[0] if single else out
 
+
+# ---- convolutional nets, under Theano's names ---------------------------------------
+POOL_MODES = {"max": "max_pool2d", "average_exc_pad": "mean_pool2d"}
+
+
+def conv2d(input, filters, border_mode="valid", subsample=(1, 1), filter_flip=True):
+    """theano.tensor.nnet.conv2d: a true convolution (the filters flipped);
+    filter_flip=False is a cross-correlation (the filters are flipped back in
+    the graph, so their height and width must be numbers)."""
+    if not filter_flip:
+        filters = filters[:, :, ::-1, ::-1]
+    return _call("conv2d", (input, filters), {"mode": border_mode, "stride": tuple(subsample)})
+
+
+def pool_2d(input, ws, ignore_border=True, stride=None, mode="max"):
+    """theano.tensor.signal.pool.pool_2d: modes 'max' and 'average_exc_pad'."""
+    if mode not in POOL_MODES:
+        fail("E0237", f"pool_2d mode must be 'max' or 'average_exc_pad', got {mode!r}", user_span(),
+             "average_exc_pad averages the elements inside the input")
+    return _call(POOL_MODES[mode], (input, tuple(ws)),
+                 {"stride": None if stride is None else tuple(stride), "ignore_border": ignore_border})
+
+
+__all__ += ["pool_2d"]

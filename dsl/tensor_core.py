@@ -35,7 +35,7 @@ from .checker import BodyChecker, Globals, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
 from .indexing import size_index
 from .ir import Node
-from .types import DTYPES, FROM_NUMPY, Size, TensorType
+from .types import DTYPES, FROM_NUMPY, NotDivisible, Size, TensorType, dim_floordiv, dim_prod
 
 # ---- where the user is ----------------------------------------------------
 _DSL_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -276,6 +276,29 @@ def unify_exact(a, b) -> None:
             unify(x, y)
 
 
+def unify_reshape(source, target) -> None:
+    """`x.reshape((n, 1, 28, 28))` of an f32[n, n2] matrix binds n2 = 784:
+    one fresh size of the source, solved from the element counts once the
+    dimensions both sides share are set aside."""
+    if source is None or any(d is None for d in target):
+        return
+    others, rest = [subst_dim(d) for d in source], [subst_dim(d) for d in target]
+    for d in list(others):
+        if d in rest:
+            others.remove(d)
+            rest.remove(d)
+    fresh = [d for d in others if _fresh_var(d) is not None]
+    if len(fresh) != 1:
+        return
+    others.remove(fresh[0])
+    count = dim_prod(others)
+    if isinstance(count, int) and count > 0:
+        try:
+            unify(fresh[0], dim_floordiv(dim_prod(rest), count))
+        except NotDivisible:
+            pass        # the checker reports the element counts
+
+
 def resolve(node: Node) -> Node:
     """node's graph under the current substitution (identity when unchanged)."""
     if not SIZES.subst:
@@ -419,7 +442,7 @@ class Lowerer:
     def lift(self, value, ctx: str = "tensor"):
         """A Python value as an AST expression. ctx: "tensor" (an operand),
         "tensors" (a tuple of operands), "static" (axis, keepdims, dtype, a
-        literal), "shape" (a shape or a size)."""
+        literal), "shape" (a shape or a size), "text" (a string argument)."""
         span = self.span
         if isinstance(value, VariableBase):
             self.leaves |= value._leaves
@@ -446,6 +469,8 @@ class Lowerer:
             return self.name(const_node(value, span))
         if isinstance(value, np.ndarray):
             return self.name(const_node(value, span))
+        if isinstance(value, str) and ctx == "text":     # mode="full"
+            return A.Str(value, span)
         if isinstance(value, str) and ctx == "static":
             return A.Name(dtype_name(value, span), span)
         if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):

@@ -31,12 +31,13 @@ class Size:
 
     def __str__(self) -> str:
         parts = []
-        for mono, coeff in self.terms:
+        # positive terms first, the constant last: `w - kw + 1`, not `-kw + w + 1`
+        for mono, coeff in sorted(self.terms, key=lambda t: 2 if not t[0] else t[1] < 0):
             if not mono:
                 parts.append(str(coeff))
                 continue
             body = "*".join(mono)
-            parts.append(body if coeff == 1 else f"{coeff}*{body}")
+            parts.append(body if coeff == 1 else f"-{body}" if coeff == -1 else f"{coeff}*{body}")
         return " + ".join(parts).replace("+ -", "- ")
 
     def variables(self) -> set[str]:
@@ -222,3 +223,20 @@ class BroadcastError(Exception):
 
 # A random stream's state, as a shared value holds it: (seed, calls made)
 STREAM = TensorType("i64", (2,))
+
+
+class NotDivisible(Exception):
+    """A size divided by a stride that is not a whole number for every
+    value of its variables (`(h - 5) // 2` with `h` a variable)."""
+
+
+def dim_floordiv(d: Dim, k: int) -> Dim:
+    """`d // k` for a positive integer k. A size is divided exactly when every
+    variable's coefficient is a multiple of k (`(2*h - 1) // 2` is `h - 1`);
+    otherwise the quotient is no polynomial and NotDivisible is raised."""
+    if isinstance(d, int):
+        return d // k
+    terms = _terms(d)
+    if any(c % k for m, c in terms.items() if m):
+        raise NotDivisible(d, k)
+    return _make({m: c // k for m, c in terms.items()})

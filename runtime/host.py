@@ -20,8 +20,8 @@ from dsl.build import apply
 from dsl.checker import WeakTensor
 from dsl.diagnostics import Note, SymError, error, initializer_only, unknown_function
 from dsl.ir import Function
-from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_as_in_def, check_initializer,
-                           check_no_draw_on_host, check_stream_seed,
+from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_after, check_as_in_def,
+                           check_initializer, check_no_draw_on_host, check_stream_seed,
                            check_number, int_result_fits, is_initializer, number_ast, proc_signature)
 from dsl.hostargs import check_tensor_args
 from dsl.hosttypes import HFunc, type_of
@@ -93,6 +93,7 @@ class Interpreter:
         self.procs: dict = getattr(prog, "procs", {})   # host functions by name
         self.proc_calls: list[str] = []      # the host functions running, innermost last
         self.proc_params: list[set] = []     # and the names of their parameters
+        self.streams: dict = {}         # shared name -> the RandomState that drew it
 
     # ---- items and statements ------------------------------------------------
     def run(self):
@@ -198,16 +199,25 @@ class Interpreter:
         shape and dtype, the arguments checked as the checker checks them."""
         fname = call.func.id
         bound = bind_call(call, INIT_SIGS[fname], fname)
+        check_after(bound, set(self.streams))
         args = {p: a.value if isinstance(a, Default) else materialize(self.ev(a))
-                for p, a in bound.items() if p != "dtype"}
+                for p, a in bound.items() if p not in ("dtype", "after")}
         check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
                                           for p, v in args.items()}, bound.get("dtype", Default(None)))
+        try:
+            return self.initial_value(fname, name, t, args, bound.get("after"))
+        except MemoryError as exc:  # it fits the physical memory, but not what is free now
+            raise error("E0221", f"out of memory making the initial value of `{name}` ({t}): {exc}",
+                        call.span, "use smaller sizes; a value must fit in memory at once")
+
+    def initial_value(self, fname: str, name: str, t: TensorType, args: dict, after):
         shape, dtype = t.concrete_shape({}), NUMPY_DTYPE[t.dtype]
         if fname in ("zeros", "ones"):
             return np.full(shape, 0 if fname == "zeros" else 1, dtype)
         if fname == "full":
             return np.full(shape, args["value"], dtype)
-        rng = np.random.RandomState(args["seed"])
+        rng = self.streams[after.id] if isinstance(after, A.Name) else np.random.RandomState(args["seed"])
+        self.streams[name] = rng        # `after=name` continues it
         for _ in range(args["skip"]):       # as `RandomStreams(rng.randint(2 ** 30))` before
             rng.randint(2 ** 30)
         if fname == "uniform":

@@ -157,7 +157,7 @@ def host_shuffle(ip, e):
 def host_save_tiles(ip, e):
     args = arguments(ip, e)
     try:
-        D.images.save_tiles(args["path"], args["x"], args["tile"], args["grid"], program=e.span.file)
+        D.tiles.save_tiles(args["path"], args["x"], program=e.span.file)
     except D.DataError as exc:
         raise data_error(exc, e.span)
 
@@ -169,3 +169,4 @@ HOST_BUILTINS = {
     "format": host_format, "permutation": host_permutation, "shuffle": host_shuffle,
     "save_tiles": host_save_tiles,
 }
+HOST_BUILTINS["save_tiles"] = host_save_tiles

@@ -10,10 +10,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
-from dsl.ops import Op
+from dsl.ops import Op, pool_out_dim
 from . import philox
 from dsl.types import (NUMPY_DTYPE, TensorType, dim_eval, memory_bytes, too_large_message,
                        value_bytes)
@@ -78,6 +79,37 @@ class TooLarge(RunFault):
                          "use smaller sizes; a value must fit in memory at once")
 
 
+class WindowTooLarge(RunFault):
+    code = "E0234"
+
+    def __init__(self, node: Node, image: tuple, window: tuple):
+        what = "filters" if node.op == Op.CONV2D else "a window"
+        name = node.op if node.op == Op.CONV2D else f"{node.attr('kind')}_pool2d"
+        shown = TensorType(node.inputs[0].type.dtype, image)
+        super().__init__(node, f"`{name}` needs {what} no larger than the image: the image is "
+                         f"{shown}, the {what.removeprefix('a ')} {window[0]}x{window[1]}",
+                         "call it with images at least as large as the window, "
+                         "or use mode=\"full\" (convolution) or ignore_border=false (pooling)")
+
+
+def _window_misfit(n, sizes: dict):
+    """A conv2d or pool2d whose window is larger than its image now that the
+    sizes are numbers (the checker refuses it when it can tell before)."""
+    image = n.inputs[0].type.concrete_shape(sizes)
+    if n.op == Op.CONV2D:
+        window = n.inputs[1].type.concrete_shape(sizes)[2:]
+        # mode "full" pads by window - 1 on each side: only an empty image with 1-wide filters misfits
+        pad = 2 if n.attr("mode") == "full" else 0
+        fits = all(i + pad * (w - 1) >= w for i, w in zip(image[2:], window))
+    else:
+        window = tuple(n.attr("window"))
+        # the sizes the type holds assume whole windows; Theano's for these numbers
+        wanted = tuple(pool_out_dim(i, w, s, n.attr("ignore_border"), "", None)
+                       for i, w, s in zip(image[2:], window, n.attr("stride")))
+        fits = all(d > 0 for d in wanted) and wanted == n.type.concrete_shape(sizes)[2:]
+    return None if fits else WindowTooLarge(n, image, tuple(window))
+
+
 EXTREMA = ("max", "min", "argmax", "argmin")
 EXISTING = ("param", "shared", "size", "const")     # values that are already in memory
 
@@ -85,7 +117,8 @@ EXISTING = ("param", "shared", "size", "const")     # values that are already in
 def check_sizes(nodes, sizes: dict) -> None:
     """What the sizes alone decide, checked before anything runs so that
     both backends report it first and alike: a value larger than this
-    machine's memory (E0221), max/min/argmax/argmin of zero elements (E0219)."""
+    machine's memory (E0221), max/min/argmax/argmin of zero elements (E0219),
+    a convolution or pooling window larger than its image (E0234)."""
     limit = memory_bytes()
     for n in nodes:
         if n.op in EXISTING:
@@ -94,6 +127,8 @@ def check_sizes(nodes, sizes: dict) -> None:
         nbytes = value_bytes(shape, n.type.dtype)
         if nbytes > limit:
             raise TooLarge(n, shape, nbytes)
+        if n.op in (Op.CONV2D, Op.POOL2D) and (misfit := _window_misfit(n, sizes)):
+            raise misfit
         if n.op in EXTREMA:
             x_shape = n.inputs[0].type.concrete_shape(sizes)
             axis = n.attr("axes") if n.op in ("max", "min") else n.attr("axis")
@@ -350,6 +385,113 @@ def impl_shared(node, xs, env):
     return out(node, env.shared[node.attr("name")])
 
 
+# ---- convolution and pooling: sliding windows over the last two axes --------
+def _pair(node, name, env) -> tuple:
+    return tuple(dim_eval(d, env.sizes) for d in node.attr(name))
+
+
+def _patches(x, window, stride):
+    """x's windows as a view [b, c, rows, cols, wh, ww], every stride-th."""
+    return sliding_window_view(x, window, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+
+
+def _full_padded(x, window, mode):
+    """mode "full": zeros of window - 1 on each side, so every overlap counts."""
+    if mode != "full":
+        return x
+    (kh, kw) = window
+    return np.pad(x, ((0, 0), (0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+
+
+def _flipped(k):
+    # a true convolution: the filters are applied upside down and mirrored
+    return k[:, :, ::-1, ::-1]
+
+
+def _spread(target, cols, stride):
+    """Adds cols [b, c, rows, cols, wh, ww] back to the image positions
+    their windows read: the transpose of `_patches` (overlaps accumulate)."""
+    rows, columns, wh, ww = cols.shape[2:]
+    for u in range(wh):
+        for v in range(ww):
+            target[:, :, u:u + stride[0] * (rows - 1) + 1:stride[0],
+                   v:v + stride[1] * (columns - 1) + 1:stride[1]] += cols[:, :, :, :, u, v]
+    return target
+
+
+def impl_conv2d(node, xs, env):
+    x, k = xs
+    mode, stride = node.attr("mode"), node.attr("stride")
+    patches = _patches(_full_padded(x, k.shape[2:], mode), k.shape[2:], stride)
+    y = np.tensordot(patches, _flipped(k), axes=([1, 4, 5], [1, 2, 3]))    # [b, rows, cols, o]
+    return out(node, y.transpose(0, 3, 1, 2))
+
+
+def impl_conv2d_grad_x(node, xs, env):
+    gy, k = xs
+    mode, stride = node.attr("mode"), node.attr("stride")
+    (b, c, h, w), (kh, kw) = shape_of(node, env), k.shape[2:]
+    pad = (kh - 1, kw - 1) if mode == "full" else (0, 0)
+    # each output position sends gy * filter to the window it read
+    cols = np.tensordot(gy, _flipped(k), axes=([1], [0])).transpose(0, 3, 1, 2, 4, 5)
+    gx = np.zeros((b, c, h + 2 * pad[0], w + 2 * pad[1]), np_dtype(node))
+    _spread(gx, cols, stride)
+    return out(node, gx[:, :, pad[0]:pad[0] + h, pad[1]:pad[1] + w])
+
+
+def impl_conv2d_grad_k(node, xs, env):
+    x, gy = xs
+    mode, stride = node.attr("mode"), node.attr("stride")
+    window = _pair(node, "kernel", env)
+    patches = _patches(_full_padded(x, window, mode), window, stride)
+    gk = np.tensordot(gy, patches, axes=([0, 2, 3], [0, 2, 3]))    # [o, c, kh, kw]
+    return out(node, _flipped(gk))
+
+
+def _pool_patches(x, node, out_hw, fill):
+    """The windows of every pooled position, [b, c, oh, ow, ph, pw]: x is
+    padded with `fill` at the bottom and right for the partial windows of
+    ignore_border=false."""
+    window, stride = node.attr("window"), node.attr("stride")
+    need = [(o - 1) * s + p for o, s, p in zip(out_hw, stride, window)]
+    pad = [max(0, n - d) for n, d in zip(need, x.shape[2:])]
+    padded = np.pad(x, ((0, 0), (0, 0), (0, pad[0]), (0, pad[1])), constant_values=fill)
+    return _patches(padded, window, stride)[:, :, :out_hw[0], :out_hw[1]], padded.shape
+
+
+def _window_counts(x, node, out_hw):
+    """How many input elements each window holds (fewer at a partial edge)."""
+    ones = np.ones((1, 1) + x.shape[2:], x.dtype)
+    return _pool_patches(ones, node, out_hw, 0)[0].sum(axis=(4, 5), dtype=x.dtype)
+
+
+def impl_pool2d(node, xs, env):
+    (x,) = xs
+    out_hw = shape_of(node, env)[2:]
+    if node.attr("kind") == "max":
+        patches, _ = _pool_patches(x, node, out_hw, -np.inf)
+        return out(node, patches.max(axis=(4, 5)))
+    patches, _ = _pool_patches(x, node, out_hw, 0)
+    return out(node, patches.sum(axis=(4, 5), dtype=x.dtype) / _window_counts(x, node, out_hw))
+
+
+def impl_pool2d_grad(node, xs, env):
+    """Max: each window's gradient goes to its first maximum (row-major);
+    mean: spread evenly over the elements in the window."""
+    x, gy = xs
+    (ph, pw), out_hw = node.attr("window"), gy.shape[2:]
+    if node.attr("kind") == "max":
+        patches, padded_shape = _pool_patches(x, node, out_hw, -np.inf)
+        first = patches.reshape(patches.shape[:4] + (ph * pw,)).argmax(axis=4)
+        cols = (first[..., None] == np.arange(ph * pw)) * gy[..., None]
+    else:
+        patches, padded_shape = _pool_patches(x, node, out_hw, 0)
+        cols = np.repeat((gy / _window_counts(x, node, out_hw))[..., None], ph * pw, axis=4)
+    gx = _spread(np.zeros(padded_shape, x.dtype), cols.reshape(cols.shape[:4] + (ph, pw)),
+                 node.attr("stride"))
+    return out(node, gx[:, :, :x.shape[2], :x.shape[3]])
+
+
 IMPL = {}
 IMPL.update({op: unary(fn) for op, fn in UNARY.items()})
 IMPL.update({op: binary(fn) for op, fn in BINARY.items()})
@@ -384,3 +526,7 @@ def impl_random(node, xs, env):
 
 
 IMPL[Op.RANDOM] = impl_random
+IMPL.update({
+    Op.CONV2D: impl_conv2d, Op.CONV2D_GRAD_X: impl_conv2d_grad_x, Op.CONV2D_GRAD_K: impl_conv2d_grad_k,
+    Op.POOL2D: impl_pool2d, Op.POOL2D_GRAD: impl_pool2d_grad,
+})

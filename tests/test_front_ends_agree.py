@@ -62,6 +62,23 @@ def update_dtype():
     return dsl.function([], [], updates=[(W, dsl.f64(W))])
 
 
+def conv_channels():
+    return dsl.conv2d(dsl.tensor("x", shape=("n", 1, 28, 28)), dsl.tensor("w", shape=(20, 3, 5, 5)))
+
+
+def conv_filter_too_large():
+    return dsl.conv2d(dsl.tensor("x", shape=("n", 1, 4, 28)), dsl.tensor("w", shape=(8, 1, 5, 5)))
+
+
+def pool_window_too_large():
+    return dsl.pool_2d(dsl.tensor("x", shape=("n", 8, 3, 3)), (4, 4))
+
+
+def conv_mode():
+    return dsl.conv2d(dsl.tensor("x", shape=("n", 1, 28, 28)), dsl.tensor("w", shape=(8, 1, 5, 5)),
+                      border_mode="same")
+
+
 PAIRS = {
     "broadcasting": ("def f(a: f32[n, 3], b: f32[n, 4]) -> f32[n, 3]:\n    return a + b\n",
                      broadcasting),
@@ -76,6 +93,14 @@ PAIRS = {
                      "def f() -> f32:\n    W <- sum(W)\n    return 0.0\n", update_shape),
     "update dtype": ("shared W: f32[2, 3] = zeros()\n"
                      "def f() -> f32:\n    W <- f64(W)\n    return 0.0\n", update_dtype),
+    "conv channels": ("def f(x: f32[n, 1, 28, 28], w: f32[20, 3, 5, 5]) -> f32:\n"
+                      "    return sum(conv2d(x, w))\n", conv_channels),
+    "conv filter too large": ("def f(x: f32[n, 1, 4, 28], w: f32[8, 1, 5, 5]) -> f32:\n"
+                              "    return sum(conv2d(x, w))\n", conv_filter_too_large),
+    "pool window too large": ("def f(x: f32[n, 8, 3, 3]) -> f32:\n"
+                              "    return sum(max_pool2d(x, (4, 4)))\n", pool_window_too_large),
+    "conv mode": ("def f(x: f32[n, 1, 28, 28], w: f32[8, 1, 5, 5]) -> f32:\n"
+                  "    return sum(conv2d(x, w, mode=\"same\"))\n", conv_mode),
 }
 
 

@@ -54,3 +54,17 @@ def test_a_node_holds_an_op_and_still_compares_to_its_name():
 def test_an_unknown_op_name_is_refused():
     with pytest.raises(ValueError):
         Node("expp", (), TensorType("f32", ()))
+
+
+def test_an_op_without_a_lowering_is_a_located_error(monkeypatch):
+    from dsl.build import apply
+    from dsl.diagnostics import Span, SymError
+    from dsl.ir import Function
+    from runtime.opencl import render
+    monkeypatch.delitem(render.LOWERING, Op.TANH)
+    span = Span("model.sym", 3, 12, 3, 19)
+    x = apply("param", (), type=TensorType("f32", (3,)), name="x")
+    with pytest.raises(SymError) as e:
+        render.render_function(Function("f", (x,), (apply("tanh", (x,), span),)))
+    d = e.value.diagnostics[0]
+    assert (d.code, d.span) == ("E0239", span) and "`tanh`" in d.message

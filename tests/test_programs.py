@@ -5,6 +5,7 @@ order; the MNIST programs run one epoch on the real data (`--set epochs=1`)
 and are checked against the Deep Learning Tutorials' published figures.
 """
 import io
+import math
 import re
 from pathlib import Path
 
@@ -61,3 +62,19 @@ def test_mlp_first_epoch_matches_tutorial(backend):
     first = out.splitlines()[0]
     value = float(re.search(r"validation error ([\d.]+) %", first).group(1))
     assert abs(value - 9.62) <= 0.05, first
+
+
+@needs_mnist
+def test_lenet_first_minibatches_learn(tmp_path):
+    """The LeNet program checks, draws its filters, writes their picture, and
+    its first three minibatches' costs are finite and decrease (numpy)."""
+    from runtime.data import mnist
+    png = tmp_path / "filters.png"
+    prog = dsl.load(ROOT / "programs" / "mnist_lenet.sym", backend="numpy", progress=False,
+                    options={"epochs": 0, "filters_png": str(png)}, out=io.StringIO()).run()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    train = mnist(None).train
+    costs = [float(prog.train(train.x[i * 500:(i + 1) * 500], train.y[i * 500:(i + 1) * 500]))
+             for i in range(3)]
+    assert all(math.isfinite(c) for c in costs) and costs[0] > costs[1] > costs[2], costs
+    assert abs(costs[0] - math.log(10)) < 1e-5     # the zero logistic layer: uniform at first

@@ -8,10 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from dsl.diagnostics import error
 from dsl.ir import Function, Node, toposort
 from dsl.types import NUMPY_DTYPE, TensorType
 
 from . import Env, check_sizes, evaluate
+
+
+def zeros_of(name: str, t: TensorType) -> np.ndarray:
+    """A shared value's storage; one that fits the physical memory (the
+    checker's limit) but not the memory free now is E0221, named."""
+    try:
+        return np.zeros(t.concrete_shape({}), NUMPY_DTYPE[t.dtype])
+    except MemoryError as exc:
+        raise error("E0221", f"out of memory making shared `{name}` ({t}): {exc}", None,
+                    "use smaller sizes; a shared value must fit in memory") from None
 
 
 class NumpyExecutor:
@@ -20,8 +31,7 @@ class NumpyExecutor:
 
     def __init__(self, shared_types: dict[str, TensorType]):
         self.shared_types = dict(shared_types)
-        self.shared = {n: np.zeros(t.concrete_shape({}), NUMPY_DTYPE[t.dtype])
-                       for n, t in shared_types.items()}
+        self.shared = {n: zeros_of(n, t) for n, t in shared_types.items()}
         self.checked: dict = {}     # id(fn) -> (fn, size keys check_sizes passed)
 
     def get_shared(self, name: str) -> np.ndarray:

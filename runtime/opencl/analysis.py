@@ -47,7 +47,10 @@ from dsl.ir import Node, toposort, with_inputs
 from dsl.ops import ARG_REDUCE, ELEMENTWISE, EXTERNAL, LOOPS, REDUCE, Op, ROWS, VIEWS
 from dsl.types import Size, broadcast_shapes
 
-ALWAYS = (Op.MATMUL,) + ROWS
+# convolutions read their inputs as buffers and may be the core of an epilogue, like matmul
+CONVS = (Op.CONV2D, Op.CONV2D_GRAD_X, Op.CONV2D_GRAD_K)
+CORES = (Op.MATMUL,) + CONVS
+ALWAYS = CORES + ROWS
 CHECKS_INDICES = ("gather", "one_hot", "scatter_add")
 ELEMENTWISE_OPS = set(ELEMENTWISE)
 SMALL_EXTENT = 16      # a reduction this short is recomputed rather than stored
@@ -188,6 +191,8 @@ def find_groups(roots: list[Node]) -> Groups:
                 base, views = matmul_operand_base(x)
                 must.add(id(base))
                 absorbed.update(id(v) for v in views)
+        elif n.op in CONVS:
+            must.update(id(x) for x in n.inputs)
 
     recompute = deep_checkpoints(order, consumers, must)
     deep = recompute is not None
@@ -203,7 +208,7 @@ def find_groups(roots: list[Node]) -> Groups:
         gs = set()
         depth[nid] = 0
         for c, pos in readers:
-            if c.op == "matmul" or (id(c) in absorbed and all(cc.op == "matmul" or id(cc) in absorbed
+            if c.op in CORES or (id(c) in absorbed and all(cc.op == "matmul" or id(cc) in absorbed
                                                               for cc, _ in consumers[id(c)])):
                 continue    # read as a buffer by a matmul
             gs |= {id(c)} if id(c) in g.materialized else groups.get(id(c), frozenset())
@@ -215,7 +220,7 @@ def find_groups(roots: list[Node]) -> Groups:
         if nid in must or n.op in ALWAYS and not _can_be_core(n, readers, g, read_once, gs):
             g.materialized.add(nid)
             continue
-        if n.op in ALWAYS:          # a matmul that becomes its reader's core
+        if n.op in ALWAYS:          # a matmul or conv that becomes its reader's core
             root = _root_of(readers[0][0], g)
             g.cores[id(root)] = n
             g.core_of[nid] = root
@@ -293,7 +298,7 @@ def _reads_once(n: Node, readers, g: Groups, read_once) -> bool:
 
 
 def _can_be_core(n: Node, readers, g: Groups, read_once, gs) -> bool:
-    if n.op != "matmul" or not read_once[id(n)]:
+    if n.op not in CORES or not read_once[id(n)]:
         return False
     root = _root_of(readers[0][0], g)
     return root.op in ELEMENTWISE_OPS and id(root) not in g.cores and root.type.shape == n.type.shape

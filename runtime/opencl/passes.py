@@ -21,6 +21,7 @@ from dsl.ir import Node, toposort
 from dsl.rewrites import Pass
 
 from .analysis import Groups, cse, find_groups, share_row_ops
+from .conv import valid_convolutions
 
 
 @dataclass
@@ -43,6 +44,12 @@ def _share_rows(s: PassState) -> str:
     return f"{shared} softmax computed as exp(log_softmax)"
 
 
+def _conv_pad(s: PassState) -> str:
+    s.roots = valid_convolutions(s.roots, s.origin)
+    rewritten = sum(1 for m in s.origin.values() if m.op in ("conv2d", "conv2d_grad_x", "conv2d_grad_k"))
+    return f"{rewritten} convolution(s) rewritten as valid ones over padded buffers"
+
+
 def _groups(s: PassState) -> str:
     s.groups = g = find_groups(s.roots)
     kernels = len(g.kernel_roots())
@@ -55,6 +62,8 @@ PASSES: list[Pass] = [
          "to the same type", _cse),
     Pass("share_rows", "softmax(x) next to log_softmax(x) becomes exp(log_softmax(x)): "
          "one row kernel", _share_rows),
+    Pass("conv_pad", "full-mode convolutions and image gradients become valid convolutions "
+         "of zero-padded (dilated) buffers", _conv_pad),
     Pass("groups", "choose the nodes with buffers (kernel roots) and inline the rest "
          "(matmul and tree-reduction cores fused with their epilogue)", _groups),
 ]

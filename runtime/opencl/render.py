@@ -26,8 +26,9 @@ from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, EXTERNAL, LOGIC, REDUCE,
                      UNARY_FLOAT, UNARY_NUMERIC, Op)
 
 from . import lowering as L
-from .analysis import ELEMENTWISE_OPS, Groups, reduced_extent
+from .analysis import CONVS, CORES, ELEMENTWISE_OPS, Groups, reduced_extent
 from .cgen import prelude
+from .conv import conv_kernel, emit_pool, emit_pool_grad
 from .emit import Buf, Kernel, ProgramParts
 from .kernels import (lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, tree_final_kernel,
                       tree_kernel, tree_partial_kernel)
@@ -84,6 +85,10 @@ def _table() -> dict[Op, Callable]:
         Op.APPLY_BODY: L.emit_apply_body,
     })
     t[Op.RANDOM] = L.emit_random
+    t.update({      # convolutions get their own kernels (conv.py); pooling is inline
+        Op.CONV2D: L.emit_own_kernel, Op.CONV2D_GRAD_X: L.emit_own_kernel,
+        Op.CONV2D_GRAD_K: L.emit_own_kernel, Op.POOL2D: emit_pool, Op.POOL2D_GRAD: emit_pool_grad,
+    })
     return t
 
 
@@ -203,7 +208,7 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
     writes out_key (the plan's choice: its own buffer or a shared in place)."""
     core = ctx.groups.cores.get(id(root))
     target = ctx.options.target
-    if core is not None and core.op != "matmul":
+    if core is not None and core.op not in CORES:
         groups = tree_groups(core, target)
         if groups > 1:
             return render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fused)
@@ -215,6 +220,8 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
         grid = matmul_kernel(k, root, root, target)
     elif core is not None and core.op == "matmul":
         grid = matmul_kernel(k, root, core, target)
+    elif root.op in CONVS or core is not None and core.op in CONVS:
+        grid = conv_kernel(k, root, core or root, target)
     elif core is not None:
         grid = tree_kernel(k, root, core, TREE_LOCAL[target], target == "cpu")
     else:
@@ -292,11 +299,20 @@ def render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fus
             finish_kernel(stage2, grid2, root, reads, fused)]
 
 
+def check_lowered(order) -> None:
+    """An op without a lowering here is a located error, not a crash."""
+    for n in order:
+        if n.op not in LOWERING:
+            raise error("E0239", f"the OpenCL backend cannot run `{n.op}` yet", n.span,
+                        "run this program on the numpy backend: `--backend numpy`")
+
+
 def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:
     prepared = run_passes(fn.roots)
     roots, origin, groups = prepared.roots, prepared.origin, prepared.groups
     outputs, updates = roots[:len(fn.outputs)], roots[len(fn.outputs):]
     check_fp64(fn, groups.order, options)
+    check_lowered(groups.order)
     keys, buffers = assign_buffers(fn.name, groups)
     for name, v in fn.updates:      # a shared value updated but never read has no node
         buffers.setdefault("s:" + name, BufferSpec("s:" + name, "shared", v.type.dtype, v.type.shape,
@@ -353,7 +369,7 @@ def final_reads(groups: Groups, keys: dict, root: Node, target: str) -> list:
     """The reads of the kernel that writes root (the second stage of a long
     reduction reads its partials, not the core's inputs)."""
     core = groups.cores.get(id(root))
-    if core is not None and core.op != "matmul" and tree_groups(core, target) > 1:
+    if core is not None and core.op not in CORES and tree_groups(core, target) > 1:
         return read_set(groups, keys, root, core, skip_core=True) + [(keys[id(root)] + "_part", False)]
     return read_set(groups, keys, root, core)
 
