@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ast as A
+from . import loops
 from .build import apply, const
 from .builtins import call_builtin
 from .diagnostics import Diagnostic, Note, unknown_function
@@ -105,13 +106,17 @@ class BodyChecker:
     """Lowers one def body (generic, or inlined into a caller) to IR."""
 
     def __init__(self, env: Globals, d: A.Def, sizes: dict[str, Dim], locals_: dict,
-                 stack: tuple[str, ...], inlined: bool):
+                 stack: tuple[str, ...], inlined: bool, shared_nodes: dict | None = None):
         self.env, self.d, self.sizes = env, d, sizes
         self.locals = dict(locals_)
         self.stack = stack
         self.inlined = inlined
         self.updates: dict[str, Node] = {}
-        self.shared_nodes: dict[str, Node] = {}
+        # a def inlined into a loop's body reads the shared values as the body does
+        self.shared_nodes: dict[str, Node] = {} if shared_nodes is None else shared_nodes
+        self.loop: loops.LoopFrame | None = None     # the loop whose body is being checked
+        self.loop_depth = 0
+        self.loop_only: dict = {}       # names set only inside a loop's body -> where
 
     # ---- statements ---------------------------------------------------------
     def run(self, ret_type) -> tuple[Node, ...]:
@@ -138,14 +143,29 @@ class BodyChecker:
 
     def statement(self, s):
         if isinstance(s, A.Assign):
+            if self.loop is not None:
+                self.loop.set_at.update((t.id, s.span) for t in s.targets)
+            if loops.collector(self, s):
+                return
             value = self.expr(s.value)
             for t in s.targets:
                 self.check_local_name(t.id, t.span, "local value")
             self.bind(s.targets, value, s.span)
         elif isinstance(s, A.Update):
             self.update(s)
+        elif isinstance(s, A.ExprStmt) and isinstance(s.expr, A.MethodCall):
+            loops.append(self, s.expr)
         elif isinstance(s, A.ExprStmt):
             self.expr(s.expr)
+        elif isinstance(s, A.For):
+            loops.check_loop(self, s)
+        elif self.loop is not None and isinstance(s, (A.Return, A.Break, A.Continue)):
+            kind = type(s).__name__.lower()
+            fail("E1311", f"`{kind}` inside a loop of a def", s.span,
+                 "a loop in a def runs all its steps; return after the loop, and pick steps "
+                 "with `where(...)`" if kind != "return" else
+                 "return after the loop; carry what the return needs as a local value",
+                 [Note("the loop", self.loop.header.span)])
         else:
             kind = type(s).__name__.lower()
             fail("E0109", f"`{kind}` is not allowed inside a def", s.span,
@@ -174,6 +194,12 @@ class BodyChecker:
 
     def update(self, s: A.Update):
         name = s.target.id
+        if self.loop is not None:
+            fail("E1302", f"`{name} <- ...` inside a loop: an update is applied once per call, "
+                 "not once per step", s.span,
+                 f"carry the new value through the loop (`{name}_new = {name}` before it, "
+                 f"`{name}_new = ...` in it) and write `{name} <- {name}_new` after the loop",
+                 [Note("the loop", self.loop.header.span)])
         if self.inlined:
             fail("E0504", f"`{self.d.name.id}` updates `{name}` and so cannot be called from another def",
                  s.span, "call it from the host; a def that updates state runs once per host call")
@@ -274,6 +300,8 @@ class BodyChecker:
     def expr_Name(self, e: A.Name):
         name = e.id
         if name in self.locals:
+            if isinstance(self.locals[name], loops.Collector):
+                loops.collector_in_use(self.locals[name], e.span)
             return self.locals[name]
         if name in self.env.shareds:
             return self.shared(name, e.span)
@@ -285,6 +313,11 @@ class BodyChecker:
                 fail("E0215", f"option `{name}` is a string and cannot be used inside a def", e.span)
             return Weak(value, e.span)
         visible = list(self.locals) + list(self.env.shareds) + list(self.sizes) + list(self.env.options)
+        if name in self.loop_only:
+            fail("E1312", f"`{name}` is set only inside a loop's body and is gone after it", e.span,
+                 f"to keep its last value, set `{name}` before the loop so the loop carries it; "
+                 f"to keep every step's value, collect it with `.append`",
+                 [Note(f"`{name}` is set here", self.loop_only[name])])
         if name in self.env.def_asts or name in DEF_BUILTINS:
             fail("E0106", f"`{name}` is a function; call it", e.span, f"write `{name}(...)`")
         fail("E0101", f"unknown name `{name}`", e.span,
@@ -352,6 +385,17 @@ class BodyChecker:
         fail("E0111", f"tensors have no attribute `{e.attr}`", e.span,
              "tensor attributes are `.T` and `.shape`")
 
+    def expr_MethodCall(self, e: A.MethodCall):
+        fail("E1303", f"`.{e.method.id}(...)` is a statement of its own, not a value", e.span,
+             "write `hs.append(v)` on its own line in a loop's body")
+
+    def expr_value_of_collector(self, e) -> "loops.Collector":
+        """The collector `e` names (the `hs` of `hs.append(v)`)."""
+        if isinstance(e, A.Name) and isinstance(self.locals.get(e.id), loops.Collector):
+            return self.locals[e.id]
+        fail("E1303", "only a list set with `name = []` has `.append`", e.span,
+             "collect a loop's values: `hs = []` before the loop, `hs.append(v)` in it")
+
     def expr_Index(self, e: A.Index):
         base = self.expr(e.value)
         if isinstance(base, tuple):     # x.shape[0]
@@ -398,7 +442,7 @@ class BodyChecker:
         # a literal argument takes its parameter's dtype, as on the host
         params, _, _ = declared_types(d)
         args = [self.tensor(self.expr(a), a.span, t.dtype) for a, (_, t) in zip(e.args, params)]
-        return inline(self.env, d, args, e, self.stack + (self.d.name.id,))
+        return inline(self.env, d, args, e, self.stack + (self.d.name.id,), self.shared_nodes)
 
 
 def size_var_span(d: A.Def, name):
@@ -526,11 +570,13 @@ def literal_tensor(e: A.ListExpr):
     return (len(values),), values
 
 
-def inline(env: Globals, d: A.Def, args: list[Node], call: A.Call, stack) -> tuple | Node:
+def inline(env: Globals, d: A.Def, args: list[Node], call: A.Call, stack,
+           shared_nodes: dict | None = None) -> tuple | Node:
     """Check d's body with `args` for its parameters (size variables unified)."""
     params, ret, _ = declared_types(d)
     sizes = unify_args(params, args, [a.span for a in call.args], d.name.id)
-    checker = BodyChecker(env, d, sizes, dict(zip((p for p, _ in params), args)), stack, True)
+    checker = BodyChecker(env, d, sizes, dict(zip((p for p, _ in params), args)), stack, True,
+                          shared_nodes)
     outputs = checker.run(ret)
     return outputs if isinstance(ret, TupleType) else outputs[0]
 

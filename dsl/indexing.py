@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import ast as A
 from .diagnostics import Note, Span, error
-from .ir import Node, toposort
+from .ir import Node, toposort, walk
 from .scope import Weak, fail, literal_value
 from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, dim_mul,
                     dim_neg, dim_prod, dim_sub)
@@ -264,7 +264,7 @@ def index_requirements(roots) -> tuple[Requirement, ...]:
     """The accesses of a function's graph that its sizes decide, before any
     rewrite (so none is lost); statically impossible ones fail here."""
     found: dict = {}
-    for n in toposort(roots):
+    for n in walk(roots):           # loop bodies too
         for r in node_requirements(n):
             r.static_check()
             if not all(never_negative(c) for c in r.conditions()):

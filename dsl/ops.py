@@ -26,13 +26,15 @@ Attribute conventions (all attrs are hashable):
   param, shared   name
   size         dim: the Size or int it stands for (an i64 scalar)
   apply_body   body: an ir.Body with one param per input and one root
+  loop         body, carries, sequences, length, reverse, stacks: see rule_loop
+  item         index: the index-th result of a loop
 """
 from __future__ import annotations
 
 import enum
 
 from .diagnostics import error
-from .types import (BroadcastError, TensorType, broadcast_shapes, dim_prod,
+from .types import (BroadcastError, TensorType, TupleType, broadcast_shapes, dim_prod,
                     dim_str, dim_add, FLOATS, INTS)
 
 
@@ -108,6 +110,10 @@ class Op(str, enum.Enum):
     # apply_body(x, ...; body) = body(x, ...): the smallest op with a body,
     # which keeps every pass honest about bodies until a loop op uses them
     APPLY_BODY = "apply_body"
+    # loops: `loop` runs its body once per step and gives a tuple (the
+    # final carried values, then the stacked per-step values); `item` picks one
+    LOOP = "loop"
+    ITEM = "item"
     # leaves
     PARAM = "param"
     SHARED = "shared"
@@ -338,6 +344,38 @@ def rule_apply_body(ts, attrs):
     return body.roots[0].type
 
 
+def rule_loop(ts, attrs):
+    """loop(count?, inits..., sequences..., invariants...; body).
+    The body's params are (step: i64, carries..., elements..., invariants...)
+    and its roots (new carries..., stacked values...). `length` is the
+    number of steps, a Dim. With `counted` the first input is an i64 count
+    known at run time and `length` a size variable named `#...` that the
+    loop binds when it runs (so a stack of its steps has a type).
+    `reverse` runs the steps from the last to the first; stacked values
+    stay in step order. The result is a TupleType: the final carries, then
+    each stacked value with the length as its leading size."""
+    body, nc, ns = attrs["body"], attrs["carries"], attrs["sequences"]
+    length, stacks, counted = attrs["length"], attrs["stacks"], attrs["counted"]
+    inits = ts[counted:counted + nc]
+    seqs = ts[counted + nc:counted + nc + ns]
+    invariants = ts[counted + nc + ns:]
+    wanted = ([TensorType("i64", ())] + list(inits) + [TensorType(t.dtype, t.shape[1:]) for t in seqs]
+              + list(invariants))
+    roots = [r.type for r in body.roots]
+    # only the compiler builds this op: a mismatch is its bug
+    if ([p.type for p in body.params] != wanted or roots[:nc] != list(inits)
+            or len(roots) != nc + stacks or (counted and ts[0] != TensorType("i64", ()))):
+        raise TypeError(f"loop: inputs {list(ts)} for a body of params "
+                        f"{[p.type for p in body.params]} and roots {roots}")
+    stacked = [TensorType(t.dtype, (length,) + tuple(t.shape)) for t in roots[nc:]]
+    return TupleType(tuple(roots[:nc]) + tuple(stacked))
+
+
+def rule_item(ts, attrs):
+    (t,) = ts
+    return t.elts[attrs["index"]]
+
+
 def rule_given(ts, attrs):
     """Ops whose result type the builder states (full, arange, the leaves, ...)."""
     return attrs["type"]
@@ -416,3 +454,4 @@ TYPE_RULES.update({
     Op.GATHER: rule_gather, Op.SCATTER_ADD: rule_given,
     Op.FULL: rule_given, Op.ARANGE: rule_given, Op.APPLY_BODY: rule_apply_body,
 })
+TYPE_RULES.update({Op.LOOP: rule_loop, Op.ITEM: rule_item})

@@ -560,6 +560,12 @@ class _ToAst(Transformer_NonRecursive):
     def attribute(self, meta, value, attr):
         return ast.Attribute(value, attr.id, self._span(meta))
 
+    def method_call(self, meta, value, method, args):
+        if any(isinstance(a, ast.Keyword) for a in args):
+            kw = next(a for a in args if isinstance(a, ast.Keyword))
+            raise _diag("E0104", f"`.{method.id}` takes positional arguments only", kw.span)
+        return ast.MethodCall(value, method, tuple(args), self._span(meta))
+
 
 def _header(span: Span | None, last) -> Span | None:
     """The span of a block's header: its keyword up to the end of `last`."""
