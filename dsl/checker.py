@@ -169,7 +169,7 @@ class BodyChecker:
         else:
             kind = type(s).__name__.lower()
             fail("E0109", f"`{kind}` is not allowed inside a def", s.span,
-                 "def bodies are straight-line: compute with `where(...)`, loop on the host")
+                 "a def computes every value: choose between values with `where(cond, a, b)`")
 
     def bind(self, targets, value, span):
         if len(targets) == 1:
@@ -386,8 +386,12 @@ class BodyChecker:
              "tensor attributes are `.T` and `.shape`")
 
     def expr_MethodCall(self, e: A.MethodCall):
-        fail("E1303", f"`.{e.method.id}(...)` is a statement of its own, not a value", e.span,
-             "write `hs.append(v)` on its own line in a loop's body")
+        if e.method.id == "append":
+            fail("E1303", "`.append(...)` is a statement of its own, not a value", e.span,
+                 "write `hs.append(v)` on its own line in a loop's body")
+        fail("E1303", f"tensors have no method `{e.method.id}`", e.method.span,
+             "call a function with the value as its first argument, as in `sum(x, axis=0)`; "
+             "`hs.append(v)` in a loop's body is the one method")
 
     def expr_value_of_collector(self, e) -> "loops.Collector":
         """The collector `e` names (the `hs` of `hs.append(v)`)."""
@@ -442,7 +446,8 @@ class BodyChecker:
         # a literal argument takes its parameter's dtype, as on the host
         params, _, _ = declared_types(d)
         args = [self.tensor(self.expr(a), a.span, t.dtype) for a, (_, t) in zip(e.args, params)]
-        return inline(self.env, d, args, e, self.stack + (self.d.name.id,), self.shared_nodes)
+        lifted = self.shared_nodes if isinstance(self.shared_nodes, loops.LiftedShared) else None
+        return inline(self.env, d, args, e, self.stack + (self.d.name.id,), lifted)
 
 
 def size_var_span(d: A.Def, name):

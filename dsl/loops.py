@@ -302,10 +302,9 @@ def collector(ck, s: A.Assign) -> bool:
 
 def append(ck, e: A.MethodCall) -> None:
     if e.method.id != "append":
-        fail("E1303", f"tensors have no method `{e.method.id}`", e.method.span,
-             "`.append(v)` inside a loop collects v at every step: `hs = []` before the loop")
+        ck.expr(e)          # the error for any other method
     c = ck.expr_value_of_collector(e.value)
-    if len(e.args) != 1:
+    if len(e.args) != 1 or isinstance(e.args[0], A.Keyword):
         fail("E1303", f"`.append` takes one value, got {len(e.args)}", e.span)
     if ck.loop is None or c.depth != ck.loop_depth - 1:
         fail("E1303", f"`{c.name}.append(...)` must be directly in the body of a loop after `{c.name} = []`",

@@ -174,8 +174,12 @@ def index(values):
     return apply("const", (), type=TensorType("i64", (len(values),)), value=tuple(values))
 
 
+# a loop gives a tuple that only `item` reads: both are tested in tests/test_loops.py
+TUPLE_OPS = (Op.LOOP, Op.ITEM)
+
+
 def test_every_rule_has_a_case():
-    assert sorted(VJP) == sorted(CASES)
+    assert sorted(op for op in VJP if op not in TUPLE_OPS) == sorted(CASES)
 
 
 def make_case(op, seed):

@@ -346,6 +346,10 @@ def emit_apply_body(k, n, ix):
     return k.value(k.inlined[id(n)], ix)
 
 
+def emit_staged(k, n, ix):
+    raise AssertionError(f"`{n.op}` is run by the executor between kernels (stages.py), never inside one")
+
+
 # ---- data-dependent indexing ------------------------------------------------------
 def index_values(k, n, arrays, positions, sizes, first_axis=0):
     """Each index array read at `positions` (broadcast), checked and

@@ -83,6 +83,7 @@ def _table() -> dict[Op, Callable]:
         Op.SIZE: L.emit_size,
         Op.APPLY_BODY: L.emit_apply_body,
     })
+    t.update({Op.LOOP: L.emit_staged, Op.ITEM: L.emit_staged})
     return t
 
 
