@@ -1,0 +1,241 @@
+"""Loops in defs: `for` over arrays, zip, enumerate and range (a size or a
+run-time count), carried values and `.append` stacks. Values against plain
+numpy loops; gradients (through the loop, and of gradients: Hessian-vector
+products) against central finite differences in float64."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsl.autodiff import grad
+from dsl.build import apply
+from dsl.ir import walk
+from dsl.program import check_source
+from dsl.rewrites import run_pipeline
+from runtime.numpy import Env, evaluate
+
+EPS = 1e-6
+
+
+def compiled(src: str, name: str):
+    prog = check_source(src, "t.sym")
+    prog.raise_errors()
+    return prog.defs[name].function
+
+
+def run(nodes, values, sizes):
+    return evaluate(list(nodes), Env(dict(sizes), dict(values)))
+
+
+def fd(cost, values, name, sizes):
+    base = np.asarray(values[name])
+    out = np.zeros_like(base)
+    for i in np.ndindex(base.shape):
+        vals = []
+        for sign in (1, -1):
+            x = base.copy()
+            x[i] += sign * EPS
+            vals.append(run([cost], {**values, name: x}, sizes)[0])
+        out[i] = (vals[0] - vals[1]) / (2 * EPS)
+    return out
+
+
+def check_grads(fn, values, sizes, wrt=None):
+    cost = fn.outputs[0]
+    params = [p for p in fn.params if p.type.is_float and (wrt is None or p.attr("name") in wrt)]
+    got = run(grad(cost, params), values, sizes)
+    for p, g in zip(params, got):
+        want = fd(cost, values, p.attr("name"), sizes)
+        np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-7, err_msg=p.attr("name"))
+
+
+RNN = """
+def rnn(xs: f64[t, n, 3], h0: f64[n, 4], Wx: f64[3, 4], Wh: f64[4, 4]) -> (f64[n, 4], f64[t, n, 4]):
+    h = h0
+    hs = []
+    for x in xs:
+        h = tanh(x @ Wx + h @ Wh)
+        hs.append(h)
+    return h, hs
+
+def rnn_loss(xs: f64[t, n, 3], h0: f64[n, 4], Wx: f64[3, 4], Wh: f64[4, 4]) -> f64:
+    h, hs = rnn(xs, h0, Wx, Wh)
+    return sum(hs * hs) + sum(log(1.0 + h * h))
+"""
+
+
+def rnn_values(seed=0, t=5):
+    r = np.random.default_rng(seed)
+    return {"xs": r.normal(size=(t, 2, 3)), "h0": r.normal(size=(2, 4)),
+            "Wx": r.normal(size=(3, 4)) * 0.5, "Wh": r.normal(size=(4, 4)) * 0.5}
+
+
+def numpy_rnn(v):
+    h, hs = v["h0"], []
+    for x in v["xs"]:
+        h = np.tanh(x @ v["Wx"] + h @ v["Wh"])
+        hs.append(h)
+    return h, np.stack(hs)
+
+
+def test_an_rnn_runs_as_a_numpy_loop():
+    fn = compiled(RNN, "rnn")
+    v = rnn_values()
+    h, hs = run(fn.outputs, v, {"t": 5, "n": 2})
+    want_h, want_hs = numpy_rnn(v)
+    np.testing.assert_allclose(h, want_h, rtol=1e-12)
+    np.testing.assert_allclose(hs, want_hs, rtol=1e-12)
+    assert fn.outputs[1].type.shape[0].single_var() == "t"
+
+
+def test_the_gradient_of_an_rnn_loss_matches_finite_differences():
+    check_grads(compiled(RNN, "rnn_loss"), rnn_values(1), {"t": 5, "n": 2})
+
+
+def test_a_loop_of_no_steps_gives_the_initial_carries_and_an_empty_stack():
+    fn = compiled(RNN, "rnn")
+    v = rnn_values(t=0)
+    h, hs = run(fn.outputs, v, {"t": 0, "n": 2})
+    np.testing.assert_array_equal(h, v["h0"])
+    assert hs.shape == (0, 2, 4)
+
+
+POWER = """
+def power(A: f64[m, m], k: i32) -> f64[m, m]:
+    r = A
+    for i in range(k - 1):
+        r = r @ A
+    return r
+
+def power_cost(A: f64[m, m], k: i32) -> f64:
+    return sum(power(A, k) * power(A, k))
+
+def power_of_size(A: f64[m, m], ks: f64[k]) -> f64:
+    r = A
+    for i in range(k):
+        r = r @ A * ks[0]
+    return sum(r)
+"""
+
+
+def test_power_of_a_with_a_run_time_count():
+    fn = compiled(POWER, "power")
+    A = np.array([[1.0, 1.0], [0.0, 1.0]])
+    for k in (1, 2, 5):
+        (got,) = run(fn.outputs, {"A": A, "k": np.int32(k)}, {"m": 2})
+        np.testing.assert_allclose(got, np.linalg.matrix_power(A, k))
+
+
+def test_power_of_a_gradient_with_a_run_time_count():
+    A = np.random.default_rng(2).normal(size=(3, 3)) * 0.6
+    check_grads(compiled(POWER, "power_cost"), {"A": A, "k": np.int32(4)}, {"m": 3})
+
+
+def test_power_of_a_gradient_with_a_size_count():
+    r = np.random.default_rng(3)
+    values = {"A": r.normal(size=(3, 3)) * 0.6, "ks": np.array([1.1, 0.0, 0.0])}
+    check_grads(compiled(POWER, "power_of_size"), values, {"m": 3, "k": 3})
+
+
+NESTED = """
+def nested(xs: f64[t, n], W: f64[n, n]) -> f64:
+    total = 0.0
+    for x in xs:
+        h = x
+        for i in range(3):
+            h = tanh(h @ W)
+        total = total + sum(h * x)
+    return f64(total)
+"""
+
+
+def test_nested_loops_and_their_gradient():
+    r = np.random.default_rng(4)
+    v = {"xs": r.normal(size=(4, 3)), "W": r.normal(size=(3, 3)) * 0.7}
+    fn = compiled(NESTED.replace("0.0", "f64(0.0)"), "nested")
+    (got,) = run(fn.outputs, v, {"t": 4, "n": 3})
+    want = 0.0
+    for x in v["xs"]:
+        h = x
+        for _ in range(3):
+            h = np.tanh(h @ v["W"])
+        want += np.sum(h * x)
+    np.testing.assert_allclose(got, want)
+    check_grads(fn, v, {"t": 4, "n": 3})
+
+
+ENUMERATE_ZIP = """
+def poly(coef: f64[c], x: f64) -> f64:
+    total = f64(0.0)
+    for i, a in enumerate(coef):
+        total = total + a * x ** f64(i)
+    return total
+
+def dot_steps(xs: f64[t, n], ys: f64[t, n]) -> f64[t]:
+    out = []
+    for x, y in zip(xs, ys):
+        out.append(sum(x * y))
+    return out
+"""
+
+
+def test_enumerate_and_zip():
+    poly = compiled(ENUMERATE_ZIP, "poly")
+    (got,) = run(poly.outputs, {"coef": np.array([1.0, 2.0, 3.0]), "x": np.float64(2.0)}, {"c": 3})
+    assert got == 17.0
+    check_grads(poly, {"coef": np.array([1.0, 2.0, 3.0]), "x": np.array(0.7)}, {"c": 3})
+    dots = compiled(ENUMERATE_ZIP, "dot_steps")
+    r = np.random.default_rng(5)
+    v = {"xs": r.normal(size=(4, 3)), "ys": r.normal(size=(4, 3))}
+    (got,) = run(dots.outputs, v, {"t": 4, "n": 3})
+    np.testing.assert_allclose(got, np.sum(v["xs"] * v["ys"], axis=1))
+
+
+def test_hessian_vector_product_through_a_loop():
+    """grad of <grad(cost, W), V> is H V: against differences of the gradient."""
+    fn = compiled(RNN, "rnn_loss")
+    v = rnn_values(6, t=3)
+    sizes = {"t": 3, "n": 2}
+    W = next(p for p in fn.params if p.attr("name") == "Wh")
+    (g,) = grad(fn.outputs[0], [W])
+    V = np.random.default_rng(7).normal(size=(4, 4))
+    Vn = apply("param", (), type=W.type, name="V")
+    gv = apply("sum", (apply("mul", (g, Vn)),), axes=(0, 1), keepdims=False)
+    (hv,) = grad(gv, [W])
+    (got,) = run([hv], {**v, "V": V}, sizes)
+    eps = 1e-5
+    up = run([g], {**v, "Wh": v["Wh"] + eps * V}, sizes)[0]
+    down = run([g], {**v, "Wh": v["Wh"] - eps * V}, sizes)[0]
+    np.testing.assert_allclose(got, (up - down) / (2 * eps), rtol=1e-5, atol=1e-7)
+
+
+def test_shared_values_are_read_in_a_body_as_its_params():
+    src = """
+shared W: f64[3, 3] = zeros()
+def f(xs: f64[t, 3]) -> f64[3]:
+    h = xs[0]
+    for x in xs:
+        h = tanh(h @ W + x)
+    return h
+"""
+    fn = compiled(src, "f")
+    loop = fn.outputs[0].inputs[0]
+    assert loop.op == "loop"
+    assert "shared" in [n.op for n in loop.inputs]
+    assert "shared" not in [n.op for n in walk(loop.attr("body").roots)]
+
+
+def test_rewrites_work_inside_the_body_and_keep_the_values():
+    src = """
+def f(xs: f64[t, n]) -> f64[n]:
+    h = xs[0]
+    for x in xs:
+        h = -(-(h * 1.0)) + x
+    return h
+"""
+    fn = compiled(src, "f")
+    new, log = run_pipeline(fn)
+    assert {"neg-neg", "mul-one"} <= {e.rule for e in log}
+    v = {"xs": np.random.default_rng(8).normal(size=(4, 3))}
+    np.testing.assert_allclose(run(new.outputs, v, {"t": 4, "n": 3})[0],
+                               run(fn.outputs, v, {"t": 4, "n": 3})[0])
