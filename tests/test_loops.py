@@ -9,7 +9,7 @@ import pytest
 
 from dsl.autodiff import grad
 from dsl.build import apply
-from dsl.ir import walk
+from dsl.ir import Function, walk
 from dsl.program import check_source
 from dsl.rewrites import run_pipeline
 from runtime.numpy import Env, evaluate
@@ -239,3 +239,18 @@ def f(xs: f64[t, n]) -> f64[n]:
     v = {"xs": np.random.default_rng(8).normal(size=(4, 3))}
     np.testing.assert_allclose(run(new.outputs, v, {"t": 4, "n": 3})[0],
                                run(fn.outputs, v, {"t": 4, "n": 3})[0])
+
+
+def test_the_gradient_runs_the_forward_loop_once_after_rewrites():
+    fn = compiled(RNN, "rnn_loss")
+    params = [p for p in fn.params if p.attr("name") in ("Wx", "Wh")]
+    full = Function("f", fn.params, fn.outputs + tuple(grad(fn.outputs[0], params)))
+    new, log = run_pipeline(full)
+    loops = [n for n in walk(new.roots) if n.op == "loop"]
+    assert len(loops) == 2       # the forward loop (saving its carries) and the backward one
+    assert "merge-loop" in {e.rule for e in log}
+    v = rnn_values(9)
+    before = run(full.roots, v, {"t": 5, "n": 2})
+    after = run(new.roots, v, {"t": 5, "n": 2})
+    for a, b in zip(before, after):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -29,7 +29,48 @@ def run(fn: Function) -> tuple[Function, list[LogEntry]]:
         return first
 
     new = fn.replace_roots(rebuild(fn.roots, visit))
-    return new, merge_log(fn, merged)
+    log = merge_log(fn, merged)
+    new, loop_log = merge_loops(new)
+    return new, log + loop_log
+
+
+def loop_key(n: Node):
+    """What two loops must share for one to compute the other's results:
+    everything but the stacks its body adds after the other's."""
+    body = n.attr("body")
+    return (n.inputs, body.params, tuple((k, v) for k, v in n.attrs if k not in ("body", "stacks")))
+
+
+def merge_loops(fn: Function) -> tuple[Function, list[LogEntry]]:
+    """`grad` runs a loop again saving the carries each step starts from
+    (autodiff.vjp_loop): the same loop with more stacks. Every item of the
+    shorter loop is read from the longer one, so the loop runs once."""
+    loops: dict = {}
+    for n in walk(fn.roots):
+        if n.op == "loop":
+            loops.setdefault(loop_key(n), []).append(n)
+    longer: dict[int, Node] = {}
+    for group in loops.values():
+        group.sort(key=lambda n: -len(n.attr("body").roots))
+        for short in group[1:]:
+            roots = short.attr("body").roots
+            host = next((n for n in group if n.attr("body").roots[:len(roots)] == roots), short)
+            if host is not short:
+                longer[id(short)] = host
+    if not longer:
+        return fn, []
+    log = []
+
+    def visit(old: Node, inputs: tuple) -> Node:
+        n = with_inputs(old, inputs)
+        if n.op == "item" and id(old.inputs[0]) in longer:
+            host = longer[id(old.inputs[0])]
+            log.append(LogEntry("cse", "merge-loop", old.inputs[0], host, old.span,
+                                "read from the loop that also saves its carries"))
+            return Node(n.op, (host,), n.type, n.attrs, n.span)
+        return n
+
+    return fn.replace_roots(rebuild(fn.roots, visit)), log
 
 
 def merge_log(fn: Function, merged: dict[int, Node]) -> list[LogEntry]:
