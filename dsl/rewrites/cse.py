@@ -23,6 +23,10 @@ def run(fn: Function) -> tuple[Function, list[LogEntry]]:
 
     def visit(old: Node, inputs: tuple) -> Node:
         n = with_inputs(old, inputs)
+        if n.op == "param":
+            # a param is read by name in its own scope: merging a body's
+            # param with the caller's equal one would mix the two scopes
+            return n
         first = canonical.setdefault(n, n)
         if first is not n:
             merged[id(old)] = first
