@@ -13,6 +13,7 @@ from dsl.ir import Function, walk
 from dsl.program import check_source
 from dsl.rewrites import run_pipeline
 from runtime.numpy import Env, evaluate
+from runtime.numpy.executor import NumpyExecutor
 
 EPS = 1e-6
 
@@ -254,3 +255,78 @@ def test_the_gradient_runs_the_forward_loop_once_after_rewrites():
     after = run(new.roots, v, {"t": 5, "n": 2})
     for a, b in zip(before, after):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+# ---- OpenCL: the same values, the loop run as stages -----------------------------------
+TRAIN = """
+shared Wh: f32[4, 4] = normal(0.0, 0.3, 1)
+shared Wx: f32[3, 4] = normal(0.0, 0.3, 2)
+
+def loss(xs: f32[t, n, 3], y: f32[n, 4]) -> f32:
+    h = zeros((n, 4))
+    for x in xs:
+        h = tanh(x @ Wx + h @ Wh)
+    return mean((h - y) ** 2.0)
+
+def train(xs: f32[t, n, 3], y: f32[n, 4], k: i32) -> f32:
+    cost = loss(xs, y)
+    gh = grad(cost, Wh)
+    gx = grad(cost, Wx)
+    Wh <- Wh - 0.5 * gh
+    Wx <- Wx - 0.5 * gx
+    return cost
+
+def power(A: f32[m, m], k: i32) -> f32[m, m]:
+    r = A
+    for i in range(k - 1):
+        for j in range(1):
+            r = r @ A
+    return r
+"""
+
+
+def opencl_or_skip():
+    from runtime.opencl.device import opencl_available
+    if not opencl_available():
+        pytest.skip("no OpenCL device (pip install pyopencl pocl-binary-distribution for a CPU one)")
+    from runtime.opencl.executor import OpenCLExecutor
+    return OpenCLExecutor
+
+
+def test_opencl_trains_through_a_loop_as_numpy_does():
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    prog = check_source(TRAIN, "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    backends = [NumpyExecutor(prog.shareds), OpenCLExecutor(prog.shareds)]
+    for name in ("Wh", "Wx"):
+        value = np.random.default_rng(len(name)).normal(size=prog.shareds[name].shape) * 0.3
+        for e in backends:
+            e.set_shared(name, value)
+    r = np.random.default_rng(10)
+    xs, y = r.normal(size=(6, 2, 3)).astype(np.float32), r.normal(size=(2, 4)).astype(np.float32)
+    costs = [[float(np.asarray(e.call(fns["train"], [xs, y, np.int32(0)], {"t": 6, "n": 2})[0]))
+              for _ in range(3)] for e in backends]
+    np.testing.assert_allclose(costs[1], costs[0], rtol=1e-4)
+    for name in ("Wh", "Wx"):
+        np.testing.assert_allclose(backends[1].get_shared(name), backends[0].get_shared(name),
+                                   rtol=1e-4, atol=1e-6)
+    A = np.array([[1.0, 1.0], [0.0, 1.0]], np.float32)
+    for k in (1, 4):
+        got = backends[1].call(fns["power"], [A, np.int32(k)], {"m": 2})[0]
+        np.testing.assert_allclose(np.asarray(got), np.linalg.matrix_power(A, k))
+
+
+def test_a_negative_count_is_the_same_error_on_opencl():
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    from semantics import RunFault
+    prog = check_source(TRAIN, "t.sym")
+    fns, _ = compile_functions(prog)
+    texts = []
+    for e in (NumpyExecutor(prog.shareds), OpenCLExecutor(prog.shareds)):
+        with pytest.raises(RunFault) as info:
+            e.call(fns["power"], [np.eye(2, dtype=np.float32), np.int32(0)], {"m": 2})
+        texts.append(info.value.diagnostics[0].render())
+    assert texts[0] == texts[1] and "E1310" in texts[0]

@@ -33,6 +33,7 @@ from .device import choose_device, import_cl
 from .lazy import LazyArray
 from .render import Plan, RenderOptions, render_function
 from .runtime import is_oom, oom, runtime_for
+from .stages import has_loops, plan_stages, run_staged, stage_functions
 
 MARK_EVERY = 32        # calls between queue markers
 MAX_AHEAD = 4          # markers the host may run ahead before it waits
@@ -168,6 +169,7 @@ class OpenCLExecutor:
         self.sites: list[tuple[Node, int]] = []
         self.compiled: dict[int, tuple[Function, Compiled]] = {}
         self.by_value: dict[Function, Compiled] = {}
+        self.staged: dict[int, tuple] = {}      # id(fn) -> (fn, its StagedPlan or None)
         self.pending: deque = deque()     # events of uploads whose host copy must live
         self.markers: deque = deque()
         self.calls = 0
@@ -208,6 +210,9 @@ class OpenCLExecutor:
             return self._call(fn, args, sizes)
 
     def _call(self, fn: Function, args: list, sizes: dict) -> list:
+        staged = self._staged(fn)
+        if staged is not None:       # a def with loops runs as stages (stages.py)
+            return run_staged(self, fn, staged, args, sizes)
         c = self._compiled(fn)
         checked = c.host_checks is not None and self._check_on_host(c.host_checks, args, sizes)
         key = tuple(sorted(sizes.items()))
@@ -260,12 +265,25 @@ class OpenCLExecutor:
         """[(kernel name, OpenCL C source, IR nodes it computes)]: what
         `sym explain --kernels` prints (rendered only, nothing is built)."""
         from .render import kernel_listing
+        staged = self._staged(fn)
+        if staged is not None:
+            return [k for sub in stage_functions(staged) for k in self.kernels_for(sub)]
         return kernel_listing(fn, self.options)
+
+    def _staged(self, fn: Function):
+        """fn's stages when it holds loops, else None (decided once per def)."""
+        hit = self.staged.get(id(fn))
+        if hit is None or hit[0] is not fn:
+            hit = self.staged[id(fn)] = (fn, plan_stages(fn) if has_loops(fn) else None)
+        return hit[1]
 
     def backend_passes_for(self, fn: Function) -> list:
         """[(pass name, description, what it did)]: the backend's own passes
         as `sym explain --kernels` prints them above the kernels."""
         from .render import pass_listing
+        staged = self._staged(fn)
+        if staged is not None:
+            return [p for sub in stage_functions(staged) for p in self.backend_passes_for(sub)]
         return pass_listing(fn, self.options)
 
     # ---- compiling ---------------------------------------------------------------------
