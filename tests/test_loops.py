@@ -330,3 +330,35 @@ def test_a_negative_count_is_the_same_error_on_opencl():
             e.call(fns["power"], [np.eye(2, dtype=np.float32), np.int32(0)], {"m": 2})
         texts.append(info.value.diagnostics[0].render())
     assert texts[0] == texts[1] and "E1310" in texts[0]
+
+
+LOOP_RUN_GOLDENS = ["loop_negative_count.sym", "loop_window_out_of_range.sym"]
+
+
+@pytest.mark.parametrize("name", LOOP_RUN_GOLDENS)
+def test_loop_run_errors_are_the_same_text_on_opencl(name, capsys, monkeypatch):
+    opencl_or_skip()
+    import os
+    from dsl import cli
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    monkeypatch.chdir(repo)
+    path = f"tests/errors/runtime/{name}"
+    capsys.readouterr()
+    rc = cli.main(["run", path, "--backend", "opencl", "--no-progress"])
+    with open(os.path.join(repo, path[:-4] + ".expected"), encoding="utf-8") as f:
+        assert (rc, capsys.readouterr().err) == (1, f.read())
+
+
+def test_a_window_with_a_computed_start_is_a_checked_gather():
+    src = """
+def windows(X: f64[m, 2], k: i32) -> f64:
+    s = f64(0.0)
+    for i in range(k):
+        s = s + sum(X[i * 2 : i * 2 + 2] ** 2.0)
+    return s
+"""
+    fn = compiled(src, "windows")
+    X = np.arange(12.0).reshape(6, 2)
+    (got,) = run(fn.outputs, {"X": X, "k": np.int32(3)}, {"m": 6})
+    assert got == np.sum(X ** 2)
+    check_grads(fn, {"X": X / 10, "k": np.int32(2)}, {"m": 6})
