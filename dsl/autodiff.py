@@ -27,7 +27,7 @@ from .types import TensorType, TupleType, dim_add, dim_prod
 
 # ops whose inputs get no gradient: piecewise constant, integer-valued,
 # boolean, or leaves
-NONDIFF = frozenset((Op.SIGN, Op.FLOORDIV, Op.NOT, Op.ONE_HOT, Op.FULL, Op.ARANGE)
+NONDIFF = frozenset((Op.SIGN, Op.FLOORDIV, Op.NOT, Op.ONE_HOT, Op.FULL, Op.ARANGE, Op.STOP_GRADIENT)
                     + tuple(COMPARE) + tuple(LOGIC) + ARG_REDUCE + LEAVES)
 
 
@@ -380,6 +380,14 @@ def vjp_loop(y, g: dict):
     return tuple(out)
 
 
+def vjp_cumsum(y, g):
+    """The sum of g from each position to the end of the axis:
+    total - cumsum(g) + g."""
+    b, axis = B(y), y.attr("axis")
+    total = b.broadcast_to(b.sum(g, axes=(axis,), keepdims=True), g.type)
+    return b.add(b.sub(total, b.cumsum(g, axis=axis)), g)
+
+
 def zeros_like(b: B, x: Node) -> Node:
     return apply("full", (), b.span, type=x.type, value=0)
 
@@ -408,7 +416,7 @@ VJP.update({
     Op.GATHER: vjp_gather, Op.SCATTER_ADD: vjp_scatter_add,
     Op.APPLY_BODY: vjp_apply_body,
 })
-VJP.update({Op.LOOP: vjp_loop, Op.ITEM: vjp_item})
+VJP.update({Op.LOOP: vjp_loop, Op.ITEM: vjp_item, Op.CUMSUM: lambda y, g: (vjp_cumsum(y, g),)})
 
 
 # ---- grad ------------------------------------------------------------------

@@ -251,4 +251,6 @@ HANDLERS = {
     "concat": join("concat"), "stack": join("stack"),
     "zeros": constructor(0), "ones": constructor(1), "full": constructor(None),
     "arange": lower_arange, "len": lower_len, "grad": lower_grad,
+    "stop_gradient": lambda ck, args, e: ck.apply("stop_gradient", (node_arg(ck, args["x"]),), e.span),
+    "cumsum": row_op("cumsum"),
 }

@@ -28,6 +28,7 @@ Attribute conventions (all attrs are hashable):
   apply_body   body: an ir.Body with one param per input and one root
   loop         body, carries, sequences, length, reverse, stacks: see rule_loop
   item         index: the index-th result of a loop
+  cumsum       axis: non-negative int
 """
 from __future__ import annotations
 
@@ -114,6 +115,10 @@ class Op(str, enum.Enum):
     # final carried values, then the stacked per-step values); `item` picks one
     LOOP = "loop"
     ITEM = "item"
+    # what loops need besides: the identity that blocks gradients, and a
+    # running sum along one axis
+    STOP_GRADIENT = "stop_gradient"
+    CUMSUM = "cumsum"
     # leaves
     PARAM = "param"
     SHARED = "shared"
@@ -143,7 +148,7 @@ ROWS = (Op.SOFTMAX, Op.LOG_SOFTMAX)          # a whole row in, a whole row out
 ELEMENTWISE = (tuple(UNARY_FLOAT) + tuple(UNARY_NUMERIC) + tuple(BINARY_ARITH)
                + tuple(COMPARE) + tuple(LOGIC) + (Op.NOT, Op.CAST, Op.WHERE))
 # one output element reads many input elements (a loop in generated code)
-LOOPS = REDUCE + ARG_REDUCE + (Op.SUM_TO, Op.LOGSUMEXP, Op.SCATTER_ADD)
+LOOPS = REDUCE + ARG_REDUCE + (Op.SUM_TO, Op.LOGSUMEXP, Op.SCATTER_ADD, Op.CUMSUM)
 # the result is the input's elements seen another way: no arithmetic
 VIEWS = (Op.BROADCAST_TO, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE)
 # ops that only move values, so they commute with an elementwise op:
@@ -284,6 +289,16 @@ def reduce_rule(name):
         if name == "mean" and t.dtype not in FLOATS:
             _fail("E0207", f"`mean` needs a float tensor, got {t}", "cast first: `mean(f32(...))`")
         return TensorType(t.dtype, reduced_shape(t, attrs["axes"], attrs["keepdims"]))
+    return rule
+
+
+def reduce_rule_keep(name):
+    """A loop along one axis that keeps the shape (cumsum)."""
+    def rule(ts, attrs):
+        (t,) = ts
+        if t.dtype == "bool":
+            _fail("E0207", f"`{name}` needs numbers, got {t}", f"cast first: `{name}(i32(...))`")
+        return t
     return rule
 
 
@@ -454,4 +469,5 @@ TYPE_RULES.update({
     Op.GATHER: rule_gather, Op.SCATTER_ADD: rule_given,
     Op.FULL: rule_given, Op.ARANGE: rule_given, Op.APPLY_BODY: rule_apply_body,
 })
-TYPE_RULES.update({Op.LOOP: rule_loop, Op.ITEM: rule_item})
+TYPE_RULES.update({Op.LOOP: rule_loop, Op.ITEM: rule_item,
+                   Op.STOP_GRADIENT: lambda ts, attrs: ts[0], Op.CUMSUM: reduce_rule_keep("cumsum")})

@@ -152,6 +152,8 @@ CASES = {
     "scatter_add": (lambda r: {"x": r.normal(size=(4,))},
                     lambda P: apply("scatter_add", (P["x"], index([0, 2, 2, -1])),
                                     type=TensorType("f64", (5,)))),
+    "cumsum": (lambda r: {"x": r.normal(size=(3, 4))},
+               lambda P: apply("cumsum", (P["x"],), axis=1)),
     "apply_body": (lambda r: {"x": r.normal(size=(3, 4))},
                    lambda P: apply("apply_body", (P["x"],), body=exp_sin_body(P["x"].type))),
 }
@@ -236,7 +238,7 @@ def test_second_order(op):
     params = {**values, "R": R, **{"R2" + k: v for k, v in R2.items()}}
     if op in ("add", "sub", "neg", "cast", "where", "sum", "mean", "transpose", "reshape",
               "broadcast_to", "sum_to", "concat", "slice", "unslice", "gather",
-              "scatter_add", "relu", "abs", "mod", "maximum", "minimum", "max", "min"):
+              "scatter_add", "cumsum", "relu", "abs", "mod", "maximum", "minimum", "max", "min"):
         # linear or piecewise linear: the second derivative is 0 (or the cost
         # no longer depends on the input at all)
         try:

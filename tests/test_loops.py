@@ -362,3 +362,41 @@ def windows(X: f64[m, 2], k: i32) -> f64:
     (got,) = run(fn.outputs, {"X": X, "k": np.int32(3)}, {"m": 6})
     assert got == np.sum(X ** 2)
     check_grads(fn, {"X": X / 10, "k": np.int32(2)}, {"m": 6})
+
+
+# ---- cumsum and stop_gradient, on both backends ------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=8, deadline=None)
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple),
+       dtype=st.sampled_from(["f32", "f64", "i32"]), seed=st.integers(0, 2**31), data=st.data())
+def test_cumsum_matches_numpy_on_both_backends(shape, dtype, seed, data):
+    from dsl.types import NUMPY_DTYPE, TensorType
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    x = (np.random.default_rng(seed).normal(size=shape) * 3).astype(NUMPY_DTYPE[dtype])
+    p = apply("param", (), type=TensorType(dtype, shape), name="x")
+    y = apply("cumsum", (p,), axis=axis)
+    want = np.cumsum(x, axis=axis, dtype=x.dtype)
+    (got,) = run([y], {"x": x}, {})
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    from runtime.opencl.device import opencl_available
+    if opencl_available():
+        from runtime.opencl.executor import OpenCLExecutor
+        (dev,) = OpenCLExecutor({}).evaluate([y], {"x": x}, {})
+        np.testing.assert_allclose(dev, want, rtol=1e-5, atol=1e-5)
+
+
+def test_stop_gradient_blocks_the_gradient_and_keeps_the_value():
+    src = """
+def f(x: f64[n]) -> f64:
+    return sum(x * stop_gradient(x)) + sum(cumsum(x) ** 2.0)
+"""
+    fn = compiled(src, "f")
+    x = np.array([0.5, -1.0, 2.0])
+    (g,) = run(grad(fn.outputs[0], list(fn.params)), {"x": x}, {"n": 3})
+    c = np.cumsum(x)
+    want = x + np.cumsum((2 * c)[::-1])[::-1]        # stop_gradient(x) is a constant
+    np.testing.assert_allclose(g, want)
+    (v,) = run(fn.outputs, {"x": x}, {"n": 3})
+    np.testing.assert_allclose(v, np.sum(x * x) + np.sum(c ** 2))

@@ -83,7 +83,8 @@ def _table() -> dict[Op, Callable]:
         Op.SIZE: L.emit_size,
         Op.APPLY_BODY: L.emit_apply_body,
     })
-    t.update({Op.LOOP: L.emit_staged, Op.ITEM: L.emit_staged})
+    t.update({Op.LOOP: L.emit_staged, Op.ITEM: L.emit_staged,
+              Op.STOP_GRADIENT: L.unary(lambda k, n, v: v), Op.CUMSUM: L.emit_cumsum})
     return t
 
 
