@@ -67,7 +67,11 @@ def run_order(order: list[Node], roots, env: Env, on_value=None) -> list[np.ndar
     # NaN and overflow checks are the caller's, done explicitly via on_value
     with np.errstate(all="ignore"):
         for node in order:
-            value = IMPL[node.op](node, [values[id(i)] for i in node.inputs], env)
+            inputs = [values[id(i)] for i in node.inputs]
+            if node.op == Op.LOOP and on_value is not None:
+                value = impl_loop(node, inputs, env, step_hook(on_value, node))
+            else:
+                value = IMPL[node.op](node, inputs, env)
             _check(node, value, env)
             values[id(node)] = value
             if on_value is not None:
@@ -108,9 +112,19 @@ def loop_steps(node: Node, xs: list, env: Env) -> tuple[int, list]:
     return steps, xs[1:]
 
 
+def step_hook(on_value, loop: Node):
+    """What a loop's body reports its values to: `on_value.on_step(loop,
+    t, steps, node, value)` when the hook has it (tracing, --nan-check),
+    else the hook itself."""
+    on_step = getattr(on_value, "on_step", None)
+    if on_step is None:
+        return lambda t, steps, n, v: on_value(n, v)
+    return lambda t, steps, n, v: on_step(loop, t, steps, n, v)
+
+
 def impl_loop(node: Node, xs: list, env: Env, on_step=None) -> tuple:
-    """Run the body once per step; on_step(t, body roots' order, values)
-    sees each step (tracing). The stacked values are filled at their step."""
+    """Run the body once per step; on_step(t, steps, node, value) sees
+    every value of every step. The stacked values are filled at their step."""
     body, nc, ns = node.attr("body"), node.attr("carries"), node.attr("sequences")
     steps, xs = loop_steps(node, xs, env)
     carries, seqs, invariants = list(xs[:nc]), xs[nc:nc + ns], xs[nc + ns:]
@@ -124,7 +138,7 @@ def impl_loop(node: Node, xs: list, env: Env, on_step=None) -> tuple:
             t = steps - 1 - k if node.attr("reverse") else k
             args = [np.array(t, np.int64)] + carries + [s[t] for s in seqs] + list(invariants)
             step_env = Env(env.sizes, dict(zip(names, args)), env.shared)
-            on_value = None if on_step is None else (lambda n, v, t=t: on_step(t, n, v))
+            on_value = None if on_step is None else (lambda n, v, t=t: on_step(t, steps, n, v))
             values = run_order(order, body.roots, step_env, on_value)
             carries = values[:nc]
             for stack, value in zip(stacks, values[nc:]):
