@@ -34,7 +34,7 @@ from .registry import BY_NAME, OVERLOADED, SIGS
 from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
                           shape_of, unify_broadcast, unify_except, unify_matmul, unique_name,
-                          static_dim, user_span)
+                          resolve, static_dim, user_span)
 from .ir import Body, Node, rebuild, toposort
 from .loops import run_time_size
 from .scope import is_size_var_name
@@ -614,6 +614,9 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                      "return the values, and update shared variables from the scan's results")
             result = result[0]
         outs = [_variable(o, span) for o in _listed(result)]
+        # the step may have bound fresh sizes: every node under the new sizes
+        step, *elems = [resolve(p) for p in [step] + elems]
+        priors = [resolve(p) for p in priors]
         if infos and len(infos) != len(outs):
             fail("E1314", f"`outputs_info` has {len(infos)} entries but the step returns "
                  f"{len(outs)} output{'s' * (len(outs) != 1)}", span,
@@ -621,7 +624,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         new = []
         for k in carried:
             value = outs[k].node
-            if value.type != infos[k].type:
+            if value.type != infos[k].node.type:
                 fail("E1301", f"scan output {k} is fed back but changes type: its initial value is "
                      f"{infos[k].type}, the step returns {value.type}", span,
                      "make the step return the type of `outputs_info`: cast or reshape")
@@ -662,10 +665,11 @@ def _close_body(roots, params):
     """The body's roots with every outside leaf (an input or shared value
     the step reads) replaced by a param of the body: (roots, the leaves
     as the loop's invariant inputs, their params)."""
-    own = {id(p) for p in params}
+    # by name: resolving sizes may have rebuilt a param into an equal copy
+    own = {p.attr("name") for p in params}
     outside: dict = {}
     for n in toposort(roots):
-        if n.op in ("param", "shared") and id(n) not in own and n not in outside:
+        if (n.op == "shared" or n.op == "param" and n.attr("name") not in own) and n not in outside:
             outside[n] = apply("param", (), n.span, type=n.type, name=f"#in{len(outside)}")
     new = rebuild(roots, lambda old, inputs: outside.get(old) if old in outside
                   else (old if inputs == old.inputs else Node(old.op, inputs, old.type, old.attrs, old.span)))

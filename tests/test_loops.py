@@ -400,3 +400,45 @@ def f(x: f64[n]) -> f64:
     np.testing.assert_allclose(g, want)
     (v,) = run(fn.outputs, {"x": x}, {"n": 3})
     np.testing.assert_allclose(v, np.sum(x * x) + np.sum(c ** 2))
+
+
+# ---- the Python API: dsl.scan ------------------------------------------------------------
+def test_scan_runs_backwards_and_keeps_theanos_order():
+    import dsl
+    x = dsl.vector("x")
+    acc, _ = dsl.scan(lambda v, total: total + v, sequences=x, outputs_info=dsl.zeros_like(x[0]),
+                      go_backwards=True)
+    f = dsl.function([x], acc, backend="numpy")
+    np.testing.assert_allclose(f(np.array([1.0, 2.0, 4.0], np.float32)), [4.0, 6.0, 7.0])
+
+
+def test_scan_gradient_matches_finite_differences():
+    import dsl
+    W = dsl.dmatrix("W")
+    xs = dsl.dmatrix("xs")
+    hs, _ = dsl.scan(lambda x, h, W: dsl.tanh(dsl.dot(W, h) + x), sequences=xs,
+                     outputs_info=dsl.zeros_like(xs[0]), non_sequences=W)
+    cost = (hs ** 2).sum()
+    g = dsl.function([W, xs], dsl.grad(cost, W), backend="numpy")
+    c = dsl.function([W, xs], cost, backend="numpy")
+    r = np.random.default_rng(11)
+    Wv, xv = r.normal(size=(3, 3)) * 0.5, r.normal(size=(4, 3))
+    want = np.zeros_like(Wv)
+    for i in np.ndindex(Wv.shape):
+        d = np.zeros_like(Wv)
+        d[i] = 1e-6
+        want[i] = (float(c(Wv + d, xv)) - float(c(Wv - d, xv))) / 2e-6
+    np.testing.assert_allclose(g(Wv, xv), want, rtol=1e-5, atol=1e-8)
+
+
+def test_scan_errors_are_located_at_the_call():
+    import dsl
+    from dsl.diagnostics import SymError
+    x = dsl.vector("x")
+    with pytest.raises(SymError) as e:
+        dsl.scan(lambda v, h: (v, v * 2.0), sequences=x, outputs_info=[x[0]])
+    assert e.value.diagnostics[0].code == "E1314"
+    with pytest.raises(SymError) as e:
+        dsl.scan(lambda h: dsl.stack((h, h)), outputs_info=x, n_steps=3)
+    assert e.value.diagnostics[0].code == "E1301"
+    assert "test_loops.py" in e.value.diagnostics[0].render()
