@@ -232,8 +232,27 @@ def vjp_logsumexp(y, g):
 
 
 # ---- linear algebra and shapes ---------------------------------------------
+def vjp_batched_matmul(y, g):
+    """Stacks of matrices: a vector side made a matrix first, each side's
+    cotangent summed over the batch axes it was broadcast along."""
+    b, (l, r) = B(y), y.inputs
+    l2 = b.reshape(l, (1,) + l.type.shape) if l.type.rank == 1 else l
+    r2 = b.reshape(r, r.type.shape + (1,)) if r.type.rank == 1 else r
+    y2 = apply("matmul", (l2, r2), y.span)
+    g2 = b.reshape(g, y2.type.shape)
+
+    def swap(m):
+        perm = tuple(range(m.type.rank - 2)) + (m.type.rank - 1, m.type.rank - 2)
+        return b.transpose(m, perm=perm)
+    gl = b.sum_to(b.matmul(g2, swap(r2)), l2.type)
+    gr = b.sum_to(b.matmul(swap(l2), g2), r2.type)
+    return b.reshape(gl, l.type.shape), b.reshape(gr, r.type.shape)
+
+
 def vjp_matmul(y, g):
     b, (l, r) = B(y), y.inputs
+    if l.type.rank > 2 or r.type.rank > 2:
+        return vjp_batched_matmul(y, g)
     T = lambda m: b.transpose(m, perm=(1, 0))
     col = lambda v: b.reshape(v, v.type.shape + (1,))
     row = lambda v: b.reshape(v, (1,) + v.type.shape)

@@ -332,9 +332,11 @@ def rule_matmul(ts, attrs):
     dtype = same_dtype(a, b, "@")
     if dtype == "bool":
         _fail("E0209", "`@` is not defined on bool tensors")
-    if a.rank == 0 or b.rank == 0 or a.rank > 2 or b.rank > 2:
+    if a.rank == 0 or b.rank == 0:
         _fail("E0202", f"`@` needs vectors or matrices, got {a} and {b}",
               "use `*` to scale by a scalar")
+    if a.rank > 2 or b.rank > 2:
+        return batched_matmul_type(a, b, dtype)
     inner_a = a.shape[-1]
     inner_b = b.shape[0]
     if inner_a != inner_b:
@@ -342,6 +344,21 @@ def rule_matmul(ts, attrs):
               "the last dimension of the left operand must equal the first of the right; "
               "transpose one side (`x.T`) or check the shapes")
     return TensorType(dtype, a.shape[:-1] + b.shape[1:])
+
+
+def batched_matmul_type(a: TensorType, b: TensorType, dtype: str) -> TensorType:
+    """numpy's matmul on stacks of matrices: the last two axes multiply, the
+    leading ones broadcast; a vector side is a matrix of one row (left) or
+    one column (right) whose axis is dropped from the result."""
+    inner_a, inner_b = a.shape[-1], b.shape[-2] if b.rank > 1 else b.shape[0]
+    if inner_a != inner_b:
+        _fail("E0202", f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs "
+              f"{dim_str(inner_b)})", "the last dimension of the left operand must equal the "
+              "second-to-last of the right one (numpy's matmul on stacks of matrices)")
+    batch = broadcast(TensorType(dtype, a.shape[:-2]), TensorType(dtype, b.shape[:-2]), "@")
+    rows = a.shape[-2:-1] if a.rank > 1 else ()
+    cols = b.shape[-1:] if b.rank > 1 else ()
+    return TensorType(dtype, tuple(batch) + tuple(rows) + tuple(cols))
 
 
 def rule_transpose(ts, attrs):

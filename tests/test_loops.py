@@ -442,3 +442,41 @@ def test_scan_errors_are_located_at_the_call():
         dsl.scan(lambda h: dsl.stack((h, h)), outputs_info=x, n_steps=3)
     assert e.value.diagnostics[0].code == "E1301"
     assert "test_loops.py" in e.value.diagnostics[0].render()
+
+
+# ---- `@` on stacks of matrices -------------------------------------------------------------
+STACK_SHAPES = [((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)), ((1, 3, 4), (6, 4, 5)),
+                ((2, 3, 4), (4,)), ((4,), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2))]
+
+
+@settings(max_examples=6, deadline=None)
+@given(case=st.sampled_from(STACK_SHAPES), seed=st.integers(0, 2**31))
+def test_matmul_of_stacks_matches_numpy_on_both_backends(case, seed):
+    from dsl.types import TensorType
+    r = np.random.default_rng(seed)
+    a, b = r.normal(size=case[0]), r.normal(size=case[1])
+    pa = apply("param", (), type=TensorType("f64", case[0]), name="a")
+    pb = apply("param", (), type=TensorType("f64", case[1]), name="b")
+    y = apply("matmul", (pa, pb))
+    (got,) = run([y], {"a": a, "b": b}, {})
+    np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-12)
+    from runtime.opencl.device import opencl_available
+    if opencl_available():
+        from runtime.opencl.executor import OpenCLExecutor
+        (dev,) = OpenCLExecutor({}).evaluate([y], {"a": a, "b": b}, {})
+        np.testing.assert_allclose(dev, np.matmul(a, b), rtol=1e-10)
+
+
+@pytest.mark.parametrize("case", STACK_SHAPES)
+def test_matmul_of_stacks_gradient_matches_finite_differences(case):
+    from dsl.types import TensorType
+    r = np.random.default_rng(3)
+    values = {"a": r.normal(size=case[0]), "b": r.normal(size=case[1])}
+    pa = apply("param", (), type=TensorType("f64", case[0]), name="a")
+    pb = apply("param", (), type=TensorType("f64", case[1]), name="b")
+    y = apply("matmul", (pa, pb))
+    R = apply("param", (), type=y.type, name="R")
+    values["R"] = r.normal(size=y.type.concrete_shape({}))
+    cost = apply("sum", (apply("mul", (y, R)),), axes=tuple(range(y.type.rank)), keepdims=False)
+    for p, g in zip((pa, pb), run(grad(cost, [pa, pb]), values, {})):
+        np.testing.assert_allclose(g, fd(cost, values, p.attr("name"), {}), rtol=1e-6, atol=1e-8)

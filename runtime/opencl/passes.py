@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dsl.ir import Node, toposort
+from dsl.build import apply
+from dsl.ir import Node, rebuild, toposort
 from dsl.rewrites import Pass
 
 from .analysis import Groups, cse, find_groups, share_row_ops
@@ -50,7 +51,37 @@ def _groups(s: PassState) -> str:
     return f"{kernels} kernel root(s), {inlined} node(s) inlined, {len(g.cores)} core(s)"
 
 
+def _batched_matmul(s: PassState) -> str:
+    """`@` on stacks of matrices as a sum of broadcast products: the
+    product is computed inside the sum's loop, never stored."""
+    count = 0
+
+    def visit(old: Node, inputs: tuple) -> Node:
+        nonlocal count
+        n = old if inputs == old.inputs else Node(old.op, inputs, old.type, old.attrs, old.span)
+        if n.op != "matmul" or max(i.type.rank for i in n.inputs) <= 2:
+            return n
+        count += 1
+        a, b = n.inputs
+        a2 = view(a, (1,) + a.type.shape) if a.type.rank == 1 else a
+        b2 = view(b, b.type.shape + (1,)) if b.type.rank == 1 else b
+        left = view(a2, a2.type.shape + (1,))                       # [..., m, k, 1]
+        right = view(b2, b2.type.shape[:-2] + (1,) + b2.type.shape[-2:])   # [..., 1, k, n]
+        prod = apply("mul", (left, right), n.span)
+        total = apply("sum", (prod,), n.span, axes=(prod.type.rank - 2,), keepdims=False)
+        return view(total, n.type.shape)
+
+    def view(x, shape):
+        shape = tuple(shape)
+        return x if x.type.shape == shape else apply("reshape", (x,), x.span, type=x.type.with_shape(shape))
+
+    s.roots = rebuild(s.roots, visit)
+    return f"{count} matmul(s) of stacks as sums of products"
+
+
 PASSES: list[Pass] = [
+    Pass("batched_matmul", "`@` on stacks of matrices becomes a sum of broadcast products",
+         _batched_matmul),
     Pass("cse", "merge equal subgraphs; drop reshapes, broadcasts, sum_tos and casts "
          "to the same type", _cse),
     Pass("share_rows", "softmax(x) next to log_softmax(x) becomes exp(log_softmax(x)): "
