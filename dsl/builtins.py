@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import ast as A
-from . import autodiff
+from . import autodiff, loops
 from .ir import Node
 from .literals import check_literal_range, non_negative
 from .diagnostics import SymError
@@ -253,4 +253,5 @@ HANDLERS = {
     "arange": lower_arange, "len": lower_len, "grad": lower_grad,
     "stop_gradient": lambda ck, args, e: ck.apply("stop_gradient", (node_arg(ck, args["x"]),), e.span),
     "cumsum": row_op("cumsum"),
+    "ifelse": loops.lower_ifelse,
 }

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from . import ast as A
 from .build import apply
 from .diagnostics import Note
-from .ir import Body, Node, node, toposort
+from .ir import Body, Node, node, rebuild, toposort
 from .scope import Weak, fail
 from .types import INTS, Size, TensorType, dim_str
 
@@ -328,3 +328,56 @@ def collector_in_use(c: Collector, span):
     fail("E1309", f"`{c.name}` holds a loop's collected values only after that loop", span,
          f"append to it in a loop (`{c.name}.append(v)`) and read it after the loop",
          [Note(f"`{c.name}` is set here", c.span)])
+
+
+# ---- ifelse: a lazy choice, as two loops of zero or one step ---------------------------
+def lower_ifelse(ck, args, e):
+    """`ifelse(cond, a, b)`: a where cond holds, else b, and only the chosen
+    expression is computed: each side runs in a loop whose count is 1 when
+    it is chosen and 0 otherwise. Values bound before the call are inputs
+    of both sides (computed anyway); the expressions written in the call
+    are computed only when chosen."""
+    cond = ck.tensor(ck.expr(args["cond"]), args["cond"].span)
+    if cond.type != TensorType("bool", ()):
+        fail("E1313", f"the condition of `ifelse` must be a bool scalar, got {cond.type}",
+             args["cond"].span, "compare to get one: `ifelse(sum(x) > 0.0, a, b)`; "
+             "to choose per element use `where(cond, a, b)`")
+    a, b = ck.expr(args["a"]), ck.expr(args["b"])
+    a_node = ck.tensor(a, args["a"].span, getattr(b, "type", None) and b.type.dtype)
+    b_node = ck.tensor(b, args["b"].span, a_node.type.dtype)
+    if a_node.type != b_node.type:
+        fail("E1313", f"the two sides of `ifelse` must have one type, got {a_node.type} and "
+             f"{b_node.type}", e.span, "cast or broadcast one side: only one of them is computed, "
+             "so the result has the type of both")
+    known = {id(v) for v in ck.locals.values() if isinstance(v, Node)}
+    return lazy_select(cond, a_node, b_node, known, e.span)
+
+
+def lazy_select(cond: Node, a: Node, b: Node, known: set, span) -> Node:
+    """where(cond, a, b) with a and b each computed only when chosen."""
+    one = apply("cast", (cond,), span, dtype="i64")
+    other = apply("sub", (apply("const", (), span, type=TensorType("i64", ()), value=1), one), span)
+    taken = [run_once_if(count, value, known, span) for count, value in ((one, a), (other, b))]
+    return apply("where", (cond, *taken), span)
+
+
+def run_once_if(count: Node, value: Node, known: set, span) -> Node:
+    """value computed by a loop of `count` steps (0 or 1), its carry
+    starting at zeros: the value when count is 1."""
+    lifted: dict = {}
+
+    def visit(old: Node, inputs: tuple) -> Node:
+        if id(old) in known or old.op in ("param", "shared"):
+            if old not in lifted:
+                lifted[old] = node("param", (), old.type, old.span, name=f"#in{len(lifted)}")
+            return lifted[old]
+        return old if inputs == old.inputs else Node(old.op, inputs, old.type, old.attrs, old.span)
+
+    (root,) = rebuild([value], visit)
+    step = node("param", (), TensorType("i64", ()), span, name=STEP)
+    carry = node("param", (), value.type, span, name="#value")
+    body = Body((step, carry, *lifted.values()), (root,))
+    start = apply("full", (), span, type=value.type, value=0)
+    loop = apply("loop", [count, start, *lifted], span, body=body, carries=1, sequences=0,
+                 length=run_time_size(), counted=True, reverse=False, stacks=0)
+    return apply("item", (loop,), span, index=0)

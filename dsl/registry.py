@@ -87,6 +87,8 @@ BUILTINS: tuple[Builtin, ...] = (
     Builtin("arange", "0, 1, ..., n - 1 (i64)", Sig(("n",))),
     Builtin("stop_gradient", "`x`, through which no gradient flows", X),
     Builtin("cumsum", "running sum along `axis` (default 0)", Sig(("x",), (("axis", 0),))),
+    Builtin("ifelse", "`a` if the bool scalar `cond` holds, else `b`; only that side is computed",
+            Sig(("cond", "a", "b"))),
     Builtin("grad", "gradient of a scalar float `cost` with respect to `wrt`", Sig(("cost", "wrt"))),
     Builtin("len", "the size of the first axis", X, host_sig=X, usage="len(x)"),
     Builtin("print", "prints its arguments", host_sig=Sig((), (("sep", " "),), variadic=True),

@@ -34,8 +34,9 @@ from .registry import BY_NAME, OVERLOADED, SIGS
 from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
                           shape_of, unify_broadcast, unify_except, unify_matmul, unique_name,
-                          resolve, static_dim, user_span)
+                          resolve, static_dim, unify_exact, user_span)
 from .ir import Body, Node, rebuild, toposort
+from . import loops
 from .loops import run_time_size
 from .scope import is_size_var_name
 from .tensor_function import CompiledFunction, function, shared_lock
@@ -676,6 +677,21 @@ def _close_body(roots, params):
     return new, list(outside), list(outside.values())
 
 
+def ifelse(cond, a, b) -> "Variable":
+    """Theano's lazy ifelse: `a` if the bool scalar `cond` holds, else `b`;
+    only the chosen side's graph runs (down to the inputs it reads)."""
+    span = user_span()
+    with transaction():
+        cond, a, b = (_variable(v, span) for v in (cond, a, b))
+        unify_exact(a.type.shape, b.type.shape)
+        lo = Lowerer(span)
+        checked = _wrap(lo, lo.expr(A.Call(A.Name("ifelse", span), (lo.lift(cond), lo.lift(a),
+                                                                      lo.lift(b)), (), span)))
+        with errors(span):
+            node = loops.lazy_select(cond.node, a.node, b.node, set(), span)
+    return Variable(node, checked._leaves)
+
+
 def switch(cond, a, b) -> "Variable":
     """Theano's switch: `where(cond, a, b)` elementwise (both sides computed)."""
     return where(cond, a, b)  # noqa: F821 (a builtin exported above)
@@ -725,5 +741,5 @@ def hessian(cost, x) -> "Variable":
     return jacobian(grad(cost, x), x)
 
 
-__all__ += ["scan", "switch", "disconnected_grad", "ones_like", "zeros_like",
+__all__ += ["scan", "ifelse", "switch", "disconnected_grad", "ones_like", "zeros_like",
             "scalars", "vectors", "matrices", "jacobian", "hessian"]

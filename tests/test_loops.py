@@ -480,3 +480,50 @@ def test_matmul_of_stacks_gradient_matches_finite_differences(case):
     cost = apply("sum", (apply("mul", (y, R)),), axes=tuple(range(y.type.rank)), keepdims=False)
     for p, g in zip((pa, pb), run(grad(cost, [pa, pb]), values, {})):
         np.testing.assert_allclose(g, fd(cost, values, p.attr("name"), {}), rtol=1e-6, atol=1e-8)
+
+
+# ---- ifelse: only the chosen side runs -----------------------------------------------------
+IFELSE = """
+def pick(x: f64[n], s: f64) -> f64:
+    big = sum(x * x)
+    return ifelse(s > 0.0, sum(log(x)) * s, big / s)
+"""
+
+
+def test_ifelse_computes_only_the_chosen_side_and_differentiates():
+    fn = compiled(IFELSE, "pick")
+    x = np.array([0.5, 2.0, 3.0])
+    (pos,) = run(fn.outputs, {"x": x, "s": np.array(2.0)}, {"n": 3})
+    assert pos == np.sum(np.log(x)) * 2.0
+    # log of a negative x is NaN, but that side is not chosen: no NaN anywhere
+    from runtime.nancheck import NanGuard
+    values = {"x": -x, "s": np.array(-1.0)}
+    (neg,) = evaluate(list(fn.outputs), Env({"n": 3}, values), NanGuard("pick"))
+    assert neg == np.sum(x * x) / -1.0
+    check_grads(fn, {"x": x, "s": np.array(2.0)}, {"n": 3})
+    check_grads(fn, {"x": x, "s": np.array(-2.0)}, {"n": 3})
+
+
+def test_ifelse_on_opencl_is_numpys():
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    prog = check_source(IFELSE.replace("f64", "f32"), "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    for s in (2.0, -2.0):
+        args = [np.array([0.5, 2.0, 3.0], np.float32), np.float32(s)]
+        want = NumpyExecutor({}).call(fns["pick"], args, {"n": 3})[0]
+        got = OpenCLExecutor({}).call(fns["pick"], args, {"n": 3})[0]
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+
+
+def test_the_python_ifelse_is_lazy_and_checked_as_in_sym():
+    import dsl
+    from dsl.diagnostics import SymError
+    x, s = dsl.vector("x"), dsl.scalar("s")
+    y = dsl.ifelse(s > 0, dsl.log(x).sum(), (x * x).sum())
+    f = dsl.function([x, s], y, backend="numpy")
+    assert float(f(np.array([-1.0, 2.0], np.float32), -1.0)) == 5.0
+    with pytest.raises(SymError) as e:
+        dsl.ifelse(x > 0, x, x)
+    assert e.value.diagnostics[0].code == "E1313"
