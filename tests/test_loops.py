@@ -527,3 +527,22 @@ def test_the_python_ifelse_is_lazy_and_checked_as_in_sym():
     with pytest.raises(SymError) as e:
         dsl.ifelse(x > 0, x, x)
     assert e.value.diagnostics[0].code == "E1313"
+
+
+def test_loop_invariant_work_is_hoisted_and_logged():
+    src = """
+def f(xs: f64[t, n], W: f64[n, n]) -> f64[n]:
+    h = xs[0]
+    for x in xs:
+        h = tanh(h @ (W.T * 2.0) + x)
+    return h
+"""
+    fn = compiled(src, "f")
+    new, log = run_pipeline(fn)
+    assert [e.rule for e in log if e.rule == "hoist"] == ["hoist"]
+    body = next(n for n in walk(new.roots) if n.op == "loop").attr("body")
+    assert "transpose" not in [n.op for n in walk(body.roots)]
+    r = np.random.default_rng(12)
+    v = {"xs": r.normal(size=(4, 3)), "W": r.normal(size=(3, 3)) * 0.3}
+    np.testing.assert_allclose(run(new.outputs, v, {"t": 4, "n": 3})[0],
+                               run(fn.outputs, v, {"t": 4, "n": 3})[0], rtol=1e-12)
