@@ -741,5 +741,25 @@ def hessian(cost, x) -> "Variable":
     return jacobian(grad(cost, x), x)
 
 
+def _dimshuffle(self, *pattern):
+    """Theano's dimshuffle: `x.dimshuffle(1, 0)` permutes, `'x'` inserts an
+    axis of size 1 (`v.dimshuffle('x', 0)` is a row), and an axis left out
+    must have size 1 (it is dropped)."""
+    pattern = pattern[0] if len(pattern) == 1 and isinstance(pattern[0], (tuple, list)) else pattern
+    span = user_span()
+    kept = [p for p in pattern if p != "x"]
+    if sorted(kept) != sorted(set(kept)) or not all(isinstance(p, int) and 0 <= p < self.ndim for p in kept):
+        fail("E1005", f"a dimshuffle pattern names each axis of a rank-{self.ndim} tensor at most "
+             f"once, or 'x': got {tuple(pattern)}", span, "e.g. `x.dimshuffle(1, 0)`, `v.dimshuffle('x', 0)`")
+    rest = [d for d in range(self.ndim) if d not in kept]
+    moved = self.transpose(*(kept + rest)) if kept + rest != list(range(self.ndim)) else self
+    dims = iter(moved.shape)
+    shape = [1 if p == "x" else next(dims) for p in pattern]
+    return moved.reshape(*shape) if len(shape) != self.ndim or "x" in pattern or rest else moved
+
+
+Variable.dimshuffle = _dimshuffle
+
+
 __all__ += ["scan", "ifelse", "switch", "disconnected_grad", "ones_like", "zeros_like",
             "scalars", "vectors", "matrices", "jacobian", "hessian"]

@@ -546,3 +546,14 @@ def f(xs: f64[t, n], W: f64[n, n]) -> f64[n]:
     v = {"xs": r.normal(size=(4, 3)), "W": r.normal(size=(3, 3)) * 0.3}
     np.testing.assert_allclose(run(new.outputs, v, {"t": 4, "n": 3})[0],
                                run(fn.outputs, v, {"t": 4, "n": 3})[0], rtol=1e-12)
+
+
+def test_dimshuffle_as_in_theano():
+    import dsl
+    m = dsl.matrix("m")
+    f = dsl.function([m], [m.dimshuffle(1, 0), m.dimshuffle("x", 0, 1), m[0].dimshuffle(0, "x")],
+                     backend="numpy")
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    t, row, col = f(a)
+    np.testing.assert_array_equal(t, a.T)
+    assert row.shape == (1, 2, 3) and col.shape == (3, 1)
