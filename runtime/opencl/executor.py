@@ -33,7 +33,7 @@ from .device import choose_device, import_cl
 from .lazy import LazyArray
 from .render import Plan, RenderOptions, render_function
 from .runtime import is_oom, oom, runtime_for
-from .stages import has_loops, plan_stages, run_staged, stage_functions
+from .stages import Row, has_loops, plan_stages, run_staged, stage_functions
 
 MARK_EVERY = 32        # calls between queue markers
 MAX_AHEAD = 4          # markers the host may run ahead before it waits
@@ -313,6 +313,14 @@ class OpenCLExecutor:
         for (name, key), arg in zip(c.plan.params, args):
             spec = c.plan.buffers[key]
             dtype = np.dtype(NUMPY_DTYPE[spec.dtype])
+            if isinstance(arg, Row):         # a loop's element: its row, in place
+                base = arg.base
+                if isinstance(base, LazyArray) and base._executor is self and not base.is_read \
+                        and base._buffer is not None and base.dtype == dtype:
+                    offset = arg.index * int(np.prod(base.shape[1:], dtype=np.int64))
+                    out[key] = (base._buffer, self.rt.offset_buffer(offset), offset * dtype.itemsize)
+                    continue
+                arg = np.asarray(base)[arg.index]
             if isinstance(arg, LazyArray):
                 if arg._executor is self and not arg.is_read and arg.dtype == dtype \
                         and arg._buffer is not None:

@@ -30,6 +30,15 @@ from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
 from semantics import NegativeCount
 
 STEP = "#t"
+PARITY = "#parity"     # two instances of a step function take turns (see run_loop)
+
+
+@dataclass(frozen=True)
+class Row:
+    """Row `index` of `base` (a device result) as an argument: the executor
+    binds the base buffer at that row's offset, copying nothing."""
+    base: object
+    index: int
 
 
 @dataclass
@@ -84,17 +93,17 @@ def cut(name: str, fn: Function, outputs: list, updates: tuple, names: dict) -> 
 
 
 def step_function(name: str, loop: Node) -> Function:
-    """The loop's body as a function of (t, carries, whole sequences,
-    invariants): each element is the sequence gathered at t."""
+    """The loop's body as a function of (t, carries, elements,
+    invariants); each element is bound to its row of the sequence (Row)."""
     body, nc, ns = loop.attr("body"), loop.attr("carries"), loop.attr("sequences")
     t = node("param", (), TensorType("i64", ()), loop.span, name=STEP)
     ins = loop.inputs[loop.attr("counted"):]
     carries = [node("param", (), x.type, x.span, name=f"#c{k}") for k, x in enumerate(ins[:nc])]
-    seqs = [node("param", (), x.type, x.span, name=f"#s{k}") for k, x in enumerate(ins[nc:nc + ns])]
+    elements = [node("param", (), TensorType(x.type.dtype, x.type.shape[1:]), x.span, name=f"#e{k}")
+                for k, x in enumerate(ins[nc:nc + ns])]
     invs = [node("param", (), x.type, x.span, name=f"#v{k}") for k, x in enumerate(ins[nc + ns:])]
-    elements = [apply("gather", (s, t), loop.span) for s in seqs]
     roots = inline_body(body, [t] + carries + elements + invs)
-    return Function(name, (t, *carries, *seqs, *invs), roots, span=None)
+    return Function(name, (t, *carries, *elements, *invs), roots, span=None)
 
 
 def stage_functions(plan: StagedPlan) -> list:
@@ -127,11 +136,15 @@ def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
     else:
         steps = dim_eval(loop.attr("length"), sizes)
     carries = list(inputs[:nc])
-    fixed = list(inputs[nc:])            # sequences and invariants: results on the device
+    seqs, invs = list(inputs[nc:nc + ns]), list(inputs[nc + ns:])    # results on the device
     stacks = [[None] * steps for _ in range(loop.attr("stacks"))]
     order = range(steps - 1, -1, -1) if loop.attr("reverse") else range(steps)
-    for t in order:
-        outs = ex._call(stage.step, [np.array(t, np.int64)] + carries + fixed, sizes)
+    # two instances take turns, so a step never writes the buffers of the
+    # carries it reads: nothing is copied between steps
+    turns = [dict(sizes, **{PARITY: 0}), dict(sizes, **{PARITY: 1})]
+    for k, t in enumerate(order):
+        args = [np.array(t, np.int64)] + carries + [Row(s, t) for s in seqs] + invs
+        outs = ex._call(stage.step, args, turns[k % 2])
         carries = outs[:nc]
         for stack, value in zip(stacks, outs[nc:]):
             stack[t] = value
