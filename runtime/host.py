@@ -145,13 +145,17 @@ class Interpreter:
         name = item.name.id
         t = self.prog.shareds[name]
         init = item.init
-        if is_initializer(init, self.functions):
-            value = self.initializer(init, name, t)
-        elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
-            value = self.ev_ListExpr(init, t.dtype)
-        else:
-            value = self.ev(init)
-        self.set_shared(name, value, init.span)
+        try:
+            if is_initializer(init, self.functions):
+                value = self.initializer(init, name, t)
+            elif isinstance(init, A.ListExpr):     # a literal takes the declared dtype
+                value = self.ev_ListExpr(init, t.dtype)
+            else:
+                value = self.ev(init)
+            self.set_shared(name, value, init.span)
+        except MemoryError as exc:  # it fits the machine's memory, but not what is free now
+            raise error("E0221", f"out of memory making the initial value of `{name}` ({t}): {exc}",
+                        item.span, "use smaller sizes; a value must fit in memory at once")
 
     def initializer(self, call: A.Call, name: str, t: TensorType):
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared

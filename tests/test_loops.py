@@ -557,3 +557,18 @@ def test_dimshuffle_as_in_theano():
     t, row, col = f(a)
     np.testing.assert_array_equal(t, a.T)
     assert row.shape == (1, 2, 3) and col.shape == (3, 1)
+
+
+def test_a_shared_value_that_does_not_fit_the_free_memory_is_e0221(monkeypatch):
+    """Not a loop's: a shared value of 8 GiB on a busy machine (the fuzzer's
+    mutant `shared W: f32[2147483648] = zeros()`) was E9999."""
+    import dsl
+    from dsl.diagnostics import SymError
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 8.00 GiB")
+    monkeypatch.setattr(np, "full", no_memory)
+    with pytest.raises(SymError) as e:
+        dsl.compile("shared W: f32[3] = zeros()\nprint(1)\n", backend="numpy").run()
+    assert e.value.diagnostics[0].code == "E0221"
+    assert "initial value of `W`" in e.value.diagnostics[0].message
