@@ -34,7 +34,7 @@ class PassState:
 
 def _cse(s: PassState) -> str:
     before = len(toposort(s.roots))
-    s.roots = cse(list(s.roots))
+    s.roots = cse(stacks_as_sums(list(s.roots)))
     return f"{before} → {len(toposort(s.roots))} nodes"
 
 
@@ -51,17 +51,14 @@ def _groups(s: PassState) -> str:
     return f"{kernels} kernel root(s), {inlined} node(s) inlined, {len(g.cores)} core(s)"
 
 
-def _batched_matmul(s: PassState) -> str:
-    """`@` on stacks of matrices as a sum of broadcast products: the
-    product is computed inside the sum's loop, never stored."""
-    count = 0
-
+def stacks_as_sums(roots: list) -> list:
+    """`@` on stacks of matrices as a sum of broadcast products (the
+    product is computed inside the sum's loop, never stored): done before
+    the backend's cse, as part of it."""
     def visit(old: Node, inputs: tuple) -> Node:
-        nonlocal count
         n = old if inputs == old.inputs else Node(old.op, inputs, old.type, old.attrs, old.span)
         if n.op != "matmul" or max(i.type.rank for i in n.inputs) <= 2:
             return n
-        count += 1
         a, b = n.inputs
         a2 = view(a, (1,) + a.type.shape) if a.type.rank == 1 else a
         b2 = view(b, b.type.shape + (1,)) if b.type.rank == 1 else b
@@ -75,13 +72,10 @@ def _batched_matmul(s: PassState) -> str:
         shape = tuple(shape)
         return x if x.type.shape == shape else apply("reshape", (x,), x.span, type=x.type.with_shape(shape))
 
-    s.roots = rebuild(s.roots, visit)
-    return f"{count} matmul(s) of stacks as sums of products"
+    return rebuild(roots, visit)
 
 
 PASSES: list[Pass] = [
-    Pass("batched_matmul", "`@` on stacks of matrices becomes a sum of broadcast products",
-         _batched_matmul),
     Pass("cse", "merge equal subgraphs; drop reshapes, broadcasts, sum_tos and casts "
          "to the same type", _cse),
     Pass("share_rows", "softmax(x) next to log_softmax(x) becomes exp(log_softmax(x)): "
