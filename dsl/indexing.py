@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import ast as A
 from .diagnostics import Note, Span, error
-from .ir import Node, toposort, walk
+from .ir import Node, walk
 from .scope import Weak, fail, literal_value
 from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, dim_mul,
                     dim_neg, dim_prod, dim_sub)

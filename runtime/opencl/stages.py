@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsl.build import apply
 from dsl.ir import Function, Node, inline_body, node, rebuild, toposort
 from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
 from semantics import NegativeCount
