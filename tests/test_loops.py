@@ -572,3 +572,28 @@ def test_a_shared_value_that_does_not_fit_the_free_memory_is_e0221(monkeypatch):
         dsl.compile("shared W: f32[3] = zeros()\nprint(1)\n", backend="numpy").run()
     assert e.value.diagnostics[0].code == "E0221"
     assert "initial value of `W`" in e.value.diagnostics[0].message
+
+
+def test_out_of_memory_anywhere_in_a_run_is_e0221_not_e9999(monkeypatch, capsys, tmp_path):
+    from dsl import api, cli
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 8.00 GiB")
+    monkeypatch.setattr(api, "make_executor", no_memory)
+    path = tmp_path / "p.sym"
+    path.write_text("shared W: f32[3] = zeros()\nprint(1)\n")
+    assert cli.main(["run", str(path), "--backend", "numpy", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error[E0221]: out of memory") and "E9999" not in err
+
+
+def test_a_loop_element_used_as_an_index_on_opencl():
+    """Theano's Jacobian: the element of an arange indexes y (a row of the
+    sequence on the device, checked by the kernels)."""
+    opencl_or_skip()
+    import dsl
+    x = dsl.dvector("x")
+    J, _ = dsl.scan(lambda i, y, x: dsl.grad(y[i], x), sequences=dsl.arange(x.shape[0]),
+                    non_sequences=[x ** 2, x])
+    f = dsl.function([x], J, backend="opencl")
+    np.testing.assert_allclose(f(np.array([1.0, 2.0])), [[2.0, 0.0], [0.0, 4.0]])

@@ -424,9 +424,9 @@ class OpenCLExecutor:
         """Raise the first index error numpy would raise; False when an
         index is a result still on the device (the kernels check it)."""
         from semantics.impl import IndexOutOfRange, _check_range
-        if any(isinstance(args[arg], LazyArray) and not args[arg].is_read
+        if any(isinstance(args[arg], Row) or isinstance(args[arg], LazyArray) and not args[arg].is_read
                for _, _, arg, _, _, _ in checks if arg is not None):
-            return False
+            return False        # a loop's element used as an index is a row on the device too
         for node, axis, arg, length, size, negative in checks:
             size = dim_eval(size, sizes)
             if arg is not None:
