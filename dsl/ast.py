@@ -75,6 +75,14 @@ class Attribute:
 
 
 @dataclass(frozen=True)
+class MethodCall:
+    value: "Expr"
+    method: Name                # hs.append(h): collects a loop's values
+    args: tuple["Expr", ...]
+    span: Span = field(**SPAN)
+
+
+@dataclass(frozen=True)
 class Slice:
     start: "Expr | None"
     stop: "Expr | None"
@@ -101,7 +109,8 @@ class ListExpr:
     span: Span = field(**SPAN)
 
 
-Expr = Num | Str | Bool | Name | BinOp | UnaryOp | Call | Attribute | Index | TupleExpr | ListExpr
+Expr = (Num | Str | Bool | Name | BinOp | UnaryOp | Call | Attribute | Index | TupleExpr | ListExpr
+        | MethodCall)
 
 
 # ---- types -----------------------------------------------------------------

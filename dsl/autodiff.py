@@ -26,11 +26,12 @@ from .build import apply, const
 from .diagnostics import error
 from .ir import Body, Node, node, toposort
 from .ops import ARG_REDUCE, COMPARE, LEAVES, LOGIC, Op
-from .types import TensorType, dim_add, dim_prod
+from .types import TensorType, TupleType, dim_add, dim_prod
 
 # ops whose inputs get no gradient: piecewise constant, integer-valued,
 # boolean, or leaves
-NONDIFF = frozenset((Op.SIGN, Op.FLOORDIV, Op.NOT, Op.ONE_HOT, Op.FULL, Op.ARANGE, Op.RANDOM)
+NONDIFF = frozenset((Op.SIGN, Op.FLOORDIV, Op.NOT, Op.ONE_HOT, Op.FULL, Op.ARANGE, Op.RANDOM,
+                     Op.STOP_GRADIENT)
                     + tuple(COMPARE) + tuple(LOGIC) + ARG_REDUCE + LEAVES)
 
 
@@ -84,6 +85,8 @@ class B:
 
 
 def floats(x: Node) -> bool:
+    if isinstance(x.type, TupleType):      # a loop: some of its results
+        return any(t.is_float for t in x.type.elts)
     return x.type.is_float
 
 
@@ -233,8 +236,27 @@ def vjp_logsumexp(y, g):
 
 
 # ---- linear algebra and shapes ---------------------------------------------
+def vjp_batched_matmul(y, g):
+    """Stacks of matrices: a vector side made a matrix first, each side's
+    cotangent summed over the batch axes it was broadcast along."""
+    b, (l, r) = B(y), y.inputs
+    l2 = b.reshape(l, (1,) + l.type.shape) if l.type.rank == 1 else l
+    r2 = b.reshape(r, r.type.shape + (1,)) if r.type.rank == 1 else r
+    y2 = apply("matmul", (l2, r2), y.span)
+    g2 = b.reshape(g, y2.type.shape)
+
+    def swap(m):
+        perm = tuple(range(m.type.rank - 2)) + (m.type.rank - 1, m.type.rank - 2)
+        return b.transpose(m, perm=perm)
+    gl = b.sum_to(b.matmul(g2, swap(r2)), l2.type)
+    gr = b.sum_to(b.matmul(swap(l2), g2), r2.type)
+    return b.reshape(gl, l.type.shape), b.reshape(gr, r.type.shape)
+
+
 def vjp_matmul(y, g):
     b, (l, r) = B(y), y.inputs
+    if l.type.rank > 2 or r.type.rank > 2:
+        return vjp_batched_matmul(y, g)
     T = lambda m: b.transpose(m, perm=(1, 0))
     col = lambda v: b.reshape(v, v.type.shape + (1,))
     row = lambda v: b.reshape(v, (1,) + v.type.shape)
@@ -315,6 +337,84 @@ def vjp_apply_body(y, g):
                  if floats(p) else None for p, ct in zip(body.params, cts))
 
 
+# ---- loops --------------------------------------------------------------------
+def vjp_item(y, g):
+    """A loop's cotangent is a dict: result index -> cotangent."""
+    return ({y.attr("index"): g},)
+
+
+def vjp_loop(y, g: dict):
+    """Reverse mode through a loop. The forward loop is run again stacking
+    the carried values each step starts from (O(steps x carries) memory;
+    the rewrite `merge-loop` makes it the same loop as the original); the
+    backward loop runs the steps in reverse, recomputing each step's body
+    from its saved carries and applying the body's VJP. It carries the
+    cotangents of the carries and accumulates those of the invariants;
+    it stacks those of the sequences."""
+    body, nc, ns = y.attr("body"), y.attr("carries"), y.attr("sequences")
+    counted, ny = y.attr("counted"), y.attr("stacks")
+    b = B(y)
+    count = list(y.inputs[:counted])
+    ins = y.inputs[counted:]
+    inits, seqs, invs = ins[:nc], ins[nc:nc + ns], ins[nc + ns:]
+    step, cps = body.params[0], body.params[1:1 + nc]
+    eps, vps = body.params[1 + nc:1 + nc + ns], body.params[1 + nc + ns:]
+    # 1. the forward loop again, saving the carries each step starts from
+    saved_loop = apply(Op.LOOP, y.inputs, y.span, **dict(y.attrs, body=Body(body.params, body.roots + cps),
+                                                       stacks=ny + nc))
+    saved = [b.item(saved_loop, index=nc + ny + k) for k in range(nc)]
+    # 2. the backward body: cotangents of the step's inputs from those of its results
+    taken = {p.attr("name") for p in body.params}
+
+    def fresh(base, t):
+        name = fresh_name(base, taken)
+        taken.add(name)
+        return node(Op.PARAM, (), t, y.span, name=name)
+    fc = [k for k in range(nc) if floats(cps[k])]
+    fv = [k for k in range(len(vps)) if floats(vps[k])]
+    fs = [k for k in range(ns) if floats(eps[k])]
+    fy = [j for j in range(ny) if nc + j in g]
+    gc = {k: fresh(f"#g{cps[k].attr('name')}", cps[k].type) for k in fc}
+    gv = {k: fresh(f"#g{vps[k].attr('name')}", vps[k].type) for k in fv}
+    gy = {j: fresh(f"#gy{j}", body.roots[nc + j].type) for j in fy}
+    roots = [body.roots[k] for k in fc] + [body.roots[nc + j] for j in fy]
+    seeds = [gc[k] for k in fc] + [gy[j] for j in fy]
+    wrts = [cps[k] for k in fc] + [vps[k] for k in fv] + [eps[k] for k in fs]
+    cts = backprop_many(roots, seeds, wrts) if roots else [zeros_like(b, w) for w in wrts]
+    new_gc, dv, ge = cts[:len(fc)], cts[len(fc):len(fc) + len(fv)], cts[len(fc) + len(fv):]
+    new_gv = [b.add(gv[k], d) for k, d in zip(fv, dv)]
+    bparams = ((step,) + tuple(gc[k] for k in fc) + tuple(gv[k] for k in fv) + tuple(cps)
+               + tuple(eps) + tuple(gy[j] for j in fy) + tuple(vps))
+    back_body = Body(bparams, tuple(new_gc) + tuple(new_gv) + tuple(ge))
+    # 3. the backward loop over the same steps, last to first
+    g_final = [g[k] if k in g else zeros_like(b, inits[k]) for k in fc]
+    g_inv = [zeros_like(b, invs[k]) for k in fv]
+    back = apply(Op.LOOP, count + g_final + g_inv + saved + list(seqs) + [g[nc + j] for j in fy]
+                 + list(invs), y.span, body=back_body, carries=len(fc) + len(fv),
+                 sequences=nc + ns + len(fy), length=y.attr("length"), counted=counted,
+                 reverse=not y.attr("reverse"), stacks=len(fs))
+    out = [None] * len(y.inputs)
+    for i, k in enumerate(fc):
+        out[counted + k] = b.item(back, index=i)
+    for i, k in enumerate(fv):
+        out[counted + nc + ns + k] = b.item(back, index=len(fc) + i)
+    for i, k in enumerate(fs):
+        out[counted + nc + k] = b.item(back, index=len(fc) + len(fv) + i)
+    return tuple(out)
+
+
+def vjp_cumsum(y, g):
+    """The sum of g from each position to the end of the axis:
+    total - cumsum(g) + g."""
+    b, axis = B(y), y.attr("axis")
+    total = b.broadcast_to(b.sum(g, axes=(axis,), keepdims=True), g.type)
+    return b.add(b.sub(total, b.cumsum(g, axis=axis)), g)
+
+
+def zeros_like(b: B, x: Node) -> Node:
+    return apply("full", (), b.span, type=x.type, value=0)
+
+
 def fresh_name(base: str, taken: set) -> str:
     name, k = base, 0
     while name in taken:
@@ -385,6 +485,7 @@ VJP.update({
     Op.CONV2D: vjp_conv2d, Op.CONV2D_GRAD_X: vjp_conv2d_grad_x, Op.CONV2D_GRAD_K: vjp_conv2d_grad_k,
     Op.POOL2D: vjp_pool2d, Op.POOL2D_GRAD: vjp_pool2d_grad,
 })
+VJP.update({Op.LOOP: vjp_loop, Op.ITEM: vjp_item, Op.CUMSUM: lambda y, g: (vjp_cumsum(y, g),)})
 
 
 # ---- grad ------------------------------------------------------------------
@@ -402,14 +503,22 @@ def grad(cost: Node, wrts: list[Node], names=None, spans=None, cost_span=None) -
 def backprop(y: Node, seed: Node, wrts: list[Node], order: list[Node] | None = None) -> list[Node]:
     """The cotangent of each wrt when y's cotangent is `seed` (a node of
     y's type); zeros for a wrt y does not depend on."""
-    order = _unique(toposort([y])) if order is None else order
+    return backprop_many([y], [seed], wrts, order)
+
+
+def backprop_many(ys: list[Node], seeds: list[Node], wrts: list[Node],
+                  order: list[Node] | None = None) -> list[Node]:
+    """backprop with several results, each with its cotangent."""
+    order = _unique(toposort(ys)) if order is None else order
     wanted = set(wrts)
     # only nodes downstream of some wrt need a cotangent
     live = set()
     for n in order:
         if n in wanted or any(i in live for i in n.inputs):
             live.add(n)
-    cts: dict[Node, Node] = {y: seed}
+    cts: dict[Node, Node] = {}
+    for y, seed in zip(ys, seeds):
+        _accumulate(cts, y, seed)
     for n in reversed(order):
         g = cts.get(n)
         if g is None or n.op in NONDIFF or not floats(n):
@@ -460,7 +569,13 @@ def _unique(order: list[Node]) -> list[Node]:
     return out
 
 
-def _accumulate(cts: dict, x: Node, gx: Node) -> None:
+def _accumulate(cts: dict, x: Node, gx) -> None:
+    if isinstance(gx, dict):        # a loop's results
+        merged = dict(cts.get(x, {}))
+        for i, g in gx.items():
+            merged[i] = g if i not in merged else apply("add", (merged[i], g), g.span)
+        cts[x] = merged
+        return
     if gx.type != x.type:
         raise AssertionError(f"VJP bug: cotangent {gx.type} for a {x.op} of type {x.type}")
     prev = cts.get(x)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import ast as A
-from . import autodiff
+from . import autodiff, loops
 from .ir import Node
 from .literals import check_literal_range, non_negative
 from .parallel import GradInfo
@@ -306,6 +306,9 @@ HANDLERS = {
     "concat": join("concat"), "stack": join("stack"),
     "zeros": constructor(0), "ones": constructor(1), "full": constructor(None),
     "arange": lower_arange, "len": lower_len, "grad": lower_grad,
+    "stop_gradient": lambda ck, args, e: ck.apply("stop_gradient", (node_arg(ck, args["x"]),), e.span),
+    "cumsum": row_op("cumsum"),
+    "ifelse": loops.lower_ifelse,
 }
 
 

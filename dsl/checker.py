@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import ast as A
+from . import loops
 from .build import apply, const
 from .builtins import call_builtin
 from .diagnostics import Diagnostic, Note, SymError, unknown_function
@@ -149,14 +150,18 @@ class BodyChecker:
     """Lowers one def body (generic, or inlined into a caller) to IR."""
 
     def __init__(self, env: Globals, d: A.Def, sizes: dict[str, Dim], locals_: dict,
-                 stack: tuple[str, ...], inlined: bool):
+                 stack: tuple[str, ...], inlined: bool, shared_nodes: dict | None = None):
         self.env, self.d, self.sizes = env, d, sizes
         self.locals = dict(locals_)
         self.stack = stack
         self.inlined = inlined
         self.updates: dict[str, Node] = {}
-        self.shared_nodes: dict[str, Node] = {}
+        # a def inlined into a loop's body reads the shared values as the body does
+        self.shared_nodes: dict[str, Node] = {} if shared_nodes is None else shared_nodes
         self.joins = False          # inlined as a statement: its updates are the caller's
+        self.loop: loops.LoopFrame | None = None     # the loop whose body is being checked
+        self.loop_depth = 0
+        self.loop_only: dict = {}       # names set only inside a loop's body -> where
 
     # ---- statements ---------------------------------------------------------
     def run(self, ret_type) -> tuple[Node, ...]:
@@ -182,7 +187,8 @@ class BodyChecker:
              [Note("the def returns here", ret.span)])
 
     def statement(self, s):
-        groups = self.groups_in(s)
+        # a loop's statements are unrolled over groups one by one, inside it
+        groups = self.groups_in(s) if not isinstance(s, A.For) else {}
         if groups:
             self.unrolled(s, groups)
             return
@@ -190,18 +196,33 @@ class BodyChecker:
             self.call_def(s.expr.func.id, s.expr, statement=True)
             return
         if isinstance(s, A.Assign):
+            if self.loop is not None:
+                self.loop.set_at.update((t.id, s.span) for t in s.targets)
+            if loops.collector(self, s):
+                return
             value = self.expr(s.value)
             for t in s.targets:
                 self.check_local_name(t.id, t.span, "local value")
             self.bind(s.targets, value, s.span)
         elif isinstance(s, A.Update):
             self.update(s)
+        elif isinstance(s, A.ExprStmt) and isinstance(s.expr, A.MethodCall):
+            loops.append(self, s.expr)
         elif isinstance(s, A.ExprStmt):
             self.expr(s.expr)
+        elif isinstance(s, A.For):
+            loops.check_loop(self, s)
+        elif self.loop is not None and isinstance(s, (A.Return, A.Break, A.Continue)):
+            kind = type(s).__name__.lower()
+            fail("E1311", f"`{kind}` inside a loop of a def", s.span,
+                 "a loop in a def runs all its steps; return after the loop, and pick steps "
+                 "with `where(...)`" if kind != "return" else
+                 "return after the loop; carry what the return needs as a local value",
+                 [Note("the loop", self.loop.header.span)])
         else:
             kind = type(s).__name__.lower()
             fail("E0109", f"`{kind}` is not allowed inside a def", s.span,
-                 "def bodies are straight-line: compute with `where(...)`, loop on the host")
+                 "a def computes every value: choose between values with `where(cond, a, b)`")
 
     def bind(self, targets, value, span):
         if len(targets) == 1:
@@ -226,6 +247,12 @@ class BodyChecker:
 
     def update(self, s: A.Update):
         name = s.target.id
+        if self.loop is not None:
+            fail("E1302", f"`{name} <- ...` inside a loop: an update is applied once per call, "
+                 "not once per step", s.span,
+                 f"carry the new value through the loop (`{name}_new = {name}` before it, "
+                 f"`{name}_new = ...` in it) and write `{name} <- {name}_new` after the loop",
+                 [Note("the loop", self.loop.header.span)])
         if self.inlined and not self.joins:
             fail("E0504", f"`{self.d.name.id}` updates `{name}` and so cannot be called from another def",
                  s.span, "call it from the host; a def that updates state runs once per host call")
@@ -337,6 +364,8 @@ class BodyChecker:
     def expr_Name(self, e: A.Name):
         name = e.id
         if name in self.locals:
+            if isinstance(self.locals[name], loops.Collector):
+                loops.collector_in_use(self.locals[name], e.span)
             return self.locals[name]
         if name in self.env.streams:
             fail("E1202", f"`{name}` is a random stream, not a value", e.span,
@@ -354,6 +383,11 @@ class BodyChecker:
                 fail("E0215", f"option `{name}` is a string and cannot be used inside a def", e.span)
             return Weak(value, e.span)
         visible = list(self.locals) + list(self.env.shareds) + list(self.sizes) + list(self.env.options)
+        if name in self.loop_only:
+            fail("E1312", f"`{name}` is set only inside a loop's body and is gone after it", e.span,
+                 f"to keep its last value, set `{name}` before the loop so the loop carries it; "
+                 f"to keep every step's value, collect it with `.append`",
+                 [Note(f"`{name}` is set here", self.loop_only[name])])
         if name in self.env.def_asts or name in DEF_BUILTINS:
             fail("E0106", f"`{name}` is a function; call it", e.span, f"write `{name}(...)`")
         fail("E0101", f"unknown name `{name}`", e.span,
@@ -421,6 +455,21 @@ class BodyChecker:
         fail("E0111", f"tensors have no attribute `{e.attr}`", e.span,
              "tensor attributes are `.T` and `.shape`")
 
+    def expr_MethodCall(self, e: A.MethodCall):
+        if e.method.id == "append":
+            fail("E1303", "`.append(...)` is a statement of its own, not a value", e.span,
+                 "write `hs.append(v)` on its own line in a loop's body")
+        fail("E1303", f"tensors have no method `{e.method.id}`", e.method.span,
+             "call a function with the value as its first argument, as in `sum(x, axis=0)`; "
+             "`hs.append(v)` in a loop's body is the one method")
+
+    def expr_value_of_collector(self, e) -> "loops.Collector":
+        """The collector `e` names (the `hs` of `hs.append(v)`)."""
+        if isinstance(e, A.Name) and isinstance(self.locals.get(e.id), loops.Collector):
+            return self.locals[e.id]
+        fail("E1303", "only a list set with `name = []` has `.append`", e.span,
+             "collect a loop's values: `hs = []` before the loop, `hs.append(v)` in it")
+
     def expr_Index(self, e: A.Index):
         base = self.expr(e.value)
         if isinstance(base, tuple):     # x.shape[0]
@@ -475,9 +524,10 @@ class BodyChecker:
                   for p, a in zip(d.params, e.args) if isinstance(p.type, A.GroupTypeExpr)}
         tensor_args = [a for p, a in zip(d.params, e.args) if not isinstance(p.type, A.GroupTypeExpr)]
         args = [self.tensor(self.expr(a), a.span, t.dtype) for a, (_, t) in zip(tensor_args, params)]
+        lifted = self.shared_nodes if isinstance(self.shared_nodes, loops.LiftedShared) else None
         try:
             return inline(self.env, d, args, e, self.stack + (self.d.name.id,), groups,
-                          self if statement else None)
+                          self if statement else None, lifted)
         except SymError as err:
             raise with_note(err, Note(f"in this call of `{name}`", e.span) if groups else None) from None
 
@@ -588,7 +638,7 @@ class BodyChecker:
             return None
         kind = type(s).__name__.lower()
         fail("E0109", f"`{kind}` is not allowed inside a def", s.span,
-             "def bodies are straight-line: compute with `where(...)`, loop on the host")
+             "write the statement without the group, or choose values with `where(...)`")
 
 
 def size_var_span(d: A.Def, name):
@@ -720,15 +770,16 @@ def literal_tensor(e: A.ListExpr):
 
 
 def inline(env: Globals, d: A.Def, args: list[Node], call: A.Call, stack, groups=None,
-           caller=None) -> tuple | Node:
+           caller=None, shared_nodes: dict | None = None) -> tuple | Node:
     """Check d's body with `args` for its parameters (size variables unified)
     and `groups` for its `group` parameters. Called as a statement of
-    `caller`, its updates are the caller's."""
+    `caller`, its updates are the caller's; inlined into a loop's body, it
+    reads the shared values as the body does (`shared_nodes`)."""
     params, ret, _ = declared_types(d)
     spans = [a.span for p, a in zip(d.params, call.args) if not isinstance(p.type, A.GroupTypeExpr)]
     sizes = unify_args(params, args, spans, d.name.id)
     checker = BodyChecker(env, d, sizes, {**dict(zip((p for p, _ in params), args)), **(groups or {})},
-                          stack, True)
+                          stack, True, shared_nodes)
     if caller is not None:
         checker.updates, checker.shared_nodes, checker.joins = caller.updates, caller.shared_nodes, True
     outputs = checker.run(ret)

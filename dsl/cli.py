@@ -460,6 +460,11 @@ def dispatch(args) -> int:
         return 2 if usage_errors(exc.diagnostics) else 1
     except BrokenPipeError:
         return 0
+    except MemoryError as exc:  # sizes that fit the machine's memory, but not what is free now
+        sys.stdout.flush()
+        print(f"error[E0221]: out of memory: {exc}\n"
+              " = help: use smaller sizes; a value must fit in memory at once", file=sys.stderr)
+        return 1
     except Exception as exc:    # a bug in sym, not in the user's program
         if os.environ.get("SYM_DEBUG"):
             traceback.print_exc()

@@ -356,6 +356,10 @@ class HostChecker:
             return self.index(e)
         if isinstance(e, A.Call):
             return self.call(e)
+        if isinstance(e, A.MethodCall):
+            fail("E1303", f"`.{e.method.id}(...)` on the host", e.span,
+                 "values have no methods; call a function with the value as its first argument, "
+                 "as in `sum(x, axis=0)` (`hs.append(v)` collects a loop's steps inside a def)")
         return ANY
 
     def list_expr(self, e: A.ListExpr, dtype: str | None = None):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import ast as A
 from .diagnostics import Note, Span, error
-from .ir import Node, toposort
+from .ir import Node, walk
 from .scope import Weak, fail, literal_value
 from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, dim_mul,
                     dim_neg, dim_prod, dim_sub)
@@ -65,7 +65,8 @@ def with_new_axes(ck, x: Node, e: A.Index) -> Node:
 def classify(ck, item):
     """("slice", Slice) | ("int", const) | ("array", node)."""
     if isinstance(item, A.Slice):
-        return ("slice", item, item)
+        window = dynamic_window(ck, item)
+        return ("slice", item, item) if window is None else ("array", window, item)
     value = literal_value(item)
     if isinstance(value, int) and not isinstance(value, bool):
         return ("int", value, item)
@@ -87,6 +88,31 @@ def classify(ck, item):
         fail("E0304", f"an index must be an integer, got {node.type}", item.span,
              "cast it: `i32(...)`")
     return ("array", node, item)
+
+
+def dynamic_window(ck, s: A.Slice) -> Node | None:
+    """`X[a : a + L]` with a computed start and a static length L (a
+    literal, option or size): the indices a, a+1, ..., a+L-1 as an i64
+    array, gathered and bounds-checked like any index array. None for
+    any other slice."""
+    if s.start is None or s.step is not None or literal_value(s.start) is not None:
+        return None
+    if not (isinstance(s.stop, A.BinOp) and s.stop.op == "+" and s.stop.left == s.start):
+        return None
+    start = ck.tensor(ck.expr(s.start), s.start.span)
+    if size_index(start) is not None or start.type.rank != 0 or start.type.dtype not in ("i32", "i64"):
+        return None
+    length = ck.expr(s.stop.right)
+    if isinstance(length, Weak) and isinstance(length.value, int) and not isinstance(length.value, bool):
+        length = length.value
+    else:
+        length = size_index(ck.tensor(length, s.stop.right.span))
+        if length is None:
+            return None
+    if start.type.dtype != "i64":
+        start = ck.apply("cast", (start,), s.start.span, dtype="i64")
+    steps = ck.apply("arange", (), s.span, type=TensorType("i64", (length,)))
+    return ck.apply("add", (start, steps), s.span)
 
 
 def size_index(node: Node, size_of=lambda dim: dim) -> Dim | None:
@@ -288,7 +314,7 @@ def index_requirements(roots) -> tuple[Requirement, ...]:
     """The accesses of a function's graph that its sizes decide, before any
     rewrite (so none is lost); statically impossible ones fail here."""
     found: dict = {}
-    for n in toposort(roots):
+    for n in walk(roots):           # loop bodies too
         for r in node_requirements(n):
             r.static_check()
             if not all(never_negative(c) for c in r.conditions()):

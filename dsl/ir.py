@@ -64,7 +64,7 @@ class Body:
 
     def __post_init__(self):
         names = {p.attr("name") for p in self.params}
-        for n in walk(self.roots):
+        for n in toposort(self.roots):      # a nested body was checked when it was made
             if n.op in (Op.PARAM, Op.SHARED) and not (n.op == Op.PARAM and n.attr("name") in names):
                 raise ValueError(f"a body reads `{n.attr('name')}`, which is not one of its params")
 

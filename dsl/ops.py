@@ -37,14 +37,17 @@ Attribute conventions (all attrs are hashable):
   conv2d_grad_k  mode, stride, kernel: (kh, kw) the filters' size
   pool2d, pool2d_grad  kind: "max" or "mean", window: (ph, pw),
                stride: (sh, sw), ignore_border: bool
+  loop         body, carries, sequences, length, reverse, stacks: see rule_loop
+  item         index: the index-th result of a loop
+  cumsum       axis: non-negative int
 """
 from __future__ import annotations
 
 import enum
 
 from .diagnostics import error
-from .types import (BroadcastError, Dim, NotDivisible, TensorType, broadcast_shapes, dim_prod,
-                    dim_str, dim_add, dim_floordiv, dim_mul, dim_sub, FLOATS, INTS)
+from .types import (BroadcastError, Dim, NotDivisible, TensorType, TupleType, broadcast_shapes,
+                    dim_prod, dim_str, dim_add, dim_floordiv, dim_mul, dim_sub, FLOATS, INTS)
 
 
 class Op(str, enum.Enum):
@@ -127,6 +130,14 @@ class Op(str, enum.Enum):
     CONV2D_GRAD_K = "conv2d_grad_k"
     POOL2D = "pool2d"
     POOL2D_GRAD = "pool2d_grad"
+    # loops: `loop` runs its body once per step and gives a tuple (the
+    # final carried values, then the stacked per-step values); `item` picks one
+    LOOP = "loop"
+    ITEM = "item"
+    # what loops need besides: the identity that blocks gradients, and a
+    # running sum along one axis
+    STOP_GRADIENT = "stop_gradient"
+    CUMSUM = "cumsum"
     # leaves
     PARAM = "param"
     SHARED = "shared"
@@ -156,7 +167,7 @@ ROWS = (Op.SOFTMAX, Op.LOG_SOFTMAX)          # a whole row in, a whole row out
 ELEMENTWISE = (tuple(UNARY_FLOAT) + tuple(UNARY_NUMERIC) + tuple(BINARY_ARITH)
                + tuple(COMPARE) + tuple(LOGIC) + (Op.NOT, Op.CAST, Op.WHERE))
 # one output element reads many input elements (a loop in generated code)
-LOOPS = REDUCE + ARG_REDUCE + (Op.SUM_TO, Op.LOGSUMEXP, Op.SCATTER_ADD)
+LOOPS = REDUCE + ARG_REDUCE + (Op.SUM_TO, Op.LOGSUMEXP, Op.SCATTER_ADD, Op.CUMSUM)
 # the result is the input's elements seen another way: no arithmetic
 VIEWS = (Op.BROADCAST_TO, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE)
 # ops that only move values, so they commute with an elementwise op:
@@ -302,6 +313,16 @@ def reduce_rule(name):
     return rule
 
 
+def reduce_rule_keep(name):
+    """A loop along one axis that keeps the shape (cumsum)."""
+    def rule(ts, attrs):
+        (t,) = ts
+        if t.dtype == "bool":
+            _fail("E0207", f"`{name}` needs numbers, got {t}", f"cast first: `{name}(i32(...))`")
+        return t
+    return rule
+
+
 def arg_reduce_rule(ts, attrs):
     (t,) = ts
     axis = attrs["axis"]
@@ -332,9 +353,11 @@ def rule_matmul(ts, attrs):
     dtype = same_dtype(a, b, "@")
     if dtype == "bool":
         _fail("E0209", "`@` is not defined on bool tensors")
-    if a.rank == 0 or b.rank == 0 or a.rank > 2 or b.rank > 2:
+    if a.rank == 0 or b.rank == 0:
         _fail("E0202", f"`@` needs vectors or matrices, got {a} and {b}",
               "use `*` to scale by a scalar")
+    if a.rank > 2 or b.rank > 2:
+        return batched_matmul_type(a, b, dtype)
     inner_a = a.shape[-1]
     inner_b = b.shape[0]
     if inner_a != inner_b:
@@ -342,6 +365,21 @@ def rule_matmul(ts, attrs):
               "the last dimension of the left operand must equal the first of the right; "
               "transpose one side (`x.T`) or check the shapes")
     return TensorType(dtype, a.shape[:-1] + b.shape[1:])
+
+
+def batched_matmul_type(a: TensorType, b: TensorType, dtype: str) -> TensorType:
+    """numpy's matmul on stacks of matrices: the last two axes multiply, the
+    leading ones broadcast; a vector side is a matrix of one row (left) or
+    one column (right) whose axis is dropped from the result."""
+    inner_a, inner_b = a.shape[-1], b.shape[-2] if b.rank > 1 else b.shape[0]
+    if inner_a != inner_b:
+        _fail("E0202", f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs "
+              f"{dim_str(inner_b)})", "the last dimension of the left operand must equal the "
+              "second-to-last of the right one (numpy's matmul on stacks of matrices)")
+    batch = broadcast(TensorType(dtype, a.shape[:-2]), TensorType(dtype, b.shape[:-2]), "@")
+    rows = a.shape[-2:-1] if a.rank > 1 else ()
+    cols = b.shape[-1:] if b.rank > 1 else ()
+    return TensorType(dtype, tuple(batch) + tuple(rows) + tuple(cols))
 
 
 def rule_transpose(ts, attrs):
@@ -357,6 +395,38 @@ def rule_apply_body(ts, attrs):
         raise TypeError(f"apply_body: inputs {list(ts)} for a body of params {wanted} "
                         f"and {len(body.roots)} roots")
     return body.roots[0].type
+
+
+def rule_loop(ts, attrs):
+    """loop(count?, inits..., sequences..., invariants...; body).
+    The body's params are (step: i64, carries..., elements..., invariants...)
+    and its roots (new carries..., stacked values...). `length` is the
+    number of steps, a Dim. With `counted` the first input is an i64 count
+    known at run time and `length` a size variable named `#...` that the
+    loop binds when it runs (so a stack of its steps has a type).
+    `reverse` runs the steps from the last to the first; stacked values
+    stay in step order. The result is a TupleType: the final carries, then
+    each stacked value with the length as its leading size."""
+    body, nc, ns = attrs["body"], attrs["carries"], attrs["sequences"]
+    length, stacks, counted = attrs["length"], attrs["stacks"], attrs["counted"]
+    inits = ts[counted:counted + nc]
+    seqs = ts[counted + nc:counted + nc + ns]
+    invariants = ts[counted + nc + ns:]
+    wanted = ([TensorType("i64", ())] + list(inits) + [TensorType(t.dtype, t.shape[1:]) for t in seqs]
+              + list(invariants))
+    roots = [r.type for r in body.roots]
+    # only the compiler builds this op: a mismatch is its bug
+    if ([p.type for p in body.params] != wanted or roots[:nc] != list(inits)
+            or len(roots) != nc + stacks or (counted and ts[0] != TensorType("i64", ()))):
+        raise TypeError(f"loop: inputs {list(ts)} for a body of params "
+                        f"{[p.type for p in body.params]} and roots {roots}")
+    stacked = [TensorType(t.dtype, (length,) + tuple(t.shape)) for t in roots[nc:]]
+    return TupleType(tuple(roots[:nc]) + tuple(stacked))
+
+
+def rule_item(ts, attrs):
+    (t,) = ts
+    return t.elts[attrs["index"]]
 
 
 def rule_given(ts, attrs):
@@ -541,3 +611,5 @@ TYPE_RULES.update({
     Op.CONV2D: rule_conv2d, Op.CONV2D_GRAD_X: rule_conv2d_grad_x, Op.CONV2D_GRAD_K: rule_conv2d_grad_k,
     Op.POOL2D: rule_pool2d, Op.POOL2D_GRAD: rule_pool2d_grad,
 })
+TYPE_RULES.update({Op.LOOP: rule_loop, Op.ITEM: rule_item,
+                   Op.STOP_GRADIENT: lambda ts, attrs: ts[0], Op.CUMSUM: reduce_rule_keep("cumsum")})

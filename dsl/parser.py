@@ -190,9 +190,6 @@ _LABELS = {
     "chained": ("E0001", None, "comparisons do not chain: write `a < b and b < c`",
                 {"EQ", "NE", "LT", "LE", "GT", "GE"},
                 ["x = a < b < c\n", "x = a == b == c\n"]),
-    "method": ("E0001", None, "there are no methods; call a function with the value as "
-               "its first argument, as in `sum(x, axis=0)`", {"LPAR"},
-               ["x.f(1)\n", "y = x.f(1)\n"]),
     "assign_target": ("E0001", None, _SAME_TARGET, {"EQUAL"},
                       ["x[0] = 1\n", "x.T = 1\n", "f(x) = 1\n"]),
     "update_target": ("E0001", None, _SAME_TARGET, {"_ARROW"}, ["x[0] <- 1\n", "x.T <- 1\n"]),
@@ -578,6 +575,9 @@ class _ToAst(Transformer_NonRecursive):
 
     def attribute(self, meta, value, attr):
         return ast.Attribute(value, attr.id, self._span(meta))
+
+    def method_call(self, meta, value, method, args):
+        return ast.MethodCall(value, method, tuple(args), self._span(meta))
 
 
 def _header(span: Span | None, last) -> Span | None:

@@ -34,8 +34,10 @@ from .registry import BY_NAME, OVERLOADED, SIGS
 from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
                           shape_of, static_dim, unify_broadcast, unify_except, unify_matmul,
-                          unify_reshape, unique_name,
-                          user_span)
+                          unify_reshape, unique_name, resolve, unify_exact, user_span)
+from .ir import Body, Node, rebuild, toposort
+from . import loops
+from .loops import run_time_size
 from .scope import is_size_var_name
 from .tensor_function import CompiledFunction, function, shared_lock
 from .types import NUMPY_DTYPE, Size, TensorType, dim_prod, scalar as scalar_type
@@ -275,14 +277,19 @@ class Variable(VariableBase):
 
     def dimshuffle(self, *pattern):
         """Theano's dimshuffle: axes reordered, 'x' a new axis of size 1
-        (`b.dimshuffle('x', 0, 'x', 'x')` is `b[None, :, None, None]`)."""
+        (`b.dimshuffle('x', 0, 'x', 'x')` is `b[None, :, None, None]`); an
+        axis left out must have size 1 (it is dropped)."""
         pattern = pattern[0] if len(pattern) == 1 and isinstance(pattern[0], (tuple, list)) else pattern
         axes = [p for p in pattern if p != "x"]
-        if sorted(axes) != list(range(self.ndim)):
+        dropped = [d for d in range(self.ndim) if d not in axes]
+        if (len(axes) != len(set(axes)) or not all(isinstance(p, int) and 0 <= p < self.ndim for p in axes)
+                or any(self.type.shape[d] != 1 for d in dropped)):
             fail("E0210", f"dimshuffle{tuple(pattern)} must name every axis of a tensor of rank "
-                 f"{self.ndim} once, and 'x' for new axes", user_span(),
-                 "dropping an axis is not supported; index it away first: `x[:, 0]`")
-        moved = self.transpose(axes) if axes != sorted(axes) else self
+                 f"{self.ndim} once (one left out must have size 1), and 'x' for new axes",
+                 user_span(), "e.g. `x.dimshuffle(1, 0)`, `v.dimshuffle('x', 0)`")
+        kept = self[tuple(0 if d in dropped else slice(None) for d in range(self.ndim))] if dropped else self
+        order = [sorted(axes).index(p) for p in axes]
+        moved = kept.transpose(order) if order != sorted(order) else kept
         return moved[tuple(None if p == "x" else slice(None) for p in pattern)]
 
     def transpose(self, *axes):
@@ -590,3 +597,207 @@ def pool_2d(input, ws, ignore_border=True, stride=None, mode="max"):
 
 
 __all__ += ["pool_2d"]
+
+# ---- loops: Theano's scan and what is built on it -------------------------------
+def _listed(value) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _variable(value, span) -> "Variable":
+    if isinstance(value, VariableBase):
+        return value
+    lo = Lowerer(span)
+    return _wrap(lo, lo.expr(lo.lift(value)))
+
+
+def _scan_length(seqs, n_steps, span):
+    """(length, count node or None, sequences cut to that length). With
+    sequences of different lengths the loop runs as long as the first one
+    whose length is a size (or the shortest fixed one); the others are cut,
+    and a call where one is shorter is an index error."""
+    for s in seqs:
+        if s.type.rank == 0:
+            fail("E1306", f"scan steps through axis 0 of each sequence, but one is a scalar ({s.type})",
+                 span, "pass arrays as `sequences`; repeat a body with `n_steps=k`")
+    if seqs:
+        dims = [s.type.shape[0] for s in seqs]
+        sized = [d for d in dims if not isinstance(d, int)]
+        length = sized[0] if sized else min(dims)
+        cut = [s if d == length else
+               Variable(apply("slice", (s.node,), span, items=(("slice", 0, length, 1, length),)),
+                        s._leaves) for s, d in zip(seqs, dims)]
+        return length, None, cut
+    if n_steps is None:
+        fail("E1307", "scan needs `sequences` or `n_steps`", span,
+             "give the number of steps: `n_steps=k` (an int or an integer scalar)")
+    if isinstance(n_steps, (int, np.integer)) and not isinstance(n_steps, bool):
+        if n_steps < 0:
+            fail("E1307", f"scan cannot run {n_steps} steps", span, "give n_steps >= 0")
+        return int(n_steps), None, []
+    count = _variable(n_steps, span).node
+    if count.type.rank != 0 or not count.type.is_int:
+        fail("E1307", f"`n_steps` must be an integer scalar, got {count.type}", span,
+             "e.g. `k = dsl.iscalar('k')`, `n_steps=k`")
+    dim = static_dim(count)
+    if dim is not None:
+        return dim, None, []
+    if count.type.dtype != "i64":
+        count = apply("cast", (count,), span, dtype="i64")
+    return run_time_size(), count, []
+
+
+def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
+         go_backwards=False):
+    """Theano's scan: `fn(*elements, *previous outputs, *non_sequences)` once
+    per step; returns (outputs, updates) with every output stacked over the
+    steps (one Variable, or a list for several) and an empty updates dict.
+    An `outputs_info` entry is the initial value of an output fed back to
+    the next step (None: not fed back). `fn` may read any other variable."""
+    span = user_span()
+    seqs = [_variable(s, span) for s in _listed(sequences)]
+    infos = [None if i is None else _variable(i, span) for i in _listed(outputs_info)]
+    nons = _listed(non_sequences)
+    with transaction():
+        length, count, seqs = _scan_length(seqs, n_steps, span)
+        step = apply("param", (), span, type=TensorType("i64", ()), name="#step")
+        elems = [apply("param", (), span, type=TensorType(s.type.dtype, s.type.shape[1:]), name=f"#x{i}")
+                 for i, s in enumerate(seqs)]
+        carried = [k for k, i in enumerate(infos) if i is not None]
+        priors = [apply("param", (), span, type=infos[k].type, name=f"#h{k}") for k in carried]
+        inner = [Variable(p) for p in elems + priors]
+        result = fn(*inner, *nons)
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+            if result[1]:
+                fail("E1314", "the updates a scan step returns are not supported", span,
+                     "return the values, and update shared variables from the scan's results")
+            result = result[0]
+        outs = [_variable(o, span) for o in _listed(result)]
+        # the step may have bound fresh sizes: every node under the new sizes
+        step, *elems = [resolve(p) for p in [step] + elems]
+        priors = [resolve(p) for p in priors]
+        if infos and len(infos) != len(outs):
+            fail("E1314", f"`outputs_info` has {len(infos)} entries but the step returns "
+                 f"{len(outs)} output{'s' * (len(outs) != 1)}", span,
+                 "one entry per output: its initial value, or None when it is not fed back")
+        new = []
+        for k in carried:
+            value = outs[k].node
+            if value.type != infos[k].node.type:
+                fail("E1301", f"scan output {k} is fed back but changes type: its initial value is "
+                     f"{infos[k].type}, the step returns {value.type}", span,
+                     "make the step return the type of `outputs_info`: cast or reshape")
+            new.append(value)
+        roots, invariants, inv_params = _close_body(new + [o.node for o in outs],
+                                                    [step] + elems + priors)
+        body = Body((step, *priors, *elems, *inv_params), tuple(roots))
+        inputs = ([count] if count is not None else []) + [infos[k].node for k in carried] \
+            + [s.node for s in seqs] + invariants
+        with errors(span):
+            loop = apply("loop", inputs, span, body=body, carries=len(carried),
+                         sequences=len(seqs), length=length, counted=count is not None,
+                         reverse=bool(go_backwards), stacks=len(outs))
+        inner_set = set(inner)
+        leaves = frozenset().union(*(v._leaves for v in seqs + [i for i in infos if i is not None]
+                                     + outs + [n for n in nons if isinstance(n, VariableBase)]))
+        leaves = frozenset(v for v in leaves if v not in inner_set)
+        if count is not None and isinstance(n_steps, VariableBase):
+            leaves |= n_steps._leaves
+        results = []
+        for k in range(len(outs)):
+            y = Variable(apply("item", (loop,), span, index=len(carried) + k), leaves)
+            results.append(y[::-1] if go_backwards and isinstance(length, int) else
+                           _reversed(y, length, span) if go_backwards else y)
+    return (results[0] if len(results) == 1 else results), {}
+
+
+def _reversed(y, length, span):
+    """y with axis 0 reversed (Theano's order of a scan run backwards)."""
+    index = apply("sub", (apply("sub", (apply("size", (), span, type=TensorType("i64", ()), dim=length),
+                                        apply("const", (), span, type=TensorType("i64", ()), value=1)),
+                                 span),
+                          apply("arange", (), span, type=TensorType("i64", (length,)))), span)
+    return Variable(apply("gather", (y.node, index), span), y._leaves)
+
+
+def _close_body(roots, params):
+    """The body's roots with every outside leaf (an input or shared value
+    the step reads) replaced by a param of the body: (roots, the leaves
+    as the loop's invariant inputs, their params)."""
+    # by name: resolving sizes may have rebuilt a param into an equal copy
+    own = {p.attr("name") for p in params}
+    outside: dict = {}
+    for n in toposort(roots):
+        if (n.op == "shared" or n.op == "param" and n.attr("name") not in own) and n not in outside:
+            outside[n] = apply("param", (), n.span, type=n.type, name=f"#in{len(outside)}")
+    new = rebuild(roots, lambda old, inputs: outside.get(old) if old in outside
+                  else (old if inputs == old.inputs else Node(old.op, inputs, old.type, old.attrs, old.span)))
+    return new, list(outside), list(outside.values())
+
+
+def ifelse(cond, a, b) -> "Variable":
+    """Theano's lazy ifelse: `a` if the bool scalar `cond` holds, else `b`;
+    only the chosen side's graph runs (down to the inputs it reads)."""
+    span = user_span()
+    with transaction():
+        cond, a, b = (_variable(v, span) for v in (cond, a, b))
+        unify_exact(a.type.shape, b.type.shape)
+        lo = Lowerer(span)
+        checked = _wrap(lo, lo.expr(A.Call(A.Name("ifelse", span), (lo.lift(cond), lo.lift(a),
+                                                                      lo.lift(b)), (), span)))
+        with errors(span):
+            node = loops.lazy_select(cond.node, a.node, b.node, set(), span)
+    return Variable(node, checked._leaves)
+
+
+def switch(cond, a, b) -> "Variable":
+    """Theano's switch: `where(cond, a, b)` elementwise (both sides computed)."""
+    return where(cond, a, b)  # noqa: F821 (a builtin exported above)
+
+
+def disconnected_grad(x) -> "Variable":
+    """Theano's disconnected_grad: x, through which no gradient flows."""
+    return stop_gradient(x)  # noqa: F821 (a builtin exported above)
+
+
+def ones_like(x) -> "Variable":
+    return _call("ones", (_variable(x, user_span()).shape,), {"dtype": _variable(x, user_span()).dtype})
+
+
+def zeros_like(x) -> "Variable":
+    return _call("zeros", (_variable(x, user_span()).shape,), {"dtype": _variable(x, user_span()).dtype})
+
+
+def _several(kind, dtype="f32"):
+    make = {"scalar": scalar, "vector": vector, "matrix": matrix}[kind]
+
+    def f(names, dtype=dtype):
+        return [make(n.strip(), dtype) for n in names.split(",")] if isinstance(names, str) \
+            else [make(None, dtype) for _ in range(names)]
+    f.__name__ = kind + "s"
+    f.__doc__ = f"`{kind}s('a, b')` or `{kind}s(2)`: several {kind} inputs."
+    return f
+
+
+scalars, vectors, matrices = _several("scalar"), _several("vector"), _several("matrix")
+
+
+def jacobian(y, x) -> "Variable":
+    """d y[i] / d x for each i, stacked: a loop over y's elements (y a
+    vector), each step a gradient; the result has shape y.shape + x.shape."""
+    span = user_span()
+    if y.ndim != 1:
+        fail("E1315", f"`jacobian` differentiates a vector, got {y.type}", span,
+             "flatten it first: `jacobian(y.flatten(), x)`")
+    rows, _ = scan(lambda i, y, x: grad(y[i], x), sequences=arange(y.shape[0]),  # noqa: F821
+                   non_sequences=[y, x])
+    return rows
+
+
+def hessian(cost, x) -> "Variable":
+    """The Jacobian of the gradient of a scalar cost: a loop of gradients."""
+    return jacobian(grad(cost, x), x)
+
+__all__ += ["scan", "ifelse", "switch", "disconnected_grad", "ones_like", "zeros_like",
+            "scalars", "vectors", "matrices", "jacobian", "hessian"]

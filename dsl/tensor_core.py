@@ -34,8 +34,8 @@ from .build import apply
 from .checker import BodyChecker, Globals, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
 from .indexing import size_index
-from .ir import Node
-from .types import DTYPES, FROM_NUMPY, NotDivisible, Size, TensorType, dim_floordiv, dim_prod
+from .ir import Body, Node
+from .types import DTYPES, FROM_NUMPY, NotDivisible, Size, TensorType, TupleType, dim_floordiv, dim_prod
 
 # ---- where the user is ----------------------------------------------------
 _DSL_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -184,10 +184,14 @@ def subst_dim(d):
 def subst_type(t: TensorType) -> TensorType:
     if not SIZES.subst:
         return t
+    if isinstance(t, TupleType):        # a loop's results
+        return TupleType(tuple(subst_type(e) for e in t.elts))
     return TensorType(t.dtype, tuple(subst_dim(d) for d in t.shape))
 
 
 def _subst_attr(v):
+    if isinstance(v, Body):         # a loop's body: its types follow the sizes too
+        return Body(tuple(resolve(p) for p in v.params), tuple(resolve(r) for r in v.roots))
     if isinstance(v, Size):
         return subst_dim(v)
     if isinstance(v, tuple):

@@ -218,10 +218,11 @@ def _check_inputs(inputs, param_nodes, roots, leaves, span):
     for p in param_nodes:
         bound |= {d.single_var() for d in p.type.shape if isinstance(d, Size) and d.single_var()}
     for n in order:
-        dims = list(n.type.shape) + ([n.attr("dim")] if n.op == "size" else [])
+        dims = list(getattr(n.type, "shape", ())) + ([n.attr("dim")] if n.op == "size" else [])
         for d in dims:
-            if isinstance(d, Size) and not d.variables() <= bound:
-                var = sorted(d.variables() - bound)[0]
+            # a loop with a run-time count binds its `#steps` size when it runs
+            if isinstance(d, Size) and not {v for v in d.variables() if v[0] != "#"} <= bound:
+                var = sorted(v for v in d.variables() - bound if v[0] != "#")[0]
                 source = next((leaf.label for leaf in leaves
                                if var in leaf.node.type.size_vars()), None)
                 fail("E1002", f"the outputs use the size `{var}`, which no input's shape binds",

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import sys
 
-from runtime.nancheck import summarize
+from runtime.nancheck import bad_counts, summarize
 
 from .api import compile
 from .explain import node_line, numbering
-from .ir import toposort
+from .ir import walk
 from .types import FROM_NUMPY
 
 BAR = "──"
+SHOWN_STEPS = 2          # the first and last steps of a loop that trace prints
 
 
 def trace_file(path: str, text: str, options: dict, def_name: str | None = None,
@@ -76,15 +77,35 @@ class Rows:
 
     def __init__(self, fn, inner, out):
         self.names, self.inner, self.out = numbering(fn), inner, out
-        bodies = [node_line(n, self.names) for n in toposort(fn.roots)]
+        self.skipped: dict = {}
+        bodies = [node_line(n, self.names) for n in walk(fn.roots)]
         self.width = max((len(b) for b in bodies), default=0)
 
     def __call__(self, node, value) -> None:
-        line = f"line {node.span.line:<3}" if node.span is not None else "no line "
-        body = node_line(node, self.names)
-        print(f"  {line} {body:<{self.width}}  → {summarize(value)}", file=self.out)
+        self.row(node, value, "  ")
         if self.inner is not None:
             self.inner(node, value)
+
+    def row(self, node, value, indent: str, step: str = "") -> None:
+        line = f"line {node.span.line:<3}" if node.span is not None else "no line "
+        body = node_line(node, self.names)
+        shown = summarize(value) if not isinstance(value, tuple) else \
+            f"({len(value)} result{'s' * (len(value) != 1)})"
+        print(f"{indent}{line} {body:<{self.width}}  → {step}{shown}", file=self.out)
+
+    def on_step(self, loop, t: int, steps: int, node, value) -> None:
+        """A loop's body: the first and last SHOWN_STEPS steps, and any
+        value holding NaN or Inf with its step; the steps between are
+        summed up in one line."""
+        if t < SHOWN_STEPS or t >= steps - SHOWN_STEPS or bad_counts(value) is not None:
+            self.row(node, value, "      ", f"step {t}: ")
+        elif self.skipped.get(id(loop)) != steps:
+            self.skipped[id(loop)] = steps
+            print(f"      … steps {SHOWN_STEPS}..{steps - SHOWN_STEPS - 1} not shown "
+                  f"(a NaN or Inf would be)", file=self.out)
+        if self.inner is not None:
+            on_step = getattr(self.inner, "on_step", None)
+            on_step(loop, t, steps, node, value) if on_step else self.inner(node, value)
 
 
 def call_text(fn, args) -> str:

@@ -190,9 +190,9 @@ class Interpreter:
             else:
                 value = self.ev(init)
             self.set_shared(name, value, init.span)
-        except MemoryError as exc:  # it fits the physical memory, but not the memory free now
-            raise error("E0221", f"out of memory allocating shared `{name}`: {exc}", item.type.span,
-                        "use smaller sizes; a shared value must fit in memory") from None
+        except MemoryError as exc:  # it fits the machine's memory, but not what is free now
+            raise error("E0221", f"out of memory making the initial value of `{name}` ({t}): {exc}",
+                        item.span, "use smaller sizes; a value must fit in memory at once")
 
     def initializer(self, call: A.Call, name: str, t: TensorType):
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared

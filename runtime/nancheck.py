@@ -77,9 +77,21 @@ class NanGuard:
         self.fname, self.call_span = fname, call_span
         self.values: dict[int, object] = {}     # id(node) -> value, for the notes
         self.bad: set[int] = set()              # ids of nodes holding NaN/Inf
+        self.step = None                        # (t, steps, loop) inside a loop's body
+
+    def on_step(self, loop: Node, t: int, steps: int, node: Node, value) -> None:
+        """A value inside a loop's body at step t: the first NaN/Inf names
+        its step (a carried NaN never reaches the next step: it stops here)."""
+        self.step = (t, steps, loop)
+        try:
+            self(node, value)
+        finally:
+            self.step = None
 
     def __call__(self, node: Node, value) -> None:
         self.values[id(node)] = value
+        if isinstance(value, tuple):        # a loop's results: its body was checked
+            return
         counts = bad_counts(value)
         if counts is None:
             return
@@ -93,6 +105,9 @@ class NanGuard:
                             if part)
         notes = [Note(f"input {k + 1}: {node_label(i)} : {i.type} = {summarize(self.values[id(i)])}")
                  for k, i in enumerate(node.inputs) if id(i) in self.values]
+        if self.step is not None:
+            t, steps, loop = self.step
+            notes.append(Note(f"at step {t} of {steps} (counted from 0) of this loop", loop.span))
         notes.append(Note(f"in the call of `{self.fname}`", self.call_span))
         return Diagnostic("E0607", self.message(node, made), node.span, tuple(notes),
                           self.hint(node))
@@ -105,7 +120,8 @@ class NanGuard:
         if node.op in ("const", "full"):
             # constant folding computed it (e.g. `1.0 / 0.0`) before the run
             return f"this expression is a constant holding {made} value(s)"
-        return f"`{node.op}` made {made} value(s) from inputs without NaN or Inf"
+        where = f" at step {self.step[0]} of a loop" if self.step is not None else ""
+        return f"`{node.op}` made {made} value(s) from inputs without NaN or Inf{where}"
 
     @staticmethod
     def hint(node: Node) -> str:

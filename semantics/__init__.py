@@ -19,7 +19,7 @@ from dsl.diagnostics import Note, SymError, error
 from dsl.ir import Node, toposort
 from dsl.ops import Op
 from dsl.signature import bind
-from dsl.types import NUMPY_DTYPE, Size, TensorType
+from dsl.types import NUMPY_DTYPE, Size, TensorType, TupleType, dim_eval
 
 from .impl import IMPL, Env, IndexOutOfRange, RunFault, check_sizes, sum_to
 
@@ -53,14 +53,25 @@ def evaluate(roots: list[Node], env: Env,
              on_value: Callable[[Node, np.ndarray], None] | None = None,
              sizes_checked: bool = False) -> list[np.ndarray]:
     """sizes_checked: the caller has run check_sizes for these sizes."""
-    values: dict[int, np.ndarray] = {}
     order = toposort(roots)
     if not sizes_checked:
         check_sizes(order, env.sizes)
+    # a loop with a run-time count binds a size: never in the caller's dict
+    env = Env(dict(env.sizes), env.params, env.shared)
+    return run_order(order, roots, env, on_value)
+
+
+def run_order(order: list[Node], roots, env: Env, on_value=None) -> list[np.ndarray]:
+    """Evaluate `order` (a toposort of roots) and give the roots' values."""
+    values: dict[int, np.ndarray] = {}
     # NaN and overflow checks are the caller's, done explicitly via on_value
     with np.errstate(all="ignore"):
         for node in order:
-            value = IMPL[node.op](node, [values[id(i)] for i in node.inputs], env)
+            inputs = [values[id(i)] for i in node.inputs]
+            if node.op == Op.LOOP and on_value is not None:
+                value = impl_loop(node, inputs, env, step_hook(on_value, node))
+            else:
+                value = IMPL[node.op](node, inputs, env)
             _check(node, value, env)
             values[id(node)] = value
             if on_value is not None:
@@ -81,7 +92,73 @@ def impl_apply_body(node: Node, xs: list, env: Env) -> np.ndarray:
 IMPL[Op.APPLY_BODY] = impl_apply_body
 
 
+class NegativeCount(RunFault):
+    code = "E1310"
+
+    def __init__(self, node: Node, count: int):
+        super().__init__(node, f"a loop cannot run {count} times: its count is negative",
+                         "give a count >= 0 (`range(0)` runs the body no time)")
+
+
+def loop_steps(node: Node, xs: list, env: Env) -> tuple[int, list]:
+    """The number of steps of a loop and its inputs after the count."""
+    length = node.attr("length")
+    if not node.attr("counted"):
+        return dim_eval(length, env.sizes), xs
+    steps = int(xs[0])
+    if steps < 0:
+        raise NegativeCount(node, steps)
+    env.sizes[length.single_var()] = steps       # the run-time size of its stacks
+    return steps, xs[1:]
+
+
+def step_hook(on_value, loop: Node):
+    """What a loop's body reports its values to: `on_value.on_step(loop,
+    t, steps, node, value)` when the hook has it (tracing, --nan-check),
+    else the hook itself."""
+    on_step = getattr(on_value, "on_step", None)
+    if on_step is None:
+        return lambda t, steps, n, v: on_value(n, v)
+    return lambda t, steps, n, v: on_step(loop, t, steps, n, v)
+
+
+def impl_loop(node: Node, xs: list, env: Env, on_step=None) -> tuple:
+    """Run the body once per step; on_step(t, steps, node, value) sees
+    every value of every step. The stacked values are filled at their step."""
+    body, nc, ns = node.attr("body"), node.attr("carries"), node.attr("sequences")
+    steps, xs = loop_steps(node, xs, env)
+    carries, seqs, invariants = list(xs[:nc]), xs[nc:nc + ns], xs[nc + ns:]
+    names = [p.attr("name") for p in body.params]
+    order = toposort(body.roots)
+    check_sizes(order, env.sizes)
+    stacks = [np.empty((steps,) + r.type.concrete_shape(env.sizes), NUMPY_DTYPE[r.type.dtype])
+              for r in body.roots[nc:]]
+    with np.errstate(all="ignore"):
+        for k in range(steps):
+            t = steps - 1 - k if node.attr("reverse") else k
+            args = [np.array(t, np.int64)] + carries + [s[t] for s in seqs] + list(invariants)
+            step_env = Env(env.sizes, dict(zip(names, args)), env.shared)
+            on_value = None if on_step is None else (lambda n, v, t=t: on_step(t, steps, n, v))
+            values = run_order(order, body.roots, step_env, on_value)
+            carries = values[:nc]
+            for stack, value in zip(stacks, values[nc:]):
+                stack[t] = value
+    return tuple(carries) + tuple(stacks)
+
+
+def impl_item(node: Node, xs: list, env: Env) -> np.ndarray:
+    return xs[0][node.attr("index")]
+
+
+IMPL[Op.LOOP] = impl_loop
+IMPL[Op.ITEM] = impl_item
+
+
 def _check(node: Node, value, env: Env) -> None:
+    if isinstance(node.type, TupleType):
+        for t, v in zip(node.type.elts, value):
+            _check(Node(Op.FULL, (), t), v, env)
+        return
     want = node.type.concrete_shape(env.sizes)
     if (not isinstance(value, np.ndarray) or value.shape != want
             or value.dtype != np.dtype(NUMPY_DTYPE[node.type.dtype])):

@@ -12,7 +12,7 @@ from dsl.literals import check_literal_range
 from dsl.diagnostics import Note, SymError, error
 from dsl.hosttypes import describe as describe_type, type_of
 from dsl.indexing import requirement_error
-from dsl.ir import Function, toposort
+from dsl.ir import Function, walk
 from dsl.types import FROM_NUMPY, NUMPY_DTYPE, Size, TensorType
 
 from .impl import IndexOutOfRange
@@ -51,8 +51,8 @@ def derived_sizes(fn: Function) -> list:
     """(dim, node) for every compound size (`n - 1`) in fn's node types."""
     if id(fn) not in _DERIVED:
         found = {}
-        for node in toposort(fn.roots):
-            for d in node.type.shape:
+        for node in walk(fn.roots):         # loop bodies too
+            for d in getattr(node.type, "shape", ()):      # a loop's tuple has none of its own
                 if isinstance(d, Size) and d.single_var() is None:
                     found.setdefault(d, node)
         _DERIVED[id(fn)] = (fn, list(found.items()))
@@ -65,6 +65,8 @@ def check_call_sizes(fn: Function, sizes: dict, span):
     derived size (x[1:] of an n-vector has n - 1 elements) is >= 0, and every
     index and slice bound (`p[5]` of an f32[n, 10]) is inside its axis."""
     for dim, node in derived_sizes(fn):
+        if not dim.variables() <= set(sizes):
+            continue        # with a size a loop binds when it runs
         value = dim.evaluate(sizes)
         if value < 0:
             bound = ", ".join(f"{k} = {v}" for k, v in sorted(sizes.items()))

@@ -16,7 +16,7 @@ from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
 from dsl.ops import Op, pool_out_dim
 from . import philox
-from dsl.types import (NUMPY_DTYPE, TensorType, dim_eval, memory_bytes, too_large_message,
+from dsl.types import (NUMPY_DTYPE, TensorType, TupleType, dim_eval, memory_bytes, too_large_message,
                        value_bytes)
 
 
@@ -121,8 +121,8 @@ def check_sizes(nodes, sizes: dict) -> None:
     a convolution or pooling window larger than its image (E0234)."""
     limit = memory_bytes()
     for n in nodes:
-        if n.op in EXISTING:
-            continue
+        if n.op in EXISTING or isinstance(n.type, TupleType) or not n.type.size_vars() <= set(sizes):
+            continue        # a loop's tuple; a size a loop binds when it runs
         shape = n.type.concrete_shape(sizes)
         nbytes = value_bytes(shape, n.type.dtype)
         if nbytes > limit:
@@ -529,4 +529,7 @@ IMPL[Op.RANDOM] = impl_random
 IMPL.update({
     Op.CONV2D: impl_conv2d, Op.CONV2D_GRAD_X: impl_conv2d_grad_x, Op.CONV2D_GRAD_K: impl_conv2d_grad_k,
     Op.POOL2D: impl_pool2d, Op.POOL2D_GRAD: impl_pool2d_grad,
+    Op.STOP_GRADIENT: lambda node, xs, env: out(node, xs[0]),
+    Op.CUMSUM: lambda node, xs, env: out(node, np.cumsum(xs[0], axis=node.attr("axis"),
+                                                         dtype=xs[0].dtype)),
 })

@@ -20,6 +20,12 @@ EXPECTED = {
     "gradient_of_f": ("df/dx = 3.0 df/dy = 4.0\n"
                       "dsigmoid(f)/dx = 3.37605e-07 dsigmoid(f)/dy = 4.50141e-07\n"),
     "eval_vector": "Variable(pow: f32[n1])\n[4. 9. 0.]\n",
+    # Theano's scan tutorial, as written with `dsl` for `theano`/`T`
+    "scan_power": ("[ 0.  1.  4.  9. 16. 25. 36. 49. 64. 81.]\n[0.000e+00 1.000e+00 1.600e+01 "
+                   "8.100e+01 2.560e+02 6.250e+02 1.296e+03\n 2.401e+03 4.096e+03 6.561e+03]\n"),
+    "scan_polynomial": "19.0\n19.0\n",
+    "scan_jacobian": "[[8. 0.]\n [0. 8.]]\n[[2. 0. 0.]\n [0. 4. 0.]\n [0. 0. 6.]]\n",
+    "scan_hessian": "[[2. 0.]\n [0. 2.]]\n[[ 6.  0.]\n [ 0. 12.]]\n",
 }
 
 

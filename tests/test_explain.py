@@ -36,6 +36,10 @@ CASES = [
     ("logreg.trace", ["trace", "tests/golden/logreg.sym", "--def", "train"], "out", 0),
     ("divide_by_zero.nan_check",
      ["run", "tests/golden/divide_by_zero.sym", "--nan-check", "--backend", "numpy"], "err", 1),
+    ("loop_log.explain", ["explain", "tests/golden/loop_log.sym"], "out", 0),
+    ("loop_log.trace", ["trace", "tests/golden/loop_log.sym"], "out", 0),
+    ("loop_log.nan_check",
+     ["run", "tests/golden/loop_log.sym", "--nan-check", "--backend", "numpy"], "err", 1),
 ]
 
 

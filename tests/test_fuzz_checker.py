@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsl import cli
-from dsl.ir import toposort
+from dsl.ir import walk
 from dsl.program import CheckedProgram, check_source
 
 REPO = Path(__file__).resolve().parent.parent
@@ -154,9 +154,10 @@ def assert_checks(text: str, filename: str = "fuzz.sym") -> CheckedProgram:
                 assert 1 <= span.line <= n_lines + 1, (span, rendered)
                 assert span.col >= 1, (span, rendered)
     for info in prog.defs.values():           # every checked def is well typed
-        for node in toposort(info.function.roots):
-            for d in node.type.shape:
-                assert not isinstance(d, int) or d >= 0, (info.name, node.op, node.type)
+        for node in walk(info.function.roots):        # loop bodies too
+            for t in getattr(node.type, "elts", (node.type,)):     # a loop's results
+                for d in t.shape:
+                    assert not isinstance(d, int) or d >= 0, (info.name, node.op, node.type)
     assert prog.diagnostics == sorted(
         prog.diagnostics, key=lambda d: (d.span is None, d.span is not None and d.span.file != filename,
                                          d.span.file if d.span else "", d.span.line if d.span else 0,

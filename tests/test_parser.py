@@ -280,7 +280,13 @@ def test_e0001_names_the_token_in_words():
     assert "error[E0001]: unexpected name `b`" in error_text("x = a b\n")
     assert "error[E0001]: unexpected number `2`" in error_text("x = 1 2\n")
     assert "help: use `==` to compare" in error_text("if x = 1:\n    y\n")
-    assert "help: there are no methods" in error_text("y = x.sum(1)\n")
+
+
+def test_a_method_call_parses_and_only_append_in_a_loop_means_something():
+    from dsl.program import check_source
+    prog = check_source("x = 1.0\ny = x.sum(1)\n", "t.sym")
+    assert [d.code for d in prog.errors] == ["E1303"]
+    assert "help: values have no methods" in prog.errors[0].render()
 
 
 def test_e0002_unclosed_bracket():

@@ -106,7 +106,7 @@ def reduced_extent(n: Node):
         dims = ()
         for i in n.inputs[1:]:
             dims = broadcast_shapes(dims, i.type.shape)
-    elif n.op in ("logsumexp",):
+    elif n.op in ("logsumexp", "cumsum"):
         dims = (x.type.shape[n.attr("axis")],)
     elif n.op in ARG_REDUCE:
         axis = n.attr("axis")

@@ -42,7 +42,9 @@ def literal(value, dtype: str) -> str:
 
 
 def size_name(var: str) -> str:
-    return f"sz_{var}"
+    # a loop's run-time size `#steps1` becomes `sz_Hsteps1` (no size a user
+    # names starts with a capital)
+    return f"sz_{var.replace('#', 'H', 1)}"
 
 
 def dim_c(d) -> str:

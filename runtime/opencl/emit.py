@@ -337,7 +337,7 @@ class Kernel:
             args += [("err",), ("site",)]
         for var in sorted(set(re.findall(r"\bsz_(\w+)", body))):
             params.append(f"const long sz_{var}")
-            args.append(("size", var))
+            args.append(("size", "#" + var[1:] if var[0] == "H" else var))
         self.args = args
         head = f"__kernel {attributes}void {self.name}(\n    " + ",\n    ".join(params) + ")"
         return f"{head}\n{{\n{body}\n}}\n"

@@ -33,6 +33,7 @@ from .device import choose_device, import_cl
 from .lazy import LazyArray
 from .render import Plan, RenderOptions, render_function
 from .runtime import is_oom, oom, runtime_for
+from .stages import Row, has_loops, plan_stages, run_staged, stage_functions
 
 MARK_EVERY = 32        # calls between queue markers
 MAX_AHEAD = 4          # markers the host may run ahead before it waits
@@ -168,6 +169,7 @@ class OpenCLExecutor:
         self.sites: list[tuple[Node, int]] = []
         self.compiled: dict[int, tuple[Function, Compiled]] = {}
         self.by_value: dict[Function, Compiled] = {}
+        self.staged: dict[int, tuple] = {}      # id(fn) -> (fn, its StagedPlan or None)
         self.pending: deque = deque()     # events of uploads whose host copy must live
         self.markers: deque = deque()
         self.calls = 0
@@ -208,6 +210,9 @@ class OpenCLExecutor:
             return self._call(fn, args, sizes)
 
     def _call(self, fn: Function, args: list, sizes: dict) -> list:
+        staged = self._staged(fn)
+        if staged is not None:       # a def with loops runs as stages (stages.py)
+            return run_staged(self, fn, staged, args, sizes)
         c = self._compiled(fn)
         checked = c.host_checks is not None and self._check_on_host(c.host_checks, args, sizes)
         key = tuple(sorted(sizes.items()))
@@ -260,12 +265,25 @@ class OpenCLExecutor:
         """[(kernel name, OpenCL C source, IR nodes it computes)]: what
         `sym explain --kernels` prints (rendered only, nothing is built)."""
         from .render import kernel_listing
+        staged = self._staged(fn)
+        if staged is not None:
+            return [k for sub in stage_functions(staged) for k in self.kernels_for(sub)]
         return kernel_listing(fn, self.options)
+
+    def _staged(self, fn: Function):
+        """fn's stages when it holds loops, else None (decided once per def)."""
+        hit = self.staged.get(id(fn))
+        if hit is None or hit[0] is not fn:
+            hit = self.staged[id(fn)] = (fn, plan_stages(fn) if has_loops(fn) else None)
+        return hit[1]
 
     def backend_passes_for(self, fn: Function) -> list:
         """[(pass name, description, what it did)]: the backend's own passes
         as `sym explain --kernels` prints them above the kernels."""
         from .render import pass_listing
+        staged = self._staged(fn)
+        if staged is not None:
+            return [p for sub in stage_functions(staged) for p in self.backend_passes_for(sub)]
         return pass_listing(fn, self.options)
 
     # ---- compiling ---------------------------------------------------------------------
@@ -295,6 +313,14 @@ class OpenCLExecutor:
         for (name, key), arg in zip(c.plan.params, args):
             spec = c.plan.buffers[key]
             dtype = np.dtype(NUMPY_DTYPE[spec.dtype])
+            if isinstance(arg, Row):         # a loop's element: its row, in place
+                base = arg.base
+                if isinstance(base, LazyArray) and base._executor is self and not base.is_read \
+                        and base._buffer is not None and base.dtype == dtype:
+                    offset = arg.index * int(np.prod(base.shape[1:], dtype=np.int64))
+                    out[key] = (base._buffer, self.rt.offset_buffer(offset), offset * dtype.itemsize)
+                    continue
+                arg = np.asarray(base)[arg.index]
             if isinstance(arg, LazyArray):
                 if arg._executor is self and not arg.is_read and arg.dtype == dtype \
                         and arg._buffer is not None:
@@ -398,9 +424,9 @@ class OpenCLExecutor:
         """Raise the first index error numpy would raise; False when an
         index is a result still on the device (the kernels check it)."""
         from semantics.impl import IndexOutOfRange, _check_range
-        if any(isinstance(args[arg], LazyArray) and not args[arg].is_read
+        if any(isinstance(args[arg], Row) or isinstance(args[arg], LazyArray) and not args[arg].is_read
                for _, _, arg, _, _, _ in checks if arg is not None):
-            return False
+            return False        # a loop's element used as an index is a row on the device too
         for node, axis, arg, length, size, negative in checks:
             size = dim_eval(size, sizes)
             if arg is not None:

@@ -346,6 +346,23 @@ def emit_apply_body(k, n, ix):
     return k.value(k.inlined[id(n)], ix)
 
 
+def emit_cumsum(k, n, ix):
+    """Element i along the axis: the sum of the elements 0..i (one loop
+    over the axis, adding where the position is at most i)."""
+    x, axis = n.inputs[0], n.attr("axis")
+    ctype = VTYPE[n.type.dtype]
+    acc = k.var(ctype, "0")
+    for (j,) in k.each([x.type.shape[axis]]):
+        at = list(ix.axes)
+        at[axis] = j
+        k.line(f"if (({j}) <= ({ix.axes[axis]})) {acc} += {k.value(x, Ix(at))};")
+    return acc
+
+
+def emit_staged(k, n, ix):
+    raise AssertionError(f"`{n.op}` is run by the executor between kernels (stages.py), never inside one")
+
+
 # ---- data-dependent indexing ------------------------------------------------------
 def index_values(k, n, arrays, positions, sizes, first_axis=0):
     """Each index array read at `positions` (broadcast), checked and

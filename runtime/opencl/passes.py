@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dsl.ir import Node, toposort
+from dsl.build import apply
+from dsl.ir import Node, rebuild, toposort
 from dsl.rewrites import Pass
 
 from .analysis import Groups, cse, find_groups, share_row_ops
@@ -34,7 +35,7 @@ class PassState:
 
 def _cse(s: PassState) -> str:
     before = len(toposort(s.roots))
-    s.roots = cse(list(s.roots))
+    s.roots = cse(stacks_as_sums(list(s.roots)))
     return f"{before} → {len(toposort(s.roots))} nodes"
 
 
@@ -55,6 +56,30 @@ def _groups(s: PassState) -> str:
     kernels = len(g.kernel_roots())
     inlined = sum(1 for n in g.order if not g.has_buffer(n))
     return f"{kernels} kernel root(s), {inlined} node(s) inlined, {len(g.cores)} core(s)"
+
+
+def stacks_as_sums(roots: list) -> list:
+    """`@` on stacks of matrices as a sum of broadcast products (the
+    product is computed inside the sum's loop, never stored): done before
+    the backend's cse, as part of it."""
+    def visit(old: Node, inputs: tuple) -> Node:
+        n = old if inputs == old.inputs else Node(old.op, inputs, old.type, old.attrs, old.span)
+        if n.op != "matmul" or max(i.type.rank for i in n.inputs) <= 2:
+            return n
+        a, b = n.inputs
+        a2 = view(a, (1,) + a.type.shape) if a.type.rank == 1 else a
+        b2 = view(b, b.type.shape + (1,)) if b.type.rank == 1 else b
+        left = view(a2, a2.type.shape + (1,))                       # [..., m, k, 1]
+        right = view(b2, b2.type.shape[:-2] + (1,) + b2.type.shape[-2:])   # [..., 1, k, n]
+        prod = apply("mul", (left, right), n.span)
+        total = apply("sum", (prod,), n.span, axes=(prod.type.rank - 2,), keepdims=False)
+        return view(total, n.type.shape)
+
+    def view(x, shape):
+        shape = tuple(shape)
+        return x if x.type.shape == shape else apply("reshape", (x,), x.span, type=x.type.with_shape(shape))
+
+    return rebuild(roots, visit)
 
 
 PASSES: list[Pass] = [

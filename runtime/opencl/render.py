@@ -89,6 +89,8 @@ def _table() -> dict[Op, Callable]:
         Op.CONV2D: L.emit_own_kernel, Op.CONV2D_GRAD_X: L.emit_own_kernel,
         Op.CONV2D_GRAD_K: L.emit_own_kernel, Op.POOL2D: emit_pool, Op.POOL2D_GRAD: emit_pool_grad,
     })
+    t.update({Op.LOOP: L.emit_staged, Op.ITEM: L.emit_staged,
+              Op.STOP_GRADIENT: L.unary(lambda k, n, v: v), Op.CUMSUM: L.emit_cumsum})
     return t
 
 

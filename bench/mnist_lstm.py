@@ -1,0 +1,135 @@
+"""One epoch of programs/mnist_lstm.sym's training (500 minibatches of 100,
+an LSTM of 128 hidden units over 28 rows of 28 pixels, Adam 1e-3) on sym
+OpenCL, sym numpy, hand-written numpy and PyTorch CPU `nn.LSTM`.
+
+    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lstm.py [--minibatches 20]
+    (PyTorch rows need torch: run with a python that has it, e.g. /work/torchvenv)
+
+Each row first runs 2 untimed minibatches (compiling), then times
+`--minibatches` of them and reports ms per minibatch and the epoch time
+that makes (x 500). A row that cannot run prints `unavailable: reason`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+BATCHES_PER_EPOCH = 500
+H, D = 128, 28
+
+
+def minibatches(data, count, size=100):
+    x, y = data.train.x, data.train.y
+    return [(np.ascontiguousarray(x[i * size:(i + 1) * size]), np.asarray(y[i * size:(i + 1) * size]))
+            for i in range(count)]
+
+
+def sym_row(backend):
+    import dsl
+    m = dsl.load(REPO / "programs" / "mnist_lstm.sym", backend=backend)
+    return lambda x, y: float(np.asarray(m.train(x, y)))
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class HandLSTM:
+    """The same model, forward and backward through time by hand, Adam."""
+
+    def __init__(self):
+        r = np.random.default_rng(0)
+        self.p = {"Wx": r.normal(0, 0.1, (D, 4 * H)), "Wh": r.normal(0, 0.05, (H, 4 * H)),
+                  "b": np.zeros(4 * H), "Wo": r.normal(0, 0.1, (H, 10)), "bo": np.zeros(10)}
+        self.p = {k: v.astype(np.float32) for k, v in self.p.items()}
+        self.m = {k: np.zeros_like(v) for k, v in self.p.items()}
+        self.v = {k: np.zeros_like(v) for k, v in self.p.items()}
+        self.t = 0
+
+    def __call__(self, x, y):
+        p, n = self.p, len(x)
+        rows = x.reshape(n, D, D).transpose(1, 0, 2)
+        h, c = np.zeros((n, H), np.float32), np.zeros((n, H), np.float32)
+        saved = []
+        for r in rows:
+            z = r @ p["Wx"] + h @ p["Wh"] + p["b"]
+            i, f, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H] + 1), sigmoid(z[:, 2 * H:3 * H])
+            g = np.tanh(z[:, 3 * H:])
+            c_new = f * c + i * g
+            saved.append((r, h, c, i, f, o, g, c_new))
+            h, c = o * np.tanh(c_new), c_new
+        logits = h @ p["Wo"] + p["bo"]
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        prob = e / e.sum(1, keepdims=True)
+        cost = -np.mean(np.log(prob[np.arange(n), y]))
+        dl = prob
+        dl[np.arange(n), y] -= 1
+        dl /= n
+        grads = {"Wo": h.T @ dl, "bo": dl.sum(0), "Wx": 0, "Wh": 0, "b": 0}
+        dh, dc = dl @ p["Wo"].T, np.zeros_like(c)
+        for r, h_prev, c_prev, i, f, o, g, c_new in reversed(saved):
+            tc = np.tanh(c_new)
+            do = dh * tc
+            dc = dc + dh * o * (1 - tc * tc)
+            dz = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
+                                 do * o * (1 - o), dc * i * (1 - g * g)], axis=1)
+            grads["Wx"] = grads["Wx"] + r.T @ dz
+            grads["Wh"] = grads["Wh"] + h_prev.T @ dz
+            grads["b"] = grads["b"] + dz.sum(0)
+            dh, dc = dz @ p["Wh"].T, dc * f
+        self.t += 1
+        lr = 1e-3 * np.sqrt(1 - 0.999 ** self.t) / (1 - 0.9 ** self.t)
+        for k in p:
+            self.m[k] = 0.9 * self.m[k] + 0.1 * grads[k]
+            self.v[k] = 0.999 * self.v[k] + 0.001 * grads[k] ** 2
+            p[k] -= (lr * self.m[k] / (np.sqrt(self.v[k]) + 1e-8)).astype(np.float32)
+        return cost
+
+
+def torch_row():
+    import torch
+    torch.set_num_threads(2)
+    lstm, out = torch.nn.LSTM(D, H), torch.nn.Linear(H, 10)
+    opt = torch.optim.Adam(list(lstm.parameters()) + list(out.parameters()), lr=1e-3)
+
+    def step(x, y):
+        xs = torch.from_numpy(x.reshape(len(x), D, D).transpose(1, 0, 2).copy())
+        _, (h, _) = lstm(xs)
+        loss = torch.nn.functional.cross_entropy(out(h[0]), torch.from_numpy(y.astype(np.int64)))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+    return step
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minibatches", type=int, default=20)
+    a = ap.parse_args()
+    from runtime.data.mnist import mnist
+    data = minibatches(mnist(), a.minibatches + 2)
+    rows = [("sym opencl", lambda: sym_row("opencl")), ("sym numpy", lambda: sym_row("numpy")),
+            ("numpy hand-written", HandLSTM), ("PyTorch CPU nn.LSTM", torch_row)]
+    print(f"{'row':22} {'ms/minibatch':>13} {'s/epoch':>9}  first cost")
+    for name, make in rows:
+        try:
+            step = make()
+            first = [step(x, y) for x, y in data[:2]]
+            start = time.perf_counter()
+            for x, y in data[2:]:
+                step(x, y)
+            ms = (time.perf_counter() - start) / a.minibatches * 1e3
+            print(f"{name:22} {ms:13.1f} {ms * BATCHES_PER_EPOCH / 1e3:9.1f}  {first[0]:.4f}", flush=True)
+        except Exception as e:          # a missing backend or torch: say so, go on
+            print(f"{name:22} unavailable: {type(e).__name__}: {str(e).splitlines()[0][:80]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Running a def with loops on OpenCL: the def split at its loops.
+
+A def whose graph holds `loop` nodes is run as stages, each an ordinary
+function compiled to kernels: for every loop (in graph order) a stage that
+computes its inputs, then its body as a *step function*, called once per
+step; then a last stage that computes the outputs and the updates from the
+loops' results. The step function is planned and built once (one
+`Instance` per binding of the sizes) and re-launched every step: its
+arguments are the step number, the carried values (the previous step's
+results, which stay on the device: the executor only moves a result to a
+buffer of its own, on the device, before the next launch overwrites it),
+the whole arrays the loop steps through (uploaded once; the body reads its
+row with a gather at the step number) and the invariants. Nothing waits
+for the device per step. A loop nested in a body is a loop of the step
+function, run the same way.
+
+Each step's stacked values are read back when the loop ends and stacked on
+the host (one wait per loop, not per step); a run-time count is read when
+the loop starts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsl.ir import Function, Node, inline_body, node, rebuild, toposort
+from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
+from semantics import NegativeCount
+
+STEP = "#t"
+PARITY = "#parity"     # two instances of a step function take turns (see run_loop)
+
+
+@dataclass(frozen=True)
+class Row:
+    """Row `index` of `base` (a device result) as an argument: the executor
+    binds the base buffer at that row's offset, copying nothing."""
+    base: object
+    index: int
+
+
+@dataclass
+class LoopStage:
+    loop: Node
+    inputs: Function        # computes the loop's inputs from what is known
+    step: Function          # (t, carries..., sequences..., invariants...) -> (carries..., stacked...)
+
+
+@dataclass
+class StagedPlan:
+    loops: list             # LoopStage, in graph order
+    final: Function         # outputs and updates from the loops' results
+    names: dict             # id(loop) -> the param names of its results
+
+
+def has_loops(fn: Function) -> bool:
+    return any(n.op == "loop" for n in toposort(fn.roots))
+
+
+def plan_stages(fn: Function) -> StagedPlan:
+    """Split fn at its outer loops (done once per def)."""
+    names: dict[int, list[str]] = {}
+    stages = []
+    for i, loop in enumerate(n for n in toposort(fn.roots) if n.op == "loop"):
+        inputs = cut(f"{fn.name}#in{i}", fn, list(loop.inputs), (), names)
+        stages.append(LoopStage(loop, inputs, step_function(f"{fn.name}#step{i}", loop)))
+        names[id(loop)] = [f"#loop{i}.{k}" for k in range(len(loop.type.elts))]
+    updates = tuple(fn.updates)
+    final = cut(fn.name, fn, list(fn.outputs), updates, names)
+    return StagedPlan(stages, final, names)
+
+
+def cut(name: str, fn: Function, outputs: list, updates: tuple, names: dict) -> Function:
+    """A function computing `outputs` (and `updates`) in which the results
+    of the loops already run (in `names`) are params, as are fn's params."""
+    roots = outputs + [v for _, v in updates]
+    used: dict[str, Node] = {}
+
+    def visit(old: Node, inputs: tuple) -> Node:
+        if old.op == "item" and id(old.inputs[0]) in names:
+            pname = names[id(old.inputs[0])][old.attr("index")]
+            used.setdefault(pname, node("param", (), old.type, old.span, name=pname))
+            return used[pname]
+        return old if inputs == old.inputs else Node(old.op, inputs, old.type, old.attrs, old.span)
+
+    new = rebuild(roots, visit)
+    params = tuple(fn.params) + tuple(used.values())
+    return Function(name, params, tuple(new[:len(outputs)]),
+                    tuple((n, v) for (n, _), v in zip(updates, new[len(outputs):])),
+                    signature=fn.signature, span=fn.span)
+
+
+def step_function(name: str, loop: Node) -> Function:
+    """The loop's body as a function of (t, carries, elements,
+    invariants); each element is bound to its row of the sequence (Row)."""
+    body, nc, ns = loop.attr("body"), loop.attr("carries"), loop.attr("sequences")
+    t = node("param", (), TensorType("i64", ()), loop.span, name=STEP)
+    ins = loop.inputs[loop.attr("counted"):]
+    carries = [node("param", (), x.type, x.span, name=f"#c{k}") for k, x in enumerate(ins[:nc])]
+    elements = [node("param", (), TensorType(x.type.dtype, x.type.shape[1:]), x.span, name=f"#e{k}")
+                for k, x in enumerate(ins[nc:nc + ns])]
+    invs = [node("param", (), x.type, x.span, name=f"#v{k}") for k, x in enumerate(ins[nc + ns:])]
+    roots = inline_body(body, [t] + carries + elements + invs)
+    return Function(name, (t, *carries, *elements, *invs), roots, span=None)
+
+
+def stage_functions(plan: StagedPlan) -> list:
+    return [f for stage in plan.loops for f in (stage.inputs, stage.step)] + [plan.final]
+
+
+def run_staged(ex, fn: Function, plan: StagedPlan, args: list, sizes: dict) -> list:
+    sizes = dict(sizes)
+    known = dict(zip((p.attr("name") for p in fn.params), args))
+    for stage in plan.loops:
+        inputs = ex._call(stage.inputs, args_for(stage.inputs, known), sizes)
+        results = run_loop(ex, stage, inputs, sizes)
+        known.update(zip(plan.names[id(stage.loop)], results))
+    return ex._call(plan.final, args_for(plan.final, known), sizes)
+
+
+def args_for(fn: Function, known: dict) -> list:
+    return [known[p.attr("name")] for p in fn.params]
+
+
+def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
+    loop = stage.loop
+    nc, ns = loop.attr("carries"), loop.attr("sequences")
+    if loop.attr("counted"):
+        steps = int(np.asarray(inputs[0]))
+        if steps < 0:
+            raise NegativeCount(loop, steps)
+        sizes[loop.attr("length").single_var()] = steps
+        inputs = inputs[1:]
+    else:
+        steps = dim_eval(loop.attr("length"), sizes)
+    carries = list(inputs[:nc])
+    seqs, invs = list(inputs[nc:nc + ns]), list(inputs[nc + ns:])    # results on the device
+    stacks = [[None] * steps for _ in range(loop.attr("stacks"))]
+    order = range(steps - 1, -1, -1) if loop.attr("reverse") else range(steps)
+    # two instances take turns, so a step never writes the buffers of the
+    # carries it reads: nothing is copied between steps
+    turns = [dict(sizes, **{PARITY: 0}), dict(sizes, **{PARITY: 1})]
+    for k, t in enumerate(order):
+        args = [np.array(t, np.int64)] + carries + [Row(s, t) for s in seqs] + invs
+        outs = ex._call(stage.step, args, turns[k % 2])
+        carries = outs[:nc]
+        for stack, value in zip(stacks, outs[nc:]):
+            stack[t] = value
+    elts = loop.type.elts[nc:]
+    stacked = [stack_values(stack, t, sizes) for stack, t in zip(stacks, elts)]
+    return carries + stacked
+
+
+def stack_values(values: list, t: TensorType, sizes: dict) -> np.ndarray:
+    out = np.empty(t.concrete_shape(sizes), NUMPY_DTYPE[t.dtype])
+    for i, v in enumerate(values):
+        out[i] = np.asarray(v)
+    return out
