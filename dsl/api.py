@@ -237,11 +237,12 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
 
-def out_of_memory(checked: CheckedProgram, exc) -> SymError:
-    """E0221 at the declaration of the largest shared value."""
-    name = max(checked.shareds, key=lambda n: int(np.prod(checked.shareds[n].concrete_shape({}),
-                                                          dtype=object)))
-    return error("E0221", f"out of memory allocating the shared values: {exc}",
+def out_of_memory(checked: CheckedProgram, exc: MemoryError) -> SymError:
+    """E0221 at the declaration of the shared value that did not fit (the
+    numpy executor names it), else of the largest."""
+    name = getattr(exc, "name", None) or max(
+        checked.shareds, key=lambda n: int(np.prod(checked.shareds[n].concrete_shape({}), dtype=object)))
+    return error("E0221", f"out of memory allocating shared `{name}`: {exc}",
                  checked.shared_decls[name].type.span,
                  "use smaller sizes; the shared values must fit in memory together")
 

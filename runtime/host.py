@@ -204,11 +204,7 @@ class Interpreter:
                 for p, a in bound.items() if p not in ("dtype", "after")}
         check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
                                           for p, v in args.items()}, bound.get("dtype", Default(None)))
-        try:
-            return self.initial_value(fname, name, t, args, bound.get("after"))
-        except MemoryError as exc:  # it fits the physical memory, but not what is free now
-            raise error("E0221", f"out of memory making the initial value of `{name}` ({t}): {exc}",
-                        call.span, "use smaller sizes; a value must fit in memory at once")
+        return self.initial_value(fname, name, t, args, bound.get("after"))     # E0221: init_shared
 
     def initial_value(self, fname: str, name: str, t: TensorType, args: dict, after):
         shape, dtype = t.concrete_shape({}), NUMPY_DTYPE[t.dtype]

@@ -316,15 +316,16 @@ def test_an_initial_value_without_free_memory_is_a_located_error(tmp_path, monke
 
 
 def test_shared_storage_without_free_memory_is_named(monkeypatch):
+    import dsl
     import runtime.numpy.executor as executor
 
-    def exhausted(shape, dtype):
-        raise MemoryError("Unable to allocate 8.00 GiB")
-    monkeypatch.setattr(executor.np, "zeros", exhausted)
+    def exhausted(name, t):
+        raise executor.SharedOutOfMemory(name, t, MemoryError("Unable to allocate 8.00 GiB"))
+    monkeypatch.setattr(executor, "zeros_of", exhausted)
     with pytest.raises(SymError) as info:
-        executor.NumpyExecutor({"S0": TensorType("f32", (4,))})
+        dsl.compile("shared S0: f32[4] = zeros()\n", backend="numpy")
     d = info.value.diagnostics[0]
-    assert d.code == "E0221" and "shared `S0`" in d.message
+    assert d.code == "E0221" and "shared `S0`" in d.message and d.span.line == 1
 
 
 def test_a_full_convolution_of_an_empty_image_is_refused_before_it_runs():

@@ -19,5 +19,5 @@ def test_shared_values_beyond_the_memory_limit_are_e0221():
     done = subprocess.run([sys.executable, "-c", SCRIPT], input=source, capture_output=True,
                           text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 1, done.stderr
-    assert done.stderr.startswith("error[E0221]: out of memory allocating the shared values"), done.stderr
+    assert done.stderr.startswith("error[E0221]: out of memory allocating shared `W`"), done.stderr
     assert "<stdin>:1:11" in done.stderr

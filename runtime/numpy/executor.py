@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.diagnostics import error
 from dsl.ir import Function, Node, toposort
 from dsl.types import NUMPY_DTYPE, TensorType
 
 from . import Env, check_sizes, evaluate
 
 
+class SharedOutOfMemory(MemoryError):
+    """A shared value's storage fits the physical memory (the checker's
+    limit) but not the memory free now; the API locates it (E0221)."""
+
+    def __init__(self, name: str, t: TensorType, exc: MemoryError):
+        super().__init__(f"{t}: {exc}")
+        self.name = name
+
+
 def zeros_of(name: str, t: TensorType) -> np.ndarray:
-    """A shared value's storage; one that fits the physical memory (the
-    checker's limit) but not the memory free now is E0221, named."""
     try:
         return np.zeros(t.concrete_shape({}), NUMPY_DTYPE[t.dtype])
     except MemoryError as exc:
-        raise error("E0221", f"out of memory making shared `{name}` ({t}): {exc}", None,
-                    "use smaller sizes; a shared value must fit in memory") from None
+        raise SharedOutOfMemory(name, t, exc) from None
 
 
 class NumpyExecutor:
