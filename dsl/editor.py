@@ -8,7 +8,7 @@ Positions are 1-based (line, column) in characters, as spans are.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import ast as A
 from .diagnostics import Span
@@ -114,7 +114,18 @@ class Analysis:
 
     @property
     def diagnostics(self):
-        return [d for d in self.prog.diagnostics if d.span is None or d.span.file == self.filename]
+        """This file's diagnostics; one located in an imported file is shown
+        at the import line that brought the file in, naming where it is."""
+        shown = []
+        for d in self.prog.diagnostics:
+            if d.span is None or d.span.file == self.filename:
+                shown.append(d)
+                continue
+            line = self.prog.imports.top_import(d.span.file)
+            if line is not None:
+                where = f"{d.span.file}:{d.span.line}:{d.span.col}"
+                shown.append(replace(d, message=f"in {where}: {d.message}", span=line))
+        return shown
 
     # ---- where the cursor is --------------------------------------------------
     def word_at(self, line: int, col: int) -> tuple[str, Span] | None:

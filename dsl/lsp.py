@@ -9,6 +9,7 @@ and count characters: `to_lsp` and `from_lsp` convert.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types as T
@@ -146,7 +147,12 @@ def definition(ls: SymServer, params: T.DefinitionParams):
     uri = params.text_document.uri
     a = ls.navigable(uri)
     span = a.definition(*from_lsp(a.lines, params.position))
-    return None if span is None else T.Location(uri=uri, range=lsp_range(a.lines, span))
+    if span is None:
+        return None
+    if span.file != a.filename:     # declared in an imported file
+        path = Path(span.file).resolve()
+        return T.Location(uri=path.as_uri(), range=lsp_range(path.read_text().split("\n"), span))
+    return T.Location(uri=uri, range=lsp_range(a.lines, span))
 
 
 @server.feature(T.TEXT_DOCUMENT_COMPLETION, T.CompletionOptions(trigger_characters=["."]))

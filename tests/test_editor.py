@@ -62,3 +62,19 @@ def test_outline_and_a_file_that_does_not_parse():
     assert A.symbols()[2].span.end_line == pos("return h")[0]
     broken = Analysis(TEXT + "z = (\n", "t.sym")
     assert not broken.parsed and broken.diagnostics[0].code.startswith("E00")
+
+
+def test_imports_are_seen_through(tmp_path):
+    """An error in an imported file is shown at the import line, naming where
+    it is; a def of an imported file is found in that file."""
+    (tmp_path / "lib.sym").write_text("def f(x: f32[n]) -> f32:\n    return sum(x) + oops\n"
+                                      "def g(x: f32[n]) -> f32:\n    return sum(x)\n")
+    main = tmp_path / "main.sym"
+    text = 'import "lib.sym"\ndef h(x: f32[n]) -> f32:\n    return g(x)\n'
+    main.write_text(text)
+    a = Analysis(text, str(main))
+    (d,) = [d for d in a.diagnostics if d.code == "E0101"]
+    assert (d.span.file, d.span.line) == (str(main), 1)
+    assert d.message == f"in {tmp_path / 'lib.sym'}:2:21: unknown name `oops`"
+    span = a.definition(3, 12)
+    assert (span.file, span.line) == (str(tmp_path / "lib.sym"), 3)
