@@ -77,6 +77,7 @@ class KernelStore:
         self.root = root
         self.lock = threading.Lock()
         self.built: dict[str, str] = {}     # key -> pocl's folder name in staging
+        self.restored = 0                   # entries found in the store, checked and used
         why = unusable(root / "staging")
         self.writable = why is None
         if self.writable:
@@ -112,6 +113,7 @@ class KernelStore:
         else:
             if not damaged:
                 self.built[key] = name
+                self.restored += 1
                 return
         if target is not None:
             shutil.rmtree(target, ignore_errors=True)
