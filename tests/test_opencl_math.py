@@ -88,3 +88,12 @@ def test_fast_math_flag_on_explain(tmp_path, capsys):
     path.write_text("def f(x: f32[n]) -> f32[n]:\n    return exp(x)\n")
     assert cli.main(["explain", str(path), "--kernels", "--fast-math"]) == 0
     assert "fast-math" in capsys.readouterr().out
+
+
+@needs_opencl
+def test_fast_math_flag_on_run_is_named_by_verbose(tmp_path, capsys):
+    path = tmp_path / "p.sym"
+    path.write_text("def f(x: f32[n]) -> f32[n]:\n    return exp(x)\nprint(f([0.0, 1.0]))\n")
+    assert cli.main(["run", str(path), "--backend", "opencl", "--fast-math", "-v"]) == 0
+    out = capsys.readouterr()
+    assert "2.7182817" in out.out and "fast math" in out.err
