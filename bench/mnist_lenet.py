@@ -1,7 +1,7 @@
 """LeNet on MNIST (programs/mnist_lenet.sym): one training epoch on every
 backend, same process, same initial weights, medians and ratios.
 
-    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lenet.py [--rounds 3] [--minibatches 100]
+    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lenet.py [--rounds 3] [--minibatches 100] [--fast-math]
 
 What is timed: one epoch of the tutorial's training, `--minibatches` (100:
 the whole epoch) minibatches of 500 rows of data.train, SGD with learning
@@ -13,7 +13,8 @@ interleaved across the rows, each from the initial weights.
 
 Rows: hand-written numpy (sliding windows + tensordot), sym numpy, sym
 OpenCL, PyTorch CPU eager and torch.compile (the same weights; its conv2d is
-a cross-correlation, so it gets the filters flipped). A row that cannot run
+a cross-correlation, so it gets the filters flipped); `--fast-math` gives
+the sym OpenCL row f32 exp/log/tanh up to 2 ulp off. A row that cannot run
 says why. After the timed epochs each row's validation error (the 20
 validation minibatches, as the tutorial computes it); after the whole first
 epoch the tutorial printed 9.230000 %.
@@ -165,8 +166,11 @@ class NumpyHand(Runner):
 
 
 class SymBackend(Runner):
-    def __init__(self, backend):
+    def __init__(self, backend, fast_math=False):
         self.backend, self.key, self.name = backend, f"sym-{backend}", f"sym {backend}"
+        self.fast_math = fast_math
+        if fast_math:
+            self.name += " (fast math)"
 
     def setup(self, train, valid):
         super().setup(train, valid)
@@ -183,7 +187,7 @@ class SymBackend(Runner):
         self.png = tempfile.NamedTemporaryFile(suffix=".png")
         # epochs=0: run() draws the initial weights (and writes the filters picture)
         self.m = dsl.load(PROGRAM, backend=self.backend, options={"epochs": 0, "filters_png": self.png.name},
-                          out=io.StringIO(), progress=False).run()
+                          out=io.StringIO(), progress=False, fast_math=self.fast_math).run()
         self.note = getattr(self.m, "device", "") if self.backend == "opencl" else ""
 
     def reset(self):
@@ -283,12 +287,15 @@ def main(argv=None):
     ap.add_argument("--minibatches", type=int, default=100, help="minibatches per epoch (default 100: all)")
     ap.add_argument("--rows", default="numpy,sym-numpy,sym-opencl,torch,torch-compile",
                     help="which rows, comma-separated")
+    ap.add_argument("--fast-math", action="store_true",
+                    help="the sym OpenCL row with f32 exp/log/tanh up to 2 ulp off (sym run --fast-math)")
     args = ap.parse_args(argv)
     from runtime.data import mnist
     data = mnist()
     train = minibatches(data.train, min(args.minibatches, len(data.train) // BATCH))
     valid = minibatches(data.valid, N_VALID_BATCHES)
-    every = [NumpyHand(), SymBackend("numpy"), SymBackend("opencl"), TorchEager(), TorchCompiled()]
+    every = [NumpyHand(), SymBackend("numpy"), SymBackend("opencl", args.fast_math), TorchEager(),
+             TorchCompiled()]
     runners = [r for r in every if r.key in args.rows.split(",")]
     print("\n".join(machine_lines({"OpenCL": opencl_devices()})))
     print(f"one epoch = {len(train)} minibatches of {BATCH}; {args.rounds} timed rounds\n")

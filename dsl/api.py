@@ -21,9 +21,9 @@ from .tensor_core import errors, fail, user_span
 
 BACKENDS = ("numpy", "opencl")
 LOAD_SIGNATURE = ("dsl.load(path, backend=None, device=None, options=None, rewrites=True, "
-                  "nan_check=False, out=None, progress=None)")
+                  "nan_check=False, out=None, progress=None, fast_math=False)")
 COMPILE_SIGNATURE = ("dsl.compile(source, name='<inline>', backend=None, device=None, "
-                     "options=None, rewrites=True, nan_check=False, out=None, progress=None)")
+                     "options=None, rewrites=True, nan_check=False, out=None, progress=None, fast_math=False)")
 EXPLAIN_SIGNATURE = "Program.explain(name=None, after=None, kernels=False)"
 
 
@@ -74,12 +74,12 @@ def default_backend() -> str:
 _FALLBACK_ANNOUNCED = False
 
 
-def make_executor(backend: str, device: str | None, shared_types: dict):
+def make_executor(backend: str, device: str | None, shared_types: dict, fast_math: bool = False):
     if backend == "numpy":
         from runtime.numpy.executor import NumpyExecutor     # lazy: a backend loads when chosen
         return NumpyExecutor(shared_types)
     from runtime.opencl.executor import OpenCLExecutor       # lazy: `import dsl` stays light
-    return OpenCLExecutor(shared_types, device=device or os.environ.get("SYM_DEVICE"))
+    return OpenCLExecutor(shared_types, device=device or os.environ.get("SYM_DEVICE"), fast_math=fast_math)
 
 
 def compile_functions(prog: CheckedProgram, rewrites: bool = True):
@@ -99,7 +99,7 @@ class Program:
     """A checked, compiled .sym program bound to a backend."""
 
     def __init__(self, checked: CheckedProgram, backend=None, device=None,
-                 rewrites=True, nan_check=False, out=None, progress=None):
+                 rewrites=True, nan_check=False, out=None, progress=None, fast_math=False):
         checked.raise_errors()
         from runtime import parallel     # lazy: checking a program never loads the runtime
         from runtime.host import Interpreter
@@ -114,7 +114,7 @@ class Program:
         if not main_rank:               # output, progress and files on rank 0 only
             out, progress = open(os.devnull, "w"), False
         try:
-            d["_executor"] = make_executor(d["backend"], device, checked.shareds)
+            d["_executor"] = make_executor(d["backend"], device, checked.shareds, bool(fast_math))
         except MemoryError as exc:  # they fit the physical memory, but not the memory free now
             raise out_of_memory(checked, exc) from None
         d["_interp"] = Interpreter(checked, d["_functions"], d["_executor"], out=out,
@@ -248,7 +248,7 @@ def out_of_memory(checked: CheckedProgram, exc: MemoryError) -> SymError:
 
 
 def compile(source: str, name: str = "<inline>", backend=None, device=None, options=None,
-            rewrites=True, nan_check=False, out=None, progress=None) -> Program:
+            rewrites=True, nan_check=False, out=None, progress=None, fast_math=False) -> Program:
     span = user_span()
     if not isinstance(source, str):
         bad_argument(f"`source` is the program's text, got {describe(source)}",
@@ -256,13 +256,14 @@ def compile(source: str, name: str = "<inline>", backend=None, device=None, opti
     if not isinstance(name, str):
         bad_argument(f"`name` is a file name for messages, got {describe(name)}",
                      "e.g. `name=\"model.sym\"`", COMPILE_SIGNATURE, span)
-    options = check_flags(options, rewrites, nan_check, out, progress, COMPILE_SIGNATURE, span)
+    options = check_flags(options, rewrites, nan_check, out, progress, COMPILE_SIGNATURE, span,
+                          fast_math)
     checked = check_source(source, name, options)
-    return Program(checked, backend, device, rewrites, nan_check, out, progress)
+    return Program(checked, backend, device, rewrites, nan_check, out, progress, fast_math)
 
 
 def load(path, backend=None, device=None, options=None, rewrites=True, nan_check=False,
-         out=None, progress=None) -> Program:
+         out=None, progress=None, fast_math=False) -> Program:
     span = user_span()
     if not isinstance(path, (str, os.PathLike)):
         bad_argument(f"`path` is a file path, got {describe(path)}",
@@ -276,15 +277,16 @@ def load(path, backend=None, device=None, options=None, rewrites=True, nan_check
              f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None)
     except UnicodeDecodeError:
         fail("E0902", f"{path} is not UTF-8 text", span)
-    options = check_flags(options, rewrites, nan_check, out, progress, LOAD_SIGNATURE, span)
-    return compile(text, str(path), backend, device, options, rewrites, nan_check, out, progress)
+    options = check_flags(options, rewrites, nan_check, out, progress, LOAD_SIGNATURE, span, fast_math)
+    return compile(text, str(path), backend, device, options, rewrites, nan_check, out, progress,
+                   fast_math)
 
 
 def bad_argument(message: str, hint: str | None, signature: str, span):
     fail("E0905", message, span, hint, [Note(f"signature: {signature}")])
 
 
-def check_flags(options, rewrites, nan_check, out, progress, signature, span) -> dict:
+def check_flags(options, rewrites, nan_check, out, progress, signature, span, fast_math=False) -> dict:
     """The keyword arguments load and compile share, checked; the options as
     a dict of Python values (numpy scalars become numbers)."""
     if options is None:
@@ -293,7 +295,7 @@ def check_flags(options, rewrites, nan_check, out, progress, signature, span) ->
         bad_argument(f"`options` maps option names to values, got {describe(options)}"
                      + (" with a key that is not a string" if isinstance(options, dict) else ""),
                      "e.g. `options={\"epochs\": 1}`", signature, span)
-    for flag, value in (("rewrites", rewrites), ("nan_check", nan_check)):
+    for flag, value in (("rewrites", rewrites), ("nan_check", nan_check), ("fast_math", fast_math)):
         if not isinstance(value, (bool, np.bool_)):
             bad_argument(f"`{flag}` is True or False, got {describe(value)}", None, signature, span)
     if progress is not None and not isinstance(progress, (bool, np.bool_)):

@@ -98,6 +98,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--nan-check", action="store_true",
                      help="stop at the first NaN/Inf and name the line that made it")
     run.add_argument("--no-rewrites", action="store_true", help="run the IR without the rewrite pipeline")
+    add_fast_math_flag(run)
     run.add_argument("--plot", metavar="FILE.png", help="plot each recorded series (needs matplotlib)")
     run.add_argument("--metrics", metavar="FILE.csv", help="write the recorded series as CSV")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -128,6 +129,7 @@ def parser() -> argparse.ArgumentParser:
                     help="stop the pipeline after this pass (fold, simplify, stabilize, cse, dce)")
     ex.add_argument("--kernels", action="store_true",
                     help="also show the OpenCL kernels (uses the OpenCL backend)")
+    add_fast_math_flag(ex)
     ex.add_argument("--ranks", type=positive_int, metavar="K",
                     help="show how each def runs data parallel on K ranks: the rows each rank "
                     "takes, the compute function, where the all-reduce goes, the apply function")
@@ -171,6 +173,18 @@ def add_backend_flags(p):
                    help="OpenCL device: cpu, gpu or P:D as `sym devices` lists them (default: "
                    "$SYM_DEVICE, else a GPU if present, else the CPU); implies --backend opencl, "
                    "and is an error with --backend numpy")
+
+
+def add_fast_math_flag(p):
+    p.add_argument("--fast-math", action="store_true",
+                   help="OpenCL: f32 exp, log, tanh (and sigmoid, softplus, softmax) by inline f32 "
+                   "polynomials, up to 2 ulp off, faster; default: correctly rounded but in rare cases")
+
+
+def refuse_fast_math_on_numpy(args, backend: str) -> None:
+    if args.fast_math and backend != "opencl":
+        raise UsageError("--fast-math is for the OpenCL backend (numpy computes exp and log itself); "
+                         "drop it or use --backend opencl")
 
 
 def add_color_flag(p):
@@ -277,7 +291,7 @@ def cmd_run(args) -> int:
         try:    # before checking: then every rank checks the same text, and fails alike
             world.refuse_differences(parallel.digest(
                 text, sorted(parse_sets(args.set).items()), args.backend, args.device,
-                args.no_rewrites, args.nan_check), "program or options")
+                args.no_rewrites, args.nan_check, args.fast_math), "program or options")
         except SymError:
             if world.rank:
                 return 1        # rank 0 reports it
@@ -286,13 +300,15 @@ def cmd_run(args) -> int:
     try:
         prog = compile(text, shown_name(args.file), backend=args.backend, device=args.device,
                        options=parse_sets(args.set), rewrites=not args.no_rewrites,
-                       nan_check=args.nan_check, progress=progress)
+                       nan_check=args.nan_check, progress=progress, fast_math=args.fast_math)
     except SymError:
         if world is not None and world.rank:
             return 1            # the same error on every rank: rank 0 reports it
         raise
+    refuse_fast_math_on_numpy(args, prog.backend)
     if args.verbose and (world is None or world.rank == 0):
-        print(f"sym: backend {prog.backend}: {prog.device}", file=sys.stderr)
+        fast = " (fast math: f32 exp/log/tanh up to 2 ulp off)" if args.fast_math else ""
+        print(f"sym: backend {prog.backend}: {prog.device}{fast}", file=sys.stderr)
         if world is not None:
             print(f"sym: data parallel on {world.size} ranks: each takes 1/{world.size} of "
                   "every minibatch; one all-reduce per training call", file=sys.stderr)
@@ -373,9 +389,11 @@ def cmd_explain(args) -> int:
         check_def_name(args, checked.signatures)
         print(explain_ranks(checked, args.def_name, args.ranks))
         return 0
-    opencl = args.kernels or args.device is not None
+    opencl = args.kernels or args.device is not None or args.fast_math
     prog = compile(read(args.file), shown_name(args.file),
-                   backend=args.backend or ("opencl" if opencl else "numpy"), device=args.device)
+                   backend=args.backend or ("opencl" if opencl else "numpy"), device=args.device,
+                   fast_math=args.fast_math)
+    refuse_fast_math_on_numpy(args, prog.backend)
     check_def_name(args, prog.signatures)
     print(prog.explain(args.def_name, after=args.after, kernels=args.kernels))
     return 0

@@ -2,9 +2,10 @@
 and the helper functions kernels may call (emitted only when used).
 
 pocl (the CPU driver) does not inline OpenCL builtins, so a builtin call in
-an inner loop costs 5-8x: the helpers here are plain arithmetic, and f32
-exp/log have inline polynomial versions accurate to ~2 ulp (the builtins
-remain available with `RenderOptions(fast_math=False)`).
+an inner loop costs 5-8x: the helpers here are plain arithmetic. f32
+exp/log/log1p compute in double inline (correctly rounded but in rare
+near-ties); with `RenderOptions(fast_math=True)` (`sym run --fast-math`)
+exp/log/log1p/tanh are f32 polynomials instead, up to 2 ulp off.
 """
 from __future__ import annotations
 
@@ -218,6 +219,102 @@ inline float sym_log1pf(float x) {
 }
 """)
 
+
+# ---- f32 exp/log/log1p computed in double, inline ----------------------------
+# (tanh stays the builtin: see lowering.math_helper)
+# The default: an error of ~1e-14 relative before the final rounding to f32,
+# so the result is the correctly rounded f32 but in rare near-ties (the
+# builtins are within 1 ulp but pocl does not inline them; the f32
+# polynomials above are up to 2 ulp off and only used with fast_math).
+EXP_D_BODY = """
+    c = c > 89.0 ? (T)89.0 : (c < -104.0 ? (T)-104.0 : c);
+    /* n = round(c / ln2) from the bits of t + 1.5*2^52 */
+    T t = c * 1.4426950408889634 + 6755399441055744.0;
+    L n = as_L(t) - 0x4338000000000000L;
+    T fn = t - 6755399441055744.0;
+    T r = (c - fn * 0.6931471803691238) - fn * 1.9082149292705877e-10;
+    /* exp(r) - 1 on |r| <= ln2/2: Taylor to degree 11 (error < 1e-14) */
+    T p = 2.505210838544172e-08;
+    p = p * r + 2.755731922398589e-07;
+    p = p * r + 2.755731922398589e-06;
+    p = p * r + 2.48015873015873e-05;
+    p = p * r + 1.984126984126984e-04;
+    p = p * r + 1.388888888888889e-03;
+    p = p * r + 8.333333333333333e-03;
+    p = p * r + 4.166666666666666e-02;
+    p = p * r + 1.666666666666667e-01;
+    p = p * r + 0.5;
+    p = p * r * r + r;
+    T scale = as_T((n + 1023) << 52);
+"""
+
+
+def _exp_d(vec: str) -> str:
+    return (EXP_D_BODY.replace("as_L", f"as_long{vec}").replace("as_T", f"as_double{vec}")
+            .replace("T ", f"double{vec} ").replace("(T)", f"(double{vec})").replace("L n", f"long{vec} n"))
+
+
+helper("sym_expf_d")("""
+inline float sym_expf_d(float x) {
+    double c = x != x ? 0.0 : (double)x;""" + _exp_d("") + """
+    /* past 88.73 the cast to float gives inf, below -103.98 0 */
+    float y = (float)(scale * p + scale);
+    return x != x ? x : y;
+}
+""")
+
+helper("sym_expf8_d")("""
+/* sym_expf_d on 8 lanes (rows kernels put 8 rows in the lanes). */
+inline float8 sym_expf8_d(float8 x) {
+    double8 c = __builtin_convertvector(x != x ? (float8)0.0f : x, double8);""" + _exp_d("8") + """
+    float8 y = __builtin_convertvector(scale * p + scale, float8);
+    return x != x ? x : y;
+}
+""")
+
+helper("sym_log_d")("""
+/* log of a positive finite double (f32 denormals are normal doubles):
+   u = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) with
+   s = (m - 1) / (m + 1), |s| <= 0.172: the series to s^17 (error < 1e-14). */
+inline double sym_log_d(double u) {
+    long bits = as_long(u);
+    int e = (int)((bits >> 52) & 0x7ff) - 1023;
+    double m = as_double((bits & 0x000fffffffffffffL) | 0x3ff0000000000000L);
+    if (m > 1.4142135623730951) { m = m * 0.5; e += 1; }
+    double s = (m - 1.0) / (m + 1.0);
+    double z = s * s;
+    double p = 1.0 / 17.0;
+    p = p * z + 1.0 / 15.0;
+    p = p * z + 1.0 / 13.0;
+    p = p * z + 1.0 / 11.0;
+    p = p * z + 1.0 / 9.0;
+    p = p * z + 1.0 / 7.0;
+    p = p * z + 1.0 / 5.0;
+    p = p * z + 1.0 / 3.0;
+    return (double)e * 0.6931471805599453 + (2.0 * s + 2.0 * s * z * p);
+}
+""")
+
+helper("sym_logf_d", ("sym_log_d",))("""
+inline float sym_logf_d(float x) {
+    if (x != x || x < 0.0f) return NAN;
+    if (x == 0.0f) return -INFINITY;
+    if (x == INFINITY) return x;
+    return (float)sym_log_d((double)x);
+}
+""")
+
+helper("sym_log1pf_d", ("sym_log_d",))("""
+/* log(1 + x): 1 + x is exact in double for |x| >= 2^-28; below, log1p(x)
+   rounds to x in f32. */
+inline float sym_log1pf_d(float x) {
+    if (x != x || x < -1.0f) return NAN;
+    if (x == -1.0f) return -INFINITY;
+    if (x == INFINITY) return x;
+    if (x > -3.7e-9f && x < 3.7e-9f) return x;
+    return (float)sym_log_d(1.0 + (double)x);
+}
+""")
 
 def floordiv_mod_float(t, suffix):
     # numpy's npy_divmod: the quotient floor-rounded, the remainder with the

@@ -152,13 +152,13 @@ class OpenCLExecutor:
     name = "opencl"
 
     def __init__(self, shared_types: dict[str, TensorType], device: str | None = None,
-                 options: RenderOptions | None = None):
+                 options: RenderOptions | None = None, fast_math: bool = False):
         self.cl = import_cl()
         dev, self.description = choose_device(device)
         self.rt = runtime_for(dev)
         self.queue = self.rt.queue
         self.options = options or RenderOptions(target=self.rt.target, fp64=self.rt.fp64,
-                                                f64_accumulate=self.rt.fp64)
+                                                f64_accumulate=self.rt.fp64, fast_math=fast_math)
         self.shared_types = dict(shared_types)
         self.shared_bufs = {}
         for name, t in self.shared_types.items():

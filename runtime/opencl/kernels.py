@@ -183,7 +183,7 @@ def lanes_fit(root: Node, options) -> bool:
     lane, so exp runs on float8 (pocl does not vectorise loops inside a
     work-item across work-items)."""
     L = root.type.shape[root.attr("axis")]
-    return (options.target == "cpu" and options.fast_math and root.type.dtype == "f32"
+    return (options.target == "cpu" and (options.fast_math or options.fp64) and root.type.dtype == "f32"
             and isinstance(L, int) and L <= MAX_LANE_ROW)
 
 
@@ -215,7 +215,8 @@ def rows_lanes_kernel(k: Kernel, root: Node) -> Grid:
         vals = [k.value(x, element(i, r)) for i in range(LANES)]
         return k.let("float8", f"(float8)({', '.join(vals)})", "v")
 
-    k.need("sym_expf8")
+    expf8 = "sym_expf8" if k.ctx.options.fast_math else "sym_expf8_d"
+    k.need(expf8)
     m = k.var("float8", "(float8)(-INFINITY)", "m")
     with k.loops([L]) as (r,):
         v = gathered(r)
@@ -226,7 +227,7 @@ def rows_lanes_kernel(k: Kernel, root: Node) -> Grid:
     k.line(f"float8 {kept}[{L}];")
     with k.loops([L]) as (r,):
         z = k.let("float8", f"{gathered(r)} - {m}", "z")
-        e = k.let("float8", f"sym_expf8({z})", "e")
+        e = k.let("float8", f"{expf8}({z})", "e")
         k.line(f"{s} += {e};")
         k.line(f"{kept}[{r}] = {e if root.op == 'softmax' else z};")
     for i in range(LANES):

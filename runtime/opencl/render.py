@@ -44,7 +44,7 @@ TREE_SPLIT_EXTENT = 32768
 class RenderOptions:
     target: str = "cpu"           # "cpu" or "gpu": which matmul and group sizes
     fp64: bool = True             # the device has cl_khr_fp64
-    fast_math: bool = True        # inline f32 exp/log (~2 ulp) instead of builtin calls
+    fast_math: bool = False       # f32 exp/log/log1p/tanh by f32 polynomials (up to 2 ulp off)
     f64_accumulate: bool = True   # f32 sums accumulate in double (when fp64)
 
 
@@ -397,7 +397,15 @@ def pass_listing(fn: Function, options: RenderOptions = RenderOptions()) -> list
     """[(backend pass name, description, what it did)] for `sym explain`."""
     from .passes import PASSES
     described = {p.name: p.description for p in PASSES}
-    return [(name, described[name], did) for name, did in render_function(fn, options).passes]
+    listing = [(name, described[name], did) for name, did in render_function(fn, options).passes]
+    if options.fast_math:       # approximate: always shown
+        listing.insert(0, FAST_MATH_LISTING)
+    return listing
+
+
+FAST_MATH_LISTING = ("fast-math", "f32 exp, log, log1p, tanh, sigmoid, softplus, softmax by inline f32 "
+                     "polynomials (--fast-math, fast_math=True)",
+                     "on: up to 2 ulp from the correctly rounded value, not numpy's results")
 
 
 # ---- ordering, outputs and updates -------------------------------------------------------
