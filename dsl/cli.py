@@ -178,7 +178,8 @@ def add_backend_flags(p):
 def add_fast_math_flag(p):
     p.add_argument("--fast-math", action="store_true",
                    help="OpenCL: f32 exp, log, tanh (and sigmoid, softplus, softmax) by inline f32 "
-                   "polynomials, up to 2 ulp off, faster; default: correctly rounded but in rare cases")
+                   "polynomials, up to 2 ulp off, sometimes faster; default: exp, log and log1p "
+                   "correctly rounded, tanh within 1 ulp (pocl's own)")
 
 
 def refuse_fast_math_on_numpy(args, backend: str) -> None:
