@@ -166,3 +166,52 @@ def test_library_is_package_data_and_checks_clean():
     for name in stdlib_modules():
         prog = dsl.program.check_source(f"import {name}\n", "main.sym")
         assert not prog.diagnostics, "\n".join(d.render() for d in prog.diagnostics)
+
+
+TRAINING_PROGRAM = """import training
+option pkl = ""
+data = mnist(pkl)
+def train(x: f32[n, 784], y: i32[n]) -> f32:
+    return sum(x) * 0.0
+def errors(x: f32[n, 784], y: i32[n]) -> f32:
+    return 0.5 + 0.0 * sum(x)
+proc lines(event, epoch, minibatch, n_batches, iter, error):
+    print(event, epoch, minibatch, n_batches, iter, error)
+"""
+
+
+def tiny_mnist(tmp_path, sizes=(40, 20, 20)):
+    import gzip
+    import pickle
+    splits = tuple((np.full((n, 784), 0.5, np.float32), np.zeros(n, np.int64)) for n in sizes)
+    path = tmp_path / "tiny.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(splits)))
+    return str(path)
+
+
+def run_training(tmp_path, call: str) -> str:
+    import io
+    out = io.StringIO()
+    dsl.compile(TRAINING_PROGRAM + call + "\n", "training_test.sym", backend="numpy",
+                options={"pkl": tiny_mnist(tmp_path)}, out=out).run()
+    return out.getvalue()
+
+
+def test_patience_loop_reports_each_event_and_stops_when_patience_runs_out(tmp_path):
+    # 4 minibatches an epoch, patience 4: validation every 2 (min(4, 4 // 2)); the
+    # first validation is the only best (errors is always 0.5); iteration 4 ends it
+    got = run_training(tmp_path, "print(patience_loop(train, errors, lines, data.train, data.valid, "
+                                 "data.test, 10, 5, 4, 2, 0.995))")
+    assert got.splitlines() == [
+        "minibatch 1 0 4 0 0.0", "minibatch 1 1 4 1 0.0",
+        "validation 1 2 4 1 0.5", "test 1 2 4 1 0.5",
+        "minibatch 1 2 4 2 0.0", "minibatch 1 3 4 3 0.0", "validation 1 4 4 3 0.5",
+        "minibatch 2 0 4 4 0.0",
+        "(0.5, 1, 1, 0.5, 2)"]
+
+
+def test_train_epochs_prints_each_epochs_validation_and_the_test_error(tmp_path):
+    got = run_training(tmp_path, "print(train_epochs(train, errors, data.train, data.valid, "
+                                 "data.test, 10, 5, 2, true))")
+    assert got.splitlines() == ["epoch 1 validation error 50.00 %", "epoch 2 validation error 50.00 %",
+                                "test error 50.00 %", "50.0"]
