@@ -71,21 +71,22 @@ def launch(args, file: str, ranks: int) -> int:
         except OSError as exc:
             raise error("E1409", f"cannot start {command[0]}: {exc.strerror or exc}", None,
                         f"name a working launcher in ${LAUNCHER}")
-        died: dict = {"seen": set()}
-        pumps = [threading.Thread(target=pump, args=(stream, out, died))
+        died: dict = {}
+        reported: set = set()       # ranks whose failure message came through
+        pumps = [threading.Thread(target=pump, args=(stream, out, died, reported))
                  for stream, out in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr))]
         for t in pumps:
             t.start()
         status = proc.wait()
         for t in pumps:
             t.join()
-        print_lost_failures(pids, died["seen"])
+        print_lost_failures(pids, reported)
         if died.get("pid"):
             report_death(died, rank_of(pids, died["pid"]), ranks)
     return 0 if status == 0 else 1
 
 
-def pump(stream, out, died: dict) -> None:
+def pump(stream, out, died: dict, reported: set) -> None:
     """Copy a rank stream line by line, keeping MPICH's banner out (what it
     says is kept in `died`)."""
     for line in stream:
@@ -98,8 +99,9 @@ def pump(stream, out, died: dict) -> None:
             if code:
                 died["code"] = int(code.group(1))
             continue
-        if FAILED.match(text):
-            died["seen"].add(int(FAILED.match(text).group(1)))
+        failed = FAILED.match(text)
+        if failed:
+            reported.add(int(failed.group(1)))
         out.write(line)
         out.flush()
 
@@ -107,11 +109,11 @@ def pump(stream, out, died: dict) -> None:
 FAILED = re.compile(r"sym: rank (\d+) of \d+ failed:$")
 
 
-def print_lost_failures(pids_dir: str, seen: set) -> None:
+def print_lost_failures(pids_dir: str, reported: set) -> None:
     """A failing rank's message that MPI's stderr forwarding lost when the
     ranks were stopped (it is also written beside the rank's pid)."""
     for f in sorted(Path(pids_dir).glob("failed-*")):
-        if int(f.name.split("-")[1]) not in seen:
+        if int(f.name.split("-")[1]) not in reported:
             print(f.read_text(), file=sys.stderr, flush=True)
 
 

@@ -93,7 +93,7 @@ class Interpreter:
         self.procs: dict = getattr(prog, "procs", {})   # host functions by name
         self.proc_calls: list[str] = []      # the host functions running, innermost last
         self.proc_params: list[set] = []     # and the names of their parameters
-        self.streams: dict = {}         # shared name -> the RandomState that drew it
+        self.initial_rngs: dict = {}    # shared name -> the RandomState that drew its initial value
 
     # ---- items and statements ------------------------------------------------
     def run(self):
@@ -199,7 +199,7 @@ class Interpreter:
         shape and dtype, the arguments checked as the checker checks them."""
         fname = call.func.id
         bound = bind_call(call, INIT_SIGS[fname], fname)
-        check_after(bound, set(self.streams))
+        check_after(bound, set(self.initial_rngs))
         args = {p: a.value if isinstance(a, Default) else materialize(self.ev(a))
                 for p, a in bound.items() if p not in ("dtype", "after")}
         check_initializer(call, name, t, {p: (type_of(v), getattr(bound[p], "span", None))
@@ -212,8 +212,8 @@ class Interpreter:
             return np.full(shape, 0 if fname == "zeros" else 1, dtype)
         if fname == "full":
             return np.full(shape, args["value"], dtype)
-        rng = self.streams[after.id] if isinstance(after, A.Name) else np.random.RandomState(args["seed"])
-        self.streams[name] = rng        # `after=name` continues it
+        rng = self.initial_rngs[after.id] if isinstance(after, A.Name) else np.random.RandomState(args["seed"])
+        self.initial_rngs[name] = rng   # `after=name` continues it
         for _ in range(args["skip"]):       # as `RandomStreams(rng.randint(2 ** 30))` before
             rng.randint(2 ** 30)
         if fname == "uniform":
