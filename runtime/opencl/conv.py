@@ -44,7 +44,7 @@ from dsl.types import TensorType, dim_add, dim_mul, dim_sub
 from .cgen import CTYPE, VTYPE, dim_c, prod_c
 from .emit import Ix, Kernel
 from .kernels import Grid, reqd, store
-from .matmul import split_width
+from .matmul import full_or_edge, split_width
 
 REGISTERS = 12          # accumulators of a register block (AVX2 has 16 vector registers)
 GPU_LOCAL = 64
@@ -183,13 +183,8 @@ def correlate_cpu(k: Kernel, g: Correlation, x: str, w: str, t: str, epilogue) -
                  for lane in range(n)]
         return lanes[0] if n == 1 else f"({plain[i]})({', '.join(lanes)})"
 
-    if isinstance(g.OW, int) and g.OW % CW == 0:
-        body(vector_load)
-    else:
-        with k.block(f"if (j0 + {CW} <= {OW})"):
-            body(vector_load)
-        with k.block("else"):
-            body(edge_load)
+    full_or_edge(k, isinstance(g.OW, int) and g.OW % CW == 0, f"j0 + {CW} <= {OW}",
+                 body, vector_load, edge_load)
     k.line(f"{t} res[{R * MB * CW}];")
     for r, c, i in accs:
         for lane in range(chunks[i]):

@@ -113,6 +113,18 @@ def tiled_kernel(k: Kernel, root: Node, m: Node, A: Operand, B: Operand) -> Grid
 
 
 # ---- vec (CPU) ----------------------------------------------------------------------
+def full_or_edge(k: Kernel, always_full: bool, full: str, body, vector_load, edge_load) -> None:
+    """body(vector_load) where every tile of columns is full; otherwise a
+    branch on `full`: whole tiles load vectors, the last one clamps its lanes."""
+    if always_full:
+        body(vector_load)
+        return
+    with k.block(f"if ({full})"):
+        body(vector_load)
+    with k.block("else"):
+        body(edge_load)
+
+
 def split_width(n: int, width: int) -> list[int]:
     """n columns as vector chunks of at most `width` lanes (10 -> [8, 2])."""
     chunks, w = [], width
@@ -199,14 +211,8 @@ def vec_kernel(k: Kernel, root: Node, m: Node, A: Operand, B: Operand, layout) -
         lanes = [f"rp[min((long){off + l}, {pc} - 1 - c0)]" for l in range(w)]
         return lanes[0] if w == 1 else f"({plain[c]})({', '.join(lanes)})"
 
-    exact = isinstance(PC, int) and PC % NB == 0
-    if exact:
-        k_loop(vector_load)
-    else:
-        with k.block(f"if (c0 + {NB} <= {pc})"):
-            k_loop(vector_load)
-        with k.block("else"):
-            k_loop(edge_load)
+    full_or_edge(k, isinstance(PC, int) and PC % NB == 0, f"c0 + {NB} <= {pc}",
+                 k_loop, vector_load, edge_load)
     k.line(f"{t} res[{MB * NB}];")
     for r in range(MB):
         for c, (off, w) in enumerate(zip(offsets, chunks)):
