@@ -13,6 +13,7 @@ from dsl.build import apply, const
 from dsl.ir import Body, node
 from dsl.ops import Op
 from dsl.types import Size, TensorType
+from gradcheck import fd_grad
 from runtime.numpy import Env, evaluate
 
 SETTINGS = settings(max_examples=30, deadline=None)
@@ -33,20 +34,6 @@ def total(x):
 
 def run(nodes, params, sizes=None):
     return evaluate(list(nodes), Env(sizes=sizes or {}, params=params))
-
-
-def fd_grad(cost, params, name, sizes=None):
-    """Central differences of the scalar `cost` in every element of params[name]."""
-    base = params[name]
-    out = np.zeros_like(base, dtype=np.float64)
-    for i in np.ndindex(base.shape):
-        vals = []
-        for sign in (1, -1):
-            x = base.copy()
-            x[i] += sign * EPS
-            vals.append(run([cost], {**params, name: x}, sizes)[0])
-        out[i] = (vals[0] - vals[1]) / (2 * EPS)
-    return out
 
 
 def check_grads(cost, nodes, params, sizes=None, rtol=1e-4, atol=1e-6):

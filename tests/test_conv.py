@@ -12,6 +12,7 @@ from dsl.build import apply
 from dsl.diagnostics import SymError
 from dsl.program import check_source
 from dsl.types import NotDivisible, Size, TensorType, dim_add, dim_floordiv, dim_mul
+from gradcheck import fd_grad
 from runtime.numpy import Env, evaluate
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -128,19 +129,6 @@ def test_pool2d_matches_loops(case, seed):
 
 
 # ---- gradients against finite differences ---------------------------------------
-def fd(cost, params, name, eps=1e-6):
-    base = params[name]
-    out = np.zeros_like(base)
-    for i in np.ndindex(base.shape):
-        values = []
-        for sign in (1, -1):
-            x = base.copy()
-            x[i] += sign * eps
-            values.append(run([cost], {**params, name: x})[0])
-        out[i] = (values[0] - values[1]) / (2 * eps)
-    return out
-
-
 def weighted_sum(y, r):
     return apply("sum", (apply("mul", (y, r)),), axes=tuple(range(4)), keepdims=False)
 
@@ -151,7 +139,7 @@ def check_against_fd(y, params, wrts, rng):
     params = {**params, "r": r}
     got = run(grad(cost, wrts), params)
     for w, g in zip(wrts, got):
-        np.testing.assert_allclose(g, fd(cost, params, w.attr("name")), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(g, fd_grad(cost, params, w.attr("name")), rtol=1e-5, atol=1e-7)
 
 
 @settings(max_examples=12, deadline=None)

@@ -12,10 +12,9 @@ from dsl.build import apply
 from dsl.ir import Function, walk
 from dsl.program import check_source
 from dsl.rewrites import run_pipeline
+from gradcheck import fd_grad
 from runtime.numpy import Env, evaluate
 from runtime.numpy.executor import NumpyExecutor
-
-EPS = 1e-6
 
 
 def compiled(src: str, name: str):
@@ -28,25 +27,12 @@ def run(nodes, values, sizes):
     return evaluate(list(nodes), Env(dict(sizes), dict(values)))
 
 
-def fd(cost, values, name, sizes):
-    base = np.asarray(values[name])
-    out = np.zeros_like(base)
-    for i in np.ndindex(base.shape):
-        vals = []
-        for sign in (1, -1):
-            x = base.copy()
-            x[i] += sign * EPS
-            vals.append(run([cost], {**values, name: x}, sizes)[0])
-        out[i] = (vals[0] - vals[1]) / (2 * EPS)
-    return out
-
-
 def check_grads(fn, values, sizes, wrt=None):
     cost = fn.outputs[0]
     params = [p for p in fn.params if p.type.is_float and (wrt is None or p.attr("name") in wrt)]
     got = run(grad(cost, params), values, sizes)
     for p, g in zip(params, got):
-        want = fd(cost, values, p.attr("name"), sizes)
+        want = fd_grad(cost, values, p.attr("name"), sizes)
         np.testing.assert_allclose(g, want, rtol=1e-5, atol=1e-7, err_msg=p.attr("name"))
 
 
@@ -479,7 +465,7 @@ def test_matmul_of_stacks_gradient_matches_finite_differences(case):
     values["R"] = r.normal(size=y.type.concrete_shape({}))
     cost = apply("sum", (apply("mul", (y, R)),), axes=tuple(range(y.type.rank)), keepdims=False)
     for p, g in zip((pa, pb), run(grad(cost, [pa, pb]), values, {})):
-        np.testing.assert_allclose(g, fd(cost, values, p.attr("name"), {}), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(g, fd_grad(cost, values, p.attr("name"), {}), rtol=1e-6, atol=1e-8)
 
 
 # ---- ifelse: only the chosen side runs -----------------------------------------------------
