@@ -142,7 +142,9 @@ def lower_transpose(ck, args, e):
 
 def shape_arg(ck, a) -> tuple:
     """A static shape: (n, 10), (600, 784), or a single dimension."""
-    items = a.elements() or (a,)
+    items = a.elements()
+    if items is None:
+        items = (a,)
     return tuple(non_negative(dim_value(ck, x), x.span) for x in items)
 
 

@@ -25,18 +25,17 @@ import inspect
 
 import numpy as np
 
-from . import ast as A
 from . import autodiff
 from .api import describe
 from .build import apply
 from .literals import check_literal_range
-from .registry import BY_NAME, OVERLOADED, SIGS
-from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
+from .registry import SIGS
+from .checker import BINOPS
+from .scope import Given, Ident, SliceItem, Weak
+from .tensor_core import (LEAF_NAMES, SIZES, Operation, SymWarning, VariableBase,
                           dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
-                          shape_of, static_dim, unify_broadcast, unify_except, unify_matmul,
-                          unify_reshape, unique_name, resolve, unify_exact, user_span)
+                          static_dim, unique_name, resolve, unify_exact, user_span)
 from .ir import Body, Node, rebuild, toposort
-from . import loops
 from .loops import run_time_size
 from .scope import is_size_var_name
 from .tensor_function import CompiledFunction, function, shared_lock
@@ -55,37 +54,24 @@ _BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//",
            "pow": "**", "matmul": "@", "and": "and", "or": "or"}
 
 
+def _built(span, build) -> "Variable":
+    """build(operation, checker) through the checker's builder, as a Variable;
+    a failure undoes the sizes it bound."""
+    with transaction():
+        op = Operation(span)
+        node = op.node(build)
+        return Variable(node, op.leaves)
+
+
 def _binary(symbol, left, right):
     span = user_span()
-    with transaction():
-        return _binary_in(span, symbol, left, right)
+    return _built(span, lambda op, ck: ck.binary(BINOPS[symbol], op.operand(left), op.operand(right),
+                                                 span, symbol))
 
 
-def _binary_in(span, symbol, left, right):
-    if symbol == "@":
-        unify_matmul(shape_of(left), shape_of(right))
-    else:
-        unify_broadcast([shape_of(left), shape_of(right)])
-    lo = Lowerer(span)
-    e = A.BinOp(symbol, lo.lift(left), lo.lift(right), span)
-    return _wrap(lo, lo.expr(e))
-
-
-def _unary(op, x):
+def _unary(symbol, x):
     span = user_span()
-    lo = Lowerer(span)
-    return _wrap(lo, lo.expr(A.UnaryOp(op, lo.lift(x), span)))
-
-
-def _static(d):
-    """A dimension the user wrote (an int or a size such as x.shape[0]), or None."""
-    if isinstance(d, (int, np.integer)) and not isinstance(d, bool):
-        return int(d)
-    return static_dim(d.node) if isinstance(d, VariableBase) else None
-
-
-def _wrap(lo: Lowerer, node) -> "Variable":
-    return Variable(node, lo.leaves)
+    return _built(span, lambda op, ck: ck.unary(symbol, op.operand(x), span, span))
 
 
 def _make_binop(name, reflected=False):
@@ -161,9 +147,7 @@ class Variable(VariableBase):
 
     @property
     def T(self) -> "Variable":
-        span = user_span()
-        lo = Lowerer(span)
-        return _wrap(lo, lo.expr(A.Attribute(lo.lift(self), "T", span)))
+        return _call("transpose", (self,), {})
 
     def __repr__(self):
         kind = type(self).__name__
@@ -210,31 +194,9 @@ class Variable(VariableBase):
 
     def __getitem__(self, key):
         span = user_span()
-        with transaction():
-            return self._index(span, key)
-
-    def _index(self, span, key):
         key = key if isinstance(key, tuple) else (key,)
-        arrays = [k for k in key if isinstance(k, (VariableBase, np.ndarray, list))]
-        unify_broadcast([shape_of(k) for k in arrays])
-        lo = Lowerer(span)
-        items = []
-        for k in key:
-            if isinstance(k, slice):
-                items.append(A.Slice(*(None if b is None else lo.lift(b, "static")
-                                       for b in (k.start, k.stop, k.step)), span))
-            elif k is None:             # a new axis of size 1, as numpy
-                items.append(A.Name("none", span))
-            elif k is Ellipsis:
-                fail("E0305", "`...` in an index is not supported",
-                     span, "index every axis explicitly")
-            elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
-                items.append(A.Num(int(k), span))
-            elif isinstance(k, list):
-                items.append(lo.lift(np.asarray(k), "tensor"))
-            else:
-                items.append(lo.lift(k, "tensor"))
-        return _wrap(lo, lo.expr(A.Index(lo.lift(self), tuple(items), span)))
+        return _built(span, lambda op, ck: ck.index(op.operand(self), [_index_item(op, k) for k in key],
+                                                    span, span))
 
     # ---- numpy-style methods ---------------------------------------------------
     def sum(self, axis=None, keepdims=False):
@@ -260,9 +222,7 @@ class Variable(VariableBase):
 
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        with transaction():
-            unify_reshape(shape_of(self), [_static(d) for d in shape])
-            return _call("reshape", (self, tuple(shape)), {})
+        return _call("reshape", (self, tuple(shape)), {})
 
     def flatten(self, ndim=1):
         """Theano's flatten: the first ndim - 1 axes kept, the rest joined."""
@@ -312,6 +272,22 @@ class Variable(VariableBase):
             entry = (keys, function(keys, self, backend=backend, device=device, name="eval"))
             self._eval_cache[cache_key] = entry
         return entry[1](*inputs_dict.values())
+
+
+def _index_item(op, k):
+    """One item of an index as the builder takes it."""
+    if isinstance(k, slice):
+        return SliceItem(*(None if b is None else op.arg(b, "static") for b in (k.start, k.stop, k.step)),
+                         op.span)
+    if k is None:               # a new axis of size 1, as numpy
+        return Given(Ident("none"), op.span)
+    if k is Ellipsis:
+        fail("E0305", "`...` in an index is not supported", op.span, "index every axis explicitly")
+    if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+        return Given(Weak(int(k), op.span), op.span)
+    if isinstance(k, list):
+        return op.arg(np.asarray(k))
+    return op.arg(k)
 
 
 class SharedVariable(Variable):
@@ -494,35 +470,9 @@ def _call(name, args, kwargs) -> Variable:
         else:
             positional.append((pname, v))
     keywords.update({k: v for k, v in kwargs.items() if v is not None})
-    with transaction():
-        _unify_call(name, positional, keywords)
-        return _lower_call(span, name, positional, keywords)
-
-
-def _lower_call(span, name, positional, keywords):
-    lo = Lowerer(span)
-    call = A.Call(A.Name(name, span),
-                  tuple(lo.lift(v, _CTX.get(p, "tensor")) for p, v in positional),
-                  tuple(A.Keyword(k, lo.lift(v, _CTX.get(k, "tensor")), span)
-                        for k, v in keywords.items()), span)
-    return _wrap(lo, lo.expr(call))
-
-
-def _unify_call(name, positional, keywords):
-    operands = [v for p, v in positional if _CTX.get(p, "tensor") == "tensor"]
-    operands += [v for k, v in keywords.items() if _CTX.get(k, "tensor") == "tensor"]
-    if name in OVERLOADED and len(positional) == 2:   # max(a, b): `b` is no axis here
-        operands = [v for _, v in positional]
-    kind = BY_NAME[name].operands
-    if kind == "broadcast":     # max(x) alone: one operand, nothing to unify
-        unify_broadcast([shape_of(v) for v in operands])
-    elif kind == "matmul" and len(operands) == 2:
-        unify_matmul(shape_of(operands[0]), shape_of(operands[1]))
-    elif kind in ("concat", "stack"):
-        xs = dict(positional).get("xs", keywords.get("xs"))
-        axis = dict(positional).get("axis", keywords.get("axis", 0))
-        if isinstance(xs, (tuple, list)):
-            unify_except([shape_of(v) for v in xs], None if name == "stack" else axis)
+    return _built(span, lambda op, ck: ck.call(
+        name, [op.arg(v, _CTX.get(p, "tensor")) for p, v in positional],
+        [(k, op.arg(v, _CTX.get(k, "tensor")), span) for k, v in keywords.items()], span))
 
 
 def _builtin(name):
@@ -560,8 +510,7 @@ def grad(cost, wrt):
     single = not isinstance(wrt, (list, tuple))
     wrts = [wrt] if single else list(wrt)
     if not isinstance(cost, VariableBase):
-        lo = Lowerer(span)
-        cost = _wrap(lo, lo.expr(lo.lift(cost)))
+        cost = _variable(cost, span)
     for w in wrts:
         if not isinstance(w, VariableBase):
             fail("E0406", f"`grad` differentiates with respect to variables, got {type(w).__name__}",
@@ -608,8 +557,7 @@ def _listed(value) -> list:
 def _variable(value, span) -> "Variable":
     if isinstance(value, VariableBase):
         return value
-    lo = Lowerer(span)
-    return _wrap(lo, lo.expr(lo.lift(value)))
+    return _built(span, lambda op, ck: op.operand(value))
 
 
 def _scan_length(seqs, n_steps, span):
@@ -742,13 +690,8 @@ def ifelse(cond, a, b) -> "Variable":
     span = user_span()
     with transaction():
         cond, a, b = (_variable(v, span) for v in (cond, a, b))
-        unify_exact(a.type.shape, b.type.shape)
-        lo = Lowerer(span)
-        checked = _wrap(lo, lo.expr(A.Call(A.Name("ifelse", span), (lo.lift(cond), lo.lift(a),
-                                                                      lo.lift(b)), (), span)))
-        with errors(span):
-            node = loops.lazy_select(cond.node, a.node, b.node, set(), span)
-    return Variable(node, checked._leaves)
+        unify_exact(a.type.shape, b.type.shape)     # the two sides have one type
+        return _call("ifelse", (cond, a, b), {})
 
 
 def switch(cond, a, b) -> "Variable":

@@ -1,16 +1,17 @@
 """Plumbing of the tensor API (dsl/tensor.py): where the user is, errors,
 fresh size variables and their unification, and lowering through the checker.
 
-Every graph the tensor API builds goes through the same `BodyChecker` code
-the `.sym` front end uses: a call such as `dsl.sum(x, axis=1)` becomes the
-AST of `sum(_v0, axis=1)` with `_v0` bound to x's node, so typing, weak
-literals, axis normalisation and diagnostics are those of `.sym`. The span of
-every node (and of every diagnostic) is the user's Python line.
+Every graph the tensor API builds goes through the builder the `.sym`
+checker's AST walker calls (`BodyChecker.binary`, `.unary`, `.index`,
+`.call`): `dsl.sum(x, axis=1)` is `call("sum", [x's node], [("axis", 1)])`,
+so typing, weak literals, axis normalisation and diagnostics are those of
+`.sym`. The span of every node (and of every diagnostic) is the user's
+Python line.
 
 Fresh sizes. `dsl.vector()` has the type f32[n1] with a *fresh* size `n1`.
-When two dimensions meet in an elementwise op, a matmul, a concat, an index
-pair or an update, and one of them is a fresh size, the fresh size is bound
-to the other dimension (a global substitution, like Theano's types that are
+When two dimensions meet in an op the builder makes (an elementwise op, a
+matmul, a concat, index arrays, a reshape; see `meet`) or in an update, and
+one of them is a fresh size, the fresh size is bound to the other dimension (a global substitution, like Theano's types that are
 fixed once they meet). Nodes are immutable, so a Variable keeps the node it
 was built with and `resolve` rebuilds that graph under the current
 substitution, memoised per substitution generation. Named sizes (from
@@ -31,10 +32,13 @@ import numpy as np
 
 from . import ast as A
 from .build import apply
-from .checker import BodyChecker, Globals, substitute
+from .checker import BodyChecker, Globals, WeakTensor, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
 from .indexing import size_index
 from .ir import Body, Node
+from .literals import literal_overflow
+from .ops import ELEMENTWISE, Op
+from .scope import Given, GivenList, Ident, Weak
 from .types import DTYPES, FROM_NUMPY, NotDivisible, Size, TensorType, TupleType, dim_floordiv, dim_prod
 
 # ---- where the user is ----------------------------------------------------
@@ -423,30 +427,59 @@ def dtype_name(dtype, span) -> str:
 _HOST_DEF = A.Def(A.Name("<python>"), (), A.TensorTypeExpr("f32", ()), ())
 
 
-class Lowerer:
-    """One user-level operation: its operands bound to names, then an AST
-    checked by a BodyChecker exactly as the `.sym` checker would."""
+class GraphChecker(BodyChecker):
+    """The checker's builder as the tensor API drives it. Where an op makes
+    two dimensions meet and one is a fresh size, the size is bound first
+    (see `meet`); the op is then typed on its inputs under the new sizes."""
+
+    def apply(self, op, inputs, span, type=None, **attrs) -> Node:
+        meet(op, [getattr(i.type, "shape", None) for i in inputs], type, attrs)
+        inputs = [resolve(i) for i in inputs]
+        return super().apply(op, inputs, span, None if type is None else subst_type(type), **attrs)
+
+
+def meet(op, shapes, type, attrs) -> None:
+    """The dimensions an op makes equal: elementwise operands (broadcast),
+    a matmul's inner pair, a concat's other axes, index arrays, and a
+    reshape's element count."""
+    if op in ELEMENTWISE:
+        unify_broadcast(shapes)
+    elif op == Op.MATMUL and len(shapes) == 2:
+        unify_matmul(*shapes)
+    elif op == Op.CONCAT:
+        unify_except(shapes, attrs["axis"])
+    elif op == Op.GATHER:
+        unify_broadcast(shapes[1:])
+    elif op == Op.RESHAPE:
+        unify_reshape(shapes[0], type.shape)
+
+
+class Operation:
+    """One user-level operation: its Python arguments given, already
+    evaluated, to the checker's builder (`BodyChecker.binary`, `.call`,
+    `.index`), which types it exactly as the `.sym` checker would."""
 
     def __init__(self, span: Span | None):
         self.span = span
-        self.locals: dict[str, Node] = {}
-        self.sizes: dict[str, object] = {}
         self.leaves: set = set()
+        self.checker = GraphChecker(Globals({}, {}, {}, warn), _HOST_DEF, {}, {}, (), False)
 
-    def name(self, node: Node) -> A.Name:
-        name = f"_v{len(self.locals)}"
-        self.locals[name] = node
-        return A.Name(name, self.span)
+    def node(self, build, dtype: str | None = None) -> Node:
+        """build(operation, checker) -> a value, as a node, with every error
+        located at the user."""
+        with errors(self.span):
+            return self.checker.tensor(build(self, self.checker), self.span, dtype)
 
-    def size(self, dim) -> A.Name:
-        name = f"_s{len(self.sizes)}"
-        self.sizes[name] = dim
-        return A.Name(name, self.span)
+    def arg(self, value, ctx: str = "tensor") -> Given:
+        """A Python value as an argument of the builder. ctx: "tensor" (an
+        operand), "tensors" (a tuple of operands), "static" (axis, keepdims,
+        dtype, a literal), "shape" (a shape or a size), "text" (a string)."""
+        return Given(self.lift(value, ctx), self.span)
 
-    def lift(self, value, ctx: str = "tensor"):
-        """A Python value as an AST expression. ctx: "tensor" (an operand),
-        "tensors" (a tuple of operands), "static" (axis, keepdims, dtype, a
-        literal), "shape" (a shape or a size), "text" (a string argument)."""
+    def operand(self, value):
+        return self.arg(value).evaluate(self.checker)
+
+    def lift(self, value, ctx: str):
         span = self.span
         if isinstance(value, VariableBase):
             self.leaves |= value._leaves
@@ -454,45 +487,40 @@ class Lowerer:
             if ctx in ("static", "shape"):
                 dim = static_dim(node)
                 if isinstance(dim, int):
-                    return A.Num(dim, span)
+                    return Weak(dim, span)
                 if dim is not None:
-                    return self.size(dim)
+                    return dim
                 if ctx == "shape":
                     fail("E0214", f"a shape must be known before the function runs, but this "
                          f"{node.type} value is computed from data", span,
                          "use integers and sizes of inputs (`x.shape[0]`)")
-            return self.name(node)
+            return node
         if isinstance(value, (bool, np.bool_)) and (ctx != "tensor" or isinstance(value, bool)):
-            return A.Bool(bool(value), span)
+            return Weak(bool(value), span)
         if isinstance(value, (int, float)) and not isinstance(value, np.generic):
-            return A.Num(value, span)
+            number = Weak(value, span)
+            literal_overflow(number)
+            return number
         if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and ctx != "tensor"
                                              and value.ndim == 0):
             if ctx != "tensor":
                 return self.lift(value.item(), ctx)
-            return self.name(const_node(value, span))
+            return const_node(value, span)
         if isinstance(value, np.ndarray):
-            return self.name(const_node(value, span))
+            return const_node(value, span)
         if isinstance(value, str) and ctx == "text":     # mode="full"
-            return A.Str(value, span)
+            return value
         if isinstance(value, str) and ctx == "static":
-            return A.Name(dtype_name(value, span), span)
+            return Ident(dtype_name(value, span))
         if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
-            return A.Name(dtype_name(value, span), span)
+            return Ident(dtype_name(value, span))
         if isinstance(value, (tuple, list)):
-            if ctx == "tensor":
-                return A.ListExpr(tuple(self.lift(x, ctx) for x in value), span)
-            return A.TupleExpr(tuple(self.lift(x, "tensor" if ctx == "tensors" else ctx)
-                                     for x in value), span)
+            if ctx == "tensor":         # a list literal, weak like the numbers in it
+                return WeakTensor(self.rows(value))
+            return tuple(self.lift(x, "tensor" if ctx == "tensors" else ctx) for x in value)
         fail("E0215", f"cannot use {describe(value)} in a tensor expression", span,
              "use a dsl variable, a number or a numpy array")
 
-    def run(self, build):
-        """build(checker) -> Node, with every error located at the user."""
-        env = Globals({}, {}, {}, warn)
-        ck = BodyChecker(env, _HOST_DEF, dict(self.sizes), dict(self.locals), (), False)
-        with errors(self.span):
-            return build(ck)
-
-    def expr(self, e) -> Node:
-        return self.run(lambda ck: ck.tensor(ck.expr(e), self.span))
+    def rows(self, value) -> GivenList:
+        return GivenList(tuple(self.rows(x) if isinstance(x, (tuple, list)) else self.arg(x)
+                               for x in value), self.span)

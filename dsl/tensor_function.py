@@ -36,7 +36,7 @@ from .ir import Function, toposort
 from .checker import advance, check_update
 from .rewrites import run_pipeline
 from .scope import did_you_mean
-from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
+from .tensor_core import (LEAF_NAMES, Operation, VariableBase, errors, fail, located, shape_of,
                           transaction, unify_exact, user_span)
 from .types import NUMPY_DTYPE, Size
 from semantics import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
@@ -164,20 +164,20 @@ def is_shared(v) -> bool:
 
 
 def _constant(value, span):
-    lo = Lowerer(span)
-    return VariableBase(lo.expr(lo.lift(value)), lo.leaves)
+    op = Operation(span)
+    node = op.node(lambda op, ck: op.operand(value))
+    return VariableBase(node, op.leaves)
 
 
 def _update_value(target, value, span):
     """The new value as a graph of exactly the shared's type (E0502)."""
     want = target._node.type
     unify_exact(shape_of(value), want.shape)
-    lo = Lowerer(span)
-    ast = lo.lift(value)
-    node = lo.run(lambda ck: ck.tensor(ck.expr(ast), span, want.dtype))
+    op = Operation(span)
+    node = op.node(lambda op, ck: op.operand(value), want.dtype)
     with errors(span):
         check_update(target.name, want, node, span)
-    return VariableBase(node, lo.leaves)
+    return VariableBase(node, op.leaves)
 
 
 def _stream_advances(values, updated) -> list:
