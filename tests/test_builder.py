@@ -72,3 +72,54 @@ def test_the_tensor_api_builds_no_syntax():
     v = dsl.vector("v")
     out = dsl.sum(v * np.arange(3, dtype=F32), axis=0)
     assert "_v0" not in repr(out.node) and float(out.eval({v: np.ones(3, F32)})) == 3.0
+
+
+# ---- one size environment per program ------------------------------------------------
+def raises(code, fn):
+    try:
+        fn()
+    except dsl.SymError as err:
+        assert err.diagnostics[0].code == code, str(err)
+        return err
+    raise AssertionError(f"no {code}")
+
+
+def test_each_graph_has_its_own_sizes():
+    with dsl.graph():
+        a = dsl.vector("a")
+        first = str(a.type)
+        a + np.ones(3, F32)                 # binds a's size in this program only
+    with dsl.graph():
+        b = dsl.vector("b")
+        assert str(b.type) == first         # numbered from n1 again
+        b + np.ones(5, F32)
+    assert str(a.type) == "f32[3]" and str(b.type) == "f32[5]"
+
+
+def test_variables_of_two_graphs_do_not_mix():
+    with dsl.graph():
+        a = dsl.vector("a")
+    with dsl.graph():
+        b = dsl.vector("b")
+        err = raises("E1005", lambda: a + b)
+        assert "`b` belongs to another program" in str(err) and "dsl.graph()" in str(err)
+        raises("E1005", lambda: dsl.function([a, b], a))
+
+
+def test_shared_values_and_fixed_shapes_belong_to_every_graph():
+    W = dsl.shared(np.ones((3, 2), F32), name="W")
+    s = dsl.scalar("s")
+    with dsl.graph():
+        x = dsl.matrix("x")
+        y = (x @ W) * s
+        assert x.type.shape[1] == 3
+        f = dsl.function([x, s], y, backend="numpy")
+        np.testing.assert_array_equal(f(np.ones((4, 3), F32), 2.0), np.full((4, 2), 6, F32))
+
+
+def test_a_failed_operation_in_a_graph_binds_nothing():
+    with dsl.graph():
+        v = dsl.vector("v")
+        before = v.type
+        raises("E0205", lambda: v + np.ones(3))    # f64: refused after meeting v's size
+        assert v.type == before
