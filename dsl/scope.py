@@ -110,6 +110,7 @@ class Given:
         return self.value if isinstance(self.value, str) else None
 
     def elements(self, kinds=("tuple",)):
+        """A Python tuple or list (lifted to a tuple) is either kind."""
         if isinstance(self.value, tuple):
             return tuple(Given(x, self.span) for x in self.value)
         return None

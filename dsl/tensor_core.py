@@ -384,8 +384,7 @@ def joined(found: SizeEnv | None, v, span) -> SizeEnv | None:
 
 def static_dim(value):
     """The dimension a Variable of sizes and constants stands for, or None."""
-    env = value._sizes or current_sizes()
-    return env.static_dim(value.node)
+    return size_index(value.node) if value._sizes is None else value._sizes.static_dim(value.node)
 
 
 # ---- values the user passes ------------------------------------------------
@@ -489,11 +488,11 @@ class Operation:
     evaluated, to the checker's builder (`BodyChecker.binary`, `.call`,
     `.index`), which types it exactly as the `.sym` checker would."""
 
-    def __init__(self, span: Span | None, sizes: SizeEnv | None = None):
+    def __init__(self, span: Span | None):
         self.span = span
         self.leaves: set = set()
-        self.sizes = sizes      # its program's sizes: those of the variables it reads
-        self.saved = None if sizes is None else sizes.snapshot()
+        self.sizes: SizeEnv | None = None   # its program's: those of the variables it reads
+        self.saved = None                   # their bindings before it began
         self.checker = GraphChecker(self)
 
     def node(self, build, dtype: str | None = None) -> Node:
