@@ -29,9 +29,9 @@ import numpy as np
 from . import autodiff
 from .api import describe
 from .build import apply
+from .checker import BINOPS
 from .literals import check_literal_range
 from .registry import SIGS
-from .checker import BINOPS
 from .scope import Given, Ident, SliceItem, Weak
 from .tensor_core import (LEAF_NAMES, Operation, SymWarning, VariableBase, current_sizes,
                           dtype_name, errors, fail, graph, numpy_type, sizes_of, static_dim,
