@@ -591,6 +591,11 @@ def emit_random(k, n, ix):
     k.need("sym_rand_ud" if name == "sym_rand_nd" else name)
     seed = k.value(state, Ix(["0"], "0"))
     calls = k.value(state, Ix(["1"], "1"))
+    element = f"(ulong)({ix.flat_in(n.type.shape)})"
+    if n.attr("from_row"):      # a rank's rows: elements from its first row's on
+        *params, row = params
+        row_size = prod_c(n.type.shape[1:])
+        element = f"({element} + (ulong)({k.value(row, Ix([], '0'))}) * (ulong)({row_size}))"
     scalars = [k.value(p, Ix([], "0")) for p in params]
-    args = [seed, calls, f"{n.attr('draw')}u", f"(ulong)({ix.flat_in(n.type.shape)})", *scalars]
+    args = [seed, calls, f"{n.attr('draw')}u", element, *scalars]
     return f"{name}({', '.join(args)})"
