@@ -438,12 +438,17 @@ def scatter_loop(k, n, ix):
 
 # ---- reductions ------------------------------------------------------------------
 def acc_type(k: Kernel, n: Node, kind: str) -> str:
-    """Long f32 sums accumulate in double where the device has it (numpy's
-    pairwise sums are nearly exact; a long f32 loop drifts). Short ones
-    (written out, see Kernel.each) stay f32, which pocl can vectorise."""
+    return accumulator(k.ctx.options, n, kind)
+
+
+def accumulator(options, n: Node, kind: str) -> str:
+    """The C type n's reduction accumulates in. Long f32 sums accumulate in
+    double where the device has it (numpy's pairwise sums are nearly exact;
+    a long f32 loop drifts). Short ones (written out, see Kernel.each) stay
+    f32, which pocl can vectorise."""
     from .analysis import reduced_extent
     from .emit import UNROLL_MAX
-    if kind == "sum" and n.type.dtype == "f32" and k.ctx.options.f64_accumulate:
+    if kind == "sum" and n.type.dtype == "f32" and options.f64_accumulate:
         extent = reduced_extent(n) if n.op not in ROWS else None
         if extent is None or extent > UNROLL_MAX:
             return "double"
