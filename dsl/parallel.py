@@ -246,18 +246,15 @@ def plan_def(fn: Function, gradients: dict[int, GradInfo]) -> Plan:
                     why_whole="no parameter starts with a size variable: every rank runs it whole")
     out_kinds = kinds(fn.outputs, batch, sliced)
     outputs = tuple(combine_kind(out_kinds[id(o)]) for o in fn.outputs)
+    if "other" in outputs and only_streams_advance(fn):
+        bad = culprit(fn.outputs, out_kinds)
+        return Plan(fn.name, (), batch, fn, None, whole=True,
+                    why_whole="a returned value mixes the rows of the minibatch"
+                    + (f" (line {bad.span.line})" if bad is not None and bad.span else "")
+                    + ": every rank runs it on the whole minibatch")
     if not fn.updates:
-        if "other" in outputs:
-            bad = culprit(fn.outputs, out_kinds)
-            return Plan(fn.name, (), batch, fn, None, whole=True,
-                        why_whole="a returned value mixes the rows of the minibatch"
-                        + (f" (line {bad.span.line})" if bad is not None and bad.span else "")
-                        + ": every rank runs it on the whole minibatch")
-        refuse_unsplit_draws(fn, fn.outputs, batch)
         compute, outputs, means = sums_for_means(fn, outputs, out_kinds)
-        compute, first_row = split_draws(compute, batch, {p.attr("name") for p in fn.params})
-        return Plan(fn.name, sliced, batch, compute, None, outputs=outputs, reduced_means=means,
-                    first_row=first_row)
+        return Plan(fn.name, sliced, batch, compute, None, outputs=outputs, reduced_means=means)
     refuse_unsplit_draws(fn, list(fn.outputs) + [v for _, v in fn.updates], batch)
     used = gradients_in_updates(fn, gradients)
     reduced, grad_nodes = [], []
@@ -276,6 +273,13 @@ def plan_def(fn: Function, gradients: dict[int, GradInfo]) -> Plan:
     compute, first_row = split_draws(compute, batch, taken)
     return Plan(fn.name, sliced, batch, compute, apply_fn, tuple(reduced), outputs,
                 apply_args=apply_args, first_row=first_row)
+
+
+def only_streams_advance(fn: Function) -> bool:
+    """No update but the advance of a stream the def draws from (a def
+    that draws has one): run whole, every rank draws the same numbers."""
+    drawn = {n.inputs[0].attr("name") for n in walk(fn.roots) if n.op == Op.RANDOM}
+    return all(name in drawn for name, _ in fn.updates)
 
 
 def draws_by_rows(n: Node, batch: str) -> bool | None:

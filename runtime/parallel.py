@@ -176,8 +176,8 @@ class DataParallel:
         sizes = interp.bind(fn, name, arrays, arg_spans, span)
         rows, k = sizes[c.plan.batch], self.world.size
         if rows % k:
-            if c.apply is None:
-                return None         # nothing to keep equal: run it whole
+            if not c.plan.grads:
+                return None         # nothing to reduce: run it whole, alike on every rank
             raise error("E1405", f"`{name}` is called with {rows} rows "
                         f"(`{c.plan.batch}` = {rows}), which do not split into {k} equal slices",
                         span, f"use a minibatch size that is a multiple of {k} (the number of "

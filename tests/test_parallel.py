@@ -121,6 +121,10 @@ shared rng: stream = 99
 def masks(x: f32[n, 4]) -> i64[n, 4]:
     return integers(rng, (n, 4), 0, 1000) + i64(x * 0.0)
 
+def centred(x: f32[n, 4]) -> f32[n, 4]:
+    h = x * bernoulli(rng, x.shape, 0.5)
+    return h - mean(h, axis=0)
+
 def train(x: f32[n, 4], y: i32[n]) -> f32:
     h = x * bernoulli(rng, x.shape, 0.5) / 0.5 + normal(rng, (n, 4), std=0.01)
     cost = -mean(log_softmax(h @ W + 0.0 * sum(uniform(rng, (3,))))[arange(n), y])
@@ -135,6 +139,8 @@ for step in range(6):
 print("masks", masks(x[0:6]))
 masks(x[0:2])
 print("masks", masks(x[0:6]))
+print("odd rows", masks(x[0:5]))
+print("centred", sum(centred(x) ** 2.0))
 print("rng", rng)
 """
 
@@ -150,6 +156,8 @@ def test_draws_by_rows_start_at_the_ranks_first_row():
     # the stream advances in the apply part, the same on every rank
     assert [name for name, _ in p.apply.updates] == ["W", "rng"]
     assert plans(DROPOUT)["masks"].first_row == "first_row"
+    # a value that mixes the rows: every rank runs it whole, draws and advance alike
+    assert plans(DROPOUT)["centred"].whole
     assert plans(TINY)["train"].first_row == ""
 
 
@@ -214,14 +222,15 @@ def test_two_ranks_print_the_one_process_figures_once(tmp_path):
 def test_two_ranks_draw_the_one_process_numbers(tmp_path, backend):
     """Dropout on 2 ranks: each rank draws the one-process numbers of its
     rows (the masks gathered are equal to the bit), the streams advance
-    alike, and the run prints the one-process figures."""
+    alike, and the run prints the one-process figures. A drawing def run
+    whole (5 rows, or a value that mixes rows) draws the same numbers too."""
     path = tiny(tmp_path, DROPOUT)
     one = sym_run(str(path), "--backend", "numpy")
     assert one.returncode == 0, one.stderr
     two = sym_run(str(path), "--backend", backend, "--ranks", "2", "-v")
     assert two.returncode == 0, two.stderr
     assert two.stdout == one.stdout
-    assert "rng [99  9]" in two.stdout      # 6 + 3 calls; compared on every rank at the end
+    assert "rng [99 11]" in two.stdout      # 6 + 5 calls; compared on every rank at the end
     assert "bit-identical on all 2 ranks" in two.stderr
 
 
