@@ -355,8 +355,9 @@ def test_mnist_logreg_one_epoch_on_two_ranks_prints_the_one_process_figures():
     assert "bit-identical on all 2 ranks" in two.stderr
 
 
-def test_a_run_time_error_on_ranks_has_the_same_text_on_both_backends(backend):
-    golden = ROOT / "tests" / "errors" / "runtime" / "mpi_rows_not_divisible.sym"
+@pytest.mark.parametrize("name", ["mpi_rows_not_divisible", "c_mpi_draw_rows_not_first"])
+def test_a_run_time_error_on_ranks_has_the_same_text_on_both_backends(backend, name):
+    golden = ROOT / "tests" / "errors" / "runtime" / f"{name}.sym"
     done = sym_run(str(golden.relative_to(ROOT)), "--backend", backend, "--no-progress",
                    "--ranks", "2")
     assert done.returncode == 1
