@@ -632,3 +632,53 @@ def test_a_loop_element_used_as_an_index_on_opencl():
                     non_sequences=[x ** 2, x])
     f = dsl.function([x], J, backend="opencl")
     np.testing.assert_allclose(f(np.array([1.0, 2.0])), [[2.0, 0.0], [0.0, 4.0]])
+
+
+RUN_TIME_STACKS = """
+def doubling_sum(x: f64[n], k: i32) -> f64[n]:
+    hs = []
+    for i in range(k):
+        x = x * 2.0
+        hs.append(x)
+    return sum(hs, axis=0)
+
+def last_and_loss(x: f64[n], k: i32) -> (f64[n], f64):
+    hs = []
+    for i in range(k):
+        x = sin(x) * 1.5
+        hs.append(x)
+    return hs[k - 1], sum(hs * hs)
+"""
+
+
+def numpy_doublings(x, k):
+    return np.stack([x * 2.0 ** (i + 1) for i in range(k)]) if k else np.zeros((0,) + x.shape)
+
+
+@pytest.mark.parametrize("k", [0, 1, 4])
+def test_a_run_time_count_loop_collects_a_stack_of_that_length(k):
+    fn = compiled(RUN_TIME_STACKS, "doubling_sum")
+    x = np.array([1.0, -2.0, 0.5])
+    (got,) = run(fn.outputs, {"x": x, "k": np.int32(k)}, {"n": 3})
+    np.testing.assert_allclose(got, numpy_doublings(x, k).sum(axis=0))
+
+
+def test_the_gradient_through_a_run_time_count_stack_matches_finite_differences():
+    fn = compiled(RUN_TIME_STACKS, "last_and_loss")
+    cost = Function("loss", fn.params, (fn.outputs[1],))
+    check_grads(cost, {"x": np.array([0.3, -1.2, 2.0]), "k": np.int32(3)}, {"n": 3}, wrt=["x"])
+
+
+def test_a_run_time_count_stack_on_opencl_is_numpys():
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    prog = check_source(RUN_TIME_STACKS.replace("f64", "f32"), "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    x = np.array([0.3, -1.2, 2.0], np.float32)
+    for k in (0, 3):
+        for name in ("doubling_sum", "last_and_loss") if k else ("doubling_sum",):
+            want = NumpyExecutor(prog.shareds).call(fns[name], [x, np.int32(k)], {"n": 3})
+            got = OpenCLExecutor(prog.shareds).call(fns[name], [x, np.int32(k)], {"n": 3})
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
