@@ -9,7 +9,7 @@ thread: measured on 2 loaded cores, 0.2-0.4 ms on one thread against
 matrix therefore runs on one thread; a larger one keeps BLAS's own count.
 The count set is the calling thread's own (OpenBLAS's
 openblas_set_num_threads_local), so other threads are never affected; where
-numpy's BLAS has no such function nothing changes. One thread or several
+no OpenBLAS in the process has that function nothing changes. One thread or several
 give the same values for a product this small (OpenBLAS splits the rows and
 columns among threads, never the sum).
 """
@@ -22,25 +22,27 @@ import numpy as np
 SMALL_PRODUCT = 2**24       # multiply-adds per matrix: about 1-2 ms on one core
 
 
-def _thread_local_setter():
-    """OpenBLAS's openblas_set_num_threads_local (it returns the previous
-    count) from the library numpy loaded, or None."""
+def _thread_local_setters() -> list:
+    """openblas_set_num_threads_local (it returns the previous count) of
+    every OpenBLAS in the process: numpy's, and any other a library such as
+    torch brought (which one numpy calls is not known by name)."""
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
     except OSError:
-        return None
+        return []
+    setters = []
     for path in sorted(paths):
         try:
             setter = ctypes.CDLL(path).openblas_set_num_threads_local
         except (OSError, AttributeError):
             continue
         setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
-        return setter
-    return None
+        setters.append(setter)
+    return setters
 
 
-set_local_threads = _thread_local_setter()
+set_local_threads = _thread_local_setters()
 
 
 def multiply_adds(a: np.ndarray, b: np.ndarray) -> int:
@@ -51,10 +53,11 @@ def multiply_adds(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if set_local_threads is None or multiply_adds(a, b) >= SMALL_PRODUCT:
+    if not set_local_threads or multiply_adds(a, b) >= SMALL_PRODUCT:
         return np.matmul(a, b)
-    previous = set_local_threads(1)
+    previous = [setter(1) for setter in set_local_threads]
     try:
         return np.matmul(a, b)
     finally:
-        set_local_threads(previous)
+        for setter, count in zip(set_local_threads, previous):
+            setter(count)
