@@ -9,9 +9,10 @@ thread: measured on 2 loaded cores, 0.2-0.4 ms on one thread against
 matrix therefore runs on one thread; a larger one keeps BLAS's own count.
 The count set is the calling thread's own (OpenBLAS's
 openblas_set_num_threads_local), so other threads are never affected; where
-no OpenBLAS in the process has that function nothing changes. One thread or several
-give the same values for a product this small (OpenBLAS splits the rows and
-columns among threads, never the sum).
+no OpenBLAS in the process has that function nothing changes. A product's
+count depends only on its size, never on the machine's load; for the LSTM's
+products one thread gives the values two gave (tests/test_blas.py), but a
+larger product's values can depend on the count.
 """
 from __future__ import annotations
 
