@@ -5,13 +5,19 @@ OpenCL, sym numpy, hand-written numpy and PyTorch CPU `nn.LSTM`.
     SYM_DATA=../shared/data .venv/bin/python bench/mnist_lstm.py [--minibatches 20]
     (PyTorch rows need torch: run with a python that has it, e.g. /work/torchvenv)
 
-Each row first runs 2 untimed minibatches (compiling), then times
-`--minibatches` of them and reports ms per minibatch and the epoch time
-that makes (x 500). A row that cannot run prints `unavailable: reason`.
+Each row first runs 2 untimed minibatches (compiling); then the rows take
+turns, one minibatch each per round for `--minibatches` rounds, so a
+change in the machine's load reaches every row alike. Each row reports
+the median ms per minibatch, the epoch that makes (x 500), the ratio to
+the PyTorch row, and the median CPU ms per minibatch (all threads of the
+process: under load this is the steadier figure). A row that cannot run
+prints `unavailable: reason`.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -109,26 +115,43 @@ def torch_row():
     return step
 
 
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minibatches", type=int, default=20)
     a = ap.parse_args()
     from runtime.data.mnist import mnist
     data = minibatches(mnist(), a.minibatches + 2)
-    rows = [("sym opencl", lambda: sym_row("opencl")), ("sym numpy", lambda: sym_row("numpy")),
-            ("numpy hand-written", HandLSTM), ("PyTorch CPU nn.LSTM", torch_row)]
-    print(f"{'row':22} {'ms/minibatch':>13} {'s/epoch':>9}  first cost")
-    for name, make in rows:
+    makers = [("sym opencl", lambda: sym_row("opencl")), ("sym numpy", lambda: sym_row("numpy")),
+              ("numpy hand-written", HandLSTM), ("PyTorch CPU nn.LSTM", torch_row)]
+    rows = {}
+    for name, make in makers:
         try:
             step = make()
             first = [step(x, y) for x, y in data[:2]]
-            start = time.perf_counter()
-            for x, y in data[2:]:
-                step(x, y)
-            ms = (time.perf_counter() - start) / a.minibatches * 1e3
-            print(f"{name:22} {ms:13.1f} {ms * BATCHES_PER_EPOCH / 1e3:9.1f}  {first[0]:.4f}", flush=True)
+            rows[name] = (step, first[0], [], [])
         except Exception as e:          # a missing backend or torch: say so, go on
-            print(f"{name:22} unavailable: {type(e).__name__}: {str(e).splitlines()[0][:80]}", flush=True)
+            print(f"{name:22} unavailable: {type(e).__name__}: {str(e).splitlines()[0][:80]}",
+                  flush=True)
+    for x, y in data[2:]:
+        for step, _, walls, cpus in rows.values():
+            wall, cpu = time.perf_counter(), cpu_seconds()
+            step(x, y)
+            walls.append(time.perf_counter() - wall)
+            cpus.append(cpu_seconds() - cpu)
+    medians = {name: statistics.median(r[2]) * 1e3 for name, r in rows.items()}
+    torch_ms = medians.get("PyTorch CPU nn.LSTM")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'row':22} {'ms/minibatch':>13} {'s/epoch':>9} {'x PyTorch':>10} {'cpu ms':>8}  first cost")
+    for name, (_, first, _, cpus) in rows.items():
+        ms = medians[name]
+        ratio = f"{ms / torch_ms:10.2f}" if torch_ms else f"{'-':>10}"
+        print(f"{name:22} {ms:13.1f} {ms * BATCHES_PER_EPOCH / 1e3:9.1f} {ratio} "
+              f"{statistics.median(cpus) * 1e3:8.1f}  {first:.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,8 @@ from __future__ import annotations
 from .build import apply, const
 from .diagnostics import error
 from .ir import Body, Node, node, toposort
-from .ops import ARG_REDUCE, COMPARE, LEAVES, LOGIC, Op
-from .types import TensorType, TupleType, dim_add, dim_prod
+from .ops import ARG_REDUCE, COMPARE, LEAVES, LOGIC, VIEWS, Op
+from .types import Size, TensorType, TupleType, dim_add, dim_prod
 
 # ops whose inputs get no gradient: piecewise constant, integer-valued,
 # boolean, or leaves
@@ -345,12 +345,13 @@ def vjp_item(y, g):
 
 def vjp_loop(y, g: dict):
     """Reverse mode through a loop. The forward loop is run again stacking
-    the carried values each step starts from (O(steps x carries) memory;
-    the rewrite `merge-loop` makes it the same loop as the original); the
-    backward loop runs the steps in reverse, recomputing each step's body
-    from its saved carries and applying the body's VJP. It carries the
-    cotangents of the carries and accumulates those of the invariants;
-    it stacks those of the sequences."""
+    the carried values each step starts from and every value of a step the
+    body's VJP reads (`saved_values`; O(steps) memory: the carries and
+    those values, once per step; the rewrite `merge-loop` makes it the
+    same loop as the original); the backward loop runs the steps in
+    reverse, applying the body's VJP to the saved values, so it recomputes
+    no step. It carries the cotangents of the carries and accumulates those
+    of the invariants; it stacks those of the sequences."""
     body, nc, ns = y.attr("body"), y.attr("carries"), y.attr("sequences")
     counted, ny = y.attr("counted"), y.attr("stacks")
     b = B(y)
@@ -359,11 +360,7 @@ def vjp_loop(y, g: dict):
     inits, seqs, invs = ins[:nc], ins[nc:nc + ns], ins[nc + ns:]
     step, cps = body.params[0], body.params[1:1 + nc]
     eps, vps = body.params[1 + nc:1 + nc + ns], body.params[1 + nc + ns:]
-    # 1. the forward loop again, saving the carries each step starts from
-    saved_loop = apply(Op.LOOP, y.inputs, y.span, **dict(y.attrs, body=Body(body.params, body.roots + cps),
-                                                       stacks=ny + nc))
-    saved = [b.item(saved_loop, index=nc + ny + k) for k in range(nc)]
-    # 2. the backward body: cotangents of the step's inputs from those of its results
+    # 1. the backward body: cotangents of the step's inputs from those of its results
     taken = {p.attr("name") for p in body.params}
 
     def fresh(base, t):
@@ -381,17 +378,27 @@ def vjp_loop(y, g: dict):
     seeds = [gc[k] for k in fc] + [gy[j] for j in fy]
     wrts = [cps[k] for k in fc] + [vps[k] for k in fv] + [eps[k] for k in fs]
     cts = backprop_many(roots, seeds, wrts) if roots else [zeros_like(b, w) for w in wrts]
+    # 2. the forward loop again, stacking the carries each step starts from
+    # and the step's values the VJP reads, which the backward body takes as
+    # elements of sequences instead of computing them again
+    kept = saved_values(body, cts, y)
+    kept_params = [fresh(f"#saved{k}", v.type) for k, v in enumerate(kept)]
+    cts = replace_nodes(cts, dict(zip(kept, kept_params)))
+    saved_loop = apply(Op.LOOP, y.inputs, y.span,
+                       **dict(y.attrs, body=Body(body.params, body.roots + cps + tuple(kept)),
+                              stacks=ny + nc + len(kept)))
+    saved = [b.item(saved_loop, index=nc + ny + k) for k in range(nc + len(kept))]
     new_gc, dv, ge = cts[:len(fc)], cts[len(fc):len(fc) + len(fv)], cts[len(fc) + len(fv):]
     new_gv = [b.add(gv[k], d) for k, d in zip(fv, dv)]
     bparams = ((step,) + tuple(gc[k] for k in fc) + tuple(gv[k] for k in fv) + tuple(cps)
-               + tuple(eps) + tuple(gy[j] for j in fy) + tuple(vps))
+               + tuple(kept_params) + tuple(eps) + tuple(gy[j] for j in fy) + tuple(vps))
     back_body = Body(bparams, tuple(new_gc) + tuple(new_gv) + tuple(ge))
     # 3. the backward loop over the same steps, last to first
     g_final = [g[k] if k in g else zeros_like(b, inits[k]) for k in fc]
     g_inv = [zeros_like(b, invs[k]) for k in fv]
     back = apply(Op.LOOP, count + g_final + g_inv + saved + list(seqs) + [g[nc + j] for j in fy]
                  + list(invs), y.span, body=back_body, carries=len(fc) + len(fv),
-                 sequences=nc + ns + len(fy), length=y.attr("length"), counted=counted,
+                 sequences=nc + len(kept) + ns + len(fy), length=y.attr("length"), counted=counted,
                  reverse=not y.attr("reverse"), stacks=len(fs))
     out = [None] * len(y.inputs)
     for i, k in enumerate(fc):
@@ -401,6 +408,57 @@ def vjp_loop(y, g: dict):
     for i, k in enumerate(fs):
         out[counted + nc + k] = b.item(back, index=len(fc) + len(fv) + i)
     return tuple(out)
+
+
+def saved_values(body: Body, cts: list, loop: Node) -> list:
+    """The values of a step that the VJP graph `cts` reads and that change
+    from step to step: every node of the forward body (not a param) that
+    is a result of cts or an input of one of its own nodes. Values whose
+    shape has a size bound inside the body, and tuples, are computed again."""
+    forward = set(toposort(body.roots))
+    step_params = body.params[:1 + loop.attr("carries") + loop.attr("sequences")]
+    varying = set(step_params)
+    for n in toposort(body.roots):
+        if n.op != Op.PARAM and any(i in varying for i in n.inputs):
+            varying.add(n)
+    length = loop.attr("length")
+    known = {v for x in loop.inputs for v in x.type.size_vars()} \
+        | (length.variables() if isinstance(length, Size) else set())
+    read = [r for r in cts] + [i for n in toposort(cts) if n not in forward for i in n.inputs]
+    saved = [source_of(n, varying) for n in dict.fromkeys(read) if n in forward and n in varying]
+    return [n for n in dict.fromkeys(saved)
+            if n.op != Op.PARAM and isinstance(n.type, TensorType) and n.type.size_vars() <= known]
+
+
+# computed again in the backward body from the saved value they read, where
+# they fuse into its kernels: saving `z` once, not each gate's `z[:, a:b] + 1.0`
+CHEAP = frozenset(VIEWS + (Op.NEG, Op.CAST))
+WITH_A_CONSTANT = frozenset((Op.ADD, Op.SUB, Op.MUL))
+
+
+def source_of(n: Node, varying: set) -> Node:
+    """The value to save for n: n, or, while n is a view, a negation, a cast
+    or an add, sub or mul of one varying value and constants, that value."""
+    while n.op in CHEAP or n.op in WITH_A_CONSTANT:
+        moving = [i for i in n.inputs if i in varying]
+        if len(moving) != 1 or n.op in WITH_A_CONSTANT and any(
+                i.op != Op.CONST for i in n.inputs if i is not moving[0]):
+            break
+        n = moving[0]
+    return n
+
+
+def replace_nodes(roots: list, by: dict) -> list:
+    """roots with every node equal to a key of `by` replaced by its value."""
+    new: dict[int, Node] = {}
+    for n in toposort(roots):
+        if n in by:
+            new[id(n)] = by[n]
+        else:
+            inputs = tuple(new[id(i)] for i in n.inputs)
+            new[id(n)] = n if all(a is b for a, b in zip(inputs, n.inputs)) \
+                else Node(n.op, inputs, n.type, n.attrs, n.span)
+    return [new[id(r)] for r in roots]
 
 
 def vjp_cumsum(y, g):

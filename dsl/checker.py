@@ -291,6 +291,7 @@ class BodyChecker:
         out = []
         for v, t, e in zip(values, want, s.values if len(s.values) == len(want) else [s] * len(want)):
             node = self.tensor(v, e.span, t.dtype)
+            loops.refuse_run_time_size(node, f"`{self.d.name.id}`'s result", e.span)
             expect = TensorType(t.dtype, tuple(self.subst(d) for d in t.shape))
             if node.type != expect:
                 fail("E0204", f"`{self.d.name.id}` returns {node.type}, but its signature says {expect}",

@@ -42,7 +42,7 @@ class Collector:
 class LoopFrame:
     """What the checker knows while checking one loop's body."""
     header: A.For
-    counted: bool                  # a run-time count: nothing can be stacked
+    counted: bool                  # a run-time count: stacks have a `#steps` leading size
     set_at: dict = field(default_factory=dict)     # name -> span of its last assignment
     collectors: list = field(default_factory=list)
 
@@ -276,8 +276,29 @@ _counted = itertools.count(1)
 
 def run_time_size() -> Size:
     """The size of a loop whose count is known only when it runs: a
-    variable no user can name, bound by the loop (one per loop)."""
+    variable no user can name, bound by the loop (one per loop). It is the
+    leading size of what such a loop collects."""
     return Size.var(f"#steps{next(_counted)}")
+
+
+def refuse_run_time_size(value: Node, what: str, span, inner_only: bool = False) -> None:
+    """E1308 when `value` has a size bound by a loop with a run-time count:
+    as a def's result (a signature cannot name it), or, inner_only, as a
+    step's value to collect that a loop inside the body sized (each step
+    could have another size). A loop found in value's graph is one inside
+    the body: what comes from outside a body is its param."""
+    names = {v for v in value.type.size_vars() if v.startswith("#steps")}
+    loops = [n for n in toposort([value]) if n.op == "loop"
+             and isinstance(n.attr("length"), Size) and n.attr("length").single_var() in names]
+    if not names or inner_only and not loops:
+        return
+    why = ("a loop in this loop's body, so its steps could differ in shape" if inner_only
+           else "a loop, which a signature cannot name")
+    # the size's name (`#steps` and a number) is no name a user wrote: not shown
+    fail("E1308", f"{what} has a size that is the run-time count of {why}",
+         span, "reduce the stack first (`sum(hs, axis=0)`, `hs[k - 1]`), or loop over an "
+               "array or `range(n)` with a size n",
+         [Note("the loop with that count", loops[0].span)] if loops else [])
 
 
 def static_length(count: Node):
@@ -310,16 +331,12 @@ def append(ck, e: A.MethodCall) -> None:
         fail("E1303", f"`{c.name}.append(...)` must be directly in the body of a loop after `{c.name} = []`",
              e.span, "a collector collects one loop's steps: set it just before that loop",
              [Note(f"`{c.name}` is set here", c.span)])
-    if ck.loop.counted:
-        fail("E1308", f"`{c.name}` collects the steps of a loop whose count is known only at run time",
-             e.span, "the stack's leading size must be a size: loop over an array or `range(n)` "
-                     "with a size n; or carry the value instead of collecting it",
-             [Note("the loop", ck.loop.header.span)])
     if c.value is not None:
         fail("E1303", f"`{c.name}` is appended to twice in one step", e.span,
              "append once per step; collect the other value in another list",
              [Note("the first append", c.append_span)])
     c.value = ck.tensor(ck.expr(e.args[0]), e.args[0].span)
+    refuse_run_time_size(c.value, f"the value `{c.name}` collects", e.args[0].span, inner_only=True)
     c.append_span = e.span
     ck.loop.collectors.append(c)
 

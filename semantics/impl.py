@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from dsl.diagnostics import Diagnostic, Note, SymError, error
 from dsl.ir import Node
 from dsl.ops import Op, pool_out_dim
-from . import philox
+from . import blas, philox
 from dsl.types import (NUMPY_DTYPE, TensorType, TupleType, dim_eval, memory_bytes, too_large_message,
                        value_bytes)
 
@@ -270,7 +270,7 @@ def impl_one_hot(node, xs, env):
 
 # ---- linear algebra and shapes ---------------------------------------------
 def impl_matmul(node, xs, env):
-    return out(node, np.matmul(xs[0], xs[1]))
+    return out(node, blas.matmul(xs[0], xs[1]))
 
 
 def impl_transpose(node, xs, env):

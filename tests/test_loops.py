@@ -243,6 +243,22 @@ def test_the_gradient_runs_the_forward_loop_once_after_rewrites():
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+def test_the_backward_loop_reads_the_saved_step_values_and_recomputes_none():
+    fn = compiled(RNN, "rnn_loss")
+    params = [p for p in fn.params if p.attr("name") in ("Wx", "Wh")]
+    new, _ = run_pipeline(Function("f", fn.params, fn.outputs + tuple(grad(fn.outputs[0], params))))
+    forward, backward = sorted((n for n in walk(new.roots) if n.op == "loop"),
+                               key=lambda n: n.attr("reverse"))
+    back = walk(backward.attr("body").roots)
+    # tanh's VJP reads tanh's value, saved by the forward loop: not computed again
+    assert "tanh" not in [n.op for n in back]
+    # the products are the VJP's (for x, h, Wx and Wh), none of the forward step
+    # (the two bodies name their params alike, so equal nodes compute the same)
+    products = {n for n in walk(forward.attr("body").roots) if n.op == "matmul"}
+    assert len(products) == 2 and not products & set(back)
+    assert forward.attr("stacks") > 2       # hs, the carry h and the saved tanh
+
+
 # ---- OpenCL: the same values, the loop run as stages -----------------------------------
 TRAIN = """
 shared Wh: f32[4, 4] = normal(0.0, 0.3, 1)
@@ -302,6 +318,39 @@ def test_opencl_trains_through_a_loop_as_numpy_does():
     for k in (1, 4):
         got = backends[1].call(fns["power"], [A, np.int32(k)], {"m": 2})[0]
         np.testing.assert_allclose(np.asarray(got), np.linalg.matrix_power(A, k))
+
+
+STACKS = """
+def rnn(xs: f32[t, n, 3], Wx: f32[3, 4]) -> f32[t, n, 4]:
+    h = zeros((n, 4))
+    hs = []
+    for x in xs:
+        h = tanh(x @ Wx + h)
+        hs.append(h)
+    return hs
+"""
+
+
+def test_opencl_stacks_stay_on_the_device_and_a_held_stack_keeps_its_values(monkeypatch):
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    prog = check_source(STACKS, "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    reads = []
+    real_read = ex._read_into
+    monkeypatch.setattr(ex, "_read_into", lambda host, buf: reads.append(1) or real_read(host, buf))
+    r = np.random.default_rng(3)
+    args = [[r.normal(size=(5, 2, 3)).astype(np.float32), r.normal(size=(3, 4)).astype(np.float32)]
+            for _ in range(3)]
+    held = ex.call(fns["rnn"], args[0], {"t": 5, "n": 2})[0]
+    assert reads == []              # stacking read nothing back
+    ex.call(fns["rnn"], args[1], {"t": 5, "n": 2})      # dropped unread: its buffer is reused
+    last = ex.call(fns["rnn"], args[2], {"t": 5, "n": 2})[0]
+    for got, a in ((held, args[0]), (last, args[2])):
+        np.testing.assert_allclose(np.asarray(got), ref.call(fns["rnn"], a, {"t": 5, "n": 2})[0],
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_a_negative_count_is_the_same_error_on_opencl():
@@ -583,3 +632,53 @@ def test_a_loop_element_used_as_an_index_on_opencl():
                     non_sequences=[x ** 2, x])
     f = dsl.function([x], J, backend="opencl")
     np.testing.assert_allclose(f(np.array([1.0, 2.0])), [[2.0, 0.0], [0.0, 4.0]])
+
+
+RUN_TIME_STACKS = """
+def doubling_sum(x: f64[n], k: i32) -> f64[n]:
+    hs = []
+    for i in range(k):
+        x = x * 2.0
+        hs.append(x)
+    return sum(hs, axis=0)
+
+def last_and_loss(x: f64[n], k: i32) -> (f64[n], f64):
+    hs = []
+    for i in range(k):
+        x = sin(x) * 1.5
+        hs.append(x)
+    return hs[k - 1], sum(hs * hs)
+"""
+
+
+def numpy_doublings(x, k):
+    return np.stack([x * 2.0 ** (i + 1) for i in range(k)]) if k else np.zeros((0,) + x.shape)
+
+
+@pytest.mark.parametrize("k", [0, 1, 4])
+def test_a_run_time_count_loop_collects_a_stack_of_that_length(k):
+    fn = compiled(RUN_TIME_STACKS, "doubling_sum")
+    x = np.array([1.0, -2.0, 0.5])
+    (got,) = run(fn.outputs, {"x": x, "k": np.int32(k)}, {"n": 3})
+    np.testing.assert_allclose(got, numpy_doublings(x, k).sum(axis=0))
+
+
+def test_the_gradient_through_a_run_time_count_stack_matches_finite_differences():
+    fn = compiled(RUN_TIME_STACKS, "last_and_loss")
+    cost = Function("loss", fn.params, (fn.outputs[1],))
+    check_grads(cost, {"x": np.array([0.3, -1.2, 2.0]), "k": np.int32(3)}, {"n": 3}, wrt=["x"])
+
+
+def test_a_run_time_count_stack_on_opencl_is_numpys():
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    prog = check_source(RUN_TIME_STACKS.replace("f64", "f32"), "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    x = np.array([0.3, -1.2, 2.0], np.float32)
+    for k in (0, 3):
+        for name in ("doubling_sum", "last_and_loss") if k else ("doubling_sum",):
+            want = NumpyExecutor(prog.shareds).call(fns[name], [x, np.int32(k)], {"n": 3})
+            got = OpenCLExecutor(prog.shareds).call(fns[name], [x, np.int32(k)], {"n": 3})
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)

@@ -170,6 +170,7 @@ class OpenCLExecutor:
         self.compiled: dict[int, tuple[Function, Compiled]] = {}
         self.by_value: dict[Function, Compiled] = {}
         self.staged: dict[int, tuple] = {}      # id(fn) -> (fn, its StagedPlan or None)
+        self.stack_buffers: dict = {}           # a loop's stack -> (buffer, its last stack): stages.py
         self.pending: deque = deque()     # events of uploads whose host copy must live
         self.markers: deque = deque()
         self.calls = 0

@@ -14,12 +14,16 @@ row with a gather at the step number) and the invariants. Nothing waits
 for the device per step. A loop nested in a body is a loop of the step
 function, run the same way.
 
-Each step's stacked values are read back when the loop ends and stacked on
-the host (one wait per loop, not per step); a run-time count is read when
-the loop starts.
+Each stacked value is a buffer on the device, one row per step: a step's
+value is copied into its row as the step is enqueued, so the stack (the
+values a backward loop reads, for one) never goes through the host and
+nothing waits at the end of a loop. The buffer is kept for the loop's next
+run unless the last stack over it is still unread. A run-time count is read
+when the loop starts.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +31,8 @@ import numpy as np
 from dsl.ir import Function, Node, inline_body, node, rebuild, toposort
 from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
 from semantics import NegativeCount
+
+from .lazy import LazyArray
 
 STEP = "#t"
 PARITY = "#parity"     # two instances of a step function take turns (see run_loop)
@@ -136,7 +142,8 @@ def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
         steps = dim_eval(loop.attr("length"), sizes)
     carries = list(inputs[:nc])
     seqs, invs = list(inputs[nc:nc + ns]), list(inputs[nc + ns:])    # results on the device
-    stacks = [[None] * steps for _ in range(loop.attr("stacks"))]
+    stacks = [device_stack(ex, (id(loop), j), t, sizes)
+              for j, t in enumerate(loop.type.elts[nc:])]
     order = range(steps - 1, -1, -1) if loop.attr("reverse") else range(steps)
     # two instances take turns, so a step never writes the buffers of the
     # carries it reads: nothing is copied between steps
@@ -146,14 +153,34 @@ def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
         outs = ex._call(stage.step, args, turns[k % 2])
         carries = outs[:nc]
         for stack, value in zip(stacks, outs[nc:]):
-            stack[t] = value
-    elts = loop.type.elts[nc:]
-    stacked = [stack_values(stack, t, sizes) for stack, t in zip(stacks, elts)]
-    return carries + stacked
+            copy_row(ex, stack, t, value)
+    return carries + stacks
 
 
-def stack_values(values: list, t: TensorType, sizes: dict) -> np.ndarray:
-    out = np.empty(t.concrete_shape(sizes), NUMPY_DTYPE[t.dtype])
-    for i, v in enumerate(values):
-        out[i] = np.asarray(v)
-    return out
+def device_stack(ex, key, t: TensorType, sizes: dict) -> LazyArray:
+    """A stack of type t on the device (its rows are written by copy_row).
+    The buffer of the loop's last run is reused unless the stack over it
+    is still alive and unread."""
+    shape, dtype = t.concrete_shape(sizes), np.dtype(NUMPY_DTYPE[t.dtype])
+    nbytes = max(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, 8)
+    buf, last = ex.stack_buffers.get(key, (None, lambda: None))
+    held = last()
+    if buf is None or buf.size != nbytes or held is not None and held._buffer is buf:
+        buf = ex.rt.alloc(nbytes, f"a loop's stacked values ({t})")
+    stack = LazyArray(ex, buf, shape, dtype)
+    ex.stack_buffers[key] = (buf, weakref.ref(stack))
+    return stack
+
+
+def copy_row(ex, stack: LazyArray, t: int, value) -> None:
+    """Row t of stack = value (a step's result), on the device, queued."""
+    row_bytes = stack.size // max(stack.shape[0], 1) * stack.dtype.itemsize
+    if not row_bytes:
+        return
+    if isinstance(value, LazyArray) and value._executor is ex and value._buffer is not None:
+        ex.cl.enqueue_copy(ex.queue, stack._buffer, value._buffer, byte_count=row_bytes,
+                           dst_offset=t * row_bytes)
+    else:
+        host = np.array(np.asarray(value), dtype=stack.dtype, order="C", copy=True)
+        ex.pending.append(ex.cl.enqueue_copy(ex.queue, stack._buffer, host,
+                                             dst_offset=t * row_bytes, is_blocking=False))
