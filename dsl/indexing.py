@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ast as A
-from .diagnostics import Note, Span, error
+from .diagnostics import Note, Span
+from . import errors
 from .ir import Node, walk
-from .scope import Weak, fail, literal_value
+from .scope import Weak, literal_value
 from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, dim_mul,
                     dim_neg, dim_prod, dim_sub)
 
@@ -23,8 +24,7 @@ def lower_index(ck, x: Node, e: A.Index) -> Node:
         return with_new_axes(ck, x, e)
     items = e.indices
     if len(items) > x.type.rank:
-        fail("E0303", f"too many indices: {len(items)} for {x.type} (rank {x.type.rank})", e.span,
-             "index at most one position per dimension")
+        raise errors.too_many_indices(len(items), x.type, x.type.rank, e.span)
     kinds = [classify(ck, item) for item in items]
     if any(k[0] == "array" for k in kinds):
         return gather(ck, x, kinds, e)
@@ -49,8 +49,7 @@ def with_new_axes(ck, x: Node, e: A.Index) -> Node:
     `none` (how a bias of one value per channel meets f[n, c, h, w])."""
     rest = tuple(item for item in e.indices if not is_new_axis(item))
     if any(not isinstance(item, A.Slice) and classify(ck, item)[0] == "array" for item in rest):
-        fail("E0236", "`none` (a new axis) cannot be mixed with index arrays", e.span,
-             "index first, then add the axis: `v = x[i]` and `v[:, none]`")
+        raise errors.new_axis_with_index_arrays(e.span)
     y = lower_index(ck, x, A.Index(e.value, rest, e.span)) if rest else x
     shape, kept = [], iter(y.type.shape)
     for item in e.indices:
@@ -74,19 +73,16 @@ def classify(ck, item):
     if isinstance(v, Weak):
         if isinstance(v.value, int) and not isinstance(v.value, bool):
             return ("int", v.value, item)        # folded from literals: `2 - 3`
-        fail("E0304", f"an index must be an integer, got {v.value!r}", item.span)
+        raise errors.non_integer_index(f"an index must be an integer, got {v.value!r}", item.span)
     node = ck.tensor(v, item.span)
     dim = size_index(node)
     if dim is not None:
         return ("int", dim, item)                # computed from sizes: `k - 1`
     if node.type.dtype == "bool":
-        fail("E0301", f"boolean mask indexing is not supported: the mask has type {node.type} "
-             "and the result's size would depend on the data", item.span,
-             "keep the shape static: `where(mask, x, 0.0)`, or reduce with the mask: "
-             "`sum(where(mask, x, 0.0))`")
+        raise errors.mask_indexing(node.type, item.span)
     if node.type.dtype not in ("i32", "i64"):
-        fail("E0304", f"an index must be an integer, got {node.type}", item.span,
-             "cast it: `i32(...)`")
+        raise errors.non_integer_index(f"an index must be an integer, got {node.type}", item.span,
+                                       "cast it: `i32(...)`")
     return ("array", node, item)
 
 
@@ -147,8 +143,8 @@ def check_int(i: Dim, dim: Dim, axis: int, item, x: Node) -> Dim:
         shown = f"index {i}" if isinstance(i, int) else f"index `{i}`"
         valid = f"{-dim}..{dim - 1}" if isinstance(dim, int) and isinstance(i, int) \
             else f"0..{dim_sub(dim, 1)}"
-        fail("E0302", f"{shown} is out of range for axis {axis} of size {dim} ({x.type})",
-             item.span, f"valid indices are {valid}")
+        raise errors.constant_index_out_of_range(f"{shown} is out of range for axis {axis} of size {dim} ({x.type})",
+                                                 item.span, f"valid indices are {valid}")
     return i
 
 
@@ -179,7 +175,7 @@ def slice_bound(ck, e, what):
         return None
     value = literal_value(e)
     if not isinstance(value, int) or isinstance(value, bool):
-        fail("E0213", f"the {what} of a slice must be an integer literal", e.span)
+        raise errors.not_a_constant(f"the {what} of a slice must be an integer literal", e.span)
     return value
 
 
@@ -188,7 +184,7 @@ def slice_spec(ck, s: A.Slice, dim: Dim, item):
     stop = slice_bound(ck, s.stop, "stop")
     step = slice_bound(ck, s.step, "step")
     if step == 0:
-        fail("E0213", "a slice step cannot be zero", s.span)
+        raise errors.not_a_constant("a slice step cannot be zero", s.span)
     if isinstance(dim, int):
         length = clamped_length(start, stop, step, dim)
     else:
@@ -206,8 +202,9 @@ def clamped_length(start, stop, step, dim: int) -> int:
 def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
     """Length of a slice of a dimension known only by name."""
     if step not in (None, 1):
-        fail("E0305", f"a stepped slice of the size `{dim}` is not supported", s.span,
-             "reshape first, or slice a dimension of known size")
+        raise errors.unsupported_indexing(f"a stepped slice of the size `{dim}` is not supported",
+                                          s.span,
+                                          "reshape first, or slice a dimension of known size")
     start = start or 0
     if stop is None:
         return dim_sub(dim, start) if start >= 0 else -start
@@ -215,7 +212,8 @@ def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
         return max(0, stop - start)
     if start >= 0 and stop < 0:
         return dim_sub(dim_sub(dim, -stop), start)
-    fail("E0305", f"this slice of the size `{dim}` has no static length", s.span)
+    raise errors.unsupported_indexing(f"this slice of the size `{dim}` has no static length",
+                                      s.span)
 
 
 def gather(ck, x: Node, kinds, e: A.Index) -> Node:
@@ -224,19 +222,19 @@ def gather(ck, x: Node, kinds, e: A.Index) -> Node:
     for axis, (kind, value, item) in enumerate(kinds):
         if kind == "array":
             if len(arrays) != axis:
-                fail("E0305", "integer-array indices must come first", item.span,
-                     "transpose so the indexed axes lead")
+                raise errors.unsupported_indexing("integer-array indices must come first",
+                                                  item.span, "transpose so the indexed axes lead")
             arrays.append(value)
         elif kind == "int":
             if len(arrays) != axis:
-                fail("E0305", "mixing integer arrays with a later constant index is not supported",
-                     item.span, "index in two steps: `x[idx][:, 0]`")
+                raise errors.unsupported_indexing("mixing integer arrays with a later constant index is not supported",
+                                                  item.span, "index in two steps: `x[idx][:, 0]`")
             check_int(value, x.type.shape[axis], axis, item, x)
             arrays.append(ck.size_node(value, item.span) if isinstance(value, Size) else
                           ck.apply("const", (), item.span, type=TensorType("i64", ()), value=value))
         elif not (value.start is None and value.stop is None and value.step is None):
-            fail("E0305", "a slice after integer-array indices is not supported", item.span,
-                 "slice in a second step: `x[idx][:, 1:3]`")
+            raise errors.unsupported_indexing("a slice after integer-array indices is not supported",
+                                              item.span, "slice in a second step: `x[idx][:, 1:3]`")
     return ck.apply("gather", (x, *arrays), e.span)
 
 
@@ -305,9 +303,10 @@ class Requirement:
             return
         if all(isinstance(d, int) for d in (self.first, self.last, self.dim)):
             message, hint = self.violation({})
-            fail("E0302", message, self.span, hint)
-        fail("E0302", f"{self.what} is out of range for axis {self.axis} of size {self.dim}",
-             self.span, f"valid indices are 0..{dim_sub(self.dim, 1)}")
+            raise errors.constant_index_out_of_range(message, self.span, hint)
+        raise errors.constant_index_out_of_range(f"{self.what} is out of range for axis {self.axis} of size {self.dim}",
+                                                 self.span,
+                                                 f"valid indices are 0..{dim_sub(self.dim, 1)}")
 
 
 def index_requirements(roots) -> tuple[Requirement, ...]:
@@ -379,6 +378,7 @@ def requirement_error(fn, sizes: dict, span):
         problem = r.violation(sizes)
         if problem is not None:
             message, hint = problem
-            return error("E0603", f"{message} (in a call of `{fn.name}`)", r.span or span, hint,
-                         [Note("called here", span)] if span and r.span else [])
+            return errors.index_out_of_range(f"{message} (in a call of `{fn.name}`)",
+                                             r.span or span, hint,
+                                             [Note("called here", span)] if span and r.span else [])
     return None
