@@ -163,7 +163,7 @@ class Program:
             what = f"no def `{name}`" if isinstance(name, str) else f"no def {describe(name)}"
             raise located(catalog.no_such_def(what, span,
                                               (isinstance(name, str) and did_you_mean(name, self._functions))
-                 or f"its defs: {', '.join(self._functions) or 'none'}",
+                                              or f"its defs: {', '.join(self._functions) or 'none'}",
                                               [Note(f"signature: {EXPLAIN_SIGNATURE}")]).diagnostics, span)
         return explain_program(self._checked, name, after=after, kernels=kernels,
                                executor=self._executor if kernels else None)
@@ -224,8 +224,7 @@ def bind_arguments(fname: str, names: list, args, kwargs, signature: str, span) 
     missing = [f"`{n}`" for n, v in zip(names, values) if v is _MISSING]
     if missing:
         raise located(catalog.wrong_argument_count(f"`{fname}` is missing {plural(len(missing), 'argument')}: "
-             f"{', '.join(missing)}",
-                                                   span, notes=note).diagnostics, span)
+                                                   f"{', '.join(missing)}", span, notes=note).diagnostics, span)
     return values
 
 
@@ -274,7 +273,7 @@ def load(path, backend=None, device=None, options=None, rewrites=True, nan_check
         raise located(catalog.cannot_read_program(f"cannot read {path}: {exc.strerror or exc}",
                                                   span,
                                                   "check the path; relative paths start at the working directory "
-             f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None).diagnostics, span)
+                                                  f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None).diagnostics, span)
     except UnicodeDecodeError:
         raise located(catalog.cannot_read_program(f"{path} is not UTF-8 text", span).diagnostics, span)
     options = check_flags(options, rewrites, nan_check, out, progress, LOAD_SIGNATURE, span, fast_math)

@@ -147,8 +147,7 @@ def dim_value(ck, x):
             return ck.env.options[name]
         if name in ck.locals:
             raise errors.shape_not_static(f"`{name}` is a value computed when the def runs, but a shape must be "
-                 "known before it runs",
-                                          span,
+                                          "known before it runs", span,
                                           "use a size variable of a parameter's type (`x: f32[k]`), a number or an option")
         raise errors.unknown_name(f"unknown size `{name}`", span,
                                   "sizes come from the parameters' types")
@@ -224,7 +223,7 @@ def lower_arange(ck, args, e):
         raise errors.shape_not_static(f"`arange` takes one size, got a shape of {len(dims)} dimensions",
                                       args["n"].span,
                                       "`arange(n)` counts 0..n-1; for more axes, reshape it: "
-             "`reshape(arange(6), (3, 2))`")
+                                      "`reshape(arange(6), (3, 2))`")
     (n,) = dims
     return ck.apply("arange", (ck.size_node(n, e.span),), e.span, type=TensorType("i64", (n,)))
 
@@ -324,7 +323,7 @@ def stream_arg(ck, a, fname) -> tuple[str, Node]:
         streams = sorted(ck.env.streams)
         raise errors.draw_without_stream(fname, a.span,
                                          f"draw from a stream by its name: `{fname}({streams[0]}, ...)`" if streams else
-             f"declare one at top level, `shared rng: stream = 234`, then `{fname}(rng, ...)`")
+                                         f"declare one at top level, `shared rng: stream = 234`, then `{fname}(rng, ...)`")
     if ck.env.draws is None:
         raise errors.draw_outside_def(fname, a.span,
                                       "a def's call advances the stream: put the draw in a def and call it")
@@ -354,7 +353,7 @@ def scalar_arg(ck, a, dtype: str, what: str) -> Node:
         raise errors.bad_draw_argument(f"`{what}` of a draw must be a {dtype} scalar, got {node.type}",
                                        a.span,
                                        "draws take one number for each parameter; compute with the samples for more: "
-             "`low + (high - low) * uniform(rng, shape)`")
+                                       "`low + (high - low) * uniform(rng, shape)`")
     return node
 
 

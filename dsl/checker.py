@@ -100,16 +100,14 @@ def declared_types(d: A.Def):
             loose = sorted(dim.variables() - set(bound)) if isinstance(dim, Size) else []
             if loose:
                 raise errors.unbound_size(f"size variable `{loose[0]}` in `{p.name.id}: {t}` is not bound by any "
-                     "parameter",
-                                          p.type.span or p.span,
+                                          "parameter", p.type.span or p.span,
                                           f"a call binds `{loose[0]}` only from a dimension that is `{loose[0]}` alone: "
-                     f"write `{loose[0]}` as a dimension of a parameter, or use a fixed size")
+                                          f"write `{loose[0]}` as a dimension of a parameter, or use a fixed size")
 
     def ret_size(name, span):
         if name not in bound:
             raise errors.unbound_size(f"size variable `{name}` in the return type of `{d.name.id}` "
-                 "is not bound by any parameter",
-                                      span,
+                                      "is not bound by any parameter", span,
                                       "every size in the result must come from the arguments' shapes")
         return Size.var(name)
 
@@ -183,7 +181,7 @@ class BodyChecker:
             raise errors.statement_after_return(f"`{self.d.name.id}` has a second `return`",
                                                 later.span,
                                                 "a def has one `return`, its last statement; return several values as a tuple: "
-                 "`return a, b`",
+                                                "`return a, b`",
                                                 [Note("the first `return` is here", ret.span)])
         raise errors.statement_after_return(f"this statement comes after the `return` of `{self.d.name.id}` and would never run",
                                             later.span, "move it before the `return`, or remove it",
@@ -219,8 +217,8 @@ class BodyChecker:
             kind = type(s).__name__.lower()
             raise errors.leaves_def_loop(kind, s.span,
                                          "a loop in a def runs all its steps; return after the loop, and pick steps "
-                 "with `where(...)`" if kind != "return" else
-                 "return after the loop; carry what the return needs as a local value",
+                                         "with `where(...)`" if kind != "return" else
+                                         "return after the loop; carry what the return needs as a local value",
                                          [Note("the loop", self.loop.header.span)])
         else:
             kind = type(s).__name__.lower()
@@ -321,7 +319,7 @@ class BodyChecker:
             raise errors.group_not_tensor(f"`{v.label}` is a group of {len(v.items)} values, not one tensor",
                                           span,
                                           "use a group in an assignment or an update, which is written once for each of "
-                 "its members, or pass it to a def parameter of type `group`")
+                                          "its members, or pass it to a def parameter of type `group`")
         raise errors.not_a_tensor("expected a tensor here", span)
 
     def weak_node(self, w, dtype: str | None) -> Node:
@@ -455,7 +453,7 @@ class BodyChecker:
                                          "write `hs.append(v)` on its own line in a loop's body")
         raise errors.bad_method_call(f"tensors have no method `{e.method.id}`", e.method.span,
                                      "call a function with the value as its first argument, as in `sum(x, axis=0)`; "
-             "`hs.append(v)` in a loop's body is the one method")
+                                     "`hs.append(v)` in a loop's body is the one method")
 
     def expr_value_of_collector(self, e) -> "loops.Collector":
         """The collector `e` names (the `hs` of `hs.append(v)`)."""
@@ -488,7 +486,7 @@ class BodyChecker:
             if name in HOST_ONLY:
                 raise errors.host_builtin_in_def(name, e.func.span)
             raise errors.unknown_function(name, e.func.span,
-                                   did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
+                                          did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
         args = bind_call(e, SIGS[name], name)
         return call_builtin(self, name, args, e)
 
@@ -503,13 +501,13 @@ class BodyChecker:
                 raise errors.bad_keyword_argument(f"defs take positional arguments only (`{name}`)",
                                                   e.kwargs[0].span)
             raise errors.wrong_argument_count(f"`{name}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
-                 f"got {len(e.args)}",
-                                              e.span, f"signature: {signature_text(d)}")
+                                              f"got {len(e.args)}", e.span,
+                                              f"signature: {signature_text(d)}")
         upd = next((s for s in d.body if isinstance(s, A.Update)), None)
         if upd is not None and not statement:
             raise errors.updating_def_called_in_def(name, upd.target.id, e.span,
                                                     "call it from the host, or as a statement of its own in this def "
-                 "(its updates then join this def's)",
+                                                    "(its updates then join this def's)",
                                                     [Note(f"`{name}` updates `{upd.target.id}` here", upd.span)])
         # a literal argument takes its parameter's dtype, as on the host
         params, _, _ = declared_types(d)
@@ -577,15 +575,14 @@ class BodyChecker:
         if len(sizes) > 1:
             a, b = sorted(lengths, key=lambda n: (lengths[n], n))[-2:]
             raise errors.group_sizes_differ(f"groups of different sizes in one statement: `{a}` has {lengths[a]} "
-                 f"values, `{b}` has {lengths[b]}",
-                                            s.span,
+                                            f"values, `{b}` has {lengths[b]}", s.span,
                                             "every group in a statement is walked in step: pass groups that match "
-                 "(declare state with `shared NAME like GROUP = ...`)")
+                                            "(declare state with `shared NAME like GROUP = ...`)")
         count = sizes[0] if sizes else 1
         if isinstance(s, A.Update) and s.target.id not in groups and count > 1:
             raise errors.group_sizes_differ(f"`{s.target.id}` is one value, but this update is written for each of "
-                 f"{count} members",
-                                            s.span, "update a group of the same size")
+                                            f"{count} members", s.span,
+                                            "update a group of the same size")
         if isinstance(s, A.Return):
             raise errors.group_not_tensor("a def cannot return a group", s.span, "return tensors")
         saved, results = dict(self.locals), []
@@ -621,8 +618,7 @@ class BodyChecker:
             if target is not None:
                 if target.names is None:
                     raise errors.update_of_non_shared(f"`{s.target.id}` is a group of local values: only shared values "
-                         "can be updated with `<-`",
-                                                      s.target.span,
+                                                      "can be updated with `<-`", s.target.span,
                                                       f"to compute new values here, bind them: `{s.target.id} = ...`")
                 name = target.names[k if len(target.names) > 1 else 0]
                 s = A.Update(A.Name(name, s.target.span), s.value, s.span)
@@ -806,10 +802,9 @@ def unify_args(params, args: list[Node], spans, fname) -> dict:
     if m.kind == "twice":
         first = params[m.first][0]
         raise errors.signature_mismatch(f"size `{m.var}` of `{fname}` is {dim_str(m.want)} from argument `{first}`, "
-             f"but argument `{pname}` gives {dim_str(m.got)}",
-                                        span,
+                                        f"but argument `{pname}` gives {dim_str(m.got)}", span,
                                         f"every `{m.var}` in the signature of `{fname}` must be the same size; "
-             f"`{pname}` is {arg.type}",
+                                        f"`{pname}` is {arg.type}",
                                         [Note(f"`{m.var}` = {dim_str(m.want)} comes from argument `{first}` here", spans[m.first])])
     expected = TensorType(ptype.dtype, tuple(
         substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
@@ -824,7 +819,7 @@ def check_update(name: str, want: TensorType, value: Node, span) -> None:
     if value.type != want:
         raise errors.update_type_mismatch(name, value.type, want, span,
                                           f"cast it: `{want.dtype}(...)`" if value.type.dtype != want.dtype
-             else "an update must keep the shared value's exact shape")
+                                          else "an update must keep the shared value's exact shape")
 
 
 def check_hides_global(env: Globals, d: A.Def, name, span, what):

@@ -231,14 +231,14 @@ class HostChecker:
             raise errors.host_assigns_declared_name(f"cannot assign shared `{name}` on the host",
                                                     t.span,
                                                     f"a shared value changes through an update in a def (`{name} <- ...`), "
-                 f"`load(\"file.npz\")`, or from Python (`m.{name} = value`); "
-                 "for a host value, choose another name",
+                                                    f"`load(\"file.npz\")`, or from Python (`m.{name} = value`); "
+                                                    "for a host value, choose another name",
                                                     [Note(f"`{name}` is declared here", self.prog.shared_decls[name].name.span)])
         if name in self.prog.options:
             raise errors.host_assigns_declared_name(f"cannot assign option `{name}` on the host: an option is a constant of the run",
                                                     t.span,
                                                     f"set it for a run with `--set {name}=VALUE` (or `options={{...}}` in "
-                 "`dsl.load`); for a host value, choose another name",
+                                                    "`dsl.load`); for a host value, choose another name",
                                                     [Note(f"`{name}` is declared here", self.prog.options[name].span)])
         if name in self.def_asts:
             raise errors.host_assigns_declared_name(f"cannot assign `{name}` on the host: it is a def",
@@ -363,7 +363,7 @@ class HostChecker:
         if isinstance(e, A.MethodCall):
             raise errors.bad_method_call(f"`.{e.method.id}(...)` on the host", e.span,
                                          "values have no methods; call a function with the value as its first argument, "
-                 "as in `sum(x, axis=0)` (`hs.append(v)` collects a loop's steps inside a def)")
+                                         "as in `sum(x, axis=0)` (`hs.append(v)` collects a loop's steps inside a def)")
         return ANY
 
     def list_expr(self, e: A.ListExpr, dtype: str | None = None):
@@ -498,7 +498,7 @@ class HostChecker:
         if name in DEF_SIGS:
             return self.expression_builtin(name, e)
         raise errors.unknown_function(name, e.func.span,
-                               did_you_mean(name, list(BUILTIN_NAMES) + list(self.def_asts)))
+                                      did_you_mean(name, list(BUILTIN_NAMES) + list(self.def_asts)))
 
     def arg_types(self, bound: dict, span) -> dict:
         """param -> (type, span) of a bound call; defaults typed by their value."""
@@ -628,7 +628,7 @@ class HostChecker:
             raise errors.group_parameter_misuse(f"`{name}` takes a group of shared values, so it is called inside a def",
                                                 e.span,
                                                 f"call it as a statement of the def that trains: `{name}(...)` on a line "
-                 "of its own there")
+                                                "of its own there")
         info = self.prog.defs.get(name)
         if e.kwargs:
             raise errors.bad_keyword_argument(f"defs take positional arguments only (`{name}`)",
@@ -666,10 +666,9 @@ class HostChecker:
             if isinstance(problem, tuple):      # a size variable bound twice
                 var, (size, first, first_span), g, extra = problem
                 raise errors.host_call_mismatch(f"size `{var}` of `{info.name}` is {size} from argument `{first}`, "
-                     f"but argument `{pname}` gives {g}",
-                                                arg.span,
+                                                f"but argument `{pname}` gives {g}", arg.span,
                                                 f"every `{var}` in the signature of `{info.name}` must be the same size; "
-                     f"`{pname}` is {value}" + (f"; its dtype is wrong too: {extra}" if extra else ""),
+                                                f"`{pname}` is {value}" + (f"; its dtype is wrong too: {extra}" if extra else ""),
                                                 [Note(f"`{var}` = {size} comes from argument `{first}` here", first_span)])
             got = str(value) if isinstance(value, HTensor) else f"the {value.kind} {value.value}" \
                 if isinstance(value, HNum) and value.value is not None else describe(value)
@@ -706,14 +705,12 @@ def check_after(bound: dict, drawn: set) -> None:
     if not isinstance(after, A.Name) or after.id not in drawn:
         what = f"`{after.id}` is not" if isinstance(after, A.Name) else "it must name"
         raise errors.bad_after(f"`after=` continues the generator of a shared value drawn before: {what} "
-             "a shared value drawn by `uniform` or `normal` above",
-                               after.span,
+                               "a shared value drawn by `uniform` or `normal` above", after.span,
                                "declare that value first, with `seed=`: "
-             "`shared W0: f32[...] = uniform(lo, hi, seed=S)`")
+                               "`shared W0: f32[...] = uniform(lo, hi, seed=S)`")
     if not isinstance(bound.get("seed"), Default):
         raise errors.bad_after("give `seed=` or `after=`, not both: `after=` continues the other value's "
-             "generator",
-                               bound["seed"].span, "drop `seed=` here")
+                               "generator", bound["seed"].span, "drop `seed=` here")
 
 
 def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, dtype):
@@ -735,7 +732,7 @@ def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, d
         raise errors.shared_value_mismatch(f"`{fname}` draws floats, but shared `{name}` is {want}",
                                            init.span,
                                            f"declare `{name}` with a float dtype (f32), or initialise it with "
-             "`zeros()`, `ones()` or `full(value)`")
+                                           "`zeros()`, `ones()` or `full(value)`")
     value, span = args.get("value", (None, None))
     if fname == "full" and isinstance(value, HNum):
         check_shared_fill(name, want, value, span or init.span)
@@ -764,7 +761,7 @@ def check_shared_type(name, want: TensorType, got, span):
     """The text the interpreter's check of an initial value gives (E0605)."""
     if isinstance(got, HNum):
         raise errors.shared_value_mismatch(f"shared `{name}` is {want}; cannot set it to the number "
-             f"{got.value if got.value is not None else ''}".rstrip(),
+                                           f"{got.value if got.value is not None else ''}".rstrip(),
                                            span, "use `full(...)` to fill it")
     if isinstance(got, HTensor) and got.known and (got.dtype != want.dtype or got.shape != want.shape):
         raise errors.shared_value_mismatch(f"shared `{name}` is {want}; cannot set it to {got.dtype}{list(got.shape)}",
@@ -830,8 +827,7 @@ def tensor_index(base: HTensor, keys, span):
     """x[0], x[1:3], x[i, :] on a host tensor, as numpy does it."""
     if len(keys) > len(base.shape):
         raise errors.index_out_of_range(f"bad index: too many indices for array: array is {len(base.shape)}-dimensional, "
-             f"but {len(keys)} were indexed",
-                                        span)
+                                        f"but {len(keys)} were indexed", span)
     shape = []
     for axis, k in enumerate(keys):
         size = base.shape[axis]
@@ -840,11 +836,10 @@ def tensor_index(base: HTensor, keys, span):
         elif isinstance(k, HNum) and k.kind == "int":
             if k.value is not None and size is not None and not -size <= k.value < size:
                 raise errors.index_out_of_range(f"bad index: index {k.value} is out of bounds for axis {axis} "
-                     f"with size {size}",
-                                                span)
+                                                f"with size {size}", span)
         elif isinstance(k, (HNum, HStr, HNone)):
             raise errors.index_out_of_range("bad index: only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
-                 "(`None`) and integer or boolean arrays are valid indices",
+                                            "(`None`) and integer or boolean arrays are valid indices",
                                             span)
         else:
             return ANY
@@ -1096,4 +1091,4 @@ def check_no_draw_on_host(name, e: A.Call, streams):
     if name in DRAWS and isinstance(first, A.Name) and first.id in streams:
         raise errors.draw_outside_def(name, e.span,
                                       f"put the draw in a def and call it: `def noise() -> f32[...]: return "
-             f"{name}({first.id}, ...)`; each call advances `{first.id}`")
+                                      f"{name}({first.id}, ...)`; each call advances `{first.id}`")

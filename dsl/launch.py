@@ -43,7 +43,7 @@ def mpiexec() -> list[str]:
         return [found]
     raise errors.no_mpi_launcher("--ranks needs `mpiexec`, and none was found",
                                  "install an MPI: `pip install 'sym[mpi]'` (mpi4py and the mpich wheel), or name "
-                f"the cluster's launcher in ${LAUNCHER} (e.g. `{LAUNCHER}=srun`)")
+                                 f"the cluster's launcher in ${LAUNCHER} (e.g. `{LAUNCHER}=srun`)")
 
 
 def forwarded_args(argv: list[str]) -> list[str]:

@@ -38,15 +38,15 @@ def check_literal_range(value, dtype: str, span, widen: str | None = None):
         if dtype in INT_LIMITS and not -INT_LIMITS[dtype] <= value < INT_LIMITS[dtype]:
             raise errors.number_out_of_range(f"the integer {shown} does not fit in {dtype}", span,
                                              f"{dtype} holds {-INT_LIMITS[dtype]}..{INT_LIMITS[dtype] - 1}; "
-                 + (widen if widen and dtype == "i32" else
-                    "use a smaller number" + ", or i64" * (dtype == "i32")))
+                                             + (widen if widen and dtype == "i32" else
+                                                "use a smaller number" + ", or i64" * (dtype == "i32")))
         if dtype in FLOATS and not fits_float(value, dtype):
             raise errors.number_out_of_range(f"the integer {shown} is too large for {dtype}", span,
                                              "write a float literal such as `1e30`")
     elif dtype in FLOATS and not fits_float(value, dtype):
         raise errors.number_out_of_range(f"the number {value!r} does not fit in {dtype}", span,
                                          f"{dtype} holds magnitudes up to {FLOAT_MAX[dtype]:g}; "
-             + ("compute in f64: `f64(...)`" if dtype == "f32" else "use a smaller number"))
+                                         + ("compute in f64: `f64(...)`" if dtype == "f32" else "use a smaller number"))
 
 
 def literal_overflow(e: A.Num):

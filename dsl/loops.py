@@ -169,14 +169,14 @@ def carry_value(ck, name: str, value, init: Node, frame: LoopFrame) -> Node:
     span = frame.set_at.get(name, frame.header.span)
     if isinstance(value, Collector) or isinstance(value, tuple):
         raise errors.carried_type_changes(f"`{name}` is carried by the loop but the body sets it to "
-             f"{'a collector' if isinstance(value, Collector) else 'several values'}",
+                                          f"{'a collector' if isinstance(value, Collector) else 'several values'}",
                                           span,
                                           f"a carried value must keep its type {init.type} on every step")
     new = ck.tensor(value, span, init.type.dtype)
     if new.type != init.type:
         raise errors.carried_type_changes(f"`{name}` changes type in the loop: it is {init.type} before the loop, "
-             f"but the body sets it to {new.type}",
-                                          span, carry_hint(name, init.type, new.type),
+                                          f"but the body sets it to {new.type}", span,
+                                          carry_hint(name, init.type, new.type),
                                           [Note(f"`{name}` is {init.type} from here", init.span)] if init.span else [])
     return new
 
@@ -215,10 +215,10 @@ def loop_header(ck, s: A.For) -> Header:
         seqs, length = sequences(ck, [it])
     if len(names) != len(seqs):
         raise errors.loop_targets_mismatch(f"the loop steps through {len(seqs)} array{'s' * (len(seqs) != 1)} but names "
-             f"{len(names)} variable{'s' * (len(names) != 1)}",
+                                           f"{len(names)} variable{'s' * (len(names) != 1)}",
                                            s.span,
                                            "one name per array: `for x, y in zip(xs, ys):`" if len(names) > 1 else
-             "name one variable per array")
+                                           "name one variable per array")
     return Header([(n, element_type(x)) for n, x in zip(names, seqs)], None, seqs, length, None)
 
 
@@ -239,8 +239,7 @@ def sequences(ck, exprs) -> tuple[list, object]:
     for e, x in zip(exprs[1:], seqs[1:]):
         if x.type.shape[0] != length:
             raise errors.bad_loop_sequence(f"the arrays of a loop must have the same length: {dim_str(length)} "
-                 f"and {dim_str(x.type.shape[0])}",
-                                           e.span,
+                                           f"and {dim_str(x.type.shape[0])}", e.span,
                                            "slice the longer one, e.g. `ys[0:n]`, or loop over `range(...)`",
                                            [Note(f"the first array is {seqs[0].type}", exprs[0].span)])
     return seqs, length
@@ -348,16 +347,15 @@ def lower_ifelse(ck, args, e):
         raise errors.bad_ifelse(f"the condition of `ifelse` must be a bool scalar, got {cond.type}",
                                 args["cond"].span,
                                 "compare to get one: `ifelse(sum(x) > 0.0, a, b)`; "
-             "to choose per element use `where(cond, a, b)`")
+                                "to choose per element use `where(cond, a, b)`")
     a, b = ck.expr(args["a"]), ck.expr(args["b"])
     a_node = ck.tensor(a, args["a"].span, getattr(b, "type", None) and b.type.dtype)
     b_node = ck.tensor(b, args["b"].span, a_node.type.dtype)
     if a_node.type != b_node.type:
         raise errors.bad_ifelse(f"the two sides of `ifelse` must have one type, got {a_node.type} and "
-             f"{b_node.type}",
-                                e.span,
+                                f"{b_node.type}", e.span,
                                 "cast or broadcast one side: only one of them is computed, "
-             "so the result has the type of both")
+                                "so the result has the type of both")
     known = {id(v) for v in ck.locals.values() if isinstance(v, Node)}
     return lazy_select(cond, a_node, b_node, known, e.span)
 

@@ -133,8 +133,8 @@ class _Resolver:
                 known = stdlib_modules()
                 raise errors.cannot_import(f"there is no library module `{module.id}`", module.span,
                                            did_you_mean(module.id, known) or
-                            f"the library's modules are: {', '.join(known)}; "
-                            f"to import a file, quote its path: `import \"{module.id}.sym\"`")
+                                           f"the library's modules are: {', '.join(known)}; "
+                                           f"to import a file, quote its path: `import \"{module.id}.sym\"`")
             return f"{STDLIB_SHOWN}/{module.id}.sym", path
         folder = self.folders.get(importer, Path("."))
         path = folder / module.value

@@ -188,9 +188,9 @@ def same_dtype(a: TensorType, b: TensorType, what: str) -> str:
     if a.dtype == b.dtype:
         return a.dtype
     if a.dtype in FLOATS and b.dtype in FLOATS:
-        raise errors.float_widths_mixed(f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}", None,
-                                        "nothing is upcast silently; cast one side, "
-                                        f"e.g. `{a.dtype}(...)` or `{b.dtype}(...)`")
+        raise errors.float_widths_mixed(f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}",
+                                        None, "nothing is upcast silently; cast one side, "
+                                              f"e.g. `{a.dtype}(...)` or `{b.dtype}(...)`")
     if "bool" in (a.dtype, b.dtype):
         other = b if a.dtype == "bool" else a
         raise errors.kinds_mixed(f"`{what}` mixes bool and {other.dtype}: {a} and {b}", None,
@@ -205,9 +205,9 @@ def broadcast(a: TensorType, b: TensorType, what: str) -> tuple:
         return broadcast_shapes(a.shape, b.shape)
     except BroadcastError as e:
         raise errors.not_broadcastable(f"shapes {_shape(a)} and {_shape(b)} do not broadcast for `{what}`: "
-              f"dimension {dim_str(e.left)} does not match {dim_str(e.right)} (axis {e.axis})",
+                                       f"dimension {dim_str(e.left)} does not match {dim_str(e.right)} (axis {e.axis})",
                                        "broadcasting aligns shapes from the right; a dimension must be equal or 1 "
-              "(use reshape or transpose to line them up)")
+                                       "(use reshape or transpose to line them up)")
 
 
 def _shape(t: TensorType) -> str:
@@ -310,7 +310,7 @@ def reduce_rule(name):
         if t.dtype == "bool":
             raise errors.wrong_number_kind(f"`{name}` needs numbers, got {t}",
                                            "cast first: `mean(f32(...))` is the fraction of trues" if name == "mean"
-                  else f"cast first: `{name}(i32(...))`" + " counts the trues" * (name == "sum"))
+                                           else f"cast first: `{name}(i32(...))`" + " counts the trues" * (name == "sum"))
         if name == "mean" and t.dtype not in FLOATS:
             raise errors.wrong_number_kind(f"`mean` needs a float tensor, got {t}",
                                            "cast first: `mean(f32(...))`")
@@ -371,7 +371,7 @@ def rule_matmul(ts, attrs):
     if inner_a != inner_b:
         raise errors.matmul_shapes(f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs {dim_str(inner_b)})",
                                    "the last dimension of the left operand must equal the first of the right; "
-              "transpose one side (`x.T`) or check the shapes")
+                                   "transpose one side (`x.T`) or check the shapes")
     return TensorType(dtype, a.shape[:-1] + b.shape[1:])
 
 
@@ -382,9 +382,9 @@ def batched_matmul_type(a: TensorType, b: TensorType, dtype: str) -> TensorType:
     inner_a, inner_b = a.shape[-1], b.shape[-2] if b.rank > 1 else b.shape[0]
     if inner_a != inner_b:
         raise errors.matmul_shapes(f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs "
-              f"{dim_str(inner_b)})",
+                                   f"{dim_str(inner_b)})",
                                    "the last dimension of the left operand must equal the "
-              "second-to-last of the right one (numpy's matmul on stacks of matrices)")
+                                   "second-to-last of the right one (numpy's matmul on stacks of matrices)")
     batch = broadcast(TensorType(dtype, a.shape[:-2]), TensorType(dtype, b.shape[:-2]), "@")
     rows = a.shape[-2:-1] if a.rank > 1 else ()
     cols = b.shape[-1:] if b.rank > 1 else ()
@@ -491,7 +491,7 @@ def broadcast_shapes_or_fail(shape, t):
         return broadcast_shapes(shape, t.shape)
     except BroadcastError as e:
         raise errors.not_broadcastable(f"index arrays do not broadcast together: dimension "
-              f"{dim_str(e.left)} vs {dim_str(e.right)}",
+                                       f"{dim_str(e.left)} vs {dim_str(e.right)}",
                                        "paired index arrays must have the same length, as in `p[arange(n), y]`")
 
 

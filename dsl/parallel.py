@@ -276,7 +276,7 @@ def refuse_draws(fn: Function) -> None:
             stream = n.inputs[0].attr("name")
             raise errors.draws_on_rank_rows(fn.name, stream, n.span,
                                             [Note("under --ranks every rank would draw the same numbers for its "
-                              "own rows, unlike one process")])
+                                                  "own rows, unlike one process")])
 
 
 def sums_for_means(fn: Function, outputs, ks):
@@ -325,7 +325,7 @@ def gradient_kind(info: GradInfo, batch, sliced) -> str:
     if ks[id(info.wrt)] != SAME:
         raise errors.grad_wrt_rows(info.label, info.span,
                                    [Note("under --ranks each rank holds other rows: this gradient differs "
-                          "between ranks and cannot be averaged")])
+                                         "between ranks and cannot be averaged")])
     k = ks[id(info.cost)]
     if k in (SAME, MEAN, SUM):
         return k
@@ -361,7 +361,7 @@ def split_updates(fn, grad_nodes, reduced, batch, sliced) -> tuple[Function, tup
                                 ks[id(n)] == COUNT for n in toposort([r])) else set()))
             raise errors.update_depends_on_rows(name, ', '.join(f'`{x}`' for x in reads), old.span,
                                                 [Note(f"under --ranks each rank holds other rows of `{sliced[0]}`, so "
-                              "this update would differ between ranks")])
+                                                      "this update would differ between ranks")])
     extra = sorted({n.attr("name") for n in toposort(roots) if n.op == Op.PARAM
                     and all(n is not q for q in by_grad.values())})
     extra_params = [p for p in fn.params if p.attr("name") in extra]

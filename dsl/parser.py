@@ -241,7 +241,7 @@ def _syntax_error(e: UnexpectedInput, source: str, filename: str) -> SymError:
     if tok.type == "_INDENT":
         return errors.bad_indentation("unexpected indent", span,
                                       "indent only the body of a `def`, `for`, `if`, `elif` or `else` "
-                     "(after a line ending in `:`)")
+                                      "(after a line ending in `:`)")
     if "_INDENT" in e.expected:
         return errors.bad_indentation("expected an indented block", span,
                                       "indent the body of the block by 4 spaces")
@@ -591,7 +591,7 @@ def _check_dim(dim) -> None:
     if not ok:
         raise errors.invalid_type("invalid dimension", dim.span,
                                   "a dimension is an integer or a size variable, like `784`, `n`, "
-                    "`n + 1` or `2 * n`")
+                                  "`n + 1` or `2 * n`")
 
 
 def terminals():

@@ -91,7 +91,7 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
     for name in sorted(unknown):
         report(errors.no_such_option(name,
                                      did_you_mean(name, prog.options)
-                          or f"its options are: {', '.join(prog.options) or 'none'}").diagnostic)
+                                     or f"its options are: {', '.join(prog.options) or 'none'}").diagnostic)
     env = Globals(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
     env.streams = set(prog.streams)
     env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
@@ -237,8 +237,7 @@ def expand_like(items, report) -> tuple:
             members = groups.get(item.group.id)
             if members is None or not all(m in decls for m in members):
                 report(errors.bad_group(f"`{item.group.id}` is not a group of shared values declared "
-                             "before this line",
-                                        item.group.span,
+                                        "before this line", item.group.span,
                                         f"declare the group first: `shared {item.group.id} = [W, b]`").diagnostic)
                 continue
             new = [A.SharedDecl(A.Name(f"{name}_{m}", span), decls[m].type, item.init, item.span)
@@ -294,7 +293,7 @@ def convert_option(name, given, default, item):
     if type(given) is not kind or not option_in_range(given):
         raise errors.option_wrong_type(name, kind.__name__, given, item.span,
                                        f"its default is {default!r}" + "; give a finite number"
-             * (kind is float) + "; integers are i64" * (kind is int))
+                                       * (kind is float) + "; integers are i64" * (kind is int))
     return given
 
 

@@ -93,9 +93,9 @@ def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
         return bound
     if len(call.args) > len(names):
         raise errors.wrong_argument_count(f"`{fname}` takes {'at most ' * bool(sig.optional)}{len(names)} "
-             f"argument{'s' * (len(names) != 1)}, "
-             f"got {len(call.args)}",
-                                          call.span, f"usage: {usage(fname, sig)}")
+                                          f"argument{'s' * (len(names) != 1)}, "
+                                          f"got {len(call.args)}", call.span,
+                                          f"usage: {usage(fname, sig)}")
     bound = dict(zip(names, call.args))
     check_keywords(call, sig, fname, names, bound)
     missing = [n for n in sig.positional if n not in bound]

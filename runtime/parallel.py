@@ -173,7 +173,7 @@ class DataParallel:
                 return None         # nothing to keep equal: run it whole
             raise errors.uneven_minibatch(name, rows, c.plan.batch, k, span,
                                           [Note(f"under --ranks each rank takes {rows} / {k} rows of "
-                              f"{', '.join(f'`{p}`' for p in c.plan.sliced)}")])
+                                                f"{', '.join(f'`{p}`' for p in c.plan.sliced)}")])
         lo, hi = self.world.rank * rows // k, (self.world.rank + 1) * rows // k
         local = [a[lo:hi] if p.attr("name") in c.plan.sliced else a
                  for p, a in zip(fn.params, arrays)]

@@ -140,7 +140,7 @@ def _by_index(spec: str, rows):
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise errors.no_opencl_device(f"bad OpenCL device `{spec}`",
                                       "use `cpu`, `gpu`, or `P:D` (platform:device indices from "
-                    "`sym devices`), e.g. `0:0`")
+                                      "`sym devices`), e.g. `0:0`")
     p_i, d_i = int(parts[0]), int(parts[1])
     for row in rows:
         if row[0] == p_i and row[1] == d_i:

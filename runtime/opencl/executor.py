@@ -293,8 +293,7 @@ class OpenCLExecutor:
             for spec in plan.buffers.values():
                 if spec.kind == "shared" and spec.name not in self.shared_bufs:
                     raise errors.shared_value_mismatch(f"`{fn.name}` uses shared `{spec.name}`, which this "
-                                "executor does not hold",
-                                                       fn.span)
+                                                       "executor does not hold", fn.span)
             program = self.rt.program(plan.source, fn.name)
             c = Compiled(fn, plan, program, len(self.sites))
             self.sites.extend(plan.sites)
