@@ -149,8 +149,7 @@ def dim_value(ck, x):
             raise errors.shape_not_static(f"`{name}` is a value computed when the def runs, but a shape must be "
                                           "known before it runs", span,
                                           "use a size variable of a parameter's type (`x: f32[k]`), a number or an option")
-        raise errors.unknown_name(f"unknown size `{name}`", span,
-                                  "sizes come from the parameters' types")
+        raise errors.unknown_name(name, span, "sizes come from the parameters' types", "size")
     return dim_from_ast(x, lookup)
 
 

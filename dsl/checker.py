@@ -384,8 +384,9 @@ class BodyChecker:
         if name in self.env.def_asts or name in DEF_BUILTINS:
             raise errors.not_a_function(f"`{name}` is a function; call it", e.span,
                                         f"write `{name}(...)`")
-        raise errors.unknown_name(f"unknown name `{name}`", e.span,
-                                  did_you_mean(name, visible) or "defs see their arguments, shared values, options and size variables")
+        raise errors.unknown_name(name, e.span,
+                                  did_you_mean(name, visible) or "defs see their "
+                                  "arguments, shared values, options and size variables")
 
     def shared(self, name, span) -> Node:
         if name not in self.shared_nodes:

@@ -41,8 +41,11 @@ def invalid_type(message, span, hint=None, notes=()) -> SymError:
 
 
 # ---- E01xx: names, calls and statements -------------------------------------------
-def unknown_name(message, span, hint=None, notes=()) -> SymError:
-    return error("E0101", message, span, hint, notes)
+def unknown_name(name, span, suggestion, what="name", unassigned=False) -> SymError:
+    """`what`: "name", or "size" for a size variable; `unassigned`: a host
+    name the program assigns, but not before this line ran."""
+    message = f"`{name}` has no value yet" if unassigned else f"unknown {what} `{name}`"
+    return error("E0101", message, span, suggestion)
 
 
 def unknown_function(name, span, hint=None) -> SymError:
@@ -119,8 +122,20 @@ def statement_after_return(message, span, hint=None, notes=()) -> SymError:
 
 
 # ---- E02xx: types: dtypes, shapes, broadcasting, returns --------------------------
-def not_broadcastable(message, hint=None, notes=()) -> SymError:
-    return error("E0201", message, None, hint, notes)
+def not_broadcastable(left, right, what=None, axis=None, shapes=None) -> SymError:
+    """Dimension `left` against `right` at `axis` of the operands (`shapes`)
+    of `what`; without `what`, of paired index arrays. For `concat`, `left`
+    and `right` are the two tensors' types."""
+    if what == "concat":
+        return error("E0201", f"concat needs equal shapes except on axis {axis}: {left} and {right}",
+                     None)
+    if what is None:
+        return error("E0201", f"index arrays do not broadcast together: dimension {left} vs {right}",
+                     None, "paired index arrays must have the same length, as in `p[arange(n), y]`")
+    a, b = shapes
+    return error("E0201", f"shapes {a} and {b} do not broadcast for `{what}`: dimension {left} does "
+                 f"not match {right} (axis {axis})", None, "broadcasting aligns shapes from the right; "
+                 "a dimension must be equal or 1 (use reshape or transpose to line them up)")
 
 
 def matmul_shapes(message, hint=None, notes=()) -> SymError:
@@ -376,8 +391,22 @@ def shared_value_mismatch(message, span, hint=None, notes=()) -> SymError:
     return error("E0605", message, span, hint, notes)
 
 
-def host_operation_failed(message, span, hint=None, notes=()) -> SymError:
-    return error("E0606", message, span, hint, notes)
+_HOST_OPERATIONS = {
+    "divide_by_zero": ("division by zero", None),
+    "compute": ("cannot compute `{op}` of {operands}", None),
+    "loop": ("cannot loop over {what}", None),
+    "truth": ("the truth of a tensor of shape {shape} is ambiguous",
+              "reduce it first: `any` is `max(...)`, or compare a scalar"),
+    "use": ("cannot use {what} here", None),
+    "print": ("cannot print this value: {reason}", "print it as a float, or with `format(value, \"e\")`"),
+}
+
+
+def host_operation_failed(kind, span, hint=None, **facts) -> SymError:
+    """A host operation that cannot run: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _HOST_OPERATIONS[kind]
+    return error("E0606", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def not_finite(message, span, hint=None, notes=()) -> SymError:

@@ -314,8 +314,9 @@ class HostChecker:
         if isinstance(it, tuple):
             return ANY
         if isinstance(it, (HNum, HNone, HRecord)):
-            raise errors.host_operation_failed(f"cannot loop over {describe(it)}", s.iter.span,
-                                               "loop over `range(n)`, `batches(split, size)`, a tensor's rows or a tuple")
+            raise errors.host_operation_failed("loop", s.iter.span,
+                                               "loop over `range(n)`, `batches(split, size)`, a tensor's rows or a tuple",
+                                               what=describe(it))
         return ANY
 
     def bind_loop_targets(self, s: A.For, item):
@@ -331,9 +332,7 @@ class HostChecker:
 
     def truth(self, t, span):
         if isinstance(t, HTensor) and t.known and int(np.prod(t.shape)) != 1:
-            raise errors.host_operation_failed(f"the truth of a tensor of shape {tuple(t.shape)} is ambiguous",
-                                               span,
-                                               "reduce it first: `any` is `max(...)`, or compare a scalar")
+            raise errors.host_operation_failed("truth", span, shape=tuple(t.shape))
 
     # ---- expressions --------------------------------------------------------
     def expr(self, e):
@@ -414,7 +413,7 @@ class HostChecker:
             raise errors.not_a_function(f"`{e.id}` is a {kind}; call it", e.span,
                                         f"write `{e.id}(...)`")
         visible = list(self.names) + list(self.prog.shareds)
-        raise errors.unknown_name(f"unknown name `{e.id}`", e.span,
+        raise errors.unknown_name(e.id, e.span,
                                   did_you_mean(e.id, visible) or "assign it before this line")
 
     def unary(self, e: A.UnaryOp):
@@ -428,8 +427,9 @@ class HostChecker:
         if isinstance(t, HTensor):
             return tensor_op_type(e, [t])
         if isinstance(t, (HStr, HNone)):
-            raise errors.host_operation_failed(f"cannot compute `-` of {describe(t)}", e.span,
-                                               f"bad operand type for unary -: '{python_name(t)}'")
+            raise errors.host_operation_failed("compute", e.span,
+                                               f"bad operand type for unary -: '{python_name(t)}'",
+                                               op="-", operands=describe(t))
         return ANY
 
     def binop(self, e: A.BinOp):
@@ -859,19 +859,19 @@ def host_binop(e: A.BinOp, a, b):
         return tensor_op_type(e, [a, b])
     if op in ("/", "//", "%") and isinstance(a, HNum) and isinstance(b, HNum) and b.value == 0 \
             and b.value is not None:
-        raise errors.host_operation_failed("division by zero", span)
+        raise errors.host_operation_failed("divide_by_zero", span)
     if isinstance(a, HNum) and isinstance(b, HNum):
         int_result_fits(op, a.value, b.value, span)
     if op == "@":
-        raise errors.host_operation_failed(f"cannot compute `@` of {describe(a)} and {describe(b)}",
-                                           span, NOT_MATRICES)
+        raise errors.host_operation_failed("compute", span, NOT_MATRICES, op="@",
+                                           operands=f"{describe(a)} and {describe(b)}")
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = PY_BINOPS[op](sample(a), sample(b))
     except (TypeError, ValueError) as exc:
-        raise errors.host_operation_failed(f"cannot compute `{op}` of {describe(a)} and {describe(b)}",
-                                           span, str(exc).split("\n")[0])
+        raise errors.host_operation_failed("compute", span, str(exc).split("\n")[0], op=op,
+                                           operands=f"{describe(a)} and {describe(b)}")
     except ZeroDivisionError:
         return ANY
     if isinstance(result, str):

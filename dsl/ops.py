@@ -204,10 +204,8 @@ def broadcast(a: TensorType, b: TensorType, what: str) -> tuple:
     try:
         return broadcast_shapes(a.shape, b.shape)
     except BroadcastError as e:
-        raise errors.not_broadcastable(f"shapes {_shape(a)} and {_shape(b)} do not broadcast for `{what}`: "
-                                       f"dimension {dim_str(e.left)} does not match {dim_str(e.right)} (axis {e.axis})",
-                                       "broadcasting aligns shapes from the right; a dimension must be equal or 1 "
-                                       "(use reshape or transpose to line them up)")
+        raise errors.not_broadcastable(dim_str(e.left), dim_str(e.right), what, e.axis,
+                                       (_shape(a), _shape(b)))
 
 
 def _shape(t: TensorType) -> str:
@@ -459,7 +457,7 @@ def rule_concat(ts, attrs):
         if t.dtype != first.dtype:
             same_dtype(first, t, "concat")
         if t.rank != first.rank or any(d != e for i, (d, e) in enumerate(zip(t.shape, first.shape)) if i != axis):
-            raise errors.not_broadcastable(f"concat needs equal shapes except on axis {axis}: {first} and {t}")
+            raise errors.not_broadcastable(first, t, "concat", axis)
     size = 0
     for t in ts:
         size = dim_add(size, t.shape[axis])
@@ -490,9 +488,7 @@ def broadcast_shapes_or_fail(shape, t):
     try:
         return broadcast_shapes(shape, t.shape)
     except BroadcastError as e:
-        raise errors.not_broadcastable(f"index arrays do not broadcast together: dimension "
-                                       f"{dim_str(e.left)} vs {dim_str(e.right)}",
-                                       "paired index arrays must have the same length, as in `p[arange(n), y]`")
+        raise errors.not_broadcastable(dim_str(e.left), dim_str(e.right))
 
 
 # ---- convolution and pooling: sizes the checker keeps (dsl/types.py) --------

@@ -158,8 +158,8 @@ class Interpreter:
         try:
             iterator = iter(iterable)
         except TypeError:
-            raise errors.host_operation_failed(f"cannot loop over a {type(iterable).__name__}",
-                                               s.iter.span)
+            raise errors.host_operation_failed("loop", s.iter.span,
+                                               what=f"a {type(iterable).__name__}")
         for item in iterator:
             self.assign(s.targets, item, s.span)
             try:
@@ -172,9 +172,7 @@ class Interpreter:
     def truth(self, value, span) -> bool:
         value = materialize(value)
         if isinstance(value, np.ndarray) and value.size != 1:
-            raise errors.host_operation_failed(f"the truth of a tensor of shape {value.shape} is ambiguous",
-                                               span,
-                                               "reduce it first: `any` is `max(...)`, or compare a scalar")
+            raise errors.host_operation_failed("truth", span, shape=value.shape)
         return bool(value)
 
     # ---- shared values ---------------------------------------------------------
@@ -250,8 +248,7 @@ class Interpreter:
             return self.vars[e.id]
         if e.id in self.prog.shareds:
             return np.array(self.executor.get_shared(e.id))
-        raise errors.unknown_name(f"`{e.id}` has no value yet", e.span,
-                                  "assign it before this line")
+        raise errors.unknown_name(e.id, e.span, "assign it before this line", unassigned=True)
 
     def ev_TupleExpr(self, e):
         return tuple(self.ev(x) for x in e.elts)
@@ -307,15 +304,14 @@ class Interpreter:
             with np.errstate(all="ignore"):
                 result = to_python(fn(*values))
         except ZeroDivisionError:
-            raise errors.host_operation_failed("division by zero", e.span)
+            raise errors.host_operation_failed("divide_by_zero", e.span)
         except (TypeError, ValueError, OverflowError) as exc:
             if isinstance(exc, OverflowError) and all(is_number(v) for v in values):
                 result = float_overflow(fn, values)
             else:
                 kinds = " and ".join(describe(v) for v in values)
                 hint = NOT_MATRICES if fn is operator.matmul else str(exc).split("\n")[0]
-                raise errors.host_operation_failed(f"cannot compute `{op}` of {kinds}", e.span,
-                                                   hint)
+                raise errors.host_operation_failed("compute", e.span, hint, op=op, operands=kinds)
         # numpy's meaning of a negative base to a fractional power: NaN, not a complex
         return float("nan") if isinstance(result, complex) else result
 
@@ -552,7 +548,7 @@ class Interpreter:
             self.not_a_tensor(value, span, where)
         array = np.asarray(value)
         if array.dtype.name not in FROM_NUMPY:
-            raise errors.host_operation_failed(f"cannot use {describe(value)} here", span)
+            raise errors.host_operation_failed("use", span, what=describe(value))
         name = f"_host{len(params)}"
         t = TensorType(FROM_NUMPY[array.dtype.name], tuple(array.shape))
         locals_[name] = apply("param", (), span, type=t, name=name)
@@ -563,7 +559,7 @@ class Interpreter:
     def not_a_tensor(value, span, where):
         fname, param = where
         check_tensor_args(fname, {param: (type_of(value), span)}, span)
-        raise errors.host_operation_failed(f"cannot use {describe(value)} here", span)
+        raise errors.host_operation_failed("use", span, what=describe(value))
 
 
 def located_in_call(d, name, span):

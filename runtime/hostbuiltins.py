@@ -50,8 +50,7 @@ def host_print(ip, e):
     try:
         text = args["sep"].join(str(v) for v in args["args"])
     except ValueError as exc:       # an integer too long to print
-        raise errors.host_operation_failed(f"cannot print this value: {exc}".split(";")[0], e.span,
-                                           "print it as a float, or with `format(value, \"e\")`")
+        raise errors.host_operation_failed("print", e.span, reason=str(exc).split(";")[0])
     with progress.above_bars(ip.out):
         print(text, file=ip.out, flush=False)
 
