@@ -203,28 +203,29 @@ def bind_arguments(fname: str, names: list, args, kwargs, signature: str, span) 
     argument is a SymError (E0103, E0104) with the signature in a note."""
     note = [Note(f"signature: {signature}")]
     if len(args) > len(names):
-        raise located(catalog.wrong_argument_count(f"`{fname}` takes {plural(len(names), 'argument')}, got {len(args)}",
-                                                   span, "remove the extra arguments", note).diagnostics, span)
+        raise located(catalog.wrong_argument_count("takes", span, "remove the extra arguments",
+                                                   note, fname=fname,
+                                                   count=plural(len(names), 'argument'),
+                                                   got=len(args)).diagnostics, span)
     values: list = list(args) + [_MISSING] * (len(names) - len(args))
     for key, value in kwargs.items():
         where = [i for i, n in enumerate(names) if n == key]
         if not where:
-            raise located(catalog.bad_keyword_argument(f"`{fname}` has no argument `{key}`", span,
+            raise located(catalog.bad_keyword_argument("unknown", span,
                                                        did_you_mean(key, names) or f"its arguments: {', '.join(names) or 'none'}",
-                                                       note).diagnostics, span)
+                                                       note, fname=fname, key=key).diagnostics, span)
         if len(where) > 1:
-            raise located(catalog.bad_keyword_argument(f"`{fname}` has two arguments named `{key}`",
-                                                       span, "pass them by position", note).diagnostics, span)
+            raise located(catalog.bad_keyword_argument("two_named", span, notes=note, fname=fname,
+                                                       key=key).diagnostics, span)
         if values[where[0]] is not _MISSING:
-            raise located(catalog.bad_keyword_argument(f"`{fname}` got argument `{key}` twice",
-                                                       span,
-                                                       "pass it by position or by name, not both",
-                                                       note).diagnostics, span)
+            raise located(catalog.bad_keyword_argument("twice", span, notes=note, fname=fname,
+                                                       key=key).diagnostics, span)
         values[where[0]] = value
     missing = [f"`{n}`" for n, v in zip(names, values) if v is _MISSING]
     if missing:
-        raise located(catalog.wrong_argument_count(f"`{fname}` is missing {plural(len(missing), 'argument')}: "
-                                                   f"{', '.join(missing)}", span, notes=note).diagnostics, span)
+        raise located(catalog.wrong_argument_count("missing", span, notes=note, fname=fname,
+                                                   count=plural(len(missing), 'argument'),
+                                                   names=', '.join(missing)).diagnostics, span)
     return values
 
 

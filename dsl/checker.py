@@ -228,14 +228,14 @@ class BodyChecker:
     def bind(self, targets, value, span):
         if len(targets) == 1:
             if isinstance(value, tuple):
-                raise errors.wrong_unpack_count(f"`{targets[0].id}` would hold {len(value)} values",
-                                                span, "unpack them: `a, b = ...`")
+                raise errors.wrong_unpack_count("one_name", span, name=targets[0].id,
+                                                got=len(value))
             self.locals[targets[0].id] = value
             return
         if not isinstance(value, tuple) or len(value) != len(targets):
             got = len(value) if isinstance(value, tuple) else 1
-            raise errors.wrong_unpack_count(f"cannot unpack {got} value{'s' * (got != 1)} into {len(targets)} names",
-                                            span)
+            raise errors.wrong_unpack_count("unpack", span, got=got, s='s' * (got != 1),
+                                            names=len(targets))
         for t, v in zip(targets, value):
             self.locals[t.id] = v
 
@@ -314,7 +314,7 @@ class BodyChecker:
         if isinstance(v, (Weak, WeakTensor)):
             return self.weak_node(v, dtype)
         if isinstance(v, tuple):
-            raise errors.wrong_unpack_count(f"expected one tensor, got {len(v)} values", span)
+            raise errors.wrong_unpack_count("one_tensor", span, got=len(v))
         if isinstance(v, Group):
             raise errors.group_not_tensor(f"`{v.label}` is a group of {len(v.items)} values, not one tensor",
                                           span,
@@ -444,8 +444,7 @@ class BodyChecker:
         if e.attr == "shape":
             x = self.tensor(self.expr(e.value), e.value.span)
             return tuple(self.size_node(d, e.span) for d in x.type.shape)
-        raise errors.unknown_attribute(f"tensors have no attribute `{e.attr}`", e.span,
-                                       "tensor attributes are `.T` and `.shape`")
+        raise errors.unknown_attribute("tensor", e.span, attr=e.attr)
 
     def expr_MethodCall(self, e: A.MethodCall):
         if e.method.id == "append":
@@ -499,11 +498,11 @@ class BodyChecker:
         d = self.env.def_asts[name]
         if len(e.args) != len(d.params) or e.kwargs:
             if e.kwargs:
-                raise errors.bad_keyword_argument(f"defs take positional arguments only (`{name}`)",
-                                                  e.kwargs[0].span)
-            raise errors.wrong_argument_count(f"`{name}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
-                                              f"got {len(e.args)}", e.span,
-                                              f"signature: {signature_text(d)}")
+                raise errors.bad_keyword_argument("def_positional_only", e.kwargs[0].span,
+                                                  name=name)
+            raise errors.wrong_argument_count("def_takes", e.span, name=name, count=len(d.params),
+                                              s='s' * (len(d.params) != 1), got=len(e.args),
+                                              signature=signature_text(d))
         upd = next((s for s in d.body if isinstance(s, A.Update)), None)
         if upd is not None and not statement:
             raise errors.updating_def_called_in_def(name, upd.target.id, e.span,
@@ -611,8 +610,7 @@ class BodyChecker:
         if isinstance(s, A.Assign):
             value = self.expr(s.value)
             if len(s.targets) > 1 and not (isinstance(value, tuple) and len(value) == len(s.targets)):
-                raise errors.wrong_unpack_count(f"cannot unpack this value into {len(s.targets)} names",
-                                                s.span)
+                raise errors.wrong_unpack_count("unpack_value", s.span, names=len(s.targets))
             return value
         if isinstance(s, A.Update):
             target = groups.get(s.target.id)

@@ -52,12 +52,41 @@ def unknown_function(name, span, hint=None) -> SymError:
     return error("E0102", f"unknown function `{name}`", span, hint)
 
 
-def wrong_argument_count(message, span, hint=None, notes=()) -> SymError:
-    return error("E0103", message, span, hint, notes)
+_ARGUMENT_COUNTS = {
+    "takes": ("`{fname}` takes {count}, got {got}", None),
+    "missing": ("`{fname}` is missing {count}: {names}", None),
+    "def_takes": ("`{name}` takes {count} argument{s}, got {got}", "signature: {signature}"),
+    "builtin_takes": ("`{fname}` takes {at_most}{count} argument{s}, got {got}", "usage: {usage}"),
+    "builtin_missing": ("`{fname}` is missing argument `{name}`", "usage: {usage}"),
+    "proc_takes": ("`{name}` takes {count} arguments, got {got}", "signature: {signature}"),
+}
 
 
-def bad_keyword_argument(message, span, hint=None, notes=()) -> SymError:
-    return error("E0104", message, span, hint, notes)
+def wrong_argument_count(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """A call with too many or too few arguments: `kind` picks the wording (a call
+    from Python, of a def, of a builtin, of a host function), `facts` fill it."""
+    message, default_hint = _ARGUMENT_COUNTS[kind]
+    return error("E0103", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
+
+
+_KEYWORD_ARGUMENTS = {
+    "unknown": ("`{fname}` has no argument `{key}`", None),
+    "two_named": ("`{fname}` has two arguments named `{key}`", "pass them by position"),
+    "twice": ("`{fname}` got argument `{key}` twice", "pass it by position or by name, not both"),
+    "def_positional_only": ("defs take positional arguments only (`{name}`)", None),
+    "proc_positional_only": ("host functions take positional arguments only (`{name}`)", None),
+    "builtin_unknown": ("`{fname}` has no parameter `{name}`", None),
+    "builtin_twice": ("`{fname}` got `{name}` twice", "usage: {usage}"),
+}
+
+
+def bad_keyword_argument(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """A keyword argument that is unknown, repeated, or not taken: `kind` picks the
+    wording, `facts` fill it."""
+    message, default_hint = _KEYWORD_ARGUMENTS[kind]
+    return error("E0104", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
 def not_a_function(message, span, hint=None, notes=()) -> SymError:
@@ -77,12 +106,36 @@ def not_allowed_in_def(kind, span, hint) -> SymError:
     return error("E0109", f"`{kind}` is not allowed inside a def", span, hint)
 
 
-def wrong_unpack_count(message, span, hint=None, notes=()) -> SymError:
-    return error("E0110", message, span, hint, notes)
+_UNPACK_COUNTS = {
+    "unpack": ("cannot unpack {got} value{s} into {names} names", None),
+    "one_tensor": ("expected one tensor, got {got} values", None),
+    "one_name": ("`{name}` would hold {got} values", "unpack them: `a, b = ...`"),
+    "unpack_value": ("cannot unpack this value into {names} names", None),
+    "loop_item": ("each item has {got} values but the loop names {names}", None),
+    "loop_item_kind": ("each item is {item}, but the loop names {names}", None),
+    "unpack_values": ("cannot unpack {got} values into {names} names", None),
+}
 
 
-def unknown_attribute(message, span, hint=None, notes=()) -> SymError:
-    return error("E0111", message, span, hint, notes)
+def wrong_unpack_count(kind, span, hint=None, **facts) -> SymError:
+    """Values and names that do not pair up: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _UNPACK_COUNTS[kind]
+    return error("E0110", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_ATTRIBUTES = {
+    "tensor": ("tensors have no attribute `{attr}`", "tensor attributes are `.T` and `.shape`"),
+    "value": ("{value} has no attribute `{attr}`", None),
+    "field": ("{record} has no field `{attr}`", None),
+}
+
+
+def unknown_attribute(kind, span, hint=None, **facts) -> SymError:
+    """`.name` that the value does not have: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _ATTRIBUTES[kind]
+    return error("E0111", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def host_builtin_in_def(name, span) -> SymError:
@@ -398,7 +451,8 @@ _HOST_OPERATIONS = {
     "truth": ("the truth of a tensor of shape {shape} is ambiguous",
               "reduce it first: `any` is `max(...)`, or compare a scalar"),
     "use": ("cannot use {what} here", None),
-    "print": ("cannot print this value: {reason}", "print it as a float, or with `format(value, \"e\")`"),
+    "print": ("cannot print this value: {reason}",
+              "print it as a float, or with `format(value, \"e\")`"),
 }
 
 

@@ -212,8 +212,8 @@ class HostChecker:
         if len(s.targets) > 1:
             elts = value if isinstance(value, tuple) and len(value) == len(s.targets) else None
             if isinstance(value, tuple) and elts is None:
-                raise errors.wrong_unpack_count(f"cannot unpack {len(value)} values into {len(s.targets)} names",
-                                                s.span)
+                raise errors.wrong_unpack_count("unpack_values", s.span, got=len(value),
+                                                names=len(s.targets))
             for i, t in enumerate(s.targets):
                 self.names[t.id] = elts[i] if elts else ANY
         else:
@@ -322,11 +322,11 @@ class HostChecker:
     def bind_loop_targets(self, s: A.For, item):
         elts = item if isinstance(item, tuple) else None
         if elts is not None and len(elts) != len(s.targets):
-            raise errors.wrong_unpack_count(f"each item has {len(elts)} values but the loop names {len(s.targets)}",
-                                            s.span)
+            raise errors.wrong_unpack_count("loop_item", s.span, got=len(elts),
+                                            names=len(s.targets))
         if elts is None and len(s.targets) > 1 and isinstance(item, (HNum, HStr, HNone)):
-            raise errors.wrong_unpack_count(f"each item is {describe(item)}, but the loop names {len(s.targets)}",
-                                            s.span)
+            raise errors.wrong_unpack_count("loop_item_kind", s.span, item=describe(item),
+                                            names=len(s.targets))
         for i, t in enumerate(s.targets):
             self.names[t.id] = elts[i] if elts is not None else (item if len(s.targets) == 1 else ANY)
 
@@ -447,18 +447,20 @@ class HostChecker:
             if not fields:
                 return ANY
             if e.attr not in fields:
-                raise errors.unknown_attribute(f"{base.kind} has no field `{e.attr}`", e.span,
-                                               did_you_mean(e.attr, fields) or f"its fields are: {', '.join(fields)}")
+                raise errors.unknown_attribute("field", e.span,
+                                               did_you_mean(e.attr, fields) or f"its fields are: {', '.join(fields)}",
+                                               record=base.kind, attr=e.attr)
             return fields[e.attr]
         if isinstance(base, HTensor):
             if e.attr == "T":
                 return HTensor(base.dtype, tuple(reversed(base.shape)))
             if e.attr == "shape":
                 return tuple(HNum("int", d) for d in base.shape)
-            raise errors.unknown_attribute(f"{describe(base)} has no attribute `{e.attr}`", e.span,
-                                           "tensor attributes are `.T` and `.shape`")
+            raise errors.unknown_attribute("value", e.span,
+                                           "tensor attributes are `.T` and `.shape`",
+                                           value=describe(base), attr=e.attr)
         if isinstance(base, (HNum, HStr, HNone, HIter, tuple)):
-            raise errors.unknown_attribute(f"{describe(base)} has no attribute `{e.attr}`", e.span)
+            raise errors.unknown_attribute("value", e.span, value=describe(base), attr=e.attr)
         return ANY
 
     def index(self, e: A.Index):
@@ -576,12 +578,13 @@ class HostChecker:
         their types (what goes wrong there is noted with this call)."""
         proc = self.procs[name]
         if e.kwargs:
-            raise errors.bad_keyword_argument(f"host functions take positional arguments only (`{name}`)",
-                                              e.kwargs[0].span)
+            raise errors.bad_keyword_argument("proc_positional_only", e.kwargs[0].span, name=name)
         if len(e.args) != len(proc.params):
-            raise errors.wrong_argument_count(f"`{name}` takes {plural(len(proc.params), 'argument')}, got {len(e.args)}",
-                                              e.span, f"signature: {proc_signature(proc)}",
-                                              [Note(f"`{name}` is defined here", proc.name.span)])
+            raise errors.wrong_argument_count("takes", e.span, f"signature: {proc_signature(proc)}",
+                                              [Note(f"`{name}` is defined here", proc.name.span)],
+                                              fname=name,
+                                              count=plural(len(proc.params), 'argument'),
+                                              got=len(e.args))
         args = {p.id: self.argument(a) for p, a in zip(proc.params, e.args)}
         if name in self.proc_stack:     # recursion: the body is being checked already
             return ANY
@@ -631,12 +634,12 @@ class HostChecker:
                                                 "of its own there")
         info = self.prog.defs.get(name)
         if e.kwargs:
-            raise errors.bad_keyword_argument(f"defs take positional arguments only (`{name}`)",
-                                              e.kwargs[0].span)
+            raise errors.bad_keyword_argument("def_positional_only", e.kwargs[0].span, name=name)
         if len(e.args) != len(d.params):
             sig = info.signature if info else name
-            raise errors.wrong_argument_count(f"`{name}` takes {plural(len(d.params), 'argument')}, got {len(e.args)}",
-                                              e.span, f"signature: {sig}")
+            raise errors.wrong_argument_count("takes", e.span, f"signature: {sig}", fname=name,
+                                              count=plural(len(d.params), 'argument'),
+                                              got=len(e.args))
         if info is None:
             for a in e.args:
                 self.expr(a)

@@ -92,16 +92,16 @@ def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
             bound.setdefault(name, Default(default))
         return bound
     if len(call.args) > len(names):
-        raise errors.wrong_argument_count(f"`{fname}` takes {'at most ' * bool(sig.optional)}{len(names)} "
-                                          f"argument{'s' * (len(names) != 1)}, "
-                                          f"got {len(call.args)}", call.span,
-                                          f"usage: {usage(fname, sig)}")
+        raise errors.wrong_argument_count("builtin_takes", call.span, fname=fname,
+                                          at_most='at most ' * bool(sig.optional), count=len(names),
+                                          s='s' * (len(names) != 1), got=len(call.args),
+                                          usage=usage(fname, sig))
     bound = dict(zip(names, call.args))
     check_keywords(call, sig, fname, names, bound)
     missing = [n for n in sig.positional if n not in bound]
     if missing:
-        raise errors.wrong_argument_count(f"`{fname}` is missing argument `{missing[0]}`",
-                                          call.span, f"usage: {usage(fname, sig)}")
+        raise errors.wrong_argument_count("builtin_missing", call.span, fname=fname,
+                                          name=missing[0], usage=usage(fname, sig))
     for name, default in sig.optional:
         bound.setdefault(name, Default(default))
     return bound
@@ -110,11 +110,12 @@ def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
 def check_keywords(call: A.Call, sig: Sig, fname: str, names, bound: dict):
     for kw in call.kwargs:
         if kw.name not in names:
-            raise errors.bad_keyword_argument(f"`{fname}` has no parameter `{kw.name}`", kw.span,
-                                              did_you_mean(kw.name, names) or f"usage: {usage(fname, sig)}")
+            raise errors.bad_keyword_argument("builtin_unknown", kw.span,
+                                              did_you_mean(kw.name, names) or f"usage: {usage(fname, sig)}",
+                                              fname=fname, name=kw.name)
         if kw.name in bound:
-            raise errors.bad_keyword_argument(f"`{fname}` got `{kw.name}` twice", kw.span,
-                                              f"usage: {usage(fname, sig)}")
+            raise errors.bad_keyword_argument("builtin_twice", kw.span, fname=fname, name=kw.name,
+                                              usage=usage(fname, sig))
         bound[kw.name] = kw.value
 
 

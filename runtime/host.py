@@ -148,8 +148,7 @@ class Interpreter:
             return
         values = tuple(value) if isinstance(value, (tuple, list)) else None
         if values is None or len(values) != len(targets):
-            raise errors.wrong_unpack_count(f"cannot unpack this value into {len(targets)} names",
-                                            span)
+            raise errors.wrong_unpack_count("unpack_value", span, names=len(targets))
         for t, v in zip(targets, values):
             self.vars[t.id] = v
 
@@ -321,7 +320,7 @@ class Interpreter:
             return base.T if e.attr == "T" else tuple(base.shape)
         if isinstance(base, (D.Mnist, D.Split)) and hasattr(base, e.attr):
             return getattr(base, e.attr)
-        raise errors.unknown_attribute(f"{describe(base)} has no attribute `{e.attr}`", e.span)
+        raise errors.unknown_attribute("value", e.span, value=describe(base), attr=e.attr)
 
     def ev_Index(self, e: A.Index):
         base = materialize(self.ev(e.value))
@@ -371,8 +370,9 @@ class Interpreter:
         variables. An error inside it gets a note naming this call."""
         proc = self.procs[name]
         if len(e.args) != len(proc.params) or e.kwargs:
-            raise errors.wrong_argument_count(f"`{name}` takes {len(proc.params)} arguments, got {len(e.args)}",
-                                              e.span, f"signature: {proc_signature(proc)}")
+            raise errors.wrong_argument_count("proc_takes", e.span, name=name,
+                                              count=len(proc.params), got=len(e.args),
+                                              signature=proc_signature(proc))
         args = [self.proc_argument(a) for a in e.args]
         if len(self.proc_calls) >= MAX_PROC_DEPTH:
             raise too_deep_calls(name, e.span, self.proc_calls)
