@@ -188,8 +188,8 @@ class Program:
 
     def __setattr__(self, name, value):
         if name not in self._checked.shareds:
-            raise catalog.shared_value_mismatch(f"program has no shared value `{name}`", None,
-                                                f"shared values: {', '.join(self._checked.shareds) or 'none'}")
+            raise catalog.shared_value_mismatch("program_has_no", None, name=name,
+                                                value=', '.join(self._checked.shareds) or 'none')
         with self._interp.call_lock:            # between calls, never inside one
             self._interp.set_shared(name, value)
 
@@ -271,12 +271,12 @@ def load(path, backend=None, device=None, options=None, rewrites=True, nan_check
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise located(catalog.cannot_read_program(f"cannot read {path}: {exc.strerror or exc}",
-                                                  span,
+        raise located(catalog.cannot_read_program("cannot_read", span,
                                                   "check the path; relative paths start at the working directory "
-                                                  f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None).diagnostics, span)
+                                                  f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None,
+                                                  path=path, value=exc.strerror or exc).diagnostics, span)
     except UnicodeDecodeError:
-        raise located(catalog.cannot_read_program(f"{path} is not UTF-8 text", span).diagnostics, span)
+        raise located(catalog.cannot_read_program("not_utf_8", span, path=path).diagnostics, span)
     options = check_flags(options, rewrites, nan_check, out, progress, LOAD_SIGNATURE, span, fast_math)
     return compile(text, str(path), backend, device, options, rewrites, nan_check, out, progress,
                    fast_math)

@@ -460,8 +460,7 @@ def vjp_pool2d(y, g):
 def vjp_pool2d_grad(y, g):
     # piecewise constant in x; linear in gy: mean pooling's transpose is itself
     if y.attr("kind") != "mean":
-        raise errors.no_gradient_rule("no gradient rule for the gradient of max pooling", y.span,
-                                      "differentiate max pooling once; mean pooling can be differentiated twice")
+        raise errors.no_gradient_rule("no_gradient_rule", y.span)
     return None, apply(Op.POOL2D, (g,), y.span, **_pool_attrs(y))
 
 
@@ -525,8 +524,7 @@ def backprop_many(ys: list[Node], seeds: list[Node], wrts: list[Node],
             continue
         rule = VJP.get(n.op)
         if rule is None:
-            raise errors.no_gradient_rule(f"no gradient rule for `{n.op}`", n.span,
-                                          "this operation cannot be differentiated yet")
+            raise errors.no_gradient_rule("no_gradient_rule_2", n.span, op=n.op)
         for x, gx in zip(n.inputs, rule(n, g)):
             if gx is None or x not in live or not floats(x):
                 continue

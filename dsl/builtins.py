@@ -35,9 +35,9 @@ def given(a):
 
 def normalize_axis(axis: int, rank: int, span) -> int:
     if not -rank <= axis < max(rank, 1) or rank == 0:
-        raise errors.axis_out_of_range(f"axis {axis} is out of range for a tensor of rank {rank}",
-                                       span,
-                                       f"valid axes are {-rank}..{rank - 1}" if rank else "a scalar has no axes")
+        raise errors.axis_out_of_range("axis_out_range", span,
+                                       f"valid axes are {-rank}..{rank - 1}" if rank else "a scalar has no axes",
+                                       axis=axis, rank=rank)
     return axis % rank
 
 
@@ -106,9 +106,7 @@ def lower_one_hot(ck, args, e):
     y = node_arg(ck, args["y"])
     depth = static_int(args["depth"], "the depth of one_hot")
     if depth < 1:   # no label fits in zero classes
-        raise errors.not_a_constant(f"the depth of one_hot must be at least 1, got {depth}",
-                                    args["depth"].span,
-                                    "it is the number of classes: `one_hot(y, 10)`")
+        raise errors.not_a_constant("depth_one_hot", args["depth"].span, depth=depth)
     return ck.apply("one_hot", (y,), e.span, depth=depth)
 
 
@@ -120,8 +118,8 @@ def lower_transpose(ck, args, e):
         perm = tuple(normalize_axis(p, x.type.rank, args["axes"].span)
                      for p in static_ints(args["axes"], "axes"))
         if sorted(perm) != list(range(x.type.rank)):
-            raise errors.axis_out_of_range(f"axes {perm} are not a permutation of 0..{x.type.rank - 1}",
-                                           args["axes"].span)
+            raise errors.axis_out_of_range("axes_are_not", args["axes"].span, perm=perm,
+                                           value=x.type.rank - 1)
     return ck.apply("transpose", (x,), e.span, perm=perm)
 
 
@@ -138,7 +136,7 @@ def dim_value(ck, x):
             return node.attr("dim")
         if isinstance(node, Node) and node.op == "const":
             return node.attr("value")
-        raise errors.shape_not_static("a shape must be known before the def runs", x.span)
+        raise errors.shape_not_static("shape_known_before", x.span)
 
     def lookup(name, span):
         if name in ck.sizes:
@@ -146,9 +144,7 @@ def dim_value(ck, x):
         if name in ck.env.options and isinstance(ck.env.options[name], int):
             return ck.env.options[name]
         if name in ck.locals:
-            raise errors.shape_not_static(f"`{name}` is a value computed when the def runs, but a shape must be "
-                                          "known before it runs", span,
-                                          "use a size variable of a parameter's type (`x: f32[k]`), a number or an option")
+            raise errors.shape_not_static("value_computed_when", span, name=name)
         raise errors.unknown_name(name, span, "sizes come from the parameters' types", "size")
     return dim_from_ast(x, lookup)
 
@@ -183,15 +179,14 @@ def constructor(value):
         if value is None:
             fill = ck.expr(args["value"])
             if not isinstance(fill, Weak):
-                raise errors.not_a_constant("the fill value of `full` must be a literal",
-                                            args["value"].span)
+                raise errors.not_a_constant("fill_value_full", args["value"].span)
             fill = fill.value
             dtype = dtype or literal_dtype(fill)
         if given(args["dtype"]):
             d = args["dtype"]
             dtype = d.id if isinstance(d, A.Name) else None
             if dtype not in DTYPES:
-                raise errors.invalid_type("dtype must be one of f32 f64 i32 i64 bool", d.span)
+                raise errors.invalid_type("dtype_one_f32", d.span)
         if value is None:
             check_fill(fill, dtype, args["value"].span)
         return ck.apply("full", (), e.span, type=TensorType(dtype, shape), value=fill)
@@ -207,22 +202,17 @@ def check_fill(value, dtype: str, span):
     """A fill value must be a number of the tensor's kind: a float never
     becomes an integer, a number never a bool (nor the reverse)."""
     if isinstance(value, bool) != (dtype == "bool"):
-        raise errors.bool_mismatch(f"cannot fill a tensor of {dtype} with {str(value).lower()}",
-                                   span,
-                                   "fill bool tensors with `true` or `false`, numbers with numbers")
+        raise errors.bool_mismatch("cannot_fill_tensor", span, dtype=dtype,
+                                   value=str(value).lower())
     if isinstance(value, float) and dtype in ("i32", "i64"):
-        raise errors.kinds_mixed(f"the float {value} cannot fill a tensor of {dtype}", span,
-                                 "write an integer, or give a float dtype: `dtype=f32`")
+        raise errors.kinds_mixed("float_cannot_fill", span, value=value, dtype=dtype)
     check_literal_range(value, dtype, span)
 
 
 def lower_arange(ck, args, e):
     dims = shape_arg(ck, args["n"])
     if len(dims) != 1:
-        raise errors.shape_not_static(f"`arange` takes one size, got a shape of {len(dims)} dimensions",
-                                      args["n"].span,
-                                      "`arange(n)` counts 0..n-1; for more axes, reshape it: "
-                                      "`reshape(arange(6), (3, 2))`")
+        raise errors.shape_not_static("arange_takes_one", args["n"].span, value=len(dims))
     (n,) = dims
     return ck.apply("arange", (ck.size_node(n, e.span),), e.span, type=TensorType("i64", (n,)))
 
@@ -230,7 +220,7 @@ def lower_arange(ck, args, e):
 def lower_len(ck, args, e):
     x = node_arg(ck, args["x"])
     if x.type.rank == 0:
-        raise errors.axis_out_of_range("`len` of a scalar", e.span)
+        raise errors.axis_out_of_range("len_scalar", e.span)
     return ck.size_node(x.type.shape[0], e.span)
 
 
@@ -340,8 +330,7 @@ def float_dtype(a) -> str:
     if not given(a):
         return a.value
     if not (isinstance(a, A.Name) and a.id in ("f32", "f64")):
-        raise errors.invalid_type("the dtype of a draw must be f32 or f64", a.span,
-                                  "draws are floats; cast them for other dtypes: `i32(bernoulli(rng, shape, p))`")
+        raise errors.invalid_type("dtype_draw_f32", a.span)
     return a.id
 
 
@@ -349,10 +338,8 @@ def scalar_arg(ck, a, dtype: str, what: str) -> Node:
     value = Weak(a.value, None) if isinstance(a, Default) else ck.expr(a)
     node = ck.tensor(value, getattr(a, "span", None), dtype)
     if node.type.rank != 0 or node.type.dtype != dtype:
-        raise errors.bad_draw_argument(f"`{what}` of a draw must be a {dtype} scalar, got {node.type}",
-                                       a.span,
-                                       "draws take one number for each parameter; compute with the samples for more: "
-                                       "`low + (high - low) * uniform(rng, shape)`")
+        raise errors.bad_draw_argument("draw_scalar_got", a.span, what=what, dtype=dtype,
+                                       type=node.type)
     return node
 
 
@@ -408,8 +395,7 @@ def lower_binomial(ck, args, e):
     dtype = float_dtype(args["dtype"])
     n = args["n"].value if isinstance(args["n"], Default) else static_int(args["n"], "`n` of `binomial`")
     if not 1 <= n <= 64:
-        raise errors.bad_draw_argument(f"`n` of `binomial` must be 1..64, got {n}", args["n"].span,
-                                       "each trial is one draw; for a large `n` use a normal approximation")
+        raise errors.bad_draw_argument("n_binomial_1", args["n"].span, n=n)
     p = probability_arg(ck, args["p"], dtype)
     total = bernoullis(ck, stream, shape, p, dtype, e.span)
     for _ in range(n - 1):
@@ -424,9 +410,7 @@ def lower_integers(ck, args, e):
     shape = draw_shape(ck, args["shape"])
     lo, hi = (literal_value(args[p]) for p in ("low", "high"))
     if isinstance(lo, int) and isinstance(hi, int) and not 0 < hi - lo <= 2 ** 31:
-        raise errors.bad_draw_argument(f"`integers` needs low < high and high - low <= 2**31, got [{lo}, {hi})",
-                                       e.span,
-                                       "the draw is in [low, high): `integers(rng, shape, 0, 10)` gives 0..9")
+        raise errors.bad_draw_argument("integers_needs_low", e.span, lo=lo, hi=hi)
     low, high = (scalar_arg(ck, args[p], "i64", p) for p in ("low", "high"))
     bits = random_node(ck, stream, "bits", TensorType("i64", shape), (), e.span)
     scale = ck.apply("const", (), e.span, type=TensorType("i64", ()), value=2 ** 32)

@@ -99,21 +99,16 @@ def declared_types(d: A.Def):
         for dim in t.shape:
             loose = sorted(dim.variables() - set(bound)) if isinstance(dim, Size) else []
             if loose:
-                raise errors.unbound_size(f"size variable `{loose[0]}` in `{p.name.id}: {t}` is not bound by any "
-                                          "parameter", p.type.span or p.span,
-                                          f"a call binds `{loose[0]}` only from a dimension that is `{loose[0]}` alone: "
-                                          f"write `{loose[0]}` as a dimension of a parameter, or use a fixed size")
+                raise errors.unbound_size("size_variable_not", p.type.span or p.span,
+                                          value=loose[0], name=p.name.id, t=t)
 
     def ret_size(name, span):
         if name not in bound:
-            raise errors.unbound_size(f"size variable `{name}` in the return type of `{d.name.id}` "
-                                      "is not bound by any parameter", span,
-                                      "every size in the result must come from the arguments' shapes")
+            raise errors.unbound_size("size_variable_return", span, name=name, name2=d.name.id)
         return Size.var(name)
 
     if isinstance(d.ret, A.GroupTypeExpr):
-        raise errors.group_not_tensor(f"`{d.name.id}` cannot return a group", d.ret.span,
-                                      "a def returns tensors; a group is updated where it is used")
+        raise errors.group_not_tensor("cannot_return_group", d.ret.span, name=d.name.id)
     if isinstance(d.ret, A.TupleTypeExpr):
         ret = TupleType(tuple(tensor_type(t, ret_size) for t in d.ret.elts))
     else:
@@ -169,8 +164,8 @@ class BodyChecker:
                 self.nothing_after_return(stmt, self.d.body[i + 1:])
                 return self.check_return(stmt, ret_type)
             self.statement(stmt)
-        raise errors.return_mismatch(f"`{self.d.name.id}` ends without `return`", self.d.span,
-                                     f"add `return ...` giving a value of type {ret_type}")
+        raise errors.return_mismatch("ends_without_return", self.d.span, name=self.d.name.id,
+                                     ret_type=ret_type)
 
     def nothing_after_return(self, ret: A.Return, rest):
         """`return` ends a def: a second one, or anything after it, would never run."""
@@ -178,14 +173,12 @@ class BodyChecker:
             return
         later = rest[0]
         if isinstance(later, A.Return):
-            raise errors.statement_after_return(f"`{self.d.name.id}` has a second `return`",
-                                                later.span,
-                                                "a def has one `return`, its last statement; return several values as a tuple: "
-                                                "`return a, b`",
-                                                [Note("the first `return` is here", ret.span)])
-        raise errors.statement_after_return(f"this statement comes after the `return` of `{self.d.name.id}` and would never run",
-                                            later.span, "move it before the `return`, or remove it",
-                                            [Note("the def returns here", ret.span)])
+            raise errors.statement_after_return("has_second_return", later.span,
+                                                notes=[Note("the first `return` is here", ret.span)],
+                                                name=self.d.name.id)
+        raise errors.statement_after_return("statement_comes_after", later.span,
+                                            notes=[Note("the def returns here", ret.span)],
+                                            name=self.d.name.id)
 
     def statement(self, s):
         # a loop's statements are unrolled over groups one by one, inside it
@@ -263,8 +256,8 @@ class BodyChecker:
                 what = "not a shared value"
                 hint = (did_you_mean(name, self.env.shareds) or f"declare it at top level: "
                         f"`shared {name}: TYPE = ...`, or bind a new name with `{name} = ...`")
-            raise errors.update_of_non_shared(f"`{name}` is {what}: only shared values can be updated with `<-`",
-                                              s.target.span, hint)
+            raise errors.update_of_non_shared("only_shared_values", s.target.span, hint, name=name,
+                                              what=what)
         if name in self.env.streams:
             raise errors.stream_update(name, s.span)
         if name in self.updates:
@@ -281,15 +274,16 @@ class BodyChecker:
         if len(values) == 1 and isinstance(values[0], tuple):
             values = list(values[0])
         if len(values) != len(want):
-            raise errors.return_mismatch(f"`{self.d.name.id}` returns {len(values)} value(s) but its type is {ret_type}",
-                                         s.span)
+            raise errors.return_mismatch("returns_value_s", s.span, name=self.d.name.id,
+                                         value=len(values), ret_type=ret_type)
         out = []
         for v, t, e in zip(values, want, s.values if len(s.values) == len(want) else [s] * len(want)):
             node = self.tensor(v, e.span, t.dtype)
             expect = TensorType(t.dtype, tuple(self.subst(d) for d in t.shape))
             if node.type != expect:
-                raise errors.return_mismatch(f"`{self.d.name.id}` returns {node.type}, but its signature says {expect}",
-                                             e.span, self.return_hint(node.type, expect))
+                raise errors.return_mismatch("returns_but_signature", e.span,
+                                             self.return_hint(node.type, expect),
+                                             name=self.d.name.id, type=node.type, expect=expect)
             out.append(node)
         return tuple(out)
 
@@ -316,10 +310,8 @@ class BodyChecker:
         if isinstance(v, tuple):
             raise errors.wrong_unpack_count("one_tensor", span, got=len(v))
         if isinstance(v, Group):
-            raise errors.group_not_tensor(f"`{v.label}` is a group of {len(v.items)} values, not one tensor",
-                                          span,
-                                          "use a group in an assignment or an update, which is written once for each of "
-                                          "its members, or pass it to a def parameter of type `group`")
+            raise errors.group_not_tensor("group_values_not", span, label=v.label,
+                                          value=len(v.items))
         raise errors.not_a_tensor("expected a tensor here", span)
 
     def weak_node(self, w, dtype: str | None) -> Node:
@@ -330,8 +322,9 @@ class BodyChecker:
         if dtype is None or dtype == "bool":
             dtype = "f32" if isinstance(w.value, float) else "i32"
         if dtype in INTS and isinstance(w.value, float):
-            raise errors.kinds_mixed(f"the float literal {w.value} cannot become {dtype}", w.span,
-                                     "write an integer, or cast the other operand: `f32(...)`")
+            raise errors.kinds_mixed("float_literal_cannot", w.span,
+                                     "write an integer, or cast the other operand: `f32(...)`",
+                                     v=w.value, dtype=dtype)
         check_literal_range(w.value, dtype, w.span)
         return const(w.value, dtype, w.span)
 
@@ -382,8 +375,7 @@ class BodyChecker:
             raise errors.loop_local_read_after(name, e.span,
                                                [Note(f"`{name}` is set here", self.loop_only[name])])
         if name in self.env.def_asts or name in DEF_BUILTINS:
-            raise errors.not_a_function(f"`{name}` is a function; call it", e.span,
-                                        f"write `{name}(...)`")
+            raise errors.not_a_function("function_call", e.span, name=name)
         raise errors.unknown_name(name, e.span,
                                   did_you_mean(name, visible) or "defs see their "
                                   "arguments, shared values, options and size variables")
@@ -448,19 +440,14 @@ class BodyChecker:
 
     def expr_MethodCall(self, e: A.MethodCall):
         if e.method.id == "append":
-            raise errors.bad_method_call("`.append(...)` is a statement of its own, not a value",
-                                         e.span,
-                                         "write `hs.append(v)` on its own line in a loop's body")
-        raise errors.bad_method_call(f"tensors have no method `{e.method.id}`", e.method.span,
-                                     "call a function with the value as its first argument, as in `sum(x, axis=0)`; "
-                                     "`hs.append(v)` in a loop's body is the one method")
+            raise errors.bad_method_call("append_statement_own", e.span)
+        raise errors.bad_method_call("tensors_have_no", e.method.span, method=e.method.id)
 
     def expr_value_of_collector(self, e) -> "loops.Collector":
         """The collector `e` names (the `hs` of `hs.append(v)`)."""
         if isinstance(e, A.Name) and isinstance(self.locals.get(e.id), loops.Collector):
             return self.locals[e.id]
-        raise errors.bad_method_call("only a list set with `name = []` has `.append`", e.span,
-                                     "collect a loop's values: `hs = []` before the loop, `hs.append(v)` in it")
+        raise errors.bad_method_call("only_list_set", e.span)
 
     def expr_Index(self, e: A.Index):
         base = self.expr(e.value)
@@ -479,7 +466,7 @@ class BodyChecker:
         if name in self.env.def_asts:
             return self.call_def(name, e)
         if name not in SIGS and (name in self.locals or name in self.env.shareds):
-            raise errors.not_a_function(f"`{name}` is a value, not a function", e.func.span)
+            raise errors.not_a_function("value_not_function", e.func.span, name=name)
         if name not in SIGS:
             if name in self.env.procs:      # host functions run on the host only
                 raise errors.host_function_in_def(name, e.func.span)
@@ -537,9 +524,8 @@ class BodyChecker:
             return value
         if isinstance(a, A.Name) and a.id in self.env.shareds and a.id not in self.locals:
             return Group((value,), (a.id,), a.id)
-        raise errors.group_parameter_misuse(f"parameter `{pname}` of `{fname}` takes a group of shared values",
-                                            a.span,
-                                            "pass a group's name (`shared params = [W, b]`) or one shared value's")
+        raise errors.group_parameter_misuse("parameter_takes_group", a.span, pname=pname,
+                                            fname=fname)
 
     def groups_in(self, s) -> dict:
         """The groups a statement names (not those passed whole to a def's
@@ -574,17 +560,14 @@ class BodyChecker:
         sizes = sorted(set(lengths.values()) - {1})
         if len(sizes) > 1:
             a, b = sorted(lengths, key=lambda n: (lengths[n], n))[-2:]
-            raise errors.group_sizes_differ(f"groups of different sizes in one statement: `{a}` has {lengths[a]} "
-                                            f"values, `{b}` has {lengths[b]}", s.span,
-                                            "every group in a statement is walked in step: pass groups that match "
-                                            "(declare state with `shared NAME like GROUP = ...`)")
+            raise errors.group_sizes_differ("groups_different_sizes", s.span, a=a, value=lengths[a],
+                                            b=b, value2=lengths[b])
         count = sizes[0] if sizes else 1
         if isinstance(s, A.Update) and s.target.id not in groups and count > 1:
-            raise errors.group_sizes_differ(f"`{s.target.id}` is one value, but this update is written for each of "
-                                            f"{count} members", s.span,
-                                            "update a group of the same size")
+            raise errors.group_sizes_differ("one_value_but", s.span, target=s.target.id,
+                                            count=count)
         if isinstance(s, A.Return):
-            raise errors.group_not_tensor("a def cannot return a group", s.span, "return tensors")
+            raise errors.group_not_tensor("def_cannot_return", s.span)
         saved, results = dict(self.locals), []
         try:
             for k in range(count):
@@ -616,9 +599,8 @@ class BodyChecker:
             target = groups.get(s.target.id)
             if target is not None:
                 if target.names is None:
-                    raise errors.update_of_non_shared(f"`{s.target.id}` is a group of local values: only shared values "
-                                                      "can be updated with `<-`", s.target.span,
-                                                      f"to compute new values here, bind them: `{s.target.id} = ...`")
+                    raise errors.update_of_non_shared("group_local_values", s.target.span,
+                                                      target=s.target.id)
                 name = target.names[k if len(target.names) > 1 else 0]
                 s = A.Update(A.Name(name, s.target.span), s.value, s.span)
             self.update(s)
@@ -668,9 +650,7 @@ def fold(op, a, b, span=None):
     if (op == "pow" and type(a) is int and type(b) is int and b > 0
             and abs(a) > 1 and b * (abs(a).bit_length() - 1) > 4096):
         digits = int(b * math.log10(abs(a))) + 1        # estimated: not computed, too large
-        raise errors.number_out_of_range(f"the integer {a} ** {b} has about {digits} digits, too large for any dtype",
-                                         span,
-                                         f"write a float literal such as `1e30`; `{a}.0 ** {b}` is inf")
+        raise errors.number_out_of_range("integer_has_about", span, a=a, b=b, digits=digits)
     if op not in table or (op in ("div", "floordiv", "mod") and b == 0):
         return None
     try:
@@ -735,8 +715,9 @@ class WeakTensor:
 def literal_number(v, dtype: str, span, widen: str | None = None):
     """One element of a tensor literal as a number of `dtype`."""
     if dtype in INTS and isinstance(v, float):
-        raise errors.kinds_mixed(f"the float literal {v} cannot become {dtype}", span,
-                                 "integer tensors hold integers: write integers here, or compute in a float dtype")
+        raise errors.kinds_mixed("float_literal_cannot", span,
+                                 "integer tensors hold integers: write integers here, or compute in a float dtype",
+                                 v=v, dtype=dtype)
     check_literal_range(v, dtype, span, widen)
     return float(v) if dtype in FLOATS else int(v)
 
@@ -744,21 +725,18 @@ def literal_number(v, dtype: str, span, widen: str | None = None):
 def literal_tensor(e: A.ListExpr):
     """The shape of a nested list literal and its numbers with their spans."""
     if not e.elts:
-        raise errors.bad_tensor_literal("an empty tensor literal has no type", e.span,
-                                        "use `zeros((0,))`")
+        raise errors.bad_tensor_literal("empty_tensor_literal", e.span)
     if all(isinstance(x, A.ListExpr) for x in e.elts):
         parts = [literal_tensor(x) for x in e.elts]
         shapes = {p[0] for p in parts}
         if len(shapes) != 1:
-            raise errors.bad_tensor_literal("rows of a tensor literal have different lengths",
-                                            e.span)
+            raise errors.bad_tensor_literal("rows_tensor_literal", e.span)
         return (len(parts),) + parts[0][0], [x for p in parts for x in p[1]]
     values = []
     for x in e.elts:
         v = literal_value(x)
         if v is None or isinstance(v, bool):
-            raise errors.bad_tensor_literal("tensor literals hold numbers only", x.span,
-                                            "build tensors from expressions with `stack((a, b))`")
+            raise errors.bad_tensor_literal("tensor_literals_hold", x.span)
         literal_overflow(A.Num(v, x.span))
         values.append((v, x.span))
     return (len(values),), values
@@ -786,31 +764,30 @@ def unify_args(params, args: list[Node], spans, fname) -> dict:
     for a dtype)."""
     for (pname, ptype), arg, span in zip(params, args, spans):
         if arg.type.rank != ptype.rank:
-            raise errors.signature_mismatch(f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}",
-                                            span,
-                                            f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}")
+            raise errors.signature_mismatch("argument_got", span,
+                                            f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}",
+                                            pname=pname, fname=fname, expected=ptype, type=arg.type)
         if arg.type.dtype != ptype.dtype:
             mixed = (errors.float_widths_mixed if {arg.type.dtype, ptype.dtype} <= set(FLOATS)
                      else errors.kinds_mixed)
-            raise mixed(f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
-                        f"cast it: `{ptype.dtype}(...)`")
+            raise mixed("argument", span, pname=pname, fname=fname, ptype=ptype, got=arg.type,
+                        dtype=ptype.dtype)
     sizes, m = bind([t for _, t in params], [a.type.shape for a in args])
     if m is None:
         return sizes
     (pname, ptype), arg, span = params[m.index], args[m.index], spans[m.index]
     if m.kind == "twice":
         first = params[m.first][0]
-        raise errors.signature_mismatch(f"size `{m.var}` of `{fname}` is {dim_str(m.want)} from argument `{first}`, "
-                                        f"but argument `{pname}` gives {dim_str(m.got)}", span,
-                                        f"every `{m.var}` in the signature of `{fname}` must be the same size; "
-                                        f"`{pname}` is {arg.type}",
-                                        [Note(f"`{m.var}` = {dim_str(m.want)} comes from argument `{first}` here", spans[m.first])])
+        raise errors.signature_mismatch("size_from_argument", span,
+                                        notes=[Note(f"`{m.var}` = {dim_str(m.want)} comes from argument `{first}` here", spans[m.first])],
+                                        var=m.var, fname=fname, value=dim_str(m.want), first=first,
+                                        pname=pname, value2=dim_str(m.got), type=arg.type)
     expected = TensorType(ptype.dtype, tuple(
         substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
     want = substitute(m.want, sizes) if isinstance(m.want, Size) else m.want
-    raise errors.signature_mismatch(f"argument `{pname}` of `{fname}` must be {expected}, got {arg.type}",
-                                    span,
-                                    f"axis {m.axis} is {dim_str(m.got)}, but `{fname}` expects {dim_str(want)}")
+    raise errors.signature_mismatch("argument_got", span,
+                                    f"axis {m.axis} is {dim_str(m.got)}, but `{fname}` expects {dim_str(want)}",
+                                    pname=pname, fname=fname, expected=expected, type=arg.type)
 
 
 def check_update(name: str, want: TensorType, value: Node, span) -> None:

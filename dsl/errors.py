@@ -12,8 +12,20 @@ from .diagnostics import Diagnostic, SymError, error
 
 
 # ---- E00xx: syntax (the parser) ---------------------------------------------------
-def unexpected_token(message, span, hint=None, notes=()) -> SymError:
-    return error("E0001", message, span, hint, notes)
+_UNEXPECTED_TOKEN = {
+    "token": ("unexpected {what}", None),
+    "could_not_parse": ("could not parse this file",
+                        "please report this input as a bug in the parser"),
+    "positional_argument_after": ("positional argument after a keyword argument",
+                                  "put positional arguments first: `f(x, axis=1)`"),
+}
+
+
+def unexpected_token(kind, span, hint=None, **facts) -> SymError:
+    """Unexpected token: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _UNEXPECTED_TOKEN[kind]
+    return error("E0001", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def unclosed_bracket(char, p1, span) -> SymError:
@@ -32,12 +44,39 @@ def unexpected_end(span, hint) -> SymError:
     return error("E0005", "unexpected end of input", span, hint)
 
 
-def invalid_character(message, span, hint=None, notes=()) -> SymError:
-    return error("E0006", message, span, hint, notes)
+_INVALID_CHARACTER = {
+    "invalid_character": ("invalid character `{char}` ({value})", None),
+    "unterminated_string": ("unterminated string", "close the string with `\"` on the same line"),
+    "invisible_character": ("invisible character {value}",
+                            "{fix}; such characters come with text copied from web pages"),
+}
 
 
-def invalid_type(message, span, hint=None, notes=()) -> SymError:
-    return error("E0007", message, span, hint, notes)
+def invalid_character(kind, span, hint=None, **facts) -> SymError:
+    """Invalid character or unterminated string: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _INVALID_CHARACTER[kind]
+    return error("E0006", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_INVALID_TYPE = {
+    "expected_type": ("expected a type", None),
+    "dtype_draw_f32": ("the dtype of a draw must be f32 or f64",
+                       "draws are floats; cast them for other dtypes: `i32(bernoulli(rng, "
+                       "shape, p))`"),
+    "dtype_one_f32": ("dtype must be one of f32 f64 i32 i64 bool", None),
+    "invalid_dimension": ("invalid dimension",
+                          "a dimension is an integer or a size variable, like `784`, "
+                          "`n`, `n + 1` or `2 * n`"),
+    "unknown_dtype": ("unknown dtype `{dtype}`", None),
+}
+
+
+def invalid_type(kind, span, hint=None, **facts) -> SymError:
+    """Invalid type: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _INVALID_TYPE[kind]
+    return error("E0007", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 # ---- E01xx: names, calls and statements -------------------------------------------
@@ -89,8 +128,20 @@ def bad_keyword_argument(kind, span, hint=None, notes=(), **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts), notes)
 
 
-def not_a_function(message, span, hint=None, notes=()) -> SymError:
-    return error("E0106", message, span, hint, notes)
+_NOT_A_FUNCTION = {
+    "function_call": ("`{name}` is a function; call it", "write `{name}(...)`"),
+    "value_not_function": ("`{name}` is a value, not a function", None),
+    "not_function": ("`{func}` is {value}, not a function",
+                     "pass a def or a host function by its name to call it here"),
+    "call": ("`{name}` is a {kind_}; call it", "write `{name}(...)`"),
+}
+
+
+def not_a_function(kind, span, hint=None, **facts) -> SymError:
+    """Not a function / not a value: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NOT_A_FUNCTION[kind]
+    return error("E0106", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def outside_a_loop(word, span) -> SymError:
@@ -147,12 +198,33 @@ def parameter_twice(n, name, span) -> SymError:
     return error("E0113", f"parameter `{n}` appears twice in `{name}`", span)
 
 
-def not_a_host_statement(message, span, hint=None, notes=()) -> SymError:
-    return error("E0114", message, span, hint, notes)
+_NOT_A_HOST_STATEMENT = {
+    "return_outside_def": ("`return` outside a def", None),
+    "not_host_statement": ("`{value}` is not a host statement", None),
+}
 
 
-def declared_twice(message, span, hint=None, notes=()) -> SymError:
-    return error("E0115", message, span, hint, notes)
+def not_a_host_statement(kind, span, hint=None, **facts) -> SymError:
+    """`return` outside a def: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NOT_A_HOST_STATEMENT[kind]
+    return error("E0114", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_DECLARED_TWICE = {
+    "declared_twice": ("{kind_} `{name}` is declared twice", None),
+    "declared_twice_2": ("`{name}` is declared twice: as {first_kind} and as {kind_}",
+                         "defs, shared values and options share one namespace: rename "
+                         "one of them"),
+    "def_defined_twice": ("def `{name}` is defined twice", "rename one of them"),
+}
+
+
+def declared_twice(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """Declared twice: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _DECLARED_TWICE[kind]
+    return error("E0115", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
 def nested_too_deeply(what, span) -> SymError:
@@ -161,8 +233,25 @@ def nested_too_deeply(what, span) -> SymError:
                  "a + ...`")
 
 
-def host_assigns_declared_name(message, span, hint=None, notes=()) -> SymError:
-    return error("E0117", message, span, hint, notes)
+_HOST_ASSIGNS_DECLARED_NAME = {
+    "cannot_assign_shared": ("cannot assign shared `{name}` on the host",
+                             "a shared value changes through an update in a def (`{name} "
+                             "<- ...`), `load(\"file.npz\")`, or from Python (`m.{name} "
+                             "= value`); for a host value, choose another name"),
+    "cannot_assign_option": ("cannot assign option `{name}` on the host: an option is "
+                             "a constant of the run",
+                             "set it for a run with `--set {name}=VALUE` (or `options={{...}}` "
+                             "in `dsl.load`); for a host value, choose another name"),
+    "cannot_assign_host": ("cannot assign `{name}` on the host: it is a def",
+                           "choose another name for the host value"),
+}
+
+
+def host_assigns_declared_name(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """Host assignment to a declared name: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _HOST_ASSIGNS_DECLARED_NAME[kind]
+    return error("E0117", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
 def def_hides_global(what, name, name2, kind, span, hint, notes) -> SymError:
@@ -170,8 +259,21 @@ def def_hides_global(what, name, name2, kind, span, hint, notes) -> SymError:
                  hint, notes)
 
 
-def statement_after_return(message, span, hint=None, notes=()) -> SymError:
-    return error("E0119", message, span, hint, notes)
+_STATEMENT_AFTER_RETURN = {
+    "statement_comes_after": ("this statement comes after the `return` of `{name}` and "
+                              "would never run",
+                              "move it before the `return`, or remove it"),
+    "has_second_return": ("`{name}` has a second `return`",
+                          "a def has one `return`, its last statement; return several "
+                          "values as a tuple: `return a, b`"),
+}
+
+
+def statement_after_return(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """Statement after `return`: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _STATEMENT_AFTER_RETURN[kind]
+    return error("E0119", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
 # ---- E02xx: types: dtypes, shapes, broadcasting, returns --------------------------
@@ -191,28 +293,105 @@ def not_broadcastable(left, right, what=None, axis=None, shapes=None) -> SymErro
                  "a dimension must be equal or 1 (use reshape or transpose to line them up)")
 
 
-def matmul_shapes(message, hint=None, notes=()) -> SymError:
-    return error("E0202", message, None, hint, notes)
+_MATMUL_SHAPES = {
+    "needs_vectors_matrices": ("`@` needs vectors or matrices, got {a} and {b}",
+                               "use `*` to scale by a scalar"),
+    "matmul_inner_dimensions": ("matmul inner dimensions differ: {a} @ {b} ({value} vs "
+                                "{value2})",
+                                None),
+}
 
 
-def signature_mismatch(message, span, hint=None, notes=()) -> SymError:
-    return error("E0203", message, span, hint, notes)
+def matmul_shapes(kind, hint=None, **facts) -> SymError:
+    """Matmul shapes: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _MATMUL_SHAPES[kind]
+    return error("E0202", message.format(**facts), None,
+                 hint or default_hint and default_hint.format(**facts))
 
 
-def return_mismatch(message, span, hint=None, notes=()) -> SymError:
-    return error("E0204", message, span, hint, notes)
+_SIGNATURE_MISMATCH = {
+    "argument_got": ("argument `{pname}` of `{fname}` must be {expected}, got {type}", None),
+    "size_from_argument": ("size `{var}` of `{fname}` is {value} from argument `{first}`, "
+                           "but argument `{pname}` gives {value2}",
+                           "every `{var}` in the signature of `{fname}` must be the same "
+                           "size; `{pname}` is {type}"),
+}
 
 
-def float_widths_mixed(message, span, hint) -> SymError:
-    return error("E0205", message, span, hint)
+def signature_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """Argument does not fit the def's signature: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _SIGNATURE_MISMATCH[kind]
+    return error("E0203", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
-def kinds_mixed(message, span, hint=None, notes=()) -> SymError:
-    return error("E0206", message, span, hint, notes)
+_RETURN_MISMATCH = {
+    "ends_without_return": ("`{name}` ends without `return`",
+                            "add `return ...` giving a value of type {ret_type}"),
+    "returns_value_s": ("`{name}` returns {value} value(s) but its type is {ret_type}", None),
+    "returns_but_signature": ("`{name}` returns {type}, but its signature says {expect}", None),
+}
 
 
-def wrong_number_kind(message, hint=None, notes=()) -> SymError:
-    return error("E0207", message, None, hint, notes)
+def return_mismatch(kind, span, hint=None, **facts) -> SymError:
+    """Return does not match the declared type: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _RETURN_MISMATCH[kind]
+    return error("E0204", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_FLOAT_WIDTHS_MIXED = {
+    "argument": ("argument `{pname}` of `{fname}` must be {ptype}, got {got}",
+                 "cast it: `{dtype}(...)`"),
+    "mixes": ("`{what}` mixes {dtype} and {dtype2}: {a} and {b}",
+              "nothing is upcast silently; cast one side, e.g. `{dtype}(...)` or `{dtype2}(...)`"),
+}
+
+
+def float_widths_mixed(kind, span, hint=None, **facts) -> SymError:
+    """F32 and f64 mixed: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _FLOAT_WIDTHS_MIXED[kind]
+    return error("E0205", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_KINDS_MIXED = {
+    "argument": ("argument `{pname}` of `{fname}` must be {ptype}, got {got}",
+                 "cast it: `{dtype}(...)`"),
+    "float_cannot_fill": ("the float {value} cannot fill a tensor of {dtype}",
+                          "write an integer, or give a float dtype: `dtype=f32`"),
+    "float_literal_cannot": ("the float literal {v} cannot become {dtype}", None),
+    "mixes": ("`{what}` mixes {dtype} and {dtype2}: {a} and {b}",
+              "nothing is converted silently; cast the {other} operand: `{dtype22}(...)`"),
+    "mixes_bool": ("`{what}` mixes bool and {dtype}: {a} and {b}",
+                   "cast the bool side, e.g. `{dtype}(mask)`"),
+    "integers_would_give": ("`/` on integers ({a}, {b}) would give floats",
+                            "use `//` for integer division, or cast: `f32(a) / f32(b)`"),
+}
+
+
+def kinds_mixed(kind, span, hint=None, **facts) -> SymError:
+    """Int and float (or bool) mixed: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _KINDS_MIXED[kind]
+    return error("E0206", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_WRONG_NUMBER_KIND = {
+    "one_hot_needs": ("`one_hot` needs integer labels, got {t}",
+                      "convert first: `one_hot(i32(y), k)`"),
+    "needs_float_tensor": ("`{what}` needs a float tensor, got {t}", None),
+    "needs_number_got": ("`{name}` needs a number, got {t}", "cast with `i32(...)` or `f32(...)`"),
+    "needs_numbers_got": ("`{name}` needs numbers, got {t}", None),
+    "mean_needs_float": ("`mean` needs a float tensor, got {t}", "cast first: `mean(f32(...))`"),
+}
+
+
+def wrong_number_kind(kind, hint=None, **facts) -> SymError:
+    """Wrong kind of number for this operation: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _WRONG_NUMBER_KIND[kind]
+    return error("E0207", message.format(**facts), None,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def reshape_count(t, p1, p2, p3) -> SymError:
@@ -220,16 +399,59 @@ def reshape_count(t, p1, p2, p3) -> SymError:
                  "the number of elements must stay the same")
 
 
-def bool_mismatch(message, span, hint=None, notes=()) -> SymError:
-    return error("E0209", message, span, hint, notes)
+_BOOL_MISMATCH = {
+    "cannot_fill_tensor": ("cannot fill a tensor of {dtype} with {value}",
+                           "fill bool tensors with `true` or `false`, numbers with numbers"),
+    "not_needs_bool": ("`not` needs a bool, got {t}", "compare first, e.g. `not (x > 0)`"),
+    "condition_where_bool": ("the condition of `where` must be bool, got {c}",
+                             "compare first, e.g. `where(x > 0, x, 0.0)`"),
+    "not_defined_bool": ("`@` is not defined on bool tensors", None),
+    "not_defined_bool_2": ("`{symbol}` is not defined on bool tensors ({a}, {b})",
+                           "use `and`/`or`, or cast with `i32(...)`"),
+    "needs_bool_operands": ("`{name}` needs bool operands, got {t}",
+                            "compare first (`x > 0`), or use `*` / `+` for numbers"),
+}
 
 
-def axis_out_of_range(message, span, hint=None, notes=()) -> SymError:
-    return error("E0210", message, span, hint, notes)
+def bool_mismatch(kind, span, hint=None, **facts) -> SymError:
+    """Bool where a number is needed, or the reverse: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BOOL_MISMATCH[kind]
+    return error("E0209", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
-def unbound_size(message, span, hint=None, notes=()) -> SymError:
-    return error("E0211", message, span, hint, notes)
+_AXIS_OUT_OF_RANGE = {
+    "axis_out_range": ("axis {axis} is out of range for a tensor of rank {rank}", None),
+    "len_scalar": ("`len` of a scalar", None),
+    "axes_are_not": ("axes {perm} are not a permutation of 0..{value}", None),
+}
+
+
+def axis_out_of_range(kind, span, hint=None, **facts) -> SymError:
+    """Axis out of range: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _AXIS_OUT_OF_RANGE[kind]
+    return error("E0210", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_UNBOUND_SIZE = {
+    "size_variable_return": ("size variable `{name}` in the return type of `{name2}` "
+                             "is not bound by any parameter",
+                             "every size in the result must come from the arguments' "
+                             "shapes"),
+    "size_variable_not": ("size variable `{value}` in `{name}: {t}` is not bound by any "
+                          "parameter",
+                          "a call binds `{value}` only from a dimension that is `{value}` "
+                          "alone: write `{value}` as a dimension of a parameter, or use "
+                          "a fixed size"),
+}
+
+
+def unbound_size(kind, span, hint=None, **facts) -> SymError:
+    """Size not bound by a parameter: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _UNBOUND_SIZE[kind]
+    return error("E0211", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def shared_size_variable(name, size, span) -> SymError:
@@ -237,28 +459,99 @@ def shared_size_variable(name, size, span) -> SymError:
                  "a shared value's shape is fixed: write the number, e.g. `f32[784, 10]`")
 
 
-def not_a_constant(message, span, hint=None, notes=()) -> SymError:
-    return error("E0213", message, span, hint, notes)
+_NOT_A_CONSTANT = {
+    "depth_one_hot": ("the depth of one_hot must be at least 1, got {depth}",
+                      "it is the number of classes: `one_hot(y, 10)`"),
+    "fill_value_full": ("the fill value of `full` must be a literal", None),
+    "slice_integer_literal": ("the {what} of a slice must be an integer literal", None),
+    "slice_step_cannot": ("a slice step cannot be zero", None),
+    "true_false": ("{what} must be `true` or `false`", None),
+    "integer_literal": ("{what} must be an integer literal",
+                        "write a constant such as `1` or `-1`"),
+}
 
 
-def shape_not_static(message, span, hint=None, notes=()) -> SymError:
-    return error("E0214", message, span, hint, notes)
+def not_a_constant(kind, span, hint=None, **facts) -> SymError:
+    """Argument must be a constant: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NOT_A_CONSTANT[kind]
+    return error("E0213", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_SHAPE_NOT_STATIC = {
+    "shape_known_before": ("a shape must be known before the def runs", None),
+    "arange_takes_one": ("`arange` takes one size, got a shape of {value} dimensions",
+                         "`arange(n)` counts 0..n-1; for more axes, reshape it: `reshape(arange(6), "
+                         "(3, 2))`"),
+    "value_computed_when": ("`{name}` is a value computed when the def runs, but a shape "
+                            "must be known before it runs",
+                            "use a size variable of a parameter's type (`x: f32[k]`), "
+                            "a number or an option"),
+    "dimension_cannot_negative": ("a dimension cannot be negative (this one is {d})",
+                                  "sizes count elements: use a number >= 0"),
+    "dimension_integer_size": ("a dimension must be an integer, a size variable, or `+ "
+                               "- *` of them",
+                               "e.g. `f32[n, 784]` or `f32[n + 1]`"),
+    "dimension_cannot_negative_2": ("a dimension cannot be negative: -{operand}",
+                                    "sizes count elements: `0` or more"),
+}
+
+
+def shape_not_static(kind, span, hint=None, **facts) -> SymError:
+    """Shape not known before the def runs: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _SHAPE_NOT_STATIC[kind]
+    return error("E0214", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def not_a_tensor(message, span, hint=None, notes=()) -> SymError:
     return error("E0215", message, span, hint, notes)
 
 
-def bad_tensor_literal(message, span, hint=None, notes=()) -> SymError:
-    return error("E0216", message, span, hint, notes)
+_BAD_TENSOR_LITERAL = {
+    "empty_tensor_literal": ("an empty tensor literal has no type", "use `zeros((0,))`"),
+    "rows_tensor_literal": ("rows of a tensor literal have different lengths", None),
+    "tensor_literals_hold": ("tensor literals hold numbers only",
+                             "build tensors from expressions with `stack((a, b))`"),
+    "cannot_make_tensor": ("cannot make a tensor from a list of {value}",
+                           "a list holds numbers or tensors"),
+    "rows_list_have": ("the rows of this list have different shapes", None),
+}
+
+
+def bad_tensor_literal(kind, span, hint=None, **facts) -> SymError:
+    """Bad tensor literal: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_TENSOR_LITERAL[kind]
+    return error("E0216", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def needs_tensor_tuple(name, span) -> SymError:
     return error("E0217", f"`{name}` takes a tuple of tensors: `{name}((a, b), axis=0)`", span)
 
 
-def number_out_of_range(message, span, hint=None, notes=()) -> SymError:
-    return error("E0218", message, span, hint, notes)
+_NUMBER_OUT_OF_RANGE = {
+    "integer_has_about": ("the integer {a} ** {b} has about {digits} digits, too large "
+                          "for any dtype",
+                          "write a float literal such as `1e30`; `{a}.0 ** {b}` is inf"),
+    "result_does_not": ("the result of `{op}` ({a} {op} {b}) does not fit in i64",
+                        "host integers are i64; `{a}.0 {op} {b}` computes it in floats"),
+    "float_literal_does": ("this float literal does not fit in f64",
+                           "f64 holds magnitudes up to {value:g}"),
+    "integer_does_not": ("the integer {shown} does not fit in {dtype}", None),
+    "integer_too_large": ("the integer {shown} is too large for {dtype}",
+                          "write a float literal such as `1e30`"),
+    "number_does_not": ("the number {value!r} does not fit in {dtype}", None),
+    "does_not_fit": ("{what} does not fit in {value}",
+                     "options are i64 integers or finite f64 floats"),
+}
+
+
+def number_out_of_range(kind, span, hint=None, **facts) -> SymError:
+    """Number out of range: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NUMBER_OUT_OF_RANGE[kind]
+    return error("E0218", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def empty_reduction(op, shown, span) -> SymError:
@@ -327,8 +620,23 @@ def bad_window_argument(message, span, hint=None, notes=()) -> SymError:
     return error("E0237", message, span, hint, notes)
 
 
-def bad_after(message, span, hint=None, notes=()) -> SymError:
-    return error("E0238", message, span, hint, notes)
+_BAD_AFTER = {
+    "after_continues_generator": ("`after=` continues the generator of a shared value "
+                                  "drawn before: {what} a shared value drawn by `uniform` "
+                                  "or `normal` above",
+                                  "declare that value first, with `seed=`: `shared W0: "
+                                  "f32[...] = uniform(lo, hi, seed=S)`"),
+    "give_seed_after": ("give `seed=` or `after=`, not both: `after=` continues the other "
+                        "value's generator",
+                        "drop `seed=` here"),
+}
+
+
+def bad_after(kind, span, hint=None, **facts) -> SymError:
+    """`after=` names no value drawn before: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_AFTER[kind]
+    return error("E0238", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def no_opencl_kernel(op, span) -> SymError:
@@ -363,12 +671,39 @@ def too_many_indices(p0, type, rank, span) -> SymError:
                  "index at most one position per dimension")
 
 
-def non_integer_index(message, span, hint=None, notes=()) -> SymError:
-    return error("E0304", message, span, hint, notes)
+_NON_INTEGER_INDEX = {
+    "index_integer_got": ("an index must be an integer, got {value!r}", None),
+    "index_integer_got_2": ("an index must be an integer, got {type}", "cast it: `i32(...)`"),
+    "index_arrays_integers": ("index arrays must be integers, got {t}", None),
+}
 
 
-def unsupported_indexing(message, span, hint=None, notes=()) -> SymError:
-    return error("E0305", message, span, hint, notes)
+def non_integer_index(kind, span, hint=None, **facts) -> SymError:
+    """Index is not an integer: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NON_INTEGER_INDEX[kind]
+    return error("E0304", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_UNSUPPORTED_INDEXING = {
+    "slice_size_has": ("this slice of the size `{dim}` has no static length", None),
+    "stepped_slice_size": ("a stepped slice of the size `{dim}` is not supported",
+                           "reshape first, or slice a dimension of known size"),
+    "integer_array_indices": ("integer-array indices must come first",
+                              "transpose so the indexed axes lead"),
+    "mixing_integer_arrays": ("mixing integer arrays with a later constant index is not "
+                              "supported",
+                              "index in two steps: `x[idx][:, 0]`"),
+    "slice_after_integer": ("a slice after integer-array indices is not supported",
+                            "slice in a second step: `x[idx][:, 1:3]`"),
+}
+
+
+def unsupported_indexing(kind, span, hint=None, **facts) -> SymError:
+    """Unsupported indexing form: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _UNSUPPORTED_INDEXING[kind]
+    return error("E0305", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 # ---- E04xx: `grad` ----------------------------------------------------------------
@@ -378,8 +713,20 @@ def cost_independent(name, span) -> SymError:
                  "in the cost")
 
 
-def no_gradient_rule(message, span, hint=None, notes=()) -> SymError:
-    return error("E0404", message, span, hint, notes)
+_NO_GRADIENT_RULE = {
+    "no_gradient_rule": ("no gradient rule for the gradient of max pooling",
+                         "differentiate max pooling once; mean pooling can be differentiated "
+                         "twice"),
+    "no_gradient_rule_2": ("no gradient rule for `{op}`",
+                           "this operation cannot be differentiated yet"),
+}
+
+
+def no_gradient_rule(kind, span, hint=None, **facts) -> SymError:
+    """No gradient rule: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NO_GRADIENT_RULE[kind]
+    return error("E0404", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def grad_wrt_non_float(name, type, span) -> SymError:
@@ -402,8 +749,21 @@ def cost_not_float(t, span) -> SymError:
 
 
 # ---- E05xx: shared values and updates ---------------------------------------------
-def update_of_non_shared(message, span, hint=None, notes=()) -> SymError:
-    return error("E0501", message, span, hint, notes)
+_UPDATE_OF_NON_SHARED = {
+    "only_shared_values": ("`{name}` is {what}: only shared values can be updated with "
+                           "`<-`",
+                           None),
+    "group_local_values": ("`{target}` is a group of local values: only shared values "
+                           "can be updated with `<-`",
+                           "to compute new values here, bind them: `{target} = ...`"),
+}
+
+
+def update_of_non_shared(kind, span, hint=None, **facts) -> SymError:
+    """Update of something that is not shared: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _UPDATE_OF_NON_SHARED[kind]
+    return error("E0501", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def update_type_mismatch(name, type, want, span, hint) -> SymError:
@@ -428,20 +788,80 @@ def updated_twice(name, name2, span, notes) -> SymError:
 
 
 # ---- E06xx: host values and run-time checks ---------------------------------------
-def host_call_mismatch(message, span, hint=None, notes=()) -> SymError:
-    return error("E0602", message, span, hint, notes)
+_HOST_CALL_MISMATCH = {
+    "argument_got": ("argument `{pname}` of `{name}` must be {ptype}, got {got}", None),
+    "size_from_argument": ("size `{var}` of `{name}` is {size} from argument `{first}`, "
+                           "but argument `{pname}` gives {g}",
+                           None),
+}
+
+
+def host_call_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """Host call that contradicts the signature: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _HOST_CALL_MISMATCH[kind]
+    return error("E0602", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
 def index_out_of_range(message, span, hint=None, notes=()) -> SymError:
     return error("E0603", message, span, hint, notes)
 
 
-def run_time_argument_mismatch(message, span, hint=None, notes=()) -> SymError:
-    return error("E0604", message, span, hint, notes)
+_RUN_TIME_ARGUMENT_MISMATCH = {
+    "argument_got_shape": ("argument `{param_name}` of `{fname}` must be {expected_type}, "
+                           "got shape {actual_shape}",
+                           None),
+    "argument_got": ("argument `{name}` of `{name2}` must be {t}, got {value}", None),
+    "argument_got_2": ("argument `{name}` of `{name2}` must be {t}, got {got}{value}",
+                       "convert it: `{dtype}(...)` in .sym, or `.astype(np.{name22})` "
+                       "in Python"),
+    "size_value_would": ("with {bound} the size `{dim}` of this value would be {value}",
+                         "the arguments are too small for this def"),
+    "argument_got_float": ("argument `{name}` of `{name2}` must be {t}, got the float "
+                           "{value}",
+                           "pass an integer, or change the parameter to f32"),
+    "argument_got_3": ("argument `{name}` of `{name2}` must be {t}, got {value!r}",
+                       "pass `true` or `false` for bool, a number otherwise"),
+}
 
 
-def shared_value_mismatch(message, span, hint=None, notes=()) -> SymError:
-    return error("E0605", message, span, hint, notes)
+def run_time_argument_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """Argument does not match the signature at run time:
+    `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _RUN_TIME_ARGUMENT_MISMATCH[kind]
+    return error("E0604", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
+
+
+_SHARED_VALUE_MISMATCH = {
+    "program_has_no": ("program has no shared value `{name}`", "shared values: {value}"),
+    "draws_floats_but": ("`{fname}` draws floats, but shared `{name}` is {want}",
+                         "declare `{name}` with a float dtype (f32), or initialise it "
+                         "with `zeros()`, `ones()` or `full(value)`"),
+    "shared_full": ("shared `{name}` is {want}; `full({shown})` is {what}",
+                    "fill bool values with `true` or `false`, and numbers with numbers"),
+    "shared_full_would": ("shared `{name}` is {want}; `full({shown})` would drop the "
+                          "fraction",
+                          "fill it with an integer (`full(0)`), or declare it f32"),
+    "shared_cannot_set": ("shared `{name}` is {want}; cannot set it to the number{number}",
+                          "use `full(...)` to fill it"),
+    "shared_cannot_set_2": ("shared `{name}` is {want}; cannot set it to {dtype}{value}",
+                            "the shape and dtype must match the declaration exactly"),
+    "shared_dtype_disagrees": ("shared `{name}` is {want}; `dtype={given}` disagrees",
+                               "the declaration gives the dtype: leave `dtype=` out"),
+    "uses_shared_which": ("`{name}` uses shared `{name2}`, which this executor does not "
+                          "hold",
+                          None),
+    "shared_cannot_set_3": ("shared `{name}` is {t}; cannot set it to {got}",
+                            "the shape and dtype must match the declaration exactly"),
+}
+
+
+def shared_value_mismatch(kind, span, hint=None, **facts) -> SymError:
+    """Shared value set to the wrong shape or dtype: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _SHARED_VALUE_MISMATCH[kind]
+    return error("E0605", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 _HOST_OPERATIONS = {
@@ -480,6 +900,7 @@ def initializer_only(name, span) -> SymError:
 
 
 def data_error(message, span, hint=None) -> SymError:
+    """A data file or a host data call that failed; the data layer words it."""
     return error("E0601", message, span, hint)
 
 
@@ -551,8 +972,17 @@ def unknown_backend(backend, p1) -> SymError:
     return error("E0901", f"unknown backend `{backend}`", None, f"choose one of: {p1}")
 
 
-def cannot_read_program(message, span, hint=None, notes=()) -> SymError:
-    return error("E0902", message, span, hint, notes)
+_CANNOT_READ_PROGRAM = {
+    "cannot_read": ("cannot read {path}: {value}", None),
+    "not_utf_8": ("{path} is not UTF-8 text", None),
+}
+
+
+def cannot_read_program(kind, span, hint=None, **facts) -> SymError:
+    """Cannot read the program: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _CANNOT_READ_PROGRAM[kind]
+    return error("E0902", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def no_such_pass(after, p1) -> SymError:
@@ -584,8 +1014,17 @@ def program_not_picklable() -> SymError:
 
 
 # ---- E11xx: modules and host functions: `import`, `proc` --------------------------
-def cannot_import(message, span, hint=None, notes=()) -> SymError:
-    return error("E1101", message, span, hint, notes)
+_CANNOT_IMPORT = {
+    "cannot_import": ("cannot import `{module}`: {why}", None),
+    "there_no_library": ("there is no library module `{module}`", None),
+}
+
+
+def cannot_import(kind, span, hint=None, **facts) -> SymError:
+    """Cannot import: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _CANNOT_IMPORT[kind]
+    return error("E1101", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def import_cycle(message, span, hint=None, notes=()) -> SymError:
@@ -618,20 +1057,80 @@ def host_function_in_def(name, span) -> SymError:
                  "defs and builtins")
 
 
-def group_not_tensor(message, span, hint=None, notes=()) -> SymError:
-    return error("E1107", message, span, hint, notes)
+_GROUP_NOT_TENSOR = {
+    "cannot_return_group": ("`{name}` cannot return a group",
+                            "a def returns tensors; a group is updated where it is used"),
+    "group_values_not": ("`{label}` is a group of {value} values, not one tensor",
+                         "use a group in an assignment or an update, which is written "
+                         "once for each of its members, or pass it to a def parameter "
+                         "of type `group`"),
+    "def_cannot_return": ("a def cannot return a group", "return tensors"),
+    "group_shared_values": ("`{name}` is a group of shared values, which exists inside "
+                            "defs only",
+                            "on the host, read its members by name: {value}"),
+}
 
 
-def group_sizes_differ(message, span, hint=None, notes=()) -> SymError:
-    return error("E1108", message, span, hint, notes)
+def group_not_tensor(kind, span, hint=None, **facts) -> SymError:
+    """A group where one tensor is needed: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _GROUP_NOT_TENSOR[kind]
+    return error("E1107", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
-def bad_group(message, span, hint=None, notes=()) -> SymError:
-    return error("E1109", message, span, hint, notes)
+_GROUP_SIZES_DIFFER = {
+    "groups_different_sizes": ("groups of different sizes in one statement: `{a}` has "
+                               "{value} values, `{b}` has {value2}",
+                               "every group in a statement is walked in step: pass groups "
+                               "that match (declare state with `shared NAME like GROUP "
+                               "= ...`)"),
+    "one_value_but": ("`{target}` is one value, but this update is written for each of "
+                      "{count} members",
+                      "update a group of the same size"),
+}
 
 
-def group_parameter_misuse(message, span, hint=None, notes=()) -> SymError:
-    return error("E1110", message, span, hint, notes)
+def group_sizes_differ(kind, span, hint=None, **facts) -> SymError:
+    """Groups of different sizes in one statement: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _GROUP_SIZES_DIFFER[kind]
+    return error("E1108", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_BAD_GROUP = {
+    "not_shared_value": ("`{name}` is not a shared value declared before this group", None),
+    "listed_twice_group": ("`{name}` is listed twice in the group `{name2}`",
+                           "list each shared value once"),
+    "not_group_shared": ("`{group}` is not a group of shared values declared before this "
+                         "line",
+                         "declare the group first: `shared {group} = [W, b]`"),
+}
+
+
+def bad_group(kind, span, hint=None, **facts) -> SymError:
+    """A bad group declaration: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_GROUP[kind]
+    return error("E1109", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_GROUP_PARAMETER_MISUSE = {
+    "parameter_takes_group": ("parameter `{pname}` of `{fname}` takes a group of shared "
+                              "values",
+                              "pass a group's name (`shared params = [W, b]`) or one "
+                              "shared value's"),
+    "takes_group_shared": ("`{name}` takes a group of shared values, so it is called "
+                           "inside a def",
+                           "call it as a statement of the def that trains: `{name}(...)` "
+                           "on a line of its own there"),
+}
+
+
+def group_parameter_misuse(kind, span, hint=None, **facts) -> SymError:
+    """A `group` parameter used wrongly: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _GROUP_PARAMETER_MISUSE[kind]
+    return error("E1110", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 # ---- E12xx: random streams --------------------------------------------------------
@@ -681,13 +1180,41 @@ def grad_wrt_sample(wrt_ast, span) -> SymError:
                  "added to (a parameter, a shared value or a bound value)")
 
 
-def bad_draw_argument(message, span, hint=None, notes=()) -> SymError:
-    return error("E1209", message, span, hint, notes)
+_BAD_DRAW_ARGUMENT = {
+    "draw_scalar_got": ("`{what}` of a draw must be a {dtype} scalar, got {type}",
+                        "draws take one number for each parameter; compute with the samples "
+                        "for more: `low + (high - low) * uniform(rng, shape)`"),
+    "n_binomial_1": ("`n` of `binomial` must be 1..64, got {n}",
+                     "each trial is one draw; for a large `n` use a normal approximation"),
+    "integers_needs_low": ("`integers` needs low < high and high - low <= 2**31, got "
+                           "[{lo}, {hi})",
+                           "the draw is in [low, high): `integers(rng, shape, 0, 10)` "
+                           "gives 0..9"),
+}
+
+
+def bad_draw_argument(kind, span, hint=None, **facts) -> SymError:
+    """A bad argument of a draw: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_DRAW_ARGUMENT[kind]
+    return error("E1209", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 # ---- E13xx: loops in defs ---------------------------------------------------------
-def carried_type_changes(message, span, hint=None, notes=()) -> SymError:
-    return error("E1301", message, span, hint, notes)
+_CARRIED_TYPE_CHANGES = {
+    "carried_loop_but": ("`{name}` is carried by the loop but the body sets it to {value}",
+                         "a carried value must keep its type {type} on every step"),
+    "changes_type_loop": ("`{name}` changes type in the loop: it is {type} before the "
+                          "loop, but the body sets it to {type2}",
+                          None),
+}
+
+
+def carried_type_changes(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """A carried value changes type: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _CARRIED_TYPE_CHANGES[kind]
+    return error("E1301", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
 def update_in_loop(name, span, notes) -> SymError:
@@ -699,8 +1226,37 @@ def update_in_loop(name, span, notes) -> SymError:
                  "the loop", notes)
 
 
-def bad_method_call(message, span, hint=None, notes=()) -> SymError:
-    return error("E1303", message, span, hint, notes)
+_BAD_METHOD_CALL = {
+    "tensors_have_no": ("tensors have no method `{method}`",
+                        "call a function with the value as its first argument, as in "
+                        "`sum(x, axis=0)`; `hs.append(v)` in a loop's body is the one "
+                        "method"),
+    "only_list_set": ("only a list set with `name = []` has `.append`",
+                      "collect a loop's values: `hs = []` before the loop, `hs.append(v)` "
+                      "in it"),
+    "append_statement_own": ("`.append(...)` is a statement of its own, not a value",
+                             "write `hs.append(v)` on its own line in a loop's body"),
+    "host": ("`.{method}(...)` on the host",
+             "values have no methods; call a function with the value as its first argument, "
+             "as in `sum(x, axis=0)` (`hs.append(v)` collects a loop's steps inside a "
+             "def)"),
+    "append_takes_one": ("`.append` takes one value, got {value}", None),
+    "append_directly_body": ("`{name}.append(...)` must be directly in the body of a "
+                             "loop after `{name} = []`",
+                             "a collector collects one loop's steps: set it just before "
+                             "that loop"),
+    "appended_twice_one": ("`{name}` is appended to twice in one step",
+                           "append once per step; collect the other value in another "
+                           "list"),
+}
+
+
+def bad_method_call(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """A method call other than a collector's `.append`:
+    `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_METHOD_CALL[kind]
+    return error("E1303", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
 def loop_variable_hides_local(target, span) -> SymError:
@@ -709,16 +1265,64 @@ def loop_variable_hides_local(target, span) -> SymError:
                  "value set before it")
 
 
-def loop_targets_mismatch(message, span, hint=None, notes=()) -> SymError:
-    return error("E1305", message, span, hint, notes)
+_LOOP_TARGETS_MISMATCH = {
+    "loop_steps_through": ("the loop steps through {value} array{value2} but names {value22} "
+                           "variable{value222}",
+                           None),
+    "range_gives_one": ("`range` gives one value per step, not {value}",
+                        "write `for i in range(k):`"),
+    "enumerate_loop_takes": ("`enumerate` in a loop takes one array",
+                             "write `for t, x in enumerate(xs):`"),
+    "enumerate_gives_2": ("`enumerate` gives 2 values per step, not {value}",
+                          "write `for t, x in enumerate(xs):`"),
+    "zip_loop_takes": ("`zip` in a loop takes arrays", "write `for x, y in zip(xs, ys):`"),
+}
 
 
-def bad_loop_sequence(message, span, hint=None, notes=()) -> SymError:
-    return error("E1306", message, span, hint, notes)
+def loop_targets_mismatch(kind, span, hint=None, **facts) -> SymError:
+    """Loop variables that do not match what the loop steps through:
+    `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _LOOP_TARGETS_MISMATCH[kind]
+    return error("E1305", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
-def bad_loop_count(message, span, hint=None, notes=()) -> SymError:
-    return error("E1307", message, span, hint, notes)
+_BAD_LOOP_SEQUENCE = {
+    "loop_steps_through": ("a loop steps through axis 0 of an array, but this is a scalar "
+                           "({type})",
+                           "to run a body k times, write `for i in range(k):`"),
+    "arrays_loop_have": ("the arrays of a loop must have the same length: {value} and "
+                         "{value2}",
+                         "slice the longer one, e.g. `ys[0:n]`, or loop over `range(...)`"),
+}
+
+
+def bad_loop_sequence(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """A loop over a scalar, or over arrays of different lengths:
+    `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_LOOP_SEQUENCE[kind]
+    return error("E1306", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
+
+
+_BAD_LOOP_COUNT = {
+    "range_loop_takes": ("`range` in a loop takes one count",
+                         "write `for i in range(k):` (the steps are 0 .. k-1)"),
+    "count_loop_integer": ("the count of a loop must be an integer, got {n}",
+                           "give a size (`range(n)`), an integer, or an integer argument "
+                           "(`k: i32`)"),
+    "loop_cannot_run": ("a loop cannot run {n} times", "give a count >= 0"),
+    "count_loop_integer_2": ("the count of a loop must be an integer scalar, got {type}",
+                             "give a size (`range(n)`), an integer, or an integer argument "
+                             "(`k: i32`)"),
+}
+
+
+def bad_loop_count(kind, span, hint=None, **facts) -> SymError:
+    """A bad loop count: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_LOOP_COUNT[kind]
+    return error("E1307", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def collect_run_time_loop(name, span, notes) -> SymError:
@@ -744,8 +1348,22 @@ def loop_local_read_after(name, span, notes) -> SymError:
                  "it; to keep every step's value, collect it with `.append`", notes)
 
 
-def bad_ifelse(message, span, hint=None, notes=()) -> SymError:
-    return error("E1313", message, span, hint, notes)
+_BAD_IFELSE = {
+    "condition_ifelse_bool": ("the condition of `ifelse` must be a bool scalar, got {type}",
+                              "compare to get one: `ifelse(sum(x) > 0.0, a, b)`; to choose "
+                              "per element use `where(cond, a, b)`"),
+    "two_sides_ifelse": ("the two sides of `ifelse` must have one type, got {type} and "
+                         "{type2}",
+                         "cast or broadcast one side: only one of them is computed, so "
+                         "the result has the type of both"),
+}
+
+
+def bad_ifelse(kind, span, hint=None, **facts) -> SymError:
+    """A bad `ifelse`: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_IFELSE[kind]
+    return error("E1313", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def negative_loop_count(count, span) -> SymError:
@@ -816,8 +1434,20 @@ def mpi4py_missing(p0) -> SymError:
                  "mpi4py` built against the cluster's MPI")
 
 
-def no_mpi_launcher(message, hint=None, notes=()) -> SymError:
-    return error("E1409", message, None, hint, notes)
+_NO_MPI_LAUNCHER = {
+    "ranks_needs_mpiexec": ("--ranks needs `mpiexec`, and none was found",
+                            "install an MPI: `pip install 'sym[mpi]'` (mpi4py and the "
+                            "mpich wheel), or name the cluster's launcher in ${LAUNCHER} "
+                            "(e.g. `{LAUNCHER}=srun`)"),
+    "cannot_start": ("cannot start {value}: {value2}", "name a working launcher in ${LAUNCHER}"),
+}
+
+
+def no_mpi_launcher(kind, hint=None, **facts) -> SymError:
+    """No MPI launcher: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NO_MPI_LAUNCHER[kind]
+    return error("E1409", message.format(**facts), None,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def shared_values_diverged(p0) -> SymError:

@@ -82,9 +82,7 @@ def int_result_fits(op: str, a, b, span):
     else:
         fits = op in ("//", "%") and b == 0 or -I64 <= PY_BINOPS[op](a, b) < I64
     if not fits:
-        raise errors.number_out_of_range(f"the result of `{op}` ({a} {op} {b}) does not fit in i64",
-                                         span,
-                                         f"host integers are i64; `{a}.0 {op} {b}` computes it in floats")
+        raise errors.number_out_of_range("result_does_not", span, op=op, a=a, b=b)
 
 
 class HostChecker:
@@ -197,7 +195,7 @@ class HostChecker:
             self.loop_states[-1][isinstance(s, A.Continue)].append(dict(self.names))
         elif isinstance(s, A.Return):
             if self.returns is None:
-                raise errors.not_a_host_statement("`return` outside a def", s.span)
+                raise errors.not_a_host_statement("return_outside_def", s.span)
             values = tuple(self.expr(v) for v in s.values)
             self.returns.append(values[0] if len(values) == 1 else values)
 
@@ -228,23 +226,17 @@ class HostChecker:
         if self.returns is not None:
             return
         if name in self.prog.shareds:
-            raise errors.host_assigns_declared_name(f"cannot assign shared `{name}` on the host",
-                                                    t.span,
-                                                    f"a shared value changes through an update in a def (`{name} <- ...`), "
-                                                    f"`load(\"file.npz\")`, or from Python (`m.{name} = value`); "
-                                                    "for a host value, choose another name",
-                                                    [Note(f"`{name}` is declared here", self.prog.shared_decls[name].name.span)])
+            raise errors.host_assigns_declared_name("cannot_assign_shared", t.span,
+                                                    notes=[Note(f"`{name}` is declared here", self.prog.shared_decls[name].name.span)],
+                                                    name=name)
         if name in self.prog.options:
-            raise errors.host_assigns_declared_name(f"cannot assign option `{name}` on the host: an option is a constant of the run",
-                                                    t.span,
-                                                    f"set it for a run with `--set {name}=VALUE` (or `options={{...}}` in "
-                                                    "`dsl.load`); for a host value, choose another name",
-                                                    [Note(f"`{name}` is declared here", self.prog.options[name].span)])
+            raise errors.host_assigns_declared_name("cannot_assign_option", t.span,
+                                                    notes=[Note(f"`{name}` is declared here", self.prog.options[name].span)],
+                                                    name=name)
         if name in self.def_asts:
-            raise errors.host_assigns_declared_name(f"cannot assign `{name}` on the host: it is a def",
-                                                    t.span,
-                                                    "choose another name for the host value",
-                                                    [Note(f"`{name}` is defined here", self.def_asts[name].name.span)])
+            raise errors.host_assigns_declared_name("cannot_assign_host", t.span,
+                                                    notes=[Note(f"`{name}` is defined here", self.def_asts[name].name.span)],
+                                                    name=name)
         if name in BUILTIN_NAMES and name not in self.warned and not self.quiet:
             self.warned.add(name)
             self.report(value_shadows_builtin(f"host variable `{name}`", name, t.span))
@@ -360,9 +352,7 @@ class HostChecker:
         if isinstance(e, A.Call):
             return self.call(e)
         if isinstance(e, A.MethodCall):
-            raise errors.bad_method_call(f"`.{e.method.id}(...)` on the host", e.span,
-                                         "values have no methods; call a function with the value as its first argument, "
-                                         "as in `sum(x, axis=0)` (`hs.append(v)` collects a loop's steps inside a def)")
+            raise errors.bad_method_call("host", e.span, method=e.method.id)
         return ANY
 
     def list_expr(self, e: A.ListExpr, dtype: str | None = None):
@@ -405,13 +395,11 @@ class HostChecker:
         if e.id in self.prog.shareds:
             return from_tensor_type(self.prog.shareds[e.id])
         if e.id in getattr(self.prog, "groups", {}):
-            raise errors.group_not_tensor(f"`{e.id}` is a group of shared values, which exists inside defs only",
-                                          e.span,
-                                          f"on the host, read its members by name: {', '.join(self.prog.groups[e.id])}")
+            raise errors.group_not_tensor("group_shared_values", e.span, name=e.id,
+                                          value=', '.join(self.prog.groups[e.id]))
         if e.id in self.def_asts or e.id in self.procs:
             kind = "def" if e.id in self.def_asts else "host function"
-            raise errors.not_a_function(f"`{e.id}` is a {kind}; call it", e.span,
-                                        f"write `{e.id}(...)`")
+            raise errors.not_a_function("call", e.span, name=e.id, kind_=kind)
         visible = list(self.names) + list(self.prog.shareds)
         raise errors.unknown_name(e.id, e.span,
                                   did_you_mean(e.id, visible) or "assign it before this line")
@@ -570,8 +558,7 @@ class HostChecker:
             for a in e.args:
                 self.expr(a)
             return ANY
-        raise errors.not_a_function(f"`{e.func.id}` is {describe(t)}, not a function", e.func.span,
-                                    "pass a def or a host function by its name to call it here")
+        raise errors.not_a_function("not_function", e.func.span, func=e.func.id, value=describe(t))
 
     def call_proc(self, name, e: A.Call):
         """Check a call of a host function: its arguments, then its body with
@@ -628,10 +615,7 @@ class HostChecker:
     def call_def(self, name, e: A.Call):
         d = self.def_asts[name]
         if any(isinstance(p.type, A.GroupTypeExpr) for p in d.params):
-            raise errors.group_parameter_misuse(f"`{name}` takes a group of shared values, so it is called inside a def",
-                                                e.span,
-                                                f"call it as a statement of the def that trains: `{name}(...)` on a line "
-                                                "of its own there")
+            raise errors.group_parameter_misuse("takes_group_shared", e.span, name=name)
         info = self.prog.defs.get(name)
         if e.kwargs:
             raise errors.bad_keyword_argument("def_positional_only", e.kwargs[0].span, name=name)
@@ -668,16 +652,17 @@ class HostChecker:
                 continue
             if isinstance(problem, tuple):      # a size variable bound twice
                 var, (size, first, first_span), g, extra = problem
-                raise errors.host_call_mismatch(f"size `{var}` of `{info.name}` is {size} from argument `{first}`, "
-                                                f"but argument `{pname}` gives {g}", arg.span,
+                raise errors.host_call_mismatch("size_from_argument", arg.span,
                                                 f"every `{var}` in the signature of `{info.name}` must be the same size; "
                                                 f"`{pname}` is {value}" + (f"; its dtype is wrong too: {extra}" if extra else ""),
-                                                [Note(f"`{var}` = {size} comes from argument `{first}` here", first_span)])
+                                                [Note(f"`{var}` = {size} comes from argument `{first}` here", first_span)],
+                                                var=var, name=info.name, size=size, first=first,
+                                                pname=pname, g=g)
             got = str(value) if isinstance(value, HTensor) else f"the {value.kind} {value.value}" \
                 if isinstance(value, HNum) and value.value is not None else describe(value)
-            raise errors.host_call_mismatch(f"argument `{pname}` of `{info.name}` must be {ptype}, got {got}",
-                                            arg.span, problem,
-                                            [Note(f"signature: {info.signature}")])
+            raise errors.host_call_mismatch("argument_got", arg.span, problem,
+                                            [Note(f"signature: {info.signature}")], pname=pname,
+                                            name=info.name, ptype=ptype, got=got)
         return {var: size for var, (size, _, _) in bound.items()}
 
 
@@ -707,13 +692,9 @@ def check_after(bound: dict, drawn: set) -> None:
         return
     if not isinstance(after, A.Name) or after.id not in drawn:
         what = f"`{after.id}` is not" if isinstance(after, A.Name) else "it must name"
-        raise errors.bad_after(f"`after=` continues the generator of a shared value drawn before: {what} "
-                               "a shared value drawn by `uniform` or `normal` above", after.span,
-                               "declare that value first, with `seed=`: "
-                               "`shared W0: f32[...] = uniform(lo, hi, seed=S)`")
+        raise errors.bad_after("after_continues_generator", after.span, what=what)
     if not isinstance(bound.get("seed"), Default):
-        raise errors.bad_after("give `seed=` or `after=`, not both: `after=` continues the other value's "
-                               "generator", bound["seed"].span, "drop `seed=` here")
+        raise errors.bad_after("give_seed_after", bound["seed"].span)
 
 
 def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, dtype):
@@ -723,19 +704,16 @@ def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, d
     if not isinstance(dtype, Default):
         given = dtype.id if isinstance(dtype, A.Name) else None
         if given not in DTYPES:
-            raise errors.invalid_type("dtype must be one of f32 f64 i32 i64 bool", dtype.span)
+            raise errors.invalid_type("dtype_one_f32", dtype.span)
         if want is not None and given != want.dtype:
-            raise errors.shared_value_mismatch(f"shared `{name}` is {want}; `dtype={given}` disagrees",
-                                               dtype.span,
-                                               "the declaration gives the dtype: leave `dtype=` out")
+            raise errors.shared_value_mismatch("shared_dtype_disagrees", dtype.span, name=name,
+                                               want=want, given=given)
     check_builtin(fname, args, init.span)
     if want is None:
         return
     if fname in INIT_ONLY and not want.is_float:
-        raise errors.shared_value_mismatch(f"`{fname}` draws floats, but shared `{name}` is {want}",
-                                           init.span,
-                                           f"declare `{name}` with a float dtype (f32), or initialise it with "
-                                           "`zeros()`, `ones()` or `full(value)`")
+        raise errors.shared_value_mismatch("draws_floats_but", init.span, fname=fname, name=name,
+                                           want=want)
     value, span = args.get("value", (None, None))
     if fname == "full" and isinstance(value, HNum):
         check_shared_fill(name, want, value, span or init.span)
@@ -749,13 +727,11 @@ def check_shared_fill(name, want: TensorType, value: HNum, span):
         if isinstance(value.value, bool) else value.value
     if (value.kind == "bool") != (want.dtype == "bool"):
         what = "a bool, not a number" if value.kind == "bool" else "a number, not a bool"
-        raise errors.shared_value_mismatch(f"shared `{name}` is {want}; `full({shown})` is {what}",
-                                           span,
-                                           "fill bool values with `true` or `false`, and numbers with numbers")
+        raise errors.shared_value_mismatch("shared_full", span, name=name, want=want, shown=shown,
+                                           what=what)
     if value.kind == "float" and not want.is_float:
-        raise errors.shared_value_mismatch(f"shared `{name}` is {want}; `full({shown})` would drop the fraction",
-                                           span,
-                                           "fill it with an integer (`full(0)`), or declare it f32")
+        raise errors.shared_value_mismatch("shared_full_would", span, name=name, want=want,
+                                           shown=shown)
     if value.value is not None:
         check_literal_range(value.value, want.dtype, span)
 
@@ -763,13 +739,12 @@ def check_shared_fill(name, want: TensorType, value: HNum, span):
 def check_shared_type(name, want: TensorType, got, span):
     """The text the interpreter's check of an initial value gives (E0605)."""
     if isinstance(got, HNum):
-        raise errors.shared_value_mismatch(f"shared `{name}` is {want}; cannot set it to the number "
-                                           f"{got.value if got.value is not None else ''}".rstrip(),
-                                           span, "use `full(...)` to fill it")
+        number = "" if got.value is None else f" {got.value}"     # no value: a number not known here
+        raise errors.shared_value_mismatch("shared_cannot_set", span, name=name, want=want,
+                                           number=number)
     if isinstance(got, HTensor) and got.known and (got.dtype != want.dtype or got.shape != want.shape):
-        raise errors.shared_value_mismatch(f"shared `{name}` is {want}; cannot set it to {got.dtype}{list(got.shape)}",
-                                           span,
-                                           "the shape and dtype must match the declaration exactly")
+        raise errors.shared_value_mismatch("shared_cannot_set_2", span, name=name, want=want,
+                                           dtype=got.dtype, value=list(got.shape))
 
 
 def python_name(t) -> str:

@@ -73,7 +73,7 @@ def classify(ck, item):
     if isinstance(v, Weak):
         if isinstance(v.value, int) and not isinstance(v.value, bool):
             return ("int", v.value, item)        # folded from literals: `2 - 3`
-        raise errors.non_integer_index(f"an index must be an integer, got {v.value!r}", item.span)
+        raise errors.non_integer_index("index_integer_got", item.span, value=v.value)
     node = ck.tensor(v, item.span)
     dim = size_index(node)
     if dim is not None:
@@ -81,8 +81,7 @@ def classify(ck, item):
     if node.type.dtype == "bool":
         raise errors.mask_indexing(node.type, item.span)
     if node.type.dtype not in ("i32", "i64"):
-        raise errors.non_integer_index(f"an index must be an integer, got {node.type}", item.span,
-                                       "cast it: `i32(...)`")
+        raise errors.non_integer_index("index_integer_got_2", item.span, type=node.type)
     return ("array", node, item)
 
 
@@ -175,7 +174,7 @@ def slice_bound(ck, e, what):
         return None
     value = literal_value(e)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise errors.not_a_constant(f"the {what} of a slice must be an integer literal", e.span)
+        raise errors.not_a_constant("slice_integer_literal", e.span, what=what)
     return value
 
 
@@ -184,7 +183,7 @@ def slice_spec(ck, s: A.Slice, dim: Dim, item):
     stop = slice_bound(ck, s.stop, "stop")
     step = slice_bound(ck, s.step, "step")
     if step == 0:
-        raise errors.not_a_constant("a slice step cannot be zero", s.span)
+        raise errors.not_a_constant("slice_step_cannot", s.span)
     if isinstance(dim, int):
         length = clamped_length(start, stop, step, dim)
     else:
@@ -202,9 +201,7 @@ def clamped_length(start, stop, step, dim: int) -> int:
 def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
     """Length of a slice of a dimension known only by name."""
     if step not in (None, 1):
-        raise errors.unsupported_indexing(f"a stepped slice of the size `{dim}` is not supported",
-                                          s.span,
-                                          "reshape first, or slice a dimension of known size")
+        raise errors.unsupported_indexing("stepped_slice_size", s.span, dim=dim)
     start = start or 0
     if stop is None:
         return dim_sub(dim, start) if start >= 0 else -start
@@ -212,8 +209,7 @@ def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
         return max(0, stop - start)
     if start >= 0 and stop < 0:
         return dim_sub(dim_sub(dim, -stop), start)
-    raise errors.unsupported_indexing(f"this slice of the size `{dim}` has no static length",
-                                      s.span)
+    raise errors.unsupported_indexing("slice_size_has", s.span, dim=dim)
 
 
 def gather(ck, x: Node, kinds, e: A.Index) -> Node:
@@ -222,19 +218,16 @@ def gather(ck, x: Node, kinds, e: A.Index) -> Node:
     for axis, (kind, value, item) in enumerate(kinds):
         if kind == "array":
             if len(arrays) != axis:
-                raise errors.unsupported_indexing("integer-array indices must come first",
-                                                  item.span, "transpose so the indexed axes lead")
+                raise errors.unsupported_indexing("integer_array_indices", item.span)
             arrays.append(value)
         elif kind == "int":
             if len(arrays) != axis:
-                raise errors.unsupported_indexing("mixing integer arrays with a later constant index is not supported",
-                                                  item.span, "index in two steps: `x[idx][:, 0]`")
+                raise errors.unsupported_indexing("mixing_integer_arrays", item.span)
             check_int(value, x.type.shape[axis], axis, item, x)
             arrays.append(ck.size_node(value, item.span) if isinstance(value, Size) else
                           ck.apply("const", (), item.span, type=TensorType("i64", ()), value=value))
         elif not (value.start is None and value.stop is None and value.step is None):
-            raise errors.unsupported_indexing("a slice after integer-array indices is not supported",
-                                              item.span, "slice in a second step: `x[idx][:, 1:3]`")
+            raise errors.unsupported_indexing("slice_after_integer", item.span)
     return ck.apply("gather", (x, *arrays), e.span)
 
 

@@ -41,9 +41,7 @@ def mpiexec() -> list[str]:
     found = shutil.which("mpiexec")
     if found:
         return [found]
-    raise errors.no_mpi_launcher("--ranks needs `mpiexec`, and none was found",
-                                 "install an MPI: `pip install 'sym[mpi]'` (mpi4py and the mpich wheel), or name "
-                                 f"the cluster's launcher in ${LAUNCHER} (e.g. `{LAUNCHER}=srun`)")
+    raise errors.no_mpi_launcher("ranks_needs_mpiexec", LAUNCHER=LAUNCHER)
 
 
 def forwarded_args(argv: list[str]) -> list[str]:
@@ -70,8 +68,8 @@ def launch(args, file: str, ranks: int) -> int:
             proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True, bufsize=1)
         except OSError as exc:
-            raise errors.no_mpi_launcher(f"cannot start {command[0]}: {exc.strerror or exc}",
-                                         f"name a working launcher in ${LAUNCHER}")
+            raise errors.no_mpi_launcher("cannot_start", value=command[0],
+                                         value2=exc.strerror or exc, LAUNCHER=LAUNCHER)
         died: dict = {}
         reported: set = set()       # ranks whose failure message came through
         pumps = [threading.Thread(target=pump, args=(stream, out, died, reported))

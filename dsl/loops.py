@@ -168,16 +168,15 @@ def carry_value(ck, name: str, value, init: Node, frame: LoopFrame) -> Node:
     """The value the body gives a carried local: a tensor of init's type."""
     span = frame.set_at.get(name, frame.header.span)
     if isinstance(value, Collector) or isinstance(value, tuple):
-        raise errors.carried_type_changes(f"`{name}` is carried by the loop but the body sets it to "
-                                          f"{'a collector' if isinstance(value, Collector) else 'several values'}",
-                                          span,
-                                          f"a carried value must keep its type {init.type} on every step")
+        raise errors.carried_type_changes("carried_loop_but", span, name=name,
+                                          value='a collector' if isinstance(value, Collector) else 'several values',
+                                          type=init.type)
     new = ck.tensor(value, span, init.type.dtype)
     if new.type != init.type:
-        raise errors.carried_type_changes(f"`{name}` changes type in the loop: it is {init.type} before the loop, "
-                                          f"but the body sets it to {new.type}", span,
+        raise errors.carried_type_changes("changes_type_loop", span,
                                           carry_hint(name, init.type, new.type),
-                                          [Note(f"`{name}` is {init.type} from here", init.span)] if init.span else [])
+                                          [Note(f"`{name}` is {init.type} from here", init.span)] if init.span else [],
+                                          name=name, type=init.type, type2=new.type)
     return new
 
 
@@ -198,27 +197,24 @@ def loop_header(ck, s: A.For) -> Header:
         return range_header(ck, s, it, names)
     if isinstance(it, A.Call) and it.func.id == "enumerate" and it.func.id not in ck.env.def_asts:
         if len(it.args) != 1 or it.kwargs:
-            raise errors.loop_targets_mismatch("`enumerate` in a loop takes one array", it.span,
-                                               "write `for t, x in enumerate(xs):`")
+            raise errors.loop_targets_mismatch("enumerate_loop_takes", it.span)
         if len(names) != 2:
-            raise errors.loop_targets_mismatch(f"`enumerate` gives 2 values per step, not {len(names)}",
-                                               s.span, "write `for t, x in enumerate(xs):`")
+            raise errors.loop_targets_mismatch("enumerate_gives_2", s.span, value=len(names))
         seqs, length = sequences(ck, it.args)
         return Header([(names[0], TensorType("i64", ())), (names[1], element_type(seqs[0]))],
                       names[0], seqs, length, None)
     if isinstance(it, A.Call) and it.func.id == "zip" and it.func.id not in ck.env.def_asts:
         if it.kwargs or not it.args:
-            raise errors.loop_targets_mismatch("`zip` in a loop takes arrays", it.span,
-                                               "write `for x, y in zip(xs, ys):`")
+            raise errors.loop_targets_mismatch("zip_loop_takes", it.span)
         seqs, length = sequences(ck, it.args)
     else:
         seqs, length = sequences(ck, [it])
     if len(names) != len(seqs):
-        raise errors.loop_targets_mismatch(f"the loop steps through {len(seqs)} array{'s' * (len(seqs) != 1)} but names "
-                                           f"{len(names)} variable{'s' * (len(names) != 1)}",
-                                           s.span,
+        raise errors.loop_targets_mismatch("loop_steps_through", s.span,
                                            "one name per array: `for x, y in zip(xs, ys):`" if len(names) > 1 else
-                                           "name one variable per array")
+                                           "name one variable per array", value=len(seqs),
+                                           value2='s' * (len(seqs) != 1), value22=len(names),
+                                           value222='s' * (len(names) != 1))
     return Header([(n, element_type(x)) for n, x in zip(names, seqs)], None, seqs, length, None)
 
 
@@ -231,45 +227,35 @@ def sequences(ck, exprs) -> tuple[list, object]:
     for e in exprs:
         x = ck.tensor(ck.expr(e), e.span)
         if x.type.rank == 0:
-            raise errors.bad_loop_sequence(f"a loop steps through axis 0 of an array, but this is a scalar ({x.type})",
-                                           e.span,
-                                           "to run a body k times, write `for i in range(k):`")
+            raise errors.bad_loop_sequence("loop_steps_through", e.span, type=x.type)
         seqs.append(x)
     length = seqs[0].type.shape[0]
     for e, x in zip(exprs[1:], seqs[1:]):
         if x.type.shape[0] != length:
-            raise errors.bad_loop_sequence(f"the arrays of a loop must have the same length: {dim_str(length)} "
-                                           f"and {dim_str(x.type.shape[0])}", e.span,
-                                           "slice the longer one, e.g. `ys[0:n]`, or loop over `range(...)`",
-                                           [Note(f"the first array is {seqs[0].type}", exprs[0].span)])
+            raise errors.bad_loop_sequence("arrays_loop_have", e.span,
+                                           notes=[Note(f"the first array is {seqs[0].type}", exprs[0].span)],
+                                           value=dim_str(length), value2=dim_str(x.type.shape[0]))
     return seqs, length
 
 
 def range_header(ck, s: A.For, it: A.Call, names) -> Header:
     if len(it.args) != 1 or it.kwargs:
-        raise errors.bad_loop_count("`range` in a loop takes one count", it.span,
-                                    "write `for i in range(k):` (the steps are 0 .. k-1)")
+        raise errors.bad_loop_count("range_loop_takes", it.span)
     if len(names) != 1:
-        raise errors.loop_targets_mismatch(f"`range` gives one value per step, not {len(names)}",
-                                           s.span, "write `for i in range(k):`")
+        raise errors.loop_targets_mismatch("range_gives_one", s.span, value=len(names))
     arg = it.args[0]
     value = ck.expr(arg)
     if isinstance(value, Weak):
         n = value.value
         if isinstance(n, bool) or not isinstance(n, int):
-            raise errors.bad_loop_count(f"the count of a loop must be an integer, got {n}",
-                                        arg.span,
-                                        "give a size (`range(n)`), an integer, or an integer argument (`k: i32`)")
+            raise errors.bad_loop_count("count_loop_integer", arg.span, n=n)
         if n < 0:
-            raise errors.bad_loop_count(f"a loop cannot run {n} times", arg.span,
-                                        "give a count >= 0")
+            raise errors.bad_loop_count("loop_cannot_run", arg.span, n=n)
         length, count = n, None
     else:
         count = ck.tensor(value, arg.span)
         if count.type.rank != 0 or count.type.dtype not in INTS:
-            raise errors.bad_loop_count(f"the count of a loop must be an integer scalar, got {count.type}",
-                                        arg.span,
-                                        "give a size (`range(n)`), an integer, or an integer argument (`k: i32`)")
+            raise errors.bad_loop_count("count_loop_integer_2", arg.span, type=count.type)
         length = static_length(count)
         if length is not None:
             count = None
@@ -314,18 +300,15 @@ def append(ck, e: A.MethodCall) -> None:
         ck.expr(e)          # the error for any other method
     c = ck.expr_value_of_collector(e.value)
     if len(e.args) != 1 or isinstance(e.args[0], A.Keyword):
-        raise errors.bad_method_call(f"`.append` takes one value, got {len(e.args)}", e.span)
+        raise errors.bad_method_call("append_takes_one", e.span, value=len(e.args))
     if ck.loop is None or c.depth != ck.loop_depth - 1:
-        raise errors.bad_method_call(f"`{c.name}.append(...)` must be directly in the body of a loop after `{c.name} = []`",
-                                     e.span,
-                                     "a collector collects one loop's steps: set it just before that loop",
-                                     [Note(f"`{c.name}` is set here", c.span)])
+        raise errors.bad_method_call("append_directly_body", e.span,
+                                     notes=[Note(f"`{c.name}` is set here", c.span)], name=c.name)
     if ck.loop.counted:
         raise errors.collect_run_time_loop(c.name, e.span, [Note("the loop", ck.loop.header.span)])
     if c.value is not None:
-        raise errors.bad_method_call(f"`{c.name}` is appended to twice in one step", e.span,
-                                     "append once per step; collect the other value in another list",
-                                     [Note("the first append", c.append_span)])
+        raise errors.bad_method_call("appended_twice_one", e.span,
+                                     notes=[Note("the first append", c.append_span)], name=c.name)
     c.value = ck.tensor(ck.expr(e.args[0]), e.args[0].span)
     c.append_span = e.span
     ck.loop.collectors.append(c)
@@ -344,18 +327,12 @@ def lower_ifelse(ck, args, e):
     are computed only when chosen."""
     cond = ck.tensor(ck.expr(args["cond"]), args["cond"].span)
     if cond.type != TensorType("bool", ()):
-        raise errors.bad_ifelse(f"the condition of `ifelse` must be a bool scalar, got {cond.type}",
-                                args["cond"].span,
-                                "compare to get one: `ifelse(sum(x) > 0.0, a, b)`; "
-                                "to choose per element use `where(cond, a, b)`")
+        raise errors.bad_ifelse("condition_ifelse_bool", args["cond"].span, type=cond.type)
     a, b = ck.expr(args["a"]), ck.expr(args["b"])
     a_node = ck.tensor(a, args["a"].span, getattr(b, "type", None) and b.type.dtype)
     b_node = ck.tensor(b, args["b"].span, a_node.type.dtype)
     if a_node.type != b_node.type:
-        raise errors.bad_ifelse(f"the two sides of `ifelse` must have one type, got {a_node.type} and "
-                                f"{b_node.type}", e.span,
-                                "cast or broadcast one side: only one of them is computed, "
-                                "so the result has the type of both")
+        raise errors.bad_ifelse("two_sides_ifelse", e.span, type=a_node.type, type2=b_node.type)
     known = {id(v) for v in ck.locals.values() if isinstance(v, Node)}
     return lazy_select(cond, a_node, b_node, known, e.span)
 

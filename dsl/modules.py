@@ -131,10 +131,11 @@ class _Resolver:
             path = STDLIB / f"{module.id}.sym"
             if not path.is_file():
                 known = stdlib_modules()
-                raise errors.cannot_import(f"there is no library module `{module.id}`", module.span,
+                raise errors.cannot_import("there_no_library", module.span,
                                            did_you_mean(module.id, known) or
                                            f"the library's modules are: {', '.join(known)}; "
-                                           f"to import a file, quote its path: `import \"{module.id}.sym\"`")
+                                           f"to import a file, quote its path: `import \"{module.id}.sym\"`",
+                                           module=module.id)
             return f"{STDLIB_SHOWN}/{module.id}.sym", path
         folder = self.folders.get(importer, Path("."))
         path = folder / module.value
@@ -143,8 +144,9 @@ class _Resolver:
         shown = os.path.normpath(shown) if not shown.startswith("<") else shown
         if not path.is_file():
             why = "it is a folder" if path.is_dir() else "no such file"
-            raise errors.cannot_import(f"cannot import `{module.value}`: {why}", module.span,
-                                       f"the path is relative to the importing file's folder ({folder})")
+            raise errors.cannot_import("cannot_import", module.span,
+                                       f"the path is relative to the importing file's folder ({folder})",
+                                       module=module.value, why=why)
         return shown, path
 
     def read(self, item: A.Import, shown: str, path: Path) -> str:
@@ -153,7 +155,7 @@ class _Resolver:
         except (OSError, UnicodeDecodeError) as e:
             reason = "it is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else \
                 (e.strerror or str(e)).lower()
-            raise errors.cannot_import(f"cannot import `{shown}`: {reason}", item.module.span) from None
+            raise errors.cannot_import("cannot_import", item.module.span, module=shown, why=reason) from None
 
     def cycle(self, item: A.Import, start: int) -> SymError:
         """`a.sym` imports `b.sym` imports `a.sym`: an error at the import

@@ -188,16 +188,14 @@ def same_dtype(a: TensorType, b: TensorType, what: str) -> str:
     if a.dtype == b.dtype:
         return a.dtype
     if a.dtype in FLOATS and b.dtype in FLOATS:
-        raise errors.float_widths_mixed(f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}",
-                                        None, "nothing is upcast silently; cast one side, "
-                                              f"e.g. `{a.dtype}(...)` or `{b.dtype}(...)`")
+        raise errors.float_widths_mixed("mixes", None, what=what, dtype=a.dtype, dtype2=b.dtype,
+                                        a=a, b=b)
     if "bool" in (a.dtype, b.dtype):
         other = b if a.dtype == "bool" else a
-        raise errors.kinds_mixed(f"`{what}` mixes bool and {other.dtype}: {a} and {b}", None,
-                                 f"cast the bool side, e.g. `{other.dtype}(mask)`")
+        raise errors.kinds_mixed("mixes_bool", None, what=what, dtype=other.dtype, a=a, b=b)
     target, other = (a, b) if a.dtype in FLOATS or (a.dtype == "i64" and b.dtype in INTS) else (b, a)
-    raise errors.kinds_mixed(f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}", None,
-                             f"nothing is converted silently; cast the {other} operand: `{target.dtype}(...)`")
+    raise errors.kinds_mixed("mixes", None, what=what, dtype=a.dtype, dtype2=b.dtype, a=a, b=b,
+                             other=other, dtype22=target.dtype)
 
 
 def broadcast(a: TensorType, b: TensorType, what: str) -> tuple:
@@ -222,8 +220,8 @@ def unary_float(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype not in FLOATS:
-            raise errors.wrong_number_kind(f"`{name}` needs a float tensor, got {t}",
-                                           f"convert first: `{name}(f32(x))`")
+            raise errors.wrong_number_kind("needs_float_tensor", f"convert first: `{name}(f32(x))`",
+                                           what=name, t=t)
         return t
     return rule
 
@@ -232,8 +230,7 @@ def unary_numeric(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype == "bool":
-            raise errors.wrong_number_kind(f"`{name}` needs a number, got {t}",
-                                           "cast with `i32(...)` or `f32(...)`")
+            raise errors.wrong_number_kind("needs_number_got", name=name, t=t)
         return t
     return rule
 
@@ -245,11 +242,9 @@ def binary_arith(name):
         a, b = ts
         dtype = same_dtype(a, b, symbol)
         if dtype == "bool":
-            raise errors.bool_mismatch(f"`{symbol}` is not defined on bool tensors ({a}, {b})",
-                                       None, "use `and`/`or`, or cast with `i32(...)`")
+            raise errors.bool_mismatch("not_defined_bool_2", None, symbol=symbol, a=a, b=b)
         if name == "div" and dtype in INTS:
-            raise errors.kinds_mixed(f"`/` on integers ({a}, {b}) would give floats", None,
-                                     "use `//` for integer division, or cast: `f32(a) / f32(b)`")
+            raise errors.kinds_mixed("integers_would_give", None, a=a, b=b)
         return TensorType(dtype, broadcast(a, b, symbol))
     return rule
 
@@ -269,8 +264,7 @@ def logic(name):
         a, b = ts
         for t in ts:
             if t.dtype != "bool":
-                raise errors.bool_mismatch(f"`{name}` needs bool operands, got {t}", None,
-                                           "compare first (`x > 0`), or use `*` / `+` for numbers")
+                raise errors.bool_mismatch("needs_bool_operands", None, name=name, t=t)
         return TensorType("bool", broadcast(a, b, name))
     return rule
 
@@ -278,8 +272,7 @@ def logic(name):
 def rule_not(ts, attrs):
     (t,) = ts
     if t.dtype != "bool":
-        raise errors.bool_mismatch(f"`not` needs a bool, got {t}", None,
-                                   "compare first, e.g. `not (x > 0)`")
+        raise errors.bool_mismatch("not_needs_bool", None, t=t)
     return t
 
 
@@ -290,8 +283,7 @@ def rule_cast(ts, attrs):
 def rule_where(ts, attrs):
     c, a, b = ts
     if c.dtype != "bool":
-        raise errors.bool_mismatch(f"the condition of `where` must be bool, got {c}", None,
-                                   "compare first, e.g. `where(x > 0, x, 0.0)`")
+        raise errors.bool_mismatch("condition_where_bool", None, c=c)
     dtype = same_dtype(a, b, "where")
     return TensorType(dtype, broadcast(TensorType(dtype, broadcast(a, b, "where")), c, "where"))
 
@@ -306,12 +298,12 @@ def reduce_rule(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype == "bool":
-            raise errors.wrong_number_kind(f"`{name}` needs numbers, got {t}",
+            raise errors.wrong_number_kind("needs_numbers_got",
                                            "cast first: `mean(f32(...))` is the fraction of trues" if name == "mean"
-                                           else f"cast first: `{name}(i32(...))`" + " counts the trues" * (name == "sum"))
+                                           else f"cast first: `{name}(i32(...))`" + " counts the trues" * (name == "sum"),
+                                           name=name, t=t)
         if name == "mean" and t.dtype not in FLOATS:
-            raise errors.wrong_number_kind(f"`mean` needs a float tensor, got {t}",
-                                           "cast first: `mean(f32(...))`")
+            raise errors.wrong_number_kind("mean_needs_float", t=t)
         return TensorType(t.dtype, reduced_shape(t, attrs["axes"], attrs["keepdims"]))
     return rule
 
@@ -321,8 +313,8 @@ def reduce_rule_keep(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype == "bool":
-            raise errors.wrong_number_kind(f"`{name}` needs numbers, got {t}",
-                                           f"cast first: `{name}(i32(...))`")
+            raise errors.wrong_number_kind("needs_numbers_got", f"cast first: `{name}(i32(...))`",
+                                           name=name, t=t)
         return t
     return rule
 
@@ -338,8 +330,8 @@ def row_rule(name, drop_axis=False):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype not in FLOATS:
-            raise errors.wrong_number_kind(f"`{name}` needs a float tensor, got {t}",
-                                           f"convert first: `{name}(f32(x))`")
+            raise errors.wrong_number_kind("needs_float_tensor", f"convert first: `{name}(f32(x))`",
+                                           what=name, t=t)
         if drop_axis:
             return TensorType(t.dtype, reduced_shape(t, (attrs["axis"],), False))
         return t
@@ -349,8 +341,7 @@ def row_rule(name, drop_axis=False):
 def rule_one_hot(ts, attrs):
     (t,) = ts
     if t.dtype not in INTS:
-        raise errors.wrong_number_kind(f"`one_hot` needs integer labels, got {t}",
-                                       "convert first: `one_hot(i32(y), k)`")
+        raise errors.wrong_number_kind("one_hot_needs", t=t)
     return TensorType("f32", t.shape + (attrs["depth"],))
 
 
@@ -358,18 +349,18 @@ def rule_matmul(ts, attrs):
     a, b = ts
     dtype = same_dtype(a, b, "@")
     if dtype == "bool":
-        raise errors.bool_mismatch("`@` is not defined on bool tensors", None)
+        raise errors.bool_mismatch("not_defined_bool", None)
     if a.rank == 0 or b.rank == 0:
-        raise errors.matmul_shapes(f"`@` needs vectors or matrices, got {a} and {b}",
-                                   "use `*` to scale by a scalar")
+        raise errors.matmul_shapes("needs_vectors_matrices", a=a, b=b)
     if a.rank > 2 or b.rank > 2:
         return batched_matmul_type(a, b, dtype)
     inner_a = a.shape[-1]
     inner_b = b.shape[0]
     if inner_a != inner_b:
-        raise errors.matmul_shapes(f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs {dim_str(inner_b)})",
+        raise errors.matmul_shapes("matmul_inner_dimensions",
                                    "the last dimension of the left operand must equal the first of the right; "
-                                   "transpose one side (`x.T`) or check the shapes")
+                                   "transpose one side (`x.T`) or check the shapes", a=a, b=b,
+                                   value=dim_str(inner_a), value2=dim_str(inner_b))
     return TensorType(dtype, a.shape[:-1] + b.shape[1:])
 
 
@@ -379,10 +370,10 @@ def batched_matmul_type(a: TensorType, b: TensorType, dtype: str) -> TensorType:
     one column (right) whose axis is dropped from the result."""
     inner_a, inner_b = a.shape[-1], b.shape[-2] if b.rank > 1 else b.shape[0]
     if inner_a != inner_b:
-        raise errors.matmul_shapes(f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs "
-                                   f"{dim_str(inner_b)})",
+        raise errors.matmul_shapes("matmul_inner_dimensions",
                                    "the last dimension of the left operand must equal the "
-                                   "second-to-last of the right one (numpy's matmul on stacks of matrices)")
+                                   "second-to-last of the right one (numpy's matmul on stacks of matrices)",
+                                   a=a, b=b, value=dim_str(inner_a), value2=dim_str(inner_b))
     batch = broadcast(TensorType(dtype, a.shape[:-2]), TensorType(dtype, b.shape[:-2]), "@")
     rows = a.shape[-2:-1] if a.rank > 1 else ()
     cols = b.shape[-1:] if b.rank > 1 else ()
@@ -477,7 +468,7 @@ def rule_gather(ts, attrs):
     x, *idx = ts
     for t in idx:
         if t.dtype not in INTS:
-            raise errors.non_integer_index(f"index arrays must be integers, got {t}", None)
+            raise errors.non_integer_index("index_arrays_integers", None, t=t)
     shape: tuple = ()
     for t in idx:
         shape = broadcast_shapes_or_fail(shape, t)
@@ -496,8 +487,8 @@ def _image(t: TensorType, what: str, role: str) -> None:
     if t.rank != 4:
         raise errors.not_an_image(what, role, t)
     if t.dtype not in FLOATS:
-        raise errors.wrong_number_kind(f"`{what}` needs a float tensor, got {t}",
-                                       "convert first: `f32(...)`")
+        raise errors.wrong_number_kind("needs_float_tensor", "convert first: `f32(...)`", what=what,
+                                       t=t)
 
 
 def _windows(size: Dim, window: Dim, stride: int, what: str, x: TensorType) -> Dim:

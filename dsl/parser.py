@@ -45,8 +45,7 @@ def parse(text: str, filename: str = "<input>") -> ast.Program:
     except SymError:
         raise
     except Exception:  # a bug in the error path must still not show a traceback
-        raise errors.unexpected_token("could not parse this file", None,
-                                      "please report this input as a bug in the parser") from None
+        raise errors.unexpected_token("could_not_parse", None) from None
 
 
 def _parse(source: str, filename: str) -> ast.Program:
@@ -159,7 +158,7 @@ def _check_first_line(source: str, filename: str) -> None:
 _HEADER_COLON = "end the line with `:` and indent the block under it"
 _SAME_TARGET = "only a name can be assigned or updated: `y = ...`, `W <- ...`"
 _LABELS = {
-    # label: (constructor, its first argument or None for "unexpected X",
+    # label: (constructor, its first argument or None for "unexpected X" (E0001),
     #         hint, token types it needs or None for any, examples)
     "colon_def": (errors.missing_colon, "the `def` header",
                   "end the header with `:` and indent the body: `def f(x: f32[n]) -> f32:`",
@@ -172,7 +171,7 @@ _LABELS = {
                    ["if x:\n    y\nelif x\n"]),
     "colon_else": (errors.missing_colon, "`else`", _HEADER_COLON, None,
                    ["if x:\n    y\nelse\n"]),
-    "type": (errors.invalid_type, "expected a type", DTYPE_HINT, None,
+    "type": (errors.invalid_type, "expected_type", DTYPE_HINT, None,
              ["shared W: 1 = 0\n", "def f(x: 1) -> f32:\n", "def f() -> 1:\n"]),
     "option": (errors.unexpected_token, None, "an option's value is a literal: a number, a string, "
                "`true` or `false`, as in `option epochs = 10`", None,
@@ -245,8 +244,10 @@ def _syntax_error(e: UnexpectedInput, source: str, filename: str) -> SymError:
     if "_INDENT" in e.expected:
         return errors.bad_indentation("expected an indented block", span,
                                       "indent the body of the block by 4 spaces")
-    make, message, hint = _classify(e, source)
-    return make(message or f"unexpected {_describe(tok)}", span, hint)
+    make, first, hint = _classify(e, source)
+    if first is None:
+        return errors.unexpected_token("token", span, hint, what=_describe(tok))
+    return make(first, span, hint)
 
 
 def _closing_fits(e: UnexpectedToken, char: str) -> bool:
@@ -387,17 +388,16 @@ def _bad_character(e: UnexpectedCharacters, source: str, filename: str) -> SymEr
     if char == '"':
         end = source.find("\n", pos)
         span = Span(filename, e.line, e.column, e.line, e.column + (end - pos))
-        return errors.invalid_character("unterminated string", span,
-                                        'close the string with `"` on the same line')
+        return errors.invalid_character("unterminated_string", span)
     span = _offset_span(source, pos, filename)
     if is_invisible(char):
         fix = "replace it with a plain space" if unicodedata.category(char) == "Zs" else "delete it"
-        return errors.invalid_character(f"invisible character {char_name(char)}", span,
-                                        f"{fix}; such characters come with text copied from web pages")
+        return errors.invalid_character("invisible_character", span, value=char_name(char), fix=fix)
     hint = _CHAR_HINTS.get(char) or (
         "names use only ASCII letters, digits and `_`" if char.isalnum() else
         "the operators are `+ - * / // % ** @`, comparisons and `and or not`")
-    return errors.invalid_character(f"invalid character `{char}` ({char_name(char)})", span, hint)
+    return errors.invalid_character("invalid_character", span, hint, char=char,
+                                    value=char_name(char))
 
 
 def _end_of_input(source: str, filename: str, expected) -> SymError:
@@ -475,7 +475,7 @@ class _ToAst(Transformer_NonRecursive):
         if dtype.id == "group" and not dims:    # a def parameter taking a group of shared values
             return ast.GroupTypeExpr(self._span(meta))
         if dtype.id not in DTYPES and not (dtype.id == "stream" and not dims):
-            raise errors.invalid_type(f"unknown dtype `{dtype.id}`", dtype.span, DTYPE_HINT)
+            raise errors.invalid_type("unknown_dtype", dtype.span, DTYPE_HINT, dtype=dtype.id)
         for dim in dims:
             _check_dim(dim)
         return ast.TensorTypeExpr(dtype.id, dims, self._span(meta))
@@ -560,8 +560,7 @@ class _ToAst(Transformer_NonRecursive):
         kinds = [isinstance(a, ast.Keyword) for a in args]
         if True in kinds and False in kinds[kinds.index(True):]:
             late = args[kinds.index(False, kinds.index(True))]
-            raise errors.unexpected_token("positional argument after a keyword argument", late.span,
-                                          "put positional arguments first: `f(x, axis=1)`")
+            raise errors.unexpected_token("positional_argument_after", late.span)
         positional = tuple(a for a, kw in zip(args, kinds) if not kw)
         keywords = tuple(a for a, kw in zip(args, kinds) if kw)
         return ast.Call(func, positional, keywords, self._span(meta))
@@ -589,9 +588,7 @@ def _check_dim(dim) -> None:
         _check_dim(dim.right)
         ok = True
     if not ok:
-        raise errors.invalid_type("invalid dimension", dim.span,
-                                  "a dimension is an integer or a size variable, like `784`, `n`, "
-                                  "`n + 1` or `2 * n`")
+        raise errors.invalid_type("invalid_dimension", dim.span)
 
 
 def terminals():

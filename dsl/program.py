@@ -167,9 +167,8 @@ def declare(prog, item, overrides, def_asts):
         if not option_in_range(value):
             prog.options[name] = OptionInfo(name, value, item.span)   # no follow-on "unknown name"
             what = f"the integer {value}" if isinstance(value, int) else "this float literal"
-            raise errors.number_out_of_range(f"{what} does not fit in {'i64' if isinstance(value, int) else 'f64'}",
-                                             item.value.span,
-                                             "options are i64 integers or finite f64 floats")
+            raise errors.number_out_of_range("does_not_fit", item.value.span, what=what,
+                                             value='i64' if isinstance(value, int) else 'f64')
         if name in overrides:
             prog.options[name] = OptionInfo(name, value, item.span)   # kept if the override is refused
             value = convert_option(name, overrides[name], value, item)
@@ -188,17 +187,16 @@ def check_new_name(prog, item, def_asts):
         first_kind, first_span = earlier
         clash_across_files(prog, name, kind, item.name.span, first_kind, first_span)
         if first_kind != kind:
-            raise errors.declared_twice(f"`{name}` is declared twice: as {first_kind} and as {kind}",
-                                        item.name.span,
-                                        "defs, shared values and options share one namespace: rename one of them",
-                                        [Note(f"first declared here (as {first_kind})", first_span)])
+            raise errors.declared_twice("declared_twice_2", item.name.span,
+                                        notes=[Note(f"first declared here (as {first_kind})", first_span)],
+                                        name=name, first_kind=first_kind, kind_=kind)
         if kind == "def":
-            raise errors.declared_twice(f"def `{name}` is defined twice", item.name.span,
-                                        "rename one of them",
-                                        [Note("first defined here", first_span)])
-        raise errors.declared_twice(f"{kind} `{name}` is declared twice", item.name.span,
+            raise errors.declared_twice("def_defined_twice", item.name.span,
+                                        notes=[Note("first defined here", first_span)], name=name)
+        raise errors.declared_twice("declared_twice", item.name.span,
                                     f"`--set {name}=VALUE` changes an option for a run" if kind == "option" else None,
-                                    [Note("first declared here", first_span)])
+                                    [Note("first declared here", first_span)], kind_=kind,
+                                    name=name)
     if name not in BUILTIN_NAMES:
         return
     if kind == "def":
@@ -236,9 +234,7 @@ def expand_like(items, report) -> tuple:
             name, span = item.name.id, item.name.span
             members = groups.get(item.group.id)
             if members is None or not all(m in decls for m in members):
-                report(errors.bad_group(f"`{item.group.id}` is not a group of shared values declared "
-                                        "before this line", item.group.span,
-                                        f"declare the group first: `shared {item.group.id} = [W, b]`").diagnostic)
+                report(errors.bad_group("not_group_shared", item.group.span, group=item.group.id).diagnostic)
                 continue
             new = [A.SharedDecl(A.Name(f"{name}_{m}", span), decls[m].type, item.init, item.span)
                    for m in members]
@@ -256,12 +252,11 @@ def group_members(prog, item: A.SharedGroup) -> tuple[str, ...]:
     names = [m.id for m in item.members]
     for i, m in enumerate(item.members):
         if m.id not in prog.shareds:
-            raise errors.bad_group(f"`{m.id}` is not a shared value declared before this group",
-                                   m.span,
-                                   did_you_mean(m.id, prog.shareds) or "a group lists shared values declared above it")
+            raise errors.bad_group("not_shared_value", m.span,
+                                   did_you_mean(m.id, prog.shareds) or "a group lists shared values declared above it",
+                                   name=m.id)
         if m.id in names[:i]:
-            raise errors.bad_group(f"`{m.id}` is listed twice in the group `{item.name.id}`",
-                                   m.span, "list each shared value once")
+            raise errors.bad_group("listed_twice_group", m.span, name=m.id, name2=item.name.id)
     return tuple(names)
 
 

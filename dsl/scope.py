@@ -52,8 +52,7 @@ def literal_value(e):
 def static_int(e, what: str) -> int:
     value = literal_value(e)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise errors.not_a_constant(f"{what} must be an integer literal", e.span,
-                                    "write a constant such as `1` or `-1`")
+        raise errors.not_a_constant("integer_literal", e.span, what=what)
     return value
 
 
@@ -66,7 +65,7 @@ def static_ints(e, what: str) -> tuple[int, ...]:
 def static_bool(e, what: str) -> bool:
     if isinstance(e, A.Bool):
         return e.value
-    raise errors.not_a_constant(f"{what} must be `true` or `false`", e.span)
+    raise errors.not_a_constant("true_false", e.span, what=what)
 
 
 # ---- binding call arguments -------------------------------------------------
@@ -141,14 +140,13 @@ def dim_from_ast(e, lookup_size) -> Dim:
     if isinstance(e, A.Name):
         return lookup_size(e.id, e.span)
     if isinstance(e, A.UnaryOp) and e.op == "-" and isinstance(e.operand, A.Num):
-        raise errors.shape_not_static(f"a dimension cannot be negative: -{e.operand.value}", e.span,
-                                      "sizes count elements: `0` or more")
+        raise errors.shape_not_static("dimension_cannot_negative_2", e.span,
+                                      operand=e.operand.value)
     if isinstance(e, A.BinOp) and e.op in ("+", "-", "*"):
         a = dim_from_ast(e.left, lookup_size)
         b = dim_from_ast(e.right, lookup_size)
         return {"+": dim_add, "-": dim_sub, "*": dim_mul}[e.op](a, b)
-    raise errors.shape_not_static("a dimension must be an integer, a size variable, or `+ - *` of them",
-                                  getattr(e, "span", None), "e.g. `f32[n, 784]` or `f32[n + 1]`")
+    raise errors.shape_not_static("dimension_integer_size", getattr(e, "span", None))
 
 
 def is_size_var_name(name: str) -> bool:

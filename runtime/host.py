@@ -139,8 +139,8 @@ class Interpreter:
             values = tuple(self.ev(v) for v in s.values)
             raise Return(values[0] if len(values) == 1 else values)
         else:   # the checker rejects the rest before anything runs
-            raise errors.not_a_host_statement(f"`{type(s).__name__.lower()}` is not a host statement",
-                                              s.span)
+            raise errors.not_a_host_statement("not_host_statement", s.span,
+                                              value=type(s).__name__.lower())
 
     def assign(self, targets, value, span):
         if len(targets) == 1:
@@ -357,8 +357,7 @@ class Interpreter:
         if isinstance(value, HFunc):
             return value
         if self.proc_calls and name in self.proc_params[-1]:
-            raise errors.not_a_function(f"`{name}` is {describe(value)}, not a function", span,
-                                        "pass a def or a host function by its name to call it here")
+            raise errors.not_a_function("not_function", span, func=name, value=describe(value))
         if name in self.procs:
             return HFunc(name, "proc")
         if name in self.functions:
@@ -590,10 +589,9 @@ def stacked(values: list, span) -> np.ndarray:
     try:
         array = np.array(values)
     except ValueError:
-        raise errors.bad_tensor_literal("the rows of this list have different shapes", span)
+        raise errors.bad_tensor_literal("rows_list_have", span)
     if array.dtype.name not in FROM_NUMPY:
-        raise errors.bad_tensor_literal(f"cannot make a tensor from a list of {describe(values[0])}",
-                                        span, "a list holds numbers or tensors")
+        raise errors.bad_tensor_literal("cannot_make_tensor", span, value=describe(values[0]))
     return array
 
 

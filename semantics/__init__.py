@@ -41,10 +41,11 @@ class ShapeMismatch(Exception):
 
     def at_call(self, fname: str, signature: str, span) -> SymError:
         """E0604 at a call of `fname`: the one wording of a run-time mismatch."""
-        return errors.run_time_argument_mismatch(f"argument `{self.param_name}` of `{fname}` must be "
-                                                 f"{self.expected_type}, got shape {self.actual_shape}",
-                                                 span, self.reason,
-                                                 [Note(f"signature: {signature}")])
+        return errors.run_time_argument_mismatch("argument_got_shape", span, self.reason,
+                                                 [Note(f"signature: {signature}")],
+                                                 param_name=self.param_name, fname=fname,
+                                                 expected_type=self.expected_type,
+                                                 actual_shape=self.actual_shape)
 
 
 class BackendBug(AssertionError):

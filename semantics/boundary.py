@@ -70,10 +70,9 @@ def check_call_sizes(fn: Function, sizes: dict, span):
         value = dim.evaluate(sizes)
         if value < 0:
             bound = ", ".join(f"{k} = {v}" for k, v in sorted(sizes.items()))
-            raise errors.run_time_argument_mismatch(f"with {bound} the size `{dim}` of this value would be {value}",
-                                                    node.span or span,
-                                                    "the arguments are too small for this def",
-                                                    [Note("called here", span)] if span and node.span else [])
+            raise errors.run_time_argument_mismatch("size_value_would", node.span or span,
+                                                    notes=[Note("called here", span)] if span and node.span else [],
+                                                    bound=bound, dim=dim, value=value)
     problem = requirement_error(fn, sizes, span)
     if problem is not None:
         raise problem
@@ -86,26 +85,24 @@ def to_arg(fn: Function, param, value, span):
     dtype = np.dtype(NUMPY_DTYPE[t.dtype])
     if isinstance(value, (bool, int, float)) and not isinstance(value, np.ndarray):
         if isinstance(value, float) and dtype.kind in "iub":
-            raise errors.run_time_argument_mismatch(f"argument `{name}` of `{fn.name}` must be {t}, got the float {value}",
-                                                    span,
-                                                    "pass an integer, or change the parameter to f32")
+            raise errors.run_time_argument_mismatch("argument_got_float", span, name=name,
+                                                    name2=fn.name, t=t, value=value)
         if isinstance(value, bool) != (dtype.kind == "b"):
-            raise errors.run_time_argument_mismatch(f"argument `{name}` of `{fn.name}` must be {t}, got {value!r}",
-                                                    span,
-                                                    "pass `true` or `false` for bool, a number otherwise")
+            raise errors.run_time_argument_mismatch("argument_got_3", span, name=name,
+                                                    name2=fn.name, t=t, value=value)
         # a number keeps its value: it must fit the dtype (E0218)
         check_literal_range(value, t.dtype, span)
         return np.asarray(value, dtype)
     if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):
-        raise errors.run_time_argument_mismatch(f"argument `{name}` of `{fn.name}` must be {t}, got {describe(value)}",
-                                                span)
+        raise errors.run_time_argument_mismatch("argument_got", span, name=name, name2=fn.name, t=t,
+                                                value=describe(value))
     if value.dtype != dtype:
         got = FROM_NUMPY.get(value.dtype.name, value.dtype.name)
-        raise errors.run_time_argument_mismatch(f"argument `{name}` of `{fn.name}` must be {t}, got {got}{list(value.shape)}",
-                                                span,
-                                                f"convert it: `{t.dtype}(...)` in .sym, or `.astype(np.{dtype.name})` in Python")
+        raise errors.run_time_argument_mismatch("argument_got_2", span, name=name, name2=fn.name,
+                                                t=t, got=got, value=list(value.shape),
+                                                dtype=t.dtype, name22=dtype.name)
     return value
 
 
@@ -113,12 +110,11 @@ def check_shared_value(name: str, t: TensorType, value, span=None):
     array = np.asarray(value) if not isinstance(value, (int, float)) else None
     want = t.concrete_shape({})
     if array is None:
-        raise errors.shared_value_mismatch(f"shared `{name}` is {t}; cannot set it to the number {value}",
-                                           span, "use `full(...)` to fill it")
+        raise errors.shared_value_mismatch("shared_cannot_set", span, name=name, want=t,
+                                           number=f' {value}')
     if array.shape != want or array.dtype != np.dtype(NUMPY_DTYPE[t.dtype]):
         got = f"{FROM_NUMPY.get(array.dtype.name, array.dtype.name)}{list(array.shape)}"
-        raise errors.shared_value_mismatch(f"shared `{name}` is {t}; cannot set it to {got}", span,
-                                           "the shape and dtype must match the declaration exactly")
+        raise errors.shared_value_mismatch("shared_cannot_set_3", span, name=name, t=t, got=got)
 
 
 def describe(value) -> str:
