@@ -241,9 +241,8 @@ def out_of_memory(checked: CheckedProgram, exc: MemoryError) -> SymError:
     numpy executor names it), else of the largest."""
     name = getattr(exc, "name", None) or max(
         checked.shareds, key=lambda n: int(np.prod(checked.shareds[n].concrete_shape({}), dtype=object)))
-    return catalog.out_of_memory(f"out of memory allocating shared `{name}`: {exc}",
-                                 checked.shared_decls[name].type.span,
-                                 "use smaller sizes; the shared values must fit in memory together")
+    return catalog.out_of_memory("out_memory_allocating", checked.shared_decls[name].type.span,
+                                 name=name, exc=exc)
 
 
 def compile(source: str, name: str = "<inline>", backend=None, device=None, options=None,

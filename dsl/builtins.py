@@ -270,8 +270,8 @@ def pair_arg(a, what) -> tuple[int, int]:
     if len(values) == 1:
         values = values * 2
     if len(values) != 2 or min(values) < 1:
-        raise errors.bad_window_argument(f"{what} must be one or two positive integers, got {ints_text(values)}",
-                                         a.span, "give (rows, columns), e.g. `(2, 2)`")
+        raise errors.bad_window_argument("one_two_positive", a.span, what=what,
+                                         value=ints_text(values))
     return values
 
 
@@ -283,8 +283,9 @@ def choice_arg(a, choices, what) -> str:
     if isinstance(a, Default):
         return a.value
     if not isinstance(a, A.Str) or a.value not in choices:
-        raise errors.bad_window_argument(f"{what} must be " + " or ".join(f'"{c}"' for c in choices),
-                                         a.span, f'e.g. `mode="{choices[-1]}"`')
+        quoted = [f'"{c}"' for c in choices]
+        raise errors.bad_window_argument("other", a.span, what=what, value=' or '.join(quoted),
+                                         value2=choices[-1])
     return a.value
 
 

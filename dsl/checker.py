@@ -312,7 +312,7 @@ class BodyChecker:
         if isinstance(v, Group):
             raise errors.group_not_tensor("group_values_not", span, label=v.label,
                                           value=len(v.items))
-        raise errors.not_a_tensor("expected a tensor here", span)
+        raise errors.not_a_tensor("expected_tensor_here", span)
 
     def weak_node(self, w, dtype: str | None) -> Node:
         if isinstance(w, WeakTensor):
@@ -347,8 +347,7 @@ class BodyChecker:
         return Weak(e.value, e.span)
 
     def expr_Str(self, e):
-        raise errors.not_a_tensor("strings are host values and cannot be used inside a def", e.span,
-                                  "print from the host instead")
+        raise errors.not_a_tensor("strings_are_host", e.span)
 
     def expr_Name(self, e: A.Name):
         name = e.id
@@ -367,8 +366,7 @@ class BodyChecker:
         if name in self.env.options:
             value = self.env.options[name]
             if isinstance(value, str):
-                raise errors.not_a_tensor(f"option `{name}` is a string and cannot be used inside a def",
-                                          e.span)
+                raise errors.not_a_tensor("option_string_cannot", e.span, name=name)
             return Weak(value, e.span)
         visible = list(self.locals) + list(self.env.shareds) + list(self.sizes) + list(self.env.options)
         if name in self.loop_only:
@@ -454,8 +452,7 @@ class BodyChecker:
         if isinstance(base, tuple):     # x.shape[0]
             i = static_int(e.indices[0], "a shape index") if len(e.indices) == 1 else None
             if i is None or not -len(base) <= i < len(base):
-                raise errors.constant_index_out_of_range(f"shape index out of range for a rank-{len(base)} tensor",
-                                                         e.span)
+                raise errors.constant_index_out_of_range("shape_index_out", e.span, value=len(base))
             return base[i]
         return lower_index(self, self.tensor(base, e.value.span), e)
 

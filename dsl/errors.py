@@ -36,8 +36,21 @@ def missing_colon(after, span, hint) -> SymError:
     return error("E0003", f"missing `:` after {after}", span, hint)
 
 
-def bad_indentation(message, span, hint=None, notes=()) -> SymError:
-    return error("E0004", message, span, hint, notes)
+_BAD_INDENTATION = {
+    "unexpected_indent": ("unexpected indent",
+                          "indent only the body of a `def`, `for`, `if`, `elif` or `else` "
+                          "(after a line ending in `:`)"),
+    "expected_indented_block": ("expected an indented block",
+                                "indent the body of the block by 4 spaces"),
+    "other": ("{message_}", None),
+}
+
+
+def bad_indentation(kind, span, hint=None, **facts) -> SymError:
+    """Bad indentation: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_INDENTATION[kind]
+    return error("E0004", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def unexpected_end(span, hint) -> SymError:
@@ -504,8 +517,21 @@ def shape_not_static(kind, span, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def not_a_tensor(message, span, hint=None, notes=()) -> SymError:
-    return error("E0215", message, span, hint, notes)
+_NOT_A_TENSOR = {
+    "expected_tensor_here": ("expected a tensor here", None),
+    "strings_are_host": ("strings are host values and cannot be used inside a def",
+                         "print from the host instead"),
+    "option_string_cannot": ("option `{name}` is a string and cannot be used inside a "
+                             "def",
+                             None),
+}
+
+
+def not_a_tensor(kind, span, hint=None, **facts) -> SymError:
+    """Not a tensor: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NOT_A_TENSOR[kind]
+    return error("E0215", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 _BAD_TENSOR_LITERAL = {
@@ -571,8 +597,25 @@ def negative_power(span, lowest=None) -> SymError:
                  "cast the base to a float: `f32(x) ** ...`, or use an exponent >= 0")
 
 
-def out_of_memory(message, span, hint=None, notes=()) -> SymError:
-    return error("E0221", message, span, hint, notes)
+_OUT_OF_MEMORY = {
+    "out_memory_allocating": ("out of memory allocating shared `{name}`: {exc}",
+                              "use smaller sizes; the shared values must fit in memory "
+                              "together"),
+    "out_memory": ("out of memory: {exc}", "use smaller sizes; a value must fit in memory at once"),
+    "other": ("{value}", None),
+    "out_memory_making": ("out of memory making the initial value of `{name}` ({t}): "
+                          "{exc}",
+                          "use smaller sizes; a value must fit in memory at once"),
+    "out_memory_computing": ("out of memory computing this value: {exc}",
+                             "use smaller sizes; a value must fit in memory at once"),
+}
+
+
+def out_of_memory(kind, span, hint=None, **facts) -> SymError:
+    """Value too large for memory: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _OUT_OF_MEMORY[kind]
+    return error("E0221", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def conv_channels_differ(x, p1, k, p3) -> SymError:
@@ -616,8 +659,18 @@ def new_axis_with_index_arrays(span) -> SymError:
                  "index first, then add the axis: `v = x[i]` and `v[:, none]`")
 
 
-def bad_window_argument(message, span, hint=None, notes=()) -> SymError:
-    return error("E0237", message, span, hint, notes)
+_BAD_WINDOW_ARGUMENT = {
+    "one_two_positive": ("{what} must be one or two positive integers, got {value}",
+                         "give (rows, columns), e.g. `(2, 2)`"),
+    "other": ("{what} must be {value}", "e.g. `mode=\"{value2}\"`"),
+}
+
+
+def bad_window_argument(kind, span, hint=None, **facts) -> SymError:
+    """Bad mode, window or stride: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_WINDOW_ARGUMENT[kind]
+    return error("E0237", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 _BAD_AFTER = {
@@ -662,8 +715,21 @@ def mask_indexing(type, span) -> SymError:
                  "`sum(where(mask, x, 0.0))`")
 
 
-def constant_index_out_of_range(message, span, hint=None, notes=()) -> SymError:
-    return error("E0302", message, span, hint, notes)
+_CONSTANT_INDEX_OUT_OF_RANGE = {
+    "shape_index_out": ("shape index out of range for a rank-{value} tensor", None),
+    "out_range_axis": ("{shown} is out of range for axis {axis} of size {dim} ({type})",
+                       "valid indices are {valid}"),
+    "out_range_axis_2": ("{what} is out of range for axis {axis} of size {dim}",
+                         "valid indices are 0..{value}"),
+    "other": ("{message_}", None),
+}
+
+
+def constant_index_out_of_range(kind, span, hint=None, **facts) -> SymError:
+    """Constant index out of range: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _CONSTANT_INDEX_OUT_OF_RANGE[kind]
+    return error("E0302", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def too_many_indices(p0, type, rank, span) -> SymError:
@@ -803,8 +869,31 @@ def host_call_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts), notes)
 
 
-def index_out_of_range(message, span, hint=None, notes=()) -> SymError:
-    return error("E0603", message, span, hint, notes)
+_INDEX_OUT_OF_RANGE = {
+    "bad_index_too": ("bad index: too many indices for array: array is {value}-dimensional, "
+                      "but {value2} were indexed",
+                      None),
+    "bad_index_tuple": ("bad index: tuple index out of range", None),
+    "bad_index_index": ("bad index: index {value} is out of bounds for axis {axis} with "
+                        "size {size}",
+                        None),
+    "bad_index_only": ("bad index: only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
+                       "(`None`) and integer or boolean arrays are valid indices",
+                       None),
+    "call": ("{message_} (in a call of `{name}`)", None),
+    "bad_index": ("bad index: {exc}", None),
+    "other": ("{exc}", None),
+    "index_out_range": ("index {exc} is out of range for axis {axis} of size {size}{where}",
+                        "indices come from the data here; check the labels or indices "
+                        "you pass"),
+}
+
+
+def index_out_of_range(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """Index out of range at run time: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _INDEX_OUT_OF_RANGE[kind]
+    return error("E0603", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
 
 
 _RUN_TIME_ARGUMENT_MISMATCH = {
@@ -930,8 +1019,21 @@ def option_wrong_type(name, __name__, given, span, hint) -> SymError:
 
 
 # ---- E08xx: the OpenCL backend ----------------------------------------------------
-def no_opencl_device(message, hint=None, notes=()) -> SymError:
-    return error("E0801", message, None, hint, notes)
+_NO_OPENCL_DEVICE = {
+    "there_no_opencl": ("there is no OpenCL device {p_i}:{d_i}", None),
+    "other": ("{NO_PLATFORM}", None),
+    "bad_opencl_device": ("bad OpenCL device `{spec}`",
+                          "use `cpu`, `gpu`, or `P:D` (platform:device indices from `sym "
+                          "devices`), e.g. `0:0`"),
+    "no_opencl_device": ("no OpenCL {value} device found", None),
+}
+
+
+def no_opencl_device(kind, hint=None, **facts) -> SymError:
+    """No usable OpenCL device: `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _NO_OPENCL_DEVICE[kind]
+    return error("E0801", message.format(**facts), None,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def opencl_build_failed(fn_name, description, notes) -> SymError:
@@ -1027,8 +1129,10 @@ def cannot_import(kind, span, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def import_cycle(message, span, hint=None, notes=()) -> SymError:
-    return error("E1102", message, span, hint, notes)
+def import_cycle(names, span) -> SymError:
+    """`names`: the files of the cycle, the first one again at the end."""
+    return error("E1102", "import cycle: " + " imports ".join(f"`{n}`" for n in names), span,
+                 "move what both files need into a third file that both import")
 
 
 def declared_in_two_files(name, file, first_kind, file2, kind, span, notes) -> SymError:

@@ -463,7 +463,7 @@ class HostChecker:
                 and keys[0].kind == "int" and keys[0].value is not None:
             k = keys[0].value
             if not -len(base) <= k < len(base):
-                raise errors.index_out_of_range("bad index: tuple index out of range", e.span)
+                raise errors.index_out_of_range("bad_index_tuple", e.span)
             return base[k]
         if isinstance(base, HTensor):
             return tensor_index(base, keys, e.span)
@@ -804,8 +804,8 @@ def batches_type(split, size, drop_last):
 def tensor_index(base: HTensor, keys, span):
     """x[0], x[1:3], x[i, :] on a host tensor, as numpy does it."""
     if len(keys) > len(base.shape):
-        raise errors.index_out_of_range(f"bad index: too many indices for array: array is {len(base.shape)}-dimensional, "
-                                        f"but {len(keys)} were indexed", span)
+        raise errors.index_out_of_range("bad_index_too", span, value=len(base.shape),
+                                        value2=len(keys))
     shape = []
     for axis, k in enumerate(keys):
         size = base.shape[axis]
@@ -813,12 +813,10 @@ def tensor_index(base: HTensor, keys, span):
             shape.append(None)
         elif isinstance(k, HNum) and k.kind == "int":
             if k.value is not None and size is not None and not -size <= k.value < size:
-                raise errors.index_out_of_range(f"bad index: index {k.value} is out of bounds for axis {axis} "
-                                                f"with size {size}", span)
+                raise errors.index_out_of_range("bad_index_index", span, value=k.value, axis=axis,
+                                                size=size)
         elif isinstance(k, (HNum, HStr, HNone)):
-            raise errors.index_out_of_range("bad index: only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
-                                            "(`None`) and integer or boolean arrays are valid indices",
-                                            span)
+            raise errors.index_out_of_range("bad_index_only", span)
         else:
             return ANY
     return from_dtype(base.dtype, tuple(shape) + tuple(base.shape[len(keys):]))

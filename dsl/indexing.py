@@ -142,8 +142,8 @@ def check_int(i: Dim, dim: Dim, axis: int, item, x: Node) -> Dim:
         shown = f"index {i}" if isinstance(i, int) else f"index `{i}`"
         valid = f"{-dim}..{dim - 1}" if isinstance(dim, int) and isinstance(i, int) \
             else f"0..{dim_sub(dim, 1)}"
-        raise errors.constant_index_out_of_range(f"{shown} is out of range for axis {axis} of size {dim} ({x.type})",
-                                                 item.span, f"valid indices are {valid}")
+        raise errors.constant_index_out_of_range("out_range_axis", item.span, shown=shown,
+                                                 axis=axis, dim=dim, type=x.type, valid=valid)
     return i
 
 
@@ -296,10 +296,10 @@ class Requirement:
             return
         if all(isinstance(d, int) for d in (self.first, self.last, self.dim)):
             message, hint = self.violation({})
-            raise errors.constant_index_out_of_range(message, self.span, hint)
-        raise errors.constant_index_out_of_range(f"{self.what} is out of range for axis {self.axis} of size {self.dim}",
-                                                 self.span,
-                                                 f"valid indices are 0..{dim_sub(self.dim, 1)}")
+            raise errors.constant_index_out_of_range("other", self.span, hint, message_=message)
+        raise errors.constant_index_out_of_range("out_range_axis_2", self.span, what=self.what,
+                                                 axis=self.axis, dim=self.dim,
+                                                 value=dim_sub(self.dim, 1))
 
 
 def index_requirements(roots) -> tuple[Requirement, ...]:
@@ -371,7 +371,7 @@ def requirement_error(fn, sizes: dict, span):
         problem = r.violation(sizes)
         if problem is not None:
             message, hint = problem
-            return errors.index_out_of_range(f"{message} (in a call of `{fn.name}`)",
-                                             r.span or span, hint,
-                                             [Note("called here", span)] if span and r.span else [])
+            return errors.index_out_of_range("call", r.span or span, hint,
+                                             [Note("called here", span)] if span and r.span else [],
+                                             message_=message, name=fn.name)
     return None

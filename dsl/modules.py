@@ -161,9 +161,7 @@ class _Resolver:
         """`a.sym` imports `b.sym` imports `a.sym`: an error at the import
         that closes the cycle; the import chain's notes show the other hops."""
         names = [shown for _, shown, _ in self.active[start:]] + [self.active[start][1]]
-        return errors.import_cycle("import cycle: " + " imports ".join(f"`{n}`" for n in names),
-                                   item.span,
-                                   "move what both files need into a third file that both import")
+        return errors.import_cycle(names, item.span)
 
 
 # ---- docs/stdlib.md, generated from the library's doc comments ------------------------

@@ -57,7 +57,8 @@ def _parse(source: str, filename: str) -> ast.Program:
         raise e.orig_exc from None
     except _IndentError as e:
         message, line, col, end_col, hint = e.args
-        raise errors.bad_indentation(message, Span(filename, line, col, line, end_col), hint) from None
+        raise errors.bad_indentation("other", Span(filename, line, col, line, end_col), hint,
+                                     message_=message) from None
     except UnexpectedInput as e:
         raise _syntax_error(e, source, filename) from None
 
@@ -238,12 +239,9 @@ def _syntax_error(e: UnexpectedInput, source: str, filename: str) -> SymError:
         return _end_of_input(source, filename, e.expected)
     span = _token_span(tok, filename)
     if tok.type == "_INDENT":
-        return errors.bad_indentation("unexpected indent", span,
-                                      "indent only the body of a `def`, `for`, `if`, `elif` or `else` "
-                                      "(after a line ending in `:`)")
+        return errors.bad_indentation("unexpected_indent", span)
     if "_INDENT" in e.expected:
-        return errors.bad_indentation("expected an indented block", span,
-                                      "indent the body of the block by 4 spaces")
+        return errors.bad_indentation("expected_indented_block", span)
     make, first, hint = _classify(e, source)
     if first is None:
         return errors.unexpected_token("token", span, hint, what=_describe(tok))

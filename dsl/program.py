@@ -155,8 +155,9 @@ def declare(prog, item, overrides, def_asts):
         t = prog.shareds[name]
         nbytes = value_bytes(t.concrete_shape({}), t.dtype)
         if nbytes > memory_bytes():
-            raise errors.out_of_memory(too_large_message(t, nbytes), item.type.span,
-                                       "use smaller sizes; a shared value must fit in memory")
+            raise errors.out_of_memory("other", item.type.span,
+                                       "use smaller sizes; a shared value must fit in memory",
+                                       value=too_large_message(t, nbytes))
     elif isinstance(item, A.OptionDecl):
         name = item.name.id
         value = literal_value(item.value)

@@ -193,9 +193,7 @@ class Interpreter:
                 value = self.ev(init)
             self.set_shared(name, value, init.span)
         except MemoryError as exc:  # it fits the machine's memory, but not what is free now
-            raise errors.out_of_memory(f"out of memory making the initial value of `{name}` ({t}): {exc}",
-                                       item.span,
-                                       "use smaller sizes; a value must fit in memory at once")
+            raise errors.out_of_memory("out_memory_making", item.span, name=name, t=t, exc=exc)
 
     def initializer(self, call: A.Call, name: str, t: TensorType):
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared
@@ -329,7 +327,7 @@ class Interpreter:
         try:
             return to_python(base[key if len(key) > 1 else key[0]])
         except (IndexError, TypeError) as exc:
-            raise errors.index_out_of_range(f"bad index: {exc}", e.span)
+            raise errors.index_out_of_range("bad_index", e.span, exc=exc)
 
     def ev_Call(self, e: A.Call):
         callee = self.callee(e.func.id, e.func.span)
@@ -508,12 +506,11 @@ class Interpreter:
         try:
             (value,) = evaluate([node], NpEnv({}, params, {}))
         except IndexOutOfRange as exc:
-            raise errors.index_out_of_range(str(exc), e.span)
+            raise errors.index_out_of_range("other", e.span, exc=exc)
         except RunFault as exc:     # a value too large is refused before it is allocated
             raise exc.at_call(None if exc.node.span else e.span)
         except MemoryError as exc:  # ... one that fits only the physical memory, here
-            raise errors.out_of_memory(f"out of memory computing this value: {exc}", e.span,
-                                       "use smaller sizes; a value must fit in memory at once")
+            raise errors.out_of_memory("out_memory_computing", e.span, exc=exc)
         return to_python(value)
 
     def lift(self, a, params, locals_, where):

@@ -38,10 +38,9 @@ def materialize(value):
 
 def index_error(exc: IndexOutOfRange, call_span, fname=None) -> SymError:
     where = f" (in a call of `{fname}`)" if fname else ""
-    return errors.index_out_of_range(f"index {exc.value} is out of range for axis {exc.axis} "
-                                     f"of size {exc.size}{where}", exc.node.span or call_span,
-                                     "indices come from the data here; check the labels or indices you pass",
-                                     [Note("called here", call_span)] if call_span else [])
+    return errors.index_out_of_range("index_out_range", exc.node.span or call_span,
+                                     notes=[Note("called here", call_span)] if call_span else [],
+                                     exc=exc.value, axis=exc.axis, size=exc.size, where=where)
 
 
 _DERIVED: dict = {}
