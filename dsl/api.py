@@ -188,8 +188,8 @@ class Program:
 
     def __setattr__(self, name, value):
         if name not in self._checked.shareds:
-            raise catalog.shared_value_mismatch("program_has_no", None, name=name,
-                                                value=', '.join(self._checked.shareds) or 'none')
+            raise catalog.shared_value_mismatch("unknown", None, name=name,
+                                                names=', '.join(self._checked.shareds) or 'none')
         with self._interp.call_lock:            # between calls, never inside one
             self._interp.set_shared(name, value)
 
@@ -241,8 +241,7 @@ def out_of_memory(checked: CheckedProgram, exc: MemoryError) -> SymError:
     numpy executor names it), else of the largest."""
     name = getattr(exc, "name", None) or max(
         checked.shareds, key=lambda n: int(np.prod(checked.shareds[n].concrete_shape({}), dtype=object)))
-    return catalog.out_of_memory("out_memory_allocating", checked.shared_decls[name].type.span,
-                                 name=name, exc=exc)
+    return catalog.out_of_memory("shared", checked.shared_decls[name].type.span, name=name, exc=exc)
 
 
 def compile(source: str, name: str = "<inline>", backend=None, device=None, options=None,
@@ -270,12 +269,12 @@ def load(path, backend=None, device=None, options=None, rewrites=True, nan_check
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise located(catalog.cannot_read_program("cannot_read", span,
+        raise located(catalog.cannot_read_program("unreadable", span,
                                                   "check the path; relative paths start at the working directory "
                                                   f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None,
-                                                  path=path, value=exc.strerror or exc).diagnostics, span)
+                                                  path=path, reason=exc.strerror or exc).diagnostics, span)
     except UnicodeDecodeError:
-        raise located(catalog.cannot_read_program("not_utf_8", span, path=path).diagnostics, span)
+        raise located(catalog.cannot_read_program("not_utf8", span, path=path).diagnostics, span)
     options = check_flags(options, rewrites, nan_check, out, progress, LOAD_SIGNATURE, span, fast_math)
     return compile(text, str(path), backend, device, options, rewrites, nan_check, out, progress,
                    fast_math)

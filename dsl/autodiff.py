@@ -460,7 +460,7 @@ def vjp_pool2d(y, g):
 def vjp_pool2d_grad(y, g):
     # piecewise constant in x; linear in gy: mean pooling's transpose is itself
     if y.attr("kind") != "mean":
-        raise errors.no_gradient_rule("no_gradient_rule", y.span)
+        raise errors.no_gradient_rule("max_pool_twice", y.span)
     return None, apply(Op.POOL2D, (g,), y.span, **_pool_attrs(y))
 
 
@@ -524,7 +524,7 @@ def backprop_many(ys: list[Node], seeds: list[Node], wrts: list[Node],
             continue
         rule = VJP.get(n.op)
         if rule is None:
-            raise errors.no_gradient_rule("no_gradient_rule_2", n.span, op=n.op)
+            raise errors.no_gradient_rule("op", n.span, op=n.op)
         for x, gx in zip(n.inputs, rule(n, g)):
             if gx is None or x not in live or not floats(x):
                 continue

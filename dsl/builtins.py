@@ -35,7 +35,7 @@ def given(a):
 
 def normalize_axis(axis: int, rank: int, span) -> int:
     if not -rank <= axis < max(rank, 1) or rank == 0:
-        raise errors.axis_out_of_range("axis_out_range", span,
+        raise errors.axis_out_of_range("axis", span,
                                        f"valid axes are {-rank}..{rank - 1}" if rank else "a scalar has no axes",
                                        axis=axis, rank=rank)
     return axis % rank
@@ -118,8 +118,8 @@ def lower_transpose(ck, args, e):
         perm = tuple(normalize_axis(p, x.type.rank, args["axes"].span)
                      for p in static_ints(args["axes"], "axes"))
         if sorted(perm) != list(range(x.type.rank)):
-            raise errors.axis_out_of_range("axes_are_not", args["axes"].span, perm=perm,
-                                           value=x.type.rank - 1)
+            raise errors.axis_out_of_range("permutation", args["axes"].span, perm=perm,
+                                           last=x.type.rank - 1)
     return ck.apply("transpose", (x,), e.span, perm=perm)
 
 
@@ -136,7 +136,7 @@ def dim_value(ck, x):
             return node.attr("dim")
         if isinstance(node, Node) and node.op == "const":
             return node.attr("value")
-        raise errors.shape_not_static("shape_known_before", x.span)
+        raise errors.shape_not_static("shape", x.span)
 
     def lookup(name, span):
         if name in ck.sizes:
@@ -144,7 +144,7 @@ def dim_value(ck, x):
         if name in ck.env.options and isinstance(ck.env.options[name], int):
             return ck.env.options[name]
         if name in ck.locals:
-            raise errors.shape_not_static("value_computed_when", span, name=name)
+            raise errors.shape_not_static("computed", span, name=name)
         raise errors.unknown_name(name, span, "sizes come from the parameters' types", "size")
     return dim_from_ast(x, lookup)
 
@@ -202,17 +202,16 @@ def check_fill(value, dtype: str, span):
     """A fill value must be a number of the tensor's kind: a float never
     becomes an integer, a number never a bool (nor the reverse)."""
     if isinstance(value, bool) != (dtype == "bool"):
-        raise errors.bool_mismatch("cannot_fill_tensor", span, dtype=dtype,
-                                   value=str(value).lower())
+        raise errors.bool_mismatch("fill", span, dtype=dtype, value=str(value).lower())
     if isinstance(value, float) and dtype in ("i32", "i64"):
-        raise errors.kinds_mixed("float_cannot_fill", span, value=value, dtype=dtype)
+        raise errors.kinds_mixed("fill", span, value=value, dtype=dtype)
     check_literal_range(value, dtype, span)
 
 
 def lower_arange(ck, args, e):
     dims = shape_arg(ck, args["n"])
     if len(dims) != 1:
-        raise errors.shape_not_static("arange_takes_one", args["n"].span, value=len(dims))
+        raise errors.shape_not_static("arange", args["n"].span, rank=len(dims))
     (n,) = dims
     return ck.apply("arange", (ck.size_node(n, e.span),), e.span, type=TensorType("i64", (n,)))
 
@@ -220,7 +219,7 @@ def lower_arange(ck, args, e):
 def lower_len(ck, args, e):
     x = node_arg(ck, args["x"])
     if x.type.rank == 0:
-        raise errors.axis_out_of_range("len_scalar", e.span)
+        raise errors.axis_out_of_range("len_of_scalar", e.span)
     return ck.size_node(x.type.shape[0], e.span)
 
 
@@ -270,8 +269,7 @@ def pair_arg(a, what) -> tuple[int, int]:
     if len(values) == 1:
         values = values * 2
     if len(values) != 2 or min(values) < 1:
-        raise errors.bad_window_argument("one_two_positive", a.span, what=what,
-                                         value=ints_text(values))
+        raise errors.bad_window_argument("pair", a.span, what=what, got=ints_text(values))
     return values
 
 
@@ -284,8 +282,8 @@ def choice_arg(a, choices, what) -> str:
         return a.value
     if not isinstance(a, A.Str) or a.value not in choices:
         quoted = [f'"{c}"' for c in choices]
-        raise errors.bad_window_argument("other", a.span, what=what, value=' or '.join(quoted),
-                                         value2=choices[-1])
+        raise errors.bad_window_argument("choice", a.span, what=what, choices=' or '.join(quoted),
+                                         last=choices[-1])
     return a.value
 
 

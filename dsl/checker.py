@@ -99,16 +99,16 @@ def declared_types(d: A.Def):
         for dim in t.shape:
             loose = sorted(dim.variables() - set(bound)) if isinstance(dim, Size) else []
             if loose:
-                raise errors.unbound_size("size_variable_not", p.type.span or p.span,
-                                          value=loose[0], name=p.name.id, t=t)
+                raise errors.unbound_size("in_parameter", p.type.span or p.span, size=loose[0],
+                                          param=p.name.id, t=t)
 
     def ret_size(name, span):
         if name not in bound:
-            raise errors.unbound_size("size_variable_return", span, name=name, name2=d.name.id)
+            raise errors.unbound_size("in_return", span, name=name, def_name=d.name.id)
         return Size.var(name)
 
     if isinstance(d.ret, A.GroupTypeExpr):
-        raise errors.group_not_tensor("cannot_return_group", d.ret.span, name=d.name.id)
+        raise errors.group_not_tensor("return_type", d.ret.span, name=d.name.id)
     if isinstance(d.ret, A.TupleTypeExpr):
         ret = TupleType(tuple(tensor_type(t, ret_size) for t in d.ret.elts))
     else:
@@ -164,7 +164,7 @@ class BodyChecker:
                 self.nothing_after_return(stmt, self.d.body[i + 1:])
                 return self.check_return(stmt, ret_type)
             self.statement(stmt)
-        raise errors.return_mismatch("ends_without_return", self.d.span, name=self.d.name.id,
+        raise errors.return_mismatch("no_return", self.d.span, name=self.d.name.id,
                                      ret_type=ret_type)
 
     def nothing_after_return(self, ret: A.Return, rest):
@@ -256,7 +256,7 @@ class BodyChecker:
                 what = "not a shared value"
                 hint = (did_you_mean(name, self.env.shareds) or f"declare it at top level: "
                         f"`shared {name}: TYPE = ...`, or bind a new name with `{name} = ...`")
-            raise errors.update_of_non_shared("only_shared_values", s.target.span, hint, name=name,
+            raise errors.update_of_non_shared("not_shared", s.target.span, hint, name=name,
                                               what=what)
         if name in self.env.streams:
             raise errors.stream_update(name, s.span)
@@ -274,15 +274,14 @@ class BodyChecker:
         if len(values) == 1 and isinstance(values[0], tuple):
             values = list(values[0])
         if len(values) != len(want):
-            raise errors.return_mismatch("returns_value_s", s.span, name=self.d.name.id,
-                                         value=len(values), ret_type=ret_type)
+            raise errors.return_mismatch("count", s.span, name=self.d.name.id, count=len(values),
+                                         ret_type=ret_type)
         out = []
         for v, t, e in zip(values, want, s.values if len(s.values) == len(want) else [s] * len(want)):
             node = self.tensor(v, e.span, t.dtype)
             expect = TensorType(t.dtype, tuple(self.subst(d) for d in t.shape))
             if node.type != expect:
-                raise errors.return_mismatch("returns_but_signature", e.span,
-                                             self.return_hint(node.type, expect),
+                raise errors.return_mismatch("type", e.span, self.return_hint(node.type, expect),
                                              name=self.d.name.id, type=node.type, expect=expect)
             out.append(node)
         return tuple(out)
@@ -310,8 +309,7 @@ class BodyChecker:
         if isinstance(v, tuple):
             raise errors.wrong_unpack_count("one_tensor", span, got=len(v))
         if isinstance(v, Group):
-            raise errors.group_not_tensor("group_values_not", span, label=v.label,
-                                          value=len(v.items))
+            raise errors.group_not_tensor("used_as_tensor", span, label=v.label, count=len(v.items))
         raise errors.not_a_tensor("expected_tensor_here", span)
 
     def weak_node(self, w, dtype: str | None) -> Node:
@@ -322,9 +320,9 @@ class BodyChecker:
         if dtype is None or dtype == "bool":
             dtype = "f32" if isinstance(w.value, float) else "i32"
         if dtype in INTS and isinstance(w.value, float):
-            raise errors.kinds_mixed("float_literal_cannot", w.span,
+            raise errors.kinds_mixed("literal", w.span,
                                      "write an integer, or cast the other operand: `f32(...)`",
-                                     v=w.value, dtype=dtype)
+                                     value=w.value, dtype=dtype)
         check_literal_range(w.value, dtype, w.span)
         return const(w.value, dtype, w.span)
 
@@ -373,7 +371,7 @@ class BodyChecker:
             raise errors.loop_local_read_after(name, e.span,
                                                [Note(f"`{name}` is set here", self.loop_only[name])])
         if name in self.env.def_asts or name in DEF_BUILTINS:
-            raise errors.not_a_function("function_call", e.span, name=name)
+            raise errors.not_a_function("def_called_bare", e.span, name=name)
         raise errors.unknown_name(name, e.span,
                                   did_you_mean(name, visible) or "defs see their "
                                   "arguments, shared values, options and size variables")
@@ -438,21 +436,21 @@ class BodyChecker:
 
     def expr_MethodCall(self, e: A.MethodCall):
         if e.method.id == "append":
-            raise errors.bad_method_call("append_statement_own", e.span)
-        raise errors.bad_method_call("tensors_have_no", e.method.span, method=e.method.id)
+            raise errors.bad_method_call("append_as_value", e.span)
+        raise errors.bad_method_call("tensor_method", e.method.span, method=e.method.id)
 
     def expr_value_of_collector(self, e) -> "loops.Collector":
         """The collector `e` names (the `hs` of `hs.append(v)`)."""
         if isinstance(e, A.Name) and isinstance(self.locals.get(e.id), loops.Collector):
             return self.locals[e.id]
-        raise errors.bad_method_call("only_list_set", e.span)
+        raise errors.bad_method_call("not_a_collector", e.span)
 
     def expr_Index(self, e: A.Index):
         base = self.expr(e.value)
         if isinstance(base, tuple):     # x.shape[0]
             i = static_int(e.indices[0], "a shape index") if len(e.indices) == 1 else None
             if i is None or not -len(base) <= i < len(base):
-                raise errors.constant_index_out_of_range("shape_index_out", e.span, value=len(base))
+                raise errors.constant_index_out_of_range("shape", e.span, rank=len(base))
             return base[i]
         return lower_index(self, self.tensor(base, e.value.span), e)
 
@@ -463,7 +461,7 @@ class BodyChecker:
         if name in self.env.def_asts:
             return self.call_def(name, e)
         if name not in SIGS and (name in self.locals or name in self.env.shareds):
-            raise errors.not_a_function("value_not_function", e.func.span, name=name)
+            raise errors.not_a_function("def_value_called", e.func.span, name=name)
         if name not in SIGS:
             if name in self.env.procs:      # host functions run on the host only
                 raise errors.host_function_in_def(name, e.func.span)
@@ -564,7 +562,7 @@ class BodyChecker:
             raise errors.group_sizes_differ("one_value_but", s.span, target=s.target.id,
                                             count=count)
         if isinstance(s, A.Return):
-            raise errors.group_not_tensor("def_cannot_return", s.span)
+            raise errors.group_not_tensor("returned", s.span)
         saved, results = dict(self.locals), []
         try:
             for k in range(count):
@@ -596,7 +594,7 @@ class BodyChecker:
             target = groups.get(s.target.id)
             if target is not None:
                 if target.names is None:
-                    raise errors.update_of_non_shared("group_local_values", s.target.span,
+                    raise errors.update_of_non_shared("local_group", s.target.span,
                                                       target=s.target.id)
                 name = target.names[k if len(target.names) > 1 else 0]
                 s = A.Update(A.Name(name, s.target.span), s.value, s.span)
@@ -647,7 +645,7 @@ def fold(op, a, b, span=None):
     if (op == "pow" and type(a) is int and type(b) is int and b > 0
             and abs(a) > 1 and b * (abs(a).bit_length() - 1) > 4096):
         digits = int(b * math.log10(abs(a))) + 1        # estimated: not computed, too large
-        raise errors.number_out_of_range("integer_has_about", span, a=a, b=b, digits=digits)
+        raise errors.number_out_of_range("power", span, a=a, b=b, digits=digits)
     if op not in table or (op in ("div", "floordiv", "mod") and b == 0):
         return None
     try:
@@ -712,9 +710,9 @@ class WeakTensor:
 def literal_number(v, dtype: str, span, widen: str | None = None):
     """One element of a tensor literal as a number of `dtype`."""
     if dtype in INTS and isinstance(v, float):
-        raise errors.kinds_mixed("float_literal_cannot", span,
+        raise errors.kinds_mixed("literal", span,
                                  "integer tensors hold integers: write integers here, or compute in a float dtype",
-                                 v=v, dtype=dtype)
+                                 value=v, dtype=dtype)
     check_literal_range(v, dtype, span, widen)
     return float(v) if dtype in FLOATS else int(v)
 
@@ -722,18 +720,18 @@ def literal_number(v, dtype: str, span, widen: str | None = None):
 def literal_tensor(e: A.ListExpr):
     """The shape of a nested list literal and its numbers with their spans."""
     if not e.elts:
-        raise errors.bad_tensor_literal("empty_tensor_literal", e.span)
+        raise errors.bad_tensor_literal("empty", e.span)
     if all(isinstance(x, A.ListExpr) for x in e.elts):
         parts = [literal_tensor(x) for x in e.elts]
         shapes = {p[0] for p in parts}
         if len(shapes) != 1:
-            raise errors.bad_tensor_literal("rows_tensor_literal", e.span)
+            raise errors.bad_tensor_literal("ragged", e.span)
         return (len(parts),) + parts[0][0], [x for p in parts for x in p[1]]
     values = []
     for x in e.elts:
         v = literal_value(x)
         if v is None or isinstance(v, bool):
-            raise errors.bad_tensor_literal("tensor_literals_hold", x.span)
+            raise errors.bad_tensor_literal("not_numbers", x.span)
         literal_overflow(A.Num(v, x.span))
         values.append((v, x.span))
     return (len(values),), values
@@ -761,7 +759,7 @@ def unify_args(params, args: list[Node], spans, fname) -> dict:
     for a dtype)."""
     for (pname, ptype), arg, span in zip(params, args, spans):
         if arg.type.rank != ptype.rank:
-            raise errors.signature_mismatch("argument_got", span,
+            raise errors.signature_mismatch("rank", span,
                                             f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}",
                                             pname=pname, fname=fname, expected=ptype, type=arg.type)
         if arg.type.dtype != ptype.dtype:
@@ -775,14 +773,14 @@ def unify_args(params, args: list[Node], spans, fname) -> dict:
     (pname, ptype), arg, span = params[m.index], args[m.index], spans[m.index]
     if m.kind == "twice":
         first = params[m.first][0]
-        raise errors.signature_mismatch("size_from_argument", span,
+        raise errors.signature_mismatch("size", span,
                                         notes=[Note(f"`{m.var}` = {dim_str(m.want)} comes from argument `{first}` here", spans[m.first])],
-                                        var=m.var, fname=fname, value=dim_str(m.want), first=first,
-                                        pname=pname, value2=dim_str(m.got), type=arg.type)
+                                        var=m.var, fname=fname, want=dim_str(m.want), first=first,
+                                        pname=pname, got=dim_str(m.got), type=arg.type)
     expected = TensorType(ptype.dtype, tuple(
         substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
     want = substitute(m.want, sizes) if isinstance(m.want, Size) else m.want
-    raise errors.signature_mismatch("argument_got", span,
+    raise errors.signature_mismatch("rank", span,
                                     f"axis {m.axis} is {dim_str(m.got)}, but `{fname}` expects {dim_str(want)}",
                                     pname=pname, fname=fname, expected=expected, type=arg.type)
 

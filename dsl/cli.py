@@ -478,7 +478,7 @@ def dispatch(args) -> int:
         return 0
     except MemoryError as exc:  # sizes that fit the machine's memory, but not what is free now
         sys.stdout.flush()
-        print(errors.out_of_memory("out_memory", None, exc=exc),
+        print(errors.out_of_memory("run", None, exc=exc),
               file=sys.stderr)
         return 1
     except Exception as exc:    # a bug in sym, not in the user's program

@@ -42,7 +42,7 @@ _BAD_INDENTATION = {
                           "(after a line ending in `:`)"),
     "expected_indented_block": ("expected an indented block",
                                 "indent the body of the block by 4 spaces"),
-    "other": ("{message_}", None),
+    "indenter": ("{message}", None),
 }
 
 
@@ -58,10 +58,10 @@ def unexpected_end(span, hint) -> SymError:
 
 
 _INVALID_CHARACTER = {
-    "invalid_character": ("invalid character `{char}` ({value})", None),
+    "invalid": ("invalid character `{char}` ({char_name})", None),
     "unterminated_string": ("unterminated string", "close the string with `\"` on the same line"),
-    "invisible_character": ("invisible character {value}",
-                            "{fix}; such characters come with text copied from web pages"),
+    "invisible": ("invisible character {char_name}",
+                  "{fix}; such characters come with text copied from web pages"),
 }
 
 
@@ -142,11 +142,11 @@ def bad_keyword_argument(kind, span, hint=None, notes=(), **facts) -> SymError:
 
 
 _NOT_A_FUNCTION = {
-    "function_call": ("`{name}` is a function; call it", "write `{name}(...)`"),
-    "value_not_function": ("`{name}` is a value, not a function", None),
-    "not_function": ("`{func}` is {value}, not a function",
-                     "pass a def or a host function by its name to call it here"),
-    "call": ("`{name}` is a {kind_}; call it", "write `{name}(...)`"),
+    "def_called_bare": ("`{name}` is a function; call it", "write `{name}(...)`"),
+    "def_value_called": ("`{name}` is a value, not a function", None),
+    "host_value_called": ("`{name}` is {what}, not a function",
+                          "pass a def or a host function by its name to call it here"),
+    "host_called_bare": ("`{name}` is a {entity}; call it", "write `{name}(...)`"),
 }
 
 
@@ -212,8 +212,8 @@ def parameter_twice(n, name, span) -> SymError:
 
 
 _NOT_A_HOST_STATEMENT = {
-    "return_outside_def": ("`return` outside a def", None),
-    "not_host_statement": ("`{value}` is not a host statement", None),
+    "return": ("`return` outside a def", None),
+    "statement": ("`{statement}` is not a host statement", None),
 }
 
 
@@ -225,11 +225,11 @@ def not_a_host_statement(kind, span, hint=None, **facts) -> SymError:
 
 
 _DECLARED_TWICE = {
-    "declared_twice": ("{kind_} `{name}` is declared twice", None),
-    "declared_twice_2": ("`{name}` is declared twice: as {first_kind} and as {kind_}",
-                         "defs, shared values and options share one namespace: rename "
-                         "one of them"),
-    "def_defined_twice": ("def `{name}` is defined twice", "rename one of them"),
+    "same_kind": ("{entity} `{name}` is declared twice", None),
+    "other_kind": ("`{name}` is declared twice: as {first_kind} and as {entity}",
+                   "defs, shared values and options share one namespace: rename one of "
+                   "them"),
+    "def": ("def `{name}` is defined twice", "rename one of them"),
 }
 
 
@@ -307,11 +307,8 @@ def not_broadcastable(left, right, what=None, axis=None, shapes=None) -> SymErro
 
 
 _MATMUL_SHAPES = {
-    "needs_vectors_matrices": ("`@` needs vectors or matrices, got {a} and {b}",
-                               "use `*` to scale by a scalar"),
-    "matmul_inner_dimensions": ("matmul inner dimensions differ: {a} @ {b} ({value} vs "
-                                "{value2})",
-                                None),
+    "rank": ("`@` needs vectors or matrices, got {a} and {b}", "use `*` to scale by a scalar"),
+    "inner": ("matmul inner dimensions differ: {a} @ {b} ({inner_a} vs {inner_b})", None),
 }
 
 
@@ -323,11 +320,11 @@ def matmul_shapes(kind, hint=None, **facts) -> SymError:
 
 
 _SIGNATURE_MISMATCH = {
-    "argument_got": ("argument `{pname}` of `{fname}` must be {expected}, got {type}", None),
-    "size_from_argument": ("size `{var}` of `{fname}` is {value} from argument `{first}`, "
-                           "but argument `{pname}` gives {value2}",
-                           "every `{var}` in the signature of `{fname}` must be the same "
-                           "size; `{pname}` is {type}"),
+    "rank": ("argument `{pname}` of `{fname}` must be {expected}, got {type}", None),
+    "size": ("size `{var}` of `{fname}` is {want} from argument `{first}`, but argument "
+             "`{pname}` gives {got}",
+             "every `{var}` in the signature of `{fname}` must be the same size; `{pname}` "
+             "is {type}"),
 }
 
 
@@ -339,10 +336,10 @@ def signature_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
 
 
 _RETURN_MISMATCH = {
-    "ends_without_return": ("`{name}` ends without `return`",
-                            "add `return ...` giving a value of type {ret_type}"),
-    "returns_value_s": ("`{name}` returns {value} value(s) but its type is {ret_type}", None),
-    "returns_but_signature": ("`{name}` returns {type}, but its signature says {expect}", None),
+    "no_return": ("`{name}` ends without `return`",
+                  "add `return ...` giving a value of type {ret_type}"),
+    "count": ("`{name}` returns {count} value(s) but its type is {ret_type}", None),
+    "type": ("`{name}` returns {type}, but its signature says {expect}", None),
 }
 
 
@@ -356,8 +353,9 @@ def return_mismatch(kind, span, hint=None, **facts) -> SymError:
 _FLOAT_WIDTHS_MIXED = {
     "argument": ("argument `{pname}` of `{fname}` must be {ptype}, got {got}",
                  "cast it: `{dtype}(...)`"),
-    "mixes": ("`{what}` mixes {dtype} and {dtype2}: {a} and {b}",
-              "nothing is upcast silently; cast one side, e.g. `{dtype}(...)` or `{dtype2}(...)`"),
+    "operands": ("`{what}` mixes {dtype_a} and {dtype_b}: {a} and {b}",
+                 "nothing is upcast silently; cast one side, e.g. `{dtype_a}(...)` or "
+                 "`{dtype_b}(...)`"),
 }
 
 
@@ -371,15 +369,15 @@ def float_widths_mixed(kind, span, hint=None, **facts) -> SymError:
 _KINDS_MIXED = {
     "argument": ("argument `{pname}` of `{fname}` must be {ptype}, got {got}",
                  "cast it: `{dtype}(...)`"),
-    "float_cannot_fill": ("the float {value} cannot fill a tensor of {dtype}",
-                          "write an integer, or give a float dtype: `dtype=f32`"),
-    "float_literal_cannot": ("the float literal {v} cannot become {dtype}", None),
-    "mixes": ("`{what}` mixes {dtype} and {dtype2}: {a} and {b}",
-              "nothing is converted silently; cast the {other} operand: `{dtype22}(...)`"),
-    "mixes_bool": ("`{what}` mixes bool and {dtype}: {a} and {b}",
-                   "cast the bool side, e.g. `{dtype}(mask)`"),
-    "integers_would_give": ("`/` on integers ({a}, {b}) would give floats",
-                            "use `//` for integer division, or cast: `f32(a) / f32(b)`"),
+    "fill": ("the float {value} cannot fill a tensor of {dtype}",
+             "write an integer, or give a float dtype: `dtype=f32`"),
+    "literal": ("the float literal {value} cannot become {dtype}", None),
+    "operands": ("`{what}` mixes {dtype_a} and {dtype_b}: {a} and {b}",
+                 "nothing is converted silently; cast the {other} operand: `{target}(...)`"),
+    "bool_operand": ("`{what}` mixes bool and {dtype}: {a} and {b}",
+                     "cast the bool side, e.g. `{dtype}(mask)`"),
+    "int_division": ("`/` on integers ({a}, {b}) would give floats",
+                     "use `//` for integer division, or cast: `f32(a) / f32(b)`"),
 }
 
 
@@ -413,16 +411,16 @@ def reshape_count(t, p1, p2, p3) -> SymError:
 
 
 _BOOL_MISMATCH = {
-    "cannot_fill_tensor": ("cannot fill a tensor of {dtype} with {value}",
-                           "fill bool tensors with `true` or `false`, numbers with numbers"),
-    "not_needs_bool": ("`not` needs a bool, got {t}", "compare first, e.g. `not (x > 0)`"),
-    "condition_where_bool": ("the condition of `where` must be bool, got {c}",
-                             "compare first, e.g. `where(x > 0, x, 0.0)`"),
-    "not_defined_bool": ("`@` is not defined on bool tensors", None),
-    "not_defined_bool_2": ("`{symbol}` is not defined on bool tensors ({a}, {b})",
-                           "use `and`/`or`, or cast with `i32(...)`"),
-    "needs_bool_operands": ("`{name}` needs bool operands, got {t}",
-                            "compare first (`x > 0`), or use `*` / `+` for numbers"),
+    "fill": ("cannot fill a tensor of {dtype} with {value}",
+             "fill bool tensors with `true` or `false`, numbers with numbers"),
+    "not": ("`not` needs a bool, got {t}", "compare first, e.g. `not (x > 0)`"),
+    "where": ("the condition of `where` must be bool, got {c}",
+              "compare first, e.g. `where(x > 0, x, 0.0)`"),
+    "matmul": ("`@` is not defined on bool tensors", None),
+    "arithmetic": ("`{symbol}` is not defined on bool tensors ({a}, {b})",
+                   "use `and`/`or`, or cast with `i32(...)`"),
+    "logic": ("`{name}` needs bool operands, got {t}",
+              "compare first (`x > 0`), or use `*` / `+` for numbers"),
 }
 
 
@@ -434,9 +432,9 @@ def bool_mismatch(kind, span, hint=None, **facts) -> SymError:
 
 
 _AXIS_OUT_OF_RANGE = {
-    "axis_out_range": ("axis {axis} is out of range for a tensor of rank {rank}", None),
-    "len_scalar": ("`len` of a scalar", None),
-    "axes_are_not": ("axes {perm} are not a permutation of 0..{value}", None),
+    "axis": ("axis {axis} is out of range for a tensor of rank {rank}", None),
+    "len_of_scalar": ("`len` of a scalar", None),
+    "permutation": ("axes {perm} are not a permutation of 0..{last}", None),
 }
 
 
@@ -448,15 +446,12 @@ def axis_out_of_range(kind, span, hint=None, **facts) -> SymError:
 
 
 _UNBOUND_SIZE = {
-    "size_variable_return": ("size variable `{name}` in the return type of `{name2}` "
-                             "is not bound by any parameter",
-                             "every size in the result must come from the arguments' "
-                             "shapes"),
-    "size_variable_not": ("size variable `{value}` in `{name}: {t}` is not bound by any "
-                          "parameter",
-                          "a call binds `{value}` only from a dimension that is `{value}` "
-                          "alone: write `{value}` as a dimension of a parameter, or use "
-                          "a fixed size"),
+    "in_return": ("size variable `{name}` in the return type of `{def_name}` is not bound "
+                  "by any parameter",
+                  "every size in the result must come from the arguments' shapes"),
+    "in_parameter": ("size variable `{size}` in `{param}: {t}` is not bound by any parameter",
+                     "a call binds `{size}` only from a dimension that is `{size}` alone: "
+                     "write `{size}` as a dimension of a parameter, or use a fixed size"),
 }
 
 
@@ -492,21 +487,20 @@ def not_a_constant(kind, span, hint=None, **facts) -> SymError:
 
 
 _SHAPE_NOT_STATIC = {
-    "shape_known_before": ("a shape must be known before the def runs", None),
-    "arange_takes_one": ("`arange` takes one size, got a shape of {value} dimensions",
-                         "`arange(n)` counts 0..n-1; for more axes, reshape it: `reshape(arange(6), "
-                         "(3, 2))`"),
-    "value_computed_when": ("`{name}` is a value computed when the def runs, but a shape "
-                            "must be known before it runs",
-                            "use a size variable of a parameter's type (`x: f32[k]`), "
-                            "a number or an option"),
-    "dimension_cannot_negative": ("a dimension cannot be negative (this one is {d})",
-                                  "sizes count elements: use a number >= 0"),
-    "dimension_integer_size": ("a dimension must be an integer, a size variable, or `+ "
-                               "- *` of them",
-                               "e.g. `f32[n, 784]` or `f32[n + 1]`"),
-    "dimension_cannot_negative_2": ("a dimension cannot be negative: -{operand}",
-                                    "sizes count elements: `0` or more"),
+    "shape": ("a shape must be known before the def runs", None),
+    "arange": ("`arange` takes one size, got a shape of {rank} dimensions",
+               "`arange(n)` counts 0..n-1; for more axes, reshape it: `reshape(arange(6), "
+               "(3, 2))`"),
+    "computed": ("`{name}` is a value computed when the def runs, but a shape must be "
+                 "known before it runs",
+                 "use a size variable of a parameter's type (`x: f32[k]`), a number or "
+                 "an option"),
+    "negative": ("a dimension cannot be negative (this one is {d})",
+                 "sizes count elements: use a number >= 0"),
+    "dimension": ("a dimension must be an integer, a size variable, or `+ - *` of them",
+                  "e.g. `f32[n, 784]` or `f32[n + 1]`"),
+    "negative_literal": ("a dimension cannot be negative: -{operand}",
+                         "sizes count elements: `0` or more"),
 }
 
 
@@ -535,13 +529,12 @@ def not_a_tensor(kind, span, hint=None, **facts) -> SymError:
 
 
 _BAD_TENSOR_LITERAL = {
-    "empty_tensor_literal": ("an empty tensor literal has no type", "use `zeros((0,))`"),
-    "rows_tensor_literal": ("rows of a tensor literal have different lengths", None),
-    "tensor_literals_hold": ("tensor literals hold numbers only",
-                             "build tensors from expressions with `stack((a, b))`"),
-    "cannot_make_tensor": ("cannot make a tensor from a list of {value}",
-                           "a list holds numbers or tensors"),
-    "rows_list_have": ("the rows of this list have different shapes", None),
+    "empty": ("an empty tensor literal has no type", "use `zeros((0,))`"),
+    "ragged": ("rows of a tensor literal have different lengths", None),
+    "not_numbers": ("tensor literals hold numbers only",
+                    "build tensors from expressions with `stack((a, b))`"),
+    "host_list": ("cannot make a tensor from a list of {items}", "a list holds numbers or tensors"),
+    "host_ragged": ("the rows of this list have different shapes", None),
 }
 
 
@@ -557,19 +550,17 @@ def needs_tensor_tuple(name, span) -> SymError:
 
 
 _NUMBER_OUT_OF_RANGE = {
-    "integer_has_about": ("the integer {a} ** {b} has about {digits} digits, too large "
-                          "for any dtype",
-                          "write a float literal such as `1e30`; `{a}.0 ** {b}` is inf"),
-    "result_does_not": ("the result of `{op}` ({a} {op} {b}) does not fit in i64",
-                        "host integers are i64; `{a}.0 {op} {b}` computes it in floats"),
-    "float_literal_does": ("this float literal does not fit in f64",
-                           "f64 holds magnitudes up to {value:g}"),
-    "integer_does_not": ("the integer {shown} does not fit in {dtype}", None),
-    "integer_too_large": ("the integer {shown} is too large for {dtype}",
-                          "write a float literal such as `1e30`"),
-    "number_does_not": ("the number {value!r} does not fit in {dtype}", None),
-    "does_not_fit": ("{what} does not fit in {value}",
-                     "options are i64 integers or finite f64 floats"),
+    "power": ("the integer {a} ** {b} has about {digits} digits, too large for any dtype",
+              "write a float literal such as `1e30`; `{a}.0 ** {b}` is inf"),
+    "host_int": ("the result of `{op}` ({a} {op} {b}) does not fit in i64",
+                 "host integers are i64; `{a}.0 {op} {b}` computes it in floats"),
+    "float_literal": ("this float literal does not fit in f64",
+                      "f64 holds magnitudes up to {limit:g}"),
+    "int": ("the integer {shown} does not fit in {dtype}", None),
+    "int_as_float": ("the integer {shown} is too large for {dtype}",
+                     "write a float literal such as `1e30`"),
+    "float": ("the number {value!r} does not fit in {dtype}", None),
+    "option": ("{what} does not fit in {dtype}", "options are i64 integers or finite f64 floats"),
 }
 
 
@@ -598,16 +589,14 @@ def negative_power(span, lowest=None) -> SymError:
 
 
 _OUT_OF_MEMORY = {
-    "out_memory_allocating": ("out of memory allocating shared `{name}`: {exc}",
-                              "use smaller sizes; the shared values must fit in memory "
-                              "together"),
-    "out_memory": ("out of memory: {exc}", "use smaller sizes; a value must fit in memory at once"),
-    "other": ("{value}", None),
-    "out_memory_making": ("out of memory making the initial value of `{name}` ({t}): "
-                          "{exc}",
-                          "use smaller sizes; a value must fit in memory at once"),
-    "out_memory_computing": ("out of memory computing this value: {exc}",
-                             "use smaller sizes; a value must fit in memory at once"),
+    "shared": ("out of memory allocating shared `{name}`: {exc}",
+               "use smaller sizes; the shared values must fit in memory together"),
+    "run": ("out of memory: {exc}", "use smaller sizes; a value must fit in memory at once"),
+    "too_large": ("{reason}", None),
+    "initial": ("out of memory making the initial value of `{name}` ({t}): {exc}",
+                "use smaller sizes; a value must fit in memory at once"),
+    "computing": ("out of memory computing this value: {exc}",
+                  "use smaller sizes; a value must fit in memory at once"),
 }
 
 
@@ -660,9 +649,9 @@ def new_axis_with_index_arrays(span) -> SymError:
 
 
 _BAD_WINDOW_ARGUMENT = {
-    "one_two_positive": ("{what} must be one or two positive integers, got {value}",
-                         "give (rows, columns), e.g. `(2, 2)`"),
-    "other": ("{what} must be {value}", "e.g. `mode=\"{value2}\"`"),
+    "pair": ("{what} must be one or two positive integers, got {got}",
+             "give (rows, columns), e.g. `(2, 2)`"),
+    "choice": ("{what} must be {choices}", "e.g. `mode=\"{last}\"`"),
 }
 
 
@@ -716,12 +705,12 @@ def mask_indexing(type, span) -> SymError:
 
 
 _CONSTANT_INDEX_OUT_OF_RANGE = {
-    "shape_index_out": ("shape index out of range for a rank-{value} tensor", None),
-    "out_range_axis": ("{shown} is out of range for axis {axis} of size {dim} ({type})",
-                       "valid indices are {valid}"),
-    "out_range_axis_2": ("{what} is out of range for axis {axis} of size {dim}",
-                         "valid indices are 0..{value}"),
-    "other": ("{message_}", None),
+    "shape": ("shape index out of range for a rank-{rank} tensor", None),
+    "index": ("{shown} is out of range for axis {axis} of size {dim} ({type})",
+              "valid indices are {valid}"),
+    "bound": ("{what} is out of range for axis {axis} of size {dim}",
+              "valid indices are 0..{last}"),
+    "requirement": ("{message}", None),
 }
 
 
@@ -738,9 +727,9 @@ def too_many_indices(p0, type, rank, span) -> SymError:
 
 
 _NON_INTEGER_INDEX = {
-    "index_integer_got": ("an index must be an integer, got {value!r}", None),
-    "index_integer_got_2": ("an index must be an integer, got {type}", "cast it: `i32(...)`"),
-    "index_arrays_integers": ("index arrays must be integers, got {t}", None),
+    "constant": ("an index must be an integer, got {value!r}", None),
+    "value": ("an index must be an integer, got {type}", "cast it: `i32(...)`"),
+    "array": ("index arrays must be integers, got {t}", None),
 }
 
 
@@ -780,11 +769,10 @@ def cost_independent(name, span) -> SymError:
 
 
 _NO_GRADIENT_RULE = {
-    "no_gradient_rule": ("no gradient rule for the gradient of max pooling",
-                         "differentiate max pooling once; mean pooling can be differentiated "
-                         "twice"),
-    "no_gradient_rule_2": ("no gradient rule for `{op}`",
-                           "this operation cannot be differentiated yet"),
+    "max_pool_twice": ("no gradient rule for the gradient of max pooling",
+                       "differentiate max pooling once; mean pooling can be differentiated "
+                       "twice"),
+    "op": ("no gradient rule for `{op}`", "this operation cannot be differentiated yet"),
 }
 
 
@@ -816,12 +804,10 @@ def cost_not_float(t, span) -> SymError:
 
 # ---- E05xx: shared values and updates ---------------------------------------------
 _UPDATE_OF_NON_SHARED = {
-    "only_shared_values": ("`{name}` is {what}: only shared values can be updated with "
-                           "`<-`",
-                           None),
-    "group_local_values": ("`{target}` is a group of local values: only shared values "
-                           "can be updated with `<-`",
-                           "to compute new values here, bind them: `{target} = ...`"),
+    "not_shared": ("`{name}` is {what}: only shared values can be updated with `<-`", None),
+    "local_group": ("`{target}` is a group of local values: only shared values can be "
+                    "updated with `<-`",
+                    "to compute new values here, bind them: `{target} = ...`"),
 }
 
 
@@ -870,22 +856,21 @@ def host_call_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
 
 
 _INDEX_OUT_OF_RANGE = {
-    "bad_index_too": ("bad index: too many indices for array: array is {value}-dimensional, "
-                      "but {value2} were indexed",
+    "host_too_many": ("bad index: too many indices for array: array is {rank}-dimensional, "
+                      "but {count} were indexed",
                       None),
-    "bad_index_tuple": ("bad index: tuple index out of range", None),
-    "bad_index_index": ("bad index: index {value} is out of bounds for axis {axis} with "
-                        "size {size}",
-                        None),
-    "bad_index_only": ("bad index: only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
-                       "(`None`) and integer or boolean arrays are valid indices",
-                       None),
-    "call": ("{message_} (in a call of `{name}`)", None),
-    "bad_index": ("bad index: {exc}", None),
-    "other": ("{exc}", None),
-    "index_out_range": ("index {exc} is out of range for axis {axis} of size {size}{where}",
-                        "indices come from the data here; check the labels or indices "
-                        "you pass"),
+    "host_tuple": ("bad index: tuple index out of range", None),
+    "host_bounds": ("bad index: index {index} is out of bounds for axis {axis} with size "
+                    "{size}",
+                    None),
+    "host_kind": ("bad index: only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
+                  "(`None`) and integer or boolean arrays are valid indices",
+                  None),
+    "in_call": ("{message} (in a call of `{name}`)", None),
+    "host": ("bad index: {exc}", None),
+    "run": ("{exc}", None),
+    "data": ("index {index} is out of range for axis {axis} of size {size}{where}",
+             "indices come from the data here; check the labels or indices you pass"),
 }
 
 
@@ -897,20 +882,19 @@ def index_out_of_range(kind, span, hint=None, notes=(), **facts) -> SymError:
 
 
 _RUN_TIME_ARGUMENT_MISMATCH = {
-    "argument_got_shape": ("argument `{param_name}` of `{fname}` must be {expected_type}, "
-                           "got shape {actual_shape}",
-                           None),
-    "argument_got": ("argument `{name}` of `{name2}` must be {t}, got {value}", None),
-    "argument_got_2": ("argument `{name}` of `{name2}` must be {t}, got {got}{value}",
-                       "convert it: `{dtype}(...)` in .sym, or `.astype(np.{name22})` "
-                       "in Python"),
-    "size_value_would": ("with {bound} the size `{dim}` of this value would be {value}",
-                         "the arguments are too small for this def"),
-    "argument_got_float": ("argument `{name}` of `{name2}` must be {t}, got the float "
-                           "{value}",
-                           "pass an integer, or change the parameter to f32"),
-    "argument_got_3": ("argument `{name}` of `{name2}` must be {t}, got {value!r}",
-                       "pass `true` or `false` for bool, a number otherwise"),
+    "shape": ("argument `{param_name}` of `{fname}` must be {expected_type}, got shape "
+              "{actual_shape}",
+              None),
+    "kind": ("argument `{name}` of `{fname}` must be {t}, got {got}", None),
+    "dtype": ("argument `{name}` of `{fname}` must be {t}, got {got}{shape}",
+              "convert it: `{dtype}(...)` in .sym, or `.astype(np.{numpy_dtype})` in "
+              "Python"),
+    "size": ("with {bound} the size `{dim}` of this value would be {value}",
+             "the arguments are too small for this def"),
+    "float_for_int": ("argument `{name}` of `{fname}` must be {t}, got the float {value}",
+                      "pass an integer, or change the parameter to f32"),
+    "not_a_number": ("argument `{name}` of `{fname}` must be {t}, got {value!r}",
+                     "pass `true` or `false` for bool, a number otherwise"),
 }
 
 
@@ -923,26 +907,23 @@ def run_time_argument_mismatch(kind, span, hint=None, notes=(), **facts) -> SymE
 
 
 _SHARED_VALUE_MISMATCH = {
-    "program_has_no": ("program has no shared value `{name}`", "shared values: {value}"),
-    "draws_floats_but": ("`{fname}` draws floats, but shared `{name}` is {want}",
-                         "declare `{name}` with a float dtype (f32), or initialise it "
-                         "with `zeros()`, `ones()` or `full(value)`"),
-    "shared_full": ("shared `{name}` is {want}; `full({shown})` is {what}",
-                    "fill bool values with `true` or `false`, and numbers with numbers"),
-    "shared_full_would": ("shared `{name}` is {want}; `full({shown})` would drop the "
-                          "fraction",
-                          "fill it with an integer (`full(0)`), or declare it f32"),
-    "shared_cannot_set": ("shared `{name}` is {want}; cannot set it to the number{number}",
-                          "use `full(...)` to fill it"),
-    "shared_cannot_set_2": ("shared `{name}` is {want}; cannot set it to {dtype}{value}",
-                            "the shape and dtype must match the declaration exactly"),
-    "shared_dtype_disagrees": ("shared `{name}` is {want}; `dtype={given}` disagrees",
-                               "the declaration gives the dtype: leave `dtype=` out"),
-    "uses_shared_which": ("`{name}` uses shared `{name2}`, which this executor does not "
-                          "hold",
-                          None),
-    "shared_cannot_set_3": ("shared `{name}` is {t}; cannot set it to {got}",
-                            "the shape and dtype must match the declaration exactly"),
+    "unknown": ("program has no shared value `{name}`", "shared values: {names}"),
+    "draw_for_int": ("`{fname}` draws floats, but shared `{name}` is {want}",
+                     "declare `{name}` with a float dtype (f32), or initialise it with "
+                     "`zeros()`, `ones()` or `full(value)`"),
+    "fill_kind": ("shared `{name}` is {want}; `full({shown})` is {what}",
+                  "fill bool values with `true` or `false`, and numbers with numbers"),
+    "fill_fraction": ("shared `{name}` is {want}; `full({shown})` would drop the fraction",
+                      "fill it with an integer (`full(0)`), or declare it f32"),
+    "number": ("shared `{name}` is {want}; cannot set it to the number{number}",
+               "use `full(...)` to fill it"),
+    "declared": ("shared `{name}` is {want}; cannot set it to {dtype}{shape}",
+                 "the shape and dtype must match the declaration exactly"),
+    "dtype": ("shared `{name}` is {want}; `dtype={given}` disagrees",
+              "the declaration gives the dtype: leave `dtype=` out"),
+    "executor": ("`{name}` uses shared `{shared}`, which this executor does not hold", None),
+    "value": ("shared `{name}` is {t}; cannot set it to {got}",
+              "the shape and dtype must match the declaration exactly"),
 }
 
 
@@ -1020,12 +1001,12 @@ def option_wrong_type(name, __name__, given, span, hint) -> SymError:
 
 # ---- E08xx: the OpenCL backend ----------------------------------------------------
 _NO_OPENCL_DEVICE = {
-    "there_no_opencl": ("there is no OpenCL device {p_i}:{d_i}", None),
-    "other": ("{NO_PLATFORM}", None),
-    "bad_opencl_device": ("bad OpenCL device `{spec}`",
-                          "use `cpu`, `gpu`, or `P:D` (platform:device indices from `sym "
-                          "devices`), e.g. `0:0`"),
-    "no_opencl_device": ("no OpenCL {value} device found", None),
+    "no_such": ("there is no OpenCL device {p_i}:{d_i}", None),
+    "no_platform": ("{reason}", None),
+    "bad_spec": ("bad OpenCL device `{spec}`",
+                 "use `cpu`, `gpu`, or `P:D` (platform:device indices from `sym devices`), "
+                 "e.g. `0:0`"),
+    "none_of_type": ("no OpenCL {type} device found", None),
 }
 
 
@@ -1075,8 +1056,8 @@ def unknown_backend(backend, p1) -> SymError:
 
 
 _CANNOT_READ_PROGRAM = {
-    "cannot_read": ("cannot read {path}: {value}", None),
-    "not_utf_8": ("{path} is not UTF-8 text", None),
+    "unreadable": ("cannot read {path}: {reason}", None),
+    "not_utf8": ("{path} is not UTF-8 text", None),
 }
 
 
@@ -1162,16 +1143,15 @@ def host_function_in_def(name, span) -> SymError:
 
 
 _GROUP_NOT_TENSOR = {
-    "cannot_return_group": ("`{name}` cannot return a group",
-                            "a def returns tensors; a group is updated where it is used"),
-    "group_values_not": ("`{label}` is a group of {value} values, not one tensor",
-                         "use a group in an assignment or an update, which is written "
-                         "once for each of its members, or pass it to a def parameter "
-                         "of type `group`"),
-    "def_cannot_return": ("a def cannot return a group", "return tensors"),
-    "group_shared_values": ("`{name}` is a group of shared values, which exists inside "
-                            "defs only",
-                            "on the host, read its members by name: {value}"),
+    "return_type": ("`{name}` cannot return a group",
+                    "a def returns tensors; a group is updated where it is used"),
+    "used_as_tensor": ("`{label}` is a group of {count} values, not one tensor",
+                       "use a group in an assignment or an update, which is written once "
+                       "for each of its members, or pass it to a def parameter of type "
+                       "`group`"),
+    "returned": ("a def cannot return a group", "return tensors"),
+    "on_host": ("`{name}` is a group of shared values, which exists inside defs only",
+                "on the host, read its members by name: {members}"),
 }
 
 
@@ -1202,12 +1182,10 @@ def group_sizes_differ(kind, span, hint=None, **facts) -> SymError:
 
 
 _BAD_GROUP = {
-    "not_shared_value": ("`{name}` is not a shared value declared before this group", None),
-    "listed_twice_group": ("`{name}` is listed twice in the group `{name2}`",
-                           "list each shared value once"),
-    "not_group_shared": ("`{group}` is not a group of shared values declared before this "
-                         "line",
-                         "declare the group first: `shared {group} = [W, b]`"),
+    "member": ("`{name}` is not a shared value declared before this group", None),
+    "twice": ("`{name}` is listed twice in the group `{group}`", "list each shared value once"),
+    "like": ("`{group}` is not a group of shared values declared before this line",
+             "declare the group first: `shared {group} = [W, b]`"),
 }
 
 
@@ -1306,11 +1284,11 @@ def bad_draw_argument(kind, span, hint=None, **facts) -> SymError:
 
 # ---- E13xx: loops in defs ---------------------------------------------------------
 _CARRIED_TYPE_CHANGES = {
-    "carried_loop_but": ("`{name}` is carried by the loop but the body sets it to {value}",
-                         "a carried value must keep its type {type} on every step"),
-    "changes_type_loop": ("`{name}` changes type in the loop: it is {type} before the "
-                          "loop, but the body sets it to {type2}",
-                          None),
+    "not_one_value": ("`{name}` is carried by the loop but the body sets it to {what}",
+                      "a carried value must keep its type {type} on every step"),
+    "type": ("`{name}` changes type in the loop: it is {type} before the loop, but the "
+             "body sets it to {new}",
+             None),
 }
 
 
@@ -1331,27 +1309,25 @@ def update_in_loop(name, span, notes) -> SymError:
 
 
 _BAD_METHOD_CALL = {
-    "tensors_have_no": ("tensors have no method `{method}`",
-                        "call a function with the value as its first argument, as in "
-                        "`sum(x, axis=0)`; `hs.append(v)` in a loop's body is the one "
-                        "method"),
-    "only_list_set": ("only a list set with `name = []` has `.append`",
-                      "collect a loop's values: `hs = []` before the loop, `hs.append(v)` "
-                      "in it"),
-    "append_statement_own": ("`.append(...)` is a statement of its own, not a value",
-                             "write `hs.append(v)` on its own line in a loop's body"),
+    "tensor_method": ("tensors have no method `{method}`",
+                      "call a function with the value as its first argument, as in `sum(x, "
+                      "axis=0)`; `hs.append(v)` in a loop's body is the one method"),
+    "not_a_collector": ("only a list set with `name = []` has `.append`",
+                        "collect a loop's values: `hs = []` before the loop, `hs.append(v)` "
+                        "in it"),
+    "append_as_value": ("`.append(...)` is a statement of its own, not a value",
+                        "write `hs.append(v)` on its own line in a loop's body"),
     "host": ("`.{method}(...)` on the host",
              "values have no methods; call a function with the value as its first argument, "
              "as in `sum(x, axis=0)` (`hs.append(v)` collects a loop's steps inside a "
              "def)"),
-    "append_takes_one": ("`.append` takes one value, got {value}", None),
-    "append_directly_body": ("`{name}.append(...)` must be directly in the body of a "
-                             "loop after `{name} = []`",
-                             "a collector collects one loop's steps: set it just before "
-                             "that loop"),
-    "appended_twice_one": ("`{name}` is appended to twice in one step",
-                           "append once per step; collect the other value in another "
-                           "list"),
+    "append_count": ("`.append` takes one value, got {count}", None),
+    "append_outside_loop": ("`{name}.append(...)` must be directly in the body of a loop "
+                            "after `{name} = []`",
+                            "a collector collects one loop's steps: set it just before "
+                            "that loop"),
+    "append_twice": ("`{name}` is appended to twice in one step",
+                     "append once per step; collect the other value in another list"),
 }
 
 
@@ -1370,15 +1346,12 @@ def loop_variable_hides_local(target, span) -> SymError:
 
 
 _LOOP_TARGETS_MISMATCH = {
-    "loop_steps_through": ("the loop steps through {value} array{value2} but names {value22} "
-                           "variable{value222}",
-                           None),
-    "range_gives_one": ("`range` gives one value per step, not {value}",
-                        "write `for i in range(k):`"),
+    "zip_names": ("the loop steps through {arrays} array{s} but names {names} variable{s2}", None),
+    "range_names": ("`range` gives one value per step, not {names}", "write `for i in range(k):`"),
     "enumerate_loop_takes": ("`enumerate` in a loop takes one array",
                              "write `for t, x in enumerate(xs):`"),
-    "enumerate_gives_2": ("`enumerate` gives 2 values per step, not {value}",
-                          "write `for t, x in enumerate(xs):`"),
+    "enumerate_names": ("`enumerate` gives 2 values per step, not {names}",
+                        "write `for t, x in enumerate(xs):`"),
     "zip_loop_takes": ("`zip` in a loop takes arrays", "write `for x, y in zip(xs, ys):`"),
 }
 
@@ -1395,9 +1368,8 @@ _BAD_LOOP_SEQUENCE = {
     "loop_steps_through": ("a loop steps through axis 0 of an array, but this is a scalar "
                            "({type})",
                            "to run a body k times, write `for i in range(k):`"),
-    "arrays_loop_have": ("the arrays of a loop must have the same length: {value} and "
-                         "{value2}",
-                         "slice the longer one, e.g. `ys[0:n]`, or loop over `range(...)`"),
+    "lengths": ("the arrays of a loop must have the same length: {first} and {other}",
+                "slice the longer one, e.g. `ys[0:n]`, or loop over `range(...)`"),
 }
 
 
@@ -1416,9 +1388,9 @@ _BAD_LOOP_COUNT = {
                            "give a size (`range(n)`), an integer, or an integer argument "
                            "(`k: i32`)"),
     "loop_cannot_run": ("a loop cannot run {n} times", "give a count >= 0"),
-    "count_loop_integer_2": ("the count of a loop must be an integer scalar, got {type}",
-                             "give a size (`range(n)`), an integer, or an integer argument "
-                             "(`k: i32`)"),
+    "not_scalar": ("the count of a loop must be an integer scalar, got {type}",
+                   "give a size (`range(n)`), an integer, or an integer argument (`k: "
+                   "i32`)"),
 }
 
 
@@ -1543,7 +1515,7 @@ _NO_MPI_LAUNCHER = {
                             "install an MPI: `pip install 'sym[mpi]'` (mpi4py and the "
                             "mpich wheel), or name the cluster's launcher in ${LAUNCHER} "
                             "(e.g. `{LAUNCHER}=srun`)"),
-    "cannot_start": ("cannot start {value}: {value2}", "name a working launcher in ${LAUNCHER}"),
+    "cannot_start": ("cannot start {command}: {reason}", "name a working launcher in ${LAUNCHER}"),
 }
 
 

@@ -82,7 +82,7 @@ def int_result_fits(op: str, a, b, span):
     else:
         fits = op in ("//", "%") and b == 0 or -I64 <= PY_BINOPS[op](a, b) < I64
     if not fits:
-        raise errors.number_out_of_range("result_does_not", span, op=op, a=a, b=b)
+        raise errors.number_out_of_range("host_int", span, op=op, a=a, b=b)
 
 
 class HostChecker:
@@ -195,7 +195,7 @@ class HostChecker:
             self.loop_states[-1][isinstance(s, A.Continue)].append(dict(self.names))
         elif isinstance(s, A.Return):
             if self.returns is None:
-                raise errors.not_a_host_statement("return_outside_def", s.span)
+                raise errors.not_a_host_statement("return", s.span)
             values = tuple(self.expr(v) for v in s.values)
             self.returns.append(values[0] if len(values) == 1 else values)
 
@@ -395,11 +395,11 @@ class HostChecker:
         if e.id in self.prog.shareds:
             return from_tensor_type(self.prog.shareds[e.id])
         if e.id in getattr(self.prog, "groups", {}):
-            raise errors.group_not_tensor("group_shared_values", e.span, name=e.id,
-                                          value=', '.join(self.prog.groups[e.id]))
+            raise errors.group_not_tensor("on_host", e.span, name=e.id,
+                                          members=', '.join(self.prog.groups[e.id]))
         if e.id in self.def_asts or e.id in self.procs:
             kind = "def" if e.id in self.def_asts else "host function"
-            raise errors.not_a_function("call", e.span, name=e.id, kind_=kind)
+            raise errors.not_a_function("host_called_bare", e.span, name=e.id, entity=kind)
         visible = list(self.names) + list(self.prog.shareds)
         raise errors.unknown_name(e.id, e.span,
                                   did_you_mean(e.id, visible) or "assign it before this line")
@@ -463,7 +463,7 @@ class HostChecker:
                 and keys[0].kind == "int" and keys[0].value is not None:
             k = keys[0].value
             if not -len(base) <= k < len(base):
-                raise errors.index_out_of_range("bad_index_tuple", e.span)
+                raise errors.index_out_of_range("host_tuple", e.span)
             return base[k]
         if isinstance(base, HTensor):
             return tensor_index(base, keys, e.span)
@@ -558,7 +558,8 @@ class HostChecker:
             for a in e.args:
                 self.expr(a)
             return ANY
-        raise errors.not_a_function("not_function", e.func.span, func=e.func.id, value=describe(t))
+        raise errors.not_a_function("host_value_called", e.func.span, name=e.func.id,
+                                    what=describe(t))
 
     def call_proc(self, name, e: A.Call):
         """Check a call of a host function: its arguments, then its body with
@@ -706,13 +707,13 @@ def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, d
         if given not in DTYPES:
             raise errors.invalid_type("dtype_one_f32", dtype.span)
         if want is not None and given != want.dtype:
-            raise errors.shared_value_mismatch("shared_dtype_disagrees", dtype.span, name=name,
-                                               want=want, given=given)
+            raise errors.shared_value_mismatch("dtype", dtype.span, name=name, want=want,
+                                               given=given)
     check_builtin(fname, args, init.span)
     if want is None:
         return
     if fname in INIT_ONLY and not want.is_float:
-        raise errors.shared_value_mismatch("draws_floats_but", init.span, fname=fname, name=name,
+        raise errors.shared_value_mismatch("draw_for_int", init.span, fname=fname, name=name,
                                            want=want)
     value, span = args.get("value", (None, None))
     if fname == "full" and isinstance(value, HNum):
@@ -727,11 +728,10 @@ def check_shared_fill(name, want: TensorType, value: HNum, span):
         if isinstance(value.value, bool) else value.value
     if (value.kind == "bool") != (want.dtype == "bool"):
         what = "a bool, not a number" if value.kind == "bool" else "a number, not a bool"
-        raise errors.shared_value_mismatch("shared_full", span, name=name, want=want, shown=shown,
+        raise errors.shared_value_mismatch("fill_kind", span, name=name, want=want, shown=shown,
                                            what=what)
     if value.kind == "float" and not want.is_float:
-        raise errors.shared_value_mismatch("shared_full_would", span, name=name, want=want,
-                                           shown=shown)
+        raise errors.shared_value_mismatch("fill_fraction", span, name=name, want=want, shown=shown)
     if value.value is not None:
         check_literal_range(value.value, want.dtype, span)
 
@@ -740,11 +740,10 @@ def check_shared_type(name, want: TensorType, got, span):
     """The text the interpreter's check of an initial value gives (E0605)."""
     if isinstance(got, HNum):
         number = "" if got.value is None else f" {got.value}"     # no value: a number not known here
-        raise errors.shared_value_mismatch("shared_cannot_set", span, name=name, want=want,
-                                           number=number)
+        raise errors.shared_value_mismatch("number", span, name=name, want=want, number=number)
     if isinstance(got, HTensor) and got.known and (got.dtype != want.dtype or got.shape != want.shape):
-        raise errors.shared_value_mismatch("shared_cannot_set_2", span, name=name, want=want,
-                                           dtype=got.dtype, value=list(got.shape))
+        raise errors.shared_value_mismatch("declared", span, name=name, want=want, dtype=got.dtype,
+                                           shape=list(got.shape))
 
 
 def python_name(t) -> str:
@@ -804,8 +803,8 @@ def batches_type(split, size, drop_last):
 def tensor_index(base: HTensor, keys, span):
     """x[0], x[1:3], x[i, :] on a host tensor, as numpy does it."""
     if len(keys) > len(base.shape):
-        raise errors.index_out_of_range("bad_index_too", span, value=len(base.shape),
-                                        value2=len(keys))
+        raise errors.index_out_of_range("host_too_many", span, rank=len(base.shape),
+                                        count=len(keys))
     shape = []
     for axis, k in enumerate(keys):
         size = base.shape[axis]
@@ -813,10 +812,10 @@ def tensor_index(base: HTensor, keys, span):
             shape.append(None)
         elif isinstance(k, HNum) and k.kind == "int":
             if k.value is not None and size is not None and not -size <= k.value < size:
-                raise errors.index_out_of_range("bad_index_index", span, value=k.value, axis=axis,
+                raise errors.index_out_of_range("host_bounds", span, index=k.value, axis=axis,
                                                 size=size)
         elif isinstance(k, (HNum, HStr, HNone)):
-            raise errors.index_out_of_range("bad_index_only", span)
+            raise errors.index_out_of_range("host_kind", span)
         else:
             return ANY
     return from_dtype(base.dtype, tuple(shape) + tuple(base.shape[len(keys):]))

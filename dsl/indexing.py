@@ -73,7 +73,7 @@ def classify(ck, item):
     if isinstance(v, Weak):
         if isinstance(v.value, int) and not isinstance(v.value, bool):
             return ("int", v.value, item)        # folded from literals: `2 - 3`
-        raise errors.non_integer_index("index_integer_got", item.span, value=v.value)
+        raise errors.non_integer_index("constant", item.span, value=v.value)
     node = ck.tensor(v, item.span)
     dim = size_index(node)
     if dim is not None:
@@ -81,7 +81,7 @@ def classify(ck, item):
     if node.type.dtype == "bool":
         raise errors.mask_indexing(node.type, item.span)
     if node.type.dtype not in ("i32", "i64"):
-        raise errors.non_integer_index("index_integer_got_2", item.span, type=node.type)
+        raise errors.non_integer_index("value", item.span, type=node.type)
     return ("array", node, item)
 
 
@@ -142,8 +142,8 @@ def check_int(i: Dim, dim: Dim, axis: int, item, x: Node) -> Dim:
         shown = f"index {i}" if isinstance(i, int) else f"index `{i}`"
         valid = f"{-dim}..{dim - 1}" if isinstance(dim, int) and isinstance(i, int) \
             else f"0..{dim_sub(dim, 1)}"
-        raise errors.constant_index_out_of_range("out_range_axis", item.span, shown=shown,
-                                                 axis=axis, dim=dim, type=x.type, valid=valid)
+        raise errors.constant_index_out_of_range("index", item.span, shown=shown, axis=axis,
+                                                 dim=dim, type=x.type, valid=valid)
     return i
 
 
@@ -296,10 +296,10 @@ class Requirement:
             return
         if all(isinstance(d, int) for d in (self.first, self.last, self.dim)):
             message, hint = self.violation({})
-            raise errors.constant_index_out_of_range("other", self.span, hint, message_=message)
-        raise errors.constant_index_out_of_range("out_range_axis_2", self.span, what=self.what,
-                                                 axis=self.axis, dim=self.dim,
-                                                 value=dim_sub(self.dim, 1))
+            raise errors.constant_index_out_of_range("requirement", self.span, hint,
+                                                     message=message)
+        raise errors.constant_index_out_of_range("bound", self.span, what=self.what, axis=self.axis,
+                                                 dim=self.dim, last=dim_sub(self.dim, 1))
 
 
 def index_requirements(roots) -> tuple[Requirement, ...]:
@@ -371,7 +371,7 @@ def requirement_error(fn, sizes: dict, span):
         problem = r.violation(sizes)
         if problem is not None:
             message, hint = problem
-            return errors.index_out_of_range("call", r.span or span, hint,
+            return errors.index_out_of_range("in_call", r.span or span, hint,
                                              [Note("called here", span)] if span and r.span else [],
-                                             message_=message, name=fn.name)
+                                             message=message, name=fn.name)
     return None

@@ -68,8 +68,8 @@ def launch(args, file: str, ranks: int) -> int:
             proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True, bufsize=1)
         except OSError as exc:
-            raise errors.no_mpi_launcher("cannot_start", value=command[0],
-                                         value2=exc.strerror or exc, LAUNCHER=LAUNCHER)
+            raise errors.no_mpi_launcher("cannot_start", command=command[0],
+                                         reason=exc.strerror or exc, LAUNCHER=LAUNCHER)
         died: dict = {}
         reported: set = set()       # ranks whose failure message came through
         pumps = [threading.Thread(target=pump, args=(stream, out, died, reported))

@@ -18,7 +18,7 @@ from . import errors
 def non_negative(d: Dim, span) -> Dim:
     """A constant dimension (`3 - 5` in a type or a shape) is never negative."""
     if isinstance(d, int) and d < 0:
-        raise errors.shape_not_static("dimension_cannot_negative", span, d=d)
+        raise errors.shape_not_static("negative", span, d=d)
     return d
 
 
@@ -35,15 +35,15 @@ def check_literal_range(value, dtype: str, span, widen: str | None = None):
     if isinstance(value, int):
         shown = str(value) if value.bit_length() <= 128 else f"constant of {value.bit_length()} bits"
         if dtype in INT_LIMITS and not -INT_LIMITS[dtype] <= value < INT_LIMITS[dtype]:
-            raise errors.number_out_of_range("integer_does_not", span,
+            raise errors.number_out_of_range("int", span,
                                              f"{dtype} holds {-INT_LIMITS[dtype]}..{INT_LIMITS[dtype] - 1}; "
                                              + (widen if widen and dtype == "i32" else
                                                 "use a smaller number" + ", or i64" * (dtype == "i32")),
                                              shown=shown, dtype=dtype)
         if dtype in FLOATS and not fits_float(value, dtype):
-            raise errors.number_out_of_range("integer_too_large", span, shown=shown, dtype=dtype)
+            raise errors.number_out_of_range("int_as_float", span, shown=shown, dtype=dtype)
     elif dtype in FLOATS and not fits_float(value, dtype):
-        raise errors.number_out_of_range("number_does_not", span,
+        raise errors.number_out_of_range("float", span,
                                          f"{dtype} holds magnitudes up to {FLOAT_MAX[dtype]:g}; "
                                          + ("compute in f64: `f64(...)`" if dtype == "f32" else "use a smaller number"),
                                          value=value, dtype=dtype)
@@ -52,7 +52,7 @@ def check_literal_range(value, dtype: str, span, widen: str | None = None):
 def literal_overflow(e: A.Num):
     """A float literal too large for f64 (`1e400`) reads as inf: refuse it."""
     if isinstance(e.value, float) and math.isinf(e.value):
-        raise errors.number_out_of_range("float_literal_does", e.span, value=FLOAT_MAX['f64'])
+        raise errors.number_out_of_range("float_literal", e.span, limit=FLOAT_MAX['f64'])
 
 
 def fits_float(value, dtype: str) -> bool:

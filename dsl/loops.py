@@ -168,15 +168,14 @@ def carry_value(ck, name: str, value, init: Node, frame: LoopFrame) -> Node:
     """The value the body gives a carried local: a tensor of init's type."""
     span = frame.set_at.get(name, frame.header.span)
     if isinstance(value, Collector) or isinstance(value, tuple):
-        raise errors.carried_type_changes("carried_loop_but", span, name=name,
-                                          value='a collector' if isinstance(value, Collector) else 'several values',
+        raise errors.carried_type_changes("not_one_value", span, name=name,
+                                          what='a collector' if isinstance(value, Collector) else 'several values',
                                           type=init.type)
     new = ck.tensor(value, span, init.type.dtype)
     if new.type != init.type:
-        raise errors.carried_type_changes("changes_type_loop", span,
-                                          carry_hint(name, init.type, new.type),
+        raise errors.carried_type_changes("type", span, carry_hint(name, init.type, new.type),
                                           [Note(f"`{name}` is {init.type} from here", init.span)] if init.span else [],
-                                          name=name, type=init.type, type2=new.type)
+                                          name=name, type=init.type, new=new.type)
     return new
 
 
@@ -199,7 +198,7 @@ def loop_header(ck, s: A.For) -> Header:
         if len(it.args) != 1 or it.kwargs:
             raise errors.loop_targets_mismatch("enumerate_loop_takes", it.span)
         if len(names) != 2:
-            raise errors.loop_targets_mismatch("enumerate_gives_2", s.span, value=len(names))
+            raise errors.loop_targets_mismatch("enumerate_names", s.span, names=len(names))
         seqs, length = sequences(ck, it.args)
         return Header([(names[0], TensorType("i64", ())), (names[1], element_type(seqs[0]))],
                       names[0], seqs, length, None)
@@ -210,11 +209,11 @@ def loop_header(ck, s: A.For) -> Header:
     else:
         seqs, length = sequences(ck, [it])
     if len(names) != len(seqs):
-        raise errors.loop_targets_mismatch("loop_steps_through", s.span,
+        raise errors.loop_targets_mismatch("zip_names", s.span,
                                            "one name per array: `for x, y in zip(xs, ys):`" if len(names) > 1 else
-                                           "name one variable per array", value=len(seqs),
-                                           value2='s' * (len(seqs) != 1), value22=len(names),
-                                           value222='s' * (len(names) != 1))
+                                           "name one variable per array", arrays=len(seqs),
+                                           s='s' * (len(seqs) != 1), names=len(names),
+                                           s2='s' * (len(names) != 1))
     return Header([(n, element_type(x)) for n, x in zip(names, seqs)], None, seqs, length, None)
 
 
@@ -232,9 +231,9 @@ def sequences(ck, exprs) -> tuple[list, object]:
     length = seqs[0].type.shape[0]
     for e, x in zip(exprs[1:], seqs[1:]):
         if x.type.shape[0] != length:
-            raise errors.bad_loop_sequence("arrays_loop_have", e.span,
+            raise errors.bad_loop_sequence("lengths", e.span,
                                            notes=[Note(f"the first array is {seqs[0].type}", exprs[0].span)],
-                                           value=dim_str(length), value2=dim_str(x.type.shape[0]))
+                                           first=dim_str(length), other=dim_str(x.type.shape[0]))
     return seqs, length
 
 
@@ -242,7 +241,7 @@ def range_header(ck, s: A.For, it: A.Call, names) -> Header:
     if len(it.args) != 1 or it.kwargs:
         raise errors.bad_loop_count("range_loop_takes", it.span)
     if len(names) != 1:
-        raise errors.loop_targets_mismatch("range_gives_one", s.span, value=len(names))
+        raise errors.loop_targets_mismatch("range_names", s.span, names=len(names))
     arg = it.args[0]
     value = ck.expr(arg)
     if isinstance(value, Weak):
@@ -255,7 +254,7 @@ def range_header(ck, s: A.For, it: A.Call, names) -> Header:
     else:
         count = ck.tensor(value, arg.span)
         if count.type.rank != 0 or count.type.dtype not in INTS:
-            raise errors.bad_loop_count("count_loop_integer_2", arg.span, type=count.type)
+            raise errors.bad_loop_count("not_scalar", arg.span, type=count.type)
         length = static_length(count)
         if length is not None:
             count = None
@@ -300,14 +299,14 @@ def append(ck, e: A.MethodCall) -> None:
         ck.expr(e)          # the error for any other method
     c = ck.expr_value_of_collector(e.value)
     if len(e.args) != 1 or isinstance(e.args[0], A.Keyword):
-        raise errors.bad_method_call("append_takes_one", e.span, value=len(e.args))
+        raise errors.bad_method_call("append_count", e.span, count=len(e.args))
     if ck.loop is None or c.depth != ck.loop_depth - 1:
-        raise errors.bad_method_call("append_directly_body", e.span,
+        raise errors.bad_method_call("append_outside_loop", e.span,
                                      notes=[Note(f"`{c.name}` is set here", c.span)], name=c.name)
     if ck.loop.counted:
         raise errors.collect_run_time_loop(c.name, e.span, [Note("the loop", ck.loop.header.span)])
     if c.value is not None:
-        raise errors.bad_method_call("appended_twice_one", e.span,
+        raise errors.bad_method_call("append_twice", e.span,
                                      notes=[Note("the first append", c.append_span)], name=c.name)
     c.value = ck.tensor(ck.expr(e.args[0]), e.args[0].span)
     c.append_span = e.span

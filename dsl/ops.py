@@ -188,14 +188,14 @@ def same_dtype(a: TensorType, b: TensorType, what: str) -> str:
     if a.dtype == b.dtype:
         return a.dtype
     if a.dtype in FLOATS and b.dtype in FLOATS:
-        raise errors.float_widths_mixed("mixes", None, what=what, dtype=a.dtype, dtype2=b.dtype,
-                                        a=a, b=b)
+        raise errors.float_widths_mixed("operands", None, what=what, dtype_a=a.dtype,
+                                        dtype_b=b.dtype, a=a, b=b)
     if "bool" in (a.dtype, b.dtype):
         other = b if a.dtype == "bool" else a
-        raise errors.kinds_mixed("mixes_bool", None, what=what, dtype=other.dtype, a=a, b=b)
+        raise errors.kinds_mixed("bool_operand", None, what=what, dtype=other.dtype, a=a, b=b)
     target, other = (a, b) if a.dtype in FLOATS or (a.dtype == "i64" and b.dtype in INTS) else (b, a)
-    raise errors.kinds_mixed("mixes", None, what=what, dtype=a.dtype, dtype2=b.dtype, a=a, b=b,
-                             other=other, dtype22=target.dtype)
+    raise errors.kinds_mixed("operands", None, what=what, dtype_a=a.dtype, dtype_b=b.dtype, a=a,
+                             b=b, other=other, target=target.dtype)
 
 
 def broadcast(a: TensorType, b: TensorType, what: str) -> tuple:
@@ -242,9 +242,9 @@ def binary_arith(name):
         a, b = ts
         dtype = same_dtype(a, b, symbol)
         if dtype == "bool":
-            raise errors.bool_mismatch("not_defined_bool_2", None, symbol=symbol, a=a, b=b)
+            raise errors.bool_mismatch("arithmetic", None, symbol=symbol, a=a, b=b)
         if name == "div" and dtype in INTS:
-            raise errors.kinds_mixed("integers_would_give", None, a=a, b=b)
+            raise errors.kinds_mixed("int_division", None, a=a, b=b)
         return TensorType(dtype, broadcast(a, b, symbol))
     return rule
 
@@ -264,7 +264,7 @@ def logic(name):
         a, b = ts
         for t in ts:
             if t.dtype != "bool":
-                raise errors.bool_mismatch("needs_bool_operands", None, name=name, t=t)
+                raise errors.bool_mismatch("logic", None, name=name, t=t)
         return TensorType("bool", broadcast(a, b, name))
     return rule
 
@@ -272,7 +272,7 @@ def logic(name):
 def rule_not(ts, attrs):
     (t,) = ts
     if t.dtype != "bool":
-        raise errors.bool_mismatch("not_needs_bool", None, t=t)
+        raise errors.bool_mismatch("not", None, t=t)
     return t
 
 
@@ -283,7 +283,7 @@ def rule_cast(ts, attrs):
 def rule_where(ts, attrs):
     c, a, b = ts
     if c.dtype != "bool":
-        raise errors.bool_mismatch("condition_where_bool", None, c=c)
+        raise errors.bool_mismatch("where", None, c=c)
     dtype = same_dtype(a, b, "where")
     return TensorType(dtype, broadcast(TensorType(dtype, broadcast(a, b, "where")), c, "where"))
 
@@ -349,18 +349,18 @@ def rule_matmul(ts, attrs):
     a, b = ts
     dtype = same_dtype(a, b, "@")
     if dtype == "bool":
-        raise errors.bool_mismatch("not_defined_bool", None)
+        raise errors.bool_mismatch("matmul", None)
     if a.rank == 0 or b.rank == 0:
-        raise errors.matmul_shapes("needs_vectors_matrices", a=a, b=b)
+        raise errors.matmul_shapes("rank", a=a, b=b)
     if a.rank > 2 or b.rank > 2:
         return batched_matmul_type(a, b, dtype)
     inner_a = a.shape[-1]
     inner_b = b.shape[0]
     if inner_a != inner_b:
-        raise errors.matmul_shapes("matmul_inner_dimensions",
+        raise errors.matmul_shapes("inner",
                                    "the last dimension of the left operand must equal the first of the right; "
                                    "transpose one side (`x.T`) or check the shapes", a=a, b=b,
-                                   value=dim_str(inner_a), value2=dim_str(inner_b))
+                                   inner_a=dim_str(inner_a), inner_b=dim_str(inner_b))
     return TensorType(dtype, a.shape[:-1] + b.shape[1:])
 
 
@@ -370,10 +370,10 @@ def batched_matmul_type(a: TensorType, b: TensorType, dtype: str) -> TensorType:
     one column (right) whose axis is dropped from the result."""
     inner_a, inner_b = a.shape[-1], b.shape[-2] if b.rank > 1 else b.shape[0]
     if inner_a != inner_b:
-        raise errors.matmul_shapes("matmul_inner_dimensions",
+        raise errors.matmul_shapes("inner",
                                    "the last dimension of the left operand must equal the "
                                    "second-to-last of the right one (numpy's matmul on stacks of matrices)",
-                                   a=a, b=b, value=dim_str(inner_a), value2=dim_str(inner_b))
+                                   a=a, b=b, inner_a=dim_str(inner_a), inner_b=dim_str(inner_b))
     batch = broadcast(TensorType(dtype, a.shape[:-2]), TensorType(dtype, b.shape[:-2]), "@")
     rows = a.shape[-2:-1] if a.rank > 1 else ()
     cols = b.shape[-1:] if b.rank > 1 else ()
@@ -468,7 +468,7 @@ def rule_gather(ts, attrs):
     x, *idx = ts
     for t in idx:
         if t.dtype not in INTS:
-            raise errors.non_integer_index("index_arrays_integers", None, t=t)
+            raise errors.non_integer_index("array", None, t=t)
     shape: tuple = ()
     for t in idx:
         shape = broadcast_shapes_or_fail(shape, t)

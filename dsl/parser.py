@@ -57,8 +57,8 @@ def _parse(source: str, filename: str) -> ast.Program:
         raise e.orig_exc from None
     except _IndentError as e:
         message, line, col, end_col, hint = e.args
-        raise errors.bad_indentation("other", Span(filename, line, col, line, end_col), hint,
-                                     message_=message) from None
+        raise errors.bad_indentation("indenter", Span(filename, line, col, line, end_col), hint,
+                                     message=message) from None
     except UnexpectedInput as e:
         raise _syntax_error(e, source, filename) from None
 
@@ -390,12 +390,11 @@ def _bad_character(e: UnexpectedCharacters, source: str, filename: str) -> SymEr
     span = _offset_span(source, pos, filename)
     if is_invisible(char):
         fix = "replace it with a plain space" if unicodedata.category(char) == "Zs" else "delete it"
-        return errors.invalid_character("invisible_character", span, value=char_name(char), fix=fix)
+        return errors.invalid_character("invisible", span, char_name=char_name(char), fix=fix)
     hint = _CHAR_HINTS.get(char) or (
         "names use only ASCII letters, digits and `_`" if char.isalnum() else
         "the operators are `+ - * / // % ** @`, comparisons and `and or not`")
-    return errors.invalid_character("invalid_character", span, hint, char=char,
-                                    value=char_name(char))
+    return errors.invalid_character("invalid", span, hint, char=char, char_name=char_name(char))
 
 
 def _end_of_input(source: str, filename: str, expected) -> SymError:

@@ -155,9 +155,9 @@ def declare(prog, item, overrides, def_asts):
         t = prog.shareds[name]
         nbytes = value_bytes(t.concrete_shape({}), t.dtype)
         if nbytes > memory_bytes():
-            raise errors.out_of_memory("other", item.type.span,
+            raise errors.out_of_memory("too_large", item.type.span,
                                        "use smaller sizes; a shared value must fit in memory",
-                                       value=too_large_message(t, nbytes))
+                                       reason=too_large_message(t, nbytes))
     elif isinstance(item, A.OptionDecl):
         name = item.name.id
         value = literal_value(item.value)
@@ -168,8 +168,8 @@ def declare(prog, item, overrides, def_asts):
         if not option_in_range(value):
             prog.options[name] = OptionInfo(name, value, item.span)   # no follow-on "unknown name"
             what = f"the integer {value}" if isinstance(value, int) else "this float literal"
-            raise errors.number_out_of_range("does_not_fit", item.value.span, what=what,
-                                             value='i64' if isinstance(value, int) else 'f64')
+            raise errors.number_out_of_range("option", item.value.span, what=what,
+                                             dtype='i64' if isinstance(value, int) else 'f64')
         if name in overrides:
             prog.options[name] = OptionInfo(name, value, item.span)   # kept if the override is refused
             value = convert_option(name, overrides[name], value, item)
@@ -188,16 +188,15 @@ def check_new_name(prog, item, def_asts):
         first_kind, first_span = earlier
         clash_across_files(prog, name, kind, item.name.span, first_kind, first_span)
         if first_kind != kind:
-            raise errors.declared_twice("declared_twice_2", item.name.span,
+            raise errors.declared_twice("other_kind", item.name.span,
                                         notes=[Note(f"first declared here (as {first_kind})", first_span)],
-                                        name=name, first_kind=first_kind, kind_=kind)
+                                        name=name, first_kind=first_kind, entity=kind)
         if kind == "def":
-            raise errors.declared_twice("def_defined_twice", item.name.span,
+            raise errors.declared_twice("def", item.name.span,
                                         notes=[Note("first defined here", first_span)], name=name)
-        raise errors.declared_twice("declared_twice", item.name.span,
+        raise errors.declared_twice("same_kind", item.name.span,
                                     f"`--set {name}=VALUE` changes an option for a run" if kind == "option" else None,
-                                    [Note("first declared here", first_span)], kind_=kind,
-                                    name=name)
+                                    [Note("first declared here", first_span)], entity=kind, name=name)
     if name not in BUILTIN_NAMES:
         return
     if kind == "def":
@@ -235,7 +234,7 @@ def expand_like(items, report) -> tuple:
             name, span = item.name.id, item.name.span
             members = groups.get(item.group.id)
             if members is None or not all(m in decls for m in members):
-                report(errors.bad_group("not_group_shared", item.group.span, group=item.group.id).diagnostic)
+                report(errors.bad_group("like", item.group.span, group=item.group.id).diagnostic)
                 continue
             new = [A.SharedDecl(A.Name(f"{name}_{m}", span), decls[m].type, item.init, item.span)
                    for m in members]
@@ -253,11 +252,11 @@ def group_members(prog, item: A.SharedGroup) -> tuple[str, ...]:
     names = [m.id for m in item.members]
     for i, m in enumerate(item.members):
         if m.id not in prog.shareds:
-            raise errors.bad_group("not_shared_value", m.span,
+            raise errors.bad_group("member", m.span,
                                    did_you_mean(m.id, prog.shareds) or "a group lists shared values declared above it",
                                    name=m.id)
         if m.id in names[:i]:
-            raise errors.bad_group("listed_twice_group", m.span, name=m.id, name2=item.name.id)
+            raise errors.bad_group("twice", m.span, name=m.id, group=item.name.id)
     return tuple(names)
 
 

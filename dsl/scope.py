@@ -140,13 +140,12 @@ def dim_from_ast(e, lookup_size) -> Dim:
     if isinstance(e, A.Name):
         return lookup_size(e.id, e.span)
     if isinstance(e, A.UnaryOp) and e.op == "-" and isinstance(e.operand, A.Num):
-        raise errors.shape_not_static("dimension_cannot_negative_2", e.span,
-                                      operand=e.operand.value)
+        raise errors.shape_not_static("negative_literal", e.span, operand=e.operand.value)
     if isinstance(e, A.BinOp) and e.op in ("+", "-", "*"):
         a = dim_from_ast(e.left, lookup_size)
         b = dim_from_ast(e.right, lookup_size)
         return {"+": dim_add, "-": dim_sub, "*": dim_mul}[e.op](a, b)
-    raise errors.shape_not_static("dimension_integer_size", getattr(e, "span", None))
+    raise errors.shape_not_static("dimension", getattr(e, "span", None))
 
 
 def is_size_var_name(name: str) -> bool:

@@ -139,8 +139,8 @@ class Interpreter:
             values = tuple(self.ev(v) for v in s.values)
             raise Return(values[0] if len(values) == 1 else values)
         else:   # the checker rejects the rest before anything runs
-            raise errors.not_a_host_statement("not_host_statement", s.span,
-                                              value=type(s).__name__.lower())
+            raise errors.not_a_host_statement("statement", s.span,
+                                              statement=type(s).__name__.lower())
 
     def assign(self, targets, value, span):
         if len(targets) == 1:
@@ -193,7 +193,7 @@ class Interpreter:
                 value = self.ev(init)
             self.set_shared(name, value, init.span)
         except MemoryError as exc:  # it fits the machine's memory, but not what is free now
-            raise errors.out_of_memory("out_memory_making", item.span, name=name, t=t, exc=exc)
+            raise errors.out_of_memory("initial", item.span, name=name, t=t, exc=exc)
 
     def initializer(self, call: A.Call, name: str, t: TensorType):
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared
@@ -327,7 +327,7 @@ class Interpreter:
         try:
             return to_python(base[key if len(key) > 1 else key[0]])
         except (IndexError, TypeError) as exc:
-            raise errors.index_out_of_range("bad_index", e.span, exc=exc)
+            raise errors.index_out_of_range("host", e.span, exc=exc)
 
     def ev_Call(self, e: A.Call):
         callee = self.callee(e.func.id, e.func.span)
@@ -355,7 +355,7 @@ class Interpreter:
         if isinstance(value, HFunc):
             return value
         if self.proc_calls and name in self.proc_params[-1]:
-            raise errors.not_a_function("not_function", span, func=name, value=describe(value))
+            raise errors.not_a_function("host_value_called", span, name=name, what=describe(value))
         if name in self.procs:
             return HFunc(name, "proc")
         if name in self.functions:
@@ -506,11 +506,11 @@ class Interpreter:
         try:
             (value,) = evaluate([node], NpEnv({}, params, {}))
         except IndexOutOfRange as exc:
-            raise errors.index_out_of_range("other", e.span, exc=exc)
+            raise errors.index_out_of_range("run", e.span, exc=exc)
         except RunFault as exc:     # a value too large is refused before it is allocated
             raise exc.at_call(None if exc.node.span else e.span)
         except MemoryError as exc:  # ... one that fits only the physical memory, here
-            raise errors.out_of_memory("out_memory_computing", e.span, exc=exc)
+            raise errors.out_of_memory("computing", e.span, exc=exc)
         return to_python(value)
 
     def lift(self, a, params, locals_, where):
@@ -586,9 +586,9 @@ def stacked(values: list, span) -> np.ndarray:
     try:
         array = np.array(values)
     except ValueError:
-        raise errors.bad_tensor_literal("rows_list_have", span)
+        raise errors.bad_tensor_literal("host_ragged", span)
     if array.dtype.name not in FROM_NUMPY:
-        raise errors.bad_tensor_literal("cannot_make_tensor", span, value=describe(values[0]))
+        raise errors.bad_tensor_literal("host_list", span, items=describe(values[0]))
     return array
 
 

@@ -41,7 +41,7 @@ class ShapeMismatch(Exception):
 
     def at_call(self, fname: str, signature: str, span) -> SymError:
         """E0604 at a call of `fname`: the one wording of a run-time mismatch."""
-        return errors.run_time_argument_mismatch("argument_got_shape", span, self.reason,
+        return errors.run_time_argument_mismatch("shape", span, self.reason,
                                                  [Note(f"signature: {signature}")],
                                                  param_name=self.param_name, fname=fname,
                                                  expected_type=self.expected_type,

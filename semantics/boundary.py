@@ -38,9 +38,9 @@ def materialize(value):
 
 def index_error(exc: IndexOutOfRange, call_span, fname=None) -> SymError:
     where = f" (in a call of `{fname}`)" if fname else ""
-    return errors.index_out_of_range("index_out_range", exc.node.span or call_span,
+    return errors.index_out_of_range("data", exc.node.span or call_span,
                                      notes=[Note("called here", call_span)] if call_span else [],
-                                     exc=exc.value, axis=exc.axis, size=exc.size, where=where)
+                                     index=exc.value, axis=exc.axis, size=exc.size, where=where)
 
 
 _DERIVED: dict = {}
@@ -69,7 +69,7 @@ def check_call_sizes(fn: Function, sizes: dict, span):
         value = dim.evaluate(sizes)
         if value < 0:
             bound = ", ".join(f"{k} = {v}" for k, v in sorted(sizes.items()))
-            raise errors.run_time_argument_mismatch("size_value_would", node.span or span,
+            raise errors.run_time_argument_mismatch("size", node.span or span,
                                                     notes=[Note("called here", span)] if span and node.span else [],
                                                     bound=bound, dim=dim, value=value)
     problem = requirement_error(fn, sizes, span)
@@ -84,24 +84,24 @@ def to_arg(fn: Function, param, value, span):
     dtype = np.dtype(NUMPY_DTYPE[t.dtype])
     if isinstance(value, (bool, int, float)) and not isinstance(value, np.ndarray):
         if isinstance(value, float) and dtype.kind in "iub":
-            raise errors.run_time_argument_mismatch("argument_got_float", span, name=name,
-                                                    name2=fn.name, t=t, value=value)
+            raise errors.run_time_argument_mismatch("float_for_int", span, name=name, fname=fn.name,
+                                                    t=t, value=value)
         if isinstance(value, bool) != (dtype.kind == "b"):
-            raise errors.run_time_argument_mismatch("argument_got_3", span, name=name,
-                                                    name2=fn.name, t=t, value=value)
+            raise errors.run_time_argument_mismatch("not_a_number", span, name=name, fname=fn.name,
+                                                    t=t, value=value)
         # a number keeps its value: it must fit the dtype (E0218)
         check_literal_range(value, t.dtype, span)
         return np.asarray(value, dtype)
     if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):
-        raise errors.run_time_argument_mismatch("argument_got", span, name=name, name2=fn.name, t=t,
-                                                value=describe(value))
+        raise errors.run_time_argument_mismatch("kind", span, name=name, fname=fn.name, t=t,
+                                                got=describe(value))
     if value.dtype != dtype:
         got = FROM_NUMPY.get(value.dtype.name, value.dtype.name)
-        raise errors.run_time_argument_mismatch("argument_got_2", span, name=name, name2=fn.name,
-                                                t=t, got=got, value=list(value.shape),
-                                                dtype=t.dtype, name22=dtype.name)
+        raise errors.run_time_argument_mismatch("dtype", span, name=name, fname=fn.name, t=t,
+                                                got=got, shape=list(value.shape), dtype=t.dtype,
+                                                numpy_dtype=dtype.name)
     return value
 
 
@@ -109,11 +109,10 @@ def check_shared_value(name: str, t: TensorType, value, span=None):
     array = np.asarray(value) if not isinstance(value, (int, float)) else None
     want = t.concrete_shape({})
     if array is None:
-        raise errors.shared_value_mismatch("shared_cannot_set", span, name=name, want=t,
-                                           number=f' {value}')
+        raise errors.shared_value_mismatch("number", span, name=name, want=t, number=f' {value}')
     if array.shape != want or array.dtype != np.dtype(NUMPY_DTYPE[t.dtype]):
         got = f"{FROM_NUMPY.get(array.dtype.name, array.dtype.name)}{list(array.shape)}"
-        raise errors.shared_value_mismatch("shared_cannot_set_3", span, name=name, t=t, got=got)
+        raise errors.shared_value_mismatch("value", span, name=name, t=t, got=got)
 
 
 def describe(value) -> str:

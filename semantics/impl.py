@@ -67,9 +67,9 @@ class NegativePower(RunFault):
 
 class TooLarge(RunFault):
     def __init__(self, node: Node, shape: tuple, nbytes: int):
-        super().__init__(node, errors.out_of_memory("other", node.span,
+        super().__init__(node, errors.out_of_memory("too_large", node.span,
                                                     "use smaller sizes; a value must fit in memory at once",
-                                                    value=too_large_message(TensorType(node.type.dtype, shape), nbytes)))
+                                                    reason=too_large_message(TensorType(node.type.dtype, shape), nbytes)))
 
 
 class WindowTooLarge(RunFault):

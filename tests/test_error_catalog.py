@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from pathlib import Path
 
 from test_errors import documented_codes
@@ -130,3 +131,48 @@ def test_code_ranges_belong_to_their_stage():
 def test_a_stray_code_is_found():
     tree = ast.parse('raise error("E0101", "x", None)\nprint(f"error[E0221]: {x}")')
     assert [c for c, _ in code_literals(tree)] == ["E0101", "E0221"]
+
+
+def wording_tables() -> dict[str, dict]:
+    """The table of wordings of each constructor that picks one by `kind`:
+    {constructor: {kind: (message, hint)}}."""
+    tree = SOURCES["dsl/errors.py"]
+    tables = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)}
+    found = {}
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef):
+            used = [n.value.id for n in ast.walk(fn) if isinstance(n, ast.Subscript)
+                    and isinstance(n.value, ast.Name) and n.value.id in tables]
+            if used:
+                found[fn.name] = tables[used[0]]
+    return found
+
+
+def fields(text: str | None) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text or "") if name}
+
+
+def test_each_kind_gets_exactly_its_facts():
+    """A call `errors.NAME("kind", ..., fact=...)` names a kind of NAME's table
+    and passes the facts its wording uses, no more: a mistake here would
+    otherwise show only when that error is raised."""
+    tables = wording_tables()
+    wrong = []
+    for path, tree in SOURCES.items():
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in tables and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id in ("errors", "catalog")):
+                continue
+            where = f"{path}:{node.lineno} {node.func.attr}"
+            kind = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+            if kind not in tables[node.func.attr]:
+                wrong.append(f"{where}: no kind {kind!r}")
+                continue
+            message, hint = tables[node.func.attr][kind]
+            given = {k.arg for k in node.keywords} - {"hint", "notes"}
+            needed = fields(message) | (fields(hint) if hint else set())
+            if given != needed:
+                wrong.append(f"{where}({kind!r}): facts {sorted(given)}, its wording uses {sorted(needed)}")
+    assert not wrong, "\n".join(wrong)

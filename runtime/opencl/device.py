@@ -118,7 +118,7 @@ def choose_device(spec: str | None = None):
     import_cl()
     rows = _devices()
     if not rows:
-        raise errors.no_opencl_device("other", NO_PLATFORM=NO_PLATFORM)
+        raise errors.no_opencl_device("no_platform", reason=NO_PLATFORM)
     spec = (spec or "").strip().lower() or None
     if spec is None:
         gpus = [r for r in rows if kind(r[3]) == "GPU"]
@@ -126,9 +126,9 @@ def choose_device(spec: str | None = None):
     elif spec in ("cpu", "gpu"):
         matching = [r for r in rows if kind(r[3]).lower() == spec]
         if not matching:
-            raise errors.no_opencl_device("no_opencl_device",
+            raise errors.no_opencl_device("none_of_type",
                                           "the devices here are:\n" + describe_devices(),
-                                          value=spec.upper())
+                                          type=spec.upper())
         chosen = matching[0]
     else:
         chosen = _by_index(spec, rows)
@@ -139,10 +139,10 @@ def choose_device(spec: str | None = None):
 def _by_index(spec: str, rows):
     parts = spec.split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise errors.no_opencl_device("bad_opencl_device", spec=spec)
+        raise errors.no_opencl_device("bad_spec", spec=spec)
     p_i, d_i = int(parts[0]), int(parts[1])
     for row in rows:
         if row[0] == p_i and row[1] == d_i:
             return row
-    raise errors.no_opencl_device("there_no_opencl", "the devices here are:\n" + describe_devices(),
+    raise errors.no_opencl_device("no_such", "the devices here are:\n" + describe_devices(),
                                   p_i=p_i, d_i=d_i)

@@ -292,8 +292,8 @@ class OpenCLExecutor:
             plan = render_function(fn, self.options)
             for spec in plan.buffers.values():
                 if spec.kind == "shared" and spec.name not in self.shared_bufs:
-                    raise errors.shared_value_mismatch("uses_shared_which", fn.span, name=fn.name,
-                                                       name2=spec.name)
+                    raise errors.shared_value_mismatch("executor", fn.span, name=fn.name,
+                                                       shared=spec.name)
             program = self.rt.program(plan.source, fn.name)
             c = Compiled(fn, plan, program, len(self.sites))
             self.sites.extend(plan.sites)
