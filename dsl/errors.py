@@ -28,8 +28,8 @@ def unexpected_token(kind, span, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def unclosed_bracket(char, p1, span) -> SymError:
-    return error("E0002", f"unclosed `{char}`", span, f"add the missing `{p1}`")
+def unclosed_bracket(char, closer, span) -> SymError:
+    return error("E0002", f"unclosed `{char}`", span, f"add the missing `{closer}`")
 
 
 def missing_colon(after, span, hint) -> SymError:
@@ -161,8 +161,8 @@ def outside_a_loop(word, span) -> SymError:
     return error("E0107", f"`{word}` outside a loop", span)
 
 
-def recursion(name, p1, span) -> SymError:
-    return error("E0108", f"`{name}` calls itself ({p1})", span,
+def recursion(name, path, span) -> SymError:
+    return error("E0108", f"`{name}` calls itself ({path})", span,
                  "defs are inlined, so recursion is not supported")
 
 
@@ -207,8 +207,8 @@ def host_builtin_in_def(name, span) -> SymError:
                  "call it at top level")
 
 
-def parameter_twice(n, name, span) -> SymError:
-    return error("E0113", f"parameter `{n}` appears twice in `{name}`", span)
+def parameter_twice(param, def_name, span) -> SymError:
+    return error("E0113", f"parameter `{param}` appears twice in `{def_name}`", span)
 
 
 _NOT_A_HOST_STATEMENT = {
@@ -267,8 +267,8 @@ def host_assigns_declared_name(kind, span, hint=None, notes=(), **facts) -> SymE
                  hint or default_hint and default_hint.format(**facts), notes)
 
 
-def def_hides_global(what, name, name2, kind, span, hint, notes) -> SymError:
-    return error("E0118", f"{what} `{name}` of `{name2}` has the name of the {kind} `{name}`", span,
+def def_hides_global(what, name, def_name, kind, span, hint, notes) -> SymError:
+    return error("E0118", f"{what} `{name}` of `{def_name}` has the name of the {kind} `{name}`", span,
                  hint, notes)
 
 
@@ -405,8 +405,8 @@ def wrong_number_kind(kind, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def reshape_count(t, p1, p2, p3) -> SymError:
-    return error("E0208", f"cannot reshape {t} into {p1}: {p2} elements vs {p3}", None,
+def reshape_count(t, shape, count, new_count) -> SymError:
+    return error("E0208", f"cannot reshape {t} into {shape}: {count} elements vs {new_count}", None,
                  "the number of elements must stay the same")
 
 
@@ -607,31 +607,31 @@ def out_of_memory(kind, span, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def conv_channels_differ(x, p1, k, p3) -> SymError:
+def conv_channels_differ(x, image_channels, k, filter_channels) -> SymError:
     return error("E0230",
-                 f"`conv2d` channels differ: the image {x} has {p1} channels, the filters "
-                 f"{k} expect {p3}", None,
+                 f"`conv2d` channels differ: the image {x} has {image_channels} channels, the filters "
+                 f"{k} expect {filter_channels}", None,
                  "axis 1 of both is the channel count: filters are f[out_channels, in_channels, "
                  "kh, kw]")
 
 
-def filters_too_large(x, name, p2, k, p4) -> SymError:
+def filters_too_large(x, name, size, k, window) -> SymError:
     return error("E0231",
                  "`conv2d` in valid mode needs filters no larger than the image: image "
-                 f"{x} has {name} {p2}, filters {k} have {p4}", None,
+                 f"{x} has {name} {size}, filters {k} have {window}", None,
                  "use smaller filters, pad the image, or `mode=\"full\"`")
 
 
-def pool_window_too_large(what, p1, x, name, p4, p5) -> SymError:
-    return error("E0232", f"`{what}` window {p1} is larger than its input {x} ({name} {p4} < {p5})",
+def pool_window_too_large(what, window, x, name, size, limit) -> SymError:
+    return error("E0232", f"`{what}` window {window} is larger than its input {x} ({name} {size} < {limit})",
                  None,
                  "use a smaller window, or `ignore_border=false` to pool the partial "
                  "window")
 
 
-def stride_not_whole(what, x, p2, stride) -> SymError:
+def stride_not_whole(what, x, extent, stride) -> SymError:
     return error("E0233",
-                 f"`{what}` of {x} cannot size its result: ({p2}) // {stride} is not a "
+                 f"`{what}` of {x} cannot size its result: ({extent}) // {stride} is not a "
                  "whole number for every value of its sizes", None,
                  "give the image's height and width as numbers (`f32[n, 1, 28, 28]`), "
                  "or a stride of 1")
@@ -696,9 +696,9 @@ def window_larger_than_image(name, what, shown, window, span) -> SymError:
 
 
 # ---- E03xx: indexing --------------------------------------------------------------
-def mask_indexing(type, span) -> SymError:
+def mask_indexing(mask_type, span) -> SymError:
     return error("E0301",
-                 f"boolean mask indexing is not supported: the mask has type {type} and "
+                 f"boolean mask indexing is not supported: the mask has type {mask_type} and "
                  "the result's size would depend on the data", span,
                  "keep the shape static: `where(mask, x, 0.0)`, or reduce with the mask: "
                  "`sum(where(mask, x, 0.0))`")
@@ -721,8 +721,8 @@ def constant_index_out_of_range(kind, span, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def too_many_indices(p0, type, rank, span) -> SymError:
-    return error("E0303", f"too many indices: {p0} for {type} (rank {rank})", span,
+def too_many_indices(count, x_type, rank, span) -> SymError:
+    return error("E0303", f"too many indices: {count} for {x_type} (rank {rank})", span,
                  "index at most one position per dimension")
 
 
@@ -783,8 +783,8 @@ def no_gradient_rule(kind, span, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def grad_wrt_non_float(name, type, span) -> SymError:
-    return error("E0405", f"cannot differentiate with respect to `{name}` of type {type}", span,
+def grad_wrt_non_float(name, wrt_type, span) -> SymError:
+    return error("E0405", f"cannot differentiate with respect to `{name}` of type {wrt_type}", span,
                  "gradients exist only for float values")
 
 
@@ -818,8 +818,8 @@ def update_of_non_shared(kind, span, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def update_type_mismatch(name, type, want, span, hint) -> SymError:
-    return error("E0502", f"update of `{name}` has type {type}, but `{name}` is {want}", span, hint)
+def update_type_mismatch(name, value_type, want, span, hint) -> SymError:
+    return error("E0502", f"update of `{name}` has type {value_type}, but `{name}` is {want}", span, hint)
 
 
 def update_outside_def(target, span) -> SymError:
@@ -829,13 +829,13 @@ def update_outside_def(target, span) -> SymError:
                  "now, load a checkpoint or set it from Python")
 
 
-def updating_def_called_in_def(name, name2, span, hint, notes=()) -> SymError:
-    return error("E0504", f"`{name}` updates `{name2}` and so cannot be called from another def",
+def updating_def_called_in_def(name, shared, span, hint, notes=()) -> SymError:
+    return error("E0504", f"`{name}` updates `{shared}` and so cannot be called from another def",
                  span, hint, notes)
 
 
-def updated_twice(name, name2, span, notes) -> SymError:
-    return error("E0505", f"`{name}` is updated twice in `{name2}`", span,
+def updated_twice(name, def_name, span, notes) -> SymError:
+    return error("E0505", f"`{name}` is updated twice in `{def_name}`", span,
                  "combine the two updates into one expression", notes)
 
 
@@ -995,8 +995,8 @@ def no_such_option(name, hint) -> SymError:
     return error("E0702", f"this program has no option `{name}`", None, hint)
 
 
-def option_wrong_type(name, __name__, given, span, hint) -> SymError:
-    return error("E0703", f"option `{name}` is {__name__}, cannot set it to {given!r}", span, hint)
+def option_wrong_type(name, kind, given, span, hint) -> SymError:
+    return error("E0703", f"option `{name}` is {kind}, cannot set it to {given!r}", span, hint)
 
 
 # ---- E08xx: the OpenCL backend ----------------------------------------------------
@@ -1022,9 +1022,9 @@ def opencl_build_failed(fn_name, description, notes) -> SymError:
                  "this is a bug in sym's OpenCL backend; `--backend numpy` runs the program", notes)
 
 
-def out_of_device_memory(label, nbytes, p2, description, notes) -> SymError:
+def out_of_device_memory(label, nbytes, mib, description, notes) -> SymError:
     return error("E0803",
-                 f"out of device memory for {label}: {nbytes} bytes ({p2:.1f} MiB) on "
+                 f"out of device memory for {label}: {nbytes} bytes ({mib:.1f} MiB) on "
                  f"{description}", None,
                  "use smaller batches or tensors, another device (`--device`), or `--backend "
                  "numpy`", notes)
@@ -1051,8 +1051,8 @@ def opencl_not_picklable() -> SymError:
 
 
 # ---- E09xx: usage: backends, files, flags -----------------------------------------
-def unknown_backend(backend, p1) -> SymError:
-    return error("E0901", f"unknown backend `{backend}`", None, f"choose one of: {p1}")
+def unknown_backend(backend, backends) -> SymError:
+    return error("E0901", f"unknown backend `{backend}`", None, f"choose one of: {backends}")
 
 
 _CANNOT_READ_PROGRAM = {
@@ -1068,9 +1068,9 @@ def cannot_read_program(kind, span, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def no_such_pass(after, p1) -> SymError:
+def no_such_pass(after, passes) -> SymError:
     return error("E0903", f"there is no rewrite pass `{after}`", None,
-                 f"the passes, in order: {p1}")
+                 f"the passes, in order: {passes}")
 
 
 def device_for_numpy(device) -> SymError:
@@ -1116,9 +1116,9 @@ def import_cycle(names, span) -> SymError:
                  "move what both files need into a third file that both import")
 
 
-def declared_in_two_files(name, file, first_kind, file2, kind, span, notes) -> SymError:
+def declared_in_two_files(name, first_file, first_kind, file, kind, span, notes) -> SymError:
     return error("E1103",
-                 f"`{name}` is declared in `{file}` (as {first_kind}) and in `{file2}` "
+                 f"`{name}` is declared in `{first_file}` (as {first_kind}) and in `{file}` "
                  f"(as {kind})", span,
                  "imported names join the program's namespace: rename one of them", notes)
 
@@ -1129,8 +1129,8 @@ def statements_in_import(shown, span) -> SymError:
                  "calls")
 
 
-def host_calls_too_deep(name, MAX_PROC_DEPTH, span, notes) -> SymError:
-    return error("E1105", f"host function `{name}` is called more than {MAX_PROC_DEPTH} calls deep",
+def host_calls_too_deep(name, depth, span, notes) -> SymError:
+    return error("E1105", f"host function `{name}` is called more than {depth} calls deep",
                  span,
                  "host functions may call themselves, but not this deep: use a `for` "
                  "loop", notes)
@@ -1448,10 +1448,10 @@ def negative_loop_count(count, span) -> SymError:
 
 
 # ---- E14xx: data parallel on K ranks ----------------------------------------------
-def update_depends_on_rows(name, p1, span, notes) -> SymError:
+def update_depends_on_rows(name, reads, span, notes) -> SymError:
     return error("E1401",
                  f"the update of `{name}` depends on this rank's slice of the minibatch "
-                 f"({p1}) other than through a gradient of a mean", span,
+                 f"({reads}) other than through a gradient of a mean", span,
                  "compute the new value from gradients (`grad(cost, W)`) and shared values "
                  "only; a statistic of the minibatch (a running mean) differs between "
                  "ranks: return it, or keep it out of the training def", notes)
@@ -1489,15 +1489,15 @@ def uneven_minibatch(name, rows, batch, k, span, notes) -> SymError:
                  "or run on a number of ranks that divides it", notes)
 
 
-def rank_died(who, ranks, p2, how, notes) -> SymError:
+def rank_died(who, ranks, pid, how, notes) -> SymError:
     return error("E1406",
-                 f"{who} of {ranks} (pid {p2}) {how} before the run ended; the other ranks "
+                 f"{who} of {ranks} (pid {pid}) {how} before the run ended; the other ranks "
                  "were stopped", None,
                  "look above for the rank's own message; rerun to see whether it repeats", notes)
 
 
-def ranks_differ(p0, ranks, p2, what, notes) -> SymError:
-    return error("E1407", f"rank{p0} {ranks} run{p2} a different {what} than rank 0", None,
+def ranks_differ(s, ranks, s2, what, notes) -> SymError:
+    return error("E1407", f"rank{s} {ranks} run{s2} a different {what} than rank 0", None,
                  "start every rank with the same program, options and flags (the same "
                  "file, the same `--set`, the same sym)", notes)
 
@@ -1526,8 +1526,8 @@ def no_mpi_launcher(kind, hint=None, **facts) -> SymError:
                  hint or default_hint and default_hint.format(**facts))
 
 
-def shared_values_diverged(p0) -> SymError:
-    return error("E1410", f"after the run the shared values on rank {p0} differ from rank 0's",
+def shared_values_diverged(rank) -> SymError:
+    return error("E1410", f"after the run the shared values on rank {rank} differ from rank 0's",
                  None, "this is a bug in sym's data parallel: please report it with the program")
 
 
@@ -1541,28 +1541,28 @@ def draws_on_rank_rows(name, stream, span, notes) -> SymError:
 
 # ---- W0xx: warnings --------------------------------------------------------------
 def def_shadows_builtin(name, span) -> Diagnostic:
-    return Diagnostic("W0101", f"def `{name}` shadows the builtin `{name}`", span, tuple(()),
+    return Diagnostic("W0101", f"def `{name}` shadows the builtin `{name}`", span, (),
                       f"every call `{name}(...)` in this program, in defs and on the host, "
                       f"calls this def; to keep the builtin, rename the def (e.g. `my_{name}`)",
                       "warning")
 
 
 def value_named_like_builtin(what, name, span) -> Diagnostic:
-    return Diagnostic("W0102", f"{what} has the name of the builtin `{name}`", span, tuple(()),
+    return Diagnostic("W0102", f"{what} has the name of the builtin `{name}`", span, (),
                       f"calls `{name}(...)` still call the builtin; another name avoids the "
                       "confusion", "warning")
 
 
 def unused_assignment(name, span) -> Diagnostic:
-    return Diagnostic("W0103", f"`{name}` is assigned but never used", span, tuple(()),
+    return Diagnostic("W0103", f"`{name}` is assigned but never used", span, (),
                       "remove the assignment, or start the name with `_` if it is unused on "
                       "purpose", "warning")
 
 
-def both_operands_stretched(symbol, type, type2, type22, low, padded, span) -> Diagnostic:
+def both_operands_stretched(symbol, a_type, b_type, out_type, low, padded, span) -> Diagnostic:
     return Diagnostic("W0201",
-                      f"both operands of `{symbol}` are stretched: {type} {symbol} {type2} "
-                      f"-> {type22}", span, tuple(()),
+                      f"both operands of `{symbol}` are stretched: {a_type} {symbol} {b_type} "
+                      f"-> {out_type}", span, (),
                       f"if this is intended, make it explicit: reshape the {low} operand to "
                       f"{padded}; otherwise check the shapes", "warning")
 

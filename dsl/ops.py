@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import enum
 
-from .diagnostics import error
 from . import errors
 from .types import (BroadcastError, Dim, NotDivisible, TensorType, TupleType, broadcast_shapes,
                     dim_prod, dim_str, dim_add, dim_floordiv, dim_mul, dim_sub, FLOATS, INTS)
@@ -178,10 +177,6 @@ LEAVES = (Op.PARAM, Op.SHARED, Op.SIZE, Op.CONST)
 EXTERNAL = (Op.PARAM, Op.SHARED)             # leaves whose value comes from outside
 # sliding windows over the last two axes of images
 WINDOWED = (Op.CONV2D, Op.CONV2D_GRAD_X, Op.CONV2D_GRAD_K, Op.POOL2D, Op.POOL2D_GRAD)
-
-
-def _fail(code, message, hint=None):
-    raise error(code, message, None, hint)      # build.apply gives it the node's span
 
 
 def same_dtype(a: TensorType, b: TensorType, what: str) -> str:
