@@ -161,10 +161,10 @@ class Program:
         span = user_span()
         if name is not None and name not in self._functions:
             what = f"no def `{name}`" if isinstance(name, str) else f"no def {describe(name)}"
-            raise located(catalog.no_such_def(what, span,
-                                              (isinstance(name, str) and did_you_mean(name, self._functions))
-                                              or f"its defs: {', '.join(self._functions) or 'none'}",
-                                              [Note(f"signature: {EXPLAIN_SIGNATURE}")]).diagnostics, span)
+            raise in_user_code(catalog.no_such_def(what, span,
+                                                   (isinstance(name, str) and did_you_mean(name, self._functions))
+                                                   or f"its defs: {', '.join(self._functions) or 'none'}",
+                                                   [Note(f"signature: {EXPLAIN_SIGNATURE}")]), span)
         return explain_program(self._checked, name, after=after, kernels=kernels,
                                executor=self._executor if kernels else None)
 
@@ -197,35 +197,40 @@ class Program:
         return list(self._functions) + list(self._checked.shareds) + ["run", "signatures", "explain"]
 
 
+def in_user_code(err: SymError, span) -> SymError:
+    """`err` with the user's source file registered, so its text quotes the line at `span`."""
+    return located(err.diagnostics, span)
+
+
 def bind_arguments(fname: str, names: list, args, kwargs, signature: str, span) -> list:
     """The arguments of a call in parameter order, bound as Python binds them
     (by position, then by name); a missing, extra, unknown or repeated
     argument is a SymError (E0103, E0104) with the signature in a note."""
     note = [Note(f"signature: {signature}")]
     if len(args) > len(names):
-        raise located(catalog.wrong_argument_count("takes", span, "remove the extra arguments",
-                                                   note, fname=fname,
-                                                   count=plural(len(names), 'argument'),
-                                                   got=len(args)).diagnostics, span)
+        raise in_user_code(catalog.wrong_argument_count("takes", span, "remove the extra arguments",
+                                                        note, fname=fname,
+                                                        count=plural(len(names), 'argument'),
+                                                        got=len(args)), span)
     values: list = list(args) + [_MISSING] * (len(names) - len(args))
     for key, value in kwargs.items():
         where = [i for i, n in enumerate(names) if n == key]
         if not where:
-            raise located(catalog.bad_keyword_argument("unknown", span,
-                                                       did_you_mean(key, names) or f"its arguments: {', '.join(names) or 'none'}",
-                                                       note, fname=fname, key=key).diagnostics, span)
+            raise in_user_code(catalog.bad_keyword_argument("unknown", span,
+                                                            did_you_mean(key, names) or f"its arguments: {', '.join(names) or 'none'}",
+                                                            note, fname=fname, key=key), span)
         if len(where) > 1:
-            raise located(catalog.bad_keyword_argument("two_named", span, notes=note, fname=fname,
-                                                       key=key).diagnostics, span)
+            raise in_user_code(catalog.bad_keyword_argument("two_named", span, notes=note,
+                                                            fname=fname, key=key), span)
         if values[where[0]] is not _MISSING:
-            raise located(catalog.bad_keyword_argument("twice", span, notes=note, fname=fname,
-                                                       key=key).diagnostics, span)
+            raise in_user_code(catalog.bad_keyword_argument("twice", span, notes=note, fname=fname,
+                                                            key=key), span)
         values[where[0]] = value
     missing = [f"`{n}`" for n, v in zip(names, values) if v is _MISSING]
     if missing:
-        raise located(catalog.wrong_argument_count("missing", span, notes=note, fname=fname,
-                                                   count=plural(len(missing), 'argument'),
-                                                   names=', '.join(missing)).diagnostics, span)
+        raise in_user_code(catalog.wrong_argument_count("missing", span, notes=note, fname=fname,
+                                                        count=plural(len(missing), 'argument'),
+                                                        names=', '.join(missing)), span)
     return values
 
 
@@ -269,19 +274,20 @@ def load(path, backend=None, device=None, options=None, rewrites=True, nan_check
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise located(catalog.cannot_read_program("unreadable", span,
-                                                  "check the path; relative paths start at the working directory "
-                                                  f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None,
-                                                  path=path, reason=exc.strerror or exc).diagnostics, span)
+        raise in_user_code(catalog.cannot_read_program("unreadable", span,
+                                                       "check the path; relative paths start at the working directory "
+                                                       f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None,
+                                                       path=path, reason=exc.strerror or exc), span)
     except UnicodeDecodeError:
-        raise located(catalog.cannot_read_program("not_utf8", span, path=path).diagnostics, span)
+        raise in_user_code(catalog.cannot_read_program("not_utf8", span, path=path), span)
     options = check_flags(options, rewrites, nan_check, out, progress, LOAD_SIGNATURE, span, fast_math)
     return compile(text, str(path), backend, device, options, rewrites, nan_check, out, progress,
                    fast_math)
 
 
 def bad_argument(message: str, hint: str | None, signature: str, span):
-    raise located(catalog.bad_load_argument(message, span, hint, [Note(f"signature: {signature}")]).diagnostics, span)
+    raise in_user_code(catalog.bad_load_argument(message, span, hint,
+                                                 [Note(f"signature: {signature}")]), span)
 
 
 def check_flags(options, rewrites, nan_check, out, progress, signature, span, fast_math=False) -> dict:
