@@ -1,21 +1,39 @@
 """Lowering calls of expression builtins inside defs to IR nodes."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from . import ast as A
 from . import autodiff, loops
 from .ir import Node
 from .literals import check_literal_range, non_negative
 from .parallel import GradInfo
-from .diagnostics import SymError
+from .diagnostics import Span, SymError
 from . import errors
 from .registry import BY_NAME
-from .scope import (Default, Weak, literal_value, static_bool, static_int, static_ints,
+from .scope import (Default, Given, Weak, static_bool, static_int, static_ints,
                     dim_from_ast)
 from .types import DTYPES, TensorType
 
 
+@dataclass(frozen=True)
+class CallSite:
+    """A builtin call as the builder gets it, from either front end:
+    positional arguments, keywords (name, argument, span), the call's span.
+    Each argument is a `scope.Written` (`.sym`) or a `scope.Given` (Python)."""
+    args: tuple
+    kwargs: tuple
+    span: Span | None
 
-def call_builtin(ck, name: str, args: dict, e: A.Call):
+
+@dataclass(frozen=True)
+class Keyword:
+    name: str
+    value: object
+    span: Span | None
+
+
+def call_builtin(ck, name: str, args: dict, e: CallSite):
     b = BY_NAME[name]
     if b.unary:
         return ck.apply(name, (node_arg(ck, args["x"]),), e.span)
@@ -26,7 +44,7 @@ def call_builtin(ck, name: str, args: dict, e: A.Call):
 
 
 def node_arg(ck, a, dtype=None) -> Node:
-    return ck.tensor(ck.expr(a), a.span, dtype)
+    return ck.tensor(a.evaluate(ck), a.span, dtype)
 
 
 def given(a):
@@ -42,7 +60,7 @@ def normalize_axis(axis: int, rank: int, span) -> int:
 
 
 def axes_arg(a, rank, span) -> tuple[int, ...]:
-    if not given(a) or (isinstance(a, A.Name) and a.id == "none"):
+    if not given(a) or a.ident() == "none":
         return tuple(range(rank))
     axes = tuple(sorted({normalize_axis(x, rank, a.span) for x in static_ints(a, "axis")}))
     return axes
@@ -56,7 +74,7 @@ def reduction(name):
     def lower(ck, args, e):
         if name in ("max", "min") and len(e.args) == 2:     # max(a, b) is elementwise
             return ck.binary("maximum" if name == "max" else "minimum",
-                             ck.expr(e.args[0]), ck.expr(e.args[1]), e, name)
+                             args["x"].evaluate(ck), args["axis"].evaluate(ck), e.span, name)
         x = node_arg(ck, args["x"])
         axes = axes_arg(args["axis"], x.type.rank, e.span)
         keep = bool_arg(args["keepdims"], "keepdims")
@@ -85,21 +103,21 @@ def row_op(name):
 
 def binary(op):
     def lower(ck, args, e):
-        return ck.binary(op, ck.expr(args["a"]), ck.expr(args["b"]), e, op)
+        return ck.binary(op, args["a"].evaluate(ck), args["b"].evaluate(ck), e.span, op)
     return lower
 
 
 def lower_where(ck, args, e):
     cond = node_arg(ck, args["cond"])
-    a, b = ck.expr(args["a"]), ck.expr(args["b"])
+    a, b = args["a"].evaluate(ck), args["b"].evaluate(ck)
     a_node = ck.tensor(a, args["a"].span, getattr(b, "type", None) and b.type.dtype)
     b_node = ck.tensor(b, args["b"].span, a_node.type.dtype)
     return ck.apply("where", (cond, a_node, b_node), e.span)
 
 
 def lower_clip(ck, args, e):
-    low = ck.binary("maximum", ck.expr(args["x"]), ck.expr(args["lo"]), e, "clip")
-    return ck.binary("minimum", low, ck.expr(args["hi"]), e, "clip")
+    low = ck.binary("maximum", args["x"].evaluate(ck), args["lo"].evaluate(ck), e.span, "clip")
+    return ck.binary("minimum", low, args["hi"].evaluate(ck), e.span, "clip")
 
 
 def lower_one_hot(ck, args, e):
@@ -125,11 +143,16 @@ def lower_transpose(ck, args, e):
 
 def shape_arg(ck, a) -> tuple:
     """A static shape: (n, 10), (600, 784), or a single dimension."""
-    items = a.elts if isinstance(a, A.TupleExpr) else (a,)
+    items = a.elements()
+    if items is None:
+        items = (a,)
     return tuple(non_negative(dim_value(ck, x), x.span) for x in items)
 
 
-def dim_value(ck, x):
+def dim_value(ck, a):
+    if isinstance(a, Given):
+        return a.dim()
+    x = a.ast
     if isinstance(x, A.Index) or isinstance(x, A.Call):     # x.shape[0], len(x)
         node = ck.expr(x)
         if isinstance(node, Node) and node.op == "size":
@@ -158,9 +181,9 @@ def lower_reshape(ck, args, e):
 def join(name):
     def lower(ck, args, e):
         xs = args["xs"]
-        if not isinstance(xs, (A.TupleExpr, A.ListExpr)):
+        if xs.elements(("tuple", "list")) is None:
             raise errors.needs_tensor_tuple(name, xs.span)
-        nodes = [node_arg(ck, x) for x in xs.elts]
+        nodes = [node_arg(ck, x) for x in xs.elements(("tuple", "list"))]
         rank = nodes[0].type.rank + (1 if name == "stack" else 0)
         axis = static_int(args["axis"], "axis") if given(args["axis"]) else 0
         axis = normalize_axis(axis, rank, e.span)
@@ -177,14 +200,14 @@ def constructor(value):
         fill = value
         dtype = args["dtype"].value if isinstance(args["dtype"], Default) else None
         if value is None:
-            fill = ck.expr(args["value"])
+            fill = args["value"].evaluate(ck)
             if not isinstance(fill, Weak):
                 raise errors.not_a_constant("fill_value_full", args["value"].span)
             fill = fill.value
             dtype = dtype or literal_dtype(fill)
         if given(args["dtype"]):
             d = args["dtype"]
-            dtype = d.id if isinstance(d, A.Name) else None
+            dtype = d.ident()
             if dtype not in DTYPES:
                 raise errors.invalid_type("dtype_one_f32", d.span)
         if value is None:
@@ -226,21 +249,20 @@ def lower_len(ck, args, e):
 def lower_grad(ck, args, e):
     cost = node_arg(ck, args["cost"])
     wrt_ast = args["wrt"]
-    if isinstance(wrt_ast, A.ListExpr) and wrt_ast.elts:     # grad(cost, [W, b]): one each
-        return tuple(lower_grad(ck, {**args, "wrt": w}, e) for w in wrt_ast.elts)
-    if not isinstance(wrt_ast, A.Name):
+    if wrt_ast.elements(("list",)):     # grad(cost, [W, b]): one each
+        return tuple(lower_grad(ck, {**args, "wrt": w}, e) for w in wrt_ast.elements(("list",)))
+    if wrt_ast.ident() is None:
         raise errors.grad_wrt_not_a_name(wrt_ast.span)
     wrt = node_arg(ck, wrt_ast)
     if wrt in ck.env.samples:
-        raise errors.grad_wrt_sample(wrt_ast.id, wrt_ast.span)
+        raise errors.grad_wrt_sample(wrt_ast.ident(), wrt_ast.span)
     try:
-        (g,) = autodiff.grad(cost, [wrt], [wrt_ast.id], [wrt_ast.span], args["cost"].span)
+        (g,) = autodiff.grad(cost, [wrt], [wrt_ast.ident()], [wrt_ast.span], args["cost"].span)
     except SymError as err:     # at the node autodiff names, else at the call
         raise err.located(e.span) from None
     # what `--ranks` splits a training def at (dsl/parallel.py)
-    cost_ast = args["cost"]
-    cost_text = cost_ast.id if isinstance(cost_ast, A.Name) else "..."
-    ck.env.gradients[id(g)] = GradInfo(g, cost, wrt, f"`grad({cost_text}, {wrt_ast.id})`", e.span)
+    cost_text = args["cost"].ident() or "..."
+    ck.env.gradients[id(g)] = GradInfo(g, cost, wrt, f"`grad({cost_text}, {wrt_ast.ident()})`", e.span)
     return g
 
 
@@ -280,11 +302,11 @@ def ints_text(values) -> str:
 def choice_arg(a, choices, what) -> str:
     if isinstance(a, Default):
         return a.value
-    if not isinstance(a, A.Str) or a.value not in choices:
+    if a.text() not in choices:
         quoted = [f'"{c}"' for c in choices]
         raise errors.bad_window_argument("choice", a.span, what=what, choices=' or '.join(quoted),
                                          last=choices[-1])
-    return a.value
+    return a.text()
 
 
 HANDLERS = {
@@ -307,7 +329,7 @@ HANDLERS = {
 # ---- random draws from a stream -------------------------------------------------------
 def stream_arg(ck, a, fname) -> tuple[str, Node]:
     """The stream a draw reads: its name and its state node."""
-    if not (isinstance(a, A.Name) and a.id in ck.env.streams):
+    if a.ident() not in ck.env.streams:
         streams = sorted(ck.env.streams)
         raise errors.draw_without_stream(fname, a.span,
                                          f"draw from a stream by its name: `{fname}({streams[0]}, ...)`" if streams else
@@ -315,26 +337,27 @@ def stream_arg(ck, a, fname) -> tuple[str, Node]:
     if ck.env.draws is None:
         raise errors.draw_outside_def(fname, a.span,
                                       "a def's call advances the stream: put the draw in a def and call it")
-    return a.id, ck.shared(a.id, a.span)
+    return a.ident(), ck.shared(a.ident(), a.span)
 
 
 def draw_shape(ck, a) -> tuple:
     """A draw's shape: static or bound by sizes (`(n, 784)`, `x.shape`)."""
-    if isinstance(a, A.Attribute) and a.attr == "shape":
-        return ck.tensor(ck.expr(a.value), a.value.span).type.shape
+    written = getattr(a, "ast", None)
+    if isinstance(written, A.Attribute) and written.attr == "shape":
+        return ck.tensor(ck.expr(written.value), written.value.span).type.shape
     return shape_arg(ck, a)
 
 
 def float_dtype(a) -> str:
     if not given(a):
         return a.value
-    if not (isinstance(a, A.Name) and a.id in ("f32", "f64")):
+    if a.ident() not in ("f32", "f64"):
         raise errors.invalid_type("dtype_draw_f32", a.span)
-    return a.id
+    return a.ident()
 
 
 def scalar_arg(ck, a, dtype: str, what: str) -> Node:
-    value = Weak(a.value, None) if isinstance(a, Default) else ck.expr(a)
+    value = Weak(a.value, None) if isinstance(a, Default) else a.evaluate(ck)
     node = ck.tensor(value, getattr(a, "span", None), dtype)
     if node.type.rank != 0 or node.type.dtype != dtype:
         raise errors.bad_draw_argument("draw_scalar_got", a.span, what=what, dtype=dtype,
@@ -343,7 +366,7 @@ def scalar_arg(ck, a, dtype: str, what: str) -> Node:
 
 
 def probability_arg(ck, a, dtype: str) -> Node:
-    value = Weak(a.value, None) if isinstance(a, Default) else ck.expr(a)
+    value = Weak(a.value, None) if isinstance(a, Default) else a.evaluate(ck)
     if isinstance(value, Weak) and not (isinstance(value.value, bool) or 0 <= value.value <= 1):
         raise errors.bad_probability(value.value, a.span)
     return scalar_arg(ck, a, dtype, "p")
@@ -407,7 +430,7 @@ def lower_integers(ck, args, e):
     up to 2**31 wide."""
     stream = stream_arg(ck, args["stream"], "integers")
     shape = draw_shape(ck, args["shape"])
-    lo, hi = (literal_value(args[p]) for p in ("low", "high"))
+    lo, hi = (None if isinstance(args[p], Default) else args[p].literal() for p in ("low", "high"))
     if isinstance(lo, int) and isinstance(hi, int) and not 0 < hi - lo <= 2 ** 31:
         raise errors.bad_draw_argument("integers_needs_low", e.span, lo=lo, hi=hi)
     low, high = (scalar_arg(ck, args[p], "i64", p) for p in ("low", "high"))

@@ -15,7 +15,7 @@ import numpy as np
 from . import ast as A
 from . import loops
 from .build import apply, const
-from .builtins import call_builtin
+from .builtins import CallSite, Keyword, call_builtin
 from .diagnostics import Note, SymError
 from . import errors
 from .indexing import index_requirements, lower_index
@@ -24,7 +24,7 @@ from .literals import check_literal_range, literal_overflow, non_negative
 from .ops import both_stretched
 from .registry import HOST_ONLY, SIGS
 from .signature import bind, substitute
-from .scope import (Weak, bind_call, did_you_mean, dim_from_ast,
+from .scope import (GivenList, SliceItem, Weak, Written, bind_call, did_you_mean, dim_from_ast,
                     literal_value, static_int)
 from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
                     scalar)
@@ -387,36 +387,43 @@ class BodyChecker:
         return apply("size", (), span, type=scalar("i64"), dim=d)
 
     def expr_UnaryOp(self, e: A.UnaryOp):
-        v = self.expr(e.operand)
-        if isinstance(v, Weak):
-            if e.op == "-" and not isinstance(v.value, bool):
-                return Weak(-v.value, e.span)
-            if e.op == "not" and isinstance(v.value, bool):
-                return Weak(not v.value, e.span)
-        node = self.tensor(v, e.operand.span)
-        return self.apply("neg" if e.op == "-" else "not", (node,), e.span)
+        return self.unary(e.op, self.expr(e.operand), e.span, e.operand.span)
 
     def expr_BinOp(self, e: A.BinOp):
         a, b = self.expr(e.left), self.expr(e.right)
-        return self.binary(BINOPS[e.op], a, b, e, e.op)
+        return self.binary(BINOPS[e.op], a, b, e.span, e.op, e.left.span, e.right.span)
 
-    def binary(self, op, a, b, e, symbol):
+    # ---- the builder: operands evaluated already, by either front end ---------
+    def unary(self, symbol, v, span, operand_span):
+        """`-v` or `not v`; a literal stays a literal."""
+        if isinstance(v, Weak):
+            if symbol == "-" and not isinstance(v.value, bool):
+                return Weak(-v.value, span)
+            if symbol == "not" and isinstance(v.value, bool):
+                return Weak(not v.value, span)
+        node = self.tensor(v, operand_span)
+        return self.apply("neg" if symbol == "-" else "not", (node,), span)
+
+    def binary(self, op, a, b, span, symbol, a_span=None, b_span=None):
+        """`a symbol b` (an IR op), a literal pair folded; the operands' spans
+        default to the whole expression's."""
         if isinstance(a, Weak) and isinstance(b, Weak) and op not in ("matmul",):
-            folded = fold(op, a.value, b.value, e.span)
+            folded = fold(op, a.value, b.value, span)
             if folded is not None:
-                return Weak(folded, e.span)
-        a_node = self.tensor(a, getattr(e, "left", e).span, getattr(b, "type", None) and b.type.dtype)
-        b_node = self.tensor(b, getattr(e, "right", e).span, a_node.type.dtype)
+                return Weak(folded, span)
+        a_node = self.tensor(a, a_span or span, getattr(b, "type", None) and b.type.dtype)
+        b_node = self.tensor(b, b_span or span, a_node.type.dtype)
         if op == "pow":
-            check_int_exponent(a_node, b_node, getattr(e, "right", e).span)
-        out = self.apply(op, (a_node, b_node), e.span)
+            check_int_exponent(a_node, b_node, b_span or span)
+        out = self.apply(op, (a_node, b_node), span)
+        a_node, b_node = out.inputs     # as the node reads them (the tensor API may have bound sizes)
         # only the implicit case warns: once the ranks agree (`reshape(a, (1, 2)) + b`) it was meant
         if (op != "matmul" and a_node.type.rank != b_node.type.rank
                 and both_stretched(a_node.type, b_node.type, out.type.shape)):
             low, high = sorted((a_node.type, b_node.type), key=lambda t: t.rank)
             padded = low.with_shape((1,) * (high.rank - low.rank) + tuple(low.shape))
             self.env.warn(errors.both_operands_stretched(symbol, a_node.type, b_node.type, out.type,
-                                                         low, padded, e.span))
+                                                         low, padded, span))
         return out
 
     def expr_TupleExpr(self, e):
@@ -446,13 +453,18 @@ class BodyChecker:
         raise errors.bad_method_call("not_a_collector", e.span)
 
     def expr_Index(self, e: A.Index):
-        base = self.expr(e.value)
+        items = tuple(SliceItem(*(None if b is None else Written(b) for b in (i.start, i.stop, i.step)),
+                                i.span, i) if isinstance(i, A.Slice) else Written(i) for i in e.indices)
+        return self.index(self.expr(e.value), items, e.span, e.value.span)
+
+    def index(self, base, items, span, base_span):
+        """`base[items]`: each item a `scope.SliceItem` or an argument."""
         if isinstance(base, tuple):     # x.shape[0]
-            i = static_int(e.indices[0], "a shape index") if len(e.indices) == 1 else None
+            i = static_int(items[0], "a shape index") if len(items) == 1 else None
             if i is None or not -len(base) <= i < len(base):
-                raise errors.constant_index_out_of_range("shape", e.span, rank=len(base))
+                raise errors.constant_index_out_of_range("shape", span, rank=len(base))
             return base[i]
-        return lower_index(self, self.tensor(base, e.value.span), e)
+        return lower_index(self, self.tensor(base, base_span), items, span)
 
     def expr_Call(self, e: A.Call):
         # functions and values are apart: `sum(x)` calls the builtin even
@@ -469,8 +481,14 @@ class BodyChecker:
                 raise errors.host_builtin_in_def(name, e.func.span)
             raise errors.unknown_function(name, e.func.span,
                                           did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
-        args = bind_call(e, SIGS[name], name)
-        return call_builtin(self, name, args, e)
+        return self.call(name, [Written(a) for a in e.args],
+                         [(k.name, Written(k.value), k.span) for k in e.kwargs], e.span)
+
+    def call(self, name, args, kwargs, span):
+        """The builtin `name` on arguments (`scope.Written` or `scope.Given`)
+        and keywords (name, argument, span), bound to its signature."""
+        site = CallSite(tuple(args), tuple(Keyword(*k) for k in kwargs), span)
+        return call_builtin(self, name, bind_call(site, SIGS[name], name), site)
 
     def call_def(self, name, e: A.Call, statement=False):
         path = self.stack + (self.d.name.id,)
@@ -721,7 +739,7 @@ def literal_tensor(e: A.ListExpr):
     """The shape of a nested list literal and its numbers with their spans."""
     if not e.elts:
         raise errors.bad_tensor_literal("empty", e.span)
-    if all(isinstance(x, A.ListExpr) for x in e.elts):
+    if all(isinstance(x, (A.ListExpr, GivenList)) for x in e.elts):
         parts = [literal_tensor(x) for x in e.elts]
         shapes = {p[0] for p in parts}
         if len(shapes) != 1:
@@ -729,7 +747,7 @@ def literal_tensor(e: A.ListExpr):
         return (len(parts),) + parts[0][0], [x for p in parts for x in p[1]]
     values = []
     for x in e.elts:
-        v = literal_value(x)
+        v = x.literal() if hasattr(x, "literal") else literal_value(x)
         if v is None or isinstance(v, bool):
             raise errors.bad_tensor_literal("not_numbers", x.span)
         literal_overflow(A.Num(v, x.span))

@@ -1531,12 +1531,25 @@ def shared_values_diverged(rank) -> SymError:
                  None, "this is a bug in sym's data parallel: please report it with the program")
 
 
-def draws_on_rank_rows(name, stream, span, notes) -> SymError:
-    return error("E1411",
-                 f"`{name}` draws from the stream `{stream}` on this rank's rows of the "
-                 "minibatch", span,
-                 "run it on one process (without --ranks); random streams are not split "
-                 "between ranks", notes)
+_UNSPLIT_DRAW = {
+    "in_loop": ("`{name}` runs on this rank's rows of the minibatch and draws from `{stream}` "
+                "a value of type {type} inside a loop",
+                "draw with the rows first, `({batch}, ...)`, no other dimension depending on "
+                "`{batch}`, outside loops; or run it on one process (without --ranks)"),
+    "rows_not_first": ("`{name}` runs on this rank's rows of the minibatch and draws from "
+                       "`{stream}` a value of type {type} whose first dimension is not the "
+                       "rows (`{batch}`) alone",
+                       "draw with the rows first, `({batch}, ...)`, no other dimension "
+                       "depending on `{batch}`, outside loops; or run it on one process "
+                       "(without --ranks)"),
+}
+
+
+def unsplit_draw(kind, span, notes, **facts) -> SymError:
+    """A draw on the rows that cannot start at the rank's first row: `kind`
+    says why (inside a loop, or its rows are not its first dimension)."""
+    message, hint = _UNSPLIT_DRAW[kind]
+    return error("E1412", message.format(**facts), span, hint.format(**facts), notes)
 
 
 # ---- W0xx: warnings --------------------------------------------------------------

@@ -240,6 +240,10 @@ def explain_plan(plan, ranks: int) -> str:
     sliced = ", ".join(f"`{p}`" for p in plan.sliced)
     split = (f"each rank takes rows [r*{plan.batch}/{ranks}, (r+1)*{plan.batch}/{ranks}) of "
              f"{sliced} ({plan.batch} must be a multiple of {ranks})")
+    if plan.first_row:
+        split += (f"\nrandom draws with {plan.batch} rows start at the rank's first row "
+                  f"(`{plan.first_row}` = r*{plan.batch}/{ranks}): each rank draws the numbers "
+                  "one process draws for its rows")
     compute, _ = run_pipeline(plan.compute)
     names = numbering(compute)
     n_out = len(compute.outputs) - len(plan.grads)

@@ -14,20 +14,21 @@ from . import ast as A
 from .diagnostics import Note, Span
 from . import errors
 from .ir import Node, walk
-from .scope import Weak, literal_value
+from .scope import SliceItem, Weak, literal_value
 from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, dim_mul,
                     dim_neg, dim_prod, dim_sub)
 
 
-def lower_index(ck, x: Node, e: A.Index) -> Node:
-    if any(is_new_axis(item) for item in e.indices):
-        return with_new_axes(ck, x, e)
-    items = e.indices
+def lower_index(ck, x: Node, items, span) -> Node:
+    """x[items]: each item a `scope.SliceItem` or an argument (`scope.Written`
+    from `.sym`, `scope.Given` from Python)."""
+    if any(is_new_axis(item) for item in items):
+        return with_new_axes(ck, x, items, span)
     if len(items) > x.type.rank:
-        raise errors.too_many_indices(len(items), x.type, x.type.rank, e.span)
+        raise errors.too_many_indices(len(items), x.type, x.type.rank, span)
     kinds = [classify(ck, item) for item in items]
     if any(k[0] == "array" for k in kinds):
-        return gather(ck, x, kinds, e)
+        return gather(ck, x, kinds, span)
     specs = []
     for axis, (kind, value, item) in enumerate(kinds):
         dim = x.type.shape[axis]
@@ -37,39 +38,39 @@ def lower_index(ck, x: Node, e: A.Index) -> Node:
             specs.append(slice_spec(ck, value, dim, item))
     if all(s == ("slice", None, None, None, x.type.shape[i]) for i, s in enumerate(specs)):
         return x
-    return ck.apply("slice", (x,), e.span, items=tuple(specs))
+    return ck.apply("slice", (x,), span, items=tuple(specs))
 
 
 def is_new_axis(item) -> bool:
-    return isinstance(item, A.Name) and item.id == "none"
+    return item.ident() == "none"
 
 
-def with_new_axes(ck, x: Node, e: A.Index) -> Node:
+def with_new_axes(ck, x: Node, items, span) -> Node:
     """`b[none, :, none, none]`: numpy's None, an axis of size 1 at each
     `none` (how a bias of one value per channel meets f[n, c, h, w])."""
-    rest = tuple(item for item in e.indices if not is_new_axis(item))
-    if any(not isinstance(item, A.Slice) and classify(ck, item)[0] == "array" for item in rest):
-        raise errors.new_axis_with_index_arrays(e.span)
-    y = lower_index(ck, x, A.Index(e.value, rest, e.span)) if rest else x
+    rest = tuple(item for item in items if not is_new_axis(item))
+    if any(not isinstance(item, SliceItem) and classify(ck, item)[0] == "array" for item in rest):
+        raise errors.new_axis_with_index_arrays(span)
+    y = lower_index(ck, x, rest, span) if rest else x
     shape, kept = [], iter(y.type.shape)
-    for item in e.indices:
+    for item in items:
         if is_new_axis(item):
             shape.append(1)
-        elif isinstance(item, A.Slice):
+        elif isinstance(item, SliceItem):
             shape.append(next(kept))
     shape += list(kept)
-    return ck.apply("reshape", (y,), e.span, type=y.type.with_shape(shape))
+    return ck.apply("reshape", (y,), span, type=y.type.with_shape(shape))
 
 
 def classify(ck, item):
     """("slice", Slice) | ("int", const) | ("array", node)."""
-    if isinstance(item, A.Slice):
-        window = dynamic_window(ck, item)
+    if isinstance(item, SliceItem):
+        window = None if item.ast is None else dynamic_window(ck, item.ast)
         return ("slice", item, item) if window is None else ("array", window, item)
-    value = literal_value(item)
+    value = item.literal()
     if isinstance(value, int) and not isinstance(value, bool):
         return ("int", value, item)
-    v = ck.expr(item)
+    v = item.evaluate(ck)
     if isinstance(v, Weak):
         if isinstance(v.value, int) and not isinstance(v.value, bool):
             return ("int", v.value, item)        # folded from literals: `2 - 3`
@@ -172,13 +173,13 @@ def never_negative(d: Dim) -> bool:
 def slice_bound(ck, e, what):
     if e is None:
         return None
-    value = literal_value(e)
+    value = e.literal()
     if not isinstance(value, int) or isinstance(value, bool):
         raise errors.not_a_constant("slice_integer_literal", e.span, what=what)
     return value
 
 
-def slice_spec(ck, s: A.Slice, dim: Dim, item):
+def slice_spec(ck, s: SliceItem, dim: Dim, item):
     start = slice_bound(ck, s.start, "start")
     stop = slice_bound(ck, s.stop, "stop")
     step = slice_bound(ck, s.step, "step")
@@ -212,7 +213,7 @@ def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
     raise errors.unsupported_indexing("slice_size_has", s.span, dim=dim)
 
 
-def gather(ck, x: Node, kinds, e: A.Index) -> Node:
+def gather(ck, x: Node, kinds, span) -> Node:
     """x[i, j] with integer arrays on the leading axes; trailing `:` kept."""
     arrays = []
     for axis, (kind, value, item) in enumerate(kinds):
@@ -228,7 +229,7 @@ def gather(ck, x: Node, kinds, e: A.Index) -> Node:
                           ck.apply("const", (), item.span, type=TensorType("i64", ()), value=value))
         elif not (value.start is None and value.stop is None and value.step is None):
             raise errors.unsupported_indexing("slice_after_integer", item.span)
-    return ck.apply("gather", (x, *arrays), e.span)
+    return ck.apply("gather", (x, *arrays), span)
 
 
 # ---- requirements: accesses checked at each call ------------------------------

@@ -324,10 +324,10 @@ def lower_ifelse(ck, args, e):
     it is chosen and 0 otherwise. Values bound before the call are inputs
     of both sides (computed anyway); the expressions written in the call
     are computed only when chosen."""
-    cond = ck.tensor(ck.expr(args["cond"]), args["cond"].span)
+    cond = ck.tensor(args["cond"].evaluate(ck), args["cond"].span)
     if cond.type != TensorType("bool", ()):
         raise errors.bad_ifelse("condition_ifelse_bool", args["cond"].span, type=cond.type)
-    a, b = ck.expr(args["a"]), ck.expr(args["b"])
+    a, b = args["a"].evaluate(ck), args["b"].evaluate(ck)
     a_node = ck.tensor(a, args["a"].span, getattr(b, "type", None) and b.type.dtype)
     b_node = ck.tensor(b, args["b"].span, a_node.type.dtype)
     if a_node.type != b_node.type:

@@ -30,7 +30,10 @@ Attribute conventions (all attrs are hashable):
                draw: its number within a call. Inputs: the stream's state
                (i64[2]: seed, calls) and, for uniform/normal, two scalars of
                the result's dtype (low, high / mean, std). The result type
-               is given (attrs["type"]); semantics/philox.py says what it is
+               is given (attrs["type"]); semantics/philox.py says what it is.
+               from_row: True when a last input (i64 scalar) is the row
+               the draw starts at: it gives rows from_row.. of the draw of
+               that many more rows (a rank's rows, dsl/parallel.py)
   conv2d       mode: "valid" or "full", stride: (sh, sw); the filters are
                flipped (a true convolution, as Theano's conv2d)
   conv2d_grad_x  mode, stride, image: (h, w) the image's size

@@ -29,6 +29,13 @@ leading dimension it is are the ones sliced):
 The mean of K equal slices' means is the minibatch's mean and the sum of
 their sums its sum, so a `mean` or `sum` value (and its gradient) is
 rebuilt exactly, up to float rounding, by an all-reduce.
+
+Random draws: Philox numbers depend on (seed, calls, draw, element) only,
+so a rank draws exactly the rows a single process would draw for its
+slice: a draw whose first dimension is the batch gets the index of the
+rank's first row (a parameter of the compute function) and starts its
+element numbering there. The stream advances in the apply function, once
+per call on every rank, so its state stays equal on all ranks.
 """
 from __future__ import annotations
 
@@ -36,7 +43,7 @@ from dataclasses import dataclass, field, replace
 
 from .diagnostics import Note
 from . import errors
-from .ir import Function, Node, node, rebuild, toposort, with_inputs
+from .ir import Function, Node, node, rebuild, toposort, walk, with_inputs
 from .ops import ARG_REDUCE, ELEMENTWISE, REDUCE, ROWS as ROW_OPS, Op
 from .types import Size, TensorType
 
@@ -79,6 +86,7 @@ class Plan:
     apply_args: tuple[str, ...] = field(default=())   # replicated params apply reads
     # per output: for a mean_of_sum, the (type, axes) of what the mean reduces
     reduced_means: tuple = ()
+    first_row: str = ""     # compute's last parameter: the rank's first row, for its draws
 
     def buffer_elements(self) -> int:
         return sum(size_of(g.type) for g in self.grads)
@@ -237,18 +245,18 @@ def plan_def(fn: Function, gradients: dict[int, GradInfo]) -> Plan:
     if batch is None:
         return Plan(fn.name, (), None, fn, None, whole=True,
                     why_whole="no parameter starts with a size variable: every rank runs it whole")
-    refuse_draws(fn)
     out_kinds = kinds(fn.outputs, batch, sliced)
     outputs = tuple(combine_kind(out_kinds[id(o)]) for o in fn.outputs)
+    if "other" in outputs and only_streams_advance(fn):
+        bad = culprit(fn.outputs, out_kinds)
+        return Plan(fn.name, (), batch, fn, None, whole=True,
+                    why_whole="a returned value mixes the rows of the minibatch"
+                    + (f" (line {bad.span.line})" if bad is not None and bad.span else "")
+                    + ": every rank runs it on the whole minibatch")
     if not fn.updates:
-        if "other" in outputs:
-            bad = culprit(fn.outputs, out_kinds)
-            return Plan(fn.name, (), batch, fn, None, whole=True,
-                        why_whole="a returned value mixes the rows of the minibatch"
-                        + (f" (line {bad.span.line})" if bad is not None and bad.span else "")
-                        + ": every rank runs it on the whole minibatch")
         compute, outputs, means = sums_for_means(fn, outputs, out_kinds)
         return Plan(fn.name, sliced, batch, compute, None, outputs=outputs, reduced_means=means)
+    refuse_unsplit_draws(fn, list(fn.outputs) + [v for _, v in fn.updates], batch)
     used = gradients_in_updates(fn, gradients)
     reduced, grad_nodes = [], []
     taken = {p.attr("name") for p in fn.params}
@@ -263,20 +271,67 @@ def plan_def(fn: Function, gradients: dict[int, GradInfo]) -> Plan:
             raise not_combinable(fn, o, out_kinds)
     apply_fn, apply_args = split_updates(fn, grad_nodes, reduced, batch, sliced)
     compute = replace(fn, outputs=fn.outputs + tuple(grad_nodes), updates=(), returns_tuple=False)
+    compute, first_row = split_draws(compute, batch, taken)
     return Plan(fn.name, sliced, batch, compute, apply_fn, tuple(reduced), outputs,
-                apply_args=apply_args)
+                apply_args=apply_args, first_row=first_row)
 
 
-def refuse_draws(fn: Function) -> None:
-    """A def run on slices of the minibatch may not draw from a stream:
-    every rank would draw the numbers of the first slice for its own rows
-    (streams are not split per rank), which one process never does."""
-    for n in toposort(list(fn.outputs) + [v for _, v in fn.updates]):
-        if n.op == Op.RANDOM:
+def only_streams_advance(fn: Function) -> bool:
+    """No update but the advance of a stream the def draws from (a def
+    that draws has one): run whole, every rank draws the same numbers."""
+    drawn = {n.inputs[0].attr("name") for n in walk(fn.roots) if n.op == Op.RANDOM}
+    return all(name in drawn for name, _ in fn.updates)
+
+
+def draws_by_rows(n: Node, batch: str) -> bool | None:
+    """For a draw: True when its first dimension is the batch and no other
+    dimension depends on it (split by rows), False when no dimension does
+    (the same numbers on every rank), None when it cannot be split."""
+    uses = [batch in (d.variables() if isinstance(d, Size) else ()) for d in n.type.shape]
+    if not any(uses):
+        return False
+    return True if leading_var(n.type) == batch and not any(uses[1:]) else None
+
+
+def refuse_unsplit_draws(fn: Function, roots, batch: str) -> None:
+    """A draw on the rows that cannot start at the rank's first row: its
+    rows are not its first dimension (rank r's part of the one-process draw
+    is not one run of elements), or it is inside a loop's body."""
+    top = {id(n) for n in toposort(list(roots))}
+    for n in walk(list(roots)):
+        if n.op != Op.RANDOM or draws_by_rows(n, batch) is False:
+            continue
+        in_loop = id(n) not in top
+        if in_loop or draws_by_rows(n, batch) is None:
             stream = n.inputs[0].attr("name")
-            raise errors.draws_on_rank_rows(fn.name, stream, n.span,
-                                            [Note("under --ranks every rank would draw the same numbers for its "
-                                                  "own rows, unlike one process")])
+            if in_loop:
+                raise errors.unsplit_draw("in_loop", n.span,
+                                          [Note("a loop's body is a function of its own: its draws "
+                                                "are not given the rank's first row")],
+                                          name=fn.name, stream=stream, type=n.type, batch=batch)
+            raise errors.unsplit_draw("rows_not_first", n.span,
+                                      [Note("rank r draws the elements of the one-process draw from "
+                                            "its first row's on: they are its rows only when the rows "
+                                            "come first")],
+                                      name=fn.name, stream=stream, type=n.type, batch=batch)
+
+
+def split_draws(compute: Function, batch: str, taken: set) -> tuple[Function, str]:
+    """Each draw by rows starts at the rank's first row, a new last
+    parameter of `compute` ("" when nothing is drawn by rows)."""
+    roots = list(compute.outputs)
+    if not any(n.op == Op.RANDOM and draws_by_rows(n, batch) for n in toposort(roots)):
+        return compute, ""
+    name = fresh("first_row", taken)
+    row = node("param", (), TensorType("i64", ()), compute.span, name=name)
+    top = {id(n) for n in toposort(roots)}      # (no draw by rows is in a loop's body)
+
+    def start_at_row(old, ins):
+        if old.op == Op.RANDOM and id(old) in top and draws_by_rows(old, batch):
+            return node(old.op, (*ins, row), old.type, old.span, **dict(old.attrs, from_row=True))
+        return with_inputs(old, ins)
+    outputs = tuple(rebuild(roots, start_at_row))
+    return replace(compute, params=compute.params + (row,), outputs=outputs), name
 
 
 def sums_for_means(fn: Function, outputs, ks):

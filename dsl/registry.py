@@ -32,10 +32,6 @@ class Builtin:
     usage: str | None = None    # the usage line of a host builtin's errors (E0615)
     unary: bool = False         # lowers to the elementwise op of the same name
     cast: bool = False          # lowers to `cast` with dtype=name
-    # how the sizes of its tensor operands meet: "broadcast", "matmul",
-    # "concat" (all axes but `axis`) or "stack" (all axes); the tensor API
-    # unifies fresh sizes by it
-    operands: str | None = None
     draw: bool = False          # draws from a random stream inside a def
 
     @property
@@ -62,23 +58,23 @@ BUILTINS: tuple[Builtin, ...] = (
     *(Builtin(n, f"converts to {n}", X, cast=True) for n in DTYPES),
     *(Builtin(n, f"{n} over `axis` (all axes by default)", AXIS) for n in ("sum", "mean", "prod")),
     *(Builtin(n, f"{n} over `axis`; with two arguments the elementwise {n}imum", AXIS,
-              host_sig=TWO, operands="broadcast", usage=f"{n}(a, b) of two numbers, or {n}(x, axis=..., keepdims=false) "
+              host_sig=TWO, usage=f"{n}(a, b) of two numbers, or {n}(x, axis=..., keepdims=false) "
               "of a tensor") for n in ("max", "min")),
     Builtin("argmax", "index of the largest element along `axis`", AXIS),
     Builtin("argmin", "index of the smallest element along `axis`", AXIS),
-    Builtin("maximum", "elementwise larger of `a` and `b`", TWO, operands="broadcast"),
-    Builtin("minimum", "elementwise smaller of `a` and `b`", TWO, operands="broadcast"),
-    Builtin("dot", "matrix product, as `a @ b`", TWO, operands="matmul"),
-    Builtin("where", "`a` where `cond` holds, else `b`", Sig(("cond", "a", "b")), operands="broadcast"),
-    Builtin("clip", "`x` limited to [lo, hi]", Sig(("x", "lo", "hi")), operands="broadcast"),
+    Builtin("maximum", "elementwise larger of `a` and `b`", TWO),
+    Builtin("minimum", "elementwise smaller of `a` and `b`", TWO),
+    Builtin("dot", "matrix product, as `a @ b`", TWO),
+    Builtin("where", "`a` where `cond` holds, else `b`", Sig(("cond", "a", "b"))),
+    Builtin("clip", "`x` limited to [lo, hi]", Sig(("x", "lo", "hi"))),
     Builtin("softmax", "softmax along `axis`", ROW),
     Builtin("log_softmax", "log of softmax along `axis`, computed stably", ROW),
     Builtin("logsumexp", "log(sum(exp(x))) along `axis`, computed stably", ROW),
     Builtin("one_hot", "f32 rows with a 1 at each label", Sig(("y", "depth"))),
     Builtin("transpose", "axes reversed, or permuted by `axes`", Sig(("x",), (("axes", None),))),
     Builtin("reshape", "the same elements in a new shape", Sig(("x", "shape"))),
-    Builtin("concat", "tensors joined along `axis`", Sig(("xs",), (("axis", 0),)), operands="concat"),
-    Builtin("stack", "tensors stacked on a new `axis`", Sig(("xs",), (("axis", 0),)), operands="stack"),
+    Builtin("concat", "tensors joined along `axis`", Sig(("xs",), (("axis", 0),))),
+    Builtin("stack", "tensors stacked on a new `axis`", Sig(("xs",), (("axis", 0),))),
     *(Builtin(n, f"a tensor of {v}s", Sig(("shape",), (("dtype", "f32"),)),
               init_sig=Sig((), (("shape", None), ("dtype", "f32"))))
       for n, v in (("zeros", 0), ("ones", 1))),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from . import ast as A
 from .diagnostics import Diagnostic, Span, error
 from . import errors
-from .types import Dim, dim_add, dim_mul, dim_sub
+from .types import Dim, Size, dim_add, dim_mul, dim_sub
 
 
 def fail(code, message, span, hint=None, notes=()):
@@ -49,22 +49,124 @@ def literal_value(e):
     return None
 
 
+# ---- arguments of a builtin call or an index, from either front end ---------
+class Written:
+    """An argument as written in `.sym`: an AST expression, evaluated only
+    when the handler asks (a static one, `axis=1`, is read as written)."""
+
+    def __init__(self, ast):
+        self.ast, self.span = ast, ast.span
+
+    def evaluate(self, ck):
+        return ck.expr(self.ast)
+
+    def literal(self):
+        return literal_value(self.ast)
+
+    def ident(self) -> str | None:
+        """The bare name written (`dtype=f32`, `axis=none`, `grad(cost, W)`)."""
+        return self.ast.id if isinstance(self.ast, A.Name) else None
+
+    def text(self) -> str | None:
+        return self.ast.value if isinstance(self.ast, A.Str) else None
+
+    def elements(self, kinds=("tuple",)):
+        """The elements of a tuple (or list, when kinds says) written as one argument."""
+        forms = {"tuple": A.TupleExpr, "list": A.ListExpr}
+        if isinstance(self.ast, tuple(forms[k] for k in kinds)):
+            return tuple(Written(x) for x in self.ast.elts)
+        return None
+
+
+@dataclass(frozen=True)
+class Ident:
+    """A name passed from Python where `.sym` writes a bare name (a dtype)."""
+    id: str
+
+
+class Given:
+    """An argument passed from Python, evaluated already: a Node, a Weak or
+    WeakTensor literal, a tuple of arguments' values, a Size, an Ident or a
+    string, with the span of the user's line."""
+
+    def __init__(self, value, span):
+        self.value, self.span = value, span
+
+    def evaluate(self, ck):
+        v = self.value
+        if isinstance(v, tuple):
+            return tuple(Given(x, self.span).evaluate(ck) for x in v)
+        if isinstance(v, Size):
+            return ck.size_node(v, self.span)
+        return v
+
+    def literal(self):
+        return self.value.value if isinstance(self.value, Weak) else None
+
+    def ident(self) -> str | None:
+        return self.value.id if isinstance(self.value, Ident) else None
+
+    def text(self) -> str | None:
+        return self.value if isinstance(self.value, str) else None
+
+    def elements(self, kinds=("tuple",)):
+        """A Python tuple or list (lifted to a tuple) is either kind."""
+        if isinstance(self.value, tuple):
+            return tuple(Given(x, self.span) for x in self.value)
+        return None
+
+    def dim(self) -> Dim:
+        """A dimension of a shape: an integer or a size."""
+        v = self.value
+        if isinstance(v, Weak) and isinstance(v.value, int) and not isinstance(v.value, bool):
+            return v.value
+        if isinstance(v, Size):
+            return v
+        return dim_from_ast(v, None)    # not a dimension: its error, as for `.sym`
+
+
+@dataclass(frozen=True)
+class GivenList:
+    """A Python list used as a tensor literal: its rows (GivenLists) or
+    numbers (Given), like an `A.ListExpr`."""
+    elts: tuple
+    span: Span | None
+
+
+@dataclass(frozen=True)
+class SliceItem:
+    """`start:stop:step` of an index; each bound an argument or None.
+    `ast` is the written A.Slice (None from Python)."""
+    start: object
+    stop: object
+    step: object
+    span: Span | None
+    ast: object = None
+
+    def literal(self):
+        return None
+
+    def ident(self):
+        return None
+
+
 def static_int(e, what: str) -> int:
-    value = literal_value(e)
+    value = e.literal()
     if isinstance(value, bool) or not isinstance(value, int):
         raise errors.not_a_constant("integer_literal", e.span, what=what)
     return value
 
 
 def static_ints(e, what: str) -> tuple[int, ...]:
-    if isinstance(e, A.TupleExpr):
-        return tuple(static_int(x, what) for x in e.elts)
+    items = e.elements()
+    if items is not None:
+        return tuple(static_int(x, what) for x in items)
     return (static_int(e, what),)
 
 
 def static_bool(e, what: str) -> bool:
-    if isinstance(e, A.Bool):
-        return e.value
+    if isinstance(e.literal(), bool):
+        return e.literal()
     raise errors.not_a_constant("true_false", e.span, what=what)
 
 

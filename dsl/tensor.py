@@ -22,21 +22,21 @@ is a `dsl.SymError` located at the user's Python line.
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
 
 import numpy as np
 
-from . import ast as A
 from . import autodiff
 from .api import describe
 from .build import apply
+from .checker import BINOPS
 from .literals import check_literal_range
-from .registry import BY_NAME, OVERLOADED, SIGS
-from .tensor_core import (LEAF_NAMES, SIZES, Lowerer, SymWarning, VariableBase,
-                          dtype_name, errors, fail, fresh_size, generation, numpy_type, transaction,
-                          shape_of, static_dim, unify_broadcast, unify_except, unify_matmul,
-                          unify_reshape, unique_name, resolve, unify_exact, user_span)
+from .registry import SIGS
+from .scope import Given, Ident, SliceItem, Weak
+from .tensor_core import (LEAF_NAMES, Operation, SymWarning, VariableBase, current_sizes,
+                          dtype_name, errors, fail, graph, numpy_type, sizes_of, static_dim,
+                          unique_name, user_span)
 from .ir import Body, Node, rebuild, toposort
-from . import loops
 from .loops import run_time_size
 from .scope import is_size_var_name
 from .tensor_function import CompiledFunction, function, shared_lock
@@ -48,44 +48,30 @@ __all__ = [
     "scalar", "vector", "matrix", "tensor", "iscalar", "ivector", "imatrix",
     "fscalar", "fvector", "fmatrix", "dscalar", "dvector", "dmatrix",
     "lscalar", "lvector", "lmatrix", "tensor3", "tensor4",
-    "shared", "function", "grad", "cast", "CompiledFunction",
+    "shared", "function", "grad", "cast", "CompiledFunction", "graph",
 ]
 
 _BINOPS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
            "pow": "**", "matmul": "@", "and": "and", "or": "or"}
 
 
+def _built(span, build) -> "Variable":
+    """build(operation, checker) through the checker's builder, as a Variable
+    of the program of the variables it reads; a failure undoes the sizes it bound."""
+    op = Operation(span)
+    node = op.node(build)
+    return Variable(node, op.leaves, sizes=op.sizes)
+
+
 def _binary(symbol, left, right):
     span = user_span()
-    with transaction():
-        return _binary_in(span, symbol, left, right)
+    return _built(span, lambda op, ck: ck.binary(BINOPS[symbol], op.operand(left), op.operand(right),
+                                                 span, symbol))
 
 
-def _binary_in(span, symbol, left, right):
-    if symbol == "@":
-        unify_matmul(shape_of(left), shape_of(right))
-    else:
-        unify_broadcast([shape_of(left), shape_of(right)])
-    lo = Lowerer(span)
-    e = A.BinOp(symbol, lo.lift(left), lo.lift(right), span)
-    return _wrap(lo, lo.expr(e))
-
-
-def _unary(op, x):
+def _unary(symbol, x):
     span = user_span()
-    lo = Lowerer(span)
-    return _wrap(lo, lo.expr(A.UnaryOp(op, lo.lift(x), span)))
-
-
-def _static(d):
-    """A dimension the user wrote (an int or a size such as x.shape[0]), or None."""
-    if isinstance(d, (int, np.integer)) and not isinstance(d, bool):
-        return int(d)
-    return static_dim(d.node) if isinstance(d, VariableBase) else None
-
-
-def _wrap(lo: Lowerer, node) -> "Variable":
-    return Variable(node, lo.leaves)
+    return _built(span, lambda op, ck: ck.unary(symbol, op.operand(x), span, span))
 
 
 def _make_binop(name, reflected=False):
@@ -121,8 +107,8 @@ class Variable(VariableBase):
 
     __array_ufunc__ = None          # numpy defers to our reflected operators
 
-    def __init__(self, node, leaves=frozenset(), name=None):
-        super().__init__(node, leaves, name)
+    def __init__(self, node, leaves=frozenset(), name=None, sizes=None):
+        super().__init__(node, leaves, name, sizes)
         self._eval_cache: dict = {}
 
     # ---- identity and display --------------------------------------------
@@ -156,14 +142,13 @@ class Variable(VariableBase):
         """Per axis an int (a fixed size) or an i64 size Variable (`n1`)."""
         span = user_span()
         return tuple(d if isinstance(d, int) else
-                     Variable(apply("size", (), span, type=scalar_type("i64"), dim=d), self._leaves)
+                     Variable(apply("size", (), span, type=scalar_type("i64"), dim=d), self._leaves,
+                              sizes=self._sizes)
                      for d in self.type.shape)
 
     @property
     def T(self) -> "Variable":
-        span = user_span()
-        lo = Lowerer(span)
-        return _wrap(lo, lo.expr(A.Attribute(lo.lift(self), "T", span)))
+        return _call("transpose", (self,), {})
 
     def __repr__(self):
         kind = type(self).__name__
@@ -210,31 +195,9 @@ class Variable(VariableBase):
 
     def __getitem__(self, key):
         span = user_span()
-        with transaction():
-            return self._index(span, key)
-
-    def _index(self, span, key):
         key = key if isinstance(key, tuple) else (key,)
-        arrays = [k for k in key if isinstance(k, (VariableBase, np.ndarray, list))]
-        unify_broadcast([shape_of(k) for k in arrays])
-        lo = Lowerer(span)
-        items = []
-        for k in key:
-            if isinstance(k, slice):
-                items.append(A.Slice(*(None if b is None else lo.lift(b, "static")
-                                       for b in (k.start, k.stop, k.step)), span))
-            elif k is None:             # a new axis of size 1, as numpy
-                items.append(A.Name("none", span))
-            elif k is Ellipsis:
-                fail("E0305", "`...` in an index is not supported",
-                     span, "index every axis explicitly")
-            elif isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
-                items.append(A.Num(int(k), span))
-            elif isinstance(k, list):
-                items.append(lo.lift(np.asarray(k), "tensor"))
-            else:
-                items.append(lo.lift(k, "tensor"))
-        return _wrap(lo, lo.expr(A.Index(lo.lift(self), tuple(items), span)))
+        return _built(span, lambda op, ck: ck.index(op.operand(self), [_index_item(op, k) for k in key],
+                                                    span, span))
 
     # ---- numpy-style methods ---------------------------------------------------
     def sum(self, axis=None, keepdims=False):
@@ -260,9 +223,7 @@ class Variable(VariableBase):
 
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        with transaction():
-            unify_reshape(shape_of(self), [_static(d) for d in shape])
-            return _call("reshape", (self, tuple(shape)), {})
+        return _call("reshape", (self, tuple(shape)), {})
 
     def flatten(self, ndim=1):
         """Theano's flatten: the first ndim - 1 axes kept, the rest joined."""
@@ -273,7 +234,8 @@ class Variable(VariableBase):
                  f"ndim is the rank of the result: 1..{top}")
         dims = shape[:ndim - 1] + (dim_prod(shape[ndim - 1:]),)
         return _call("reshape", (self, tuple(Variable(apply(
-            "size", (), user_span(), type=scalar_type("i64"), dim=d)) for d in dims)), {})
+            "size", (), user_span(), type=scalar_type("i64"), dim=d), sizes=self._sizes)
+            for d in dims)), {})
 
     def dimshuffle(self, *pattern):
         """Theano's dimshuffle: axes reordered, 'x' a new axis of size 1
@@ -306,12 +268,29 @@ class Variable(VariableBase):
                  f"{describe(inputs_dict)}", user_span(), "e.g. `(x * 2).eval({x: 3.0})`")
         inputs_dict = dict(inputs_dict or {})
         keys = list(inputs_dict)
-        cache_key = (tuple(id(k) for k in keys), backend, device, generation())
+        generation = self._sizes.generation if self._sizes is not None else 0
+        cache_key = (tuple(id(k) for k in keys), backend, device, generation)
         entry = self._eval_cache.get(cache_key)
         if entry is None:
             entry = (keys, function(keys, self, backend=backend, device=device, name="eval"))
             self._eval_cache[cache_key] = entry
         return entry[1](*inputs_dict.values())
+
+
+def _index_item(op, k):
+    """One item of an index as the builder takes it."""
+    if isinstance(k, slice):
+        return SliceItem(*(None if b is None else op.arg(b, "static") for b in (k.start, k.stop, k.step)),
+                         op.span)
+    if k is None:               # a new axis of size 1, as numpy
+        return Given(Ident("none"), op.span)
+    if k is Ellipsis:
+        fail("E0305", "`...` in an index is not supported", op.span, "index every axis explicitly")
+    if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
+        return Given(Weak(int(k), op.span), op.span)
+    if isinstance(k, list):
+        return op.arg(np.asarray(k))
+    return op.arg(k)
 
 
 class SharedVariable(Variable):
@@ -407,7 +386,8 @@ def _param(name, dtype, shape) -> Variable:
     dtype = dtype_name(dtype, span)
     node = apply("param", (), span, type=TensorType(dtype, tuple(shape)),
                  name=unique_name(name or "arg"))
-    v = Variable(node, (), name)
+    # an input of fixed shape belongs to every program; one with sizes to the current one
+    v = Variable(node, (), name, current_sizes() if node.type.size_vars() else None)
     LEAF_NAMES[node.attr("name")] = v
     return v
 
@@ -419,20 +399,20 @@ def scalar(name=None, dtype="f32") -> Variable:
 
 def vector(name=None, dtype="f32") -> Variable:
     """A vector input f32[n1] with a fresh size n1."""
-    return _param(name, dtype, (fresh_size(),))
+    return _param(name, dtype, (current_sizes().fresh_size(),))
 
 
 def matrix(name=None, dtype="f32") -> Variable:
     """A matrix input f32[n1, n2] with fresh sizes."""
-    return _param(name, dtype, (fresh_size(), fresh_size()))
+    return _param(name, dtype, (current_sizes().fresh_size(), current_sizes().fresh_size()))
 
 
 def tensor3(name=None, dtype="f32") -> Variable:
-    return _param(name, dtype, tuple(fresh_size() for _ in range(3)))
+    return _param(name, dtype, tuple(current_sizes().fresh_size() for _ in range(3)))
 
 
 def tensor4(name=None, dtype="f32") -> Variable:
-    return _param(name, dtype, tuple(fresh_size() for _ in range(4)))
+    return _param(name, dtype, tuple(current_sizes().fresh_size() for _ in range(4)))
 
 
 def tensor(name=None, dtype="f32", shape=()) -> Variable:
@@ -447,12 +427,12 @@ def tensor(name=None, dtype="f32", shape=()) -> Variable:
         if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:
             dims.append(int(d))
         elif d is None:
-            dims.append(fresh_size())
+            dims.append(current_sizes().fresh_size())
         elif isinstance(d, str) and d.isidentifier() and is_size_var_name(d):
-            if d in SIZES.fresh:
+            if d in current_sizes().fresh:
                 fail("E0214", f"`{d}` is already the name of a fresh size", span,
                      "choose another size name")
-            SIZES.user.add(d)
+            current_sizes().user.add(d)
             dims.append(Size.var(d))
         else:
             fail("E0214", f"a dimension must be an integer, a size name or None, got {d!r}", span,
@@ -494,35 +474,9 @@ def _call(name, args, kwargs) -> Variable:
         else:
             positional.append((pname, v))
     keywords.update({k: v for k, v in kwargs.items() if v is not None})
-    with transaction():
-        _unify_call(name, positional, keywords)
-        return _lower_call(span, name, positional, keywords)
-
-
-def _lower_call(span, name, positional, keywords):
-    lo = Lowerer(span)
-    call = A.Call(A.Name(name, span),
-                  tuple(lo.lift(v, _CTX.get(p, "tensor")) for p, v in positional),
-                  tuple(A.Keyword(k, lo.lift(v, _CTX.get(k, "tensor")), span)
-                        for k, v in keywords.items()), span)
-    return _wrap(lo, lo.expr(call))
-
-
-def _unify_call(name, positional, keywords):
-    operands = [v for p, v in positional if _CTX.get(p, "tensor") == "tensor"]
-    operands += [v for k, v in keywords.items() if _CTX.get(k, "tensor") == "tensor"]
-    if name in OVERLOADED and len(positional) == 2:   # max(a, b): `b` is no axis here
-        operands = [v for _, v in positional]
-    kind = BY_NAME[name].operands
-    if kind == "broadcast":     # max(x) alone: one operand, nothing to unify
-        unify_broadcast([shape_of(v) for v in operands])
-    elif kind == "matmul" and len(operands) == 2:
-        unify_matmul(shape_of(operands[0]), shape_of(operands[1]))
-    elif kind in ("concat", "stack"):
-        xs = dict(positional).get("xs", keywords.get("xs"))
-        axis = dict(positional).get("axis", keywords.get("axis", 0))
-        if isinstance(xs, (tuple, list)):
-            unify_except([shape_of(v) for v in xs], None if name == "stack" else axis)
+    return _built(span, lambda op, ck: ck.call(
+        name, [op.arg(v, _CTX.get(p, "tensor")) for p, v in positional],
+        [(k, op.arg(v, _CTX.get(k, "tensor")), span) for k, v in keywords.items()], span))
 
 
 def _builtin(name):
@@ -560,8 +514,7 @@ def grad(cost, wrt):
     single = not isinstance(wrt, (list, tuple))
     wrts = [wrt] if single else list(wrt)
     if not isinstance(cost, VariableBase):
-        lo = Lowerer(span)
-        cost = _wrap(lo, lo.expr(lo.lift(cost)))
+        cost = _variable(cost, span)
     for w in wrts:
         if not isinstance(w, VariableBase):
             fail("E0406", f"`grad` differentiates with respect to variables, got {type(w).__name__}",
@@ -608,8 +561,7 @@ def _listed(value) -> list:
 def _variable(value, span) -> "Variable":
     if isinstance(value, VariableBase):
         return value
-    lo = Lowerer(span)
-    return _wrap(lo, lo.expr(lo.lift(value)))
+    return _built(span, lambda op, ck: op.operand(value))
 
 
 def _scan_length(seqs, n_steps, span):
@@ -636,11 +588,12 @@ def _scan_length(seqs, n_steps, span):
         if n_steps < 0:
             fail("E1307", f"scan cannot run {n_steps} steps", span, "give n_steps >= 0")
         return int(n_steps), None, []
-    count = _variable(n_steps, span).node
+    counter = _variable(n_steps, span)
+    count = counter.node
     if count.type.rank != 0 or not count.type.is_int:
         fail("E1307", f"`n_steps` must be an integer scalar, got {count.type}", span,
              "e.g. `k = dsl.iscalar('k')`, `n_steps=k`")
-    dim = static_dim(count)
+    dim = static_dim(counter)
     if dim is not None:
         return dim, None, []
     if count.type.dtype != "i64":
@@ -659,14 +612,15 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     seqs = [_variable(s, span) for s in _listed(sequences)]
     infos = [None if i is None else _variable(i, span) for i in _listed(outputs_info)]
     nons = _listed(non_sequences)
-    with transaction():
+    env = sizes_of([v for v in seqs + infos + nons + [n_steps] if isinstance(v, VariableBase)], span)
+    with env.transaction() if env is not None else nullcontext():
         length, count, seqs = _scan_length(seqs, n_steps, span)
         step = apply("param", (), span, type=TensorType("i64", ()), name="#step")
         elems = [apply("param", (), span, type=TensorType(s.type.dtype, s.type.shape[1:]), name=f"#x{i}")
                  for i, s in enumerate(seqs)]
         carried = [k for k, i in enumerate(infos) if i is not None]
         priors = [apply("param", (), span, type=infos[k].type, name=f"#h{k}") for k in carried]
-        inner = [Variable(p) for p in elems + priors]
+        inner = [Variable(p, sizes=env) for p in elems + priors]
         result = fn(*inner, *nons)
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
             if result[1]:
@@ -675,8 +629,9 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             result = result[0]
         outs = [_variable(o, span) for o in _listed(result)]
         # the step may have bound fresh sizes: every node under the new sizes
-        step, *elems = [resolve(p) for p in [step] + elems]
-        priors = [resolve(p) for p in priors]
+        if env is not None:
+            step, *elems = [env.resolve(p) for p in [step] + elems]
+            priors = [env.resolve(p) for p in priors]
         if infos and len(infos) != len(outs):
             fail("E1314", f"`outputs_info` has {len(infos)} entries but the step returns "
                  f"{len(outs)} output{'s' * (len(outs) != 1)}", span,
@@ -706,7 +661,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             leaves |= n_steps._leaves
         results = []
         for k in range(len(outs)):
-            y = Variable(apply("item", (loop,), span, index=len(carried) + k), leaves)
+            y = Variable(apply("item", (loop,), span, index=len(carried) + k), leaves, sizes=env)
             results.append(y[::-1] if go_backwards and isinstance(length, int) else
                            _reversed(y, length, span) if go_backwards else y)
     return (results[0] if len(results) == 1 else results), {}
@@ -718,7 +673,7 @@ def _reversed(y, length, span):
                                         apply("const", (), span, type=TensorType("i64", ()), value=1)),
                                  span),
                           apply("arange", (), span, type=TensorType("i64", (length,)))), span)
-    return Variable(apply("gather", (y.node, index), span), y._leaves)
+    return Variable(apply("gather", (y.node, index), span), y._leaves, sizes=y._sizes)
 
 
 def _close_body(roots, params):
@@ -740,15 +695,13 @@ def ifelse(cond, a, b) -> "Variable":
     """Theano's lazy ifelse: `a` if the bool scalar `cond` holds, else `b`;
     only the chosen side's graph runs (down to the inputs it reads)."""
     span = user_span()
-    with transaction():
-        cond, a, b = (_variable(v, span) for v in (cond, a, b))
-        unify_exact(a.type.shape, b.type.shape)
-        lo = Lowerer(span)
-        checked = _wrap(lo, lo.expr(A.Call(A.Name("ifelse", span), (lo.lift(cond), lo.lift(a),
-                                                                      lo.lift(b)), (), span)))
-        with errors(span):
-            node = loops.lazy_select(cond.node, a.node, b.node, set(), span)
-    return Variable(node, checked._leaves)
+    cond, a, b = (_variable(v, span) for v in (cond, a, b))
+    env = sizes_of([cond, a, b], span)
+    if env is None:
+        return _call("ifelse", (cond, a, b), {})
+    with env.transaction():
+        env.unify_exact(a.type.shape, b.type.shape)     # the two sides have one type
+        return _call("ifelse", (cond, a, b), {})
 
 
 def switch(cond, a, b) -> "Variable":

@@ -1,19 +1,23 @@
 """Plumbing of the tensor API (dsl/tensor.py): where the user is, errors,
 fresh size variables and their unification, and lowering through the checker.
 
-Every graph the tensor API builds goes through the same `BodyChecker` code
-the `.sym` front end uses: a call such as `dsl.sum(x, axis=1)` becomes the
-AST of `sum(_v0, axis=1)` with `_v0` bound to x's node, so typing, weak
-literals, axis normalisation and diagnostics are those of `.sym`. The span of
-every node (and of every diagnostic) is the user's Python line.
+Every graph the tensor API builds goes through the builder the `.sym`
+checker's AST walker calls (`BodyChecker.binary`, `.unary`, `.index`,
+`.call`): `dsl.sum(x, axis=1)` is `call("sum", [x's node], [("axis", 1)])`,
+so typing, weak literals, axis normalisation and diagnostics are those of
+`.sym`. The span of every node (and of every diagnostic) is the user's
+Python line.
 
 Fresh sizes. `dsl.vector()` has the type f32[n1] with a *fresh* size `n1`.
-When two dimensions meet in an elementwise op, a matmul, a concat, an index
-pair or an update, and one of them is a fresh size, the fresh size is bound
-to the other dimension (a global substitution, like Theano's types that are
-fixed once they meet). Nodes are immutable, so a Variable keeps the node it
-was built with and `resolve` rebuilds that graph under the current
-substitution, memoised per substitution generation. Named sizes (from
+When two dimensions meet in an op the builder makes (an elementwise op, a
+matmul, a concat, index arrays, a reshape; see `SizeEnv.meet`) or in an
+update, and one of them is a fresh size, the fresh size is bound to the
+other dimension, like Theano's types that are fixed once they meet. The
+bindings are a substitution of the program's `SizeEnv`, which the Variables
+of one graph share (`dsl.graph()` starts another program). Nodes are
+immutable, so a Variable keeps the node it was built with and
+`SizeEnv.resolve` rebuilds that graph under the current substitution,
+memoised per substitution generation. Named sizes (from
 `dsl.tensor(shape=("n", 784))`) are never bound: they behave as in `.sym`.
 """
 from __future__ import annotations
@@ -26,15 +30,19 @@ import sys
 import warnings
 import weakref
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
 from . import ast as A
 from .build import apply
-from .checker import BodyChecker, Globals, substitute
+from .checker import BodyChecker, Globals, WeakTensor, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
 from .indexing import size_index
 from .ir import Body, Node
+from .literals import literal_overflow
+from .ops import ELEMENTWISE, Op
+from .scope import Given, GivenList, Ident, Weak
 from .types import DTYPES, FROM_NUMPY, NotDivisible, Size, TensorType, TupleType, dim_floordiv, dim_prod
 
 # ---- where the user is ----------------------------------------------------
@@ -140,10 +148,11 @@ def unique_name(base: str) -> str:
 
 # ---- fresh sizes and their unification ------------------------------------
 class SizeEnv:
-    """The size environment of the graphs being built: the fresh sizes made,
+    """The size environment of one program being built: the fresh sizes made,
     the size names users wrote, the substitution of bound fresh sizes (kept
     fully resolved), its generation (bumped on every change) and the graphs
-    rebuilt under it."""
+    rebuilt under it. The Variables of one graph share one; `dsl.graph()`
+    starts a new one."""
 
     def __init__(self):
         self.fresh: set[str] = set()
@@ -157,195 +166,239 @@ class SizeEnv:
         self.generation += 1
         self.rebuilt.clear()
 
+    def fresh_size(self) -> Size:
+        while True:
+            name = f"n{self.next}"
+            self.next += 1
+            if name not in self.user and name not in self.fresh:
+                self.fresh.add(name)
+                return Size.var(name)
 
-SIZES = SizeEnv()       # the Python API builds one program: its graphs share sizes
+    def subst_dim(self, d):
+        subst = self.subst
+        if isinstance(d, int) or not subst or not (d.variables() & subst.keys()):
+            return d
+        return substitute(d, subst)
+
+    def subst_type(self, t: TensorType) -> TensorType:
+        if not self.subst:
+            return t
+        if isinstance(t, TupleType):        # a loop's results
+            return TupleType(tuple(self.subst_type(e) for e in t.elts))
+        return TensorType(t.dtype, tuple(self.subst_dim(d) for d in t.shape))
+
+    def subst_attr(self, v):
+        if isinstance(v, Body):         # a loop's body: its types follow the sizes too
+            return Body(tuple(self.resolve(p) for p in v.params), tuple(self.resolve(r) for r in v.roots))
+        if isinstance(v, Size):
+            return self.subst_dim(v)
+        if isinstance(v, tuple):
+            return tuple(self.subst_attr(x) for x in v)
+        return v
+
+    def fresh_var(self, d) -> str | None:
+        if isinstance(d, Size):
+            v = d.single_var()
+            if v in self.fresh and v not in self.subst:
+                return v
+        return None
+
+    def bind(self, var: str, d) -> None:
+        subst = self.subst
+        for k, v in list(subst.items()):
+            if isinstance(v, Size) and var in v.variables():
+                subst[k] = substitute(v, {var: d})
+        subst[var] = d
+        self.changed()
+
+    @contextmanager
+    def transaction(self):
+        """Undo the unifications made inside when it raises: a failed operation
+        leaves every variable's type as it was."""
+        saved = self.snapshot()
+        try:
+            yield
+        except BaseException:
+            self.restore(saved)
+            raise
+
+    def snapshot(self):
+        return dict(self.subst), self.generation
+
+    def restore(self, snapshot) -> None:
+        saved, gen = snapshot
+        if self.generation != gen:
+            self.subst.clear()
+            self.subst.update(saved)
+            self.changed()
+
+    def unify(self, a, b) -> None:
+        """Make two dimensions equal by binding a fresh size, where one is."""
+        a, b = self.subst_dim(a), self.subst_dim(b)
+        if a == b:
+            return
+        va, vb = self.fresh_var(a), self.fresh_var(b)
+        if vb is not None and not (isinstance(a, Size) and vb in a.variables()):
+            self.bind(vb, a)
+        elif va is not None and not (isinstance(b, Size) and va in b.variables()):
+            self.bind(va, b)
+
+    def meet(self, op, shapes, type, attrs) -> None:
+        """The dimensions an op makes equal: elementwise operands (broadcast),
+        a matmul's inner pair, a concat's other axes, index arrays, and a
+        reshape's element count."""
+        if op in ELEMENTWISE:
+            self.unify_broadcast(shapes)
+        elif op == Op.MATMUL and len(shapes) == 2:
+            self.unify_matmul(*shapes)
+        elif op == Op.CONCAT:
+            self.unify_except(shapes, attrs["axis"])
+        elif op == Op.GATHER:
+            self.unify_broadcast(shapes[1:])
+        elif op == Op.RESHAPE:
+            self.unify_reshape(shapes[0], type.shape)
+
+    def unify_broadcast(self, shapes) -> None:
+        """Dimensions that line up under broadcasting (from the right), 1s aside."""
+        shapes = [tuple(s) for s in shapes if s is not None]
+        for k in range(1, max((len(s) for s in shapes), default=0) + 1):
+            column = [s[-k] for s in shapes if len(s) >= k]
+            column = [d for d in column if self.subst_dim(d) != 1]
+            for d in column[1:]:
+                self.unify(column[0], d)
+
+    def unify_matmul(self, a, b) -> None:
+        if a is not None and b is not None and 1 <= len(a) <= 2 and 1 <= len(b) <= 2:
+            self.unify(a[-1], b[0])
+
+    def unify_except(self, shapes, axis) -> None:
+        """All dimensions but `axis` (concat)."""
+        shapes = [tuple(s) for s in shapes if s is not None]
+        if not shapes or any(len(s) != len(shapes[0]) for s in shapes):
+            return
+        for i in range(len(shapes[0])):
+            if i != axis:
+                for s in shapes[1:]:
+                    self.unify(shapes[0][i], s[i])
+
+    def unify_exact(self, a, b) -> None:
+        if a is not None and b is not None and len(a) == len(b):
+            for x, y in zip(a, b):
+                self.unify(x, y)
+
+    def unify_reshape(self, source, target) -> None:
+        """`x.reshape((n, 1, 28, 28))` of an f32[n, n2] matrix binds n2 = 784:
+        one fresh size of the source, solved from the element counts once the
+        dimensions both sides share are set aside."""
+        if source is None:
+            return
+        others, rest = [self.subst_dim(d) for d in source], [self.subst_dim(d) for d in target]
+        for d in list(others):
+            if d in rest:
+                others.remove(d)
+                rest.remove(d)
+        fresh = [d for d in others if self.fresh_var(d) is not None]
+        if len(fresh) != 1:
+            return
+        others.remove(fresh[0])
+        count = dim_prod(others)
+        if isinstance(count, int) and count > 0:
+            try:
+                self.unify(fresh[0], dim_floordiv(dim_prod(rest), count))
+            except NotDivisible:
+                pass        # the checker reports the element counts
+
+    def resolve(self, node: Node) -> Node:
+        """node's graph under the current substitution (identity when unchanged)."""
+        if not self.subst:
+            return node
+        cache = self.rebuilt
+        hit = cache.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        stack = [(node, False)]
+        while stack:
+            n, expanded = stack.pop()
+            hit = cache.get(id(n))
+            if hit is not None and hit[0] is n:
+                continue
+            if not expanded:
+                stack.append((n, True))
+                stack.extend((i, False) for i in reversed(n.inputs))
+                continue
+            inputs = tuple(cache[id(i)][1] for i in n.inputs)
+            t, attrs = self.subst_type(n.type), self.subst_attr(n.attrs)
+            if t == n.type and attrs == n.attrs and all(a is b for a, b in zip(inputs, n.inputs)):
+                new = n
+            else:
+                new = apply(n.op, inputs, n.span, type=t, **dict(attrs))
+            cache[id(n)] = (n, new)
+            cache[id(new)] = (new, new)
+        return cache[id(node)][1]
+
+    def static_dim(self, node: Node):
+        """The dimension an i64 scalar graph of sizes and constants stands for
+        (`x.shape[0]`, `x.shape[0] * 2`), or None when it depends on data."""
+        return size_index(node, self.subst_dim)
 
 
-def fresh_size() -> Size:
-    while True:
-        name = f"n{SIZES.next}"
-        SIZES.next += 1
-        if name not in SIZES.user and name not in SIZES.fresh:
-            SIZES.fresh.add(name)
-            return Size.var(name)
+# the program being built: where new inputs take their sizes; the Python API
+# builds one program unless `dsl.graph()` starts another
+_CURRENT: ContextVar[SizeEnv] = ContextVar("sizes", default=SizeEnv())
 
 
-def generation() -> int:
-    return SIZES.generation
-
-
-def subst_dim(d):
-    subst = SIZES.subst
-    if isinstance(d, int) or not subst or not (d.variables() & subst.keys()):
-        return d
-    return substitute(d, subst)
-
-
-def subst_type(t: TensorType) -> TensorType:
-    if not SIZES.subst:
-        return t
-    if isinstance(t, TupleType):        # a loop's results
-        return TupleType(tuple(subst_type(e) for e in t.elts))
-    return TensorType(t.dtype, tuple(subst_dim(d) for d in t.shape))
-
-
-def _subst_attr(v):
-    if isinstance(v, Body):         # a loop's body: its types follow the sizes too
-        return Body(tuple(resolve(p) for p in v.params), tuple(resolve(r) for r in v.roots))
-    if isinstance(v, Size):
-        return subst_dim(v)
-    if isinstance(v, tuple):
-        return tuple(_subst_attr(x) for x in v)
-    return v
-
-
-def _fresh_var(d) -> str | None:
-    if isinstance(d, Size):
-        v = d.single_var()
-        if v in SIZES.fresh and v not in SIZES.subst:
-            return v
-    return None
-
-
-def _bind(var: str, d) -> None:
-    subst = SIZES.subst
-    for k, v in list(subst.items()):
-        if isinstance(v, Size) and var in v.variables():
-            subst[k] = substitute(v, {var: d})
-    subst[var] = d
-    SIZES.changed()
+def current_sizes() -> SizeEnv:
+    return _CURRENT.get()
 
 
 @contextmanager
-def transaction():
-    """Undo the unifications made inside when it raises: a failed operation
-    leaves every variable's type as it was."""
-    saved, gen = dict(SIZES.subst), SIZES.generation
+def graph():
+    """`with dsl.graph():` the inputs made inside belong to a new program: a
+    size environment of their own (fresh sizes from n1, bound only by what
+    they meet). Variables of two programs do not mix (E1005); shared values,
+    constants and inputs of fixed shapes belong to every program."""
+    token = _CURRENT.set(SizeEnv())
     try:
-        yield
-    except BaseException:
-        if SIZES.generation != gen:
-            SIZES.subst.clear()
-            SIZES.subst.update(saved)
-            SIZES.changed()
-        raise
+        yield _CURRENT.get()
+    finally:
+        _CURRENT.reset(token)
 
 
-def unify(a, b) -> None:
-    """Make two dimensions equal by binding a fresh size, where one is."""
-    a, b = subst_dim(a), subst_dim(b)
-    if a == b:
-        return
-    va, vb = _fresh_var(a), _fresh_var(b)
-    if vb is not None and not (isinstance(a, Size) and vb in a.variables()):
-        _bind(vb, a)
-    elif va is not None and not (isinstance(b, Size) and va in b.variables()):
-        _bind(va, b)
+def sizes_of(variables, span) -> SizeEnv | None:
+    """The one size environment of these variables (None: none has sizes);
+    variables of two programs are refused."""
+    found = None
+    for v in variables:
+        found = joined(found, v, span)
+    return found
 
 
-def unify_broadcast(shapes) -> None:
-    """Dimensions that line up under broadcasting (from the right), 1s aside."""
-    shapes = [tuple(s) for s in shapes if s is not None]
-    for k in range(1, max((len(s) for s in shapes), default=0) + 1):
-        column = [s[-k] for s in shapes if len(s) >= k]
-        column = [d for d in column if subst_dim(d) != 1]
-        for d in column[1:]:
-            unify(column[0], d)
+def joined(found: SizeEnv | None, v, span) -> SizeEnv | None:
+    env = v._sizes
+    if env is not None and found is not None and env is not found:
+        fail("E1005", f"`{v.label}` belongs to another program than the variables it is used with",
+             span, "make the variables of one graph inside one `with dsl.graph():` block, "
+             "or all outside")
+    return env or found
 
 
-def unify_matmul(a, b) -> None:
-    if a is not None and b is not None and 1 <= len(a) <= 2 and 1 <= len(b) <= 2:
-        unify(a[-1], b[0])
-
-
-def unify_except(shapes, axis) -> None:
-    """All dimensions but `axis` (concat); axis None: all of them (stack)."""
-    shapes = [tuple(s) for s in shapes if s is not None]
-    if not shapes or any(len(s) != len(shapes[0]) for s in shapes):
-        return
-    rank = len(shapes[0])
-    if axis is not None:
-        if not isinstance(axis, int) or not -rank <= axis < rank:
-            return
-        axis %= rank
-    for i in range(rank):
-        if i != axis:
-            for s in shapes[1:]:
-                unify(shapes[0][i], s[i])
-
-
-def unify_exact(a, b) -> None:
-    if a is not None and b is not None and len(a) == len(b):
-        for x, y in zip(a, b):
-            unify(x, y)
-
-
-def unify_reshape(source, target) -> None:
-    """`x.reshape((n, 1, 28, 28))` of an f32[n, n2] matrix binds n2 = 784:
-    one fresh size of the source, solved from the element counts once the
-    dimensions both sides share are set aside."""
-    if source is None or any(d is None for d in target):
-        return
-    others, rest = [subst_dim(d) for d in source], [subst_dim(d) for d in target]
-    for d in list(others):
-        if d in rest:
-            others.remove(d)
-            rest.remove(d)
-    fresh = [d for d in others if _fresh_var(d) is not None]
-    if len(fresh) != 1:
-        return
-    others.remove(fresh[0])
-    count = dim_prod(others)
-    if isinstance(count, int) and count > 0:
-        try:
-            unify(fresh[0], dim_floordiv(dim_prod(rest), count))
-        except NotDivisible:
-            pass        # the checker reports the element counts
-
-
-def resolve(node: Node) -> Node:
-    """node's graph under the current substitution (identity when unchanged)."""
-    if not SIZES.subst:
-        return node
-    cache = SIZES.rebuilt
-    hit = cache.get(id(node))
-    if hit is not None and hit[0] is node:
-        return hit[1]
-    stack = [(node, False)]
-    while stack:
-        n, expanded = stack.pop()
-        hit = cache.get(id(n))
-        if hit is not None and hit[0] is n:
-            continue
-        if not expanded:
-            stack.append((n, True))
-            stack.extend((i, False) for i in reversed(n.inputs))
-            continue
-        inputs = tuple(cache[id(i)][1] for i in n.inputs)
-        t, attrs = subst_type(n.type), _subst_attr(n.attrs)
-        if t == n.type and attrs == n.attrs and all(a is b for a, b in zip(inputs, n.inputs)):
-            new = n
-        else:
-            new = apply(n.op, inputs, n.span, type=t, **dict(attrs))
-        cache[id(n)] = (n, new)
-        cache[id(new)] = (new, new)
-    return cache[id(node)][1]
-
-
-def static_dim(node: Node):
-    """The dimension an i64 scalar graph of sizes and constants stands for
-    (`x.shape[0]`, `x.shape[0] * 2`), or None when it depends on data."""
-    return size_index(node, subst_dim)
+def static_dim(value):
+    """The dimension a Variable of sizes and constants stands for, or None."""
+    return size_index(value.node) if value._sizes is None else value._sizes.static_dim(value.node)
 
 
 # ---- values the user passes ------------------------------------------------
 class VariableBase:
     """What the lowering needs of a Variable (dsl/tensor.py adds the rest)."""
 
-    def __init__(self, node: Node, leaves=frozenset(), name: str | None = None):
+    def __init__(self, node: Node, leaves=frozenset(), name: str | None = None, sizes=None):
         self._node = node
         self._deps = frozenset(leaves)      # the leaf Variables its graph reads
         self._name = name
+        # the size environment of its program: given, else its leaves'
+        # (None: nothing in its graph has a size that may still be bound)
+        self._sizes = sizes if sizes is not None else next(
+            (v._sizes for v in self._deps if v._sizes is not None), None)
 
     @property
     def _leaves(self) -> frozenset:
@@ -357,7 +410,7 @@ class VariableBase:
 
     @property
     def node(self) -> Node:
-        return resolve(self._node)
+        return self._node if self._sizes is None else self._sizes.resolve(self._node)
 
     @property
     def type(self) -> TensorType:
@@ -395,18 +448,6 @@ def const_node(value, span) -> Node:
     return apply("const", (), span, type=TensorType(dtype, array.shape), value=tup(array.tolist()))
 
 
-def shape_of(value):
-    """The shape a value will have as an operand, for unification."""
-    if isinstance(value, VariableBase):
-        return value.node.type.shape
-    if isinstance(value, (np.ndarray, np.generic, list)):
-        try:
-            return np.shape(value)
-        except ValueError:
-            return None
-    return None
-
-
 def dtype_name(dtype, span) -> str:
     if isinstance(dtype, str) and dtype in DTYPES:
         return dtype
@@ -423,76 +464,102 @@ def dtype_name(dtype, span) -> str:
 _HOST_DEF = A.Def(A.Name("<python>"), (), A.TensorTypeExpr("f32", ()), ())
 
 
-class Lowerer:
-    """One user-level operation: its operands bound to names, then an AST
-    checked by a BodyChecker exactly as the `.sym` checker would."""
+class GraphChecker(BodyChecker):
+    """The checker's builder as the tensor API drives it. Where an op makes
+    two dimensions meet and one is a fresh size of the operation's program,
+    the size is bound first (`SizeEnv.meet`); the op is then typed on its
+    inputs under the new sizes."""
+
+    def __init__(self, operation: "Operation"):
+        super().__init__(Globals({}, {}, {}, warn), _HOST_DEF, {}, {}, (), False)
+        self.operation = operation
+
+    def apply(self, op, inputs, span, type=None, **attrs) -> Node:
+        env = self.operation.sizes
+        if env is not None:
+            env.meet(op, [getattr(i.type, "shape", None) for i in inputs], type, attrs)
+            inputs = [env.resolve(i) for i in inputs]
+            type = None if type is None else env.subst_type(type)
+        return super().apply(op, inputs, span, type, **attrs)
+
+
+class Operation:
+    """One user-level operation: its Python arguments given, already
+    evaluated, to the checker's builder (`BodyChecker.binary`, `.call`,
+    `.index`), which types it exactly as the `.sym` checker would."""
 
     def __init__(self, span: Span | None):
         self.span = span
-        self.locals: dict[str, Node] = {}
-        self.sizes: dict[str, object] = {}
         self.leaves: set = set()
+        self.sizes: SizeEnv | None = None   # its program's: those of the variables it reads
+        self.saved = None                   # their bindings before it began
+        self.checker = GraphChecker(self)
 
-    def name(self, node: Node) -> A.Name:
-        name = f"_v{len(self.locals)}"
-        self.locals[name] = node
-        return A.Name(name, self.span)
+    def node(self, build, dtype: str | None = None) -> Node:
+        """build(operation, checker) -> a value, as a node, with every error
+        located at the user; a failure undoes the sizes it bound."""
+        try:
+            with errors(self.span):
+                return self.checker.tensor(build(self, self.checker), self.span, dtype)
+        except BaseException:
+            if self.saved is not None:
+                self.sizes.restore(self.saved)
+            raise
 
-    def size(self, dim) -> A.Name:
-        name = f"_s{len(self.sizes)}"
-        self.sizes[name] = dim
-        return A.Name(name, self.span)
+    def arg(self, value, ctx: str = "tensor") -> Given:
+        """A Python value as an argument of the builder. ctx: "tensor" (an
+        operand), "tensors" (a tuple of operands), "static" (axis, keepdims,
+        dtype, a literal), "shape" (a shape or a size), "text" (a string)."""
+        return Given(self.lift(value, ctx), self.span)
 
-    def lift(self, value, ctx: str = "tensor"):
-        """A Python value as an AST expression. ctx: "tensor" (an operand),
-        "tensors" (a tuple of operands), "static" (axis, keepdims, dtype, a
-        literal), "shape" (a shape or a size), "text" (a string argument)."""
+    def operand(self, value):
+        return self.arg(value).evaluate(self.checker)
+
+    def lift(self, value, ctx: str):
         span = self.span
         if isinstance(value, VariableBase):
             self.leaves |= value._leaves
+            if self.sizes is None and value._sizes is not None:
+                self.saved = value._sizes.snapshot()   # before anything is bound
+            self.sizes = joined(self.sizes, value, span)
             node = value.node
             if ctx in ("static", "shape"):
-                dim = static_dim(node)
+                dim = static_dim(value)
                 if isinstance(dim, int):
-                    return A.Num(dim, span)
+                    return Weak(dim, span)
                 if dim is not None:
-                    return self.size(dim)
+                    return dim
                 if ctx == "shape":
                     fail("E0214", f"a shape must be known before the function runs, but this "
                          f"{node.type} value is computed from data", span,
                          "use integers and sizes of inputs (`x.shape[0]`)")
-            return self.name(node)
+            return node
         if isinstance(value, (bool, np.bool_)) and (ctx != "tensor" or isinstance(value, bool)):
-            return A.Bool(bool(value), span)
+            return Weak(bool(value), span)
         if isinstance(value, (int, float)) and not isinstance(value, np.generic):
-            return A.Num(value, span)
+            number = Weak(value, span)
+            literal_overflow(number)
+            return number
         if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and ctx != "tensor"
                                              and value.ndim == 0):
             if ctx != "tensor":
                 return self.lift(value.item(), ctx)
-            return self.name(const_node(value, span))
+            return const_node(value, span)
         if isinstance(value, np.ndarray):
-            return self.name(const_node(value, span))
+            return const_node(value, span)
         if isinstance(value, str) and ctx == "text":     # mode="full"
-            return A.Str(value, span)
+            return value
         if isinstance(value, str) and ctx == "static":
-            return A.Name(dtype_name(value, span), span)
+            return Ident(dtype_name(value, span))
         if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
-            return A.Name(dtype_name(value, span), span)
+            return Ident(dtype_name(value, span))
         if isinstance(value, (tuple, list)):
-            if ctx == "tensor":
-                return A.ListExpr(tuple(self.lift(x, ctx) for x in value), span)
-            return A.TupleExpr(tuple(self.lift(x, "tensor" if ctx == "tensors" else ctx)
-                                     for x in value), span)
+            if ctx == "tensor":         # a list literal, weak like the numbers in it
+                return WeakTensor(self.rows(value))
+            return tuple(self.lift(x, "tensor" if ctx == "tensors" else ctx) for x in value)
         fail("E0215", f"cannot use {describe(value)} in a tensor expression", span,
              "use a dsl variable, a number or a numpy array")
 
-    def run(self, build):
-        """build(checker) -> Node, with every error located at the user."""
-        env = Globals({}, {}, {}, warn)
-        ck = BodyChecker(env, _HOST_DEF, dict(self.sizes), dict(self.locals), (), False)
-        with errors(self.span):
-            return build(ck)
-
-    def expr(self, e) -> Node:
-        return self.run(lambda ck: ck.tensor(ck.expr(e), self.span))
+    def rows(self, value) -> GivenList:
+        return GivenList(tuple(self.rows(x) if isinstance(x, (tuple, list)) else self.arg(x)
+                               for x in value), self.span)

@@ -24,7 +24,7 @@ other in a cycle): calls are atomic with respect to shared values.
 from __future__ import annotations
 
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 
 import numpy as np
 
@@ -36,8 +36,8 @@ from .ir import Function, toposort
 from .checker import advance, check_update
 from .rewrites import run_pipeline
 from .scope import did_you_mean
-from .tensor_core import (LEAF_NAMES, Lowerer, VariableBase, errors, fail, located, shape_of,
-                          transaction, unify_exact, user_span)
+from .tensor_core import (LEAF_NAMES, Operation, VariableBase, errors, fail, located, sizes_of,
+                          user_span)
 from .types import NUMPY_DTYPE, Size
 from semantics import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
 from semantics.boundary import check_call_sizes, index_error, to_arg
@@ -60,9 +60,24 @@ def function(inputs, outputs=None, updates=None, name="f", backend=None, device=
     if not isinstance(no_default_updates, (bool, np.bool_)):
         fail("E1005", f"`no_default_updates` is True or False, got {describe(no_default_updates)}",
              span, None, [Note(f"signature: {SIGNATURE}")])
-    with transaction():
+    env = sizes_of(_variables(inputs, outputs, updates), span)
+    with env.transaction() if env is not None else nullcontext():
         return _function(span, inputs, outputs, updates, name, backend, device, rewrites,
                          no_default_updates)
+
+
+def _variables(*values) -> list:
+    """The Variables among the arguments of `function` (in lists, tuples, dicts, pairs)."""
+    found, stack = [], list(values)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, VariableBase):
+            found.append(v)
+        elif isinstance(v, dict):
+            stack.extend(v.items())
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+    return found
 
 
 def _check_arguments(span, inputs, updates, name, rewrites, unknown):
@@ -164,20 +179,21 @@ def is_shared(v) -> bool:
 
 
 def _constant(value, span):
-    lo = Lowerer(span)
-    return VariableBase(lo.expr(lo.lift(value)), lo.leaves)
+    op = Operation(span)
+    node = op.node(lambda op, ck: op.operand(value))
+    return VariableBase(node, op.leaves)
 
 
 def _update_value(target, value, span):
     """The new value as a graph of exactly the shared's type (E0502)."""
     want = target._node.type
-    unify_exact(shape_of(value), want.shape)
-    lo = Lowerer(span)
-    ast = lo.lift(value)
-    node = lo.run(lambda ck: ck.tensor(ck.expr(ast), span, want.dtype))
+    if isinstance(value, VariableBase) and value._sizes is not None:
+        value._sizes.unify_exact(value.type.shape, want.shape)
+    op = Operation(span)
+    node = op.node(lambda op, ck: op.operand(value), want.dtype)
     with errors(span):
         check_update(target.name, want, node, span)
-    return VariableBase(node, lo.leaves)
+    return VariableBase(node, op.leaves)
 
 
 def _stream_advances(values, updated) -> list:

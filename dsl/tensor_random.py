@@ -17,7 +17,7 @@ import numpy as np
 
 from .build import apply, const
 from .tensor import SharedVariable, Variable
-from .tensor_core import VariableBase, fail, static_dim, user_span
+from .tensor_core import VariableBase, fail, sizes_of, static_dim, user_span
 from .types import FLOATS, TensorType
 
 __all__ = ["RandomStreams", "MRG_RandomStreams"]
@@ -54,12 +54,12 @@ class RandomStreams:
     def uniform(self, size, low=0.0, high=1.0, dtype="float32") -> Variable:
         span = user_span()
         t = self._type(size, dtype, span)
-        return self._draw("uniform", t, (low, high), span)
+        return self._draw("uniform", t, (low, high), span, size)
 
     def normal(self, size, avg=0.0, std=1.0, dtype="float32") -> Variable:
         span = user_span()
         t = self._type(size, dtype, span)
-        return self._draw("normal", t, (avg, std), span)
+        return self._draw("normal", t, (avg, std), span, size)
 
     def binomial(self, size, n=1, p=0.5, dtype="float32") -> Variable:
         """Successes in `n` trials of probability `p` (a sum of n bernoullis)."""
@@ -80,7 +80,7 @@ class RandomStreams:
             hit = apply("cast", (apply("lt", (u, const(float(p), "f32", span)), span),), span,
                         dtype=want)
             total = hit if total is None else apply("add", (total, hit), span)
-        return Variable(total, self.state._leaves)
+        return Variable(total, self.state._leaves, sizes=self._sizes_of(size, span))
 
     # ---- plumbing -------------------------------------------------------------
     def _type(self, size, dtype, span) -> TensorType:
@@ -91,7 +91,7 @@ class RandomStreams:
         dims = size if isinstance(size, (tuple, list)) else (size,)
         shape = []
         for d in dims:
-            dim = static_dim(d.node) if isinstance(d, VariableBase) else d
+            dim = static_dim(d) if isinstance(d, VariableBase) else d
             if isinstance(dim, (bool, np.bool_)) or dim is None or (
                     isinstance(dim, (int, np.integer)) and dim < 0):
                 fail("E0214", f"the size of a draw must be static or a size of an input, got {d!r}",
@@ -110,8 +110,15 @@ class RandomStreams:
         self._draws += 1
         return apply("random", (self.state.node, *nodes), span, type=t, dist=dist, draw=draw)
 
-    def _draw(self, dist, t, params, span) -> Variable:
-        return Variable(self._node(dist, t, params, span), self.state._leaves)
+    def _draw(self, dist, t, params, span, size) -> Variable:
+        return Variable(self._node(dist, t, params, span), self.state._leaves,
+                        sizes=self._sizes_of(size, span))
+
+    @staticmethod
+    def _sizes_of(size, span):
+        """The program whose sizes a draw's shape reads (`srng.uniform(x.shape)`)."""
+        dims = size if isinstance(size, (tuple, list)) else (size,)
+        return sizes_of([d for d in dims if isinstance(d, VariableBase)], span)
 
 
 # Theano's MRG_RandomStreams draws from another generator; here both are Philox

@@ -169,14 +169,16 @@ class DataParallel:
         sizes = interp.bind(fn, name, arrays, arg_spans, span)
         rows, k = sizes[c.plan.batch], self.world.size
         if rows % k:
-            if c.apply is None:
-                return None         # nothing to keep equal: run it whole
+            if not c.plan.grads:
+                return None         # nothing to reduce: run it whole, alike on every rank
             raise errors.uneven_minibatch(name, rows, c.plan.batch, k, span,
                                           [Note(f"under --ranks each rank takes {rows} / {k} rows of "
                                                 f"{', '.join(f'`{p}`' for p in c.plan.sliced)}")])
         lo, hi = self.world.rank * rows // k, (self.world.rank + 1) * rows // k
         local = [a[lo:hi] if p.attr("name") in c.plan.sliced else a
                  for p, a in zip(fn.params, arrays)]
+        if c.plan.first_row:        # the rank's draws start at its first row
+            local.append(np.array(lo, np.int64))
         grads_only = discard and c.apply is not None and not (interp.nan_check or interp.call_hook)
         compute = c.compute_grads if grads_only else c.compute
         outs = interp.execute(compute, name, local, arg_spans, span)

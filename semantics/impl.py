@@ -505,11 +505,15 @@ def impl_random(node, xs, env):
     shape = shape_of(node, env)
     count, dist, draw = int(np.prod(shape, dtype=np.int64)), node.attr("dist"), node.attr("draw")
     state, *params = xs
+    first = 0
+    if node.attr("from_row"):       # rows from_row.. of the one-process draw
+        *params, row = params
+        first = int(row) * int(np.prod(shape[1:], dtype=np.int64))
     if dist == "bits":
-        flat = philox.bits(state, draw, count)
+        flat = philox.bits(state, draw, count, first)
     else:
         fn = philox.uniform if dist == "uniform" else philox.normal
-        flat = fn(state, draw, count, node.type.dtype, *(p.item() for p in params))
+        flat = fn(state, draw, count, node.type.dtype, *(p.item() for p in params), first=first)
     return out(node, flat.reshape(shape))
 
 

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import dsl
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,3 +38,11 @@ def mnist_dir():
 
 needs_mnist = pytest.mark.skipif(mnist_dir() is None,
                                  reason="the real MNIST is absent: set SYM_DATA to a folder holding mnist/")
+
+
+@pytest.fixture(autouse=True)
+def own_sizes():
+    """Each test builds its tensor-API graphs as a program of its own: the
+    fresh sizes another test made or bound are not its own (`dsl.graph()`)."""
+    with dsl.graph():
+        yield

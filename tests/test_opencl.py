@@ -751,6 +751,28 @@ def test_update_in_place_by_the_last_stage_of_a_long_reduction():
     assert float(e.get_shared("W")) == 100002.0
 
 
+def test_the_partials_of_a_long_reduction_are_planned_before_any_c(monkeypatch):
+    """Rendering only writes C text: the plan (every buffer, the partials
+    of a long reduction too) is fixed before, so the renderer gets it read-only."""
+    from types import MappingProxyType
+
+    from runtime.opencl import render
+    planned = {}
+
+    class ReadOnly(render.Context):
+        def __init__(self, groups, keys, buffers, *rest):
+            planned.update(buffers)
+            super().__init__(groups, keys, MappingProxyType(buffers), *rest)
+    monkeypatch.setattr(render, "Context", ReadOnly)
+    x = apply("param", (), type=TensorType("f32", (100000,)), name="x")
+    total = apply("sum", (apply("exp", (x,)),), axes=(0,), keepdims=False)
+    plan = render.render_function(Function("total", (x,), (total,)))
+    (key,) = [k for k in planned if k.endswith("_part")]
+    assert planned[key] == plan.buffers[key]
+    assert (plan.buffers[key].dtype, plan.buffers[key].shape) == ("f64", (8,))  # 8 groups, in double
+    assert plan.steps[0].kernel.writes == key and (key, False) in plan.steps[1].kernel.reads
+
+
 def test_kernel_reads_come_from_the_ir():
     from runtime.opencl.passes import run_passes
     from runtime.opencl.render import assign_buffers, read_set

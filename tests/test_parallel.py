@@ -10,13 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, needs_mnist
 from dsl import cli
 from dsl.parallel import plan_def
+from dsl.ir import toposort
 from dsl.program import check_source
 from runtime import parallel
+from semantics import philox
 
 PYTHON = sys.executable
 MPIEXEC = str(Path(PYTHON).parent / "mpiexec")
@@ -112,6 +115,75 @@ def test_explain_ranks_shows_where_the_all_reduce_goes(capsys):
     assert "param[name=x]" not in apply_part
 
 
+DROPOUT = """shared W: f32[4, 3] = uniform(-0.5, 0.5, seed=7)
+shared rng: stream = 99
+
+def masks(x: f32[n, 4]) -> i64[n, 4]:
+    return integers(rng, (n, 4), 0, 1000) + i64(x * 0.0)
+
+def centred(x: f32[n, 4]) -> f32[n, 4]:
+    h = x * bernoulli(rng, x.shape, 0.5)
+    return h - mean(h, axis=0)
+
+def train(x: f32[n, 4], y: i32[n]) -> f32:
+    h = x * bernoulli(rng, x.shape, 0.5) / 0.5 + normal(rng, (n, 4), std=0.01)
+    cost = -mean(log_softmax(h @ W + 0.0 * sum(uniform(rng, (3,))))[arange(n), y])
+    W <- W - 0.5 * grad(cost, W)
+    return cost
+
+x = f32(reshape(arange(96), (24, 4))) / 96.0
+y = i32(arange(24) % 3)
+for step in range(6):
+    c = train(x[step * 4:step * 4 + 8], y[step * 4:step * 4 + 8])
+    print("cost", format(c, ".6f"))
+print("masks", masks(x[0:6]))
+masks(x[0:2])
+print("masks", masks(x[0:6]))
+print("odd rows", masks(x[0:5]))
+print("centred", sum(centred(x) ** 2.0))
+print("rng", rng)
+"""
+
+
+def test_draws_by_rows_start_at_the_ranks_first_row():
+    p = plans(DROPOUT)["train"]
+    assert p.first_row == "first_row" and p.compute.params[-1].attr("name") == "first_row"
+    draws = [n for n in toposort(p.compute.outputs) if n.op == "random"]
+    # the mask and the noise are split by rows; the (3,) draw is the same on every rank
+    assert sorted((str(n.type), n.attr("dist"), bool(n.attr("from_row"))) for n in draws) == [
+        ("f32[3]", "uniform", False), ("f32[n, 4]", "normal", True), ("f32[n, 4]", "uniform", True)]
+    assert all(n.inputs[-1] is p.compute.params[-1] for n in draws if n.attr("from_row"))
+    # the stream advances in the apply part, the same on every rank
+    assert [name for name, _ in p.apply.updates] == ["W", "rng"]
+    assert plans(DROPOUT)["masks"].first_row == "first_row"
+    # a value that mixes the rows: every rank runs it whole, draws and advance alike
+    assert plans(DROPOUT)["centred"].whole
+    assert plans(TINY)["train"].first_row == ""
+
+
+def test_explain_ranks_shows_the_draws_split_by_rows(capsys):
+    program = str(ROOT / "programs" / "mnist_mlp_dropout.sym")
+    assert cli.main(["explain", program, "train", "--ranks", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "random draws with n rows start at the rank's first row (`first_row` = r*n/2)" in out
+    assert re.search(r"random\[dist=uniform, draw=0, from_row=True\] %\d+, %\d+, %\d+, %\d+ : f32\[n, 500\]", out)
+
+
+@pytest.mark.parametrize("dist, per", [("bits", 1), ("uniform f32", 1), ("uniform f64", 2),
+                                       ("normal f32", 2), ("normal f64", 4)])
+def test_a_draw_from_an_element_on_is_that_part_of_the_whole_draw(dist, per):
+    state = np.array([12345, 6], np.int64)
+    name, *dtype = dist.split()
+    def draw(first, count):
+        if name == "bits":
+            return philox.bits(state, 3, count, first)
+        return getattr(philox, name)(state, 3, count, dtype[0], first=first)
+    whole = draw(0, 23)
+    for first in range(23):
+        for count in range(23 - first):
+            assert np.array_equal(draw(first, count), whole[first:first + count]), (first, count)
+
+
 # ---- real runs on 2 ranks -------------------------------------------------------------------
 def sym_run(*args, timeout=120, env=None):
     return subprocess.run([PYTHON, "-m", "dsl.cli", "run", *args], cwd=ROOT, capture_output=True,
@@ -145,6 +217,21 @@ def test_two_ranks_print_the_one_process_figures_once(tmp_path):
     # the ranks compared a digest of their parameters at the end
     assert re.search(r"shared values bit-identical on all 2 ranks \(sha256 [0-9a-f]{64}\)", two.stderr)
     assert (tmp_path / "m.csv").read_text().count("\n") == 7     # rank 0 wrote it, once
+
+
+def test_two_ranks_draw_the_one_process_numbers(tmp_path, backend):
+    """Dropout on 2 ranks: each rank draws the one-process numbers of its
+    rows (the masks gathered are equal to the bit), the streams advance
+    alike, and the run prints the one-process figures. A drawing def run
+    whole (5 rows, or a value that mixes rows) draws the same numbers too."""
+    path = tiny(tmp_path, DROPOUT)
+    one = sym_run(str(path), "--backend", "numpy")
+    assert one.returncode == 0, one.stderr
+    two = sym_run(str(path), "--backend", backend, "--ranks", "2", "-v")
+    assert two.returncode == 0, two.stderr
+    assert two.stdout == one.stdout
+    assert "rng [99 11]" in two.stdout      # 6 + 5 calls; compared on every rank at the end
+    assert "bit-identical on all 2 ranks" in two.stderr
 
 
 def test_mpiexec_started_by_the_user(tmp_path):
@@ -268,8 +355,9 @@ def test_mnist_logreg_one_epoch_on_two_ranks_prints_the_one_process_figures():
     assert "bit-identical on all 2 ranks" in two.stderr
 
 
-def test_a_run_time_error_on_ranks_has_the_same_text_on_both_backends(backend):
-    golden = ROOT / "tests" / "errors" / "runtime" / "mpi_rows_not_divisible.sym"
+@pytest.mark.parametrize("name", ["mpi_rows_not_divisible", "c_mpi_draw_rows_not_first"])
+def test_a_run_time_error_on_ranks_has_the_same_text_on_both_backends(backend, name):
+    golden = ROOT / "tests" / "errors" / "runtime" / f"{name}.sym"
     done = sym_run(str(golden.relative_to(ROOT)), "--backend", backend, "--no-progress",
                    "--ranks", "2")
     assert done.returncode == 1

@@ -438,12 +438,17 @@ def scatter_loop(k, n, ix):
 
 # ---- reductions ------------------------------------------------------------------
 def acc_type(k: Kernel, n: Node, kind: str) -> str:
-    """Long f32 sums accumulate in double where the device has it (numpy's
-    pairwise sums are nearly exact; a long f32 loop drifts). Short ones
-    (written out, see Kernel.each) stay f32, which pocl can vectorise."""
+    return accumulator(k.ctx.options, n, kind)
+
+
+def accumulator(options, n: Node, kind: str) -> str:
+    """The C type n's reduction accumulates in. Long f32 sums accumulate in
+    double where the device has it (numpy's pairwise sums are nearly exact;
+    a long f32 loop drifts). Short ones (written out, see Kernel.each) stay
+    f32, which pocl can vectorise."""
     from .analysis import reduced_extent
     from .emit import UNROLL_MAX
-    if kind == "sum" and n.type.dtype == "f32" and k.ctx.options.f64_accumulate:
+    if kind == "sum" and n.type.dtype == "f32" and options.f64_accumulate:
         extent = reduced_extent(n) if n.op not in ROWS else None
         if extent is None or extent > UNROLL_MAX:
             return "double"
@@ -591,6 +596,11 @@ def emit_random(k, n, ix):
     k.need("sym_rand_ud" if name == "sym_rand_nd" else name)
     seed = k.value(state, Ix(["0"], "0"))
     calls = k.value(state, Ix(["1"], "1"))
+    element = f"(ulong)({ix.flat_in(n.type.shape)})"
+    if n.attr("from_row"):      # a rank's rows: elements from its first row's on
+        *params, row = params
+        row_size = prod_c(n.type.shape[1:])
+        element = f"({element} + (ulong)({k.value(row, Ix([], '0'))}) * (ulong)({row_size}))"
     scalars = [k.value(p, Ix([], "0")) for p in params]
-    args = [seed, calls, f"{n.attr('draw')}u", f"(ulong)({ix.flat_in(n.type.shape)})", *scalars]
+    args = [seed, calls, f"{n.attr('draw')}u", element, *scalars]
     return f"{name}({', '.join(args)})"

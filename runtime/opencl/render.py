@@ -7,9 +7,10 @@
 
 Pure functions of the IR: no device is needed (tests render without one).
 It goes in two phases. Plan: the backend passes (passes.py: cse,
-share_rows, groups), buffers per kernel root, each kernel's reads taken
-from the IR (read_set), and the schedule, which decides from those reads
-which updates write their shared buffer in place. Render: C text for each
+share_rows, groups), buffers per kernel root (a long reduction's partials
+too), each kernel's reads taken from the IR (read_set), and the schedule,
+which decides from those reads which updates write their shared buffer
+in place. Render: C text for each
 kernel root, writing the buffer the plan chose. The executor runs the
 steps. `LOWERING` says how every op is computed; see analysis.py for which
 nodes get buffers and which are fused into the kernels that read them.
@@ -109,6 +110,15 @@ class BufferSpec:
 
 
 @dataclass(frozen=True)
+class Partials:
+    """A long reduction's partials: `groups` per output element, in a
+    buffer of the accumulator's dtype."""
+    key: str
+    dtype: str
+    groups: int
+
+
+@dataclass(frozen=True)
 class KernelSpec:
     name: str
     args: list         # ("buf", key) ("off", key) ("size", var) ("err",) ("site",)
@@ -150,9 +160,10 @@ class Context:
     """What the kernel writers ask while rendering one function."""
 
     def __init__(self, groups: Groups, keys: dict, buffers: dict, options: RenderOptions,
-                 fn_name: str = ""):
+                 fn_name: str = "", partials: dict | None = None):
         self.groups, self.keys, self.buffers, self.options = groups, keys, buffers, options
         self.fn_name = fn_name
+        self.partials = partials or {}      # root id -> Partials (plan_partials)
 
     def has_buffer(self, n: Node) -> bool:
         return self.groups.has_buffer(n)
@@ -208,10 +219,9 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
     writes out_key (the plan's choice: its own buffer or a shared in place)."""
     core = ctx.groups.cores.get(id(root))
     target = ctx.options.target
-    if core is not None and core.op not in CORES:
-        groups = tree_groups(core, target)
-        if groups > 1:
-            return render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fused)
+    partials = ctx.partials.get(id(root))
+    if partials is not None:
+        return render_tree_stages(ctx, parts, root, core, name, partials, out_key, reads, fused)
     k = Kernel(name, ctx, parts)
     k.output(out_key, root.type.dtype)
     if root.op in ROWS:
@@ -275,25 +285,42 @@ def tree_groups(core: Node, target: str) -> int:
     return TREE_GROUPS[target]
 
 
-def render_tree_stages(ctx, parts, root, core, name, groups, out_key, reads, fused) -> list:
-    """Stage 1 folds shares of each output into a partials buffer; stage 2
+def plan_partials(fn_name: str, roots, groups: Groups, keys: dict, buffers: dict,
+                  options: RenderOptions) -> dict:
+    """root id -> the Partials of each long reduction (rendered in two
+    stages), each buffer added to the plan's buffers."""
+    out = {}
+    for root in roots:
+        core = groups.cores.get(id(root))
+        if core is None or core.op in CORES:
+            continue
+        count = tree_groups(core, options.target)
+        if count == 1:
+            continue
+        ctype = L.accumulator(options, core, L.REDUCE_KIND[core.op])
+        dtype = {"double": "f64", "float": "f32", "int": "i32", "long": "i64"}[ctype]
+        key = keys[id(root)] + "_part"
+        elements = 1
+        for d in core.type.shape:
+            elements *= d
+        buffers[key] = BufferSpec(key, "temp", dtype, (elements * count,),
+                                  "partial sums of " + buffer_label(root, fn_name))
+        out[id(root)] = Partials(key, dtype, count)
+    return out
+
+
+def render_tree_stages(ctx, parts, root, core, name, partials: Partials, out_key, reads,
+                       fused) -> list:
+    """Stage 1 folds shares of each output into the partials buffer; stage 2
     combines them and applies the epilogue."""
-    from .lowering import REDUCE_KIND, acc_type
     local = TREE_LOCAL[ctx.options.target]
     stage1 = Kernel(name + "_part", ctx, parts)
-    ctype = acc_type(stage1, core, REDUCE_KIND[core.op])
-    dtype = {"double": "f64", "float": "f32", "int": "i32", "long": "i64"}[ctype]
-    key = ctx.keys[id(root)] + "_part"
-    count = 1
-    for d in core.type.shape:
-        count *= d
-    ctx.buffers[key] = BufferSpec(key, "temp", dtype, (count * groups,),
-                                  "partial sums of " + buffer_label(root, ctx.fn_name))
-    stage1.output(key, dtype)
-    grid1 = tree_partial_kernel(stage1, core, local, groups, ctx.options.target == "cpu")
+    stage1.output(partials.key, partials.dtype)
+    grid1 = tree_partial_kernel(stage1, core, local, partials.groups, ctx.options.target == "cpu")
     stage2 = Kernel(name, ctx, parts)
     stage2.output(out_key, root.type.dtype)
-    grid2 = tree_final_kernel(stage2, root, core, groups, Buf(key, dtype))
+    grid2 = tree_final_kernel(stage2, root, core, partials.groups,
+                              Buf(partials.key, partials.dtype))
     reads1 = read_set(ctx.groups, ctx.keys, core, None)
     return [finish_kernel(stage1, grid1, None, reads1, fused),
             finish_kernel(stage2, grid2, root, reads, fused)]
@@ -316,12 +343,17 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
     for name, v in fn.updates:      # a shared value updated but never read has no node
         buffers.setdefault("s:" + name, BufferSpec("s:" + name, "shared", v.type.dtype, v.type.shape,
                                                    f"shared `{name}`", name))
+    for p in fn.params:     # an unused argument still has a type
+        key = "p:" + p.attr("name")
+        buffers.setdefault(key, BufferSpec(key, "param", p.type.dtype, p.type.shape,
+                                           f"argument `{p.attr('name')}`", p.attr("name")))
     roots = kernel_roots(groups, keys, buffers)
-    reads = {id(r): final_reads(groups, keys, r, options.target) for r in roots}
+    partials = plan_partials(fn.name, roots, groups, keys, buffers, options)
+    reads = {id(r): final_reads(groups, keys, r, partials) for r in roots}
     order, out_keys, in_place, writes = schedule(fn, roots, reads, outputs, updates, keys,
                                                  buffers, groups)
     # render: the plan fixed above, only C text from here on
-    ctx = Context(groups, keys, buffers, options, fn.name)
+    ctx = Context(groups, keys, buffers, options, fn.name, partials)
     parts = ProgramParts(fp64=any(n.type.dtype == "f64" for n in groups.order))
     texts, specs = [], {}
     count = 0
@@ -344,10 +376,6 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
             chosen = {"all": stages, "early": stages[:-1], "last": stages[-1:]}[b]
             steps += [Step("kernel", spec) for _, spec in chosen]
     params = [(p.attr("name"), "p:" + p.attr("name")) for p in fn.params]
-    for name, key in params:
-        if key not in buffers:    # an unused argument still has a type
-            p = next(q for q in fn.params if q.attr("name") == name)
-            buffers[key] = BufferSpec(key, "param", p.type.dtype, p.type.shape, f"argument `{name}`", name)
     return Plan(fn.name, source, buffers, steps, out_keys, [o.type for o in outputs],
                 params, parts.sites, in_place, prepared.log)
 
@@ -364,12 +392,12 @@ def kernel_roots(groups: Groups, keys: dict, buffers: dict) -> list:
     return out
 
 
-def final_reads(groups: Groups, keys: dict, root: Node, target: str) -> list:
+def final_reads(groups: Groups, keys: dict, root: Node, partials: dict) -> list:
     """The reads of the kernel that writes root (the second stage of a long
     reduction reads its partials, not the core's inputs)."""
     core = groups.cores.get(id(root))
-    if core is not None and core.op not in CORES and tree_groups(core, target) > 1:
-        return read_set(groups, keys, root, core, skip_core=True) + [(keys[id(root)] + "_part", False)]
+    if id(root) in partials:
+        return read_set(groups, keys, root, core, skip_core=True) + [(partials[id(root)].key, False)]
     return read_set(groups, keys, root, core)
 
 
