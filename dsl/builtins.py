@@ -252,7 +252,7 @@ def lower_grad(ck, args, e):
     if wrt_ast.elements(("list",)):     # grad(cost, [W, b]): one each
         return tuple(lower_grad(ck, {**args, "wrt": w}, e) for w in wrt_ast.elements(("list",)))
     if wrt_ast.ident() is None:
-        raise errors.grad_wrt_not_a_name(wrt_ast.span)
+        raise errors.bad_grad_wrt("not_a_name", wrt_ast.span)
     wrt = node_arg(ck, wrt_ast)
     if wrt in ck.env.samples:
         raise errors.grad_wrt_sample(wrt_ast.ident(), wrt_ast.span)
@@ -368,7 +368,7 @@ def scalar_arg(ck, a, dtype: str, what: str) -> Node:
 def probability_arg(ck, a, dtype: str) -> Node:
     value = Weak(a.value, None) if isinstance(a, Default) else a.evaluate(ck)
     if isinstance(value, Weak) and not (isinstance(value.value, bool) or 0 <= value.value <= 1):
-        raise errors.bad_probability(value.value, a.span)
+        raise errors.bad_probability("literal", a.span, value=value.value)
     return scalar_arg(ck, a, dtype, "p")
 
 

@@ -261,8 +261,9 @@ class BodyChecker:
         if name in self.env.streams:
             raise errors.stream_update(name, s.span)
         if name in self.updates:
-            raise errors.updated_twice(name, self.d.name.id, s.span,
-                                       [Note(f"the first update of `{name}` computes this", self.updates[name].span)])
+            raise errors.updated_twice(name, s.span,
+                                       [Note(f"the first update of `{name}` computes this", self.updates[name].span)],
+                                       def_name=self.d.name.id)
         want = self.env.shareds[name]
         value = self.tensor(self.expr(s.value), s.value.span, want.dtype)
         check_update(name, want, value, s.value.span)

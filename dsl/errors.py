@@ -82,6 +82,8 @@ _INVALID_TYPE = {
                           "a dimension is an integer or a size variable, like `784`, "
                           "`n`, `n + 1` or `2 * n`"),
     "unknown_dtype": ("unknown dtype `{dtype}`", None),
+    "unknown_numpy_dtype": ("unknown dtype {dtype!r}: dtype must be one of f32 f64 i32 i64 bool",
+                            None),
 }
 
 
@@ -130,6 +132,7 @@ _KEYWORD_ARGUMENTS = {
     "proc_positional_only": ("host functions take positional arguments only (`{name}`)", None),
     "builtin_unknown": ("`{fname}` has no parameter `{name}`", None),
     "builtin_twice": ("`{fname}` got `{name}` twice", "usage: {usage}"),
+    "function_unknown": ("`dsl.function` has no argument `{key}`", None),
 }
 
 
@@ -435,6 +438,11 @@ _AXIS_OUT_OF_RANGE = {
     "axis": ("axis {axis} is out of range for a tensor of rank {rank}", None),
     "len_of_scalar": ("`len` of a scalar", None),
     "permutation": ("axes {perm} are not a permutation of 0..{last}", None),
+    "flatten_ndim": ("flatten(ndim={ndim!r}) of a tensor of rank {rank}",
+                     "ndim is the rank of the result: 1..{top}"),
+    "dimshuffle": ("dimshuffle{pattern} must name every axis of a tensor of rank {rank} once "
+                   "(one left out must have size 1), and 'x' for new axes",
+                   "e.g. `x.dimshuffle(1, 0)`, `v.dimshuffle('x', 0)`"),
 }
 
 
@@ -501,6 +509,14 @@ _SHAPE_NOT_STATIC = {
                   "e.g. `f32[n, 784]` or `f32[n + 1]`"),
     "negative_literal": ("a dimension cannot be negative: -{operand}",
                          "sizes count elements: `0` or more"),
+    "fresh_size_taken": ("`{d}` is already the name of a fresh size", "choose another size name"),
+    "tensor_dimension": ("a dimension must be an integer, a size name or None, got {d!r}",
+                         "e.g. `shape=(\"n\", 784)`"),
+    "computed_from_data": ("a shape must be known before the function runs, but this {type} "
+                           "value is computed from data",
+                           "use integers and sizes of inputs (`x.shape[0]`)"),
+    "draw_size": ("the size of a draw must be static or a size of an input, got {d!r}",
+                  "e.g. `srng.uniform((2, 2))` or `srng.uniform(x.shape)`"),
 }
 
 
@@ -518,6 +534,10 @@ _NOT_A_TENSOR = {
     "option_string_cannot": ("option `{name}` is a string and cannot be used inside a "
                              "def",
                              None),
+    "numpy_dtype": ("numpy arrays of dtype {dtype} cannot be used in an expression",
+                    "convert it first, e.g. `.astype(np.float32)` or `.astype(np.int32)`"),
+    "python_value": ("cannot use {what} in a tensor expression",
+                     "use a dsl variable, a number or a numpy array"),
 }
 
 
@@ -652,6 +672,8 @@ _BAD_WINDOW_ARGUMENT = {
     "pair": ("{what} must be one or two positive integers, got {got}",
              "give (rows, columns), e.g. `(2, 2)`"),
     "choice": ("{what} must be {choices}", "e.g. `mode=\"{last}\"`"),
+    "pool_mode": ("pool_2d mode must be 'max' or 'average_exc_pad', got {mode!r}",
+                  "average_exc_pad averages the elements inside the input"),
 }
 
 
@@ -751,6 +773,7 @@ _UNSUPPORTED_INDEXING = {
                               "index in two steps: `x[idx][:, 0]`"),
     "slice_after_integer": ("a slice after integer-array indices is not supported",
                             "slice in a second step: `x[idx][:, 1:3]`"),
+    "ellipsis": ("`...` in an index is not supported", "index every axis explicitly"),
 }
 
 
@@ -788,9 +811,21 @@ def grad_wrt_non_float(name, wrt_type, span) -> SymError:
                  "gradients exist only for float values")
 
 
-def grad_wrt_not_a_name(span) -> SymError:
-    return error("E0406", "the second argument of `grad` must be a name", span,
-                 "name a parameter, a shared value or a bound value: `grad(cost, W)`")
+_BAD_GRAD_WRT = {
+    "not_a_name": ("the second argument of `grad` must be a name",
+                   "name a parameter, a shared value or a bound value: `grad(cost, W)`"),
+    "not_a_variable": ("`grad` differentiates with respect to variables, got {got}",
+                       "pass a dsl variable or shared value, or a list of them: "
+                       "`grad(cost, [W, b])`"),
+}
+
+
+def bad_grad_wrt(kind, span, hint=None, **facts) -> SymError:
+    """What `grad` differentiates with respect to is not a name (in .sym) or
+    not a variable (from Python): `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _BAD_GRAD_WRT[kind]
+    return error("E0406", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def cost_not_scalar(t, span) -> SymError:
@@ -808,6 +843,10 @@ _UPDATE_OF_NON_SHARED = {
     "local_group": ("`{target}` is a group of local values: only shared values can be "
                     "updated with `<-`",
                     "to compute new values here, bind them: `{target} = ...`"),
+    "pairs": ("updates are (shared, new value) pairs",
+              "e.g. `updates=[(W, W - 0.1 * dsl.grad(cost, W))]`"),
+    "function_target": ("{what}: only shared values can be updated",
+                        "make it with `dsl.shared(value, name=...)`"),
 }
 
 
@@ -834,8 +873,10 @@ def updating_def_called_in_def(name, shared, span, hint, notes=()) -> SymError:
                  span, hint, notes)
 
 
-def updated_twice(name, def_name, span, notes) -> SymError:
-    return error("E0505", f"`{name}` is updated twice in `{def_name}`", span,
+def updated_twice(name, span, notes=(), def_name=None) -> SymError:
+    """`def_name`: the def written in .sym; None for a function of the tensor API."""
+    where = f"`{def_name}`" if def_name else "one function"
+    return error("E0505", f"`{name}` is updated twice in {where}", span,
                  "combine the two updates into one expression", notes)
 
 
@@ -895,6 +936,12 @@ _RUN_TIME_ARGUMENT_MISMATCH = {
                       "pass an integer, or change the parameter to f32"),
     "not_a_number": ("argument `{name}` of `{fname}` must be {t}, got {value!r}",
                      "pass `true` or `false` for bool, a number otherwise"),
+    "ragged_list": ("argument `{name}` of `{fname}` must be {t}, got a list whose rows have "
+                    "different lengths",
+                    "every row of a nested list must have the same length"),
+    "out_of_range": ("argument `{name}` of `{fname}` must be {t}, got {got} values outside the "
+                     "range of {dtype}",
+                     "the values must fit in {dtype}: {low}..{high}"),
 }
 
 
@@ -924,6 +971,10 @@ _SHARED_VALUE_MISMATCH = {
     "executor": ("`{name}` uses shared `{shared}`, which this executor does not hold", None),
     "value": ("shared `{name}` is {t}; cannot set it to {got}",
               "the shape and dtype must match the declaration exactly"),
+    "float": ("shared `{name}` is {t}; cannot set it to the float {value}",
+              "the shape and dtype must match the declaration exactly"),
+    "from_python": ("cannot make a shared value{named} from a {type_name}",
+                    "pass a numpy array, e.g. `np.zeros((784, 10), np.float32)`"),
 }
 
 
@@ -1096,6 +1147,80 @@ def program_not_picklable() -> SymError:
                  "program's path or source, then `dsl.load` it again in the other process")
 
 
+# ---- E10xx: the Python tensor API ----------------------------------------------
+_NOT_AN_INPUT = {
+    "input_name": ("the name of an input must be an identifier, got {name!r}", None),
+    "function_input": ("an input of `function` must be an input variable, got {what}",
+                       "make inputs with dsl.scalar/vector/matrix/tensor; pass values of shared "
+                       "variables with set_value"),
+}
+
+
+def not_an_input(kind, span, hint=None, **facts) -> SymError:
+    """A bad input variable: `kind` picks the wording (its name, an input of
+    `dsl.function` that is no input variable), `facts` fill it."""
+    message, default_hint = _NOT_AN_INPUT[kind]
+    return error("E1001", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+_MISSING_INPUT = {
+    "input": ("the outputs depend on the input `{label}` ({type}), which is not among the "
+              "inputs",
+              "add it: `function([..., {label}], ...)`, or give it a value in `.eval({{...}})`"),
+    "size_of_input": ("the outputs use the size `{var}`, which no input's shape binds",
+                      "add the input it comes from (`{source}`) to the inputs"),
+    "size": ("the outputs use the size `{var}`, which no input's shape binds",
+             "add an input whose shape has this size"),
+}
+
+
+def missing_input(kind, span, hint=None, **facts) -> SymError:
+    """The outputs need an input, or a size of one, that is not given:
+    `kind` picks the wording, `facts` fill it."""
+    message, default_hint = _MISSING_INPUT[kind]
+    return error("E1002", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+def input_given_twice(label, span) -> SymError:
+    return error("E1003", f"`{label}` is given twice as an input", span)
+
+
+def symbolic_value_unknown(what, t, span) -> SymError:
+    return error("E1004", f"{what} of a symbolic expression ({t}) is not known until a "
+                 "compiled function runs", span,
+                 "choose per element with `dsl.where(cond, a, b)`, or compile the expression "
+                 "with `dsl.function` (or `.eval()`) and inspect the result")
+
+
+_BAD_API_ARGUMENT = {
+    "no_default_updates": ("`no_default_updates` is True or False, got {got}", None),
+    "inputs": ("`inputs` is a list of input variables, got {got}",
+               "e.g. `dsl.function([x, y], x + y)`"),
+    "updates": ("`updates` is a list of (shared, new value) pairs, got {got}",
+                "e.g. `updates=[(W, W - 0.1 * dsl.grad(cost, W))]`"),
+    "name": ("`name` is an identifier, got {name!r}", "e.g. `name=\"train\"`"),
+    "rewrites": ("`rewrites` is True or False, got {got}", None),
+    "eval": ("`eval` takes a dict of input variables to values, got {got}",
+             "e.g. `(x * 2).eval({{x: 3.0}})`"),
+    "shared_name": ("the name of a shared value is a string, got {name!r}",
+                    "e.g. `dsl.shared(np.zeros(3, np.float32), name=\"W\")`"),
+    "shape": ("`shape` is a tuple of dimensions, got {shape!r}", "e.g. `shape=(\"n\", 784)`"),
+    "two_programs": ("`{label}` belongs to another program than the variables it is used with",
+                     "make the variables of one graph inside one `with dsl.graph():` block, "
+                     "or all outside"),
+}
+
+
+def bad_api_argument(kind, span, hint=None, notes=(), **facts) -> SymError:
+    """A wrong argument to an entry of the tensor API: `kind` picks the
+    wording, `facts` fill it."""
+    message, default_hint = _BAD_API_ARGUMENT[kind]
+    return error("E1005", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
+
+
 # ---- E11xx: modules and host functions: `import`, `proc` --------------------------
 _CANNOT_IMPORT = {
     "cannot_import": ("cannot import `{module}`: {why}", None),
@@ -1234,11 +1359,20 @@ def stream_update(name, span) -> SymError:
                  "it again, `load` a checkpoint, or set its value from Python")
 
 
-def bad_seed(name, shown, span) -> SymError:
-    return error("E1204",
-                 f"the seed of stream `{name}` must be an integer in 0..2**63-1, got {shown}", span,
-                 f"declare it with a seed: `shared {name}: stream = 234` (an option works "
-                 "too)")
+_BAD_SEED = {
+    "stream": ("the seed of stream `{name}` must be an integer in 0..2**63-1, got {shown}",
+               "declare it with a seed: `shared {name}: stream = 234` (an option works too)"),
+    "random_streams": ("a stream's seed must be an integer in 0..2**63-1, got {shown}",
+                       "e.g. `dsl.RandomStreams(seed=234)`"),
+}
+
+
+def bad_seed(kind, span, hint=None, **facts) -> SymError:
+    """A stream's seed out of range: `kind` picks the wording (a declared
+    stream, dsl.RandomStreams), `facts` fill it."""
+    message, default_hint = _BAD_SEED[kind]
+    return error("E1204", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def draw_outside_def(fname, span, hint) -> SymError:
@@ -1249,10 +1383,21 @@ def draw_without_stream(fname, span, hint) -> SymError:
     return error("E1206", f"the first argument of `{fname}` must be a random stream", span, hint)
 
 
-def bad_probability(value, span) -> SymError:
-    return error("E1207", f"a probability must be in [0, 1], got {value:g}", span,
-                 "`p` is the probability of a 1: e.g. `bernoulli(rng, shape, 1.0 - 0.3)` "
-                 "keeps 70%")
+_BAD_PROBABILITY = {
+    "literal": ("a probability must be in [0, 1], got {value:g}",
+                "`p` is the probability of a 1: e.g. `bernoulli(rng, shape, 1.0 - 0.3)` "
+                "keeps 70%"),
+    "python": ("a probability must be a number in [0, 1], got {value!r}",
+               "`p` is the probability of a 1"),
+}
+
+
+def bad_probability(kind, span, hint=None, **facts) -> SymError:
+    """A probability outside [0, 1]: `kind` picks the wording (a literal in
+    .sym, a Python value), `facts` fill it."""
+    message, default_hint = _BAD_PROBABILITY[kind]
+    return error("E1207", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
 
 
 def grad_wrt_sample(wrt_ast, span) -> SymError:
@@ -1272,6 +1417,15 @@ _BAD_DRAW_ARGUMENT = {
                            "[{lo}, {hi})",
                            "the draw is in [low, high): `integers(rng, shape, 0, 10)` "
                            "gives 0..9"),
+    "unknown_dtype": ("unknown dtype {dtype!r}", "e.g. dtype=\"float32\" or \"int64\""),
+    "binomial_n": ("`n` of `binomial` must be an integer in 1..64, got {n!r}",
+                   "each trial is one draw"),
+    "float_dtype": ("draws are floats (float32 or float64), got dtype {dtype!r}",
+                    "cast the sample for another dtype: `dsl.cast(srng.uniform(size), "
+                    "\"int32\")`"),
+    "parameter": ("the parameters of a draw are numbers, got {value!r}",
+                  "compute with the sample instead: `low + (high - low) * "
+                  "srng.uniform(size)`"),
 }
 
 
@@ -1289,6 +1443,9 @@ _CARRIED_TYPE_CHANGES = {
     "type": ("`{name}` changes type in the loop: it is {type} before the loop, but the "
              "body sets it to {new}",
              None),
+    "scan_output": ("scan output {k} is fed back but changes type: its initial value is "
+                    "{type}, the step returns {new}",
+                    "make the step return the type of `outputs_info`: cast or reshape"),
 }
 
 
@@ -1370,6 +1527,8 @@ _BAD_LOOP_SEQUENCE = {
                            "to run a body k times, write `for i in range(k):`"),
     "lengths": ("the arrays of a loop must have the same length: {first} and {other}",
                 "slice the longer one, e.g. `ys[0:n]`, or loop over `range(...)`"),
+    "scan_sequence": ("scan steps through axis 0 of each sequence, but one is a scalar ({type})",
+                      "pass arrays as `sequences`; repeat a body with `n_steps=k`"),
 }
 
 
@@ -1391,6 +1550,11 @@ _BAD_LOOP_COUNT = {
     "not_scalar": ("the count of a loop must be an integer scalar, got {type}",
                    "give a size (`range(n)`), an integer, or an integer argument (`k: "
                    "i32`)"),
+    "scan_no_count": ("scan needs `sequences` or `n_steps`",
+                      "give the number of steps: `n_steps=k` (an int or an integer scalar)"),
+    "scan_cannot_run": ("scan cannot run {n} steps", "give n_steps >= 0"),
+    "scan_not_scalar": ("`n_steps` must be an integer scalar, got {type}",
+                        "e.g. `k = dsl.iscalar('k')`, `n_steps=k`"),
 }
 
 
@@ -1440,6 +1604,29 @@ def bad_ifelse(kind, span, hint=None, **facts) -> SymError:
     message, default_hint = _BAD_IFELSE[kind]
     return error("E1313", message.format(**facts), span,
                  hint or default_hint and default_hint.format(**facts))
+
+
+_BAD_SCAN_STEP = {
+    "updates": ("the updates a scan step returns are not supported",
+                "return the values, and update shared variables from the scan's results"),
+    "outputs_info": ("`outputs_info` has {infos} entries but the step returns {outs} "
+                     "output{s}",
+                     "one entry per output: its initial value, or None when it is not fed "
+                     "back"),
+}
+
+
+def bad_scan_step(kind, span, hint=None, **facts) -> SymError:
+    """A scan step that does not fit `outputs_info`: `kind` picks the wording,
+    `facts` fill it."""
+    message, default_hint = _BAD_SCAN_STEP[kind]
+    return error("E1314", message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts))
+
+
+def jacobian_of_non_vector(t, span) -> SymError:
+    return error("E1315", f"`jacobian` differentiates a vector, got {t}", span,
+                 "flatten it first: `jacobian(y.flatten(), x)`")
 
 
 def negative_loop_count(count, span) -> SymError:

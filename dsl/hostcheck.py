@@ -1057,7 +1057,7 @@ def check_stream_seed(name, seed, span):
         return
     if seed is None or isinstance(seed, bool) or not 0 <= seed < 2 ** 63:
         shown = "this value" if seed is None else str(seed)
-        raise errors.bad_seed(name, shown, span)
+        raise errors.bad_seed("stream", span, name=name, shown=shown)
 
 
 def check_no_draw_on_host(name, e: A.Call, streams):
