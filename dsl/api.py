@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from . import ast as A, terminal
-from .diagnostics import Note, SymError, error
+from .diagnostics import Note, SymError
+from . import errors as catalog
 from .explain import explain_program, format_function
 from .program import CheckedProgram, check_source
 from .rewrites import run_pipeline
 from .scope import did_you_mean
-from .tensor_core import errors, fail, user_span
+from .tensor_core import errors, located, user_span
 
 BACKENDS = ("numpy", "opencl")
 LOAD_SIGNATURE = ("dsl.load(path, backend=None, device=None, options=None, rewrites=True, "
@@ -32,17 +33,14 @@ def choose_backend(backend: str | None, device: str | None = None) -> str:
     OpenCL when no backend is chosen, and is an error with numpy (E0904)
     rather than ignored. SYM_DEVICE is only a default: numpy ignores it."""
     if device is not None and not isinstance(device, str):
-        raise error("E0905", f"a device is a string, got {describe(device)}", None,
-                    "`cpu`, `gpu` or `P:D` as `sym devices` lists them")
+        raise catalog.bad_load_argument(f"a device is a string, got {describe(device)}", None,
+                                        "`cpu`, `gpu` or `P:D` as `sym devices` lists them")
     implied = "opencl" if device is not None else None
     backend = backend or os.environ.get("SYM_BACKEND") or implied or default_backend()
     if backend not in BACKENDS:
-        raise error("E0901", f"unknown backend `{backend}`", None,
-                    f"choose one of: {', '.join(BACKENDS)}")
+        raise catalog.unknown_backend(backend, ', '.join(BACKENDS))
     if backend == "numpy" and device is not None:
-        raise error("E0904", f"device `{device}` names an OpenCL device, but the backend is numpy",
-                    None, "drop the device, or choose the OpenCL backend "
-                    "(`--backend opencl`, `backend=\"opencl\"`)")
+        raise catalog.device_for_numpy(device)
     return backend
 
 
@@ -131,10 +129,7 @@ class Program:
 
     def __reduce_ex__(self, protocol):
         # the interpreter holds open streams and, on OpenCL, device state
-        raise error("E0907", "a loaded program cannot be pickled: it holds its interpreter "
-                    "(output streams, compiled defs) and, on OpenCL, device buffers", None,
-                    "pickle what rebuilds it instead: the shared values (`m.W`) and the "
-                    "program's path or source, then `dsl.load` it again in the other process")
+        raise catalog.program_not_picklable()
 
     def _initialize_shared(self):
         """Give shared values their declared initial values, where an
@@ -166,10 +161,10 @@ class Program:
         span = user_span()
         if name is not None and name not in self._functions:
             what = f"no def `{name}`" if isinstance(name, str) else f"no def {describe(name)}"
-            fail("E0906", f"the program has {what}", span,
-                 (isinstance(name, str) and did_you_mean(name, self._functions))
-                 or f"its defs: {', '.join(self._functions) or 'none'}",
-                 [Note(f"signature: {EXPLAIN_SIGNATURE}")])
+            raise in_user_code(catalog.no_such_def(what, span,
+                                                   (isinstance(name, str) and did_you_mean(name, self._functions))
+                                                   or f"its defs: {', '.join(self._functions) or 'none'}",
+                                                   [Note(f"signature: {EXPLAIN_SIGNATURE}")]), span)
         return explain_program(self._checked, name, after=after, kernels=kernels,
                                executor=self._executor if kernels else None)
 
@@ -193,13 +188,18 @@ class Program:
 
     def __setattr__(self, name, value):
         if name not in self._checked.shareds:
-            raise error("E0605", f"program has no shared value `{name}`", None,
-                        f"shared values: {', '.join(self._checked.shareds) or 'none'}")
+            raise catalog.shared_value_mismatch("unknown", None, name=name,
+                                                names=', '.join(self._checked.shareds) or 'none')
         with self._interp.call_lock:            # between calls, never inside one
             self._interp.set_shared(name, value)
 
     def __dir__(self):
         return list(self._functions) + list(self._checked.shareds) + ["run", "signatures", "explain"]
+
+
+def in_user_code(err: SymError, span) -> SymError:
+    """`err` with the user's source file registered, so its text quotes the line at `span`."""
+    return located(err.diagnostics, span)
 
 
 def bind_arguments(fname: str, names: list, args, kwargs, signature: str, span) -> list:
@@ -208,25 +208,29 @@ def bind_arguments(fname: str, names: list, args, kwargs, signature: str, span) 
     argument is a SymError (E0103, E0104) with the signature in a note."""
     note = [Note(f"signature: {signature}")]
     if len(args) > len(names):
-        fail("E0103", f"`{fname}` takes {plural(len(names), 'argument')}, got {len(args)}",
-             span, "remove the extra arguments", note)
+        raise in_user_code(catalog.wrong_argument_count("takes", span, "remove the extra arguments",
+                                                        note, fname=fname,
+                                                        count=plural(len(names), 'argument'),
+                                                        got=len(args)), span)
     values: list = list(args) + [_MISSING] * (len(names) - len(args))
     for key, value in kwargs.items():
         where = [i for i, n in enumerate(names) if n == key]
         if not where:
-            fail("E0104", f"`{fname}` has no argument `{key}`", span,
-                 did_you_mean(key, names) or f"its arguments: {', '.join(names) or 'none'}", note)
+            raise in_user_code(catalog.bad_keyword_argument("unknown", span,
+                                                            did_you_mean(key, names) or f"its arguments: {', '.join(names) or 'none'}",
+                                                            note, fname=fname, key=key), span)
         if len(where) > 1:
-            fail("E0104", f"`{fname}` has two arguments named `{key}`", span,
-                 "pass them by position", note)
+            raise in_user_code(catalog.bad_keyword_argument("two_named", span, notes=note,
+                                                            fname=fname, key=key), span)
         if values[where[0]] is not _MISSING:
-            fail("E0104", f"`{fname}` got argument `{key}` twice", span,
-                 "pass it by position or by name, not both", note)
+            raise in_user_code(catalog.bad_keyword_argument("twice", span, notes=note, fname=fname,
+                                                            key=key), span)
         values[where[0]] = value
     missing = [f"`{n}`" for n, v in zip(names, values) if v is _MISSING]
     if missing:
-        fail("E0103", f"`{fname}` is missing {plural(len(missing), 'argument')}: "
-             f"{', '.join(missing)}", span, None, note)
+        raise in_user_code(catalog.wrong_argument_count("missing", span, notes=note, fname=fname,
+                                                        count=plural(len(missing), 'argument'),
+                                                        names=', '.join(missing)), span)
     return values
 
 
@@ -242,9 +246,7 @@ def out_of_memory(checked: CheckedProgram, exc: MemoryError) -> SymError:
     numpy executor names it), else of the largest."""
     name = getattr(exc, "name", None) or max(
         checked.shareds, key=lambda n: int(np.prod(checked.shareds[n].concrete_shape({}), dtype=object)))
-    return error("E0221", f"out of memory allocating shared `{name}`: {exc}",
-                 checked.shared_decls[name].type.span,
-                 "use smaller sizes; the shared values must fit in memory together")
+    return catalog.out_of_memory("shared", checked.shared_decls[name].type.span, name=name, exc=exc)
 
 
 def compile(source: str, name: str = "<inline>", backend=None, device=None, options=None,
@@ -272,18 +274,20 @@ def load(path, backend=None, device=None, options=None, rewrites=True, nan_check
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        fail("E0902", f"cannot read {path}: {exc.strerror or exc}", span,
-             "check the path; relative paths start at the working directory "
-             f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None)
+        raise in_user_code(catalog.cannot_read_program("unreadable", span,
+                                                       "check the path; relative paths start at the working directory "
+                                                       f"({os.getcwd()})" if isinstance(exc, FileNotFoundError) else None,
+                                                       path=path, reason=exc.strerror or exc), span)
     except UnicodeDecodeError:
-        fail("E0902", f"{path} is not UTF-8 text", span)
+        raise in_user_code(catalog.cannot_read_program("not_utf8", span, path=path), span)
     options = check_flags(options, rewrites, nan_check, out, progress, LOAD_SIGNATURE, span, fast_math)
     return compile(text, str(path), backend, device, options, rewrites, nan_check, out, progress,
                    fast_math)
 
 
 def bad_argument(message: str, hint: str | None, signature: str, span):
-    fail("E0905", message, span, hint, [Note(f"signature: {signature}")])
+    raise in_user_code(catalog.bad_load_argument(message, span, hint,
+                                                 [Note(f"signature: {signature}")]), span)
 
 
 def check_flags(options, rewrites, nan_check, out, progress, signature, span, fast_math=False) -> dict:

@@ -23,7 +23,7 @@ Conventions where the math leaves a choice:
 from __future__ import annotations
 
 from .build import apply, const
-from .diagnostics import error
+from . import errors
 from .ir import Body, Node, node, toposort
 from .ops import ARG_REDUCE, COMPARE, LEAVES, LOGIC, VIEWS, Op
 from .types import Size, TensorType, TupleType, dim_add, dim_prod
@@ -518,8 +518,7 @@ def vjp_pool2d(y, g):
 def vjp_pool2d_grad(y, g):
     # piecewise constant in x; linear in gy: mean pooling's transpose is itself
     if y.attr("kind") != "mean":
-        raise error("E0404", "no gradient rule for the gradient of max pooling", y.span,
-                    "differentiate max pooling once; mean pooling can be differentiated twice")
+        raise errors.no_gradient_rule("max_pool_twice", y.span)
     return None, apply(Op.POOL2D, (g,), y.span, **_pool_attrs(y))
 
 
@@ -583,8 +582,7 @@ def backprop_many(ys: list[Node], seeds: list[Node], wrts: list[Node],
             continue
         rule = VJP.get(n.op)
         if rule is None:
-            raise error("E0404", f"no gradient rule for `{n.op}`", n.span,
-                          "this operation cannot be differentiated yet")
+            raise errors.no_gradient_rule("op", n.span, op=n.op)
         for x, gx in zip(n.inputs, rule(n, g)):
             if gx is None or x not in live or not floats(x):
                 continue
@@ -600,19 +598,16 @@ def check_grad(cost: Node, wrts: list[Node], names=None, spans=None, cost_span=N
     spans = spans or [w.span for w in wrts]
     for w, name, span in zip(wrts, names, spans):
         if not w.type.is_float:
-            raise error("E0405", f"cannot differentiate with respect to `{name}` of type {w.type}",
-                        span, "gradients exist only for float values")
+            raise errors.grad_wrt_non_float(name, w.type, span)
     t = cost.type
     if t.rank != 0 or not t.is_float:
-        raise error("E0401" if t.rank else "E0402",
-                    f"`grad` needs {'a scalar' if t.rank else 'a float'} cost, got {t}",
-                    cost_span or cost.span, "reduce it first: `grad(sum(...), W)` or `grad(mean(...), W)`"
-                    if t.rank else "cast the cost: `f32(...)`")
+        if t.rank:
+            raise errors.cost_not_scalar(t, cost_span or cost.span)
+        raise errors.cost_not_float(t, cost_span or cost.span)
     present = set(toposort([cost]))
     for w, name, span in zip(wrts, names, spans):
         if w not in present:
-            raise error("E0403", f"the cost does not depend on `{name}`", span,
-                        f"its gradient would be zero everywhere; check that `{name}` is used in the cost")
+            raise errors.cost_independent(name, span)
 
 
 def _unique(order: list[Node]) -> list[Node]:

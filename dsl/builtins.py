@@ -9,8 +9,9 @@ from .ir import Node
 from .literals import check_literal_range, non_negative
 from .parallel import GradInfo
 from .diagnostics import Span, SymError
+from . import errors
 from .registry import BY_NAME
-from .scope import (Default, Given, Weak, fail, static_bool, static_int, static_ints,
+from .scope import (Default, Given, Weak, static_bool, static_int, static_ints,
                     dim_from_ast)
 from .types import DTYPES, TensorType
 
@@ -52,8 +53,9 @@ def given(a):
 
 def normalize_axis(axis: int, rank: int, span) -> int:
     if not -rank <= axis < max(rank, 1) or rank == 0:
-        fail("E0210", f"axis {axis} is out of range for a tensor of rank {rank}", span,
-             f"valid axes are {-rank}..{rank - 1}" if rank else "a scalar has no axes")
+        raise errors.axis_out_of_range("axis", span,
+                                       f"valid axes are {-rank}..{rank - 1}" if rank else "a scalar has no axes",
+                                       axis=axis, rank=rank)
     return axis % rank
 
 
@@ -122,8 +124,7 @@ def lower_one_hot(ck, args, e):
     y = node_arg(ck, args["y"])
     depth = static_int(args["depth"], "the depth of one_hot")
     if depth < 1:   # no label fits in zero classes
-        fail("E0213", f"the depth of one_hot must be at least 1, got {depth}", args["depth"].span,
-             "it is the number of classes: `one_hot(y, 10)`")
+        raise errors.not_a_constant("depth_one_hot", args["depth"].span, depth=depth)
     return ck.apply("one_hot", (y,), e.span, depth=depth)
 
 
@@ -135,8 +136,8 @@ def lower_transpose(ck, args, e):
         perm = tuple(normalize_axis(p, x.type.rank, args["axes"].span)
                      for p in static_ints(args["axes"], "axes"))
         if sorted(perm) != list(range(x.type.rank)):
-            fail("E0210", f"axes {perm} are not a permutation of 0..{x.type.rank - 1}",
-                 args["axes"].span)
+            raise errors.axis_out_of_range("permutation", args["axes"].span, perm=perm,
+                                           last=x.type.rank - 1)
     return ck.apply("transpose", (x,), e.span, perm=perm)
 
 
@@ -158,7 +159,7 @@ def dim_value(ck, a):
             return node.attr("dim")
         if isinstance(node, Node) and node.op == "const":
             return node.attr("value")
-        fail("E0214", "a shape must be known before the def runs", x.span)
+        raise errors.shape_not_static("shape", x.span)
 
     def lookup(name, span):
         if name in ck.sizes:
@@ -166,10 +167,8 @@ def dim_value(ck, a):
         if name in ck.env.options and isinstance(ck.env.options[name], int):
             return ck.env.options[name]
         if name in ck.locals:
-            fail("E0214", f"`{name}` is a value computed when the def runs, but a shape must be "
-                 "known before it runs", span,
-                 "use a size variable of a parameter's type (`x: f32[k]`), a number or an option")
-        fail("E0101", f"unknown size `{name}`", span, "sizes come from the parameters' types")
+            raise errors.shape_not_static("computed", span, name=name)
+        raise errors.unknown_name(name, span, "sizes come from the parameters' types", "size")
     return dim_from_ast(x, lookup)
 
 
@@ -183,7 +182,7 @@ def join(name):
     def lower(ck, args, e):
         xs = args["xs"]
         if xs.elements(("tuple", "list")) is None:
-            fail("E0217", f"`{name}` takes a tuple of tensors: `{name}((a, b), axis=0)`", xs.span)
+            raise errors.needs_tensor_tuple(name, xs.span)
         nodes = [node_arg(ck, x) for x in xs.elements(("tuple", "list"))]
         rank = nodes[0].type.rank + (1 if name == "stack" else 0)
         axis = static_int(args["axis"], "axis") if given(args["axis"]) else 0
@@ -203,14 +202,14 @@ def constructor(value):
         if value is None:
             fill = args["value"].evaluate(ck)
             if not isinstance(fill, Weak):
-                fail("E0213", "the fill value of `full` must be a literal", args["value"].span)
+                raise errors.not_a_constant("fill_value_full", args["value"].span)
             fill = fill.value
             dtype = dtype or literal_dtype(fill)
         if given(args["dtype"]):
             d = args["dtype"]
             dtype = d.ident()
             if dtype not in DTYPES:
-                fail("E0007", "dtype must be one of f32 f64 i32 i64 bool", d.span)
+                raise errors.invalid_type("dtype_one_f32", d.span)
         if value is None:
             check_fill(fill, dtype, args["value"].span)
         return ck.apply("full", (), e.span, type=TensorType(dtype, shape), value=fill)
@@ -226,20 +225,16 @@ def check_fill(value, dtype: str, span):
     """A fill value must be a number of the tensor's kind: a float never
     becomes an integer, a number never a bool (nor the reverse)."""
     if isinstance(value, bool) != (dtype == "bool"):
-        fail("E0209", f"cannot fill a tensor of {dtype} with {str(value).lower()}", span,
-             "fill bool tensors with `true` or `false`, numbers with numbers")
+        raise errors.bool_mismatch("fill", span, dtype=dtype, value=str(value).lower())
     if isinstance(value, float) and dtype in ("i32", "i64"):
-        fail("E0206", f"the float {value} cannot fill a tensor of {dtype}", span,
-             "write an integer, or give a float dtype: `dtype=f32`")
+        raise errors.kinds_mixed("fill", span, value=value, dtype=dtype)
     check_literal_range(value, dtype, span)
 
 
 def lower_arange(ck, args, e):
     dims = shape_arg(ck, args["n"])
     if len(dims) != 1:
-        fail("E0214", f"`arange` takes one size, got a shape of {len(dims)} dimensions",
-             args["n"].span, "`arange(n)` counts 0..n-1; for more axes, reshape it: "
-             "`reshape(arange(6), (3, 2))`")
+        raise errors.shape_not_static("arange", args["n"].span, rank=len(dims))
     (n,) = dims
     return ck.apply("arange", (ck.size_node(n, e.span),), e.span, type=TensorType("i64", (n,)))
 
@@ -247,7 +242,7 @@ def lower_arange(ck, args, e):
 def lower_len(ck, args, e):
     x = node_arg(ck, args["x"])
     if x.type.rank == 0:
-        fail("E0210", "`len` of a scalar", e.span)
+        raise errors.axis_out_of_range("len_of_scalar", e.span)
     return ck.size_node(x.type.shape[0], e.span)
 
 
@@ -257,13 +252,10 @@ def lower_grad(ck, args, e):
     if wrt_ast.elements(("list",)):     # grad(cost, [W, b]): one each
         return tuple(lower_grad(ck, {**args, "wrt": w}, e) for w in wrt_ast.elements(("list",)))
     if wrt_ast.ident() is None:
-        fail("E0406", "the second argument of `grad` must be a name", wrt_ast.span,
-             "name a parameter, a shared value or a bound value: `grad(cost, W)`")
+        raise errors.bad_grad_wrt("not_a_name", wrt_ast.span)
     wrt = node_arg(ck, wrt_ast)
     if wrt in ck.env.samples:
-        fail("E1208", f"`{wrt_ast.ident()}` is a random sample: `grad` treats samples as constants",
-             wrt_ast.span, "take the gradient with respect to what the sample multiplies or is "
-             "added to (a parameter, a shared value or a bound value)")
+        raise errors.grad_wrt_sample(wrt_ast.ident(), wrt_ast.span)
     try:
         (g,) = autodiff.grad(cost, [wrt], [wrt_ast.ident()], [wrt_ast.span], args["cost"].span)
     except SymError as err:     # at the node autodiff names, else at the call
@@ -299,8 +291,7 @@ def pair_arg(a, what) -> tuple[int, int]:
     if len(values) == 1:
         values = values * 2
     if len(values) != 2 or min(values) < 1:
-        fail("E0237", f"{what} must be one or two positive integers, got {ints_text(values)}", a.span,
-             "give (rows, columns), e.g. `(2, 2)`")
+        raise errors.bad_window_argument("pair", a.span, what=what, got=ints_text(values))
     return values
 
 
@@ -312,8 +303,9 @@ def choice_arg(a, choices, what) -> str:
     if isinstance(a, Default):
         return a.value
     if a.text() not in choices:
-        fail("E0237", f"{what} must be " + " or ".join(f'"{c}"' for c in choices), a.span,
-             f'e.g. `mode="{choices[-1]}"`')
+        quoted = [f'"{c}"' for c in choices]
+        raise errors.bad_window_argument("choice", a.span, what=what, choices=' or '.join(quoted),
+                                         last=choices[-1])
     return a.text()
 
 
@@ -339,12 +331,12 @@ def stream_arg(ck, a, fname) -> tuple[str, Node]:
     """The stream a draw reads: its name and its state node."""
     if a.ident() not in ck.env.streams:
         streams = sorted(ck.env.streams)
-        fail("E1206", f"the first argument of `{fname}` must be a random stream", a.span,
-             f"draw from a stream by its name: `{fname}({streams[0]}, ...)`" if streams else
-             f"declare one at top level, `shared rng: stream = 234`, then `{fname}(rng, ...)`")
+        raise errors.draw_without_stream(fname, a.span,
+                                         f"draw from a stream by its name: `{fname}({streams[0]}, ...)`" if streams else
+                                         f"declare one at top level, `shared rng: stream = 234`, then `{fname}(rng, ...)`")
     if ck.env.draws is None:
-        fail("E1205", f"`{fname}` draws from a stream only inside a def", a.span,
-             "a def's call advances the stream: put the draw in a def and call it")
+        raise errors.draw_outside_def(fname, a.span,
+                                      "a def's call advances the stream: put the draw in a def and call it")
     return a.ident(), ck.shared(a.ident(), a.span)
 
 
@@ -360,8 +352,7 @@ def float_dtype(a) -> str:
     if not given(a):
         return a.value
     if a.ident() not in ("f32", "f64"):
-        fail("E0007", "the dtype of a draw must be f32 or f64", a.span,
-             "draws are floats; cast them for other dtypes: `i32(bernoulli(rng, shape, p))`")
+        raise errors.invalid_type("dtype_draw_f32", a.span)
     return a.ident()
 
 
@@ -369,17 +360,15 @@ def scalar_arg(ck, a, dtype: str, what: str) -> Node:
     value = Weak(a.value, None) if isinstance(a, Default) else a.evaluate(ck)
     node = ck.tensor(value, getattr(a, "span", None), dtype)
     if node.type.rank != 0 or node.type.dtype != dtype:
-        fail("E1209", f"`{what}` of a draw must be a {dtype} scalar, got {node.type}", a.span,
-             "draws take one number for each parameter; compute with the samples for more: "
-             "`low + (high - low) * uniform(rng, shape)`")
+        raise errors.bad_draw_argument("draw_scalar_got", a.span, what=what, dtype=dtype,
+                                       type=node.type)
     return node
 
 
 def probability_arg(ck, a, dtype: str) -> Node:
     value = Weak(a.value, None) if isinstance(a, Default) else a.evaluate(ck)
     if isinstance(value, Weak) and not (isinstance(value.value, bool) or 0 <= value.value <= 1):
-        fail("E1207", f"a probability must be in [0, 1], got {value.value:g}", a.span,
-             "`p` is the probability of a 1: e.g. `bernoulli(rng, shape, 1.0 - 0.3)` keeps 70%")
+        raise errors.bad_probability("literal", a.span, value=value.value)
     return scalar_arg(ck, a, dtype, "p")
 
 
@@ -428,8 +417,7 @@ def lower_binomial(ck, args, e):
     dtype = float_dtype(args["dtype"])
     n = args["n"].value if isinstance(args["n"], Default) else static_int(args["n"], "`n` of `binomial`")
     if not 1 <= n <= 64:
-        fail("E1209", f"`n` of `binomial` must be 1..64, got {n}", args["n"].span,
-             "each trial is one draw; for a large `n` use a normal approximation")
+        raise errors.bad_draw_argument("n_binomial_1", args["n"].span, n=n)
     p = probability_arg(ck, args["p"], dtype)
     total = bernoullis(ck, stream, shape, p, dtype, e.span)
     for _ in range(n - 1):
@@ -444,8 +432,7 @@ def lower_integers(ck, args, e):
     shape = draw_shape(ck, args["shape"])
     lo, hi = (None if isinstance(args[p], Default) else args[p].literal() for p in ("low", "high"))
     if isinstance(lo, int) and isinstance(hi, int) and not 0 < hi - lo <= 2 ** 31:
-        fail("E1209", f"`integers` needs low < high and high - low <= 2**31, got [{lo}, {hi})",
-             e.span, "the draw is in [low, high): `integers(rng, shape, 0, 10)` gives 0..9")
+        raise errors.bad_draw_argument("integers_needs_low", e.span, lo=lo, hi=hi)
     low, high = (scalar_arg(ck, args[p], "i64", p) for p in ("low", "high"))
     bits = random_node(ck, stream, "bits", TensorType("i64", shape), (), e.span)
     scale = ck.apply("const", (), e.span, type=TensorType("i64", ()), value=2 ** 32)

@@ -16,7 +16,8 @@ from . import ast as A
 from . import loops
 from .build import apply, const
 from .builtins import CallSite, Keyword, call_builtin
-from .diagnostics import Diagnostic, Note, SymError, unknown_function
+from .diagnostics import Note, SymError
+from . import errors
 from .indexing import index_requirements, lower_index
 from .ir import Function, Node
 from .literals import check_literal_range, literal_overflow, non_negative
@@ -24,7 +25,7 @@ from .ops import both_stretched
 from .registry import HOST_ONLY, SIGS
 from .signature import bind, substitute
 from .scope import (GivenList, SliceItem, Weak, Written, bind_call, did_you_mean, dim_from_ast,
-                    fail, literal_value, static_int)
+                    literal_value, static_int)
 from .types import (FLOATS, INTS, Dim, Size, TensorType, TupleType, dim_str,
                     scalar)
 
@@ -76,9 +77,7 @@ class Globals:
 
 def tensor_type(texpr: A.TensorTypeExpr, lookup_size) -> TensorType:
     if texpr.dtype == "stream":
-        fail("E1201", "`stream` is the type of a shared random stream only", texpr.span,
-             "declare the stream at top level (`shared rng: stream = 234`) and draw from it "
-             "inside the def by its name: `uniform(rng, (n, 10))`")
+        raise errors.stream_type_misplaced(texpr.span)
     return TensorType(texpr.dtype, tuple(non_negative(dim_from_ast(d, lookup_size), d.span)
                                          for d in texpr.dims))
 
@@ -100,21 +99,16 @@ def declared_types(d: A.Def):
         for dim in t.shape:
             loose = sorted(dim.variables() - set(bound)) if isinstance(dim, Size) else []
             if loose:
-                fail("E0211", f"size variable `{loose[0]}` in `{p.name.id}: {t}` is not bound by any "
-                     "parameter", p.type.span or p.span,
-                     f"a call binds `{loose[0]}` only from a dimension that is `{loose[0]}` alone: "
-                     f"write `{loose[0]}` as a dimension of a parameter, or use a fixed size")
+                raise errors.unbound_size("in_parameter", p.type.span or p.span, size=loose[0],
+                                          param=p.name.id, t=t)
 
     def ret_size(name, span):
         if name not in bound:
-            fail("E0211", f"size variable `{name}` in the return type of `{d.name.id}` "
-                 "is not bound by any parameter", span,
-                 "every size in the result must come from the arguments' shapes")
+            raise errors.unbound_size("in_return", span, name=name, def_name=d.name.id)
         return Size.var(name)
 
     if isinstance(d.ret, A.GroupTypeExpr):
-        fail("E1107", f"`{d.name.id}` cannot return a group", d.ret.span,
-             "a def returns tensors; a group is updated where it is used")
+        raise errors.group_not_tensor("return_type", d.ret.span, name=d.name.id)
     if isinstance(d.ret, A.TupleTypeExpr):
         ret = TupleType(tuple(tensor_type(t, ret_size) for t in d.ret.elts))
     else:
@@ -170,8 +164,8 @@ class BodyChecker:
                 self.nothing_after_return(stmt, self.d.body[i + 1:])
                 return self.check_return(stmt, ret_type)
             self.statement(stmt)
-        fail("E0204", f"`{self.d.name.id}` ends without `return`", self.d.span,
-             f"add `return ...` giving a value of type {ret_type}")
+        raise errors.return_mismatch("no_return", self.d.span, name=self.d.name.id,
+                                     ret_type=ret_type)
 
     def nothing_after_return(self, ret: A.Return, rest):
         """`return` ends a def: a second one, or anything after it, would never run."""
@@ -179,12 +173,12 @@ class BodyChecker:
             return
         later = rest[0]
         if isinstance(later, A.Return):
-            fail("E0119", f"`{self.d.name.id}` has a second `return`", later.span,
-                 "a def has one `return`, its last statement; return several values as a tuple: "
-                 "`return a, b`", [Note("the first `return` is here", ret.span)])
-        fail("E0119", f"this statement comes after the `return` of `{self.d.name.id}` and would never run",
-             later.span, "move it before the `return`, or remove it",
-             [Note("the def returns here", ret.span)])
+            raise errors.statement_after_return("has_second_return", later.span,
+                                                notes=[Note("the first `return` is here", ret.span)],
+                                                name=self.d.name.id)
+        raise errors.statement_after_return("statement_comes_after", later.span,
+                                            notes=[Note("the def returns here", ret.span)],
+                                            name=self.d.name.id)
 
     def statement(self, s):
         # a loop's statements are unrolled over groups one by one, inside it
@@ -214,26 +208,27 @@ class BodyChecker:
             loops.check_loop(self, s)
         elif self.loop is not None and isinstance(s, (A.Return, A.Break, A.Continue)):
             kind = type(s).__name__.lower()
-            fail("E1311", f"`{kind}` inside a loop of a def", s.span,
-                 "a loop in a def runs all its steps; return after the loop, and pick steps "
-                 "with `where(...)`" if kind != "return" else
-                 "return after the loop; carry what the return needs as a local value",
-                 [Note("the loop", self.loop.header.span)])
+            raise errors.leaves_def_loop(kind, s.span,
+                                         "a loop in a def runs all its steps; return after the loop, and pick steps "
+                                         "with `where(...)`" if kind != "return" else
+                                         "return after the loop; carry what the return needs as a local value",
+                                         [Note("the loop", self.loop.header.span)])
         else:
             kind = type(s).__name__.lower()
-            fail("E0109", f"`{kind}` is not allowed inside a def", s.span,
-                 "a def computes every value: choose between values with `where(cond, a, b)`")
+            raise errors.not_allowed_in_def(kind, s.span,
+                                            "a def computes every value: choose between values with `where(cond, a, b)`")
 
     def bind(self, targets, value, span):
         if len(targets) == 1:
             if isinstance(value, tuple):
-                fail("E0110", f"`{targets[0].id}` would hold {len(value)} values", span,
-                     "unpack them: `a, b = ...`")
+                raise errors.wrong_unpack_count("one_name", span, name=targets[0].id,
+                                                got=len(value))
             self.locals[targets[0].id] = value
             return
         if not isinstance(value, tuple) or len(value) != len(targets):
             got = len(value) if isinstance(value, tuple) else 1
-            fail("E0110", f"cannot unpack {got} value{'s' * (got != 1)} into {len(targets)} names", span)
+            raise errors.wrong_unpack_count("unpack", span, got=got, s='s' * (got != 1),
+                                            names=len(targets))
         for t, v in zip(targets, value):
             self.locals[t.id] = v
 
@@ -248,14 +243,10 @@ class BodyChecker:
     def update(self, s: A.Update):
         name = s.target.id
         if self.loop is not None:
-            fail("E1302", f"`{name} <- ...` inside a loop: an update is applied once per call, "
-                 "not once per step", s.span,
-                 f"carry the new value through the loop (`{name}_new = {name}` before it, "
-                 f"`{name}_new = ...` in it) and write `{name} <- {name}_new` after the loop",
-                 [Note("the loop", self.loop.header.span)])
+            raise errors.update_in_loop(name, s.span, [Note("the loop", self.loop.header.span)])
         if self.inlined and not self.joins:
-            fail("E0504", f"`{self.d.name.id}` updates `{name}` and so cannot be called from another def",
-                 s.span, "call it from the host; a def that updates state runs once per host call")
+            raise errors.updating_def_called_in_def(self.d.name.id, name, s.span,
+                                                    "call it from the host; a def that updates state runs once per host call")
         if name not in self.env.shareds:
             if name in self.locals:
                 what = "a parameter" if any(p.name.id == name for p in self.d.params) else "a local value"
@@ -265,16 +256,14 @@ class BodyChecker:
                 what = "not a shared value"
                 hint = (did_you_mean(name, self.env.shareds) or f"declare it at top level: "
                         f"`shared {name}: TYPE = ...`, or bind a new name with `{name} = ...`")
-            fail("E0501", f"`{name}` is {what}: only shared values can be updated with `<-`",
-                 s.target.span, hint)
+            raise errors.update_of_non_shared("not_shared", s.target.span, hint, name=name,
+                                              what=what)
         if name in self.env.streams:
-            fail("E1203", f"`{name}` is a random stream: it advances by itself", s.span,
-                 f"each call of a def that draws from `{name}` advances it once; to start it "
-                 f"again, `load` a checkpoint, or set its value from Python")
+            raise errors.stream_update(name, s.span)
         if name in self.updates:
-            fail("E0505", f"`{name}` is updated twice in `{self.d.name.id}`", s.span,
-                 "combine the two updates into one expression",
-                 [Note(f"the first update of `{name}` computes this", self.updates[name].span)])
+            raise errors.updated_twice(name, s.span,
+                                       [Note(f"the first update of `{name}` computes this", self.updates[name].span)],
+                                       def_name=self.d.name.id)
         want = self.env.shareds[name]
         value = self.tensor(self.expr(s.value), s.value.span, want.dtype)
         check_update(name, want, value, s.value.span)
@@ -286,16 +275,16 @@ class BodyChecker:
         if len(values) == 1 and isinstance(values[0], tuple):
             values = list(values[0])
         if len(values) != len(want):
-            fail("E0204", f"`{self.d.name.id}` returns {len(values)} value(s) but its type is {ret_type}",
-                 s.span)
+            raise errors.return_mismatch("count", s.span, name=self.d.name.id, count=len(values),
+                                         ret_type=ret_type)
         out = []
         for v, t, e in zip(values, want, s.values if len(s.values) == len(want) else [s] * len(want)):
             node = self.tensor(v, e.span, t.dtype)
             loops.refuse_run_time_size(node, f"`{self.d.name.id}`'s result", e.span)
             expect = TensorType(t.dtype, tuple(self.subst(d) for d in t.shape))
             if node.type != expect:
-                fail("E0204", f"`{self.d.name.id}` returns {node.type}, but its signature says {expect}",
-                     e.span, self.return_hint(node.type, expect))
+                raise errors.return_mismatch("type", e.span, self.return_hint(node.type, expect),
+                                             name=self.d.name.id, type=node.type, expect=expect)
             out.append(node)
         return tuple(out)
 
@@ -320,12 +309,10 @@ class BodyChecker:
         if isinstance(v, (Weak, WeakTensor)):
             return self.weak_node(v, dtype)
         if isinstance(v, tuple):
-            fail("E0110", f"expected one tensor, got {len(v)} values", span)
+            raise errors.wrong_unpack_count("one_tensor", span, got=len(v))
         if isinstance(v, Group):
-            fail("E1107", f"`{v.label}` is a group of {len(v.items)} values, not one tensor", span,
-                 "use a group in an assignment or an update, which is written once for each of "
-                 "its members, or pass it to a def parameter of type `group`")
-        fail("E0215", "expected a tensor here", span)
+            raise errors.group_not_tensor("used_as_tensor", span, label=v.label, count=len(v.items))
+        raise errors.not_a_tensor("expected_tensor_here", span)
 
     def weak_node(self, w, dtype: str | None) -> Node:
         if isinstance(w, WeakTensor):
@@ -335,8 +322,9 @@ class BodyChecker:
         if dtype is None or dtype == "bool":
             dtype = "f32" if isinstance(w.value, float) else "i32"
         if dtype in INTS and isinstance(w.value, float):
-            fail("E0206", f"the float literal {w.value} cannot become {dtype}", w.span,
-                 "write an integer, or cast the other operand: `f32(...)`")
+            raise errors.kinds_mixed("literal", w.span,
+                                     "write an integer, or cast the other operand: `f32(...)`",
+                                     value=w.value, dtype=dtype)
         check_literal_range(w.value, dtype, w.span)
         return const(w.value, dtype, w.span)
 
@@ -359,8 +347,7 @@ class BodyChecker:
         return Weak(e.value, e.span)
 
     def expr_Str(self, e):
-        fail("E0215", "strings are host values and cannot be used inside a def", e.span,
-             "print from the host instead")
+        raise errors.not_a_tensor("strings_are_host", e.span)
 
     def expr_Name(self, e: A.Name):
         name = e.id
@@ -369,9 +356,7 @@ class BodyChecker:
                 loops.collector_in_use(self.locals[name], e.span)
             return self.locals[name]
         if name in self.env.streams:
-            fail("E1202", f"`{name}` is a random stream, not a value", e.span,
-                 f"draw numbers from it: `uniform({name}, shape)`, `normal({name}, shape)`, "
-                 f"`bernoulli({name}, shape, p)`")
+            raise errors.stream_as_value(name, e.span)
         if name in self.env.groups:
             return self.shared_group(name, e.span)
         if name in self.env.shareds:
@@ -381,18 +366,17 @@ class BodyChecker:
         if name in self.env.options:
             value = self.env.options[name]
             if isinstance(value, str):
-                fail("E0215", f"option `{name}` is a string and cannot be used inside a def", e.span)
+                raise errors.not_a_tensor("option_string_cannot", e.span, name=name)
             return Weak(value, e.span)
         visible = list(self.locals) + list(self.env.shareds) + list(self.sizes) + list(self.env.options)
         if name in self.loop_only:
-            fail("E1312", f"`{name}` is set only inside a loop's body and is gone after it", e.span,
-                 f"to keep its last value, set `{name}` before the loop so the loop carries it; "
-                 f"to keep every step's value, collect it with `.append`",
-                 [Note(f"`{name}` is set here", self.loop_only[name])])
+            raise errors.loop_local_read_after(name, e.span,
+                                               [Note(f"`{name}` is set here", self.loop_only[name])])
         if name in self.env.def_asts or name in DEF_BUILTINS:
-            fail("E0106", f"`{name}` is a function; call it", e.span, f"write `{name}(...)`")
-        fail("E0101", f"unknown name `{name}`", e.span,
-             did_you_mean(name, visible) or "defs see their arguments, shared values, options and size variables")
+            raise errors.not_a_function("def_called_bare", e.span, name=name)
+        raise errors.unknown_name(name, e.span,
+                                  did_you_mean(name, visible) or "defs see their "
+                                  "arguments, shared values, options and size variables")
 
     def shared(self, name, span) -> Node:
         if name not in self.shared_nodes:
@@ -440,11 +424,8 @@ class BodyChecker:
                 and both_stretched(a_node.type, b_node.type, out.type.shape)):
             low, high = sorted((a_node.type, b_node.type), key=lambda t: t.rank)
             padded = low.with_shape((1,) * (high.rank - low.rank) + tuple(low.shape))
-            self.env.warn(Diagnostic(
-                "W0201", f"both operands of `{symbol}` are stretched: {a_node.type} {symbol} "
-                f"{b_node.type} -> {out.type}", span, (),
-                f"if this is intended, make it explicit: reshape the {low} operand to {padded}; "
-                "otherwise check the shapes", "warning"))
+            self.env.warn(errors.both_operands_stretched(symbol, a_node.type, b_node.type, out.type,
+                                                         low, padded, span))
         return out
 
     def expr_TupleExpr(self, e):
@@ -460,23 +441,18 @@ class BodyChecker:
         if e.attr == "shape":
             x = self.tensor(self.expr(e.value), e.value.span)
             return tuple(self.size_node(d, e.span) for d in x.type.shape)
-        fail("E0111", f"tensors have no attribute `{e.attr}`", e.span,
-             "tensor attributes are `.T` and `.shape`")
+        raise errors.unknown_attribute("tensor", e.span, attr=e.attr)
 
     def expr_MethodCall(self, e: A.MethodCall):
         if e.method.id == "append":
-            fail("E1303", "`.append(...)` is a statement of its own, not a value", e.span,
-                 "write `hs.append(v)` on its own line in a loop's body")
-        fail("E1303", f"tensors have no method `{e.method.id}`", e.method.span,
-             "call a function with the value as its first argument, as in `sum(x, axis=0)`; "
-             "`hs.append(v)` in a loop's body is the one method")
+            raise errors.bad_method_call("append_as_value", e.span)
+        raise errors.bad_method_call("tensor_method", e.method.span, method=e.method.id)
 
     def expr_value_of_collector(self, e) -> "loops.Collector":
         """The collector `e` names (the `hs` of `hs.append(v)`)."""
         if isinstance(e, A.Name) and isinstance(self.locals.get(e.id), loops.Collector):
             return self.locals[e.id]
-        fail("E1303", "only a list set with `name = []` has `.append`", e.span,
-             "collect a loop's values: `hs = []` before the loop, `hs.append(v)` in it")
+        raise errors.bad_method_call("not_a_collector", e.span)
 
     def expr_Index(self, e: A.Index):
         items = tuple(SliceItem(*(None if b is None else Written(b) for b in (i.start, i.stop, i.step)),
@@ -488,7 +464,7 @@ class BodyChecker:
         if isinstance(base, tuple):     # x.shape[0]
             i = static_int(items[0], "a shape index") if len(items) == 1 else None
             if i is None or not -len(base) <= i < len(base):
-                fail("E0302", f"shape index out of range for a rank-{len(base)} tensor", span)
+                raise errors.constant_index_out_of_range("shape", span, rank=len(base))
             return base[i]
         return lower_index(self, self.tensor(base, base_span), items, span)
 
@@ -499,17 +475,14 @@ class BodyChecker:
         if name in self.env.def_asts:
             return self.call_def(name, e)
         if name not in SIGS and (name in self.locals or name in self.env.shareds):
-            fail("E0106", f"`{name}` is a value, not a function", e.func.span)
+            raise errors.not_a_function("def_value_called", e.func.span, name=name)
         if name not in SIGS:
             if name in self.env.procs:      # host functions run on the host only
-                fail("E1106", f"`{name}` is a host function and cannot be called inside a def",
-                     e.func.span, "call it at top level or from another host function; "
-                     "inside a def, call defs and builtins")
+                raise errors.host_function_in_def(name, e.func.span)
             if name in HOST_ONLY:
-                fail("E0112", f"`{name}` is a host builtin and cannot be called inside a def", e.func.span,
-                     "call it at top level")
-            raise unknown_function(name, e.func.span,
-                                   did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
+                raise errors.host_builtin_in_def(name, e.func.span)
+            raise errors.unknown_function(name, e.func.span,
+                                          did_you_mean(name, list(SIGS) + list(self.env.def_asts)))
         return self.call(name, [Written(a) for a in e.args],
                          [(k.name, Written(k.value), k.span) for k in e.kwargs], e.span)
 
@@ -523,20 +496,21 @@ class BodyChecker:
         path = self.stack + (self.d.name.id,)
         if name in path:
             path = path[path.index(name):] + (name,)
-            fail("E0108", f"`{name}` calls itself ({' -> '.join(path)})",
-                 e.span, "defs are inlined, so recursion is not supported")
+            raise errors.recursion(name, ' -> '.join(path), e.span)
         d = self.env.def_asts[name]
         if len(e.args) != len(d.params) or e.kwargs:
             if e.kwargs:
-                fail("E0104", f"defs take positional arguments only (`{name}`)", e.kwargs[0].span)
-            fail("E0103", f"`{name}` takes {len(d.params)} argument{'s' * (len(d.params) != 1)}, "
-                 f"got {len(e.args)}", e.span, f"signature: {signature_text(d)}")
+                raise errors.bad_keyword_argument("def_positional_only", e.kwargs[0].span,
+                                                  name=name)
+            raise errors.wrong_argument_count("def_takes", e.span, name=name, count=len(d.params),
+                                              s='s' * (len(d.params) != 1), got=len(e.args),
+                                              signature=signature_text(d))
         upd = next((s for s in d.body if isinstance(s, A.Update)), None)
         if upd is not None and not statement:
-            fail("E0504", f"`{name}` updates `{upd.target.id}` and so cannot be called from another def",
-                 e.span, "call it from the host, or as a statement of its own in this def "
-                 "(its updates then join this def's)",
-                 [Note(f"`{name}` updates `{upd.target.id}` here", upd.span)])
+            raise errors.updating_def_called_in_def(name, upd.target.id, e.span,
+                                                    "call it from the host, or as a statement of its own in this def "
+                                                    "(its updates then join this def's)",
+                                                    [Note(f"`{name}` updates `{upd.target.id}` here", upd.span)])
         # a literal argument takes its parameter's dtype, as on the host
         params, _, _ = declared_types(d)
         groups = {p.name.id: self.group_arg(a, name, p.name.id)
@@ -565,8 +539,8 @@ class BodyChecker:
             return value
         if isinstance(a, A.Name) and a.id in self.env.shareds and a.id not in self.locals:
             return Group((value,), (a.id,), a.id)
-        fail("E1110", f"parameter `{pname}` of `{fname}` takes a group of shared values", a.span,
-             "pass a group's name (`shared params = [W, b]`) or one shared value's")
+        raise errors.group_parameter_misuse("parameter_takes_group", a.span, pname=pname,
+                                            fname=fname)
 
     def groups_in(self, s) -> dict:
         """The groups a statement names (not those passed whole to a def's
@@ -601,16 +575,14 @@ class BodyChecker:
         sizes = sorted(set(lengths.values()) - {1})
         if len(sizes) > 1:
             a, b = sorted(lengths, key=lambda n: (lengths[n], n))[-2:]
-            fail("E1108", f"groups of different sizes in one statement: `{a}` has {lengths[a]} "
-                 f"values, `{b}` has {lengths[b]}", s.span,
-                 "every group in a statement is walked in step: pass groups that match "
-                 "(declare state with `shared NAME like GROUP = ...`)")
+            raise errors.group_sizes_differ("groups_different_sizes", s.span, a=a, value=lengths[a],
+                                            b=b, value2=lengths[b])
         count = sizes[0] if sizes else 1
         if isinstance(s, A.Update) and s.target.id not in groups and count > 1:
-            fail("E1108", f"`{s.target.id}` is one value, but this update is written for each of "
-                 f"{count} members", s.span, "update a group of the same size")
+            raise errors.group_sizes_differ("one_value_but", s.span, target=s.target.id,
+                                            count=count)
         if isinstance(s, A.Return):
-            fail("E1107", "a def cannot return a group", s.span, "return tensors")
+            raise errors.group_not_tensor("returned", s.span)
         saved, results = dict(self.locals), []
         try:
             for k in range(count):
@@ -636,15 +608,14 @@ class BodyChecker:
         if isinstance(s, A.Assign):
             value = self.expr(s.value)
             if len(s.targets) > 1 and not (isinstance(value, tuple) and len(value) == len(s.targets)):
-                fail("E0110", f"cannot unpack this value into {len(s.targets)} names", s.span)
+                raise errors.wrong_unpack_count("unpack_value", s.span, names=len(s.targets))
             return value
         if isinstance(s, A.Update):
             target = groups.get(s.target.id)
             if target is not None:
                 if target.names is None:
-                    fail("E0501", f"`{s.target.id}` is a group of local values: only shared values "
-                         "can be updated with `<-`", s.target.span,
-                         f"to compute new values here, bind them: `{s.target.id} = ...`")
+                    raise errors.update_of_non_shared("local_group", s.target.span,
+                                                      target=s.target.id)
                 name = target.names[k if len(target.names) > 1 else 0]
                 s = A.Update(A.Name(name, s.target.span), s.value, s.span)
             self.update(s)
@@ -656,8 +627,8 @@ class BodyChecker:
                 self.expr(s.expr)
             return None
         kind = type(s).__name__.lower()
-        fail("E0109", f"`{kind}` is not allowed inside a def", s.span,
-             "write the statement without the group, or choose values with `where(...)`")
+        raise errors.not_allowed_in_def(kind, s.span,
+                                        "write the statement without the group, or choose values with `where(...)`")
 
 
 def size_var_span(d: A.Def, name):
@@ -694,8 +665,7 @@ def fold(op, a, b, span=None):
     if (op == "pow" and type(a) is int and type(b) is int and b > 0
             and abs(a) > 1 and b * (abs(a).bit_length() - 1) > 4096):
         digits = int(b * math.log10(abs(a))) + 1        # estimated: not computed, too large
-        fail("E0218", f"the integer {a} ** {b} has about {digits} digits, too large for any dtype",
-             span, f"write a float literal such as `1e30`; `{a}.0 ** {b}` is inf")
+        raise errors.number_out_of_range("power", span, a=a, b=b, digits=digits)
     if op not in table or (op in ("div", "floordiv", "mod") and b == 0):
         return None
     try:
@@ -727,8 +697,7 @@ def check_int_exponent(base: Node, exponent: Node, span):
         return
     lowest = np.min(np.asarray(exponent.attr("value")))
     if lowest < 0:
-        fail("E0220", f"an integer to the negative power {lowest} is not an integer", span,
-             "cast the base to a float: `f32(x) ** ...`, or use an exponent >= 0")
+        raise errors.negative_power(span, lowest)
 
 
 class WeakTensor:
@@ -761,8 +730,9 @@ class WeakTensor:
 def literal_number(v, dtype: str, span, widen: str | None = None):
     """One element of a tensor literal as a number of `dtype`."""
     if dtype in INTS and isinstance(v, float):
-        fail("E0206", f"the float literal {v} cannot become {dtype}", span,
-             "integer tensors hold integers: write integers here, or compute in a float dtype")
+        raise errors.kinds_mixed("literal", span,
+                                 "integer tensors hold integers: write integers here, or compute in a float dtype",
+                                 value=v, dtype=dtype)
     check_literal_range(v, dtype, span, widen)
     return float(v) if dtype in FLOATS else int(v)
 
@@ -770,19 +740,18 @@ def literal_number(v, dtype: str, span, widen: str | None = None):
 def literal_tensor(e: A.ListExpr):
     """The shape of a nested list literal and its numbers with their spans."""
     if not e.elts:
-        fail("E0216", "an empty tensor literal has no type", e.span, "use `zeros((0,))`")
+        raise errors.bad_tensor_literal("empty", e.span)
     if all(isinstance(x, (A.ListExpr, GivenList)) for x in e.elts):
         parts = [literal_tensor(x) for x in e.elts]
         shapes = {p[0] for p in parts}
         if len(shapes) != 1:
-            fail("E0216", "rows of a tensor literal have different lengths", e.span)
+            raise errors.bad_tensor_literal("ragged", e.span)
         return (len(parts),) + parts[0][0], [x for p in parts for x in p[1]]
     values = []
     for x in e.elts:
         v = x.literal() if hasattr(x, "literal") else literal_value(x)
         if v is None or isinstance(v, bool):
-            fail("E0216", "tensor literals hold numbers only", x.span,
-                 "build tensors from expressions with `stack((a, b))`")
+            raise errors.bad_tensor_literal("not_numbers", x.span)
         literal_overflow(A.Num(v, x.span))
         values.append((v, x.span))
     return (len(values),), values
@@ -810,36 +779,38 @@ def unify_args(params, args: list[Node], spans, fname) -> dict:
     for a dtype)."""
     for (pname, ptype), arg, span in zip(params, args, spans):
         if arg.type.rank != ptype.rank:
-            fail("E0203", f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
-                 f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}")
+            raise errors.signature_mismatch("rank", span,
+                                            f"it needs {ptype.rank} dimension{'s' * (ptype.rank != 1)}, not {arg.type.rank}",
+                                            pname=pname, fname=fname, expected=ptype, type=arg.type)
         if arg.type.dtype != ptype.dtype:
-            code = "E0205" if {arg.type.dtype, ptype.dtype} <= set(FLOATS) else "E0206"
-            fail(code, f"argument `{pname}` of `{fname}` must be {ptype}, got {arg.type}", span,
-                 f"cast it: `{ptype.dtype}(...)`")
+            mixed = (errors.float_widths_mixed if {arg.type.dtype, ptype.dtype} <= set(FLOATS)
+                     else errors.kinds_mixed)
+            raise mixed("argument", span, pname=pname, fname=fname, ptype=ptype, got=arg.type,
+                        dtype=ptype.dtype)
     sizes, m = bind([t for _, t in params], [a.type.shape for a in args])
     if m is None:
         return sizes
     (pname, ptype), arg, span = params[m.index], args[m.index], spans[m.index]
     if m.kind == "twice":
         first = params[m.first][0]
-        fail("E0203", f"size `{m.var}` of `{fname}` is {dim_str(m.want)} from argument `{first}`, "
-             f"but argument `{pname}` gives {dim_str(m.got)}", span,
-             f"every `{m.var}` in the signature of `{fname}` must be the same size; "
-             f"`{pname}` is {arg.type}",
-             [Note(f"`{m.var}` = {dim_str(m.want)} comes from argument `{first}` here", spans[m.first])])
+        raise errors.signature_mismatch("size", span,
+                                        notes=[Note(f"`{m.var}` = {dim_str(m.want)} comes from argument `{first}` here", spans[m.first])],
+                                        var=m.var, fname=fname, want=dim_str(m.want), first=first,
+                                        pname=pname, got=dim_str(m.got), type=arg.type)
     expected = TensorType(ptype.dtype, tuple(
         substitute(d, sizes) if isinstance(d, Size) else d for d in ptype.shape))
     want = substitute(m.want, sizes) if isinstance(m.want, Size) else m.want
-    fail("E0203", f"argument `{pname}` of `{fname}` must be {expected}, got {arg.type}", span,
-         f"axis {m.axis} is {dim_str(m.got)}, but `{fname}` expects {dim_str(want)}")
+    raise errors.signature_mismatch("rank", span,
+                                    f"axis {m.axis} is {dim_str(m.got)}, but `{fname}` expects {dim_str(want)}",
+                                    pname=pname, fname=fname, expected=expected, type=arg.type)
 
 
 def check_update(name: str, want: TensorType, value: Node, span) -> None:
     """`W <- value` in a def and `updates=[(W, value)]` from Python (E0502)."""
     if value.type != want:
-        fail("E0502", f"update of `{name}` has type {value.type}, but `{name}` is {want}",
-             span, f"cast it: `{want.dtype}(...)`" if value.type.dtype != want.dtype
-             else "an update must keep the shared value's exact shape")
+        raise errors.update_type_mismatch(name, value.type, want, span,
+                                          f"cast it: `{want.dtype}(...)`" if value.type.dtype != want.dtype
+                                          else "an update must keep the shared value's exact shape")
 
 
 def check_hides_global(env: Globals, d: A.Def, name, span, what):
@@ -858,8 +829,7 @@ def check_hides_global(env: Globals, d: A.Def, name, span, what):
                 f"from its arguments, not the {kind}")
     notes = [Note(f"the {kind} is declared here", env.decl_spans[name])] \
         if name in env.decl_spans else []
-    fail("E0118", f"{what} `{name}` of `{d.name.id}` has the name of the {kind} `{name}`", span,
-         hint, notes)
+    raise errors.def_hides_global(what, name, d.name.id, kind, span, hint, notes)
 
 
 def check_def(env: Globals, d: A.Def) -> DefInfo:
@@ -869,7 +839,7 @@ def check_def(env: Globals, d: A.Def) -> DefInfo:
     names = [n for n, _ in params]
     for i, n in enumerate(names):
         if n in names[:i]:
-            fail("E0113", f"parameter `{n}` appears twice in `{d.name.id}`", d.params[i].name.span)
+            raise errors.parameter_twice(n, d.name.id, d.params[i].name.span)
         check_hides_global(env, d, n, d.params[i].name.span, "parameter")
     for v in order:
         check_hides_global(env, d, v, size_var_span(d, v), "size variable")

@@ -24,7 +24,8 @@ from runtime.opencl.device import describe_devices
 
 from . import terminal
 from .api import compile
-from .diagnostics import Diagnostic, SymError, error
+from . import errors
+from .diagnostics import SymError
 from .explain import explain_ranks
 from .launch import launch
 from .parallel import plan_def
@@ -71,10 +72,6 @@ TRACE_EPILOG = """examples:
 
 STDIN = "-"             # as FILE: read the program from standard input
 STDIN_NAME = "<stdin>"  # its name in diagnostics
-
-# Diagnostics about how sym was invoked, not about the program: the E09xx
-# range (backend, device, files, rewrite passes) and options given with --set.
-USAGE_CODES = ("E09", "E0702", "E0703", "E1409")
 
 
 class UsageError(Exception):
@@ -350,7 +347,7 @@ def failure_text(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
-    return f"error[E9999]: internal error: {type(exc).__name__}: {exc}"
+    return str(errors.internal_error(exc, debug_hint=False))
 
 
 def check_metrics_targets(args):
@@ -361,7 +358,7 @@ def check_metrics_targets(args):
             if path:
                 check_target(path, what, args.file)
         except DataError as exc:
-            raise error(exc.code, exc.message, None, exc.hint)
+            raise exc.located(None)
 
 
 def write_metrics(prog, args, program_error=None):
@@ -373,7 +370,7 @@ def write_metrics(prog, args, program_error=None):
             if path:
                 write(path, args.file)
         except DataError as exc:
-            failures.append(Diagnostic(exc.code, exc.message, None, hint=exc.hint))
+            failures.append(exc.located(None).diagnostic)
     if not failures:
         return
     if program_error is None:
@@ -457,7 +454,7 @@ def main(argv=None) -> int:
 
 
 def usage_errors(diagnostics) -> bool:
-    return bool(diagnostics) and all(d.code.startswith(USAGE_CODES) for d in diagnostics)
+    return bool(diagnostics) and all(errors.is_usage_error(d) for d in diagnostics)
 
 
 def interrupted() -> int:
@@ -481,15 +478,13 @@ def dispatch(args) -> int:
         return 0
     except MemoryError as exc:  # sizes that fit the machine's memory, but not what is free now
         sys.stdout.flush()
-        print(f"error[E0221]: out of memory: {exc}\n"
-              " = help: use smaller sizes; a value must fit in memory at once", file=sys.stderr)
+        print(errors.out_of_memory("run", None, exc=exc),
+              file=sys.stderr)
         return 1
     except Exception as exc:    # a bug in sym, not in the user's program
         if os.environ.get("SYM_DEBUG"):
             traceback.print_exc()
-        print(f"error[E9999]: internal error: {type(exc).__name__}: {exc}\n"
-              " = help: this is a bug in sym; rerun with SYM_DEBUG=1 for the traceback",
-              file=sys.stderr)
+        print(errors.internal_error(exc), file=sys.stderr)
         return 1
 
 

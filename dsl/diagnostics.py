@@ -89,17 +89,6 @@ def error(code: str, message: str, span: Span | None, hint: str | None = None,
     return SymError(Diagnostic(code, message, span, tuple(notes), hint))
 
 
-# ---- diagnostics raised from more than one place: one constructor each ------
-def unknown_function(name: str, span: Span | None, hint: str | None = None) -> SymError:
-    return error("E0102", f"unknown function `{name}`", span, hint)
-
-
-def initializer_only(name: str, span: Span | None) -> SymError:
-    """`normal(...)` or `uniform(...)` outside a shared declaration."""
-    return error("E0616", f"`{name}` draws the initial value of a shared value; it is not a host "
-                 "function", span, f"declare the value: `shared W: f32[784, 10] = {name}(0.0, 0.01, seed=1)`")
-
-
 def _source_line(span: Span) -> str | None:
     text = SOURCES.get(span.file)
     if text is None:

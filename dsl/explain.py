@@ -27,7 +27,7 @@ import numpy as np
 from .ir import Body, Function, Node, bodies, toposort, walk
 from .ops import EXTERNAL
 
-from .diagnostics import error
+from . import errors
 from .parallel import plan_def
 from .rewrites import pass_names, run_pipeline
 
@@ -214,8 +214,7 @@ def explain_function(fn: Function, after=None, kernels=False, executor=None) -> 
 def explain_program(checked, name=None, after=None, kernels=False, executor=None) -> str:
     """The explanation of one def (`name`) or of every def, in source order."""
     if after is not None and after not in pass_names():
-        raise error("E0903", f"there is no rewrite pass `{after}`", None,
-                    f"the passes, in order: {', '.join(pass_names())}")
+        raise errors.no_such_pass(after, ', '.join(pass_names()))
     names = [name] if name is not None else list(checked.defs)
     if not names:
         return "(this program has no defs)"

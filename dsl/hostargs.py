@@ -12,7 +12,8 @@ import math
 from .hosttypes import (ANY, HAny, HIter, HNone, HNum, HRecord, HStr, HTensor, describe,
                         sample)
 from .registry import SIGS, USAGE
-from .scope import fail, usage
+from .scope import usage
+from . import errors
 
 SEED_MAX = 2 ** 32 - 1
 
@@ -30,7 +31,7 @@ class Call:
         span = self.args.get(param, (None, None))[1] or self.span
         usage = USAGE.get(self.fname)
         hint = "; ".join(h for h in (hint, usage and f"usage: {usage}") if h) or None
-        fail("E0615", message, span, hint)
+        raise errors.bad_host_argument(message, span, hint)
 
     def need(self, param, ok, want, hint=None):
         """Fail unless the argument's type is unknown or passes `ok`."""
@@ -167,8 +168,9 @@ def check_tensor_args(fname: str, args: dict, span):
     """Expression builtins on the host take tensors, numbers and tuples of them."""
     for param, (t, arg_span) in args.items():
         if param != "dtype" and isinstance(t, (HStr, HNone, HRecord, HIter)):
-            fail("E0615", f"argument `{param}` of `{fname}` must be a tensor or a number, got {describe(t)}",
-                 arg_span or span, f"usage: {usage(fname, SIGS[fname])}" if fname in SIGS else None)
+            raise errors.bad_host_argument(f"argument `{param}` of `{fname}` must be a tensor or a number, got {describe(t)}",
+                                           arg_span or span,
+                                           f"usage: {usage(fname, SIGS[fname])}" if fname in SIGS else None)
 
 
 def check_save_tiles(c: Call):

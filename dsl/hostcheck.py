@@ -25,7 +25,8 @@ from .checker import SIGS as DEF_SIGS, BodyChecker, Globals, WeakTensor
 from .literals import check_literal_range, literal_overflow
 from .indexing import requirement_error
 from .ir import Node
-from .diagnostics import Diagnostic, Note, SymError, initializer_only, unknown_function
+from .diagnostics import Diagnostic, Note, SymError
+from . import errors
 from .hostargs import check_builtin, check_tensor_args
 from .hosttypes import (ANY, MNIST, NONE, HAny, HFunc, HIter, HNone, HNum, HRecord, HStr, HTensor,
                         describe, from_dtype, join, join_names, sample, split_type, type_of)
@@ -81,8 +82,7 @@ def int_result_fits(op: str, a, b, span):
     else:
         fits = op in ("//", "%") and b == 0 or -I64 <= PY_BINOPS[op](a, b) < I64
     if not fits:
-        fail("E0218", f"the result of `{op}` ({a} {op} {b}) does not fit in i64", span,
-             f"host integers are i64; `{a}.0 {op} {b}` computes it in floats")
+        raise errors.number_out_of_range("host_int", span, op=op, a=a, b=b)
 
 
 class HostChecker:
@@ -124,10 +124,7 @@ class HostChecker:
         used = names_read(items)
         for name, span in self.assigned.items():
             if name not in used and not name.startswith("_"):
-                self.report(Diagnostic(
-                    "W0103", f"`{name}` is assigned but never used", span, (),
-                    "remove the assignment, or start the name with `_` if it is unused on purpose",
-                    "warning"))
+                self.report(errors.unused_assignment(name, span))
 
     def item(self, item):
         if isinstance(item, A.Def) or isinstance(item, A.OptionDecl):
@@ -184,9 +181,7 @@ class HostChecker:
         if isinstance(s, A.Assign):
             self.assign(s)
         elif isinstance(s, A.Update):
-            fail("E0503", f"`{s.target.id} <- ...` outside a def: updates happen when a def returns",
-                 s.span, "put the update in a def and call that def here; "
-                 "to replace the value now, load a checkpoint or set it from Python")
+            raise errors.update_outside_def(s.target.id, s.span)
         elif isinstance(s, A.ExprStmt):
             self.expr(s.expr)
         elif isinstance(s, A.For):
@@ -196,11 +191,11 @@ class HostChecker:
         elif isinstance(s, (A.Break, A.Continue)):
             if self.loop_depth == 0:
                 word = "break" if isinstance(s, A.Break) else "continue"
-                fail("E0107", f"`{word}` outside a loop", s.span)
+                raise errors.outside_a_loop(word, s.span)
             self.loop_states[-1][isinstance(s, A.Continue)].append(dict(self.names))
         elif isinstance(s, A.Return):
             if self.returns is None:
-                fail("E0114", "`return` outside a def", s.span)
+                raise errors.not_a_host_statement("return", s.span)
             values = tuple(self.expr(v) for v in s.values)
             self.returns.append(values[0] if len(values) == 1 else values)
 
@@ -215,7 +210,8 @@ class HostChecker:
         if len(s.targets) > 1:
             elts = value if isinstance(value, tuple) and len(value) == len(s.targets) else None
             if isinstance(value, tuple) and elts is None:
-                fail("E0110", f"cannot unpack {len(value)} values into {len(s.targets)} names", s.span)
+                raise errors.wrong_unpack_count("unpack_values", s.span, got=len(value),
+                                                names=len(s.targets))
             for i, t in enumerate(s.targets):
                 self.names[t.id] = elts[i] if elts else ANY
         else:
@@ -230,20 +226,17 @@ class HostChecker:
         if self.returns is not None:
             return
         if name in self.prog.shareds:
-            fail("E0117", f"cannot assign shared `{name}` on the host", t.span,
-                 f"a shared value changes through an update in a def (`{name} <- ...`), "
-                 f"`load(\"file.npz\")`, or from Python (`m.{name} = value`); "
-                 "for a host value, choose another name",
-                 [Note(f"`{name}` is declared here", self.prog.shared_decls[name].name.span)])
+            raise errors.host_assigns_declared_name("cannot_assign_shared", t.span,
+                                                    notes=[Note(f"`{name}` is declared here", self.prog.shared_decls[name].name.span)],
+                                                    name=name)
         if name in self.prog.options:
-            fail("E0117", f"cannot assign option `{name}` on the host: an option is a constant of the run",
-                 t.span, f"set it for a run with `--set {name}=VALUE` (or `options={{...}}` in "
-                 "`dsl.load`); for a host value, choose another name",
-                 [Note(f"`{name}` is declared here", self.prog.options[name].span)])
+            raise errors.host_assigns_declared_name("cannot_assign_option", t.span,
+                                                    notes=[Note(f"`{name}` is declared here", self.prog.options[name].span)],
+                                                    name=name)
         if name in self.def_asts:
-            fail("E0117", f"cannot assign `{name}` on the host: it is a def", t.span,
-                 "choose another name for the host value",
-                 [Note(f"`{name}` is defined here", self.def_asts[name].name.span)])
+            raise errors.host_assigns_declared_name("cannot_assign_host", t.span,
+                                                    notes=[Note(f"`{name}` is defined here", self.def_asts[name].name.span)],
+                                                    name=name)
         if name in BUILTIN_NAMES and name not in self.warned and not self.quiet:
             self.warned.add(name)
             self.report(value_shadows_builtin(f"host variable `{name}`", name, t.span))
@@ -313,23 +306,25 @@ class HostChecker:
         if isinstance(it, tuple):
             return ANY
         if isinstance(it, (HNum, HNone, HRecord)):
-            fail("E0606", f"cannot loop over {describe(it)}", s.iter.span,
-                 "loop over `range(n)`, `batches(split, size)`, a tensor's rows or a tuple")
+            raise errors.host_operation_failed("loop", s.iter.span,
+                                               "loop over `range(n)`, `batches(split, size)`, a tensor's rows or a tuple",
+                                               what=describe(it))
         return ANY
 
     def bind_loop_targets(self, s: A.For, item):
         elts = item if isinstance(item, tuple) else None
         if elts is not None and len(elts) != len(s.targets):
-            fail("E0110", f"each item has {len(elts)} values but the loop names {len(s.targets)}", s.span)
+            raise errors.wrong_unpack_count("loop_item", s.span, got=len(elts),
+                                            names=len(s.targets))
         if elts is None and len(s.targets) > 1 and isinstance(item, (HNum, HStr, HNone)):
-            fail("E0110", f"each item is {describe(item)}, but the loop names {len(s.targets)}", s.span)
+            raise errors.wrong_unpack_count("loop_item_kind", s.span, item=describe(item),
+                                            names=len(s.targets))
         for i, t in enumerate(s.targets):
             self.names[t.id] = elts[i] if elts is not None else (item if len(s.targets) == 1 else ANY)
 
     def truth(self, t, span):
         if isinstance(t, HTensor) and t.known and int(np.prod(t.shape)) != 1:
-            fail("E0606", f"the truth of a tensor of shape {tuple(t.shape)} is ambiguous", span,
-                 "reduce it first: `any` is `max(...)`, or compare a scalar")
+            raise errors.host_operation_failed("truth", span, shape=tuple(t.shape))
 
     # ---- expressions --------------------------------------------------------
     def expr(self, e):
@@ -357,9 +352,7 @@ class HostChecker:
         if isinstance(e, A.Call):
             return self.call(e)
         if isinstance(e, A.MethodCall):
-            fail("E1303", f"`.{e.method.id}(...)` on the host", e.span,
-                 "values have no methods; call a function with the value as its first argument, "
-                 "as in `sum(x, axis=0)` (`hs.append(v)` collects a loop's steps inside a def)")
+            raise errors.bad_method_call("host", e.span, method=e.method.id)
         return ANY
 
     def list_expr(self, e: A.ListExpr, dtype: str | None = None):
@@ -402,14 +395,14 @@ class HostChecker:
         if e.id in self.prog.shareds:
             return from_tensor_type(self.prog.shareds[e.id])
         if e.id in getattr(self.prog, "groups", {}):
-            fail("E1107", f"`{e.id}` is a group of shared values, which exists inside defs only", e.span,
-                 f"on the host, read its members by name: {', '.join(self.prog.groups[e.id])}")
+            raise errors.group_not_tensor("on_host", e.span, name=e.id,
+                                          members=', '.join(self.prog.groups[e.id]))
         if e.id in self.def_asts or e.id in self.procs:
             kind = "def" if e.id in self.def_asts else "host function"
-            fail("E0106", f"`{e.id}` is a {kind}; call it", e.span, f"write `{e.id}(...)`")
+            raise errors.not_a_function("host_called_bare", e.span, name=e.id, entity=kind)
         visible = list(self.names) + list(self.prog.shareds)
-        fail("E0101", f"unknown name `{e.id}`", e.span,
-             did_you_mean(e.id, visible) or "assign it before this line")
+        raise errors.unknown_name(e.id, e.span,
+                                  did_you_mean(e.id, visible) or "assign it before this line")
 
     def unary(self, e: A.UnaryOp):
         t = self.expr(e.operand)
@@ -422,8 +415,9 @@ class HostChecker:
         if isinstance(t, HTensor):
             return tensor_op_type(e, [t])
         if isinstance(t, (HStr, HNone)):
-            fail("E0606", f"cannot compute `-` of {describe(t)}", e.span,
-                 f"bad operand type for unary -: '{python_name(t)}'")
+            raise errors.host_operation_failed("compute", e.span,
+                                               f"bad operand type for unary -: '{python_name(t)}'",
+                                               op="-", operands=describe(t))
         return ANY
 
     def binop(self, e: A.BinOp):
@@ -441,18 +435,20 @@ class HostChecker:
             if not fields:
                 return ANY
             if e.attr not in fields:
-                fail("E0111", f"{base.kind} has no field `{e.attr}`", e.span,
-                     did_you_mean(e.attr, fields) or f"its fields are: {', '.join(fields)}")
+                raise errors.unknown_attribute("field", e.span,
+                                               did_you_mean(e.attr, fields) or f"its fields are: {', '.join(fields)}",
+                                               record=base.kind, attr=e.attr)
             return fields[e.attr]
         if isinstance(base, HTensor):
             if e.attr == "T":
                 return HTensor(base.dtype, tuple(reversed(base.shape)))
             if e.attr == "shape":
                 return tuple(HNum("int", d) for d in base.shape)
-            fail("E0111", f"{describe(base)} has no attribute `{e.attr}`", e.span,
-                 "tensor attributes are `.T` and `.shape`")
+            raise errors.unknown_attribute("value", e.span,
+                                           "tensor attributes are `.T` and `.shape`",
+                                           value=describe(base), attr=e.attr)
         if isinstance(base, (HNum, HStr, HNone, HIter, tuple)):
-            fail("E0111", f"{describe(base)} has no attribute `{e.attr}`", e.span)
+            raise errors.unknown_attribute("value", e.span, value=describe(base), attr=e.attr)
         return ANY
 
     def index(self, e: A.Index):
@@ -467,7 +463,7 @@ class HostChecker:
                 and keys[0].kind == "int" and keys[0].value is not None:
             k = keys[0].value
             if not -len(base) <= k < len(base):
-                fail("E0603", "bad index: tuple index out of range", e.span)
+                raise errors.index_out_of_range("host_tuple", e.span)
             return base[k]
         if isinstance(base, HTensor):
             return tensor_index(base, keys, e.span)
@@ -486,13 +482,13 @@ class HostChecker:
             return self.host_builtin(name, e, TWO_NUMBERS)
         check_no_draw_on_host(name, e, self.prog.streams)
         if name in INIT_ONLY:
-            raise initializer_only(name, e.func.span)
+            raise errors.initializer_only(name, e.func.span)
         if name in HOST_SIGS:
             return self.host_builtin(name, e, HOST_SIGS[name])
         if name in DEF_SIGS:
             return self.expression_builtin(name, e)
-        raise unknown_function(name, e.func.span,
-                               did_you_mean(name, list(BUILTIN_NAMES) + list(self.def_asts)))
+        raise errors.unknown_function(name, e.func.span,
+                                      did_you_mean(name, list(BUILTIN_NAMES) + list(self.def_asts)))
 
     def arg_types(self, bound: dict, span) -> dict:
         """param -> (type, span) of a bound call; defaults typed by their value."""
@@ -562,19 +558,21 @@ class HostChecker:
             for a in e.args:
                 self.expr(a)
             return ANY
-        fail("E0106", f"`{e.func.id}` is {describe(t)}, not a function", e.func.span,
-             "pass a def or a host function by its name to call it here")
+        raise errors.not_a_function("host_value_called", e.func.span, name=e.func.id,
+                                    what=describe(t))
 
     def call_proc(self, name, e: A.Call):
         """Check a call of a host function: its arguments, then its body with
         their types (what goes wrong there is noted with this call)."""
         proc = self.procs[name]
         if e.kwargs:
-            fail("E0104", f"host functions take positional arguments only (`{name}`)", e.kwargs[0].span)
+            raise errors.bad_keyword_argument("proc_positional_only", e.kwargs[0].span, name=name)
         if len(e.args) != len(proc.params):
-            fail("E0103", f"`{name}` takes {plural(len(proc.params), 'argument')}, got {len(e.args)}",
-                 e.span, f"signature: {proc_signature(proc)}",
-                 [Note(f"`{name}` is defined here", proc.name.span)])
+            raise errors.wrong_argument_count("takes", e.span, f"signature: {proc_signature(proc)}",
+                                              [Note(f"`{name}` is defined here", proc.name.span)],
+                                              fname=name,
+                                              count=plural(len(proc.params), 'argument'),
+                                              got=len(e.args))
         args = {p.id: self.argument(a) for p, a in zip(proc.params, e.args)}
         if name in self.proc_stack:     # recursion: the body is being checked already
             return ANY
@@ -618,16 +616,15 @@ class HostChecker:
     def call_def(self, name, e: A.Call):
         d = self.def_asts[name]
         if any(isinstance(p.type, A.GroupTypeExpr) for p in d.params):
-            fail("E1110", f"`{name}` takes a group of shared values, so it is called inside a def",
-                 e.span, f"call it as a statement of the def that trains: `{name}(...)` on a line "
-                 "of its own there")
+            raise errors.group_parameter_misuse("takes_group_shared", e.span, name=name)
         info = self.prog.defs.get(name)
         if e.kwargs:
-            fail("E0104", f"defs take positional arguments only (`{name}`)", e.kwargs[0].span)
+            raise errors.bad_keyword_argument("def_positional_only", e.kwargs[0].span, name=name)
         if len(e.args) != len(d.params):
             sig = info.signature if info else name
-            fail("E0103", f"`{name}` takes {plural(len(d.params), 'argument')}, got {len(e.args)}",
-                 e.span, f"signature: {sig}")
+            raise errors.wrong_argument_count("takes", e.span, f"signature: {sig}", fname=name,
+                                              count=plural(len(d.params), 'argument'),
+                                              got=len(e.args))
         if info is None:
             for a in e.args:
                 self.expr(a)
@@ -656,15 +653,17 @@ class HostChecker:
                 continue
             if isinstance(problem, tuple):      # a size variable bound twice
                 var, (size, first, first_span), g, extra = problem
-                fail("E0602", f"size `{var}` of `{info.name}` is {size} from argument `{first}`, "
-                     f"but argument `{pname}` gives {g}", arg.span,
-                     f"every `{var}` in the signature of `{info.name}` must be the same size; "
-                     f"`{pname}` is {value}" + (f"; its dtype is wrong too: {extra}" if extra else ""),
-                     [Note(f"`{var}` = {size} comes from argument `{first}` here", first_span)])
+                raise errors.host_call_mismatch("size_from_argument", arg.span,
+                                                f"every `{var}` in the signature of `{info.name}` must be the same size; "
+                                                f"`{pname}` is {value}" + (f"; its dtype is wrong too: {extra}" if extra else ""),
+                                                [Note(f"`{var}` = {size} comes from argument `{first}` here", first_span)],
+                                                var=var, name=info.name, size=size, first=first,
+                                                pname=pname, g=g)
             got = str(value) if isinstance(value, HTensor) else f"the {value.kind} {value.value}" \
                 if isinstance(value, HNum) and value.value is not None else describe(value)
-            fail("E0602", f"argument `{pname}` of `{info.name}` must be {ptype}, got {got}",
-                 arg.span, problem, [Note(f"signature: {info.signature}")])
+            raise errors.host_call_mismatch("argument_got", arg.span, problem,
+                                            [Note(f"signature: {info.signature}")], pname=pname,
+                                            name=info.name, ptype=ptype, got=got)
         return {var: size for var, (size, _, _) in bound.items()}
 
 
@@ -694,12 +693,9 @@ def check_after(bound: dict, drawn: set) -> None:
         return
     if not isinstance(after, A.Name) or after.id not in drawn:
         what = f"`{after.id}` is not" if isinstance(after, A.Name) else "it must name"
-        fail("E0238", f"`after=` continues the generator of a shared value drawn before: {what} "
-             "a shared value drawn by `uniform` or `normal` above", after.span, "declare that value first, with `seed=`: "
-             "`shared W0: f32[...] = uniform(lo, hi, seed=S)`")
+        raise errors.bad_after("after_continues_generator", after.span, what=what)
     if not isinstance(bound.get("seed"), Default):
-        fail("E0238", "give `seed=` or `after=`, not both: `after=` continues the other value's "
-             "generator", bound["seed"].span, "drop `seed=` here")
+        raise errors.bad_after("give_seed_after", bound["seed"].span)
 
 
 def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, dtype):
@@ -709,17 +705,16 @@ def check_initializer(init: A.Call, name, want: TensorType | None, args: dict, d
     if not isinstance(dtype, Default):
         given = dtype.id if isinstance(dtype, A.Name) else None
         if given not in DTYPES:
-            fail("E0007", "dtype must be one of f32 f64 i32 i64 bool", dtype.span)
+            raise errors.invalid_type("dtype_one_f32", dtype.span)
         if want is not None and given != want.dtype:
-            fail("E0605", f"shared `{name}` is {want}; `dtype={given}` disagrees", dtype.span,
-                 "the declaration gives the dtype: leave `dtype=` out")
+            raise errors.shared_value_mismatch("dtype", dtype.span, name=name, want=want,
+                                               given=given)
     check_builtin(fname, args, init.span)
     if want is None:
         return
     if fname in INIT_ONLY and not want.is_float:
-        fail("E0605", f"`{fname}` draws floats, but shared `{name}` is {want}", init.span,
-             f"declare `{name}` with a float dtype (f32), or initialise it with "
-             "`zeros()`, `ones()` or `full(value)`")
+        raise errors.shared_value_mismatch("draw_for_int", init.span, fname=fname, name=name,
+                                           want=want)
     value, span = args.get("value", (None, None))
     if fname == "full" and isinstance(value, HNum):
         check_shared_fill(name, want, value, span or init.span)
@@ -733,11 +728,10 @@ def check_shared_fill(name, want: TensorType, value: HNum, span):
         if isinstance(value.value, bool) else value.value
     if (value.kind == "bool") != (want.dtype == "bool"):
         what = "a bool, not a number" if value.kind == "bool" else "a number, not a bool"
-        fail("E0605", f"shared `{name}` is {want}; `full({shown})` is {what}", span,
-             "fill bool values with `true` or `false`, and numbers with numbers")
+        raise errors.shared_value_mismatch("fill_kind", span, name=name, want=want, shown=shown,
+                                           what=what)
     if value.kind == "float" and not want.is_float:
-        fail("E0605", f"shared `{name}` is {want}; `full({shown})` would drop the fraction", span,
-             "fill it with an integer (`full(0)`), or declare it f32")
+        raise errors.shared_value_mismatch("fill_fraction", span, name=name, want=want, shown=shown)
     if value.value is not None:
         check_literal_range(value.value, want.dtype, span)
 
@@ -745,11 +739,11 @@ def check_shared_fill(name, want: TensorType, value: HNum, span):
 def check_shared_type(name, want: TensorType, got, span):
     """The text the interpreter's check of an initial value gives (E0605)."""
     if isinstance(got, HNum):
-        fail("E0605", f"shared `{name}` is {want}; cannot set it to the number "
-             f"{got.value if got.value is not None else ''}".rstrip(), span, "use `full(...)` to fill it")
+        number = "" if got.value is None else f" {got.value}"     # no value: a number not known here
+        raise errors.shared_value_mismatch("number", span, name=name, want=want, number=number)
     if isinstance(got, HTensor) and got.known and (got.dtype != want.dtype or got.shape != want.shape):
-        fail("E0605", f"shared `{name}` is {want}; cannot set it to {got.dtype}{list(got.shape)}", span,
-             "the shape and dtype must match the declaration exactly")
+        raise errors.shared_value_mismatch("declared", span, name=name, want=want, dtype=got.dtype,
+                                           shape=list(got.shape))
 
 
 def python_name(t) -> str:
@@ -809,8 +803,8 @@ def batches_type(split, size, drop_last):
 def tensor_index(base: HTensor, keys, span):
     """x[0], x[1:3], x[i, :] on a host tensor, as numpy does it."""
     if len(keys) > len(base.shape):
-        fail("E0603", f"bad index: too many indices for array: array is {len(base.shape)}-dimensional, "
-             f"but {len(keys)} were indexed", span)
+        raise errors.index_out_of_range("host_too_many", span, rank=len(base.shape),
+                                        count=len(keys))
     shape = []
     for axis, k in enumerate(keys):
         size = base.shape[axis]
@@ -818,11 +812,10 @@ def tensor_index(base: HTensor, keys, span):
             shape.append(None)
         elif isinstance(k, HNum) and k.kind == "int":
             if k.value is not None and size is not None and not -size <= k.value < size:
-                fail("E0603", f"bad index: index {k.value} is out of bounds for axis {axis} "
-                     f"with size {size}", span)
+                raise errors.index_out_of_range("host_bounds", span, index=k.value, axis=axis,
+                                                size=size)
         elif isinstance(k, (HNum, HStr, HNone)):
-            fail("E0603", "bad index: only integers, slices (`:`), ellipsis (`...`), numpy.newaxis "
-                 "(`None`) and integer or boolean arrays are valid indices", span)
+            raise errors.index_out_of_range("host_kind", span)
         else:
             return ANY
     return from_dtype(base.dtype, tuple(shape) + tuple(base.shape[len(keys):]))
@@ -841,18 +834,19 @@ def host_binop(e: A.BinOp, a, b):
         return tensor_op_type(e, [a, b])
     if op in ("/", "//", "%") and isinstance(a, HNum) and isinstance(b, HNum) and b.value == 0 \
             and b.value is not None:
-        fail("E0606", "division by zero", span)
+        raise errors.host_operation_failed("divide_by_zero", span)
     if isinstance(a, HNum) and isinstance(b, HNum):
         int_result_fits(op, a.value, b.value, span)
     if op == "@":
-        fail("E0606", f"cannot compute `@` of {describe(a)} and {describe(b)}", span, NOT_MATRICES)
+        raise errors.host_operation_failed("compute", span, NOT_MATRICES, op="@",
+                                           operands=f"{describe(a)} and {describe(b)}")
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = PY_BINOPS[op](sample(a), sample(b))
     except (TypeError, ValueError) as exc:
-        fail("E0606", f"cannot compute `{op}` of {describe(a)} and {describe(b)}", span,
-             str(exc).split("\n")[0])
+        raise errors.host_operation_failed("compute", span, str(exc).split("\n")[0], op=op,
+                                           operands=f"{describe(a)} and {describe(b)}")
     except ZeroDivisionError:
         return ANY
     if isinstance(result, str):
@@ -984,9 +978,7 @@ class Unknown(Exception):
 
 
 def value_shadows_builtin(what: str, name: str, span) -> Diagnostic:
-    return Diagnostic("W0102", f"{what} has the name of the builtin `{name}`", span, (),
-                      f"calls `{name}(...)` still call the builtin; another name avoids the confusion",
-                      "warning")
+    return errors.value_named_like_builtin(what, name, span)
 
 
 def names_read(node) -> set[str]:
@@ -1065,14 +1057,13 @@ def check_stream_seed(name, seed, span):
         return
     if seed is None or isinstance(seed, bool) or not 0 <= seed < 2 ** 63:
         shown = "this value" if seed is None else str(seed)
-        fail("E1204", f"the seed of stream `{name}` must be an integer in 0..2**63-1, got {shown}",
-             span, f"declare it with a seed: `shared {name}: stream = 234` (an option works too)")
+        raise errors.bad_seed("stream", span, name=name, shown=shown)
 
 
 def check_no_draw_on_host(name, e: A.Call, streams):
     """`uniform(rng, ...)` at top level: a draw happens inside a def only."""
     first = e.args[0] if e.args else None
     if name in DRAWS and isinstance(first, A.Name) and first.id in streams:
-        fail("E1205", f"`{name}` draws from a stream only inside a def", e.span,
-             f"put the draw in a def and call it: `def noise() -> f32[...]: return "
-             f"{name}({first.id}, ...)`; each call advances `{first.id}`")
+        raise errors.draw_outside_def(name, e.span,
+                                      f"put the draw in a def and call it: `def noise() -> f32[...]: return "
+                                      f"{name}({first.id}, ...)`; each call advances `{first.id}`")

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ast as A
-from .diagnostics import Note, Span, error
+from .diagnostics import Note, Span
+from . import errors
 from .ir import Node, walk
-from .scope import SliceItem, Weak, fail, literal_value
+from .scope import SliceItem, Weak, literal_value
 from .types import (Dim, Size, TensorType, broadcast_shapes, dim_add, dim_eval, dim_mul,
                     dim_neg, dim_prod, dim_sub)
 
@@ -24,8 +25,7 @@ def lower_index(ck, x: Node, items, span) -> Node:
     if any(is_new_axis(item) for item in items):
         return with_new_axes(ck, x, items, span)
     if len(items) > x.type.rank:
-        fail("E0303", f"too many indices: {len(items)} for {x.type} (rank {x.type.rank})", span,
-             "index at most one position per dimension")
+        raise errors.too_many_indices(len(items), x.type, x.type.rank, span)
     kinds = [classify(ck, item) for item in items]
     if any(k[0] == "array" for k in kinds):
         return gather(ck, x, kinds, span)
@@ -50,8 +50,7 @@ def with_new_axes(ck, x: Node, items, span) -> Node:
     `none` (how a bias of one value per channel meets f[n, c, h, w])."""
     rest = tuple(item for item in items if not is_new_axis(item))
     if any(not isinstance(item, SliceItem) and classify(ck, item)[0] == "array" for item in rest):
-        fail("E0236", "`none` (a new axis) cannot be mixed with index arrays", span,
-             "index first, then add the axis: `v = x[i]` and `v[:, none]`")
+        raise errors.new_axis_with_index_arrays(span)
     y = lower_index(ck, x, rest, span) if rest else x
     shape, kept = [], iter(y.type.shape)
     for item in items:
@@ -75,19 +74,15 @@ def classify(ck, item):
     if isinstance(v, Weak):
         if isinstance(v.value, int) and not isinstance(v.value, bool):
             return ("int", v.value, item)        # folded from literals: `2 - 3`
-        fail("E0304", f"an index must be an integer, got {v.value!r}", item.span)
+        raise errors.non_integer_index("constant", item.span, value=v.value)
     node = ck.tensor(v, item.span)
     dim = size_index(node)
     if dim is not None:
         return ("int", dim, item)                # computed from sizes: `k - 1`
     if node.type.dtype == "bool":
-        fail("E0301", f"boolean mask indexing is not supported: the mask has type {node.type} "
-             "and the result's size would depend on the data", item.span,
-             "keep the shape static: `where(mask, x, 0.0)`, or reduce with the mask: "
-             "`sum(where(mask, x, 0.0))`")
+        raise errors.mask_indexing(node.type, item.span)
     if node.type.dtype not in ("i32", "i64"):
-        fail("E0304", f"an index must be an integer, got {node.type}", item.span,
-             "cast it: `i32(...)`")
+        raise errors.non_integer_index("value", item.span, type=node.type)
     return ("array", node, item)
 
 
@@ -148,8 +143,8 @@ def check_int(i: Dim, dim: Dim, axis: int, item, x: Node) -> Dim:
         shown = f"index {i}" if isinstance(i, int) else f"index `{i}`"
         valid = f"{-dim}..{dim - 1}" if isinstance(dim, int) and isinstance(i, int) \
             else f"0..{dim_sub(dim, 1)}"
-        fail("E0302", f"{shown} is out of range for axis {axis} of size {dim} ({x.type})",
-             item.span, f"valid indices are {valid}")
+        raise errors.constant_index_out_of_range("index", item.span, shown=shown, axis=axis,
+                                                 dim=dim, type=x.type, valid=valid)
     return i
 
 
@@ -180,7 +175,7 @@ def slice_bound(ck, e, what):
         return None
     value = e.literal()
     if not isinstance(value, int) or isinstance(value, bool):
-        fail("E0213", f"the {what} of a slice must be an integer literal", e.span)
+        raise errors.not_a_constant("slice_integer_literal", e.span, what=what)
     return value
 
 
@@ -189,7 +184,7 @@ def slice_spec(ck, s: SliceItem, dim: Dim, item):
     stop = slice_bound(ck, s.stop, "stop")
     step = slice_bound(ck, s.step, "step")
     if step == 0:
-        fail("E0213", "a slice step cannot be zero", s.span)
+        raise errors.not_a_constant("slice_step_cannot", s.span)
     if isinstance(dim, int):
         length = clamped_length(start, stop, step, dim)
     else:
@@ -207,8 +202,7 @@ def clamped_length(start, stop, step, dim: int) -> int:
 def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
     """Length of a slice of a dimension known only by name."""
     if step not in (None, 1):
-        fail("E0305", f"a stepped slice of the size `{dim}` is not supported", s.span,
-             "reshape first, or slice a dimension of known size")
+        raise errors.unsupported_indexing("stepped_slice_size", s.span, dim=dim)
     start = start or 0
     if stop is None:
         return dim_sub(dim, start) if start >= 0 else -start
@@ -216,7 +210,7 @@ def symbolic_length(start, stop, step, dim: Size, s) -> Dim:
         return max(0, stop - start)
     if start >= 0 and stop < 0:
         return dim_sub(dim_sub(dim, -stop), start)
-    fail("E0305", f"this slice of the size `{dim}` has no static length", s.span)
+    raise errors.unsupported_indexing("slice_size_has", s.span, dim=dim)
 
 
 def gather(ck, x: Node, kinds, span) -> Node:
@@ -225,19 +219,16 @@ def gather(ck, x: Node, kinds, span) -> Node:
     for axis, (kind, value, item) in enumerate(kinds):
         if kind == "array":
             if len(arrays) != axis:
-                fail("E0305", "integer-array indices must come first", item.span,
-                     "transpose so the indexed axes lead")
+                raise errors.unsupported_indexing("integer_array_indices", item.span)
             arrays.append(value)
         elif kind == "int":
             if len(arrays) != axis:
-                fail("E0305", "mixing integer arrays with a later constant index is not supported",
-                     item.span, "index in two steps: `x[idx][:, 0]`")
+                raise errors.unsupported_indexing("mixing_integer_arrays", item.span)
             check_int(value, x.type.shape[axis], axis, item, x)
             arrays.append(ck.size_node(value, item.span) if isinstance(value, Size) else
                           ck.apply("const", (), item.span, type=TensorType("i64", ()), value=value))
         elif not (value.start is None and value.stop is None and value.step is None):
-            fail("E0305", "a slice after integer-array indices is not supported", item.span,
-                 "slice in a second step: `x[idx][:, 1:3]`")
+            raise errors.unsupported_indexing("slice_after_integer", item.span)
     return ck.apply("gather", (x, *arrays), span)
 
 
@@ -306,9 +297,10 @@ class Requirement:
             return
         if all(isinstance(d, int) for d in (self.first, self.last, self.dim)):
             message, hint = self.violation({})
-            fail("E0302", message, self.span, hint)
-        fail("E0302", f"{self.what} is out of range for axis {self.axis} of size {self.dim}",
-             self.span, f"valid indices are 0..{dim_sub(self.dim, 1)}")
+            raise errors.constant_index_out_of_range("requirement", self.span, hint,
+                                                     message=message)
+        raise errors.constant_index_out_of_range("bound", self.span, what=self.what, axis=self.axis,
+                                                 dim=self.dim, last=dim_sub(self.dim, 1))
 
 
 def index_requirements(roots) -> tuple[Requirement, ...]:
@@ -380,6 +372,7 @@ def requirement_error(fn, sizes: dict, span):
         problem = r.violation(sizes)
         if problem is not None:
             message, hint = problem
-            return error("E0603", f"{message} (in a call of `{fn.name}`)", r.span or span, hint,
-                         [Note("called here", span)] if span and r.span else [])
+            return errors.index_out_of_range("in_call", r.span or span, hint,
+                                             [Note("called here", span)] if span and r.span else [],
+                                             message=message, name=fn.name)
     return None

@@ -19,7 +19,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .diagnostics import Note, error
+from .diagnostics import Note
+from . import errors
 
 PIDS_DIR = "SYM_RANK_PIDS"
 LAUNCHER = "SYM_MPIEXEC"        # another launcher, e.g. `srun` or `mpiexec -hosts a,b`
@@ -40,9 +41,7 @@ def mpiexec() -> list[str]:
     found = shutil.which("mpiexec")
     if found:
         return [found]
-    raise error("E1409", "--ranks needs `mpiexec`, and none was found", None,
-                "install an MPI: `pip install 'sym[mpi]'` (mpi4py and the mpich wheel), or name "
-                f"the cluster's launcher in ${LAUNCHER} (e.g. `{LAUNCHER}=srun`)")
+    raise errors.no_mpi_launcher("ranks_needs_mpiexec", LAUNCHER=LAUNCHER)
 
 
 def forwarded_args(argv: list[str]) -> list[str]:
@@ -69,8 +68,8 @@ def launch(args, file: str, ranks: int) -> int:
             proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True, bufsize=1)
         except OSError as exc:
-            raise error("E1409", f"cannot start {command[0]}: {exc.strerror or exc}", None,
-                        f"name a working launcher in ${LAUNCHER}")
+            raise errors.no_mpi_launcher("cannot_start", command=command[0],
+                                         reason=exc.strerror or exc, LAUNCHER=LAUNCHER)
         died: dict = {}
         reported: set = set()       # ranks whose failure message came through
         pumps = [threading.Thread(target=pump, args=(stream, out, died, reported))
@@ -133,8 +132,6 @@ def report_death(died: dict, rank, ranks: int) -> None:
     if code is not None and (code > 128 or code in (9, 15)):
         how = f"was killed by signal {code - 128 if code > 128 else code}"
     who = f"rank {rank}" if rank is not None else "a rank"
-    print(str(error("E1406", f"{who} of {ranks} (pid {died['pid']}) {how} before "
-                    "the run ended; the other ranks were stopped", None,
-                    "look above for the rank's own message; rerun to see whether it repeats",
-                    [Note("no rank waits for a rank that died: MPI stops them all")])),
+    print(str(errors.rank_died(who, ranks, died['pid'], how,
+                               [Note("no rank waits for a rank that died: MPI stops them all")])),
           file=sys.stderr)

@@ -11,15 +11,14 @@ import sys
 import numpy as np
 
 from . import ast as A
-from .scope import fail
 from .types import FLOATS, Dim
+from . import errors
 
 
 def non_negative(d: Dim, span) -> Dim:
     """A constant dimension (`3 - 5` in a type or a shape) is never negative."""
     if isinstance(d, int) and d < 0:
-        fail("E0214", f"a dimension cannot be negative (this one is {d})", span,
-             "sizes count elements: use a number >= 0")
+        raise errors.shape_not_static("negative", span, d=d)
     return d
 
 
@@ -36,24 +35,24 @@ def check_literal_range(value, dtype: str, span, widen: str | None = None):
     if isinstance(value, int):
         shown = str(value) if value.bit_length() <= 128 else f"constant of {value.bit_length()} bits"
         if dtype in INT_LIMITS and not -INT_LIMITS[dtype] <= value < INT_LIMITS[dtype]:
-            fail("E0218", f"the integer {shown} does not fit in {dtype}", span,
-                 f"{dtype} holds {-INT_LIMITS[dtype]}..{INT_LIMITS[dtype] - 1}; "
-                 + (widen if widen and dtype == "i32" else
-                    "use a smaller number" + ", or i64" * (dtype == "i32")))
+            raise errors.number_out_of_range("int", span,
+                                             f"{dtype} holds {-INT_LIMITS[dtype]}..{INT_LIMITS[dtype] - 1}; "
+                                             + (widen if widen and dtype == "i32" else
+                                                "use a smaller number" + ", or i64" * (dtype == "i32")),
+                                             shown=shown, dtype=dtype)
         if dtype in FLOATS and not fits_float(value, dtype):
-            fail("E0218", f"the integer {shown} is too large for {dtype}", span,
-                 "write a float literal such as `1e30`")
+            raise errors.number_out_of_range("int_as_float", span, shown=shown, dtype=dtype)
     elif dtype in FLOATS and not fits_float(value, dtype):
-        fail("E0218", f"the number {value!r} does not fit in {dtype}", span,
-             f"{dtype} holds magnitudes up to {FLOAT_MAX[dtype]:g}; "
-             + ("compute in f64: `f64(...)`" if dtype == "f32" else "use a smaller number"))
+        raise errors.number_out_of_range("float", span,
+                                         f"{dtype} holds magnitudes up to {FLOAT_MAX[dtype]:g}; "
+                                         + ("compute in f64: `f64(...)`" if dtype == "f32" else "use a smaller number"),
+                                         value=value, dtype=dtype)
 
 
 def literal_overflow(e: A.Num):
     """A float literal too large for f64 (`1e400`) reads as inf: refuse it."""
     if isinstance(e.value, float) and math.isinf(e.value):
-        fail("E0218", "this float literal does not fit in f64", e.span,
-             f"f64 holds magnitudes up to {FLOAT_MAX['f64']:g}")
+        raise errors.number_out_of_range("float_literal", e.span, limit=FLOAT_MAX['f64'])
 
 
 def fits_float(value, dtype: str) -> bool:

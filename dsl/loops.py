@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from . import ast as A
 from .build import apply
 from .diagnostics import Note
+from . import errors
 from .ir import Body, Node, node, rebuild, toposort
-from .scope import Weak, fail
+from .scope import Weak
 from .types import INTS, Size, TensorType, dim_str
 
 STEP = "#step"       # the body's step number; not a name a user can write
@@ -74,8 +75,7 @@ def check_loop(ck, s: A.For) -> None:
     outer_locals, outer_shared = ck.locals, ck.shared_nodes
     for target, _ in header.targets:
         if target in outer_locals:
-            fail("E1304", f"loop variable `{target}` has the name of a local value", s.span,
-                 f"rename the loop variable; inside the loop `{target}` would hide the value set before it")
+            raise errors.loop_variable_hides_local(target, s.span)
         ck.check_local_name(target, s.span, "loop variable")
     carried = [n for n in sorted(assigned_names(s.body)) if n in outer_locals
                and not isinstance(outer_locals[n], Collector)]
@@ -168,14 +168,14 @@ def carry_value(ck, name: str, value, init: Node, frame: LoopFrame) -> Node:
     """The value the body gives a carried local: a tensor of init's type."""
     span = frame.set_at.get(name, frame.header.span)
     if isinstance(value, Collector) or isinstance(value, tuple):
-        fail("E1301", f"`{name}` is carried by the loop but the body sets it to "
-             f"{'a collector' if isinstance(value, Collector) else 'several values'}", span,
-             f"a carried value must keep its type {init.type} on every step")
+        raise errors.carried_type_changes("not_one_value", span, name=name,
+                                          what='a collector' if isinstance(value, Collector) else 'several values',
+                                          type=init.type)
     new = ck.tensor(value, span, init.type.dtype)
     if new.type != init.type:
-        fail("E1301", f"`{name}` changes type in the loop: it is {init.type} before the loop, "
-             f"but the body sets it to {new.type}", span, carry_hint(name, init.type, new.type),
-             [Note(f"`{name}` is {init.type} from here", init.span)] if init.span else [])
+        raise errors.carried_type_changes("type", span, carry_hint(name, init.type, new.type),
+                                          [Note(f"`{name}` is {init.type} from here", init.span)] if init.span else [],
+                                          name=name, type=init.type, new=new.type)
     return new
 
 
@@ -196,24 +196,24 @@ def loop_header(ck, s: A.For) -> Header:
         return range_header(ck, s, it, names)
     if isinstance(it, A.Call) and it.func.id == "enumerate" and it.func.id not in ck.env.def_asts:
         if len(it.args) != 1 or it.kwargs:
-            fail("E1305", "`enumerate` in a loop takes one array", it.span, "write `for t, x in enumerate(xs):`")
+            raise errors.loop_targets_mismatch("enumerate_loop_takes", it.span)
         if len(names) != 2:
-            fail("E1305", f"`enumerate` gives 2 values per step, not {len(names)}", s.span,
-                 "write `for t, x in enumerate(xs):`")
+            raise errors.loop_targets_mismatch("enumerate_names", s.span, names=len(names))
         seqs, length = sequences(ck, it.args)
         return Header([(names[0], TensorType("i64", ())), (names[1], element_type(seqs[0]))],
                       names[0], seqs, length, None)
     if isinstance(it, A.Call) and it.func.id == "zip" and it.func.id not in ck.env.def_asts:
         if it.kwargs or not it.args:
-            fail("E1305", "`zip` in a loop takes arrays", it.span, "write `for x, y in zip(xs, ys):`")
+            raise errors.loop_targets_mismatch("zip_loop_takes", it.span)
         seqs, length = sequences(ck, it.args)
     else:
         seqs, length = sequences(ck, [it])
     if len(names) != len(seqs):
-        fail("E1305", f"the loop steps through {len(seqs)} array{'s' * (len(seqs) != 1)} but names "
-             f"{len(names)} variable{'s' * (len(names) != 1)}", s.span,
-             "one name per array: `for x, y in zip(xs, ys):`" if len(names) > 1 else
-             "name one variable per array")
+        raise errors.loop_targets_mismatch("zip_names", s.span,
+                                           "one name per array: `for x, y in zip(xs, ys):`" if len(names) > 1 else
+                                           "name one variable per array", arrays=len(seqs),
+                                           s='s' * (len(seqs) != 1), names=len(names),
+                                           s2='s' * (len(names) != 1))
     return Header([(n, element_type(x)) for n, x in zip(names, seqs)], None, seqs, length, None)
 
 
@@ -226,41 +226,35 @@ def sequences(ck, exprs) -> tuple[list, object]:
     for e in exprs:
         x = ck.tensor(ck.expr(e), e.span)
         if x.type.rank == 0:
-            fail("E1306", f"a loop steps through axis 0 of an array, but this is a scalar ({x.type})",
-                 e.span, "to run a body k times, write `for i in range(k):`")
+            raise errors.bad_loop_sequence("loop_steps_through", e.span, type=x.type)
         seqs.append(x)
     length = seqs[0].type.shape[0]
     for e, x in zip(exprs[1:], seqs[1:]):
         if x.type.shape[0] != length:
-            fail("E1306", f"the arrays of a loop must have the same length: {dim_str(length)} "
-                 f"and {dim_str(x.type.shape[0])}", e.span,
-                 "slice the longer one, e.g. `ys[0:n]`, or loop over `range(...)`",
-                 [Note(f"the first array is {seqs[0].type}", exprs[0].span)])
+            raise errors.bad_loop_sequence("lengths", e.span,
+                                           notes=[Note(f"the first array is {seqs[0].type}", exprs[0].span)],
+                                           first=dim_str(length), other=dim_str(x.type.shape[0]))
     return seqs, length
 
 
 def range_header(ck, s: A.For, it: A.Call, names) -> Header:
     if len(it.args) != 1 or it.kwargs:
-        fail("E1307", "`range` in a loop takes one count", it.span,
-             "write `for i in range(k):` (the steps are 0 .. k-1)")
+        raise errors.bad_loop_count("range_loop_takes", it.span)
     if len(names) != 1:
-        fail("E1305", f"`range` gives one value per step, not {len(names)}", s.span,
-             "write `for i in range(k):`")
+        raise errors.loop_targets_mismatch("range_names", s.span, names=len(names))
     arg = it.args[0]
     value = ck.expr(arg)
     if isinstance(value, Weak):
         n = value.value
         if isinstance(n, bool) or not isinstance(n, int):
-            fail("E1307", f"the count of a loop must be an integer, got {n}", arg.span,
-                 "give a size (`range(n)`), an integer, or an integer argument (`k: i32`)")
+            raise errors.bad_loop_count("count_loop_integer", arg.span, n=n)
         if n < 0:
-            fail("E1307", f"a loop cannot run {n} times", arg.span, "give a count >= 0")
+            raise errors.bad_loop_count("loop_cannot_run", arg.span, n=n)
         length, count = n, None
     else:
         count = ck.tensor(value, arg.span)
         if count.type.rank != 0 or count.type.dtype not in INTS:
-            fail("E1307", f"the count of a loop must be an integer scalar, got {count.type}", arg.span,
-                 "give a size (`range(n)`), an integer, or an integer argument (`k: i32`)")
+            raise errors.bad_loop_count("not_scalar", arg.span, type=count.type)
         length = static_length(count)
         if length is not None:
             count = None
@@ -292,13 +286,8 @@ def refuse_run_time_size(value: Node, what: str, span, inner_only: bool = False)
              and isinstance(n.attr("length"), Size) and n.attr("length").single_var() in names]
     if not names or inner_only and not loops:
         return
-    why = ("a loop in this loop's body, so its steps could differ in shape" if inner_only
-           else "a loop, which a signature cannot name")
-    # the size's name (`#steps` and a number) is no name a user wrote: not shown
-    fail("E1308", f"{what} has a size that is the run-time count of {why}",
-         span, "reduce the stack first (`sum(hs, axis=0)`, `hs[k - 1]`), or loop over an "
-               "array or `range(n)` with a size n",
-         [Note("the loop with that count", loops[0].span)] if loops else [])
+    raise errors.run_time_count_size(what, inner_only, span,
+                                     [Note("the loop with that count", loops[0].span)] if loops else [])
 
 
 def static_length(count: Node):
@@ -326,15 +315,13 @@ def append(ck, e: A.MethodCall) -> None:
         ck.expr(e)          # the error for any other method
     c = ck.expr_value_of_collector(e.value)
     if len(e.args) != 1 or isinstance(e.args[0], A.Keyword):
-        fail("E1303", f"`.append` takes one value, got {len(e.args)}", e.span)
+        raise errors.bad_method_call("append_count", e.span, count=len(e.args))
     if ck.loop is None or c.depth != ck.loop_depth - 1:
-        fail("E1303", f"`{c.name}.append(...)` must be directly in the body of a loop after `{c.name} = []`",
-             e.span, "a collector collects one loop's steps: set it just before that loop",
-             [Note(f"`{c.name}` is set here", c.span)])
+        raise errors.bad_method_call("append_outside_loop", e.span,
+                                     notes=[Note(f"`{c.name}` is set here", c.span)], name=c.name)
     if c.value is not None:
-        fail("E1303", f"`{c.name}` is appended to twice in one step", e.span,
-             "append once per step; collect the other value in another list",
-             [Note("the first append", c.append_span)])
+        raise errors.bad_method_call("append_twice", e.span,
+                                     notes=[Note("the first append", c.append_span)], name=c.name)
     c.value = ck.tensor(ck.expr(e.args[0]), e.args[0].span)
     refuse_run_time_size(c.value, f"the value `{c.name}` collects", e.args[0].span, inner_only=True)
     c.append_span = e.span
@@ -342,9 +329,7 @@ def append(ck, e: A.MethodCall) -> None:
 
 
 def collector_in_use(c: Collector, span):
-    fail("E1309", f"`{c.name}` holds a loop's collected values only after that loop", span,
-         f"append to it in a loop (`{c.name}.append(v)`) and read it after the loop",
-         [Note(f"`{c.name}` is set here", c.span)])
+    raise errors.collector_read_early(c.name, span, [Note(f"`{c.name}` is set here", c.span)])
 
 
 # ---- ifelse: a lazy choice, as two loops of zero or one step ---------------------------
@@ -356,16 +341,12 @@ def lower_ifelse(ck, args, e):
     are computed only when chosen."""
     cond = ck.tensor(args["cond"].evaluate(ck), args["cond"].span)
     if cond.type != TensorType("bool", ()):
-        fail("E1313", f"the condition of `ifelse` must be a bool scalar, got {cond.type}",
-             args["cond"].span, "compare to get one: `ifelse(sum(x) > 0.0, a, b)`; "
-             "to choose per element use `where(cond, a, b)`")
+        raise errors.bad_ifelse("condition_ifelse_bool", args["cond"].span, type=cond.type)
     a, b = args["a"].evaluate(ck), args["b"].evaluate(ck)
     a_node = ck.tensor(a, args["a"].span, getattr(b, "type", None) and b.type.dtype)
     b_node = ck.tensor(b, args["b"].span, a_node.type.dtype)
     if a_node.type != b_node.type:
-        fail("E1313", f"the two sides of `ifelse` must have one type, got {a_node.type} and "
-             f"{b_node.type}", e.span, "cast or broadcast one side: only one of them is computed, "
-             "so the result has the type of both")
+        raise errors.bad_ifelse("two_sides_ifelse", e.span, type=a_node.type, type2=b_node.type)
     known = {id(v) for v in ck.locals.values() if isinstance(v, Node)}
     return lazy_select(cond, a_node, b_node, known, e.span)
 

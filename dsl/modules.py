@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ast as A
-from .diagnostics import Note, SymError, error
+from .diagnostics import Note, SymError
+from . import errors
 from .parser import parse
 from .scope import did_you_mean
 
@@ -120,10 +121,7 @@ class _Resolver:
         self.done.add(real)
         statements = [i for i in tree.items if not isinstance(i, DECLARATIONS + (A.Import,))]
         if statements:
-            self.imports.diagnostics.append(error(
-                "E1104", f"`{shown}` is imported, so it may hold only declarations",
-                statements[0].span, "move host statements into the program, or into a "
-                "`proc` that the program calls").diagnostic)
+            self.imports.diagnostics.append(errors.statements_in_import(shown, statements[0].span).diagnostic)
         return [i for i in items if isinstance(i, DECLARATIONS)]
 
     def locate(self, item: A.Import, importer: str) -> tuple[str, Path]:
@@ -133,10 +131,11 @@ class _Resolver:
             path = STDLIB / f"{module.id}.sym"
             if not path.is_file():
                 known = stdlib_modules()
-                raise error("E1101", f"there is no library module `{module.id}`", module.span,
-                            did_you_mean(module.id, known) or
-                            f"the library's modules are: {', '.join(known)}; "
-                            f"to import a file, quote its path: `import \"{module.id}.sym\"`")
+                raise errors.cannot_import("there_no_library", module.span,
+                                           did_you_mean(module.id, known) or
+                                           f"the library's modules are: {', '.join(known)}; "
+                                           f"to import a file, quote its path: `import \"{module.id}.sym\"`",
+                                           module=module.id)
             return f"{STDLIB_SHOWN}/{module.id}.sym", path
         folder = self.folders.get(importer, Path("."))
         path = folder / module.value
@@ -145,8 +144,9 @@ class _Resolver:
         shown = os.path.normpath(shown) if not shown.startswith("<") else shown
         if not path.is_file():
             why = "it is a folder" if path.is_dir() else "no such file"
-            raise error("E1101", f"cannot import `{module.value}`: {why}", module.span,
-                        f"the path is relative to the importing file's folder ({folder})")
+            raise errors.cannot_import("cannot_import", module.span,
+                                       f"the path is relative to the importing file's folder ({folder})",
+                                       module=module.value, why=why)
         return shown, path
 
     def read(self, item: A.Import, shown: str, path: Path) -> str:
@@ -155,14 +155,13 @@ class _Resolver:
         except (OSError, UnicodeDecodeError) as e:
             reason = "it is not UTF-8 text" if isinstance(e, UnicodeDecodeError) else \
                 (e.strerror or str(e)).lower()
-            raise error("E1101", f"cannot import `{shown}`: {reason}", item.module.span) from None
+            raise errors.cannot_import("cannot_import", item.module.span, module=shown, why=reason) from None
 
     def cycle(self, item: A.Import, start: int) -> SymError:
         """`a.sym` imports `b.sym` imports `a.sym`: an error at the import
         that closes the cycle; the import chain's notes show the other hops."""
         names = [shown for _, shown, _ in self.active[start:]] + [self.active[start][1]]
-        return error("E1102", "import cycle: " + " imports ".join(f"`{n}`" for n in names),
-                     item.span, "move what both files need into a third file that both import")
+        return errors.import_cycle(names, item.span)
 
 
 # ---- docs/stdlib.md, generated from the library's doc comments ------------------------

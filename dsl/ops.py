@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import enum
 
-from .diagnostics import error
+from . import errors
 from .types import (BroadcastError, Dim, NotDivisible, TensorType, TupleType, broadcast_shapes,
                     dim_prod, dim_str, dim_add, dim_floordiv, dim_mul, dim_sub, FLOATS, INTS)
 
@@ -182,33 +182,26 @@ EXTERNAL = (Op.PARAM, Op.SHARED)             # leaves whose value comes from out
 WINDOWED = (Op.CONV2D, Op.CONV2D_GRAD_X, Op.CONV2D_GRAD_K, Op.POOL2D, Op.POOL2D_GRAD)
 
 
-def _fail(code, message, hint=None):
-    raise error(code, message, None, hint)      # build.apply gives it the node's span
-
-
 def same_dtype(a: TensorType, b: TensorType, what: str) -> str:
     if a.dtype == b.dtype:
         return a.dtype
     if a.dtype in FLOATS and b.dtype in FLOATS:
-        _fail("E0205", f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}",
-              f"nothing is upcast silently; cast one side, e.g. `{a.dtype}(...)` or `{b.dtype}(...)`")
+        raise errors.float_widths_mixed("operands", None, what=what, dtype_a=a.dtype,
+                                        dtype_b=b.dtype, a=a, b=b)
     if "bool" in (a.dtype, b.dtype):
         other = b if a.dtype == "bool" else a
-        _fail("E0206", f"`{what}` mixes bool and {other.dtype}: {a} and {b}",
-              f"cast the bool side, e.g. `{other.dtype}(mask)`")
+        raise errors.kinds_mixed("bool_operand", None, what=what, dtype=other.dtype, a=a, b=b)
     target, other = (a, b) if a.dtype in FLOATS or (a.dtype == "i64" and b.dtype in INTS) else (b, a)
-    _fail("E0206", f"`{what}` mixes {a.dtype} and {b.dtype}: {a} and {b}",
-          f"nothing is converted silently; cast the {other} operand: `{target.dtype}(...)`")
+    raise errors.kinds_mixed("operands", None, what=what, dtype_a=a.dtype, dtype_b=b.dtype, a=a,
+                             b=b, other=other, target=target.dtype)
 
 
 def broadcast(a: TensorType, b: TensorType, what: str) -> tuple:
     try:
         return broadcast_shapes(a.shape, b.shape)
     except BroadcastError as e:
-        _fail("E0201", f"shapes {_shape(a)} and {_shape(b)} do not broadcast for `{what}`: "
-              f"dimension {dim_str(e.left)} does not match {dim_str(e.right)} (axis {e.axis})",
-              "broadcasting aligns shapes from the right; a dimension must be equal or 1 "
-              "(use reshape or transpose to line them up)")
+        raise errors.not_broadcastable(dim_str(e.left), dim_str(e.right), what, e.axis,
+                                       (_shape(a), _shape(b)))
 
 
 def _shape(t: TensorType) -> str:
@@ -225,8 +218,8 @@ def unary_float(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype not in FLOATS:
-            _fail("E0207", f"`{name}` needs a float tensor, got {t}",
-                  f"convert first: `{name}(f32(x))`")
+            raise errors.wrong_number_kind("needs_float_tensor", f"convert first: `{name}(f32(x))`",
+                                           what=name, t=t)
         return t
     return rule
 
@@ -235,7 +228,7 @@ def unary_numeric(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype == "bool":
-            _fail("E0207", f"`{name}` needs a number, got {t}", "cast with `i32(...)` or `f32(...)`")
+            raise errors.wrong_number_kind("needs_number_got", name=name, t=t)
         return t
     return rule
 
@@ -247,11 +240,9 @@ def binary_arith(name):
         a, b = ts
         dtype = same_dtype(a, b, symbol)
         if dtype == "bool":
-            _fail("E0209", f"`{symbol}` is not defined on bool tensors ({a}, {b})",
-                  "use `and`/`or`, or cast with `i32(...)`")
+            raise errors.bool_mismatch("arithmetic", None, symbol=symbol, a=a, b=b)
         if name == "div" and dtype in INTS:
-            _fail("E0206", f"`/` on integers ({a}, {b}) would give floats",
-                  "use `//` for integer division, or cast: `f32(a) / f32(b)`")
+            raise errors.kinds_mixed("int_division", None, a=a, b=b)
         return TensorType(dtype, broadcast(a, b, symbol))
     return rule
 
@@ -271,8 +262,7 @@ def logic(name):
         a, b = ts
         for t in ts:
             if t.dtype != "bool":
-                _fail("E0209", f"`{name}` needs bool operands, got {t}",
-                      "compare first (`x > 0`), or use `*` / `+` for numbers")
+                raise errors.bool_mismatch("logic", None, name=name, t=t)
         return TensorType("bool", broadcast(a, b, name))
     return rule
 
@@ -280,7 +270,7 @@ def logic(name):
 def rule_not(ts, attrs):
     (t,) = ts
     if t.dtype != "bool":
-        _fail("E0209", f"`not` needs a bool, got {t}", "compare first, e.g. `not (x > 0)`")
+        raise errors.bool_mismatch("not", None, t=t)
     return t
 
 
@@ -291,8 +281,7 @@ def rule_cast(ts, attrs):
 def rule_where(ts, attrs):
     c, a, b = ts
     if c.dtype != "bool":
-        _fail("E0209", f"the condition of `where` must be bool, got {c}",
-              "compare first, e.g. `where(x > 0, x, 0.0)`")
+        raise errors.bool_mismatch("where", None, c=c)
     dtype = same_dtype(a, b, "where")
     return TensorType(dtype, broadcast(TensorType(dtype, broadcast(a, b, "where")), c, "where"))
 
@@ -307,11 +296,12 @@ def reduce_rule(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype == "bool":
-            _fail("E0207", f"`{name}` needs numbers, got {t}",
-                  "cast first: `mean(f32(...))` is the fraction of trues" if name == "mean"
-                  else f"cast first: `{name}(i32(...))`" + " counts the trues" * (name == "sum"))
+            raise errors.wrong_number_kind("needs_numbers_got",
+                                           "cast first: `mean(f32(...))` is the fraction of trues" if name == "mean"
+                                           else f"cast first: `{name}(i32(...))`" + " counts the trues" * (name == "sum"),
+                                           name=name, t=t)
         if name == "mean" and t.dtype not in FLOATS:
-            _fail("E0207", f"`mean` needs a float tensor, got {t}", "cast first: `mean(f32(...))`")
+            raise errors.wrong_number_kind("mean_needs_float", t=t)
         return TensorType(t.dtype, reduced_shape(t, attrs["axes"], attrs["keepdims"]))
     return rule
 
@@ -321,7 +311,8 @@ def reduce_rule_keep(name):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype == "bool":
-            _fail("E0207", f"`{name}` needs numbers, got {t}", f"cast first: `{name}(i32(...))`")
+            raise errors.wrong_number_kind("needs_numbers_got", f"cast first: `{name}(i32(...))`",
+                                           name=name, t=t)
         return t
     return rule
 
@@ -337,7 +328,8 @@ def row_rule(name, drop_axis=False):
     def rule(ts, attrs):
         (t,) = ts
         if t.dtype not in FLOATS:
-            _fail("E0207", f"`{name}` needs a float tensor, got {t}", f"convert first: `{name}(f32(x))`")
+            raise errors.wrong_number_kind("needs_float_tensor", f"convert first: `{name}(f32(x))`",
+                                           what=name, t=t)
         if drop_axis:
             return TensorType(t.dtype, reduced_shape(t, (attrs["axis"],), False))
         return t
@@ -347,7 +339,7 @@ def row_rule(name, drop_axis=False):
 def rule_one_hot(ts, attrs):
     (t,) = ts
     if t.dtype not in INTS:
-        _fail("E0207", f"`one_hot` needs integer labels, got {t}", "convert first: `one_hot(i32(y), k)`")
+        raise errors.wrong_number_kind("one_hot_needs", t=t)
     return TensorType("f32", t.shape + (attrs["depth"],))
 
 
@@ -355,18 +347,18 @@ def rule_matmul(ts, attrs):
     a, b = ts
     dtype = same_dtype(a, b, "@")
     if dtype == "bool":
-        _fail("E0209", "`@` is not defined on bool tensors")
+        raise errors.bool_mismatch("matmul", None)
     if a.rank == 0 or b.rank == 0:
-        _fail("E0202", f"`@` needs vectors or matrices, got {a} and {b}",
-              "use `*` to scale by a scalar")
+        raise errors.matmul_shapes("rank", a=a, b=b)
     if a.rank > 2 or b.rank > 2:
         return batched_matmul_type(a, b, dtype)
     inner_a = a.shape[-1]
     inner_b = b.shape[0]
     if inner_a != inner_b:
-        _fail("E0202", f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs {dim_str(inner_b)})",
-              "the last dimension of the left operand must equal the first of the right; "
-              "transpose one side (`x.T`) or check the shapes")
+        raise errors.matmul_shapes("inner",
+                                   "the last dimension of the left operand must equal the first of the right; "
+                                   "transpose one side (`x.T`) or check the shapes", a=a, b=b,
+                                   inner_a=dim_str(inner_a), inner_b=dim_str(inner_b))
     return TensorType(dtype, a.shape[:-1] + b.shape[1:])
 
 
@@ -376,9 +368,10 @@ def batched_matmul_type(a: TensorType, b: TensorType, dtype: str) -> TensorType:
     one column (right) whose axis is dropped from the result."""
     inner_a, inner_b = a.shape[-1], b.shape[-2] if b.rank > 1 else b.shape[0]
     if inner_a != inner_b:
-        _fail("E0202", f"matmul inner dimensions differ: {a} @ {b} ({dim_str(inner_a)} vs "
-              f"{dim_str(inner_b)})", "the last dimension of the left operand must equal the "
-              "second-to-last of the right one (numpy's matmul on stacks of matrices)")
+        raise errors.matmul_shapes("inner",
+                                   "the last dimension of the left operand must equal the "
+                                   "second-to-last of the right one (numpy's matmul on stacks of matrices)",
+                                   a=a, b=b, inner_a=dim_str(inner_a), inner_b=dim_str(inner_b))
     batch = broadcast(TensorType(dtype, a.shape[:-2]), TensorType(dtype, b.shape[:-2]), "@")
     rows = a.shape[-2:-1] if a.rank > 1 else ()
     cols = b.shape[-1:] if b.rank > 1 else ()
@@ -441,9 +434,8 @@ def rule_reshape(ts, attrs):
     (t,) = ts
     out = attrs["type"]
     if dim_prod(t.shape) != dim_prod(out.shape):
-        _fail("E0208", f"cannot reshape {t} into {_shape(out)}: "
-              f"{dim_str(dim_prod(t.shape))} elements vs {dim_str(dim_prod(out.shape))}",
-              "the number of elements must stay the same")
+        raise errors.reshape_count(t, _shape(out), dim_str(dim_prod(t.shape)),
+                                   dim_str(dim_prod(out.shape)))
     return out.with_dtype(t.dtype)
 
 
@@ -454,7 +446,7 @@ def rule_concat(ts, attrs):
         if t.dtype != first.dtype:
             same_dtype(first, t, "concat")
         if t.rank != first.rank or any(d != e for i, (d, e) in enumerate(zip(t.shape, first.shape)) if i != axis):
-            _fail("E0201", f"concat needs equal shapes except on axis {axis}: {first} and {t}")
+            raise errors.not_broadcastable(first, t, "concat", axis)
     size = 0
     for t in ts:
         size = dim_add(size, t.shape[axis])
@@ -474,7 +466,7 @@ def rule_gather(ts, attrs):
     x, *idx = ts
     for t in idx:
         if t.dtype not in INTS:
-            _fail("E0304", f"index arrays must be integers, got {t}")
+            raise errors.non_integer_index("array", None, t=t)
     shape: tuple = ()
     for t in idx:
         shape = broadcast_shapes_or_fail(shape, t)
@@ -485,19 +477,16 @@ def broadcast_shapes_or_fail(shape, t):
     try:
         return broadcast_shapes(shape, t.shape)
     except BroadcastError as e:
-        _fail("E0201", f"index arrays do not broadcast together: dimension "
-              f"{dim_str(e.left)} vs {dim_str(e.right)}",
-              "paired index arrays must have the same length, as in `p[arange(n), y]`")
+        raise errors.not_broadcastable(dim_str(e.left), dim_str(e.right))
 
 
 # ---- convolution and pooling: sizes the checker keeps (dsl/types.py) --------
 def _image(t: TensorType, what: str, role: str) -> None:
     if t.rank != 4:
-        _fail("E0235", f"`{what}` needs {role} of rank 4, got {t}",
-              "images are f[batch, channels, height, width]: reshape first, "
-              "e.g. `reshape(x, (n, 1, 28, 28))`")
+        raise errors.not_an_image(what, role, t)
     if t.dtype not in FLOATS:
-        _fail("E0207", f"`{what}` needs a float tensor, got {t}", "convert first: `f32(...)`")
+        raise errors.wrong_number_kind("needs_float_tensor", "convert first: `f32(...)`", what=what,
+                                       t=t)
 
 
 def _windows(size: Dim, window: Dim, stride: int, what: str, x: TensorType) -> Dim:
@@ -506,9 +495,7 @@ def _windows(size: Dim, window: Dim, stride: int, what: str, x: TensorType) -> D
     try:
         return dim_add(dim_floordiv(dim_sub(size, window), stride), 1)
     except NotDivisible:
-        _fail("E0233", f"`{what}` of {x} cannot size its result: ({dim_str(dim_sub(size, window))}) // "
-              f"{stride} is not a whole number for every value of its sizes",
-              "give the image's height and width as numbers (`f32[n, 1, 28, 28]`), or a stride of 1")
+        raise errors.stride_not_whole(what, x, dim_str(dim_sub(size, window)), stride)
 
 
 def _too_small(size: Dim, window: Dim) -> bool:
@@ -524,9 +511,7 @@ def conv_out_dims(x: TensorType, k: TensorType, mode: str, stride: tuple) -> tup
         if mode == "full":      # zero-padded by window - 1 on each side
             size = dim_add(size, dim_mul(2, dim_sub(window, 1)))
         elif _too_small(size, window):
-            _fail("E0231", f"`conv2d` in valid mode needs filters no larger than the image: "
-                  f"image {x} has {name} {dim_str(size)}, filters {k} have {dim_str(window)}",
-                  "use smaller filters, pad the image, or `mode=\"full\"`")
+            raise errors.filters_too_large(x, name, dim_str(size), k, dim_str(window))
         out.append(_windows(size, window, stride[axis - 2], "conv2d", x))
     return tuple(out)
 
@@ -537,9 +522,7 @@ def rule_conv2d(ts, attrs):
     _image(k, "conv2d", "filters")
     dtype = same_dtype(x, k, "conv2d")
     if x.shape[1] != k.shape[1]:
-        _fail("E0230", f"`conv2d` channels differ: the image {x} has {dim_str(x.shape[1])} "
-              f"channels, the filters {k} expect {dim_str(k.shape[1])}",
-              "axis 1 of both is the channel count: filters are f[out_channels, in_channels, kh, kw]")
+        raise errors.conv_channels_differ(x, dim_str(x.shape[1]), k, dim_str(k.shape[1]))
     return TensorType(dtype, (x.shape[0], k.shape[0]) + conv_out_dims(x, k, attrs["mode"], attrs["stride"]))
 
 
@@ -576,9 +559,8 @@ def rule_pool2d(ts, attrs):
     for axis, name in ((2, "height"), (3, "width")):
         size = x.shape[axis]
         if attrs["ignore_border"] and _too_small(size, window[axis - 2]):
-            _fail("E0232", f"`{what}` window {tuple(window)} is larger than its input {x} "
-                  f"({name} {dim_str(size)} < {window[axis - 2]})",
-                  "use a smaller window, or `ignore_border=false` to pool the partial window")
+            raise errors.pool_window_too_large(what, tuple(window), x, name, dim_str(size),
+                                               window[axis - 2])
         out.append(pool_out_dim(size, window[axis - 2], stride[axis - 2], attrs["ignore_border"],
                                 what, x))
     return TensorType(x.dtype, x.shape[:2] + tuple(out))

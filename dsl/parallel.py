@@ -41,7 +41,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .diagnostics import Note, error
+from .diagnostics import Note
+from . import errors
 from .ir import Function, Node, node, rebuild, toposort, walk, with_inputs
 from .ops import ARG_REDUCE, ELEMENTWISE, REDUCE, ROWS as ROW_OPS, Op
 from .types import Size, TensorType
@@ -303,16 +304,16 @@ def refuse_unsplit_draws(fn: Function, roots, batch: str) -> None:
         in_loop = id(n) not in top
         if in_loop or draws_by_rows(n, batch) is None:
             stream = n.inputs[0].attr("name")
-            why, note = (("inside a loop", "a loop's body is a function of its own: its draws "
-                          "are not given the rank's first row") if in_loop else
-                         (f"whose first dimension is not the rows (`{batch}`) alone",
-                          "rank r draws the elements of the one-process draw from its first "
-                          "row's on: they are its rows only when the rows come first"))
-            raise error("E1412", f"`{fn.name}` runs on this rank's rows of the minibatch and "
-                        f"draws from `{stream}` a value of type {n.type} {why}", n.span,
-                        f"draw with the rows first, `({batch}, ...)`, no other dimension "
-                        f"depending on `{batch}`, outside loops; or run it on one process "
-                        "(without --ranks)", [Note(note)])
+            if in_loop:
+                raise errors.unsplit_draw("in_loop", n.span,
+                                          [Note("a loop's body is a function of its own: its draws "
+                                                "are not given the rank's first row")],
+                                          name=fn.name, stream=stream, type=n.type, batch=batch)
+            raise errors.unsplit_draw("rows_not_first", n.span,
+                                      [Note("rank r draws the elements of the one-process draw from "
+                                            "its first row's on: they are its rows only when the rows "
+                                            "come first")],
+                                      name=fn.name, stream=stream, type=n.type, batch=batch)
 
 
 def split_draws(compute: Function, batch: str, taken: set) -> tuple[Function, str]:
@@ -377,32 +378,23 @@ def gradients_in_updates(fn: Function, gradients: dict) -> list[tuple[Node, Grad
 def gradient_kind(info: GradInfo, batch, sliced) -> str:
     ks = kinds([info.cost, info.wrt], batch, sliced)
     if ks[id(info.wrt)] != SAME:
-        raise error("E1403", f"{info.label} differentiates with respect to a value of this "
-                    "rank's slice of the minibatch", info.span,
-                    "differentiate with respect to a shared value (`grad(cost, W)`) when the "
-                    "update is to be the same on every rank",
-                    [Note("under --ranks each rank holds other rows: this gradient differs "
-                          "between ranks and cannot be averaged")])
+        raise errors.grad_wrt_rows(info.label, info.span,
+                                   [Note("under --ranks each rank holds other rows: this gradient differs "
+                                         "between ranks and cannot be averaged")])
     k = ks[id(info.cost)]
     if k in (SAME, MEAN, SUM):
         return k
     bad = culprit([info.cost], ks)
     notes = [Note("this mixes the rows of the minibatch (a batch statistic, or a function of "
                   "the rows that is not a mean or a sum)", bad.span)] if bad is not None and bad.span else []
-    raise error("E1402", f"the cost of {info.label} is not a mean or a sum over the "
-                "minibatch's rows: averaging it over ranks would not give its gradient",
-                info.span, "write the cost as `mean(...)` (or `sum(...)`) of a value computed "
-                "row by row, plus terms of shared values only", notes)
+    raise errors.cost_not_row_mean(info.label, info.span, notes)
 
 
 def not_combinable(fn: Function, o: Node, ks):
     bad = culprit(fn.outputs, ks)
     where = bad if bad is not None and bad.span else o
-    return error("E1404", f"`{fn.name}` updates shared values and returns a value that "
-                 "cannot be combined across ranks", where.span,
-                 "return a mean or a sum over the rows, a value per row, or a value of shared "
-                 "values only (or do not return it)",
-                 [Note("under --ranks each rank computes this from its own rows")])
+    return errors.uncombinable_result(fn.name, where.span,
+                                      [Note("under --ranks each rank computes this from its own rows")])
 
 
 def split_updates(fn, grad_nodes, reduced, batch, sliced) -> tuple[Function, tuple[str, ...]]:
@@ -422,14 +414,9 @@ def split_updates(fn, grad_nodes, reduced, batch, sliced) -> tuple[Function, tup
             reads = sorted({n.attr("name") for n in toposort([r]) if n.op == Op.PARAM
                             and n.attr("name") in sliced} | ({batch} if any(
                                 ks[id(n)] == COUNT for n in toposort([r])) else set()))
-            raise error("E1401", f"the update of `{name}` depends on this rank's slice of the "
-                        f"minibatch ({', '.join(f'`{x}`' for x in reads)}) other than through a "
-                        "gradient of a mean", old.span,
-                        "compute the new value from gradients (`grad(cost, W)`) and shared "
-                        "values only; a statistic of the minibatch (a running mean) differs "
-                        "between ranks: return it, or keep it out of the training def",
-                        [Note(f"under --ranks each rank holds other rows of `{sliced[0]}`, so "
-                              "this update would differ between ranks")])
+            raise errors.update_depends_on_rows(name, ', '.join(f'`{x}`' for x in reads), old.span,
+                                                [Note(f"under --ranks each rank holds other rows of `{sliced[0]}`, so "
+                                                      "this update would differ between ranks")])
     extra = sorted({n.attr("name") for n in toposort(roots) if n.op == Op.PARAM
                     and all(n is not q for q in by_grad.values())})
     extra_params = [p for p in fn.params if p.attr("name") in extra]

@@ -25,8 +25,9 @@ from lark.indenter import Indenter
 import grammar
 
 from . import ast
-from .diagnostics import (Diagnostic, Span, SymError, char_name, is_invisible,
+from .diagnostics import (Span, SymError, char_name, is_invisible,
                           register_source)
+from . import errors
 from .types import DTYPES
 
 GRAMMAR_PATH = Path(grammar.__file__).parent / "sym.lark"
@@ -44,8 +45,7 @@ def parse(text: str, filename: str = "<input>") -> ast.Program:
     except SymError:
         raise
     except Exception:  # a bug in the error path must still not show a traceback
-        raise _diag("E0001", "could not parse this file", None,
-                    "please report this input as a bug in the parser") from None
+        raise errors.unexpected_token("could_not_parse", None) from None
 
 
 def _parse(source: str, filename: str) -> ast.Program:
@@ -57,7 +57,8 @@ def _parse(source: str, filename: str) -> ast.Program:
         raise e.orig_exc from None
     except _IndentError as e:
         message, line, col, end_col, hint = e.args
-        raise _diag("E0004", message, Span(filename, line, col, line, end_col), hint) from None
+        raise errors.bad_indentation("indenter", Span(filename, line, col, line, end_col), hint,
+                                     message=message) from None
     except UnexpectedInput as e:
         raise _syntax_error(e, source, filename) from None
 
@@ -158,42 +159,42 @@ def _check_first_line(source: str, filename: str) -> None:
 _HEADER_COLON = "end the line with `:` and indent the block under it"
 _SAME_TARGET = "only a name can be assigned or updated: `y = ...`, `W <- ...`"
 _LABELS = {
-    # label: (code, message or None for "unexpected X", hint,
-    #         token types it needs or None for any, examples)
-    "colon_def": ("E0003", "missing `:` after the `def` header",
+    # label: (constructor, its first argument or None for "unexpected X" (E0001),
+    #         hint, token types it needs or None for any, examples)
+    "colon_def": (errors.missing_colon, "the `def` header",
                   "end the header with `:` and indent the body: `def f(x: f32[n]) -> f32:`",
                   None, ["def f() -> f32\n", "def f() -> f32[n]\n", "def f() -> (f32, f32)\n"]),
-    "colon_for": ("E0003", "missing `:` after the `for` header", _HEADER_COLON, None,
+    "colon_for": (errors.missing_colon, "the `for` header", _HEADER_COLON, None,
                   ["for i in x\n"]),
-    "colon_if": ("E0003", "missing `:` after the `if` condition", _HEADER_COLON, None,
+    "colon_if": (errors.missing_colon, "the `if` condition", _HEADER_COLON, None,
                  ["if x\n"]),
-    "colon_elif": ("E0003", "missing `:` after the `elif` condition", _HEADER_COLON, None,
+    "colon_elif": (errors.missing_colon, "the `elif` condition", _HEADER_COLON, None,
                    ["if x:\n    y\nelif x\n"]),
-    "colon_else": ("E0003", "missing `:` after `else`", _HEADER_COLON, None,
+    "colon_else": (errors.missing_colon, "`else`", _HEADER_COLON, None,
                    ["if x:\n    y\nelse\n"]),
-    "type": ("E0007", "expected a type", DTYPE_HINT, None,
+    "type": (errors.invalid_type, "expected_type", DTYPE_HINT, None,
              ["shared W: 1 = 0\n", "def f(x: 1) -> f32:\n", "def f() -> 1:\n"]),
-    "option": ("E0001", None, "an option's value is a literal: a number, a string, "
+    "option": (errors.unexpected_token, None, "an option's value is a literal: a number, a string, "
                "`true` or `false`, as in `option epochs = 10`", None,
                ["option a = x\n", "option a = 1 + 2\n", "option a = -x\n"]),
-    "arrow": ("E0001", None, "a `def` declares its return type: `def f(x: f32[n]) -> f32:`",
+    "arrow": (errors.unexpected_token, None, "a `def` declares its return type: `def f(x: f32[n]) -> f32:`",
               None, ["def f()\n", "def f():\n"]),
-    "param": ("E0001", None, "every parameter has a type: `x: f32[n, 784]`", None,
+    "param": (errors.unexpected_token, None, "every parameter has a type: `x: f32[n, 784]`", None,
               ["def f(x) -> f32:\n"]),
-    "shared": ("E0001", None, "a shared value needs an initial value: "
+    "shared": (errors.unexpected_token, None, "a shared value needs an initial value: "
                "`shared W: f32[784, 10] = zeros()`", None,
                ["shared W: f32\n", "shared W: f32[3]\n"]),
-    "for_in": ("E0001", None, "a loop reads `for x in EXPR:` or `for x, y in EXPR:`", None,
+    "for_in": (errors.unexpected_token, None, "a loop reads `for x in EXPR:` or `for x, y in EXPR:`", None,
                ["for i range(3):\n", "for i, j range(3):\n"]),
     # Below: only when the unexpected token is one of those named.
-    "eq_in_cond": ("E0001", None, "use `==` to compare", {"EQUAL"}, ["if x = 1:\n"]),
-    "chained": ("E0001", None, "comparisons do not chain: write `a < b and b < c`",
+    "eq_in_cond": (errors.unexpected_token, None, "use `==` to compare", {"EQUAL"}, ["if x = 1:\n"]),
+    "chained": (errors.unexpected_token, None, "comparisons do not chain: write `a < b and b < c`",
                 {"EQ", "NE", "LT", "LE", "GT", "GE"},
                 ["x = a < b < c\n", "x = a == b == c\n"]),
-    "assign_target": ("E0001", None, _SAME_TARGET, {"EQUAL"},
+    "assign_target": (errors.unexpected_token, None, _SAME_TARGET, {"EQUAL"},
                       ["x[0] = 1\n", "x.T = 1\n", "f(x) = 1\n"]),
-    "update_target": ("E0001", None, _SAME_TARGET, {"_ARROW"}, ["x[0] <- 1\n", "x.T <- 1\n"]),
-    "arrow_in_expr": ("E0001", None, "`<-` updates a shared value and must start a "
+    "update_target": (errors.unexpected_token, None, _SAME_TARGET, {"_ARROW"}, ["x[0] <- 1\n", "x.T <- 1\n"]),
+    "arrow_in_expr": (errors.unexpected_token, None, "`<-` updates a shared value and must start a "
                       "statement; to compare with a negative number write `a < -1`",
                       {"_ARROW"}, ["y = a <- 1\n", "if a <- 1:\n"]),
 }
@@ -238,14 +239,13 @@ def _syntax_error(e: UnexpectedInput, source: str, filename: str) -> SymError:
         return _end_of_input(source, filename, e.expected)
     span = _token_span(tok, filename)
     if tok.type == "_INDENT":
-        return _diag("E0004", "unexpected indent", span,
-                     "indent only the body of a `def`, `for`, `if`, `elif` or `else` "
-                     "(after a line ending in `:`)")
+        return errors.bad_indentation("unexpected_indent", span)
     if "_INDENT" in e.expected:
-        return _diag("E0004", "expected an indented block", span,
-                     "indent the body of the block by 4 spaces")
-    code, message, hint = _classify(e, source)
-    return _diag(code, message or f"unexpected {_describe(tok)}", span, hint)
+        return errors.bad_indentation("expected_indented_block", span)
+    make, first, hint = _classify(e, source)
+    if first is None:
+        return errors.unexpected_token("token", span, hint, what=_describe(tok))
+    return make(first, span, hint)
 
 
 def _closing_fits(e: UnexpectedToken, char: str) -> bool:
@@ -264,12 +264,12 @@ def _closing_fits(e: UnexpectedToken, char: str) -> bool:
 
 
 def _classify(e: UnexpectedToken, source: str):
-    """(code, message or None, hint) for an unexpected token."""
+    """(constructor, its first argument or None, hint) for an unexpected token."""
     opener = _open_brackets(source, e.token.start_pos or 0)
     hint = _expected_hint(e.expected, opener[-1][1] if opener else None)
     closer = _closer_hint(e.token, source)
     if closer:
-        return "E0001", None, closer
+        return errors.unexpected_token, None, closer
     if e.state is not None and hasattr(e.state, "position"):
         e.state = _Position(e.state.position)
         # use_accepts=False: lark's accepts depend on the whole stack, so they
@@ -277,10 +277,10 @@ def _classify(e: UnexpectedToken, source: str):
         label = e.match_examples(_parse_example, _EXAMPLES,
                                  token_type_match_fallback=True, use_accepts=False)
         if label is not None:
-            code, message, label_hint, needs, _ = _LABELS[label]
+            make, message, label_hint, needs, _ = _LABELS[label]
             if needs is None or e.token.type in needs:
-                return code, message, label_hint
-    return "E0001", None, hint
+                return make, message, label_hint
+    return errors.unexpected_token, None, hint
 
 
 _EXAMPLE_ERRORS: dict[str, UnexpectedInput] = {}
@@ -366,7 +366,7 @@ def _unclosed(source: str, end: int, filename: str) -> SymError | None:
         return None
     pos, char = opener[-1]
     span = _offset_span(source, pos, filename)
-    return _diag("E0002", f"unclosed `{char}`", span, f"add the missing `{_CLOSE[char]}`")
+    return errors.unclosed_bracket(char, _CLOSE[char], span)
 
 
 _CHAR_HINTS = {"'": "strings use double quotes: \"...\"",
@@ -386,17 +386,15 @@ def _bad_character(e: UnexpectedCharacters, source: str, filename: str) -> SymEr
     if char == '"':
         end = source.find("\n", pos)
         span = Span(filename, e.line, e.column, e.line, e.column + (end - pos))
-        return _diag("E0006", "unterminated string", span,
-                     'close the string with `"` on the same line')
+        return errors.invalid_character("unterminated_string", span)
     span = _offset_span(source, pos, filename)
     if is_invisible(char):
         fix = "replace it with a plain space" if unicodedata.category(char) == "Zs" else "delete it"
-        return _diag("E0006", f"invisible character {char_name(char)}", span,
-                     f"{fix}; such characters come with text copied from web pages")
+        return errors.invalid_character("invisible", span, char_name=char_name(char), fix=fix)
     hint = _CHAR_HINTS.get(char) or (
         "names use only ASCII letters, digits and `_`" if char.isalnum() else
         "the operators are `+ - * / // % ** @`, comparisons and `and or not`")
-    return _diag("E0006", f"invalid character `{char}` ({char_name(char)})", span, hint)
+    return errors.invalid_character("invalid", span, hint, char=char, char_name=char_name(char))
 
 
 def _end_of_input(source: str, filename: str, expected) -> SymError:
@@ -405,12 +403,7 @@ def _end_of_input(source: str, filename: str, expected) -> SymError:
     line, col = len(lines), len(lines[-1]) + 1
     hint = ("a line ending in `:` needs an indented block after it"
             if expected and "_INDENT" in expected else _expected_hint(expected))
-    return _diag("E0005", "unexpected end of input",
-                 Span(filename, line, col, line, col + 1), hint)
-
-
-def _diag(code, message, span, hint=None) -> SymError:
-    return SymError(Diagnostic(code, message, span, (), hint))
+    return errors.unexpected_end(Span(filename, line, col, line, col + 1), hint)
 
 
 def _line_of(source: str, pos: int) -> int:
@@ -479,7 +472,7 @@ class _ToAst(Transformer_NonRecursive):
         if dtype.id == "group" and not dims:    # a def parameter taking a group of shared values
             return ast.GroupTypeExpr(self._span(meta))
         if dtype.id not in DTYPES and not (dtype.id == "stream" and not dims):
-            raise _diag("E0007", f"unknown dtype `{dtype.id}`", dtype.span, DTYPE_HINT)
+            raise errors.invalid_type("unknown_dtype", dtype.span, DTYPE_HINT, dtype=dtype.id)
         for dim in dims:
             _check_dim(dim)
         return ast.TensorTypeExpr(dtype.id, dims, self._span(meta))
@@ -564,8 +557,7 @@ class _ToAst(Transformer_NonRecursive):
         kinds = [isinstance(a, ast.Keyword) for a in args]
         if True in kinds and False in kinds[kinds.index(True):]:
             late = args[kinds.index(False, kinds.index(True))]
-            raise _diag("E0001", "positional argument after a keyword argument", late.span,
-                        "put positional arguments first: `f(x, axis=1)`")
+            raise errors.unexpected_token("positional_argument_after", late.span)
         positional = tuple(a for a, kw in zip(args, kinds) if not kw)
         keywords = tuple(a for a, kw in zip(args, kinds) if kw)
         return ast.Call(func, positional, keywords, self._span(meta))
@@ -593,9 +585,7 @@ def _check_dim(dim) -> None:
         _check_dim(dim.right)
         ok = True
     if not ok:
-        raise _diag("E0007", "invalid dimension", dim.span,
-                    "a dimension is an integer or a size variable, like `784`, `n`, "
-                    "`n + 1` or `2 * n`")
+        raise errors.invalid_type("invalid_dimension", dim.span)
 
 
 def terminals():

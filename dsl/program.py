@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from . import ast as A
 from .checker import Globals, check_def, takes_groups, tensor_type
-from .diagnostics import Diagnostic, Note, SymError, error
+from .diagnostics import Note, SymError
+from . import errors
 from .hostcheck import BUILTIN_NAMES, HostChecker, value_shadows_builtin
 from .modules import Imports, import_notes, resolve_imports
 from .parser import parse
-from .scope import did_you_mean, fail, literal_value, too_deep
+from .scope import did_you_mean, literal_value, too_deep
 from .types import STREAM, memory_bytes, too_large_message, value_bytes
 
 
@@ -88,9 +89,9 @@ def check_program(tree: A.Program, filename: str, overrides: dict,
             report(e.diagnostic)
     unknown = set(overrides) - set(prog.options)
     for name in sorted(unknown):
-        report(Diagnostic("E0702", f"this program has no option `{name}`", None, (),
-                          did_you_mean(name, prog.options)
-                          or f"its options are: {', '.join(prog.options) or 'none'}"))
+        report(errors.no_such_option(name,
+                                     did_you_mean(name, prog.options)
+                                     or f"its options are: {', '.join(prog.options) or 'none'}").diagnostic)
     env = Globals(prog.shareds, {n: o.value for n, o in prog.options.items()}, def_asts, report)
     env.streams = set(prog.streams)
     env.decl_spans = {**{n: o.span for n, o in prog.options.items()},
@@ -144,8 +145,7 @@ def declare(prog, item, overrides, def_asts):
         name = item.name.id
 
         def no_sizes(size, span):
-            fail("E0212", f"shared `{name}` has the size variable `{size}` in its type", span,
-                 "a shared value's shape is fixed: write the number, e.g. `f32[784, 10]`")
+            raise errors.shared_size_variable(name, size, span)
         if item.type.dtype == "stream":     # state like a shared value: (seed, calls)
             prog.streams[name] = item
             prog.shareds[name] = STREAM
@@ -155,21 +155,21 @@ def declare(prog, item, overrides, def_asts):
         t = prog.shareds[name]
         nbytes = value_bytes(t.concrete_shape({}), t.dtype)
         if nbytes > memory_bytes():
-            fail("E0221", too_large_message(t, nbytes), item.type.span,
-                 "use smaller sizes; a shared value must fit in memory")
+            raise errors.out_of_memory("too_large", item.type.span,
+                                       "use smaller sizes; a shared value must fit in memory",
+                                       reason=too_large_message(t, nbytes))
     elif isinstance(item, A.OptionDecl):
         name = item.name.id
         value = literal_value(item.value)
         if value is None and isinstance(item.value, A.Str):
             value = item.value.value
         if value is None:
-            fail("E0701", f"option `{name}` must be a literal (number, string, true/false)",
-                 item.value.span)
+            raise errors.option_not_literal(name, item.value.span)
         if not option_in_range(value):
             prog.options[name] = OptionInfo(name, value, item.span)   # no follow-on "unknown name"
             what = f"the integer {value}" if isinstance(value, int) else "this float literal"
-            fail("E0218", f"{what} does not fit in {'i64' if isinstance(value, int) else 'f64'}",
-                 item.value.span, "options are i64 integers or finite f64 floats")
+            raise errors.number_out_of_range("option", item.value.span, what=what,
+                                             dtype='i64' if isinstance(value, int) else 'f64')
         if name in overrides:
             prog.options[name] = OptionInfo(name, value, item.span)   # kept if the override is refused
             value = convert_option(name, overrides[name], value, item)
@@ -188,22 +188,19 @@ def check_new_name(prog, item, def_asts):
         first_kind, first_span = earlier
         clash_across_files(prog, name, kind, item.name.span, first_kind, first_span)
         if first_kind != kind:
-            fail("E0115", f"`{name}` is declared twice: as {first_kind} and as {kind}", item.name.span,
-                 "defs, shared values and options share one namespace: rename one of them",
-                 [Note(f"first declared here (as {first_kind})", first_span)])
+            raise errors.declared_twice("other_kind", item.name.span,
+                                        notes=[Note(f"first declared here (as {first_kind})", first_span)],
+                                        name=name, first_kind=first_kind, entity=kind)
         if kind == "def":
-            fail("E0115", f"def `{name}` is defined twice", item.name.span,
-                 "rename one of them", [Note("first defined here", first_span)])
-        fail("E0115", f"{kind} `{name}` is declared twice", item.name.span,
-             f"`--set {name}=VALUE` changes an option for a run" if kind == "option" else None,
-             [Note("first declared here", first_span)])
+            raise errors.declared_twice("def", item.name.span,
+                                        notes=[Note("first defined here", first_span)], name=name)
+        raise errors.declared_twice("same_kind", item.name.span,
+                                    f"`--set {name}=VALUE` changes an option for a run" if kind == "option" else None,
+                                    [Note("first declared here", first_span)], entity=kind, name=name)
     if name not in BUILTIN_NAMES:
         return
     if kind == "def":
-        prog.diagnostics.append(Diagnostic(
-            "W0101", f"def `{name}` shadows the builtin `{name}`", item.name.span, (),
-            f"every call `{name}(...)` in this program, in defs and on the host, calls this def; "
-            f"to keep the builtin, rename the def (e.g. `my_{name}`)", "warning"))
+        prog.diagnostics.append(errors.def_shadows_builtin(name, item.name.span))
     else:
         prog.diagnostics.append(value_shadows_builtin(f"{kind} `{name}`", name, item.name.span))
 
@@ -237,9 +234,7 @@ def expand_like(items, report) -> tuple:
             name, span = item.name.id, item.name.span
             members = groups.get(item.group.id)
             if members is None or not all(m in decls for m in members):
-                report(error("E1109", f"`{item.group.id}` is not a group of shared values declared "
-                             "before this line", item.group.span,
-                             f"declare the group first: `shared {item.group.id} = [W, b]`").diagnostic)
+                report(errors.bad_group("like", item.group.span, group=item.group.id).diagnostic)
                 continue
             new = [A.SharedDecl(A.Name(f"{name}_{m}", span), decls[m].type, item.init, item.span)
                    for m in members]
@@ -257,11 +252,11 @@ def group_members(prog, item: A.SharedGroup) -> tuple[str, ...]:
     names = [m.id for m in item.members]
     for i, m in enumerate(item.members):
         if m.id not in prog.shareds:
-            fail("E1109", f"`{m.id}` is not a shared value declared before this group", m.span,
-                 did_you_mean(m.id, prog.shareds) or "a group lists shared values declared above it")
+            raise errors.bad_group("member", m.span,
+                                   did_you_mean(m.id, prog.shareds) or "a group lists shared values declared above it",
+                                   name=m.id)
         if m.id in names[:i]:
-            fail("E1109", f"`{m.id}` is listed twice in the group `{item.name.id}`", m.span,
-                 "list each shared value once")
+            raise errors.bad_group("twice", m.span, name=m.id, group=item.name.id)
     return tuple(names)
 
 
@@ -273,10 +268,9 @@ def clash_across_files(prog, name, kind, span, first_kind, first_span):
         return
     later = span if span.file != prog.file else first_span
     where = prog.imports.top_import(later.file)
-    fail("E1103", f"`{name}` is declared in `{first_span.file}` (as {first_kind}) "
-         f"and in `{span.file}` (as {kind})", where or span,
-         "imported names join the program's namespace: rename one of them",
-         [Note(f"`{name}` is declared here", first_span), Note(f"and here", span)])
+    raise errors.declared_in_two_files(name, first_span.file, first_kind, span.file, kind,
+                                       where or span,
+                                       [Note(f"`{name}` is declared here", first_span), Note(f"and here", span)])
 
 
 def convert_option(name, given, default, item):
@@ -287,14 +281,14 @@ def convert_option(name, given, default, item):
             given = {bool: lambda s: {"true": True, "false": False}[s.lower()],
                      int: int, float: float}[kind](given)
         except (KeyError, ValueError):
-            fail("E0703", f"option `{name}` is {kind.__name__}, cannot set it to {given!r}",
-                 item.span, f"its default is {default!r}")
+            raise errors.option_wrong_type(name, kind.__name__, given, item.span,
+                                           f"its default is {default!r}")
     if kind is float and isinstance(given, int) and not isinstance(given, bool):
         given = float(given)
     if type(given) is not kind or not option_in_range(given):
-        fail("E0703", f"option `{name}` is {kind.__name__}, cannot set it to {given!r}",
-             item.span, f"its default is {default!r}" + "; give a finite number"
-             * (kind is float) + "; integers are i64" * (kind is int))
+        raise errors.option_wrong_type(name, kind.__name__, given, item.span,
+                                       f"its default is {default!r}" + "; give a finite number"
+                                       * (kind is float) + "; integers are i64" * (kind is int))
     return given
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from . import ast as A
 from .diagnostics import Diagnostic, Span, error
+from . import errors
 from .types import Dim, Size, dim_add, dim_mul, dim_sub
 
 
@@ -17,8 +18,7 @@ def fail(code, message, span, hint=None, notes=()):
 
 def too_deep(what: str, span: Span | None) -> Diagnostic:
     """The checker recurses over expressions; Python's stack bounds the depth."""
-    return Diagnostic("E0116", f"{what} is nested too deeply to check", span, (),
-                      "split the long expression into several assignments: `a = ...`, `b = a + ...`")
+    return errors.nested_too_deeply(what, span).diagnostic
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,7 @@ class SliceItem:
 def static_int(e, what: str) -> int:
     value = e.literal()
     if isinstance(value, bool) or not isinstance(value, int):
-        fail("E0213", f"{what} must be an integer literal", e.span,
-             "write a constant such as `1` or `-1`")
+        raise errors.not_a_constant("integer_literal", e.span, what=what)
     return value
 
 
@@ -168,7 +167,7 @@ def static_ints(e, what: str) -> tuple[int, ...]:
 def static_bool(e, what: str) -> bool:
     if isinstance(e.literal(), bool):
         return e.literal()
-    fail("E0213", f"{what} must be `true` or `false`", e.span)
+    raise errors.not_a_constant("true_false", e.span, what=what)
 
 
 # ---- binding call arguments -------------------------------------------------
@@ -194,15 +193,16 @@ def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
             bound.setdefault(name, Default(default))
         return bound
     if len(call.args) > len(names):
-        fail("E0103", f"`{fname}` takes {'at most ' * bool(sig.optional)}{len(names)} "
-             f"argument{'s' * (len(names) != 1)}, "
-             f"got {len(call.args)}", call.span, f"usage: {usage(fname, sig)}")
+        raise errors.wrong_argument_count("builtin_takes", call.span, fname=fname,
+                                          at_most='at most ' * bool(sig.optional), count=len(names),
+                                          s='s' * (len(names) != 1), got=len(call.args),
+                                          usage=usage(fname, sig))
     bound = dict(zip(names, call.args))
     check_keywords(call, sig, fname, names, bound)
     missing = [n for n in sig.positional if n not in bound]
     if missing:
-        fail("E0103", f"`{fname}` is missing argument `{missing[0]}`", call.span,
-             f"usage: {usage(fname, sig)}")
+        raise errors.wrong_argument_count("builtin_missing", call.span, fname=fname,
+                                          name=missing[0], usage=usage(fname, sig))
     for name, default in sig.optional:
         bound.setdefault(name, Default(default))
     return bound
@@ -211,10 +211,12 @@ def bind_call(call: A.Call, sig: Sig, fname: str) -> dict:
 def check_keywords(call: A.Call, sig: Sig, fname: str, names, bound: dict):
     for kw in call.kwargs:
         if kw.name not in names:
-            fail("E0104", f"`{fname}` has no parameter `{kw.name}`", kw.span,
-                 did_you_mean(kw.name, names) or f"usage: {usage(fname, sig)}")
+            raise errors.bad_keyword_argument("builtin_unknown", kw.span,
+                                              did_you_mean(kw.name, names) or f"usage: {usage(fname, sig)}",
+                                              fname=fname, name=kw.name)
         if kw.name in bound:
-            fail("E0104", f"`{fname}` got `{kw.name}` twice", kw.span, f"usage: {usage(fname, sig)}")
+            raise errors.bad_keyword_argument("builtin_twice", kw.span, fname=fname, name=kw.name,
+                                              usage=usage(fname, sig))
         bound[kw.name] = kw.value
 
 
@@ -240,14 +242,12 @@ def dim_from_ast(e, lookup_size) -> Dim:
     if isinstance(e, A.Name):
         return lookup_size(e.id, e.span)
     if isinstance(e, A.UnaryOp) and e.op == "-" and isinstance(e.operand, A.Num):
-        fail("E0214", f"a dimension cannot be negative: -{e.operand.value}", e.span,
-             "sizes count elements: `0` or more")
+        raise errors.shape_not_static("negative_literal", e.span, operand=e.operand.value)
     if isinstance(e, A.BinOp) and e.op in ("+", "-", "*"):
         a = dim_from_ast(e.left, lookup_size)
         b = dim_from_ast(e.right, lookup_size)
         return {"+": dim_add, "-": dim_sub, "*": dim_mul}[e.op](a, b)
-    fail("E0214", "a dimension must be an integer, a size variable, or `+ - *` of them",
-         getattr(e, "span", None), "e.g. `f32[n, 784]` or `f32[n + 1]`")
+    raise errors.shape_not_static("dimension", getattr(e, "span", None))
 
 
 def is_size_var_name(name: str) -> bool:

@@ -27,6 +27,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from . import autodiff
+from . import errors as catalog
 from .api import describe
 from .build import apply
 from .checker import BINOPS
@@ -34,8 +35,8 @@ from .literals import check_literal_range
 from .registry import SIGS
 from .scope import Given, Ident, SliceItem, Weak
 from .tensor_core import (LEAF_NAMES, Operation, SymWarning, VariableBase, current_sizes,
-                          dtype_name, errors, fail, graph, numpy_type, sizes_of, static_dim,
-                          unique_name, user_span)
+                          dtype_name, errors, graph, in_user_code, numpy_type, sizes_of,
+                          static_dim, unique_name, user_span)
 from .ir import Body, Node, rebuild, toposort
 from .loops import run_time_size
 from .scope import is_size_var_name
@@ -94,10 +95,7 @@ def _make_compare(symbol):
 
 def _symbolic_truth(what):
     def method(self, *args):
-        fail("E1004", f"{what} of a symbolic expression ({self.type}) is not known until a "
-             "compiled function runs", user_span(),
-             "choose per element with `dsl.where(cond, a, b)`, or compile the expression "
-             "with `dsl.function` (or `.eval()`) and inspect the result")
+        raise in_user_code(catalog.symbolic_value_unknown(what, self.type, user_span()))
     return method
 
 
@@ -230,8 +228,8 @@ class Variable(VariableBase):
         shape = self.type.shape
         top = len(shape) or 1       # (this module's `max` is the tensor builtin)
         if not isinstance(ndim, int) or not 1 <= ndim <= top:
-            fail("E0210", f"flatten(ndim={ndim!r}) of a tensor of rank {len(shape)}", user_span(),
-                 f"ndim is the rank of the result: 1..{top}")
+            raise in_user_code(catalog.axis_out_of_range("flatten_ndim", user_span(), ndim=ndim,
+                                                         rank=len(shape), top=top))
         dims = shape[:ndim - 1] + (dim_prod(shape[ndim - 1:]),)
         return _call("reshape", (self, tuple(Variable(apply(
             "size", (), user_span(), type=scalar_type("i64"), dim=d), sizes=self._sizes)
@@ -246,9 +244,8 @@ class Variable(VariableBase):
         dropped = [d for d in range(self.ndim) if d not in axes]
         if (len(axes) != len(set(axes)) or not all(isinstance(p, int) and 0 <= p < self.ndim for p in axes)
                 or any(self.type.shape[d] != 1 for d in dropped)):
-            fail("E0210", f"dimshuffle{tuple(pattern)} must name every axis of a tensor of rank "
-                 f"{self.ndim} once (one left out must have size 1), and 'x' for new axes",
-                 user_span(), "e.g. `x.dimshuffle(1, 0)`, `v.dimshuffle('x', 0)`")
+            raise in_user_code(catalog.axis_out_of_range("dimshuffle", user_span(),
+                                                         pattern=tuple(pattern), rank=self.ndim))
         kept = self[tuple(0 if d in dropped else slice(None) for d in range(self.ndim))] if dropped else self
         order = [sorted(axes).index(p) for p in axes]
         moved = kept.transpose(order) if order != sorted(order) else kept
@@ -264,8 +261,8 @@ class Variable(VariableBase):
     def eval(self, inputs_dict=None, backend=None, device=None):
         """Compile (once per set of inputs) and run: `(v ** 2).eval({v: a})`."""
         if not isinstance(inputs_dict, (dict, type(None))):
-            fail("E1005", f"`eval` takes a dict of input variables to values, got "
-                 f"{describe(inputs_dict)}", user_span(), "e.g. `(x * 2).eval({x: 3.0})`")
+            raise in_user_code(catalog.bad_api_argument("eval", user_span(),
+                                                        got=describe(inputs_dict)))
         inputs_dict = dict(inputs_dict or {})
         keys = list(inputs_dict)
         generation = self._sizes.generation if self._sizes is not None else 0
@@ -285,7 +282,7 @@ def _index_item(op, k):
     if k is None:               # a new axis of size 1, as numpy
         return Given(Ident("none"), op.span)
     if k is Ellipsis:
-        fail("E0305", "`...` in an index is not supported", op.span, "index every axis explicitly")
+        raise in_user_code(catalog.unsupported_indexing("ellipsis", op.span))
     if isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_)):
         return Given(Weak(int(k), op.span), op.span)
     if isinstance(k, list):
@@ -333,8 +330,8 @@ class SharedVariable(Variable):
         t = self._node.type
         if isinstance(value, (int, float)) and not isinstance(value, bool) and t.rank == 0:
             if isinstance(value, float) and t.dtype not in ("f32", "f64"):
-                fail("E0605", f"shared `{self.name}` is {t}; cannot set it to the float {value}", span,
-                     "the shape and dtype must match the declaration exactly")
+                raise in_user_code(catalog.shared_value_mismatch("float", span, name=self.name, t=t,
+                                                                 value=value))
             with errors(span):
                 check_literal_range(value, t.dtype, span)
             value = np.asarray(value, NUMPY_DTYPE[t.dtype])
@@ -365,16 +362,16 @@ def _shared_array(value, name, span) -> np.ndarray:
                 return array.astype(NUMPY_DTYPE[dtype])
         if array.dtype.kind == "b":
             return array
-    fail("E0605", f"cannot make a shared value{f' `{name}`' if name else ''} from "
-         f"a {type(value).__name__}", span, "pass a numpy array, e.g. `np.zeros((784, 10), np.float32)`")
+    raise in_user_code(catalog.shared_value_mismatch("from_python", span,
+                                                     named=f" `{name}`" if name else "",
+                                                     type_name=type(value).__name__))
 
 
 def shared(value, name=None, borrow=False) -> SharedVariable:
     """A shared value: `dsl.shared(np.zeros((784, 10), np.float32), name="W")`."""
     span = user_span()
     if not isinstance(name, (str, type(None))):
-        fail("E1005", f"the name of a shared value is a string, got {name!r}", span,
-             "e.g. `dsl.shared(np.zeros(3, np.float32), name=\"W\")`")
+        raise in_user_code(catalog.bad_api_argument("shared_name", span, name=name))
     return SharedVariable(value, name, span)
 
 
@@ -382,7 +379,7 @@ def shared(value, name=None, borrow=False) -> SharedVariable:
 def _param(name, dtype, shape) -> Variable:
     span = user_span()
     if name is not None and (not isinstance(name, str) or not name.isidentifier()):
-        fail("E1001", f"the name of an input must be an identifier, got {name!r}", span)
+        raise in_user_code(catalog.not_an_input("input_name", span, name=name))
     dtype = dtype_name(dtype, span)
     node = apply("param", (), span, type=TensorType(dtype, tuple(shape)),
                  name=unique_name(name or "arg"))
@@ -420,8 +417,7 @@ def tensor(name=None, dtype="f32", shape=()) -> Variable:
     (a fresh size): `dsl.tensor("x", "f32", ("n", 784))`."""
     span = user_span()
     if not isinstance(shape, (tuple, list)):
-        fail("E1005", f"`shape` is a tuple of dimensions, got {shape!r}", span,
-             "e.g. `shape=(\"n\", 784)`")
+        raise in_user_code(catalog.bad_api_argument("shape", span, shape=shape))
     dims = []
     for d in shape:
         if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:
@@ -430,13 +426,11 @@ def tensor(name=None, dtype="f32", shape=()) -> Variable:
             dims.append(current_sizes().fresh_size())
         elif isinstance(d, str) and d.isidentifier() and is_size_var_name(d):
             if d in current_sizes().fresh:
-                fail("E0214", f"`{d}` is already the name of a fresh size", span,
-                     "choose another size name")
+                raise in_user_code(catalog.shape_not_static("fresh_size_taken", span, d=d))
             current_sizes().user.add(d)
             dims.append(Size.var(d))
         else:
-            fail("E0214", f"a dimension must be an integer, a size name or None, got {d!r}", span,
-                 "e.g. `shape=(\"n\", 784)`")
+            raise in_user_code(catalog.shape_not_static("tensor_dimension", span, d=d))
     return _param(name, dtype, dims)
 
 
@@ -517,8 +511,7 @@ def grad(cost, wrt):
         cost = _variable(cost, span)
     for w in wrts:
         if not isinstance(w, VariableBase):
-            fail("E0406", f"`grad` differentiates with respect to variables, got {type(w).__name__}",
-                 span, "pass a dsl variable or shared value, or a list of them: `grad(cost, [W, b])`")
+            raise in_user_code(catalog.bad_grad_wrt("not_a_variable", span, got=type(w).__name__))
     nodes = [w.node for w in wrts]
     with errors(span):
         gs = autodiff.grad(cost.node, nodes, [w.label for w in wrts], [span] * len(wrts), span)
@@ -543,8 +536,7 @@ def conv2d(input, filters, border_mode="valid", subsample=(1, 1), filter_flip=Tr
 def pool_2d(input, ws, ignore_border=True, stride=None, mode="max"):
     """theano.tensor.signal.pool.pool_2d: modes 'max' and 'average_exc_pad'."""
     if mode not in POOL_MODES:
-        fail("E0237", f"pool_2d mode must be 'max' or 'average_exc_pad', got {mode!r}", user_span(),
-             "average_exc_pad averages the elements inside the input")
+        raise in_user_code(catalog.bad_window_argument("pool_mode", user_span(), mode=mode))
     return _call(POOL_MODES[mode], (input, tuple(ws)),
                  {"stride": None if stride is None else tuple(stride), "ignore_border": ignore_border})
 
@@ -571,8 +563,7 @@ def _scan_length(seqs, n_steps, span):
     and a call where one is shorter is an index error."""
     for s in seqs:
         if s.type.rank == 0:
-            fail("E1306", f"scan steps through axis 0 of each sequence, but one is a scalar ({s.type})",
-                 span, "pass arrays as `sequences`; repeat a body with `n_steps=k`")
+            raise in_user_code(catalog.bad_loop_sequence("scan_sequence", span, type=s.type))
     if seqs:
         dims = [s.type.shape[0] for s in seqs]
         sized = [d for d in dims if not isinstance(d, int)]
@@ -582,17 +573,15 @@ def _scan_length(seqs, n_steps, span):
                         s._leaves) for s, d in zip(seqs, dims)]
         return length, None, cut
     if n_steps is None:
-        fail("E1307", "scan needs `sequences` or `n_steps`", span,
-             "give the number of steps: `n_steps=k` (an int or an integer scalar)")
+        raise in_user_code(catalog.bad_loop_count("scan_no_count", span))
     if isinstance(n_steps, (int, np.integer)) and not isinstance(n_steps, bool):
         if n_steps < 0:
-            fail("E1307", f"scan cannot run {n_steps} steps", span, "give n_steps >= 0")
+            raise in_user_code(catalog.bad_loop_count("scan_cannot_run", span, n=n_steps))
         return int(n_steps), None, []
     counter = _variable(n_steps, span)
     count = counter.node
     if count.type.rank != 0 or not count.type.is_int:
-        fail("E1307", f"`n_steps` must be an integer scalar, got {count.type}", span,
-             "e.g. `k = dsl.iscalar('k')`, `n_steps=k`")
+        raise in_user_code(catalog.bad_loop_count("scan_not_scalar", span, type=count.type))
     dim = static_dim(counter)
     if dim is not None:
         return dim, None, []
@@ -624,8 +613,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         result = fn(*inner, *nons)
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
             if result[1]:
-                fail("E1314", "the updates a scan step returns are not supported", span,
-                     "return the values, and update shared variables from the scan's results")
+                raise in_user_code(catalog.bad_scan_step("updates", span))
             result = result[0]
         outs = [_variable(o, span) for o in _listed(result)]
         # the step may have bound fresh sizes: every node under the new sizes
@@ -633,16 +621,14 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
             step, *elems = [env.resolve(p) for p in [step] + elems]
             priors = [env.resolve(p) for p in priors]
         if infos and len(infos) != len(outs):
-            fail("E1314", f"`outputs_info` has {len(infos)} entries but the step returns "
-                 f"{len(outs)} output{'s' * (len(outs) != 1)}", span,
-                 "one entry per output: its initial value, or None when it is not fed back")
+            raise in_user_code(catalog.bad_scan_step("outputs_info", span, infos=len(infos),
+                                                     outs=len(outs), s="s" * (len(outs) != 1)))
         new = []
         for k in carried:
             value = outs[k].node
             if value.type != infos[k].node.type:
-                fail("E1301", f"scan output {k} is fed back but changes type: its initial value is "
-                     f"{infos[k].type}, the step returns {value.type}", span,
-                     "make the step return the type of `outputs_info`: cast or reshape")
+                raise in_user_code(catalog.carried_type_changes("scan_output", span, k=k,
+                                                                type=infos[k].type, new=value.type))
             new.append(value)
         roots, invariants, inv_params = _close_body(new + [o.node for o in outs],
                                                     [step] + elems + priors)
@@ -741,8 +727,7 @@ def jacobian(y, x) -> "Variable":
     vector), each step a gradient; the result has shape y.shape + x.shape."""
     span = user_span()
     if y.ndim != 1:
-        fail("E1315", f"`jacobian` differentiates a vector, got {y.type}", span,
-             "flatten it first: `jacobian(y.flatten(), x)`")
+        raise in_user_code(catalog.jacobian_of_non_vector(y.type, span))
     rows, _ = scan(lambda i, y, x: grad(y[i], x), sequences=arange(y.shape[0]),  # noqa: F821
                    non_sequences=[y, x])
     return rows

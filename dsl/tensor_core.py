@@ -35,6 +35,7 @@ from contextvars import ContextVar
 import numpy as np
 
 from . import ast as A
+from . import errors as catalog
 from .build import apply
 from .checker import BodyChecker, Globals, WeakTensor, substitute
 from .diagnostics import SOURCES, Diagnostic, Span, SymError, register_source
@@ -95,8 +96,10 @@ def located(diagnostics, span: Span | None) -> SymError:
     return SymError(out)
 
 
-def fail(code: str, message: str, span: Span | None, hint: str | None = None, notes=()):
-    raise located([Diagnostic(code, message, span, tuple(notes), hint)], span)
+def in_user_code(err: SymError) -> SymError:
+    """`err`, a constructor's (dsl/errors.py), with the user's source
+    registered so its text quotes the user's line."""
+    return located(err.diagnostics, None)
 
 
 @contextmanager
@@ -376,9 +379,7 @@ def sizes_of(variables, span) -> SizeEnv | None:
 def joined(found: SizeEnv | None, v, span) -> SizeEnv | None:
     env = v._sizes
     if env is not None and found is not None and env is not found:
-        fail("E1005", f"`{v.label}` belongs to another program than the variables it is used with",
-             span, "make the variables of one graph inside one `with dsl.graph():` block, "
-             "or all outside")
+        raise in_user_code(catalog.bad_api_argument("two_programs", span, label=v.label))
     return env or found
 
 
@@ -433,8 +434,7 @@ def numpy_type(value, span) -> str:
     dtype = np.asarray(value).dtype
     name = FROM_NUMPY.get(dtype.name)
     if name is None:
-        fail("E0215", f"numpy arrays of dtype {dtype} cannot be used in an expression", span,
-             "convert it first, e.g. `.astype(np.float32)` or `.astype(np.int32)`")
+        raise in_user_code(catalog.not_a_tensor("numpy_dtype", span, dtype=dtype))
     return name
 
 
@@ -457,7 +457,7 @@ def dtype_name(dtype, span) -> str:
         key = None
     name = FROM_NUMPY.get(key) if key is not None else None
     if name is None:
-        fail("E0007", f"unknown dtype {dtype!r}: dtype must be one of f32 f64 i32 i64 bool", span)
+        raise in_user_code(catalog.invalid_type("unknown_numpy_dtype", span, dtype=dtype))
     return name
 
 
@@ -530,9 +530,8 @@ class Operation:
                 if dim is not None:
                     return dim
                 if ctx == "shape":
-                    fail("E0214", f"a shape must be known before the function runs, but this "
-                         f"{node.type} value is computed from data", span,
-                         "use integers and sizes of inputs (`x.shape[0]`)")
+                    raise in_user_code(catalog.shape_not_static("computed_from_data", span,
+                                                                type=node.type))
             return node
         if isinstance(value, (bool, np.bool_)) and (ctx != "tensor" or isinstance(value, bool)):
             return Weak(bool(value), span)
@@ -557,8 +556,7 @@ class Operation:
             if ctx == "tensor":         # a list literal, weak like the numbers in it
                 return WeakTensor(self.rows(value))
             return tuple(self.lift(x, "tensor" if ctx == "tensors" else ctx) for x in value)
-        fail("E0215", f"cannot use {describe(value)} in a tensor expression", span,
-             "use a dsl variable, a number or a numpy array")
+        raise in_user_code(catalog.not_a_tensor("python_value", span, what=describe(value)))
 
     def rows(self, value) -> GivenList:
         return GivenList(tuple(self.rows(x) if isinstance(x, (tuple, list)) else self.arg(x)

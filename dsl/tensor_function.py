@@ -28,6 +28,7 @@ from contextlib import ExitStack, nullcontext
 
 import numpy as np
 
+from . import errors as catalog
 from .api import bind_arguments, choose_backend, describe, make_executor
 from .diagnostics import Note
 from .explain import explain_function
@@ -36,8 +37,8 @@ from .ir import Function, toposort
 from .checker import advance, check_update
 from .rewrites import run_pipeline
 from .scope import did_you_mean
-from .tensor_core import (LEAF_NAMES, Operation, VariableBase, errors, fail, located, sizes_of,
-                          user_span)
+from .tensor_core import (LEAF_NAMES, Operation, VariableBase, errors, in_user_code, located,
+                          sizes_of, user_span)
 from .types import NUMPY_DTYPE, Size
 from semantics import IndexOutOfRange, RunFault, ShapeMismatch, bind_sizes
 from semantics.boundary import check_call_sizes, index_error, to_arg
@@ -58,8 +59,9 @@ def function(inputs, outputs=None, updates=None, name="f", backend=None, device=
     span = user_span()
     _check_arguments(span, inputs, updates, name, rewrites, unknown)
     if not isinstance(no_default_updates, (bool, np.bool_)):
-        fail("E1005", f"`no_default_updates` is True or False, got {describe(no_default_updates)}",
-             span, None, [Note(f"signature: {SIGNATURE}")])
+        raise in_user_code(catalog.bad_api_argument("no_default_updates", span,
+                                                    notes=[Note(f"signature: {SIGNATURE}")],
+                                                    got=describe(no_default_updates)))
     env = sizes_of(_variables(inputs, outputs, updates), span)
     with env.transaction() if env is not None else nullcontext():
         return _function(span, inputs, outputs, updates, name, backend, device, rewrites,
@@ -84,19 +86,18 @@ def _check_arguments(span, inputs, updates, name, rewrites, unknown):
     """The arguments' kinds; what they hold is checked while compiling."""
     note = [Note(f"signature: {SIGNATURE}")]
     for key in unknown:     # Theano's givens, mode, allow_input_downcast...
-        fail("E0104", f"`dsl.function` has no argument `{key}`", span,
-             did_you_mean(key, PARAMETERS) or "compute a replacement in the graph itself, "
-             "or make it an input", note)
+        raise in_user_code(catalog.bad_keyword_argument(
+            "function_unknown", span, did_you_mean(key, PARAMETERS) or "compute a replacement "
+            "in the graph itself, or make it an input", note, key=key))
     if not isinstance(inputs, (VariableBase, list, tuple, type(None))):
-        fail("E1005", f"`inputs` is a list of input variables, got {describe(inputs)}", span,
-             "e.g. `dsl.function([x, y], x + y)`", note)
+        raise in_user_code(catalog.bad_api_argument("inputs", span, notes=note, got=describe(inputs)))
     if not isinstance(updates, (list, tuple, dict, type(None))):
-        fail("E1005", f"`updates` is a list of (shared, new value) pairs, got {describe(updates)}",
-             span, "e.g. `updates=[(W, W - 0.1 * dsl.grad(cost, W))]`", note)
+        raise in_user_code(catalog.bad_api_argument("updates", span, notes=note, got=describe(updates)))
     if not (isinstance(name, str) and name.isidentifier()):
-        fail("E1005", f"`name` is an identifier, got {name!r}", span, "e.g. `name=\"train\"`", note)
+        raise in_user_code(catalog.bad_api_argument("name", span, notes=note, name=name))
     if not isinstance(rewrites, (bool, np.bool_)):
-        fail("E1005", f"`rewrites` is True or False, got {describe(rewrites)}", span, None, note)
+        raise in_user_code(catalog.bad_api_argument("rewrites", span, notes=note,
+                                                    got=describe(rewrites)))
 
 
 def _function(span, inputs, outputs, updates, name, backend, device, rewrites,
@@ -109,11 +110,9 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites,
         if not isinstance(v, VariableBase) or v.node.op != "param":
             what = ("a shared value (its value comes with it)" if is_shared(v)
                     else "an expression" if isinstance(v, VariableBase) else describe_value(v))
-            fail("E1001", f"an input of `function` must be an input variable, got {what}", span,
-                 "make inputs with dsl.scalar/vector/matrix/tensor; pass values of shared "
-                 "variables with set_value")
+            raise in_user_code(catalog.not_an_input("function_input", span, what=what))
         if id(v) in seen:
-            fail("E1003", f"`{v.label}` is given twice as an input", span)
+            raise in_user_code(catalog.input_given_twice(v.label, span))
         seen.add(id(v))
     returns_list = outputs is None or isinstance(outputs, (list, tuple))
     outs = list(outputs or []) if returns_list else [outputs]
@@ -123,17 +122,14 @@ def _function(span, inputs, outputs, updates, name, backend, device, rewrites,
     upd = []
     for pair in pairs:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            fail("E0501", "updates are (shared, new value) pairs", span,
-                 "e.g. `updates=[(W, W - 0.1 * dsl.grad(cost, W))]`")
+            raise in_user_code(catalog.update_of_non_shared("pairs", span))
         target, value = pair
         if not is_shared(target):
             what = f"`{target.label}` is not a shared value" if isinstance(target, VariableBase) \
                 else f"{describe_value(target)} is not a shared value"
-            fail("E0501", f"{what}: only shared values can be updated", span,
-                 "make it with `dsl.shared(value, name=...)`")
+            raise in_user_code(catalog.update_of_non_shared("function_target", span, what=what))
         if any(t is target for t, _ in upd):
-            fail("E0505", f"`{target.name}` is updated twice in one function", span,
-                 "combine the two updates into one expression")
+            raise in_user_code(catalog.updated_twice(target.name, span))
         upd.append((target, _update_value(target, value, span)))
     if not no_default_updates:
         upd += _stream_advances(out_vars + [v for _, v in upd], [t for t, _ in upd])
@@ -227,9 +223,7 @@ def _check_inputs(inputs, param_nodes, roots, leaves, span):
         if n.op == "param" and n.attr("name") not in given:
             owner = _owner(n, leaves)
             label = owner.label if owner is not None else n.attr("name")
-            fail("E1002", f"the outputs depend on the input `{label}` ({n.type}), "
-                 "which is not among the inputs", span,
-                 f"add it: `function([..., {label}], ...)`, or give it a value in `.eval({{...}})`")
+            raise in_user_code(catalog.missing_input("input", span, label=label, type=n.type))
     bound = set()
     for p in param_nodes:
         bound |= {d.single_var() for d in p.type.shape if isinstance(d, Size) and d.single_var()}
@@ -241,9 +235,10 @@ def _check_inputs(inputs, param_nodes, roots, leaves, span):
                 var = sorted(v for v in d.variables() - bound if v[0] != "#")[0]
                 source = next((leaf.label for leaf in leaves
                                if var in leaf.node.type.size_vars()), None)
-                fail("E1002", f"the outputs use the size `{var}`, which no input's shape binds",
-                     span, f"add the input it comes from (`{source}`) to the inputs"
-                     if source else "add an input whose shape has this size")
+                if source:
+                    raise in_user_code(catalog.missing_input("size_of_input", span, var=var,
+                                                             source=source))
+                raise in_user_code(catalog.missing_input("size", span, var=var))
 
 
 def signature(name, labels, params, outputs, returns_list) -> str:
@@ -268,10 +263,9 @@ def adapt(fn, param, value, span):
         try:
             array = np.asarray(value)
         except ValueError:      # rows of different lengths
-            fail("E0604", f"argument `{param.attr('name')}` of `{fn.name}` must be {t}, got a "
-                 "list whose rows have different lengths", span,
-                 "every row of a nested list must have the same length",
-                 [Note(f"signature: {fn.signature}")])
+            raise in_user_code(catalog.run_time_argument_mismatch(
+                "ragged_list", span, notes=[Note(f"signature: {fn.signature}")],
+                name=param.attr('name'), fname=fn.name, t=t))
         kind = "i" if array.dtype.kind == "u" else array.dtype.kind
         if kind != want.kind and not (kind == "i" and want.kind == "f"):
             return array                        # to_arg names the mismatch
@@ -280,9 +274,9 @@ def adapt(fn, param, value, span):
             and value.dtype != want):
         info = np.iinfo(want)
         if value.size and (value.min() < info.min or value.max() > info.max):
-            fail("E0604", f"argument `{param.attr('name')}` of `{fn.name}` must be {t}, got "
-                 f"{value.dtype} values outside the range of {t.dtype}", span,
-                 f"the values must fit in {t.dtype}: {info.min}..{info.max}")
+            raise in_user_code(catalog.run_time_argument_mismatch(
+                "out_of_range", span, name=param.attr('name'), fname=fn.name, t=t, got=value.dtype,
+                dtype=t.dtype, low=info.min, high=info.max))
         return value.astype(want)
     return value
 

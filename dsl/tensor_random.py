@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import errors as catalog
 from .build import apply, const
 from .tensor import SharedVariable, Variable
-from .tensor_core import VariableBase, fail, sizes_of, static_dim, user_span
+from .tensor_core import VariableBase, in_user_code, sizes_of, static_dim, user_span
 from .types import FLOATS, TensorType
 
 __all__ = ["RandomStreams", "MRG_RandomStreams"]
@@ -31,8 +32,7 @@ SEED_LIMIT = 2 ** 63
 def _seed(seed, span) -> int:
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
             or not 0 <= int(seed) < SEED_LIMIT:
-        fail("E1204", f"a stream's seed must be an integer in 0..2**63-1, got {seed!r}", span,
-             "e.g. `dsl.RandomStreams(seed=234)`")
+        raise in_user_code(catalog.bad_seed("random_streams", span, shown=repr(seed)))
     return int(seed)
 
 
@@ -66,13 +66,11 @@ class RandomStreams:
         span = user_span()
         want = DTYPE_NAMES.get(dtype)
         if want is None:
-            fail("E1209", f"unknown dtype {dtype!r}", span, "e.g. dtype=\"float32\" or \"int64\"")
+            raise in_user_code(catalog.bad_draw_argument("unknown_dtype", span, dtype=dtype))
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
-            fail("E1209", f"`n` of `binomial` must be an integer in 1..64, got {n!r}", span,
-                 "each trial is one draw")
+            raise in_user_code(catalog.bad_draw_argument("binomial_n", span, n=n))
         if not isinstance(p, (int, float)) or not 0 <= p <= 1:
-            fail("E1207", f"a probability must be a number in [0, 1], got {p!r}", span,
-                 "`p` is the probability of a 1")
+            raise in_user_code(catalog.bad_probability("python", span, value=p))
         t = self._type(size, "float32", span)
         total = None
         for _ in range(n):
@@ -86,16 +84,14 @@ class RandomStreams:
     def _type(self, size, dtype, span) -> TensorType:
         want = DTYPE_NAMES.get(dtype)
         if want not in FLOATS:
-            fail("E1209", f"draws are floats (float32 or float64), got dtype {dtype!r}", span,
-                 "cast the sample for another dtype: `dsl.cast(srng.uniform(size), \"int32\")`")
+            raise in_user_code(catalog.bad_draw_argument("float_dtype", span, dtype=dtype))
         dims = size if isinstance(size, (tuple, list)) else (size,)
         shape = []
         for d in dims:
             dim = static_dim(d) if isinstance(d, VariableBase) else d
             if isinstance(dim, (bool, np.bool_)) or dim is None or (
                     isinstance(dim, (int, np.integer)) and dim < 0):
-                fail("E0214", f"the size of a draw must be static or a size of an input, got {d!r}",
-                     span, "e.g. `srng.uniform((2, 2))` or `srng.uniform(x.shape)`")
+                raise in_user_code(catalog.shape_not_static("draw_size", span, d=d))
             shape.append(int(dim) if isinstance(dim, (int, np.integer)) else dim)
         return TensorType(want, tuple(shape))
 
@@ -103,8 +99,7 @@ class RandomStreams:
         nodes = []
         for p in params:
             if not isinstance(p, (int, float)) or isinstance(p, bool):
-                fail("E1209", f"the parameters of a draw are numbers, got {p!r}", span,
-                     "compute with the sample instead: `low + (high - low) * srng.uniform(size)`")
+                raise in_user_code(catalog.bad_draw_argument("parameter", span, value=p))
             nodes.append(const(float(p), t.dtype, span))
         draw = self._draws
         self._draws += 1

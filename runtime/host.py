@@ -18,7 +18,8 @@ import numpy as np
 from dsl import ast as A
 from dsl.build import apply
 from dsl.checker import WeakTensor
-from dsl.diagnostics import Note, SymError, error, initializer_only, unknown_function
+from dsl.diagnostics import Note, SymError
+from dsl import errors
 from dsl.ir import Function
 from dsl.hostcheck import (INIT_ONLY, INIT_SIGS, NOT_MATRICES, check_after, check_as_in_def,
                            check_initializer, check_no_draw_on_host, check_stream_seed,
@@ -138,7 +139,8 @@ class Interpreter:
             values = tuple(self.ev(v) for v in s.values)
             raise Return(values[0] if len(values) == 1 else values)
         else:   # the checker rejects the rest before anything runs
-            raise error("E0114", f"`{type(s).__name__.lower()}` is not a host statement", s.span)
+            raise errors.not_a_host_statement("statement", s.span,
+                                              statement=type(s).__name__.lower())
 
     def assign(self, targets, value, span):
         if len(targets) == 1:
@@ -146,7 +148,7 @@ class Interpreter:
             return
         values = tuple(value) if isinstance(value, (tuple, list)) else None
         if values is None or len(values) != len(targets):
-            raise error("E0110", f"cannot unpack this value into {len(targets)} names", span)
+            raise errors.wrong_unpack_count("unpack_value", span, names=len(targets))
         for t, v in zip(targets, values):
             self.vars[t.id] = v
 
@@ -155,7 +157,8 @@ class Interpreter:
         try:
             iterator = iter(iterable)
         except TypeError:
-            raise error("E0606", f"cannot loop over a {type(iterable).__name__}", s.iter.span)
+            raise errors.host_operation_failed("loop", s.iter.span,
+                                               what=f"a {type(iterable).__name__}")
         for item in iterator:
             self.assign(s.targets, item, s.span)
             try:
@@ -168,8 +171,7 @@ class Interpreter:
     def truth(self, value, span) -> bool:
         value = materialize(value)
         if isinstance(value, np.ndarray) and value.size != 1:
-            raise error("E0606", f"the truth of a tensor of shape {value.shape} is ambiguous", span,
-                        "reduce it first: `any` is `max(...)`, or compare a scalar")
+            raise errors.host_operation_failed("truth", span, shape=value.shape)
         return bool(value)
 
     # ---- shared values ---------------------------------------------------------
@@ -191,8 +193,7 @@ class Interpreter:
                 value = self.ev(init)
             self.set_shared(name, value, init.span)
         except MemoryError as exc:  # it fits the machine's memory, but not what is free now
-            raise error("E0221", f"out of memory making the initial value of `{name}` ({t}): {exc}",
-                        item.span, "use smaller sizes; a value must fit in memory at once")
+            raise errors.out_of_memory("initial", item.span, name=name, t=t, exc=exc)
 
     def initializer(self, call: A.Call, name: str, t: TensorType):
         """`zeros()`, `full(v)`, `normal(mean, std, seed=S)`: the declared
@@ -244,7 +245,7 @@ class Interpreter:
             return self.vars[e.id]
         if e.id in self.prog.shareds:
             return np.array(self.executor.get_shared(e.id))
-        raise error("E0101", f"`{e.id}` has no value yet", e.span, "assign it before this line")
+        raise errors.unknown_name(e.id, e.span, "assign it before this line", unassigned=True)
 
     def ev_TupleExpr(self, e):
         return tuple(self.ev(x) for x in e.elts)
@@ -300,14 +301,14 @@ class Interpreter:
             with np.errstate(all="ignore"):
                 result = to_python(fn(*values))
         except ZeroDivisionError:
-            raise error("E0606", "division by zero", e.span)
+            raise errors.host_operation_failed("divide_by_zero", e.span)
         except (TypeError, ValueError, OverflowError) as exc:
             if isinstance(exc, OverflowError) and all(is_number(v) for v in values):
                 result = float_overflow(fn, values)
             else:
                 kinds = " and ".join(describe(v) for v in values)
                 hint = NOT_MATRICES if fn is operator.matmul else str(exc).split("\n")[0]
-                raise error("E0606", f"cannot compute `{op}` of {kinds}", e.span, hint)
+                raise errors.host_operation_failed("compute", e.span, hint, op=op, operands=kinds)
         # numpy's meaning of a negative base to a fractional power: NaN, not a complex
         return float("nan") if isinstance(result, complex) else result
 
@@ -317,7 +318,7 @@ class Interpreter:
             return base.T if e.attr == "T" else tuple(base.shape)
         if isinstance(base, (D.Mnist, D.Split)) and hasattr(base, e.attr):
             return getattr(base, e.attr)
-        raise error("E0111", f"{describe(base)} has no attribute `{e.attr}`", e.span)
+        raise errors.unknown_attribute("value", e.span, value=describe(base), attr=e.attr)
 
     def ev_Index(self, e: A.Index):
         base = materialize(self.ev(e.value))
@@ -326,7 +327,7 @@ class Interpreter:
         try:
             return to_python(base[key if len(key) > 1 else key[0]])
         except (IndexError, TypeError) as exc:
-            raise error("E0603", f"bad index: {exc}", e.span)
+            raise errors.index_out_of_range("host", e.span, exc=exc)
 
     def ev_Call(self, e: A.Call):
         callee = self.callee(e.func.id, e.func.span)
@@ -339,7 +340,7 @@ class Interpreter:
         name = e.func.id
         check_no_draw_on_host(name, e, self.prog.streams)
         if name in INIT_ONLY:
-            raise initializer_only(name, e.func.span)
+            raise errors.initializer_only(name, e.func.span)
         host = HOST_BUILTINS.get(name)
         if host is not None and not (name in OVERLOADED and len(e.args) == 1):
             return host(self, e)
@@ -354,8 +355,7 @@ class Interpreter:
         if isinstance(value, HFunc):
             return value
         if self.proc_calls and name in self.proc_params[-1]:
-            raise error("E0106", f"`{name}` is {describe(value)}, not a function", span,
-                        "pass a def or a host function by its name to call it here")
+            raise errors.not_a_function("host_value_called", span, name=name, what=describe(value))
         if name in self.procs:
             return HFunc(name, "proc")
         if name in self.functions:
@@ -367,8 +367,9 @@ class Interpreter:
         variables. An error inside it gets a note naming this call."""
         proc = self.procs[name]
         if len(e.args) != len(proc.params) or e.kwargs:
-            raise error("E0103", f"`{name}` takes {len(proc.params)} arguments, got {len(e.args)}",
-                        e.span, f"signature: {proc_signature(proc)}")
+            raise errors.wrong_argument_count("proc_takes", e.span, name=name,
+                                              count=len(proc.params), got=len(e.args),
+                                              signature=proc_signature(proc))
         args = [self.proc_argument(a) for a in e.args]
         if len(self.proc_calls) >= MAX_PROC_DEPTH:
             raise too_deep_calls(name, e.span, self.proc_calls)
@@ -477,7 +478,7 @@ class Interpreter:
         params: dict = {}
         locals_: dict = {}
         if name not in SIGS:        # the checker reports it first
-            raise unknown_function(name, e.func.span)
+            raise errors.unknown_function(name, e.func.span)
         bound = bind_call(e, SIGS[name], name)
         lifted = {id(a): self.lift(a, params, locals_, (name, param))
                   for param, a in bound.items() if not isinstance(a, Default)}
@@ -505,12 +506,11 @@ class Interpreter:
         try:
             (value,) = evaluate([node], NpEnv({}, params, {}))
         except IndexOutOfRange as exc:
-            raise error("E0603", str(exc), e.span)
+            raise errors.index_out_of_range("run", e.span, exc=exc)
         except RunFault as exc:     # a value too large is refused before it is allocated
             raise exc.at_call(None if exc.node.span else e.span)
         except MemoryError as exc:  # ... one that fits only the physical memory, here
-            raise error("E0221", f"out of memory computing this value: {exc}", e.span,
-                        "use smaller sizes; a value must fit in memory at once")
+            raise errors.out_of_memory("computing", e.span, exc=exc)
         return to_python(value)
 
     def lift(self, a, params, locals_, where):
@@ -544,7 +544,7 @@ class Interpreter:
             self.not_a_tensor(value, span, where)
         array = np.asarray(value)
         if array.dtype.name not in FROM_NUMPY:
-            raise error("E0606", f"cannot use {describe(value)} here", span)
+            raise errors.host_operation_failed("use", span, what=describe(value))
         name = f"_host{len(params)}"
         t = TensorType(FROM_NUMPY[array.dtype.name], tuple(array.shape))
         locals_[name] = apply("param", (), span, type=t, name=name)
@@ -555,7 +555,7 @@ class Interpreter:
     def not_a_tensor(value, span, where):
         fname, param = where
         check_tensor_args(fname, {param: (type_of(value), span)}, span)
-        raise error("E0606", f"cannot use {describe(value)} here", span)
+        raise errors.host_operation_failed("use", span, what=describe(value))
 
 
 def located_in_call(d, name, span):
@@ -567,9 +567,8 @@ def located_in_call(d, name, span):
 
 
 def too_deep_calls(name, span, calls) -> SymError:
-    return error("E1105", f"host function `{name}` is called more than {MAX_PROC_DEPTH} calls deep",
-                 span, "host functions may call themselves, but not this deep: use a `for` loop",
-                 [Note(f"the innermost calls: {' -> '.join(calls[-5:])} -> {name}")])
+    return errors.host_calls_too_deep(name, MAX_PROC_DEPTH, span,
+                                      [Note(f"the innermost calls: {' -> '.join(calls[-5:])} -> {name}")])
 
 
 def is_number(v) -> bool:
@@ -587,10 +586,9 @@ def stacked(values: list, span) -> np.ndarray:
     try:
         array = np.array(values)
     except ValueError:
-        raise error("E0216", "the rows of this list have different shapes", span)
+        raise errors.bad_tensor_literal("host_ragged", span)
     if array.dtype.name not in FROM_NUMPY:
-        raise error("E0216", f"cannot make a tensor from a list of {describe(values[0])}", span,
-                    "a list holds numbers or tensors")
+        raise errors.bad_tensor_literal("host_list", span, items=describe(values[0]))
     return array
 
 

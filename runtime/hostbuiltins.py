@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsl.diagnostics import error
+from dsl import errors
 from dsl.hostargs import check_builtin
 from dsl.hostcheck import HOST_SIGS, TWO_NUMBERS
 from dsl.hosttypes import type_of
@@ -42,7 +42,7 @@ def check_values(name, values: dict, spans: dict, span):
 
 
 def data_error(exc: D.DataError, span):
-    return error(exc.code, exc.message, span, exc.hint)
+    return exc.located(span)
 
 
 def host_print(ip, e):
@@ -50,8 +50,7 @@ def host_print(ip, e):
     try:
         text = args["sep"].join(str(v) for v in args["args"])
     except ValueError as exc:       # an integer too long to print
-        raise error("E0606", f"cannot print this value: {exc}".split(";")[0], e.span,
-                    "print it as a float, or with `format(value, \"e\")`")
+        raise errors.host_operation_failed("print", e.span, reason=str(exc).split(";")[0])
     with progress.above_bars(ip.out):
         print(text, file=ip.out, flush=False)
 
@@ -137,8 +136,8 @@ def host_format(ip, e):
     try:
         return format(args["value"], args["spec"])
     except (TypeError, ValueError) as exc:
-        raise error("E0615", f"cannot format {args['value']!r} with {args['spec']!r}: {exc}", e.span,
-                    'usage: format(value, "spec")')
+        raise errors.bad_host_argument(f"cannot format {args['value']!r} with {args['spec']!r}: {exc}",
+                                       e.span, 'usage: format(value, "spec")')
 
 
 def host_permutation(ip, e):

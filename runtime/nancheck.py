@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsl.diagnostics import Diagnostic, Note, Span, SymError
+from dsl import errors
 from dsl.ir import Node
 from dsl.ops import EXTERNAL
 
@@ -109,8 +110,7 @@ class NanGuard:
             t, steps, loop = self.step
             notes.append(Note(f"at step {t} of {steps} (counted from 0) of this loop", loop.span))
         notes.append(Note(f"in the call of `{self.fname}`", self.call_span))
-        return Diagnostic("E0607", self.message(node, made), node.span, tuple(notes),
-                          self.hint(node))
+        return errors.not_finite(self.message(node, made), node.span, self.hint(node), tuple(notes)).diagnostic
 
     def message(self, node: Node, made: str) -> str:
         if node.op == "param":

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dsl.diagnostics import Note, error
+from dsl.diagnostics import Note
+from dsl import errors
 from dsl.launch import PIDS_DIR         # set by `sym run --ranks`: where each rank writes its pid
 from dsl.parallel import Plan, plan_def
 from dsl.rewrites import run_pipeline
@@ -45,10 +46,7 @@ class World:
         try:
             from mpi4py import MPI      # lazy: only a process under mpiexec loads MPI
         except ImportError:
-            raise error("E1408", f"this process was started by an MPI launcher with "
-                        f"{launched_ranks()} ranks, but mpi4py is not installed", None,
-                        "install it: `pip install 'sym[mpi]'` (mpi4py and an MPI), or "
-                        "`pip install mpi4py` built against the cluster's MPI")
+            raise errors.mpi4py_missing(launched_ranks())
         self.MPI = MPI
         self.comm = MPI.COMM_WORLD
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
@@ -64,11 +62,8 @@ class World:
         odd = [r for r, d in enumerate(digests) if d != digests[0]]
         if odd:
             ranks = ", ".join(str(r) for r in odd)
-            raise error("E1407", f"rank{'s' * (len(odd) > 1)} {ranks} "
-                        f"run{'s' * (len(odd) == 1)} a different {what} than rank 0", None,
-                        "start every rank with the same program, options and flags (the same "
-                        "file, the same `--set`, the same sym)",
-                        [Note(f"digests: rank 0 {digests[0][:12]}, rank {odd[0]} {digests[odd[0]][:12]}")])
+            raise errors.ranks_differ('s' * (len(odd) > 1), ranks, 's' * (len(odd) == 1), what,
+                                      [Note(f"digests: rank 0 {digests[0][:12]}, rank {odd[0]} {digests[odd[0]][:12]}")])
 
     def same_shared_values(self, executor, names) -> str:
         """The digest of the shared values, checked equal on every rank (the
@@ -80,9 +75,7 @@ class World:
         digests = self.comm.allgather(mine)
         odd = [r for r, d in enumerate(digests) if d != digests[0]]
         if odd:
-            raise error("E1410", f"after the run the shared values on rank {odd[0]} differ from "
-                        "rank 0's", None, "this is a bug in sym's data parallel: please report it "
-                        "with the program")
+            raise errors.shared_values_diverged(odd[0])
         return mine
 
     def allreduce(self, buffer: np.ndarray) -> None:
@@ -178,12 +171,9 @@ class DataParallel:
         if rows % k:
             if not c.plan.grads:
                 return None         # nothing to reduce: run it whole, alike on every rank
-            raise error("E1405", f"`{name}` is called with {rows} rows "
-                        f"(`{c.plan.batch}` = {rows}), which do not split into {k} equal slices",
-                        span, f"use a minibatch size that is a multiple of {k} (the number of "
-                        "ranks), or run on a number of ranks that divides it",
-                        [Note(f"under --ranks each rank takes {rows} / {k} rows of "
-                              f"{', '.join(f'`{p}`' for p in c.plan.sliced)}")])
+            raise errors.uneven_minibatch(name, rows, c.plan.batch, k, span,
+                                          [Note(f"under --ranks each rank takes {rows} / {k} rows of "
+                                                f"{', '.join(f'`{p}`' for p in c.plan.sliced)}")])
         lo, hi = self.world.rank * rows // k, (self.world.rank + 1) * rows // k
         local = [a[lo:hi] if p.attr("name") in c.plan.sliced else a
                  for p, a in zip(fn.params, arrays)]

@@ -15,7 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from dsl.diagnostics import Note, SymError, error
+from dsl.diagnostics import Note, SymError
+from dsl import errors
 from dsl.ir import Node, toposort
 from dsl.ops import Op
 from dsl.signature import bind
@@ -40,9 +41,11 @@ class ShapeMismatch(Exception):
 
     def at_call(self, fname: str, signature: str, span) -> SymError:
         """E0604 at a call of `fname`: the one wording of a run-time mismatch."""
-        return error("E0604", f"argument `{self.param_name}` of `{fname}` must be "
-                     f"{self.expected_type}, got shape {self.actual_shape}", span, self.reason,
-                     [Note(f"signature: {signature}")])
+        return errors.run_time_argument_mismatch("shape", span, self.reason,
+                                                 [Note(f"signature: {signature}")],
+                                                 param_name=self.param_name, fname=fname,
+                                                 expected_type=self.expected_type,
+                                                 actual_shape=self.actual_shape)
 
 
 class BackendBug(AssertionError):
@@ -93,11 +96,8 @@ IMPL[Op.APPLY_BODY] = impl_apply_body
 
 
 class NegativeCount(RunFault):
-    code = "E1310"
-
     def __init__(self, node: Node, count: int):
-        super().__init__(node, f"a loop cannot run {count} times: its count is negative",
-                         "give a count >= 0 (`range(0)` runs the body no time)")
+        super().__init__(node, errors.negative_loop_count(count, node.span))
 
 
 def loop_steps(node: Node, xs: list, env: Env) -> tuple[int, list]:

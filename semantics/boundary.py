@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from dsl.literals import check_literal_range
-from dsl.diagnostics import Note, SymError, error
+from dsl.diagnostics import Note, SymError
+from dsl import errors
 from dsl.hosttypes import describe as describe_type, type_of
 from dsl.indexing import requirement_error
 from dsl.ir import Function, walk
@@ -37,11 +38,9 @@ def materialize(value):
 
 def index_error(exc: IndexOutOfRange, call_span, fname=None) -> SymError:
     where = f" (in a call of `{fname}`)" if fname else ""
-    return error("E0603", f"index {exc.value} is out of range for axis {exc.axis} "
-                 f"of size {exc.size}{where}",
-                 exc.node.span or call_span,
-                 "indices come from the data here; check the labels or indices you pass",
-                 [Note("called here", call_span)] if call_span else [])
+    return errors.index_out_of_range("data", exc.node.span or call_span,
+                                     notes=[Note("called here", call_span)] if call_span else [],
+                                     index=exc.value, axis=exc.axis, size=exc.size, where=where)
 
 
 _DERIVED: dict = {}
@@ -70,9 +69,9 @@ def check_call_sizes(fn: Function, sizes: dict, span):
         value = dim.evaluate(sizes)
         if value < 0:
             bound = ", ".join(f"{k} = {v}" for k, v in sorted(sizes.items()))
-            raise error("E0604", f"with {bound} the size `{dim}` of this value would be {value}",
-                        node.span or span, "the arguments are too small for this def",
-                        [Note("called here", span)] if span and node.span else [])
+            raise errors.run_time_argument_mismatch("size", node.span or span,
+                                                    notes=[Note("called here", span)] if span and node.span else [],
+                                                    bound=bound, dim=dim, value=value)
     problem = requirement_error(fn, sizes, span)
     if problem is not None:
         raise problem
@@ -85,22 +84,24 @@ def to_arg(fn: Function, param, value, span):
     dtype = np.dtype(NUMPY_DTYPE[t.dtype])
     if isinstance(value, (bool, int, float)) and not isinstance(value, np.ndarray):
         if isinstance(value, float) and dtype.kind in "iub":
-            raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got the float {value}",
-                        span, "pass an integer, or change the parameter to f32")
+            raise errors.run_time_argument_mismatch("float_for_int", span, name=name, fname=fn.name,
+                                                    t=t, value=value)
         if isinstance(value, bool) != (dtype.kind == "b"):
-            raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {value!r}",
-                        span, "pass `true` or `false` for bool, a number otherwise")
+            raise errors.run_time_argument_mismatch("not_a_number", span, name=name, fname=fn.name,
+                                                    t=t, value=value)
         # a number keeps its value: it must fit the dtype (E0218)
         check_literal_range(value, t.dtype, span)
         return np.asarray(value, dtype)
     if hasattr(value, "__array__") and not isinstance(value, np.ndarray):
         value = np.asarray(value)
     if not isinstance(value, np.ndarray):
-        raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {describe(value)}", span)
+        raise errors.run_time_argument_mismatch("kind", span, name=name, fname=fn.name, t=t,
+                                                got=describe(value))
     if value.dtype != dtype:
         got = FROM_NUMPY.get(value.dtype.name, value.dtype.name)
-        raise error("E0604", f"argument `{name}` of `{fn.name}` must be {t}, got {got}{list(value.shape)}",
-                    span, f"convert it: `{t.dtype}(...)` in .sym, or `.astype(np.{dtype.name})` in Python")
+        raise errors.run_time_argument_mismatch("dtype", span, name=name, fname=fn.name, t=t,
+                                                got=got, shape=list(value.shape), dtype=t.dtype,
+                                                numpy_dtype=dtype.name)
     return value
 
 
@@ -108,12 +109,10 @@ def check_shared_value(name: str, t: TensorType, value, span=None):
     array = np.asarray(value) if not isinstance(value, (int, float)) else None
     want = t.concrete_shape({})
     if array is None:
-        raise error("E0605", f"shared `{name}` is {t}; cannot set it to the number {value}", span,
-                    "use `full(...)` to fill it")
+        raise errors.shared_value_mismatch("number", span, name=name, want=t, number=f' {value}')
     if array.shape != want or array.dtype != np.dtype(NUMPY_DTYPE[t.dtype]):
         got = f"{FROM_NUMPY.get(array.dtype.name, array.dtype.name)}{list(array.shape)}"
-        raise error("E0605", f"shared `{name}` is {t}; cannot set it to {got}", span,
-                    "the shape and dtype must match the declaration exactly")
+        raise errors.shared_value_mismatch("value", span, name=name, t=t, got=got)
 
 
 def describe(value) -> str:

@@ -7,12 +7,13 @@ are numpy's unless a comment says otherwise.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from dsl.diagnostics import Diagnostic, Note, SymError, error
+from dsl.diagnostics import Note, SymError
+from dsl import errors
 from dsl.ir import Node
 from dsl.ops import Op, pool_out_dim
 from . import blas, philox
@@ -40,56 +41,43 @@ class RunFault(SymError):
     """A run-time error of one op that the sizes or the data cause (an index
     out of range is IndexOutOfRange). Both backends raise the same fault with
     the same text, located at the op; `at_call` adds the call that ran it."""
-    code: str       # each kind of fault has its own
 
-    def __init__(self, node: Node, message: str, hint: str):
-        self.node, self.message, self.hint = node, message, hint
-        super().__init__([Diagnostic(self.code, message, node.span, (), hint)])
+    def __init__(self, node: Node, fault: SymError):
+        self.node = node
+        super().__init__(fault.diagnostics)
 
     def at_call(self, call_span, fname: str | None = None) -> SymError:
         where = f" (in a call of `{fname}`)" if fname else ""
-        notes = [Note("called here", call_span)] if call_span and self.node.span else []
-        return error(self.code, self.message + where, self.node.span or call_span, self.hint, notes)
+        notes = (Note("called here", call_span),) if call_span and self.node.span else ()
+        d = self.diagnostic
+        return SymError(replace(d, message=d.message + where, span=self.node.span or call_span,
+                                notes=notes))
 
 
 class EmptyReduction(RunFault):
-    code = "E0219"
-
     def __init__(self, node: Node, input_shape: tuple):
         shown = TensorType(node.inputs[0].type.dtype, input_shape)
-        super().__init__(node, f"`{node.op}` of zero elements has no value: its input is {shown}",
-                         "make sure the reduced axes are not empty "
-                         "(`sum` of zero elements is 0, `mean` NaN)")
+        super().__init__(node, errors.empty_reduction(node.op, shown, node.span))
 
 
 class NegativePower(RunFault):
-    code = "E0220"
-
     def __init__(self, node: Node):
-        super().__init__(node, "an integer to a negative power is not an integer: "
-                         "an exponent computed here is negative",
-                         "cast the base to a float: `f32(x) ** ...`, or keep the exponents >= 0")
+        super().__init__(node, errors.negative_power(node.span))
 
 
 class TooLarge(RunFault):
-    code = "E0221"
-
     def __init__(self, node: Node, shape: tuple, nbytes: int):
-        super().__init__(node, too_large_message(TensorType(node.type.dtype, shape), nbytes),
-                         "use smaller sizes; a value must fit in memory at once")
+        super().__init__(node, errors.out_of_memory("too_large", node.span,
+                                                    "use smaller sizes; a value must fit in memory at once",
+                                                    reason=too_large_message(TensorType(node.type.dtype, shape), nbytes)))
 
 
 class WindowTooLarge(RunFault):
-    code = "E0234"
-
     def __init__(self, node: Node, image: tuple, window: tuple):
         what = "filters" if node.op == Op.CONV2D else "a window"
         name = node.op if node.op == Op.CONV2D else f"{node.attr('kind')}_pool2d"
         shown = TensorType(node.inputs[0].type.dtype, image)
-        super().__init__(node, f"`{name}` needs {what} no larger than the image: the image is "
-                         f"{shown}, the {what.removeprefix('a ')} {window[0]}x{window[1]}",
-                         "call it with images at least as large as the window, "
-                         "or use mode=\"full\" (convolution) or ignore_border=false (pooling)")
+        super().__init__(node, errors.window_larger_than_image(name, what, shown, window, node.span))
 
 
 def _window_misfit(n, sizes: dict):

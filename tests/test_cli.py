@@ -294,3 +294,21 @@ def test_the_interrupt_message_follows_an_erased_progress_bar(tmp_path, monkeypa
 def test_an_endless_file_is_refused_not_read_forever(capsys):
     assert main(["check", "/dev/zero"]) == 2
     assert "/dev/zero is longer than 64 MiB: not a .sym program" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault, shown", [
+    (KeyError("x"), "error[E9999]: internal error: KeyError: 'x'\n"
+                    "  = help: this is a bug in sym; rerun with SYM_DEBUG=1 for the traceback\n"),
+    (MemoryError("cannot allocate"), "error[E0221]: out of memory: cannot allocate\n"
+                                     "  = help: use smaller sizes; a value must fit in memory at once\n"),
+])
+def test_a_failure_outside_the_program_renders_like_every_diagnostic(tmp_path, monkeypatch, capsys,
+                                                                   fault, shown):
+    """An internal error or a MemoryError has no span: its help line is
+    indented as any other diagnostic without one (dsl/diagnostics.render)."""
+    def broken(*args, **kwargs):
+        raise fault
+    monkeypatch.setattr("dsl.cli.check_source", broken)
+    monkeypatch.delenv("SYM_DEBUG", raising=False)
+    assert main(["check", write(tmp_path, GOOD)]) == 1
+    assert capsys.readouterr().err == shown

@@ -153,23 +153,6 @@ def test_docs_sections_have_example_and_fix():
         assert re.search(r"\bfix\b", section, re.I), f"{code} does not say how to fix it"
 
 
-# A code's range says which stage emits it (docs/errors.md has the table); a
-# code reused by another stage would mean two different errors to users.
-RANGE_OWNERS = {"E08": ("runtime/opencl/",), "E10": ("dsl/tensor",)}
-
-
-def test_code_ranges_belong_to_their_stage():
-    wrong = []
-    for folder in SOURCE_DIRS:
-        for path in sorted((REPO / folder).rglob("*.py")):
-            rel = path.relative_to(REPO).as_posix()
-            for code in set(CODE.findall(path.read_text(encoding="utf-8"))):
-                owners = RANGE_OWNERS.get(code[:3])
-                if owners and not rel.startswith(owners):
-                    wrong.append(f"{rel} uses {code} (the {code[:3]}xx range is {', '.join(owners)})")
-    assert not wrong, "\n".join(wrong)
-
-
 def test_goldens_use_documented_codes():
     documented = documented_codes()
     for path in GOLDEN.rglob("*.expected"):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..diagnostics import error
+from .. import errors
 from ..ir import Function, walk
 from . import cse, dce, fold, simplify, stabilize
 from .engine import LogEntry, RewriteBug
@@ -66,8 +66,7 @@ def run_pipeline(fn: Function, passes=None, stop_after: str | None = None):
     returns the new function and the rewrite log."""
     passes = PIPELINE if passes is None else passes
     if stop_after is not None and stop_after not in pass_names(passes):
-        raise error("E0903", f"there is no rewrite pass `{stop_after}`", None,
-                    f"the passes, in order: {', '.join(pass_names(passes))}")
+        raise errors.no_such_pass(stop_after, ', '.join(pass_names(passes)))
     log = PipelineLog()
     size = len(walk(fn.roots))
     for p in passes:

@@ -10,7 +10,9 @@ import os
 import re
 import secrets
 import stat
+from functools import partial
 
+from dsl import errors
 from runtime.data.errors import DataError
 
 # What a path can be other than a regular file; none of them is replaced.
@@ -49,12 +51,9 @@ def check_target(path, what, program=None):
         raise DataError(f"{path}: cannot write {what} ({getattr(e, 'strerror', None) or e})") from None
     kind = NOT_REGULAR.get(stat.S_IFMT(old.st_mode))
     if kind:
-        raise DataError(f"{path} is {kind}, not a regular file: cannot write the {what} there",
-                        hint=f"write the {what} to a regular file (a new path, or an existing "
-                             "file, which is replaced whole)", code="E0610")
+        raise DataError(make=partial(errors.not_a_regular_file, path, kind, what))
     if program and _same_file(old, program):
-        raise DataError(f"{path} is the program's own source: will not write the {what} over it",
-                        hint=f"choose another path for the {what}", code="E0611")
+        raise DataError(make=partial(errors.overwrites_program, path, what))
     return old
 
 

@@ -16,7 +16,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from dsl.diagnostics import error
+from dsl import errors
 
 INSTALL_HINT = ("pip install pyopencl pocl-binary-distribution (CPU), or install your GPU "
                 "vendor's OpenCL driver; `--backend numpy` works meanwhile")
@@ -37,8 +37,7 @@ def import_cl():
             store_for(cache_root())     # first: pyopencl and pocl read cache settings once
         import pyopencl
     except ImportError as exc:
-        raise error("E0804", f"the OpenCL backend needs pyopencl, which is not installed ({exc})",
-                    None, INSTALL_HINT)
+        raise errors.pyopencl_missing(exc, INSTALL_HINT)
     return pyopencl
 
 
@@ -119,7 +118,7 @@ def choose_device(spec: str | None = None):
     import_cl()
     rows = _devices()
     if not rows:
-        raise error("E0801", NO_PLATFORM, None)
+        raise errors.no_opencl_device("no_platform", reason=NO_PLATFORM)
     spec = (spec or "").strip().lower() or None
     if spec is None:
         gpus = [r for r in rows if kind(r[3]) == "GPU"]
@@ -127,8 +126,9 @@ def choose_device(spec: str | None = None):
     elif spec in ("cpu", "gpu"):
         matching = [r for r in rows if kind(r[3]).lower() == spec]
         if not matching:
-            raise error("E0801", f"no OpenCL {spec.upper()} device found", None,
-                        "the devices here are:\n" + describe_devices())
+            raise errors.no_opencl_device("none_of_type",
+                                          "the devices here are:\n" + describe_devices(),
+                                          type=spec.upper())
         chosen = matching[0]
     else:
         chosen = _by_index(spec, rows)
@@ -139,12 +139,10 @@ def choose_device(spec: str | None = None):
 def _by_index(spec: str, rows):
     parts = spec.split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise error("E0801", f"bad OpenCL device `{spec}`", None,
-                    "use `cpu`, `gpu`, or `P:D` (platform:device indices from "
-                    "`sym devices`), e.g. `0:0`")
+        raise errors.no_opencl_device("bad_spec", spec=spec)
     p_i, d_i = int(parts[0]), int(parts[1])
     for row in rows:
         if row[0] == p_i and row[1] == d_i:
             return row
-    raise error("E0801", f"there is no OpenCL device {p_i}:{d_i}", None,
-                "the devices here are:\n" + describe_devices())
+    raise errors.no_opencl_device("no_such", "the devices here are:\n" + describe_devices(),
+                                  p_i=p_i, d_i=d_i)

@@ -24,7 +24,7 @@ from collections import deque
 
 import numpy as np
 
-from dsl.diagnostics import error
+from dsl import errors
 from dsl.ir import Function, Node, toposort
 from dsl.types import NUMPY_DTYPE, TensorType, dim_eval
 from semantics.impl import check_sizes
@@ -181,11 +181,7 @@ class OpenCLExecutor:
 
     def __reduce_ex__(self, protocol):
         # pickle reaches here from a compiled function or program holding us
-        raise error("E0806", "a function or program compiled for OpenCL cannot be pickled: "
-                    "its shared values and kernels live on the device", None,
-                    "pickle what rebuilds it instead: the shared values (`m.W`, "
-                    "`W.get_value()`) and the source or graph, then compile again in the "
-                    "other process (`dsl.load`, `dsl.function`)")
+        raise errors.opencl_not_picklable()
 
     # ---- shared state ---------------------------------------------------------------
     def get_shared(self, name: str) -> np.ndarray:
@@ -297,8 +293,8 @@ class OpenCLExecutor:
             plan = render_function(fn, self.options)
             for spec in plan.buffers.values():
                 if spec.kind == "shared" and spec.name not in self.shared_bufs:
-                    raise error("E0605", f"`{fn.name}` uses shared `{spec.name}`, which this "
-                                "executor does not hold", fn.span)
+                    raise errors.shared_value_mismatch("executor", fn.span, name=fn.name,
+                                                       shared=spec.name)
             program = self.rt.program(plan.source, fn.name)
             c = Compiled(fn, plan, program, len(self.sites))
             self.sites.extend(plan.sites)

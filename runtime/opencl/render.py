@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dsl.diagnostics import error
+from dsl import errors
 from dsl.ir import Function, Node
 from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, EXTERNAL, LOGIC, REDUCE, ROWS,
                      UNARY_FLOAT, UNARY_NUMERIC, Op)
@@ -190,9 +190,7 @@ def check_fp64(fn: Function, order, options: RenderOptions) -> None:
         return
     for n in order:
         if n.type.dtype == "f64":
-            raise error("E0805", f"`{fn.name}` uses f64, which this OpenCL device does not "
-                        "support (no cl_khr_fp64)", n.span,
-                        "use f32, choose another device (`--device`), or `--backend numpy`")
+            raise errors.no_fp64(fn.name, n.span)
 
 
 def assign_buffers(fn_name: str, groups: Groups):
@@ -332,8 +330,7 @@ def check_lowered(order) -> None:
     """An op without a lowering here is a located error, not a crash."""
     for n in order:
         if n.op not in LOWERING:
-            raise error("E0239", f"the OpenCL backend cannot run `{n.op}` yet", n.span,
-                        "run this program on the numpy backend: `--backend numpy`")
+            raise errors.no_opencl_kernel(n.op, n.span)
 
 
 def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:

@@ -15,7 +15,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from dsl.diagnostics import Note, error
+from dsl.diagnostics import Note
+from dsl import errors
 
 from . import kcache
 from .device import cache_root, description, has_fp64, import_cl, is_gpu
@@ -95,9 +96,7 @@ class Runtime:
         try:
             prg = self._build(source, options)
         except cl.Error as exc:
-            raise error("E0802", f"the OpenCL build of `{fn_name}` failed on {self.description}",
-                        None, "this is a bug in sym's OpenCL backend; `--backend numpy` runs the program",
-                        notes=[_build_note(exc, source)])
+            raise errors.opencl_build_failed(fn_name, self.description, [_build_note(exc, source)])
         self.stats["builds"] += 1
         self.stats["build_seconds"] += time.perf_counter() - start
         self.programs[(source, wide_index)] = prg
@@ -145,10 +144,7 @@ def is_oom(exc) -> bool:
 
 
 def oom(label: str, nbytes: int, rt: Runtime, why: str):
-    return error("E0803", f"out of device memory for {label}: {nbytes} bytes "
-                 f"({nbytes / 2**20:.1f} MiB) on {rt.description}", None,
-                 "use smaller batches or tensors, another device (`--device`), or `--backend numpy`",
-                 notes=[Note(why)])
+    return errors.out_of_device_memory(label, nbytes, nbytes / 2**20, rt.description, [Note(why)])
 
 
 def _build_note(exc, source: str):
