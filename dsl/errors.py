@@ -11,6 +11,14 @@ from __future__ import annotations
 from .diagnostics import Diagnostic, SymError, error
 
 
+def _worded(code, table, kind, span, hint, facts, notes=()) -> SymError:
+    """The error of a code with several wordings: `kind` picks the wording
+    (and its default help) in `table`, `facts` fill both."""
+    message, default_hint = table[kind]
+    return error(code, message.format(**facts), span,
+                 hint or default_hint and default_hint.format(**facts), notes)
+
+
 # ---- E00xx: syntax (the parser) ---------------------------------------------------
 _UNEXPECTED_TOKEN = {
     "token": ("unexpected {what}", None),
@@ -23,9 +31,7 @@ _UNEXPECTED_TOKEN = {
 
 def unexpected_token(kind, span, hint=None, **facts) -> SymError:
     """Unexpected token: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _UNEXPECTED_TOKEN[kind]
-    return error("E0001", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0001", _UNEXPECTED_TOKEN, kind, span, hint, facts)
 
 
 def unclosed_bracket(char, closer, span) -> SymError:
@@ -48,9 +54,7 @@ _BAD_INDENTATION = {
 
 def bad_indentation(kind, span, hint=None, **facts) -> SymError:
     """Bad indentation: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_INDENTATION[kind]
-    return error("E0004", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0004", _BAD_INDENTATION, kind, span, hint, facts)
 
 
 def unexpected_end(span, hint) -> SymError:
@@ -67,9 +71,7 @@ _INVALID_CHARACTER = {
 
 def invalid_character(kind, span, hint=None, **facts) -> SymError:
     """Invalid character or unterminated string: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _INVALID_CHARACTER[kind]
-    return error("E0006", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0006", _INVALID_CHARACTER, kind, span, hint, facts)
 
 
 _INVALID_TYPE = {
@@ -89,9 +91,7 @@ _INVALID_TYPE = {
 
 def invalid_type(kind, span, hint=None, **facts) -> SymError:
     """Invalid type: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _INVALID_TYPE[kind]
-    return error("E0007", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0007", _INVALID_TYPE, kind, span, hint, facts)
 
 
 # ---- E01xx: names, calls and statements -------------------------------------------
@@ -119,9 +119,7 @@ _ARGUMENT_COUNTS = {
 def wrong_argument_count(kind, span, hint=None, notes=(), **facts) -> SymError:
     """A call with too many or too few arguments: `kind` picks the wording (a call
     from Python, of a def, of a builtin, of a host function), `facts` fill it."""
-    message, default_hint = _ARGUMENT_COUNTS[kind]
-    return error("E0103", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0103", _ARGUMENT_COUNTS, kind, span, hint, facts, notes)
 
 
 _KEYWORD_ARGUMENTS = {
@@ -139,9 +137,7 @@ _KEYWORD_ARGUMENTS = {
 def bad_keyword_argument(kind, span, hint=None, notes=(), **facts) -> SymError:
     """A keyword argument that is unknown, repeated, or not taken: `kind` picks the
     wording, `facts` fill it."""
-    message, default_hint = _KEYWORD_ARGUMENTS[kind]
-    return error("E0104", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0104", _KEYWORD_ARGUMENTS, kind, span, hint, facts, notes)
 
 
 _NOT_A_FUNCTION = {
@@ -155,9 +151,7 @@ _NOT_A_FUNCTION = {
 
 def not_a_function(kind, span, hint=None, **facts) -> SymError:
     """Not a function / not a value: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NOT_A_FUNCTION[kind]
-    return error("E0106", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0106", _NOT_A_FUNCTION, kind, span, hint, facts)
 
 
 def outside_a_loop(word, span) -> SymError:
@@ -186,9 +180,7 @@ _UNPACK_COUNTS = {
 
 def wrong_unpack_count(kind, span, hint=None, **facts) -> SymError:
     """Values and names that do not pair up: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _UNPACK_COUNTS[kind]
-    return error("E0110", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0110", _UNPACK_COUNTS, kind, span, hint, facts)
 
 
 _ATTRIBUTES = {
@@ -200,9 +192,7 @@ _ATTRIBUTES = {
 
 def unknown_attribute(kind, span, hint=None, **facts) -> SymError:
     """`.name` that the value does not have: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _ATTRIBUTES[kind]
-    return error("E0111", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0111", _ATTRIBUTES, kind, span, hint, facts)
 
 
 def host_builtin_in_def(name, span) -> SymError:
@@ -222,9 +212,7 @@ _NOT_A_HOST_STATEMENT = {
 
 def not_a_host_statement(kind, span, hint=None, **facts) -> SymError:
     """`return` outside a def: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NOT_A_HOST_STATEMENT[kind]
-    return error("E0114", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0114", _NOT_A_HOST_STATEMENT, kind, span, hint, facts)
 
 
 _DECLARED_TWICE = {
@@ -238,9 +226,7 @@ _DECLARED_TWICE = {
 
 def declared_twice(kind, span, hint=None, notes=(), **facts) -> SymError:
     """Declared twice: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _DECLARED_TWICE[kind]
-    return error("E0115", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0115", _DECLARED_TWICE, kind, span, hint, facts, notes)
 
 
 def nested_too_deeply(what, span) -> SymError:
@@ -265,9 +251,7 @@ _HOST_ASSIGNS_DECLARED_NAME = {
 
 def host_assigns_declared_name(kind, span, hint=None, notes=(), **facts) -> SymError:
     """Host assignment to a declared name: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _HOST_ASSIGNS_DECLARED_NAME[kind]
-    return error("E0117", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0117", _HOST_ASSIGNS_DECLARED_NAME, kind, span, hint, facts, notes)
 
 
 def def_hides_global(what, name, def_name, kind, span, hint, notes) -> SymError:
@@ -287,9 +271,7 @@ _STATEMENT_AFTER_RETURN = {
 
 def statement_after_return(kind, span, hint=None, notes=(), **facts) -> SymError:
     """Statement after `return`: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _STATEMENT_AFTER_RETURN[kind]
-    return error("E0119", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0119", _STATEMENT_AFTER_RETURN, kind, span, hint, facts, notes)
 
 
 # ---- E02xx: types: dtypes, shapes, broadcasting, returns --------------------------
@@ -317,9 +299,7 @@ _MATMUL_SHAPES = {
 
 def matmul_shapes(kind, hint=None, **facts) -> SymError:
     """Matmul shapes: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _MATMUL_SHAPES[kind]
-    return error("E0202", message.format(**facts), None,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0202", _MATMUL_SHAPES, kind, None, hint, facts)
 
 
 _SIGNATURE_MISMATCH = {
@@ -333,9 +313,7 @@ _SIGNATURE_MISMATCH = {
 
 def signature_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
     """Argument does not fit the def's signature: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _SIGNATURE_MISMATCH[kind]
-    return error("E0203", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0203", _SIGNATURE_MISMATCH, kind, span, hint, facts, notes)
 
 
 _RETURN_MISMATCH = {
@@ -348,9 +326,7 @@ _RETURN_MISMATCH = {
 
 def return_mismatch(kind, span, hint=None, **facts) -> SymError:
     """Return does not match the declared type: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _RETURN_MISMATCH[kind]
-    return error("E0204", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0204", _RETURN_MISMATCH, kind, span, hint, facts)
 
 
 _FLOAT_WIDTHS_MIXED = {
@@ -364,9 +340,7 @@ _FLOAT_WIDTHS_MIXED = {
 
 def float_widths_mixed(kind, span, hint=None, **facts) -> SymError:
     """F32 and f64 mixed: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _FLOAT_WIDTHS_MIXED[kind]
-    return error("E0205", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0205", _FLOAT_WIDTHS_MIXED, kind, span, hint, facts)
 
 
 _KINDS_MIXED = {
@@ -386,9 +360,7 @@ _KINDS_MIXED = {
 
 def kinds_mixed(kind, span, hint=None, **facts) -> SymError:
     """Int and float (or bool) mixed: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _KINDS_MIXED[kind]
-    return error("E0206", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0206", _KINDS_MIXED, kind, span, hint, facts)
 
 
 _WRONG_NUMBER_KIND = {
@@ -403,9 +375,7 @@ _WRONG_NUMBER_KIND = {
 
 def wrong_number_kind(kind, hint=None, **facts) -> SymError:
     """Wrong kind of number for this operation: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _WRONG_NUMBER_KIND[kind]
-    return error("E0207", message.format(**facts), None,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0207", _WRONG_NUMBER_KIND, kind, None, hint, facts)
 
 
 def reshape_count(t, shape, count, new_count) -> SymError:
@@ -429,9 +399,7 @@ _BOOL_MISMATCH = {
 
 def bool_mismatch(kind, span, hint=None, **facts) -> SymError:
     """Bool where a number is needed, or the reverse: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BOOL_MISMATCH[kind]
-    return error("E0209", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0209", _BOOL_MISMATCH, kind, span, hint, facts)
 
 
 _AXIS_OUT_OF_RANGE = {
@@ -448,9 +416,7 @@ _AXIS_OUT_OF_RANGE = {
 
 def axis_out_of_range(kind, span, hint=None, **facts) -> SymError:
     """Axis out of range: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _AXIS_OUT_OF_RANGE[kind]
-    return error("E0210", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0210", _AXIS_OUT_OF_RANGE, kind, span, hint, facts)
 
 
 _UNBOUND_SIZE = {
@@ -465,9 +431,7 @@ _UNBOUND_SIZE = {
 
 def unbound_size(kind, span, hint=None, **facts) -> SymError:
     """Size not bound by a parameter: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _UNBOUND_SIZE[kind]
-    return error("E0211", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0211", _UNBOUND_SIZE, kind, span, hint, facts)
 
 
 def shared_size_variable(name, size, span) -> SymError:
@@ -489,9 +453,7 @@ _NOT_A_CONSTANT = {
 
 def not_a_constant(kind, span, hint=None, **facts) -> SymError:
     """Argument must be a constant: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NOT_A_CONSTANT[kind]
-    return error("E0213", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0213", _NOT_A_CONSTANT, kind, span, hint, facts)
 
 
 _SHAPE_NOT_STATIC = {
@@ -522,9 +484,7 @@ _SHAPE_NOT_STATIC = {
 
 def shape_not_static(kind, span, hint=None, **facts) -> SymError:
     """Shape not known before the def runs: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _SHAPE_NOT_STATIC[kind]
-    return error("E0214", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0214", _SHAPE_NOT_STATIC, kind, span, hint, facts)
 
 
 _NOT_A_TENSOR = {
@@ -543,9 +503,7 @@ _NOT_A_TENSOR = {
 
 def not_a_tensor(kind, span, hint=None, **facts) -> SymError:
     """Not a tensor: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NOT_A_TENSOR[kind]
-    return error("E0215", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0215", _NOT_A_TENSOR, kind, span, hint, facts)
 
 
 _BAD_TENSOR_LITERAL = {
@@ -560,9 +518,7 @@ _BAD_TENSOR_LITERAL = {
 
 def bad_tensor_literal(kind, span, hint=None, **facts) -> SymError:
     """Bad tensor literal: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_TENSOR_LITERAL[kind]
-    return error("E0216", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0216", _BAD_TENSOR_LITERAL, kind, span, hint, facts)
 
 
 def needs_tensor_tuple(name, span) -> SymError:
@@ -586,9 +542,7 @@ _NUMBER_OUT_OF_RANGE = {
 
 def number_out_of_range(kind, span, hint=None, **facts) -> SymError:
     """Number out of range: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NUMBER_OUT_OF_RANGE[kind]
-    return error("E0218", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0218", _NUMBER_OUT_OF_RANGE, kind, span, hint, facts)
 
 
 def empty_reduction(op, shown, span) -> SymError:
@@ -622,9 +576,7 @@ _OUT_OF_MEMORY = {
 
 def out_of_memory(kind, span, hint=None, **facts) -> SymError:
     """Value too large for memory: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _OUT_OF_MEMORY[kind]
-    return error("E0221", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0221", _OUT_OF_MEMORY, kind, span, hint, facts)
 
 
 def conv_channels_differ(x, image_channels, k, filter_channels) -> SymError:
@@ -679,9 +631,7 @@ _BAD_WINDOW_ARGUMENT = {
 
 def bad_window_argument(kind, span, hint=None, **facts) -> SymError:
     """Bad mode, window or stride: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_WINDOW_ARGUMENT[kind]
-    return error("E0237", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0237", _BAD_WINDOW_ARGUMENT, kind, span, hint, facts)
 
 
 _BAD_AFTER = {
@@ -698,9 +648,7 @@ _BAD_AFTER = {
 
 def bad_after(kind, span, hint=None, **facts) -> SymError:
     """`after=` names no value drawn before: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_AFTER[kind]
-    return error("E0238", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0238", _BAD_AFTER, kind, span, hint, facts)
 
 
 def no_opencl_kernel(op, span) -> SymError:
@@ -738,9 +686,7 @@ _CONSTANT_INDEX_OUT_OF_RANGE = {
 
 def constant_index_out_of_range(kind, span, hint=None, **facts) -> SymError:
     """Constant index out of range: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _CONSTANT_INDEX_OUT_OF_RANGE[kind]
-    return error("E0302", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0302", _CONSTANT_INDEX_OUT_OF_RANGE, kind, span, hint, facts)
 
 
 def too_many_indices(count, x_type, rank, span) -> SymError:
@@ -757,9 +703,7 @@ _NON_INTEGER_INDEX = {
 
 def non_integer_index(kind, span, hint=None, **facts) -> SymError:
     """Index is not an integer: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NON_INTEGER_INDEX[kind]
-    return error("E0304", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0304", _NON_INTEGER_INDEX, kind, span, hint, facts)
 
 
 _UNSUPPORTED_INDEXING = {
@@ -779,9 +723,7 @@ _UNSUPPORTED_INDEXING = {
 
 def unsupported_indexing(kind, span, hint=None, **facts) -> SymError:
     """Unsupported indexing form: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _UNSUPPORTED_INDEXING[kind]
-    return error("E0305", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0305", _UNSUPPORTED_INDEXING, kind, span, hint, facts)
 
 
 # ---- E04xx: `grad` ----------------------------------------------------------------
@@ -801,9 +743,7 @@ _NO_GRADIENT_RULE = {
 
 def no_gradient_rule(kind, span, hint=None, **facts) -> SymError:
     """No gradient rule: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NO_GRADIENT_RULE[kind]
-    return error("E0404", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0404", _NO_GRADIENT_RULE, kind, span, hint, facts)
 
 
 def grad_wrt_non_float(name, wrt_type, span) -> SymError:
@@ -823,9 +763,7 @@ _BAD_GRAD_WRT = {
 def bad_grad_wrt(kind, span, hint=None, **facts) -> SymError:
     """What `grad` differentiates with respect to is not a name (in .sym) or
     not a variable (from Python): `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_GRAD_WRT[kind]
-    return error("E0406", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0406", _BAD_GRAD_WRT, kind, span, hint, facts)
 
 
 def cost_not_scalar(t, span) -> SymError:
@@ -852,9 +790,7 @@ _UPDATE_OF_NON_SHARED = {
 
 def update_of_non_shared(kind, span, hint=None, **facts) -> SymError:
     """Update of something that is not shared: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _UPDATE_OF_NON_SHARED[kind]
-    return error("E0501", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0501", _UPDATE_OF_NON_SHARED, kind, span, hint, facts)
 
 
 def update_type_mismatch(name, value_type, want, span, hint) -> SymError:
@@ -891,9 +827,7 @@ _HOST_CALL_MISMATCH = {
 
 def host_call_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
     """Host call that contradicts the signature: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _HOST_CALL_MISMATCH[kind]
-    return error("E0602", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0602", _HOST_CALL_MISMATCH, kind, span, hint, facts, notes)
 
 
 _INDEX_OUT_OF_RANGE = {
@@ -917,9 +851,7 @@ _INDEX_OUT_OF_RANGE = {
 
 def index_out_of_range(kind, span, hint=None, notes=(), **facts) -> SymError:
     """Index out of range at run time: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _INDEX_OUT_OF_RANGE[kind]
-    return error("E0603", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0603", _INDEX_OUT_OF_RANGE, kind, span, hint, facts, notes)
 
 
 _RUN_TIME_ARGUMENT_MISMATCH = {
@@ -948,9 +880,7 @@ _RUN_TIME_ARGUMENT_MISMATCH = {
 def run_time_argument_mismatch(kind, span, hint=None, notes=(), **facts) -> SymError:
     """Argument does not match the signature at run time:
     `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _RUN_TIME_ARGUMENT_MISMATCH[kind]
-    return error("E0604", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E0604", _RUN_TIME_ARGUMENT_MISMATCH, kind, span, hint, facts, notes)
 
 
 _SHARED_VALUE_MISMATCH = {
@@ -980,9 +910,7 @@ _SHARED_VALUE_MISMATCH = {
 
 def shared_value_mismatch(kind, span, hint=None, **facts) -> SymError:
     """Shared value set to the wrong shape or dtype: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _SHARED_VALUE_MISMATCH[kind]
-    return error("E0605", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0605", _SHARED_VALUE_MISMATCH, kind, span, hint, facts)
 
 
 _HOST_OPERATIONS = {
@@ -999,9 +927,7 @@ _HOST_OPERATIONS = {
 
 def host_operation_failed(kind, span, hint=None, **facts) -> SymError:
     """A host operation that cannot run: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _HOST_OPERATIONS[kind]
-    return error("E0606", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0606", _HOST_OPERATIONS, kind, span, hint, facts)
 
 
 def not_finite(message, span, hint=None, notes=()) -> SymError:
@@ -1063,9 +989,7 @@ _NO_OPENCL_DEVICE = {
 
 def no_opencl_device(kind, hint=None, **facts) -> SymError:
     """No usable OpenCL device: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NO_OPENCL_DEVICE[kind]
-    return error("E0801", message.format(**facts), None,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0801", _NO_OPENCL_DEVICE, kind, None, hint, facts)
 
 
 def opencl_build_failed(fn_name, description, notes) -> SymError:
@@ -1114,9 +1038,7 @@ _CANNOT_READ_PROGRAM = {
 
 def cannot_read_program(kind, span, hint=None, **facts) -> SymError:
     """Cannot read the program: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _CANNOT_READ_PROGRAM[kind]
-    return error("E0902", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E0902", _CANNOT_READ_PROGRAM, kind, span, hint, facts)
 
 
 def no_such_pass(after, passes) -> SymError:
@@ -1159,9 +1081,7 @@ _NOT_AN_INPUT = {
 def not_an_input(kind, span, hint=None, **facts) -> SymError:
     """A bad input variable: `kind` picks the wording (its name, an input of
     `dsl.function` that is no input variable), `facts` fill it."""
-    message, default_hint = _NOT_AN_INPUT[kind]
-    return error("E1001", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1001", _NOT_AN_INPUT, kind, span, hint, facts)
 
 
 _MISSING_INPUT = {
@@ -1178,9 +1098,7 @@ _MISSING_INPUT = {
 def missing_input(kind, span, hint=None, **facts) -> SymError:
     """The outputs need an input, or a size of one, that is not given:
     `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _MISSING_INPUT[kind]
-    return error("E1002", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1002", _MISSING_INPUT, kind, span, hint, facts)
 
 
 def input_given_twice(label, span) -> SymError:
@@ -1216,9 +1134,7 @@ _BAD_API_ARGUMENT = {
 def bad_api_argument(kind, span, hint=None, notes=(), **facts) -> SymError:
     """A wrong argument to an entry of the tensor API: `kind` picks the
     wording, `facts` fill it."""
-    message, default_hint = _BAD_API_ARGUMENT[kind]
-    return error("E1005", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E1005", _BAD_API_ARGUMENT, kind, span, hint, facts, notes)
 
 
 # ---- E11xx: modules and host functions: `import`, `proc` --------------------------
@@ -1230,9 +1146,7 @@ _CANNOT_IMPORT = {
 
 def cannot_import(kind, span, hint=None, **facts) -> SymError:
     """Cannot import: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _CANNOT_IMPORT[kind]
-    return error("E1101", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1101", _CANNOT_IMPORT, kind, span, hint, facts)
 
 
 def import_cycle(names, span) -> SymError:
@@ -1282,9 +1196,7 @@ _GROUP_NOT_TENSOR = {
 
 def group_not_tensor(kind, span, hint=None, **facts) -> SymError:
     """A group where one tensor is needed: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _GROUP_NOT_TENSOR[kind]
-    return error("E1107", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1107", _GROUP_NOT_TENSOR, kind, span, hint, facts)
 
 
 _GROUP_SIZES_DIFFER = {
@@ -1301,9 +1213,7 @@ _GROUP_SIZES_DIFFER = {
 
 def group_sizes_differ(kind, span, hint=None, **facts) -> SymError:
     """Groups of different sizes in one statement: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _GROUP_SIZES_DIFFER[kind]
-    return error("E1108", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1108", _GROUP_SIZES_DIFFER, kind, span, hint, facts)
 
 
 _BAD_GROUP = {
@@ -1316,9 +1226,7 @@ _BAD_GROUP = {
 
 def bad_group(kind, span, hint=None, **facts) -> SymError:
     """A bad group declaration: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_GROUP[kind]
-    return error("E1109", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1109", _BAD_GROUP, kind, span, hint, facts)
 
 
 _GROUP_PARAMETER_MISUSE = {
@@ -1335,9 +1243,7 @@ _GROUP_PARAMETER_MISUSE = {
 
 def group_parameter_misuse(kind, span, hint=None, **facts) -> SymError:
     """A `group` parameter used wrongly: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _GROUP_PARAMETER_MISUSE[kind]
-    return error("E1110", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1110", _GROUP_PARAMETER_MISUSE, kind, span, hint, facts)
 
 
 # ---- E12xx: random streams --------------------------------------------------------
@@ -1370,9 +1276,7 @@ _BAD_SEED = {
 def bad_seed(kind, span, hint=None, **facts) -> SymError:
     """A stream's seed out of range: `kind` picks the wording (a declared
     stream, dsl.RandomStreams), `facts` fill it."""
-    message, default_hint = _BAD_SEED[kind]
-    return error("E1204", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1204", _BAD_SEED, kind, span, hint, facts)
 
 
 def draw_outside_def(fname, span, hint) -> SymError:
@@ -1395,9 +1299,7 @@ _BAD_PROBABILITY = {
 def bad_probability(kind, span, hint=None, **facts) -> SymError:
     """A probability outside [0, 1]: `kind` picks the wording (a literal in
     .sym, a Python value), `facts` fill it."""
-    message, default_hint = _BAD_PROBABILITY[kind]
-    return error("E1207", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1207", _BAD_PROBABILITY, kind, span, hint, facts)
 
 
 def grad_wrt_sample(wrt_ast, span) -> SymError:
@@ -1431,9 +1333,7 @@ _BAD_DRAW_ARGUMENT = {
 
 def bad_draw_argument(kind, span, hint=None, **facts) -> SymError:
     """A bad argument of a draw: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_DRAW_ARGUMENT[kind]
-    return error("E1209", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1209", _BAD_DRAW_ARGUMENT, kind, span, hint, facts)
 
 
 # ---- E13xx: loops in defs ---------------------------------------------------------
@@ -1451,9 +1351,7 @@ _CARRIED_TYPE_CHANGES = {
 
 def carried_type_changes(kind, span, hint=None, notes=(), **facts) -> SymError:
     """A carried value changes type: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _CARRIED_TYPE_CHANGES[kind]
-    return error("E1301", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E1301", _CARRIED_TYPE_CHANGES, kind, span, hint, facts, notes)
 
 
 def update_in_loop(name, span, notes) -> SymError:
@@ -1491,9 +1389,7 @@ _BAD_METHOD_CALL = {
 def bad_method_call(kind, span, hint=None, notes=(), **facts) -> SymError:
     """A method call other than a collector's `.append`:
     `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_METHOD_CALL[kind]
-    return error("E1303", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E1303", _BAD_METHOD_CALL, kind, span, hint, facts, notes)
 
 
 def loop_variable_hides_local(target, span) -> SymError:
@@ -1516,9 +1412,7 @@ _LOOP_TARGETS_MISMATCH = {
 def loop_targets_mismatch(kind, span, hint=None, **facts) -> SymError:
     """Loop variables that do not match what the loop steps through:
     `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _LOOP_TARGETS_MISMATCH[kind]
-    return error("E1305", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1305", _LOOP_TARGETS_MISMATCH, kind, span, hint, facts)
 
 
 _BAD_LOOP_SEQUENCE = {
@@ -1535,9 +1429,7 @@ _BAD_LOOP_SEQUENCE = {
 def bad_loop_sequence(kind, span, hint=None, notes=(), **facts) -> SymError:
     """A loop over a scalar, or over arrays of different lengths:
     `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_LOOP_SEQUENCE[kind]
-    return error("E1306", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts), notes)
+    return _worded("E1306", _BAD_LOOP_SEQUENCE, kind, span, hint, facts, notes)
 
 
 _BAD_LOOP_COUNT = {
@@ -1560,9 +1452,7 @@ _BAD_LOOP_COUNT = {
 
 def bad_loop_count(kind, span, hint=None, **facts) -> SymError:
     """A bad loop count: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_LOOP_COUNT[kind]
-    return error("E1307", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1307", _BAD_LOOP_COUNT, kind, span, hint, facts)
 
 
 def run_time_count_size(what, inner, span, notes) -> SymError:
@@ -1605,9 +1495,7 @@ _BAD_IFELSE = {
 
 def bad_ifelse(kind, span, hint=None, **facts) -> SymError:
     """A bad `ifelse`: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _BAD_IFELSE[kind]
-    return error("E1313", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1313", _BAD_IFELSE, kind, span, hint, facts)
 
 
 _BAD_SCAN_STEP = {
@@ -1623,9 +1511,7 @@ _BAD_SCAN_STEP = {
 def bad_scan_step(kind, span, hint=None, **facts) -> SymError:
     """A scan step that does not fit `outputs_info`: `kind` picks the wording,
     `facts` fill it."""
-    message, default_hint = _BAD_SCAN_STEP[kind]
-    return error("E1314", message.format(**facts), span,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1314", _BAD_SCAN_STEP, kind, span, hint, facts)
 
 
 def jacobian_of_non_vector(t, span) -> SymError:
@@ -1712,9 +1598,7 @@ _NO_MPI_LAUNCHER = {
 
 def no_mpi_launcher(kind, hint=None, **facts) -> SymError:
     """No MPI launcher: `kind` picks the wording, `facts` fill it."""
-    message, default_hint = _NO_MPI_LAUNCHER[kind]
-    return error("E1409", message.format(**facts), None,
-                 hint or default_hint and default_hint.format(**facts))
+    return _worded("E1409", _NO_MPI_LAUNCHER, kind, None, hint, facts)
 
 
 def shared_values_diverged(rank) -> SymError:
