@@ -22,6 +22,7 @@ from dsl.ops import Op
 from dsl.signature import bind
 from dsl.types import NUMPY_DTYPE, Size, TensorType, TupleType, dim_eval
 
+from . import blas
 from .impl import IMPL, Env, IndexOutOfRange, RunFault, check_sizes, sum_to
 
 __all__ = ["IMPL", "Env", "IndexOutOfRange", "RunFault", "ShapeMismatch", "BackendBug",
@@ -133,7 +134,7 @@ def impl_loop(node: Node, xs: list, env: Env, on_step=None) -> tuple:
     check_sizes(order, env.sizes)
     stacks = [np.empty((steps,) + r.type.concrete_shape(env.sizes), NUMPY_DTYPE[r.type.dtype])
               for r in body.roots[nc:]]
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), blas.in_loop_body():
         for k in range(steps):
             t = steps - 1 - k if node.attr("reverse") else k
             args = [np.array(t, np.int64)] + carries + [s[t] for s in seqs] + list(invariants)

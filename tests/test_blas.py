@@ -1,6 +1,7 @@
-"""The numpy backend's matrix products: a small one runs on one BLAS thread
-of the calling thread (semantics/blas.py), a large one on BLAS's own
-count, and both give numpy's values."""
+"""The numpy backend's matrix products: a small one in a loop's body runs
+on one BLAS thread of the calling thread (semantics/blas.py); a large one,
+and every product outside loops, on BLAS's own count; all give numpy's
+values."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,11 @@ from semantics import blas
 SRC = """
 def step(h: f32[n, 128], W: f32[128, 512]) -> f32[n, 512]:
     return h @ W
+
+def steps(h: f32[n, 128], W: f32[128, 128]) -> f32[n, 128]:
+    for t in range(2):
+        h = h @ W
+    return h
 """
 
 
@@ -28,17 +34,25 @@ def counts(monkeypatch):
     return asked
 
 
-def test_a_small_product_of_a_def_runs_on_one_thread_then_restores_the_count(counts):
+def test_a_small_product_in_a_loop_body_runs_on_one_thread_then_restores_the_count(counts):
+    prog = dsl.compile(SRC, backend="numpy")
+    h, W = np.ones((100, 128), np.float32), np.full((128, 128), 0.01, np.float32)
+    np.testing.assert_array_equal(np.asarray(prog.steps(h, W)), h @ W @ W)
+    assert counts == [1, 2, 1, 2]
+
+
+def test_a_product_outside_loops_keeps_the_blas_count(counts):
     prog = dsl.compile(SRC, backend="numpy")
     h, W = np.ones((100, 128), np.float32), np.ones((128, 512), np.float32)
     np.testing.assert_array_equal(np.asarray(prog.step(h, W)), h @ W)
-    assert counts == [1, 2]
+    assert counts == []
 
 
 def test_a_large_product_keeps_the_blas_count(counts):
     a = np.ones((256, 256), np.float32)
     assert blas.multiply_adds(a, a) >= blas.SMALL_PRODUCT
-    np.testing.assert_array_equal(blas.matmul(a, a), a @ a)
+    with blas.in_loop_body():
+        np.testing.assert_array_equal(blas.matmul(a, a), a @ a)
     assert counts == []
 
 
@@ -61,5 +75,6 @@ def test_one_thread_gives_the_values_of_blas_own_count():
     for m, k, n in [(100, 28, 512), (100, 128, 512), (100, 512, 128), (128, 100, 512)]:
         a = r.standard_normal((m, k)).astype(np.float32)
         b = r.standard_normal((k, n)).astype(np.float32)
-        np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))
-        np.testing.assert_array_equal(blas.matmul(a.T.copy().T, b), np.matmul(a, b))
+        with blas.in_loop_body():
+            np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))
+            np.testing.assert_array_equal(blas.matmul(a.T.copy().T, b), np.matmul(a, b))
