@@ -652,6 +652,24 @@ def test_concat_and_unslice_read_a_piece_only_where_it_is_selected(ex):
     g.compare(ex, apply("concat", (a, b), axis=0), apply("concat", (b, a), axis=0))
 
 
+def test_an_unslice_whose_piece_cannot_be_empty_reads_without_a_branch(ex):
+    # a whole axis and a slice of known positive length: the piece is empty
+    # only when the output is, which launches nothing; the read is clamped
+    # and selected, so pocl vectorises it (LeNet's padded cotangent)
+    n = Size.var("n")
+    b = apply("param", (), type=TensorType("f32", (n, 6)), name="b")
+    items = (("slice", 0, None, None, n), ("slice", 2, 5, 1, 3))
+    spread = apply("unslice", (apply("slice", (b,), items=items),), type=b.type, items=items)
+    listing = ex.kernels_for(Function("f", (b,), (apply("mul", (spread, spread)),)))
+    source = "\n".join(src for _, src, _ in listing)
+    assert "in0[" in source and not guarded_loads(source, "in0"), source
+    g = Graph()
+    g.sizes["n"] = 2
+    g.params["p0"] = np.arange(12, dtype=np.float32).reshape(2, 6)
+    p = apply("param", (), type=b.type, name="p0")
+    g.compare(ex, apply("unslice", (apply("slice", (p,), items=items),), type=b.type, items=items))
+
+
 # ---- constructors and leaves ------------------------------------------------------------------
 def test_constructors_and_leaves(ex):
     n = Size.var("n")

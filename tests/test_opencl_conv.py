@@ -17,6 +17,7 @@ from dsl.autodiff import grad
 from dsl.build import apply
 from dsl.ir import Function
 from dsl.types import Size, dim_eval
+from runtime.opencl.conv import windows_tile
 from runtime.opencl.device import opencl_available
 
 pytestmark = pytest.mark.skipif(not opencl_available(), reason="no OpenCL device")
@@ -107,15 +108,20 @@ def test_pool2d_and_its_gradient(ex, case, seed, dtype):
 
 @pytest.mark.parametrize("kind", ["max", "mean"])
 @pytest.mark.parametrize("ignore_border", [True, False])
-def test_pooling_windows_that_tile_the_input(ex, kind, ignore_border):
-    """stride = window (LeNet's) has its own gradient code: one window per element."""
+@pytest.mark.parametrize("shape", [(2, 2, 7, 8), (2, 2, 6, 9)])
+def test_pooling_windows_that_tile_the_input(ex, kind, ignore_border, shape):
+    """stride = window (LeNet's) has its own gradient code: one window per
+    element; where the windows cover the input exactly, a max-pooling
+    gradient runs one work-item per window (window_grad_kernel)."""
     rng = np.random.default_rng(2)
     g = Graph(symbolic=False)
-    x = g.param(rng.integers(-2, 2, (2, 2, 7, 8)), "f32")
+    x = g.param(rng.integers(-2, 2, shape), "f32")
     attrs = dict(kind=kind, window=(2, 3), stride=(2, 3), ignore_border=ignore_border)
     y = apply("pool2d", (x,), **attrs)
     gy = cotangent(g, rng, y, "f32")
-    g.compare(ex, y, apply("pool2d_grad", (x, gy), **attrs))
+    gx = apply("pool2d_grad", (x, gy), **attrs)
+    assert windows_tile(gx) == (kind == "max" and shape == (2, 2, 6, 9))
+    g.compare(ex, y, gx)
 
 
 def test_max_pooling_propagates_nan_and_sends_its_gradient_to_the_first_nan(ex):

@@ -43,7 +43,7 @@ from dsl.types import TensorType, dim_add, dim_mul, dim_sub
 
 from .cgen import CTYPE, VTYPE, dim_c, prod_c
 from .emit import Ix, Kernel
-from .kernels import Grid, reqd, store
+from .kernels import MAP_LOCAL, Grid, local_for, reqd, report_deferred_checks, store, whole_groups
 from .matmul import full_or_edge, split_width
 
 REGISTERS = 12          # accumulators of a register block (AVX2 has 16 vector registers)
@@ -612,13 +612,60 @@ def tiled_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
 
 def first_maximum(k: Kernel, n: Node, x: Node, b: str, c: str, r0: str, c0: str) -> str:
     """The row-major position in the window at (r0, c0) of its first
-    maximum (strictly greater replaces); the first NaN wins (numpy's argmax)."""
+    maximum (strictly greater replaces); the first NaN wins (numpy's argmax).
+    `v` replaces `best` when best is a number and v is not at most best
+    (greater, or NaN), written without `||` so that pocl runs the
+    work-items as vector lanes (measured: 4x faster per window)."""
     t = VTYPE[n.type.dtype]
     best = k.var(t, k.value(x, Ix([b, c, r0, c0])), "best")
-    at = k.var("long", "0", "at")
+    at = k.var("int", "0", "at")
     for cell, row, col, inside in window_cells(k, n, r0, c0):
         with k.block(f"if ({inside})" if inside != "1" else ""):
             v = k.value(x, Ix([b, c, row, col]))
-            up = k.let("int", f"{v} > {best} || ({v} != {v} && {best} == {best})", "up")
+            up = k.let("int", f"({best} == {best}) & !({v} <= {best})", "up")
             k.line(f"{best} = {up} ? {v} : {best}; {at} = {up} ? {cell} : {at};")
     return at
+
+
+def windows_tile(n: Node) -> bool:
+    """A max-pooling gradient whose windows tile its input exactly (stride =
+    window, every element in one window, sizes known): one work-item per
+    window can write all of the window's elements."""
+    if n.op != Op.POOL2D_GRAD or n.attr("kind") != "max":
+        return False
+    (ph, pw), (sh, sw) = n.attr("window"), n.attr("stride")
+    H, W = n.type.shape[2:]
+    OH, OW = n.inputs[1].type.shape[2:]
+    return ((ph, pw) == (sh, sw) and all(isinstance(d, int) for d in (H, W, OH, OW))
+            and OH * ph == H and OW * pw == W)
+
+
+def window_grad_kernel(k: Kernel, root: Node) -> Grid:
+    """The max-pooling gradient one work-item per window: the window's
+    first maximum found once, then each of its elements written (gy's
+    element at the maximum, zeros elsewhere). One work-item per element
+    finds its window's maximum once per element (measured on LeNet's first
+    layer: 15 ms against 3.4 ms a step)."""
+    x, gy = root.inputs
+    shape = gy.type.shape
+    local = local_for(shape, MAP_LOCAL)
+    exact = whole_groups(shape, local)
+    total = prod_c(shape)
+    k.line("const long gid0 = get_global_id(0);")
+    k.line("const int valid = 1;" if exact else f"const int valid = gid0 < {total};")
+    k.line("const long gid = gid0;" if exact else
+           f"const long gid = valid ? gid0 : ({total} > 0 ? {total} - 1 : 0);")
+    k.defer_checks = True
+    b, c, i, j = k.unravel("gid", shape, narrow=True).axes
+    (ph, pw), (C, H, W) = root.attr("window"), root.type.shape[1:]
+    r0, c0 = k.let("long", f"{i} * {ph}", "r"), k.let("long", f"{j} * {pw}", "c")
+    at = first_maximum(k, root, x, b, c, r0, c0)
+    g = k.value(gy, Ix([b, c, i, j]))
+    t = VTYPE[root.type.dtype]
+    for cell, row, col, _ in window_cells(k, root, r0, c0):
+        flat = f"(((long)({b}) * {dim_c(C)} + {c}) * {H} + {row}) * {W} + {col}"
+        k.line(f"{'' if exact else 'if (valid) '}out[{flat}] = "
+               f"({CTYPE[root.type.dtype]})({at} == {cell} ? {g} : ({t})0);")
+    report_deferred_checks(k, local)
+    k.attributes = reqd((local,))
+    return Grid((tuple(shape),), (1,), (local,))
