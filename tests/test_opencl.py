@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from strategies import broadcast_pair, size_slice_items, slice_items, values
 
+import dsl
 from dsl.build import apply
 from dsl.diagnostics import SymError
 from dsl.ir import Function
@@ -668,6 +669,24 @@ def test_an_unslice_whose_piece_cannot_be_empty_reads_without_a_branch(ex):
     g.params["p0"] = np.arange(12, dtype=np.float32).reshape(2, 6)
     p = apply("param", (), type=b.type, name="p0")
     g.compare(ex, apply("unslice", (apply("slice", (p,), items=items),), type=b.type, items=items))
+
+
+def test_a_kernel_variable_never_takes_an_argument_name(ex):
+    # found by the differential fuzzer: the unslice's condition was named
+    # `in` + a counter, and `in2` was also the kernel's third argument
+    src = """
+def f0(a: f32[n], b: f32[1], d: f32) -> (f32[n], f32[1]):
+    t0 = exp(tanh(b))
+    t2 = t0[0]
+    t3 = grad(t2 * t2, b)
+    t4 = exp(tanh(d))
+    return a + t2, t3
+"""
+    a, b = np.zeros(2, np.float32), np.full(1, 0.5, np.float32)
+    want = dsl.compile(src, backend="numpy").f0(a, b, 0.0)
+    got = dsl.compile(src, backend="opencl").f0(a, b, 0.0)
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-6)
 
 
 # ---- constructors and leaves ------------------------------------------------------------------

@@ -598,7 +598,7 @@ def tiled_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
     OH, OW = gy.type.shape[2:]
     i = k.let("long", f"(long)({a}) / {ph}", "wi")
     j = k.let("long", f"(long)({e}) / {pw}", "wj")
-    inside = k.let("int", f"{i} < {dim_c(OH)} && {j} < {dim_c(OW)}", "in")
+    inside = k.let("int", f"{i} < {dim_c(OH)} && {j} < {dim_c(OW)}", "within")
     i, j = k.let("long", f"{inside} ? {i} : 0", "wi"), k.let("long", f"{inside} ? {j} : 0", "wj")
     r0, c0 = k.let("long", f"{i} * {ph}", "r"), k.let("long", f"{j} * {pw}", "c")
     g = k.value(gy, Ix([b, c, i, j]))

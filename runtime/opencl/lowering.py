@@ -288,7 +288,7 @@ def emit_unslice(k, n, ix):
     # g has elements wherever this kernel runs: read g's first element
     # outside the slice and select, with no branch, so that pocl runs the
     # work-items as vector lanes (LeNet's padded cotangent: 10.6 -> 4.9 ms)
-    inside = k.let("int", " & ".join(f"({c})" for c in conds) or "1", "in")
+    inside = k.let("int", " & ".join(f"({c})" for c in conds) or "1", "within")
     value = k.value(g, Ix([f"({inside} ? {a} : 0)" for a in g_axes]))
     return f"({inside} ? {value} : {lit(0, n)})"
 
