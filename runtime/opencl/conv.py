@@ -43,7 +43,7 @@ from dsl.types import TensorType, dim_add, dim_mul, dim_sub
 
 from .cgen import CTYPE, VTYPE, dim_c, prod_c
 from .emit import Ix, Kernel
-from .kernels import MAP_LOCAL, Grid, local_for, reqd, report_deferred_checks, store, whole_groups
+from .kernels import Grid, finish_item_per_element, item_per_element, reqd, store
 from .matmul import full_or_edge, split_width
 
 REGISTERS = 12          # accumulators of a register block (AVX2 has 16 vector registers)
@@ -648,15 +648,8 @@ def window_grad_kernel(k: Kernel, root: Node) -> Grid:
     layer: 15 ms against 3.4 ms a step)."""
     x, gy = root.inputs
     shape = gy.type.shape
-    local = local_for(shape, MAP_LOCAL)
-    exact = whole_groups(shape, local)
-    total = prod_c(shape)
-    k.line("const long gid0 = get_global_id(0);")
-    k.line("const int valid = 1;" if exact else f"const int valid = gid0 < {total};")
-    k.line("const long gid = gid0;" if exact else
-           f"const long gid = valid ? gid0 : ({total} > 0 ? {total} - 1 : 0);")
-    k.defer_checks = True
-    b, c, i, j = k.unravel("gid", shape, narrow=True).axes
+    ix, store_if = item_per_element(k, shape)
+    b, c, i, j = ix.axes
     (ph, pw), (C, H, W) = root.attr("window"), root.type.shape[1:]
     r0, c0 = k.let("long", f"{i} * {ph}", "r"), k.let("long", f"{j} * {pw}", "c")
     at = first_maximum(k, root, x, b, c, r0, c0)
@@ -664,8 +657,5 @@ def window_grad_kernel(k: Kernel, root: Node) -> Grid:
     t = VTYPE[root.type.dtype]
     for cell, row, col, _ in window_cells(k, root, r0, c0):
         flat = f"(((long)({b}) * {dim_c(C)} + {c}) * {H} + {row}) * {W} + {col}"
-        k.line(f"{'' if exact else 'if (valid) '}out[{flat}] = "
-               f"({CTYPE[root.type.dtype]})({at} == {cell} ? {g} : ({t})0);")
-    report_deferred_checks(k, local)
-    k.attributes = reqd((local,))
-    return Grid((tuple(shape),), (1,), (local,))
+        k.line(f"{store_if}out[{flat}] = ({CTYPE[root.type.dtype]})({at} == {cell} ? {g} : ({t})0);")
+    return finish_item_per_element(k, shape)

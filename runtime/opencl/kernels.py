@@ -83,6 +83,18 @@ def map_kernel(k: Kernel, root: Node) -> Grid:
     that record their error in variables, reported after a barrier
     (a call in a branch does not vectorise)."""
     shape = root.type.shape
+    ix, store_if = item_per_element(k, shape)
+    value = k.compute(root, ix)
+    k.line(f"{store_if}out[gid] = ({CTYPE[root.type.dtype]})({value});")
+    return finish_item_per_element(k, shape)
+
+
+def item_per_element(k: Kernel, shape) -> tuple:
+    """The start of a kernel with one work-item per element of `shape`
+    (map_kernel's; a pooling gradient's per window): `gid` clamped to the
+    last element past the end, index checks deferred. Returns the element's
+    Ix and the prefix of its stores: a conditional store halves the speed of
+    a big map (measured), so it is "" when every work-group is full."""
     local = local_for(shape, MAP_LOCAL)
     total = prod_c(shape)
     exact = whole_groups(shape, local)
@@ -91,10 +103,11 @@ def map_kernel(k: Kernel, root: Node) -> Grid:
     k.line("const long gid = gid0;" if exact else
            f"const long gid = valid ? gid0 : ({total} > 0 ? {total} - 1 : 0);")
     k.defer_checks = True
-    ix = k.unravel("gid", shape, narrow=True)
-    value = k.compute(root, ix)
-    # a conditional store halves the speed of a big map (measured): drop it when it is always true
-    k.line(f"{'' if exact else 'if (valid) '}out[gid] = ({CTYPE[root.type.dtype]})({value});")
+    return k.unravel("gid", shape, narrow=True), "" if exact else "if (valid) "
+
+
+def finish_item_per_element(k: Kernel, shape) -> Grid:
+    local = local_for(shape, MAP_LOCAL)
     report_deferred_checks(k, local)
     k.attributes = reqd((local,))
     return Grid((tuple(shape),), (1,), (local,))
