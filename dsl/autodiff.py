@@ -577,7 +577,7 @@ def backprop_many(ys: list[Node], seeds: list[Node], wrts: list[Node],
     for y, seed in zip(ys, seeds):
         _accumulate(cts, y, seed)
     for n in reversed(order):
-        g = cts.get(n)
+        g = _cotangent(cts, n)
         if g is None or n.op in NONDIFF or not floats(n):
             continue
         rule = VJP.get(n.op)
@@ -631,12 +631,78 @@ def _accumulate(cts: dict, x: Node, gx) -> None:
         return
     if gx.type != x.type:
         raise AssertionError(f"VJP bug: cotangent {gx.type} for a {x.op} of type {x.type}")
-    prev = cts.get(x)
-    cts[x] = gx if prev is None else apply("add", (prev, gx), gx.span)
+    cts.setdefault(x, []).append(gx)
+
+
+def _cotangent(cts: dict, x: Node):
+    """x's cotangent: the sum of its contributions, in the order they came,
+    or, when they are slices of x placed side by side (the gradients of
+    `gates[:, 0:h]`, `gates[:, h:2h]`, ...), those pieces concatenated:
+    the same values without adding zeros (an LSTM step's gate gradient
+    computed each element's four gate formulas, three of them for a zero)."""
+    g = cts.get(x)
+    if g is None or isinstance(g, dict):
+        return g
+    joined = _side_by_side(g) if len(g) > 1 else None
+    if joined is not None:
+        return joined
+    total = g[0]
+    for c in g[1:]:
+        total = apply("add", (total, c), c.span)
+    return total
+
+
+def _side_by_side(pieces: list[Node]) -> Node | None:
+    """concat of the unslices' inputs (zeros in the gaps) when every piece
+    is an unslice of a step-1 range of one axis, the same for all, whole
+    on the others, and the ranges do not overlap; else None."""
+    ranges = [_placed_range(p) for p in pieces]
+    if None in ranges or len({axis for axis, _, _ in ranges}) != 1:
+        return None
+    axis = ranges[0][0]
+    out = pieces[0]
+    parts, at = [], 0
+    for (_, start, stop), p in sorted(zip(ranges, pieces), key=lambda rp: rp[0][1]):
+        if start < at:
+            return None
+        if start > at:
+            parts.append(_zeros_along(out, axis, start - at))
+        parts.append(p.inputs[0])
+        at = stop
+    size = out.type.shape[axis]
+    if at < size:
+        parts.append(_zeros_along(out, axis, size - at))
+    return apply(Op.CONCAT, tuple(parts), out.span, axis=axis)
+
+
+def _placed_range(p: Node):
+    """(axis, start, stop) of an unslice writing a step-1 range of known
+    bounds along one axis and whole other axes, else None."""
+    if p.op != Op.UNSLICE:
+        return None
+    found = None
+    for axis, (item, dim) in enumerate(zip(p.attr("items"), p.type.shape)):
+        if item[0] != "slice" or item[3] not in (None, 1):
+            return None
+        _, start, stop, _, length = item
+        if start in (None, 0) and stop is None and length == dim:
+            continue
+        known = all(isinstance(v, int) or v is None for v in (start, stop))
+        if found is not None or not known or not isinstance(dim, int):
+            return None
+        first = slice(start, stop).indices(dim)[0]
+        if (first, length) != (0, dim):
+            found = (axis, first, first + length)
+    return found
+
+
+def _zeros_along(like: Node, axis: int, size: int) -> Node:
+    shape = like.type.shape[:axis] + (size,) + like.type.shape[axis + 1:]
+    return apply("full", (), like.span, type=like.type.with_shape(shape), value=0)
 
 
 def _result(cts: dict, w: Node) -> Node:
-    g = cts.get(w)
+    g = _cotangent(cts, w)
     if g is None:
         # reached only through non-differentiable ops: the gradient is zero
         return apply("full", (), w.span, type=w.type, value=0)

@@ -489,3 +489,34 @@ def test_gradient_nodes_carry_user_spans():
     for n in toposort([g, h]):
         if n.op != "const" or n.inputs:
             assert n.span == span, n.op
+
+
+def column_slices(x, ranges):
+    """x[:, a:b] for each (a, b), as the checker writes `x[:, a:b]`."""
+    n = x.type.shape[0]
+    return [apply("slice", (x,), items=(("slice", None, None, None, n), ("slice", a, b, None, len(range(6)[a:b]))))
+            for a, b in ranges]
+
+
+@pytest.mark.parametrize("ranges, joined", [
+    ([(2, 4), (0, 2), (4, 6)], True),          # an LSTM's gates: side by side, any order
+    ([(0, 2), (-2, 6)], True),                 # a gap (zeros) and a negative start
+    ([(0, 3), (2, 5)], False),                 # overlapping: summed
+])
+def test_gradients_of_side_by_side_slices_are_concatenated(ranges, joined):
+    from dsl.ir import toposort
+    x = param("x", None, shape=(N, 6))
+    rng = np.random.default_rng(5)
+    values = {"x": rng.normal(size=(3, 6))}
+    terms = []
+    for k, piece in enumerate(column_slices(x, ranges)):
+        w = param(f"w{k}", None, shape=piece.type.shape)
+        values[f"w{k}"] = rng.normal(size=(3, piece.type.shape[1]))
+        terms.append(total(apply("mul", (apply("tanh", (piece,)), w))))
+    cost = terms[0]
+    for t in terms[1:]:
+        cost = apply("add", (cost, t))
+    (g,) = check_grads(cost, [x], values, sizes={"n": 3})
+    ops = {n.op for n in toposort(grad(cost, [x]))}
+    assert (Op.CONCAT in ops and Op.UNSLICE not in ops) == joined
+    assert (Op.UNSLICE in ops) == (not joined)

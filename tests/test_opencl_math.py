@@ -1,8 +1,9 @@
 """The OpenCL backend's f32 exp, log, log1p and tanh against numpy in
 float64 rounded to f32, on many values: by default exp, log and log1p
-correctly rounded (the inline helpers compute in double) and tanh (the
-builtin) within 1 ulp, with fast math within 2 ulp; and the
-fast-math switch (API argument, CLI flag, shown by explain --kernels)."""
+correctly rounded (the inline helpers compute in double) and tanh (pocl's
+builtin written out, the same bits as the builtin) within 1 ulp, with fast
+math within 2 ulp; and the fast-math switch (API argument, CLI flag, shown
+by explain --kernels)."""
 from __future__ import annotations
 
 import numpy as np
@@ -51,7 +52,7 @@ def reference(fn: str, x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("fn", sorted(DOMAINS))
 @pytest.mark.parametrize("fast_math", [False, True])
 def test_f32_math_against_numpy_float64(fn, fast_math):
-    # default: correctly rounded (tanh: the builtin, within 1 ulp)
+    # default: correctly rounded (tanh: pocl's, within 1 ulp)
     max_ulp = 2 if fast_math else (1 if fn == "tanh" else 0)
     x = np.concatenate([DOMAINS[fn].astype(np.float32), SPECIAL])
     got, want = opencl_values(fn, x, fast_math), reference(fn, x)
@@ -59,6 +60,44 @@ def test_f32_math_against_numpy_float64(fn, fast_math):
     assert ulp_distance(got[finite], want[finite]).max() <= max_ulp
     # inf, -inf and NaN exactly where numpy has them
     np.testing.assert_array_equal(got[~finite], want[~finite])
+
+
+@needs_opencl
+def test_inline_tanh_is_pocls_builtin_bit_for_bit():
+    """The inline tanh against pocl's builtin on 2^22 bit patterns (every
+    sign and exponent; bench/tanh_bits.py checks all 2^32)."""
+    from runtime.opencl import cgen, runtime
+    from runtime.opencl.device import choose_device
+    rt = runtime.runtime_for(choose_device(None)[0])
+    if rt.target != "cpu" or "Portable Computing Language" not in rt.device.platform.name:
+        pytest.skip("the builtin compared with is pocl's (CPU); this device has its own tanh")
+    source = cgen.HELPERS["sym_tanhf_pocl"][0] + """
+__kernel void both(__global const uint* bits, __global uint* mine, __global uint* builtin) {
+    const size_t g = get_global_id(0);
+    const float x = as_float(bits[g]);
+    mine[g] = as_uint(sym_tanhf_pocl(x));
+    builtin[g] = as_uint(tanh(x));
+}
+"""
+    program = rt._build(source, runtime.BUILD_OPTIONS)
+    bits = np.random.default_rng(11).integers(0, 2**32, 2**22, dtype=np.uint64).astype(np.uint32)
+    cl, ctx, queue = rt.cl, rt.context, rt.queue
+    flags = cl.mem_flags
+    inp = cl.Buffer(ctx, flags.READ_ONLY | flags.COPY_HOST_PTR, hostbuf=bits)
+    outs = [cl.Buffer(ctx, flags.WRITE_ONLY, bits.nbytes) for _ in range(2)]
+    program.both(queue, bits.shape, None, inp, *outs)
+    mine, builtin = np.empty_like(bits), np.empty_like(bits)
+    cl.enqueue_copy(queue, mine, outs[0])
+    cl.enqueue_copy(queue, builtin, outs[1])
+    both_nan = np.isnan(mine.view(np.float32)) & np.isnan(builtin.view(np.float32))
+    assert np.array_equal(mine[~both_nan], builtin[~both_nan])
+
+
+@needs_opencl
+def test_default_tanh_is_the_inline_one():
+    source = "def f(x: f32[n]) -> f32[n]:\n    return tanh(x)\n"
+    shown = dsl.compile(source, backend="opencl").explain("f", kernels=True)
+    assert "sym_tanhf_pocl(" in shown
 
 
 @needs_opencl

@@ -549,7 +549,8 @@ def emit_pool(k: Kernel, n: Node, ix: Ix) -> str:
     for _, row, col, inside in window_cells(k, n, r0, c0):
         with k.block(f"if ({inside})" if inside != "1" else ""):
             v = k.value(x, Ix([b, c, row, col]))
-            k.line(f"{acc} = ({acc} != {acc} || {v} <= {acc}) ? {acc} : {v};" if is_max
+            # no `||`: it keeps pocl from running work-items as vector lanes
+            k.line(f"{acc} = ({acc} == {acc}) & !({v} <= {acc}) ? {v} : {acc};" if is_max
                    else f"{acc} += {v};")
     if is_max:
         return acc
