@@ -6,8 +6,12 @@ OpenCL, sym numpy, hand-written numpy and PyTorch CPU `nn.LSTM`.
     (PyTorch rows need torch: run with a python that has it, e.g. /work/torchvenv)
 
 Each row first runs 2 untimed minibatches (compiling); then the rows take
-turns, one minibatch each per round for `--minibatches` rounds, so a
-change in the machine's load reaches every row alike. Each row reports
+turns, `--block` minibatches each (10), after a rest of `--pause` seconds
+(0.5), a rotated order each turn, until every row has run `--minibatches`:
+a change in the machine's load reaches every row alike, and the threads
+torch (OpenMP) and OpenBLAS leave spinning after their work have gone idle
+before the next row starts (taking turns minibatch by minibatch, they made
+sym OpenCL's minibatch 48.6 ms instead of 39.2 ms). Each row reports
 the median ms per minibatch, the epoch that makes (x 500), the ratio to
 the PyTorch row, and the median CPU ms per minibatch (all threads of the
 process: under load this is the steadier figure). A row that cannot run
@@ -123,6 +127,10 @@ def cpu_seconds() -> float:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minibatches", type=int, default=20)
+    ap.add_argument("--block", type=int, default=10, help="minibatches a row runs per turn (10)")
+    ap.add_argument("--pause", type=float, default=0.5,
+                    help="seconds of rest before each turn (0.5): torch's OpenMP and OpenBLAS "
+                         "threads spin after their work and would slow the next row")
     a = ap.parse_args()
     from runtime.data.mnist import mnist
     data = minibatches(mnist(), a.minibatches + 2)
@@ -137,12 +145,16 @@ def main():
         except Exception as e:          # a missing backend or torch: say so, go on
             print(f"{name:22} unavailable: {type(e).__name__}: {str(e).splitlines()[0][:80]}",
                   flush=True)
-    for x, y in data[2:]:
-        for step, _, walls, cpus in rows.values():
-            wall, cpu = time.perf_counter(), cpu_seconds()
-            step(x, y)
-            walls.append(time.perf_counter() - wall)
-            cpus.append(cpu_seconds() - cpu)
+    timed = data[2:]
+    for turn, start in enumerate(range(0, len(timed), a.block)):
+        order = list(rows.values())
+        for step, _, walls, cpus in order[turn % len(order):] + order[:turn % len(order)]:
+            time.sleep(a.pause)     # the last row's spinning threads go idle first
+            for x, y in timed[start:start + a.block]:
+                wall, cpu = time.perf_counter(), cpu_seconds()
+                step(x, y)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(cpu_seconds() - cpu)
     medians = {name: statistics.median(r[2]) * 1e3 for name, r in rows.items()}
     torch_ms = medians.get("PyTorch CPU nn.LSTM")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

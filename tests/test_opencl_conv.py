@@ -82,6 +82,31 @@ def test_conv2d_and_its_gradients(ex, case, seed, dtype, batch):
     g.compare(ex, y, gx, gk, tol=TOL[dtype])
 
 
+@pytest.mark.parametrize("gy_shape, k_shape", [
+    ((2, 3, 8, 8), (3, 5, 5, 5)),       # LeNet's layer 2 in small: 5 channels, 2 a work-item
+    ((3, 2, 4, 5), (2, 4, 3, 2)),       # rows of 5 (lanes past them zero), 4 channels
+    ((1, 1, 1, 1), (1, 1, 1, 1)),
+])
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+def test_image_gradient_without_padding(ex, gy_shape, k_shape, dtype):
+    """Valid, stride 1, gy rows of at most 8: the CPU kernel reads gy as it
+    is (no padded copy); the GPU rendering convolves the padded copy."""
+    from runtime.opencl.conv import scatters_rows
+    from runtime.opencl.render import render_function
+    rng = np.random.default_rng(sum(gy_shape))
+    g = Graph(symbolic=False)
+    gy = image_param(g, rng, gy_shape, dtype, batch=True)
+    k = g.param(rng.standard_normal(k_shape), dtype)
+    image = (gy_shape[2] + k_shape[2] - 1, gy_shape[3] + k_shape[3] - 1)
+    gx = apply("conv2d_grad_x", (gy, k), image=image, mode="valid", stride=(1, 1))
+    assert scatters_rows(gx)
+    g.compare(ex, gx, tol=TOL[dtype])
+    ops = {n.op for spec in render_function(Function("f", (gy, k), (gx,)), ex.options).kernels
+           for n in spec.fused}
+    padded = ex.options.target == "gpu" and k_shape[2:] != (1, 1)    # 1x1: nothing to pad
+    assert ("unslice" in ops) == padded, ops
+
+
 @st.composite
 def pool_case(draw):
     window = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))

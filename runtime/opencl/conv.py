@@ -355,6 +355,97 @@ def store_filter_grads(k, geo, MO, NP, width, t, epilogue):
             epilogue(["o", "c", "u", "v"], "acc")
 
 
+# ---- image gradients (CPU), without a padded copy -------------------------------------------
+ROW = 8     # gy rows up to this long, and filters up to this wide
+
+
+def scatters_rows(n: Node) -> bool:
+    """An image gradient the CPU computes from gy itself (image_grad_cpu):
+    valid mode, stride 1, gy rows of at most ROW elements and filters at
+    most ROW wide (LeNet's second layer: rows of 8, 5x5 filters)."""
+    gy, w = n.inputs
+    OW, KW = gy.type.shape[3], w.type.shape[3]
+    return (n.attr("mode") == "valid" and tuple(n.attr("stride")) == (1, 1)
+            and isinstance(OW, int) and OW <= ROW and isinstance(KW, int) and KW <= ROW)
+
+
+def shifted(off: int, m: int, v: int, OW: int, KW: int) -> str:
+    """Lanes off..off+m-1 of gy's row shifted right by KW-1-v, zeros shifted
+    in: a register shuffle of `row` and `zeros` (lane ROW + 0 is a zero)."""
+    lanes = []
+    for b in range(off, off + m):
+        j = b + v - (KW - 1)
+        lanes.append(j if 0 <= j < OW else ROW)
+    if m == 1:
+        return f"row.s{lanes[0]:x}" if lanes[0] < ROW else "zeros.s0"
+    return f"__builtin_shufflevector(row, zeros, {', '.join(map(str, lanes))})"
+
+
+def image_grad_cpu(k: Kernel, n: Node, gy: str, w: str, t: str, epilogue) -> Grid:
+    """gx[n, c, a, b] = sum_{o, u, v} gy[n, o, a+u-(KH-1), b+v-(KW-1)] * w[o, c, u, v],
+    summed in the order (o, u, v) of the valid convolution of the padded
+    gy that the other targets run, so the values are the same to the bit
+    (a zero term adds nothing). A work-item owns MB channels of one output
+    row. Per (o, u) it loads gy's row once and makes each shift v from it
+    with register shuffles: no padded copy of gy is written to memory, and
+    rows of zeros are not visited (a private padded row was 2.7x slower:
+    its scalar stores stall the vector loads after them).""" 
+    N, O, OH, OW = n.inputs[0].type.shape
+    _, C, KH, KW = n.inputs[1].type.shape
+    H, W = n.type.shape[2:]
+    width = width_of("f32" if t == "float" else "f64")
+    chunks = split_width(W, width)
+    offsets = [sum(chunks[:i]) for i in range(len(chunks))]
+    nch = len(chunks)
+    MB = max(mb for mb in range(1, REGISTERS + 1) if mb * nch + nch + mb <= REGISTERS + 2)
+    MB = min(MB, C) if isinstance(C, int) else MB
+    plain = [t if m == 1 else f"{t}{m}" for m in chunks]
+    Cc, Hc, Oc = dim_c(C), dim_c(H), dim_c(O)
+    k.line(f"const long c0 = get_global_id(0) * {MB}, g = get_global_id(1);")
+    k.line(f"if (c0 >= {Cc} || g >= {prod_c((N, H))}) return;")
+    k.line(f"const long n = g / {Hc}, a = g % {Hc};")
+    # the taps u that meet a row of gy: 0 <= a + u - (KH-1) < OH
+    k.line(f"const long ulo = max(0L, {dim_c(KH)} - 1 - a), "
+           f"uhi = min((long){dim_c(KH)}, {dim_c(KH)} - 1 - a + {dim_c(OH)});")
+    for c in range(MB):     # channels past C compute the last one again; never stored
+        k.line(f"const __global {t}* w{c} = {w} + min(c0 + {c}, (long){Cc} - 1) * {prod_c((KH, KW))};")
+        for i in range(nch):
+            k.line(f"{plain[i]} acc{c}_{i} = ({plain[i]})0;")
+    row_t = f"{t}{ROW}"
+    k.line(f"const {row_t} zeros = ({row_t})0;")
+    with k.block(f"for (long o = 0; o < {Oc}; o++)", loop=True):
+        k.line(f"const __global {t}* gyo = {gy} + (n * {Oc} + o) * {prod_c((OH, OW))};")
+        k.line(f"const long wo = o * {prod_c((C, KH, KW))};")
+        with k.block("for (long u = ulo; u < uhi; u++)", loop=True):
+            k.line(f"const __global {t}* at = gyo + (a + u - ({dim_c(KH)} - 1)) * {OW};")
+            if OW == ROW:
+                k.line(f"const {row_t} row = *(const __global {k.vector_type(t, ROW)}*)at;")
+            else:
+                lanes = [f"at[{j}]" for j in range(OW)] + ["0"] * (ROW - OW)
+                k.line(f"const {row_t} row = ({row_t})({', '.join(lanes)});")
+            k.line(f"const long wu = wo + u * {KW};")
+            for v in range(KW):
+                for i, (off, m) in enumerate(zip(offsets, chunks)):
+                    k.line(f"const {plain[i]} s{v}_{i} = {shifted(off, m, v, OW, KW)};")
+                for c in range(MB):
+                    k.line(f"const {t} wv{c}_{v} = w{c}[wu + {v}];")
+                    for i in range(nch):
+                        k.line(f"acc{c}_{i} = wv{c}_{v} * s{v}_{i} + acc{c}_{i};")
+    k.line(f"{t} res[{MB * W}];")
+    for c in range(MB):
+        for i, (off, m) in enumerate(zip(offsets, chunks)):
+            for lane in range(m):
+                value = f"acc{c}_{i}" if m == 1 else f"acc{c}_{i}.s{lane:x}"
+                k.line(f"res[{c * W + off + lane}] = {value};")
+    with k.block(f"for (int c = 0; c < {MB}; c++)"):
+        k.line(f"const long m = c0 + c; if (m >= {Cc}) break;")
+        with k.block(f"for (long b = 0; b < {W}; b++)"):
+            k.line(f"const {t} acc = res[c * {W} + b];")
+            epilogue(["n", "m", "a", "b"], "acc")
+    k.attributes = reqd((1, 4))
+    return Grid(((C,), (N, H)), (MB, 1), (1, 4))
+
+
 # ---- the conv_pad pass: every convolution a valid one over a buffer -----------------------
 def placed(g: Node, starts, step, size) -> Node:
     """g's last two axes placed every `step` from `starts` in zeros of
@@ -392,14 +483,15 @@ def image_grad_as_conv(n: Node, gy: Node, k: Node) -> Node:
     return node(Op.CONV2D, (gyd, kt), n.type, n.span, mode="valid", stride=(1, 1))
 
 
-def valid_convolutions(roots: list, origin: dict) -> list:
+def valid_convolutions(roots: list, origin: dict, target: str = "cpu") -> list:
     """Rewrite full-mode convolutions and image gradients as valid
-    convolutions of padded buffers (see the module doc)."""
+    convolutions of padded buffers (see the module doc), but for the image
+    gradients the CPU computes directly (`scatters_rows`)."""
     new: dict[int, Node] = {}
     for n in toposort(roots):
         inputs = tuple(new[id(i)] for i in n.inputs)
         m = with_inputs(n, inputs)
-        if n.op == Op.CONV2D_GRAD_X:
+        if n.op == Op.CONV2D_GRAD_X and not (target == "cpu" and scatters_rows(n)):
             m = image_grad_as_conv(n, *inputs)
         elif n.op in (Op.CONV2D, Op.CONV2D_GRAD_K) and n.attr("mode") == "full":
             window = inputs[1].type.shape[2:] if n.op == Op.CONV2D else n.attr("kernel")
@@ -427,7 +519,8 @@ def conv_kernel(k: Kernel, root: Node, core: Node, target: str) -> Grid:
         k.overrides[id(core)] = lambda _ix: acc
         store(k, root, ix.flat_in(shape), acc if root is core else k.compute(root, ix))
 
-    assert core.op != Op.CONV2D_GRAD_X, "the conv_pad pass rewrites image gradients"
+    if core.op == Op.CONV2D_GRAD_X:     # the conv_pad pass left it: see scatters_rows
+        return image_grad_cpu(k, core, a, b, t, epilogue)
     if core.op == Op.CONV2D:
         geo = conv_geometry(core)
         if target == "cpu":

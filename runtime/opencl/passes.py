@@ -28,6 +28,7 @@ from .conv import valid_convolutions
 @dataclass
 class PassState:
     roots: list
+    target: str = "cpu"
     origin: dict = field(default_factory=dict)   # id(rebuilt node) -> the node it stands for
     groups: Groups | None = None
     log: list = field(default_factory=list)       # (pass name, summary)
@@ -46,7 +47,7 @@ def _share_rows(s: PassState) -> str:
 
 
 def _conv_pad(s: PassState) -> str:
-    s.roots = valid_convolutions(s.roots, s.origin)
+    s.roots = valid_convolutions(s.roots, s.origin, s.target)
     rewritten = sum(1 for m in s.origin.values() if m.op in ("conv2d", "conv2d_grad_x", "conv2d_grad_k"))
     return f"{rewritten} convolution(s) rewritten as valid ones over padded buffers"
 
@@ -88,14 +89,15 @@ PASSES: list[Pass] = [
     Pass("share_rows", "softmax(x) next to log_softmax(x) becomes exp(log_softmax(x)): "
          "one row kernel", _share_rows),
     Pass("conv_pad", "full-mode convolutions and image gradients become valid convolutions "
-         "of zero-padded (dilated) buffers", _conv_pad),
+         "of zero-padded (dilated) buffers (not the image gradients the CPU computes "
+         "directly: stride 1, rows of at most 8)", _conv_pad),
     Pass("groups", "choose the nodes with buffers (kernel roots) and inline the rest "
          "(matmul and tree-reduction cores fused with their epilogue)", _groups),
 ]
 
 
-def run_passes(roots: list[Node], passes=None) -> PassState:
-    state = PassState(list(roots))
+def run_passes(roots: list[Node], passes=None, target: str = "cpu") -> PassState:
+    state = PassState(list(roots), target)
     for p in PASSES if passes is None else passes:
         state.log.append((p.name, p.fn(state)))
     return state

@@ -336,7 +336,7 @@ def check_lowered(order) -> None:
 
 
 def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> Plan:
-    prepared = run_passes(fn.roots)
+    prepared = run_passes(fn.roots, target=options.target)
     roots, origin, groups = prepared.roots, prepared.origin, prepared.groups
     outputs, updates = roots[:len(fn.outputs)], roots[len(fn.outputs):]
     check_fp64(fn, groups.order, options)
