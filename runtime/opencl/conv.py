@@ -6,7 +6,9 @@ into a *valid* one over a buffer, so that two kernel writers do all of it:
   conv2d full       -> conv2d valid of x zero-padded by kh-1, kw-1 (unslice)
   conv2d_grad_x     -> conv2d valid of gy dilated by the stride and padded
                        (unslice), with the filters transposed (o <-> c) and
-                       unflipped (a small map kernel)
+                       unflipped (a small map kernel); on the CPU, valid
+                       mode, stride 1 and rows of at most 8 (LeNet) stay
+                       conv2d_grad_x: image_grad_cpu reads gy directly
   conv2d_grad_k     -> conv2d_grad_k valid of the padded x
 
   correlate (CPU)  implicit GEMM, no im2col: each work-item keeps an MB
