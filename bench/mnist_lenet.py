@@ -9,7 +9,8 @@ rate 0.1, from the tutorial's initial weights (numpy.random.RandomState(23455),
 as the program draws them); after the last step W0 is read back, so the time
 includes finishing queued device work. Each row first runs one untimed epoch
 (the "first" column: it includes compiling), then `--rounds` timed epochs,
-interleaved across the rows, each from the initial weights.
+interleaved across the rows (a rotated order each round, `--pause` seconds
+of rest before each), each from the initial weights.
 
 Rows: hand-written numpy (sliding windows + tensordot), sym numpy, sym
 OpenCL, PyTorch CPU eager and torch.compile (the same weights; its conv2d is
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import time
 import tempfile
 import warnings
 from pathlib import Path
@@ -287,6 +289,9 @@ def main(argv=None):
     ap.add_argument("--minibatches", type=int, default=100, help="minibatches per epoch (default 100: all)")
     ap.add_argument("--rows", default="numpy,sym-numpy,sym-opencl,torch,torch-compile",
                     help="which rows, comma-separated")
+    ap.add_argument("--pause", type=float, default=0.5,
+                    help="seconds of rest before each timed epoch (0.5): torch's OpenMP and "
+                         "OpenBLAS threads spin for a while after their work")
     ap.add_argument("--fast-math", action="store_true",
                     help="the sym OpenCL row with f32 exp/log/tanh up to 2 ulp off (sym run --fast-math)")
     args = ap.parse_args(argv)
@@ -312,6 +317,7 @@ def main(argv=None):
     for k in range(args.rounds):
         for r in rotated(ready, k):
             r.reset()
+            time.sleep(args.pause)      # the last row's spinning threads go idle first
             seconds, _ = timed(r.epoch)
             results[r.key]["times"].append(seconds)
     for r in ready:

@@ -427,11 +427,14 @@ def image_grad_cpu(k: Kernel, n: Node, gy: str, w: str, t: str, epilogue) -> Gri
                 k.line(f"const {row_t} row = ({row_t})({', '.join(lanes)});")
             k.line(f"const long wu = wo + u * {KW};")
             for v in range(KW):
-                for i, (off, m) in enumerate(zip(offsets, chunks)):
-                    k.line(f"const {plain[i]} s{v}_{i} = {shifted(off, m, v, OW, KW)};")
+                # a chunk the shift leaves all zeros adds nothing: skipped
+                live = [i for i, (off, m) in enumerate(zip(offsets, chunks))
+                        if any(0 <= b + v - (KW - 1) < OW for b in range(off, off + m))]
+                for i in live:
+                    k.line(f"const {plain[i]} s{v}_{i} = {shifted(offsets[i], chunks[i], v, OW, KW)};")
                 for c in range(MB):
                     k.line(f"const {t} wv{c}_{v} = w{c}[wu + {v}];")
-                    for i in range(nch):
+                    for i in live:
                         k.line(f"acc{c}_{i} = wv{c}_{v} * s{v}_{i} + acc{c}_{i};")
     k.line(f"{t} res[{MB * W}];")
     for c in range(MB):
