@@ -46,7 +46,7 @@ from dsl.types import TensorType, dim_add, dim_mul, dim_sub
 from .cgen import CTYPE, VTYPE, dim_c, prod_c
 from .emit import Ix, Kernel
 from .kernels import Grid, finish_item_per_element, item_per_element, reqd, store
-from .matmul import full_or_edge, split_width
+from .matmul import full_or_edge, spill_lanes, split_width
 
 REGISTERS = 12          # accumulators of a register block (AVX2 has 16 vector registers)
 GPU_LOCAL = 64
@@ -187,11 +187,7 @@ def correlate_cpu(k: Kernel, g: Correlation, x: str, w: str, t: str, epilogue) -
 
     full_or_edge(k, isinstance(g.OW, int) and g.OW % CW == 0, f"j0 + {CW} <= {OW}",
                  body, vector_load, edge_load)
-    k.line(f"{t} res[{R * MB * CW}];")
-    for r, c, i in accs:
-        for lane in range(chunks[i]):
-            value = f"acc{r}_{c}_{i}" if chunks[i] == 1 else f"acc{r}_{c}_{i}.s{lane:x}"
-            k.line(f"res[{(r * MB + c) * CW + offsets[i] + lane}] = {value};")
+    spill_lanes(k, t, [f"acc{r}_{c}_" for r in range(R) for c in range(MB)], chunks)
     k.line(f"const long ns[{R}] = {{{', '.join(f'n{r}' for r in range(R))}}};")
     k.line(f"const long is[{R}] = {{{', '.join(f'i{r}' for r in range(R))}}};")
     with k.block(f"for (int r = 0; r < {R}; r++)"):
@@ -436,12 +432,7 @@ def image_grad_cpu(k: Kernel, n: Node, gy: str, w: str, t: str, epilogue) -> Gri
                     k.line(f"const {t} wv{c}_{v} = w{c}[wu + {v}];")
                     for i in live:
                         k.line(f"acc{c}_{i} = wv{c}_{v} * s{v}_{i} + acc{c}_{i};")
-    k.line(f"{t} res[{MB * W}];")
-    for c in range(MB):
-        for i, (off, m) in enumerate(zip(offsets, chunks)):
-            for lane in range(m):
-                value = f"acc{c}_{i}" if m == 1 else f"acc{c}_{i}.s{lane:x}"
-                k.line(f"res[{c * W + off + lane}] = {value};")
+    spill_lanes(k, t, [f"acc{c}_" for c in range(MB)], chunks)
     with k.block(f"for (int c = 0; c < {MB}; c++)"):
         k.line(f"const long m = c0 + c; if (m >= {Cc}) break;")
         with k.block(f"for (long b = 0; b < {W}; b++)"):

@@ -125,6 +125,21 @@ def full_or_edge(k: Kernel, always_full: bool, full: str, body, vector_load, edg
         body(edge_load)
 
 
+def spill_lanes(k, t: str, blocks: list, chunks: list) -> None:
+    """`res`: every lane of the accumulators, block after block: block b's
+    chunk i is the vector `{blocks[b]}{i}`, at res[b * sum(chunks) + its
+    lanes' offset in the block]."""
+    width = sum(chunks)
+    k.line(f"{t} res[{len(blocks) * width}];")
+    for b, prefix in enumerate(blocks):
+        off = 0
+        for i, m in enumerate(chunks):
+            for lane in range(m):
+                value = f"{prefix}{i}" if m == 1 else f"{prefix}{i}.s{lane:x}"
+                k.line(f"res[{b * width + off + lane}] = {value};")
+            off += m
+
+
 def split_width(n: int, width: int) -> list[int]:
     """n columns as vector chunks of at most `width` lanes (10 -> [8, 2])."""
     chunks, w = [], width
@@ -213,12 +228,7 @@ def vec_kernel(k: Kernel, root: Node, m: Node, A: Operand, B: Operand, layout) -
 
     full_or_edge(k, isinstance(PC, int) and PC % NB == 0, f"c0 + {NB} <= {pc}",
                  k_loop, vector_load, edge_load)
-    k.line(f"{t} res[{MB * NB}];")
-    for r in range(MB):
-        for c, (off, w) in enumerate(zip(offsets, chunks)):
-            for l in range(w):
-                lane = f"acc{r}_{c}" if w == 1 else f"acc{r}_{c}.s{l:x}"
-                k.line(f"res[{r * NB + off + l}] = {lane};")
+    spill_lanes(k, t, [f"acc{r}_" for r in range(MB)], chunks)
     store_block(k, root, m, d, flip, MB, NB, PR, PC)
     rows_local = 1 if small(PR, VEC_LOCAL * MB) else VEC_LOCAL
     cols_local = VEC_LOCAL if rows_local == 1 else 1
