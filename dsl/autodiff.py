@@ -643,12 +643,12 @@ def _cotangent(cts: dict, x: Node):
     g = cts.get(x)
     if g is None or isinstance(g, dict):
         return g
-    joined = _side_by_side(g) if len(g) > 1 else None
-    if joined is not None:
-        return joined
-    total = g[0]
-    for c in g[1:]:
-        total = apply("add", (total, c), c.span)
+    total = _side_by_side(g) if len(g) > 1 else None
+    if total is None:
+        total = g[0]
+        for c in g[1:]:
+            total = apply("add", (total, c), c.span)
+    cts[x] = [total]        # a wrt is asked again by _result: built once
     return total
 
 

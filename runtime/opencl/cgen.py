@@ -63,6 +63,13 @@ def dim_c(d) -> str:
     return "(" + " + ".join(parts) + ")"
 
 
+def all_of(conds) -> str:
+    """C conditions (each 0 or 1) all true, joined by `&`, not `&&`: a `&&`
+    is a branch, which keeps pocl from running the work-items as vector
+    lanes (measured on LeNet's padded cotangent: 5.8 ms against 3.4 ms)."""
+    return " & ".join(f"({c})" for c in conds) or "1"
+
+
 def prod_c(dims) -> str:
     dims = list(dims)
     if not dims:

@@ -43,7 +43,7 @@ from dsl.ir import Node, node, toposort, with_inputs
 from dsl.ops import Op
 from dsl.types import TensorType, dim_add, dim_mul, dim_sub
 
-from .cgen import CTYPE, VTYPE, dim_c, prod_c
+from .cgen import CTYPE, VTYPE, all_of, dim_c, prod_c
 from .emit import Ix, Kernel
 from .kernels import Grid, finish_item_per_element, item_per_element, reqd, store
 from .matmul import full_or_edge, spill_lanes, split_width
@@ -367,13 +367,16 @@ def scatters_rows(n: Node) -> bool:
             and isinstance(OW, int) and OW <= ROW and isinstance(KW, int) and KW <= ROW)
 
 
-def shifted(off: int, m: int, v: int, OW: int, KW: int) -> str:
+def shifted(off: int, m: int, v: int, OW: int, KW: int) -> str | None:
     """Lanes off..off+m-1 of gy's row shifted right by KW-1-v, zeros shifted
-    in: a register shuffle of `row` and `zeros` (lane ROW + 0 is a zero)."""
+    in: a register shuffle of `row` and `zeros` (lane ROW + 0 is a zero);
+    None when every lane is a zero."""
     lanes = []
     for b in range(off, off + m):
         j = b + v - (KW - 1)
         lanes.append(j if 0 <= j < OW else ROW)
+    if all(lane == ROW for lane in lanes):
+        return None
     if m == 1:
         return f"row.s{lanes[0]:x}" if lanes[0] < ROW else "zeros.s0"
     return f"__builtin_shufflevector(row, zeros, {', '.join(map(str, lanes))})"
@@ -394,9 +397,7 @@ def image_grad_cpu(k: Kernel, n: Node, gy: str, w: str, t: str, epilogue) -> Gri
     width = width_of("f32" if t == "float" else "f64")
     chunks = split_width(W, width)
     offsets = [sum(chunks[:i]) for i in range(len(chunks))]
-    nch = len(chunks)
-    MB = max(mb for mb in range(1, REGISTERS + 1) if mb * nch + nch + mb <= REGISTERS + 2)
-    MB = min(MB, C) if isinstance(C, int) else MB
+    MB, _ = block_shape(C, 1, chunks)
     plain = [t if m == 1 else f"{t}{m}" for m in chunks]
     Cc, Hc, Oc = dim_c(C), dim_c(H), dim_c(O)
     k.line(f"const long c0 = get_global_id(0) * {MB}, g = get_global_id(1);")
@@ -407,7 +408,7 @@ def image_grad_cpu(k: Kernel, n: Node, gy: str, w: str, t: str, epilogue) -> Gri
            f"uhi = min((long){dim_c(KH)}, {dim_c(KH)} - 1 - a + {dim_c(OH)});")
     for c in range(MB):     # channels past C compute the last one again; never stored
         k.line(f"const __global {t}* w{c} = {w} + min(c0 + {c}, (long){Cc} - 1) * {prod_c((KH, KW))};")
-        for i in range(nch):
+        for i in range(len(chunks)):
             k.line(f"{plain[i]} acc{c}_{i} = ({plain[i]})0;")
     row_t = f"{t}{ROW}"
     k.line(f"const {row_t} zeros = ({row_t})0;")
@@ -424,10 +425,10 @@ def image_grad_cpu(k: Kernel, n: Node, gy: str, w: str, t: str, epilogue) -> Gri
             k.line(f"const long wu = wo + u * {KW};")
             for v in range(KW):
                 # a chunk the shift leaves all zeros adds nothing: skipped
-                live = [i for i, (off, m) in enumerate(zip(offsets, chunks))
-                        if any(0 <= b + v - (KW - 1) < OW for b in range(off, off + m))]
+                shifts = {i: shifted(off, m, v, OW, KW) for i, (off, m) in enumerate(zip(offsets, chunks))}
+                live = [i for i, shift in shifts.items() if shift is not None]
                 for i in live:
-                    k.line(f"const {plain[i]} s{v}_{i} = {shifted(offsets[i], chunks[i], v, OW, KW)};")
+                    k.line(f"const {plain[i]} s{v}_{i} = {shifts[i]};")
                 for c in range(MB):
                     k.line(f"const {t} wv{c}_{v} = w{c}[wu + {v}];")
                     for i in live:
@@ -688,7 +689,7 @@ def tiled_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
     OH, OW = gy.type.shape[2:]
     i = k.let("long", f"(long)({a}) / {ph}", "wi")
     j = k.let("long", f"(long)({e}) / {pw}", "wj")
-    inside = k.let("int", f"{i} < {dim_c(OH)} && {j} < {dim_c(OW)}", "within")
+    inside = k.let("int", all_of([f"{i} < {dim_c(OH)}", f"{j} < {dim_c(OW)}"]), "within")
     i, j = k.let("long", f"{inside} ? {i} : 0", "wi"), k.let("long", f"{inside} ? {j} : 0", "wj")
     r0, c0 = k.let("long", f"{i} * {ph}", "r"), k.let("long", f"{j} * {pw}", "c")
     g = k.value(gy, Ix([b, c, i, j]))

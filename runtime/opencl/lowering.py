@@ -14,7 +14,7 @@ from dsl.ops import ROWS
 from dsl.types import broadcast_shapes, dim_add
 
 from .analysis import is_scatter_by_rows, sum_to_axes
-from .cgen import SUFFIX, VTYPE, dim_c, literal, prod_c
+from .cgen import SUFFIX, VTYPE, all_of, dim_c, literal, prod_c
 from .emit import Ix, Kernel
 
 
@@ -202,7 +202,7 @@ def cast(k, n, v):
         smallest = -2 ** (63 if n.type.dtype == "i64" else 31)
         x = k.let(VTYPE[src], v)
         low, high = literal(float(smallest), src), literal(-float(smallest), src)
-        return (f"(({x} >= {low} && {x} < {high}) ? ({VTYPE[n.type.dtype]})({x}) : "
+        return (f"({all_of([f'{x} >= {low}', f'{x} < {high}'])} ? ({VTYPE[n.type.dtype]})({x}) : "
                 f"{literal(smallest, n.type.dtype)})")
     return f"(({VTYPE[n.type.dtype]})({v}))"
 
@@ -290,10 +290,10 @@ def emit_unslice(k, n, ix):
     if not every_slice_nonempty(n):
         return read_where(k, n, " && ".join(conds) or "1", lambda: k.value(g, Ix(g_axes)))
     # g has elements wherever this kernel runs: read g's first element
-    # outside the slice and select, with no branch (and no `&&`), so that
-    # pocl runs the work-items as vector lanes (LeNet's padded cotangent:
-    # 10.6 ms as a branch, 5.8 ms with `&&` in the condition, 3.4 ms now)
-    inside = k.let("int", " & ".join(f"({c})" for c in conds) or "1", "within")
+    # outside the slice and select, with no branch, so that pocl runs the
+    # work-items as vector lanes (LeNet's padded cotangent: 10.6 ms as a
+    # branch, 5.8 ms with `&&` in the condition, 3.4 ms now)
+    inside = k.let("int", all_of(conds), "within")
     value = k.value(g, Ix([f"({inside} ? {a} : 0)" for a in g_axes]))
     return f"({inside} ? {value} : {lit(0, n)})"
 
@@ -438,7 +438,7 @@ def scatter_by_rows(k, n, ix):
     v = k.value(g, Ix([row] + ix.axes[1 + len(rest):]))
     if not conds:
         return v
-    return f"(({' && '.join(conds)}) ? {v} : {lit(0, n)})"
+    return f"({all_of(conds)} ? {v} : {lit(0, n)})"
 
 
 def scatter_loop(k, n, ix):
