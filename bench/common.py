@@ -169,7 +169,8 @@ def machine_lines(extra: dict[str, str] | None = None) -> list[str]:
 def opencl_devices() -> str:
     """Every OpenCL device pyopencl sees, as 'platform / device'."""
     try:
-        import pyopencl as cl
+        from runtime.opencl.device import import_cl
+        cl = import_cl()    # sym's kernel cache is set up before pocl starts
         names = [f"{p.name} / {d.name.strip()}"
                  for p in cl.get_platforms() for d in p.get_devices()]
         return "; ".join(names) if names else "none"

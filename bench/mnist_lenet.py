@@ -1,14 +1,15 @@
 """LeNet on MNIST (programs/mnist_lenet.sym): one training epoch on every
 backend, same process, same initial weights, medians and ratios.
 
-    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lenet.py [--rounds 3] [--minibatches 100] [--fast-math]
+    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lenet.py [--rounds 3] [--minibatches 100] [--cold] [--fast-math]
 
 What is timed: one epoch of the tutorial's training, `--minibatches` (100:
 the whole epoch) minibatches of 500 rows of data.train, SGD with learning
 rate 0.1, from the tutorial's initial weights (numpy.random.RandomState(23455),
 as the program draws them); after the last step W0 is read back, so the time
 includes finishing queued device work. Each row first runs one untimed epoch
-(the "first" column: it includes compiling), then `--rounds` timed epochs,
+(the "first" column: it includes compiling; `--cold`: with an empty kernel
+cache, as on a fresh machine), then `--rounds` timed epochs,
 interleaved across the rows (a rotated order each round, `--pause` seconds
 of rest before each), each from the initial weights.
 
@@ -27,7 +28,10 @@ layer's image gradient is not needed) and the two dense layers' matmuls
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
+import os
+import shutil
 import sys
 import time
 import tempfile
@@ -292,9 +296,16 @@ def main(argv=None):
     ap.add_argument("--pause", type=float, default=0.5,
                     help="seconds of rest before each timed epoch (0.5): torch's OpenMP and "
                          "OpenBLAS threads spin for a while after their work")
+    ap.add_argument("--cold", action="store_true",
+                    help="an empty kernel cache (a new XDG_CACHE_HOME): the first epoch compiles "
+                         "every kernel, as on a fresh machine")
     ap.add_argument("--fast-math", action="store_true",
                     help="the sym OpenCL row with f32 exp/log/tanh up to 2 ulp off (sym run --fast-math)")
     args = ap.parse_args(argv)
+    if args.cold:       # before OpenCL starts: pocl reads its cache folder once
+        os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="sym-cold-cache-")
+        atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
+        os.environ.pop("POCL_CACHE_DIR", None)
     from runtime.data import mnist
     data = mnist()
     train = minibatches(data.train, min(args.minibatches, len(data.train) // BATCH))

@@ -283,3 +283,100 @@ def test_setting_a_shared_value_waits_for_running_calls(backend):
         return call if k == 0 else f
     hammer(setter)
     assert last[0] <= int(c.get_value()) <= last[0] + (THREADS - 1) * CALLS
+
+
+# ---- kernels compiled ahead by a helper process (precompile.py) --------------------------
+def fresh_source(kernels: int) -> str:
+    """A program pocl has never built (a nonce in a comment), `kernels` kernels."""
+    return f"/* {os.urandom(8).hex()} */\n" + "\n".join(
+        f"__kernel __attribute__((reqd_work_group_size(4, 1, 1))) "
+        f"void k{i}(__global float* a, const long n) {{ a[get_global_id(0)] = n + {i}; }}"
+        for i in range(kernels))
+
+
+def pocl_runtime():
+    from runtime.opencl.device import choose_device
+    from runtime.opencl.runtime import runtime_for
+    rt = runtime_for(choose_device("cpu")[0])
+    if rt.store is None:
+        pytest.skip("the kernel store is off (POCL_CACHE_DIR set by the user)")
+    return rt
+
+
+def run_kernel(rt, program, name: str) -> np.ndarray:
+    cl = rt.cl
+    buf = rt.alloc(16, "a test")
+    getattr(program, name)(rt.queue, (4,), (4,), buf, np.int64(10))
+    out = np.empty(4, np.float32)
+    cl.enqueue_copy(rt.queue, out, buf, is_blocking=True)
+    return out
+
+
+@needs_opencl
+def test_the_helper_compiles_the_kernels_a_first_call_has_not_reached():
+    from runtime.opencl import precompile
+    rt = pocl_runtime()
+    source = fresh_source(4)
+    program = rt.program(source, "test")
+    folder = rt.store.staging / rt.store.built[rt.built_as[id(program)][2]]
+    assert run_kernel(rt, program, "k0").tolist() == [10.0] * 4     # reached: compiled here
+    launches = [(f"k{i}", (4,), [("buf", 16), ("long", 10)]) for i in range(4)]
+    job = precompile.job(rt.device.platform.name, rt.device.name, source, rt.built_as[id(program)][1],
+                         folder, launches)
+    assert [name for name, _, _ in job["launches"]] == ["k3", "k2", "k1"]   # last first, k0 done
+    helper = precompile.Helper()
+    helper.submit(job)
+    helper.finish(timeout=120)
+    assert helper.process.returncode == 0
+    made = {k: next((folder / k).glob("*/*.so")) for k in ("k1", "k2", "k3")}
+    inodes = {k: p.stat().st_ino for k, p in made.items()}
+    for i in (1, 2, 3):         # pocl loads the helper's kernel rather than compiling its own
+        assert run_kernel(rt, program, f"k{i}").tolist() == [10.0 + i] * 4
+        assert made[f"k{i}"].stat().st_ino == inodes[f"k{i}"]
+
+
+class RecordingHelper:
+    def __init__(self):
+        self.started, self.jobs = 0, []
+
+    def start(self):
+        self.started += 1
+
+    def submit(self, job):
+        self.jobs.append(job)
+
+
+@needs_opencl
+def test_a_new_programs_first_call_hands_its_kernels_to_the_helper(monkeypatch):
+    rt = pocl_runtime()
+    helper = RecordingHelper()
+    monkeypatch.setattr(rt, "helper", helper)
+    x = dsl.matrix("x")
+    # a nonce constant: a program no earlier run has built
+    scale = float(int.from_bytes(os.urandom(2), "little") + 2)
+    f = dsl.function([x], (dsl.softmax(dsl.tanh(x) * scale) @ dsl.exp(x).T).sum(axis=0),
+                     backend="opencl")
+    np.asarray(f(np.ones((6, 5), np.float32)))      # run: pocl has compiled them all
+    assert helper.started == 1 and len(helper.jobs) == 1
+    plan = f.executor._compiled(f.function).plan
+    kernels = [step.kernel for step in plan.steps if step.kind == "kernel"]
+    launches = helper.jobs[0]["launches"]
+    assert [name for name, _, _ in launches] == [k.name for k in kernels][::-1]
+    for (name, local, args), kernel in zip(launches, kernels[::-1]):
+        assert tuple(local) == kernel.grid.local and len(args) == len(kernel.args)
+    x_bytes = [a[1] for (_, _, args), k in zip(launches, kernels[::-1])
+               for a, spec in zip(args, k.args) if spec[0] == "buf" and spec[1] == plan.params[0][1]]
+    assert x_bytes and set(x_bytes) == {6 * 5 * 4}
+    f(np.ones((7, 5), np.float32))      # new sizes, the same kernels: compiled already
+    assert len(helper.jobs) == 1
+
+
+def test_the_helper_is_off_on_one_core_or_when_asked(monkeypatch):
+    from runtime.opencl import precompile
+    monkeypatch.setattr(precompile.os, "cpu_count", lambda: 2)
+    assert precompile.enabled()
+    monkeypatch.setenv("SYM_PRECOMPILE", "0")
+    assert not precompile.enabled()
+    monkeypatch.delenv("SYM_PRECOMPILE")
+    monkeypatch.setattr(precompile.os, "cpu_count", lambda: 1)
+    assert not precompile.enabled()

@@ -37,6 +37,7 @@ from .stages import Row, has_loops, plan_stages, run_staged, stage_functions
 
 MARK_EVERY = 32        # calls between queue markers
 MAX_AHEAD = 4          # markers the host may run ahead before it waits
+ERR_BYTES = 32         # the index-error flag: 8 int32s
 
 
 def nbytes_of(shape, dtype: str) -> int:
@@ -110,6 +111,7 @@ class Instance:
         self.param_bufs: dict[str, object] = {}
         self.launches = []        # (kernel, global, local, param slots, bound)
         self.steps = []
+        ahead = []                # for the helper that compiles ahead (precompile.py)
         program = c.program_for(ex.rt, sizes)
         for step in plan.steps:
             if step.kind == "copy":
@@ -130,7 +132,22 @@ class Instance:
             launch = [kernel, spec.grid.global_size(sizes), spec.grid.local, slots,
                       [None] * len(spec.args)]
             self.steps.append(("kernel", launch))
+            ahead.append((spec.name, spec.grid.local, [self.arg_for_helper(c, a) for a in spec.args]))
         self.live: list = []      # weakrefs to LazyArrays reading our output buffers
+        ex.rt.compile_ahead(program, ahead)
+
+    def arg_for_helper(self, c: Compiled, arg) -> tuple:
+        """A kernel argument as the helper process makes it: a zeroed buffer
+        of the same size, or the same scalar."""
+        kind = arg[0]
+        if kind == "buf":
+            spec = c.plan.buffers[arg[1]]
+            return ("buf", nbytes_of(tuple(dim_eval(d, self.sizes) for d in spec.shape), spec.dtype))
+        if kind == "size":
+            return ("long", int(self.sizes[arg[1]]))
+        if kind == "site":
+            return ("int", c.site_base)
+        return ("buf", 8 if kind == "off" else ERR_BYTES)   # an offset; the index-error flag
 
     def static_arg(self, ex, c: Compiled, arg):
         kind = arg[0]
@@ -164,7 +181,7 @@ class OpenCLExecutor:
         for name, t in self.shared_types.items():
             nbytes = nbytes_of(t.concrete_shape({}), t.dtype)
             self.shared_bufs[name] = self.rt.zeros(nbytes, f"shared `{name}` ({t})")
-        self.err = self.rt.zeros(32, "the index-error flag")
+        self.err = self.rt.zeros(ERR_BYTES, "the index-error flag")
         self.lock = threading.RLock()
         self.sites: list[tuple[Node, int]] = []
         self.compiled: dict[int, tuple[Function, Compiled]] = {}

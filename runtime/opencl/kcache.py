@@ -92,12 +92,13 @@ class KernelStore:
         atexit.register(self.close)
 
     # ---- before and after a build ------------------------------------------------
-    def restore(self, key: str) -> None:
+    def restore(self, key: str) -> bool:
         """Copy the stored entry for `key` into staging and check each copy
-        against its sum; a damaged entry is deleted (pocl then builds)."""
+        against its sum; a damaged entry is deleted (pocl then builds).
+        Whether the entry was restored."""
         entry = self.root / "kernels" / key
         if not entry.is_dir():
-            return
+            return False
         target = None
         try:
             sums = json.loads((entry / SUMS).read_text(encoding="utf-8"))
@@ -114,7 +115,7 @@ class KernelStore:
             if not damaged:
                 self.built[key] = name
                 self.restored += 1
-                return
+                return True
         if target is not None:
             shutil.rmtree(target, ignore_errors=True)
         if damaged:
@@ -122,6 +123,7 @@ class KernelStore:
                  "they are rebuilt")
             if self.writable:
                 shutil.rmtree(entry, ignore_errors=True)
+        return False
 
     @staticmethod
     def _copy(entry: Path, target: Path, rel: str) -> str:

@@ -8,6 +8,7 @@ so a second process skips the OpenCL build.
 """
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import warnings
@@ -18,7 +19,7 @@ import numpy as np
 from dsl.diagnostics import Note
 from dsl import errors
 
-from . import kcache
+from . import kcache, precompile
 from .device import cache_root, description, has_fp64, import_cl, is_gpu
 
 BUILD_OPTIONS = ["-cl-mad-enable", "-w"]   # fma for `a * b + c`; -w: no clang notes on stderr
@@ -44,6 +45,7 @@ class Runtime:
         self.fp64 = has_fp64(device)
         self.target = "gpu" if is_gpu(device) else "cpu"
         self.programs: dict[tuple, object] = {}   # (source, wide_index) -> program
+        self.built_as: dict[int, tuple] = {}      # id(program) -> (source, options, store key)
         self.stats = {"builds": 0, "build_seconds": 0.0, "program_cache_hits": 0}
         self.max_alloc = int(device.max_mem_alloc_size)
         self.datasets = DatasetCache(self, budget=int(device.global_mem_size) // 4)
@@ -54,6 +56,10 @@ class Runtime:
                                    device.name, device.driver_version])
         self._build_lock = threading.Lock()
         self._offsets: dict[int, object] = {}
+        self.helper = precompile.Helper() if self.store is not None and self.target == "cpu" \
+            and precompile.enabled() else None
+        if self.helper is not None:
+            atexit.register(self.helper.close)  # after the store's registration: runs before it
         # The first build in a process also starts the driver's compiler
         # (~0.3 s with pocl). Do that in the background now (the build
         # releases the GIL), while the host typically loads its data.
@@ -74,7 +80,8 @@ class Runtime:
                 return self.cl.Program(self.context, source).build(
                     options=options, cache_dir=str(cache_root() / "pyopencl"))
             key = kcache.cache_key(source, options, self.device_id)
-            self.store.restore(key)
+            if not self.store.restore(key) and self.helper is not None and source != WARM_UP:
+                self.helper.start()     # a new program: its kernels come with its first call
             before = self.store.folders()
             prg = self.cl.Program(self.context, source).build(options=options, cache_dir=False)
             self.store.remember(key, before)
@@ -100,7 +107,23 @@ class Runtime:
         self.stats["builds"] += 1
         self.stats["build_seconds"] += time.perf_counter() - start
         self.programs[(source, wide_index)] = prg
+        self.built_as[id(prg)] = (source, options, kcache.cache_key(source, options, self.device_id))
         return prg
+
+    def compile_ahead(self, program, launches: list) -> None:
+        """Hand the kernels of `program` that pocl has not compiled yet to
+        the helper process (precompile.py); launches: (kernel name, local
+        size, args) in the order the first call launches them."""
+        if self.helper is None or id(program) not in self.built_as:
+            return
+        source, options, key = self.built_as[id(program)]
+        name = self.store.built.get(key)
+        if name is None:
+            return
+        job = precompile.job(self.device.platform.name, self.device.name, source, options,
+                             self.store.staging / name, launches)
+        if len(job["launches"]) >= precompile.MIN_KERNELS:
+            self.helper.submit(job)
 
     # ---- buffers --------------------------------------------------------------------
     def alloc(self, nbytes: int, label: str, hostbuf=None):
