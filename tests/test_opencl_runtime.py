@@ -380,3 +380,17 @@ def test_the_helper_is_off_on_one_core_or_when_asked(monkeypatch):
     monkeypatch.delenv("SYM_PRECOMPILE")
     monkeypatch.setattr(precompile.os, "cpu_count", lambda: 1)
     assert not precompile.enabled()
+
+
+def test_the_helpers_job_leaves_out_compiled_kernels_and_large_buffers(tmp_path):
+    from runtime.opencl import precompile
+    launches = [("k0", (4,), [("buf", 16)]), ("big", (4,), [("buf", precompile.MAX_BYTES), ("buf", 8)]),
+                ("k1", (4,), [("buf", 16), ("long", 3)]), ("k2", (4,), [("int", 0)])]
+
+    def names():
+        return [name for name, _, _ in precompile.job("p", "d", "", [], tmp_path, launches)["launches"]]
+    assert names() == ["k2", "k1", "k0"]
+    (tmp_path / "k1" / "4-1-1-goffs0-smallgrid").mkdir(parents=True)
+    assert names() == ["k2", "k1", "k0"]        # a folder without the kernel: not compiled
+    (tmp_path / "k1" / "4-1-1-goffs0-smallgrid" / "k1.so").write_bytes(b"")
+    assert names() == ["k2", "k0"]

@@ -25,9 +25,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 MIN_KERNELS = 3     # fewer kernels left to compile: not worth a process
+MAX_BYTES = 256 * 2**20     # a launch with larger buffers is left to the main process
 
 
 def enabled() -> bool:
@@ -46,22 +48,25 @@ class Helper:
     def __init__(self):
         self.process: subprocess.Popen | None = None
         self.jobs = 0
+        self.lock = threading.Lock()    # calls from several threads: one whole line each
 
     def start(self) -> None:
         """Start the process (it takes ~0.3 s to be ready), unless running."""
-        if self.process is None or self.process.poll() is not None:
-            self.process = subprocess.Popen(
-                [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, text=True)
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                self.process = subprocess.Popen(
+                    [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, text=True)
 
     def submit(self, job: dict) -> None:
         self.start()
-        try:
-            self.process.stdin.write(json.dumps(job) + "\n")
-            self.process.stdin.flush()
-            self.jobs += 1
-        except OSError:
-            pass        # the helper has gone: the main process compiles as before
+        with self.lock:
+            try:
+                self.process.stdin.write(json.dumps(job) + "\n")
+                self.process.stdin.flush()
+                self.jobs += 1
+            except (OSError, ValueError):
+                pass    # the helper has gone: the main process compiles as before
 
     def finish(self, timeout: float | None = None) -> None:
         """No more jobs: wait for the helper (tests), at most `timeout` s."""
@@ -80,9 +85,12 @@ class Helper:
 
 
 def job(platform: str, device: str, source: str, options: list, folder: Path, launches: list) -> dict:
-    """launches: (kernel name, local size, args) in the order of first use,
-    args: ("buf", bytes) | ("long", value) | ("int", value)."""
-    todo = [list(launch) for launch in launches if not compiled(folder, launch[0])]
+    """The helper's job: the launches (kernel name, local size, args) not
+    compiled yet, last first, args: ("buf", bytes) | ("long", value) |
+    ("int", value); a launch needing more than MAX_BYTES of buffers is left
+    out (the helper's buffers are its own)."""
+    todo = [list(launch) for launch in launches if not compiled(folder, launch[0])
+            and sum(size for kind, size in launch[2] if kind == "buf") <= MAX_BYTES]
     return {"platform": platform, "device": device, "source": source, "options": options,
             "folder": str(folder), "launches": todo[::-1]}
 
