@@ -165,6 +165,33 @@ def test_max_pooling_propagates_nan_and_sends_its_gradient_to_the_first_nan(ex):
     np.testing.assert_array_equal(np.asarray(gx)[0, 0], [[0, 3, 5, 0], [0, 0, 0, 0]])
 
 
+@pytest.mark.parametrize("kind", ["max", "mean"])
+@pytest.mark.parametrize("epilogue", [False, True])
+def test_pooling_read_as_vectors_gives_the_same_bits(kind, epilogue, monkeypatch):
+    """On a CPU, a 2x2 pooling of stride 2 with rows of a multiple of 8
+    (LeNet's) is read as float8 rows, 4 outputs a work-item
+    (pooled_map_kernel); the values are map_kernel's, bit for bit, with
+    NaNs, infinities, ties and signed zeros in the windows."""
+    from runtime.opencl import render
+    rng = np.random.default_rng(3)
+    g = Graph(symbolic=False)
+    values = rng.standard_normal((3, 2, 7, 16)).round(1)
+    values.flat[rng.choice(values.size, 40, replace=False)] = [np.nan, np.inf, -np.inf, -0.0] * 10
+    g.sizes["b"] = values.shape[0]
+    x = g.param(values, "f32", (Size.var("b"),) + values.shape[1:])
+    b = g.param(rng.standard_normal((1, 2, 1, 1)), "f32")
+    y = apply("pool2d", (x,), kind=kind, window=(2, 2), stride=(2, 2), ignore_border=True)
+    if epilogue:
+        y = apply("tanh", (apply("add", (y, b)),))
+    plan = render.render_function(Function("f", (x, b), (y,)), executor("cpu").options)
+    assert [("vload8" in spec.text) for spec in plan.kernels] == [True]
+    vectors = executor("cpu").evaluate([y], g.params, dict(g.sizes))[0]
+    monkeypatch.setattr(render, "inline_pooling", lambda k, root: None)
+    scalars = executor("cpu").evaluate([y], g.params, dict(g.sizes))[0]
+    assert np.isnan(scalars).any() and np.isinf(scalars).any() or epilogue
+    np.testing.assert_array_equal(np.asarray(vectors).view(np.int32), np.asarray(scalars).view(np.int32))
+
+
 def lenet_layer(g: Graph, rng, dtype="f32"):
     """tanh(max_pool(conv2d(x, k)) + b[None, :, None, None]) and tanh(conv2d(x, k) + b)."""
     x = image_param(g, rng, (3, 2, 12, 10), dtype, batch=True)

@@ -32,7 +32,10 @@ Pooling is inline index arithmetic (lowering entries emit_pool,
 emit_pool_grad): the max or mean of a window is computed in the kernel that
 reads it, so the bias and tanh after a pooling are one kernel with it; the
 gradient of an input element visits the windows that contain it (no
-atomics): max pooling's goes to the first maximum of each window.
+atomics): max pooling's goes to the first maximum of each window. On a
+CPU, a 2x2 pooling of stride 2 read at its kernel's own index (LeNet's)
+has its windows read as float8 rows, 4 outputs a work-item
+(pooled_map_kernel).
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ from dsl.ops import Op
 from dsl.types import TensorType, dim_add, dim_mul, dim_sub
 
 from .cgen import CTYPE, VTYPE, all_of, dim_c, prod_c
-from .emit import Ix, Kernel
+from .emit import ELEMENTWISE_OPS, Ix, Kernel
 from .kernels import Grid, finish_item_per_element, item_per_element, reqd, store
 from .matmul import full_or_edge, spill_lanes, split_width
 
@@ -716,6 +719,73 @@ def first_maximum(k: Kernel, n: Node, x: Node, b: str, c: str, r0: str, c0: str)
             up = k.let("int", f"({best} == {best}) & !({v} <= {best})", "up")
             k.line(f"{best} = {up} ? {v} : {best}; {at} = {up} ? {cell} : {at};")
     return at
+
+
+QUAD = 4        # pooled outputs per work-item of pooled_map_kernel
+
+
+def inline_pooling(k: Kernel, root: Node) -> Node | None:
+    """The 2x2 pooling of stride 2 that a CPU map kernel's root reads at
+    its own index (itself, or through same-shape elementwise nodes without
+    buffers: LeNet's pooling + bias + tanh), when pooled_map_kernel can
+    read its windows as vectors: f32, its input a buffer, the windows
+    inside it, rows of a known width that is a multiple of 2 * QUAD."""
+    if k.ctx.options.target != "cpu" or root.type.rank != 4 or not (
+            root.op == Op.POOL2D or root.op in ELEMENTWISE_OPS):
+        return None
+    found, stack = [], [root]
+    while stack:
+        n = stack.pop()
+        if n.op == Op.POOL2D:
+            found.append(n)
+        elif n is root or n.op in ELEMENTWISE_OPS and not k.ctx.has_buffer(n):
+            stack.extend(i for i in n.inputs if i.type.shape == root.type.shape
+                         and not k.ctx.has_buffer(i))
+    if len(found) != 1:
+        return None
+    pool = found[0]
+    x = pool.inputs[0]
+    C, H, W = x.type.shape[1:]
+    OW = pool.type.shape[3]
+    return pool if (tuple(pool.attr("window")) == (2, 2) and tuple(pool.attr("stride")) == (2, 2)
+                    and pool.attr("ignore_border") and pool.type.dtype == "f32"
+                    and k.ctx.has_buffer(x) and all(isinstance(d, int) for d in (C, H, W, OW))
+                    and W == 2 * OW and OW % QUAD == 0) else None
+
+
+def pooled_map_kernel(k: Kernel, root: Node, pool: Node) -> Grid:
+    """map_kernel for a root that reads a 2x2 pooling at its own index:
+    each work-item computes QUAD outputs along a row from its two input
+    rows read as float8 vectors (even lanes, odd lanes), where map_kernel
+    reads 4 scalars at stride 2 per output (LeNet's first pooling + bias +
+    tanh: 4.6 -> 3.2 ms). The window's cells are compared (or summed) in
+    emit_pool's order, so the values are the same bits; the rest of the
+    root's expression is computed per output, as map_kernel does."""
+    x = pool.inputs[0]
+    C, H, W = x.type.shape[1:]
+    B, _, OH, OW = root.type.shape
+    shape = (B, C, OH, OW // QUAD)
+    ix, store_if = item_per_element(k, shape)
+    b, c, i, q = ix.axes
+    ptr = k.pointer(k.ctx.buffer_of(x))
+    at = k.let("long", f"(((long)({b}) * {C} + {c}) * {H} + 2 * {i}) * {W} + {2 * QUAD} * {q}", "x")
+    rows = [k.let("float8", f"vload8(0, {ptr} + {at} + {W * u})", "w") for u in (0, 1)]
+    is_max = pool.attr("kind") == "max"
+    acc = k.var("float4", "(float4)(-INFINITY)" if is_max else "(float4)0", "p")
+    for cell in (f"{row}.{half}" for row in rows for half in ("even", "odd")):
+        v = k.let("float4", cell)
+        k.line(f"{acc} = ({acc} == {acc}) & !({v} <= {acc}) ? {v} : {acc};" if is_max
+               else f"{acc} += {v};")
+    j0 = k.let("long", f"{QUAD} * {q}", "j")
+    lanes = {}
+    for lane in range(QUAD):
+        lanes[(b, c, i, f"{j0} + {lane}")] = f"{acc}.s{lane}" if is_max \
+            else f"{acc}.s{lane} / (float)({window_count(pool, '0', '0')})"
+    k.overrides[id(pool)] = lambda at_ix: lanes.get(at_ix.key()) or emit_pool(k, pool, at_ix)
+    for lane, axes in enumerate(lanes):
+        value = k.value(pool, Ix(axes)) if root is pool else k.compute(root, Ix(axes))
+        k.line(f"{store_if}out[gid * {QUAD} + {lane}] = ({CTYPE[root.type.dtype]})({value});")
+    return finish_item_per_element(k, shape)
 
 
 def windows_tile(n: Node) -> bool:

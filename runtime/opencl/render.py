@@ -29,7 +29,8 @@ from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, EXTERNAL, LOGIC, REDUCE,
 from . import lowering as L
 from .analysis import CONVS, CORES, ELEMENTWISE_OPS, Groups, reduced_extent
 from .cgen import prelude
-from .conv import conv_kernel, emit_pool, emit_pool_grad, window_grad_kernel, windows_tile
+from .conv import (conv_kernel, emit_pool, emit_pool_grad, inline_pooling, pooled_map_kernel,
+                   window_grad_kernel, windows_tile)
 from .emit import Buf, Kernel, ProgramParts
 from .kernels import (lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, tree_final_kernel,
                       tree_kernel, tree_partial_kernel)
@@ -236,6 +237,8 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
         grid = tree_kernel(k, root, core, TREE_LOCAL[target], target == "cpu")
     elif windows_tile(root):
         grid = window_grad_kernel(k, root)
+    elif (pool := inline_pooling(k, root)) is not None:
+        grid = pooled_map_kernel(k, root, pool)
     else:
         grid = map_kernel(k, root)
     return [finish_kernel(k, grid, root, reads, fused)]
