@@ -165,31 +165,38 @@ def test_max_pooling_propagates_nan_and_sends_its_gradient_to_the_first_nan(ex):
     np.testing.assert_array_equal(np.asarray(gx)[0, 0], [[0, 3, 5, 0], [0, 0, 0, 0]])
 
 
-@pytest.mark.parametrize("kind", ["max", "mean"])
-@pytest.mark.parametrize("epilogue", [False, True])
-def test_pooling_read_as_vectors_gives_the_same_bits(kind, epilogue, monkeypatch):
-    """On a CPU, a 2x2 pooling of stride 2 with rows of a multiple of 8
-    (LeNet's) is read as float8 rows, 4 outputs a work-item
-    (pooled_map_kernel); the values are map_kernel's, bit for bit, with
-    NaNs, infinities, ties and signed zeros in the windows."""
-    from runtime.opencl import render
+@pytest.mark.parametrize("kind, what", [("max", "pool"), ("mean", "pool"), ("max", "pool+tanh"),
+                                        ("mean", "pool+tanh"), ("max", "gradient")])
+def test_windows_read_as_vectors_give_the_same_bits(kind, what, monkeypatch):
+    """On a CPU, 2x2 windows of stride 2 on rows of a multiple of 8
+    (LeNet's) are read as float8 rows, 4 windows a work-item, by the
+    pooling's map kernel and by the max-pooling gradient; the values are
+    those of one window a work-item, bit for bit, with NaNs, infinities,
+    ties and signed zeros in the windows."""
+    from runtime.opencl import conv, render
     rng = np.random.default_rng(3)
     g = Graph(symbolic=False)
-    values = rng.standard_normal((3, 2, 7, 16)).round(1)
+    # a row past the last window, except for the gradient's windows that tile the image
+    values = rng.standard_normal((3, 2, 6 if what == "gradient" else 7, 16)).round(1)
     values.flat[rng.choice(values.size, 40, replace=False)] = [np.nan, np.inf, -np.inf, -0.0] * 10
     g.sizes["b"] = values.shape[0]
     x = g.param(values, "f32", (Size.var("b"),) + values.shape[1:])
-    b = g.param(rng.standard_normal((1, 2, 1, 1)), "f32")
-    y = apply("pool2d", (x,), kind=kind, window=(2, 2), stride=(2, 2), ignore_border=True)
-    if epilogue:
-        y = apply("tanh", (apply("add", (y, b)),))
-    plan = render.render_function(Function("f", (x, b), (y,)), executor("cpu").options)
-    assert [("vload8" in spec.text) for spec in plan.kernels] == [True]
-    vectors = executor("cpu").evaluate([y], g.params, dict(g.sizes))[0]
-    monkeypatch.setattr(render, "inline_pooling", lambda k, root: None)
-    scalars = executor("cpu").evaluate([y], g.params, dict(g.sizes))[0]
-    assert np.isnan(scalars).any() and np.isinf(scalars).any() or epilogue
-    np.testing.assert_array_equal(np.asarray(vectors).view(np.int32), np.asarray(scalars).view(np.int32))
+    bias = g.param(rng.standard_normal((1, 2, 1, 1)), "f32")
+    attrs = dict(kind=kind, window=(2, 2), stride=(2, 2), ignore_border=True)
+    y = apply("pool2d", (x,), **attrs)
+    if what == "pool+tanh":
+        y = apply("tanh", (apply("add", (y, bias)),))
+    inputs = [x, bias]
+    if what == "gradient":
+        inputs.append(cotangent(g, rng, y, "f32"))
+        y = apply("pool2d_grad", (x, inputs[-1]), **attrs)
+    plan = render.render_function(Function("f", tuple(inputs), (y,)), executor("cpu").options)
+    assert ["vload8" in spec.text for spec in plan.kernels] == [True]
+    vectors = np.asarray(executor("cpu").evaluate([y], g.params, dict(g.sizes))[0])
+    monkeypatch.setattr(conv, "vector_windows", lambda k, n: False)
+    scalars = np.asarray(executor("cpu").evaluate([y], g.params, dict(g.sizes))[0])
+    assert (np.isnan(scalars).any() and np.isinf(scalars).any()) or what != "pool"
+    np.testing.assert_array_equal(vectors.view(np.int32), scalars.view(np.int32))
 
 
 def lenet_layer(g: Graph, rng, dtype="f32"):

@@ -34,8 +34,9 @@ reads it, so the bias and tanh after a pooling are one kernel with it; the
 gradient of an input element visits the windows that contain it (no
 atomics): max pooling's goes to the first maximum of each window. On a
 CPU, a 2x2 pooling of stride 2 read at its kernel's own index (LeNet's)
-has its windows read as float8 rows, 4 outputs a work-item
-(pooled_map_kernel).
+has its windows read as float8 rows, 4 windows a work-item, by the
+pooling's map kernel (pooled_map_kernel) and by the max-pooling gradient
+(window_grad_vectors_kernel).
 """
 from __future__ import annotations
 
@@ -724,14 +725,36 @@ def first_maximum(k: Kernel, n: Node, x: Node, b: str, c: str, r0: str, c0: str)
 QUAD = 4        # pooled outputs per work-item of pooled_map_kernel
 
 
+def vector_windows(k: Kernel, n: Node) -> bool:
+    """n's windows (a pooling's, or its gradient's) can be read as float8
+    rows, QUAD windows side by side: on a CPU, 2x2 of stride 2, f32, the
+    input a buffer, the windows inside it, rows of a known width that is a
+    multiple of 2 * QUAD."""
+    x = n.inputs[0]
+    C, H, W = x.type.shape[1:]
+    OW = (n if n.op == Op.POOL2D else n.inputs[1]).type.shape[3]
+    return (k.ctx.options.target == "cpu" and tuple(n.attr("window")) == (2, 2)
+            and tuple(n.attr("stride")) == (2, 2) and n.attr("ignore_border")
+            and n.type.dtype == "f32" and k.ctx.has_buffer(x)
+            and all(isinstance(d, int) for d in (C, H, W, OW)) and W == 2 * OW and OW % QUAD == 0)
+
+
+def window_cells_as_vectors(k: Kernel, x: Node, b: str, c: str, i: str, q: str) -> list[str]:
+    """The cells (0, 0), (0, 1), (1, 0), (1, 1) of the QUAD windows q * QUAD
+    ... on pooled row i, each a float4 with window j in lane j: the two input
+    rows read as float8, split into even and odd lanes."""
+    C, H, W = x.type.shape[1:]
+    ptr = k.pointer(k.ctx.buffer_of(x))
+    at = k.let("long", f"(((long)({b}) * {C} + {c}) * {H} + 2 * {i}) * {W} + {2 * QUAD} * {q}", "x")
+    rows = [k.let("float8", f"vload8(0, {ptr} + {at} + {W * u})", "w") for u in (0, 1)]
+    return [k.let("float4", f"{row}.{half}") for row in rows for half in ("even", "odd")]
+
+
 def inline_pooling(k: Kernel, root: Node) -> Node | None:
-    """The 2x2 pooling of stride 2 that a CPU map kernel's root reads at
-    its own index (itself, or through same-shape elementwise nodes without
-    buffers: LeNet's pooling + bias + tanh), when pooled_map_kernel can
-    read its windows as vectors: f32, its input a buffer, the windows
-    inside it, rows of a known width that is a multiple of 2 * QUAD."""
-    if k.ctx.options.target != "cpu" or root.type.rank != 4 or not (
-            root.op == Op.POOL2D or root.op in ELEMENTWISE_OPS):
+    """The pooling that a map kernel's root reads at its own index (itself,
+    or through same-shape elementwise nodes without buffers: LeNet's
+    pooling + bias + tanh), when its windows can be read as vectors."""
+    if root.type.rank != 4 or not (root.op == Op.POOL2D or root.op in ELEMENTWISE_OPS):
         return None
     found, stack = [], [root]
     while stack:
@@ -741,51 +764,41 @@ def inline_pooling(k: Kernel, root: Node) -> Node | None:
         elif n is root or n.op in ELEMENTWISE_OPS and not k.ctx.has_buffer(n):
             stack.extend(i for i in n.inputs if i.type.shape == root.type.shape
                          and not k.ctx.has_buffer(i))
-    if len(found) != 1:
-        return None
-    pool = found[0]
-    x = pool.inputs[0]
-    C, H, W = x.type.shape[1:]
-    OW = pool.type.shape[3]
-    return pool if (tuple(pool.attr("window")) == (2, 2) and tuple(pool.attr("stride")) == (2, 2)
-                    and pool.attr("ignore_border") and pool.type.dtype == "f32"
-                    and k.ctx.has_buffer(x) and all(isinstance(d, int) for d in (C, H, W, OW))
-                    and W == 2 * OW and OW % QUAD == 0) else None
+    return found[0] if len(found) == 1 and vector_windows(k, found[0]) else None
 
 
 def pooled_map_kernel(k: Kernel, root: Node, pool: Node) -> Grid:
-    """map_kernel for a root that reads a 2x2 pooling at its own index:
-    each work-item computes QUAD outputs along a row from its two input
-    rows read as float8 vectors (even lanes, odd lanes), where map_kernel
-    reads 4 scalars at stride 2 per output (LeNet's first pooling + bias +
-    tanh: 4.6 -> 3.2 ms). The window's cells are compared (or summed) in
-    emit_pool's order, so the values are the same bits; the rest of the
-    root's expression is computed per output, as map_kernel does."""
-    x = pool.inputs[0]
-    C, H, W = x.type.shape[1:]
-    B, _, OH, OW = root.type.shape
+    """map_kernel for a root that reads a pooling at its own index: each
+    work-item computes QUAD outputs along a row from its windows read as
+    vectors, where map_kernel reads 4 scalars at stride 2 per output
+    (LeNet's first pooling + bias + tanh: 4.9 -> 3.6 ms a step). The cells
+    are compared (or summed) in emit_pool's order, so the values are the
+    same bits; the rest of the root's expression is computed per output, as
+    map_kernel does."""
+    B, C, OH, OW = root.type.shape
     shape = (B, C, OH, OW // QUAD)
     ix, store_if = item_per_element(k, shape)
     b, c, i, q = ix.axes
-    ptr = k.pointer(k.ctx.buffer_of(x))
-    at = k.let("long", f"(((long)({b}) * {C} + {c}) * {H} + 2 * {i}) * {W} + {2 * QUAD} * {q}", "x")
-    rows = [k.let("float8", f"vload8(0, {ptr} + {at} + {W * u})", "w") for u in (0, 1)]
     is_max = pool.attr("kind") == "max"
     acc = k.var("float4", "(float4)(-INFINITY)" if is_max else "(float4)0", "p")
-    for cell in (f"{row}.{half}" for row in rows for half in ("even", "odd")):
-        v = k.let("float4", cell)
+    for v in window_cells_as_vectors(k, pool.inputs[0], b, c, i, q):
         k.line(f"{acc} = ({acc} == {acc}) & !({v} <= {acc}) ? {v} : {acc};" if is_max
                else f"{acc} += {v};")
-    j0 = k.let("long", f"{QUAD} * {q}", "j")
     lanes = {}
-    for lane in range(QUAD):
-        lanes[(b, c, i, f"{j0} + {lane}")] = f"{acc}.s{lane}" if is_max \
+    for lane, axes in enumerate(quad_indices(k, b, c, i, q)):
+        lanes[axes] = f"{acc}.s{lane}" if is_max \
             else f"{acc}.s{lane} / (float)({window_count(pool, '0', '0')})"
     k.overrides[id(pool)] = lambda at_ix: lanes.get(at_ix.key()) or emit_pool(k, pool, at_ix)
     for lane, axes in enumerate(lanes):
         value = k.value(pool, Ix(axes)) if root is pool else k.compute(root, Ix(axes))
         k.line(f"{store_if}out[gid * {QUAD} + {lane}] = ({CTYPE[root.type.dtype]})({value});")
     return finish_item_per_element(k, shape)
+
+
+def quad_indices(k: Kernel, b: str, c: str, i: str, q: str) -> list[tuple]:
+    """The pooled indices (b, c, i, j) of the QUAD windows q * QUAD ..."""
+    j0 = k.let("long", f"{QUAD} * {q}", "j")
+    return [(b, c, i, f"{j0} + {lane}") for lane in range(QUAD)]
 
 
 def windows_tile(n: Node) -> bool:
@@ -807,6 +820,8 @@ def window_grad_kernel(k: Kernel, root: Node) -> Grid:
     element at the maximum, zeros elsewhere). One work-item per element
     finds its window's maximum once per element (measured on LeNet's first
     layer: 15 ms against 3.4 ms a step)."""
+    if vector_windows(k, root):
+        return window_grad_vectors_kernel(k, root)
     x, gy = root.inputs
     shape = gy.type.shape
     ix, store_if = item_per_element(k, shape)
@@ -819,4 +834,31 @@ def window_grad_kernel(k: Kernel, root: Node) -> Grid:
     for cell, row, col, _ in window_cells(k, root, r0, c0):
         flat = f"(((long)({b}) * {dim_c(C)} + {c}) * {H} + {row}) * {W} + {col}"
         k.line(f"{store_if}out[{flat}] = ({CTYPE[root.type.dtype]})({at} == {cell} ? {g} : ({t})0);")
+    return finish_item_per_element(k, shape)
+
+
+def window_grad_vectors_kernel(k: Kernel, root: Node) -> Grid:
+    """window_grad_kernel for windows read as vectors: QUAD windows a
+    work-item, their first maxima found in float4 lanes in first_maximum's
+    order, each of the two rows written as one float8 (LeNet's first
+    pooling gradient: 5.0 -> 2.1 ms a step). The same bits."""
+    x, gy = root.inputs
+    B, C, OH, OW = gy.type.shape
+    H, W = root.type.shape[2:]
+    shape = (B, C, OH, OW // QUAD)
+    ix, store_if = item_per_element(k, shape)
+    b, c, i, q = ix.axes
+    cells = window_cells_as_vectors(k, x, b, c, i, q)
+    best = k.var("float4", cells[0], "best")
+    at = k.var("int4", "(int4)0", "at")
+    for cell, v in enumerate(cells):
+        up = k.let("int4", f"({best} == {best}) & !({v} <= {best})", "up")
+        k.line(f"{best} = {up} ? {v} : {best}; {at} = {up} ? (int4){cell} : {at};")
+    g = k.let("float4", "(float4)(" + ", ".join(k.value(gy, Ix(axes)) for axes in
+                                                 quad_indices(k, b, c, i, q)) + ")", "g")
+    shares = [k.let("float4", f"{at} == (int4){cell} ? {g} : (float4)0", "s") for cell in range(4)]
+    row = k.let("long", f"(((long)({b}) * {C} + {c}) * {H} + 2 * {i}) * {W} + {2 * QUAD} * {q}", "o")
+    for u in (0, 1):      # the row's cells (u, 0) and (u, 1) interleaved
+        k.line(f"{store_if}vstore8(shuffle2({shares[2 * u]}, {shares[2 * u + 1]}, "
+               f"(uint8)(0, 4, 1, 5, 2, 6, 3, 7)), 0, out + {row} + {W * u});")
     return finish_item_per_element(k, shape)
