@@ -722,7 +722,7 @@ def first_maximum(k: Kernel, n: Node, x: Node, b: str, c: str, r0: str, c0: str)
     return at
 
 
-QUAD = 4        # pooled outputs per work-item of pooled_map_kernel
+QUAD = 4        # windows a work-item, where windows are read as vectors
 
 
 def vector_windows(k: Kernel, n: Node) -> bool:
@@ -739,15 +739,16 @@ def vector_windows(k: Kernel, n: Node) -> bool:
             and all(isinstance(d, int) for d in (C, H, W, OW)) and W == 2 * OW and OW % QUAD == 0)
 
 
-def window_cells_as_vectors(k: Kernel, x: Node, b: str, c: str, i: str, q: str) -> list[str]:
-    """The cells (0, 0), (0, 1), (1, 0), (1, 1) of the QUAD windows q * QUAD
-    ... on pooled row i, each a float4 with window j in lane j: the two input
-    rows read as float8, split into even and odd lanes."""
+def window_cells_as_vectors(k: Kernel, x: Node, b: str, c: str, i: str, q: str) -> tuple:
+    """(first, cells): the flat index in x of the QUAD windows q * QUAD ...
+    on pooled row i, and their cells (0, 0), (0, 1), (1, 0), (1, 1), each a
+    float4 with window j in lane j: the two input rows read as float8,
+    split into even and odd lanes."""
     C, H, W = x.type.shape[1:]
     ptr = k.pointer(k.ctx.buffer_of(x))
-    at = k.let("long", f"(((long)({b}) * {C} + {c}) * {H} + 2 * {i}) * {W} + {2 * QUAD} * {q}", "x")
-    rows = [k.let("float8", f"vload8(0, {ptr} + {at} + {W * u})", "w") for u in (0, 1)]
-    return [k.let("float4", f"{row}.{half}") for row in rows for half in ("even", "odd")]
+    first = k.let("long", f"(((long)({b}) * {C} + {c}) * {H} + 2 * {i}) * {W} + {2 * QUAD} * {q}", "x")
+    rows = [k.let("float8", f"vload8(0, {ptr} + {first} + {W * u})", "w") for u in (0, 1)]
+    return first, [k.let("float4", f"{row}.{half}") for row in rows for half in ("even", "odd")]
 
 
 def inline_pooling(k: Kernel, root: Node) -> Node | None:
@@ -781,7 +782,7 @@ def pooled_map_kernel(k: Kernel, root: Node, pool: Node) -> Grid:
     b, c, i, q = ix.axes
     is_max = pool.attr("kind") == "max"
     acc = k.var("float4", "(float4)(-INFINITY)" if is_max else "(float4)0", "p")
-    for v in window_cells_as_vectors(k, pool.inputs[0], b, c, i, q):
+    for v in window_cells_as_vectors(k, pool.inputs[0], b, c, i, q)[1]:
         k.line(f"{acc} = ({acc} == {acc}) & !({v} <= {acc}) ? {v} : {acc};" if is_max
                else f"{acc} += {v};")
     lanes = {}
@@ -844,11 +845,11 @@ def window_grad_vectors_kernel(k: Kernel, root: Node) -> Grid:
     pooling gradient: 5.0 -> 2.1 ms a step). The same bits."""
     x, gy = root.inputs
     B, C, OH, OW = gy.type.shape
-    H, W = root.type.shape[2:]
+    W = root.type.shape[3]
     shape = (B, C, OH, OW // QUAD)
     ix, store_if = item_per_element(k, shape)
     b, c, i, q = ix.axes
-    cells = window_cells_as_vectors(k, x, b, c, i, q)
+    first, cells = window_cells_as_vectors(k, x, b, c, i, q)     # the image's index = x's
     best = k.var("float4", cells[0], "best")
     at = k.var("int4", "(int4)0", "at")
     for cell, v in enumerate(cells):
@@ -857,8 +858,7 @@ def window_grad_vectors_kernel(k: Kernel, root: Node) -> Grid:
     g = k.let("float4", "(float4)(" + ", ".join(k.value(gy, Ix(axes)) for axes in
                                                  quad_indices(k, b, c, i, q)) + ")", "g")
     shares = [k.let("float4", f"{at} == (int4){cell} ? {g} : (float4)0", "s") for cell in range(4)]
-    row = k.let("long", f"(((long)({b}) * {C} + {c}) * {H} + 2 * {i}) * {W} + {2 * QUAD} * {q}", "o")
     for u in (0, 1):      # the row's cells (u, 0) and (u, 1) interleaved
         k.line(f"{store_if}vstore8(shuffle2({shares[2 * u]}, {shares[2 * u + 1]}, "
-               f"(uint8)(0, 4, 1, 5, 2, 6, 3, 7)), 0, out + {row} + {W * u});")
+               f"(uint8)(0, 4, 1, 5, 2, 6, 3, 7)), 0, out + {first} + {W * u});")
     return finish_item_per_element(k, shape)
