@@ -394,3 +394,16 @@ def test_the_helpers_job_leaves_out_compiled_kernels_and_large_buffers(tmp_path)
     assert names() == ["k2", "k1", "k0"]        # a folder without the kernel: not compiled
     (tmp_path / "k1" / "4-1-1-goffs0-smallgrid" / "k1.so").write_bytes(b"")
     assert names() == ["k2", "k0"]
+
+
+def test_no_helper_where_no_process_can_start(monkeypatch):
+    """An embedding whose sys.executable is not a Python (or a full process
+    table): the first call compiles alone, nothing is raised."""
+    from runtime.opencl import precompile
+    monkeypatch.setattr(precompile.sys, "executable", "/nonexistent/python")
+    helper = precompile.Helper()
+    helper.start()
+    helper.submit({"launches": []})
+    helper.finish(timeout=1)
+    helper.close()
+    assert helper.process is None and helper.jobs == 0

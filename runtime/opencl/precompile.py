@@ -51,12 +51,17 @@ class Helper:
         self.lock = threading.Lock()    # calls from several threads: one whole line each
 
     def start(self) -> None:
-        """Start the process (it takes ~0.3 s to be ready), unless running."""
+        """Start the process (it takes ~0.3 s to be ready), unless running;
+        where no process can be started (no Python at sys.executable, no
+        more processes), there is no helper and nothing else changes."""
         with self.lock:
             if self.process is None or self.process.poll() is not None:
-                self.process = subprocess.Popen(
-                    [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL, text=True)
+                try:
+                    self.process = subprocess.Popen(
+                        [sys.executable, __file__], stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+                except (OSError, ValueError):
+                    self.process = None
 
     def submit(self, job: dict) -> None:
         self.start()
@@ -65,8 +70,8 @@ class Helper:
                 self.process.stdin.write(json.dumps(job) + "\n")
                 self.process.stdin.flush()
                 self.jobs += 1
-            except (OSError, ValueError):
-                pass    # the helper has gone: the main process compiles as before
+            except (AttributeError, OSError, ValueError):
+                pass    # no helper, or it has gone: the main process compiles as before
 
     def finish(self, timeout: float | None = None) -> None:
         """No more jobs: wait for the helper (tests), at most `timeout` s."""
