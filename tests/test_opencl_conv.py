@@ -166,7 +166,8 @@ def test_max_pooling_propagates_nan_and_sends_its_gradient_to_the_first_nan(ex):
 
 
 @pytest.mark.parametrize("kind, what", [("max", "pool"), ("mean", "pool"), ("max", "pool+tanh"),
-                                        ("mean", "pool+tanh"), ("max", "gradient")])
+                                        ("mean", "pool+tanh"), ("max", "pool*tanh(pool)"),
+                                        ("max", "gradient")])
 def test_windows_read_as_vectors_give_the_same_bits(kind, what, monkeypatch):
     """On a CPU, 2x2 windows of stride 2 on rows of a multiple of 8
     (LeNet's) are read as float8 rows, 4 windows a work-item, by the
@@ -186,6 +187,8 @@ def test_windows_read_as_vectors_give_the_same_bits(kind, what, monkeypatch):
     y = apply("pool2d", (x,), **attrs)
     if what == "pool+tanh":
         y = apply("tanh", (apply("add", (y, bias)),))
+    elif what == "pool*tanh(pool)":      # one pooling, read twice
+        y = apply("mul", (y, apply("tanh", (y,))))
     inputs = [x, bias]
     if what == "gradient":
         inputs.append(cotangent(g, rng, y, "f32"))

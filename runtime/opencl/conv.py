@@ -643,8 +643,7 @@ def emit_pool(k: Kernel, n: Node, ix: Ix) -> str:
     for _, row, col, inside in window_cells(k, n, r0, c0):
         with k.block(f"if ({inside})" if inside != "1" else ""):
             v = k.value(x, Ix([b, c, row, col]))
-            # no `||`: it keeps pocl from running work-items as vector lanes
-            k.line(f"{acc} = ({acc} == {acc}) & !({v} <= {acc}) ? {v} : {acc};" if is_max
+            k.line(f"{acc} = {replaces(v, acc)} ? {v} : {acc};" if is_max
                    else f"{acc} += {v};")
     if is_max:
         return acc
@@ -705,19 +704,25 @@ def tiled_pool_grad(k: Kernel, n: Node, ix: Ix) -> str:
     return f"{inside} ? {share} : ({t})0"
 
 
+def replaces(v: str, best: str) -> str:
+    """C: `v` replaces the maximum so far, `best` (scalars or vectors): best
+    is a number and v is not at most best (greater, or NaN), so the first
+    maximum and the first NaN win (numpy's max and argmax); written without
+    `||` so that pocl runs the work-items as vector lanes (measured: 4x
+    faster per window)."""
+    return f"({best} == {best}) & !({v} <= {best})"
+
+
 def first_maximum(k: Kernel, n: Node, x: Node, b: str, c: str, r0: str, c0: str) -> str:
     """The row-major position in the window at (r0, c0) of its first
-    maximum (strictly greater replaces); the first NaN wins (numpy's argmax).
-    `v` replaces `best` when best is a number and v is not at most best
-    (greater, or NaN), written without `||` so that pocl runs the
-    work-items as vector lanes (measured: 4x faster per window)."""
+    maximum (`replaces`)."""
     t = VTYPE[n.type.dtype]
     best = k.var(t, k.value(x, Ix([b, c, r0, c0])), "best")
     at = k.var("int", "0", "at")
     for cell, row, col, inside in window_cells(k, n, r0, c0):
         with k.block(f"if ({inside})" if inside != "1" else ""):
             v = k.value(x, Ix([b, c, row, col]))
-            up = k.let("int", f"({best} == {best}) & !({v} <= {best})", "up")
+            up = k.let("int", replaces(v, best), "up")
             k.line(f"{best} = {up} ? {v} : {best}; {at} = {up} ? {cell} : {at};")
     return at
 
@@ -757,14 +762,16 @@ def inline_pooling(k: Kernel, root: Node) -> Node | None:
     pooling + bias + tanh), when its windows can be read as vectors."""
     if root.type.rank != 4 or not (root.op == Op.POOL2D or root.op in ELEMENTWISE_OPS):
         return None
-    found, stack = [], [root]
+    found, stack, seen = [], [root], {id(root)}
     while stack:
         n = stack.pop()
         if n.op == Op.POOL2D:
             found.append(n)
         elif n is root or n.op in ELEMENTWISE_OPS and not k.ctx.has_buffer(n):
-            stack.extend(i for i in n.inputs if i.type.shape == root.type.shape
-                         and not k.ctx.has_buffer(i))
+            for i in n.inputs:
+                if id(i) not in seen and i.type.shape == root.type.shape and not k.ctx.has_buffer(i):
+                    seen.add(id(i))
+                    stack.append(i)
     return found[0] if len(found) == 1 and vector_windows(k, found[0]) else None
 
 
@@ -783,7 +790,7 @@ def pooled_map_kernel(k: Kernel, root: Node, pool: Node) -> Grid:
     is_max = pool.attr("kind") == "max"
     acc = k.var("float4", "(float4)(-INFINITY)" if is_max else "(float4)0", "p")
     for v in window_cells_as_vectors(k, pool.inputs[0], b, c, i, q)[1]:
-        k.line(f"{acc} = ({acc} == {acc}) & !({v} <= {acc}) ? {v} : {acc};" if is_max
+        k.line(f"{acc} = {replaces(v, acc)} ? {v} : {acc};" if is_max
                else f"{acc} += {v};")
     lanes = {}
     for lane, axes in enumerate(quad_indices(k, b, c, i, q)):
@@ -853,7 +860,7 @@ def window_grad_vectors_kernel(k: Kernel, root: Node) -> Grid:
     best = k.var("float4", cells[0], "best")
     at = k.var("int4", "(int4)0", "at")
     for cell, v in enumerate(cells):
-        up = k.let("int4", f"({best} == {best}) & !({v} <= {best})", "up")
+        up = k.let("int4", replaces(v, best), "up")
         k.line(f"{best} = {up} ? {v} : {best}; {at} = {up} ? (int4){cell} : {at};")
     g = k.let("float4", "(float4)(" + ", ".join(k.value(gy, Ix(axes)) for axes in
                                                  quad_indices(k, b, c, i, q)) + ")", "g")
