@@ -40,12 +40,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--chunks", type=int, default=16, help="of 2^28 patterns each (16: all)")
     a = ap.parse_args()
-    from runtime.opencl import cgen, runtime
+    from runtime.opencl import cgen
     from runtime.opencl.device import choose_device
-    rt = runtime.runtime_for(choose_device(None)[0])
+    from runtime.opencl.runtime import runtime_for
+    rt = runtime_for(choose_device(None)[0])
     cl, queue = rt.cl, rt.queue
     print("\n".join(machine_lines({"OpenCL": opencl_devices()})))
-    program = rt._build(cgen.HELPERS["sym_tanhf_pocl"][0] + KERNELS, runtime.BUILD_OPTIONS)
+    program = rt.program(cgen.HELPERS["sym_tanhf_pocl"][0] + KERNELS, "tanh_bits")
     flags = cl.mem_flags
     x = np.random.default_rng(0).normal(0, 2, 1_440_000).astype(np.float32)
     inp = cl.Buffer(rt.context, flags.READ_ONLY | flags.COPY_HOST_PTR, hostbuf=x)

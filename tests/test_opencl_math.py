@@ -79,7 +79,7 @@ __kernel void both(__global const uint* bits, __global uint* mine, __global uint
     builtin[g] = as_uint(tanh(x));
 }
 """
-    program = rt._build(source, runtime.BUILD_OPTIONS)
+    program = rt.program(source, "tanh_bits")
     bits = np.random.default_rng(11).integers(0, 2**32, 2**22, dtype=np.uint64).astype(np.uint32)
     cl, ctx, queue = rt.cl, rt.context, rt.queue
     flags = cl.mem_flags

@@ -72,20 +72,21 @@ class Runtime:
         except Exception:
             pass    # a real build will report any problem
 
-    def _build(self, source: str, options: list):
-        """Build, from the kernel cache when it holds this program."""
+    def _build(self, source: str, options: list) -> tuple:
+        """(program, its key in the kernel store or None without one): built,
+        from the kernel cache when it holds this program."""
         with self._build_lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")     # pyopencl's CompilerWarning for any build log
             if self.store is None:
                 return self.cl.Program(self.context, source).build(
-                    options=options, cache_dir=str(cache_root() / "pyopencl"))
+                    options=options, cache_dir=str(cache_root() / "pyopencl")), None
             key = kcache.cache_key(source, options, self.device_id)
             if not self.store.restore(key) and self.helper is not None and source != WARM_UP:
                 self.helper.start()     # a new program: its kernels come with its first call
             before = self.store.folders()
             prg = self.cl.Program(self.context, source).build(options=options, cache_dir=False)
             self.store.remember(key, before)
-            return prg
+            return prg, key
 
     # ---- programs -------------------------------------------------------------------
     def program(self, source: str, fn_name: str, wide_index: bool = False):
@@ -101,13 +102,14 @@ class Runtime:
         self._warm_up.join()
         start = time.perf_counter()
         try:
-            prg = self._build(source, options)
+            prg, key = self._build(source, options)
         except cl.Error as exc:
             raise errors.opencl_build_failed(fn_name, self.description, [_build_note(exc, source)])
         self.stats["builds"] += 1
         self.stats["build_seconds"] += time.perf_counter() - start
         self.programs[(source, wide_index)] = prg
-        self.built_as[id(prg)] = (source, options, kcache.cache_key(source, options, self.device_id))
+        if key is not None:
+            self.built_as[id(prg)] = (source, options, key)
         return prg
 
     def compile_ahead(self, program, launches: list) -> None:
