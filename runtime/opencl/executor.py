@@ -132,9 +132,11 @@ class Instance:
             launch = [kernel, spec.grid.global_size(sizes), spec.grid.local, slots,
                       [None] * len(spec.args)]
             self.steps.append(("kernel", launch))
-            ahead.append((spec.name, spec.grid.local, [self.arg_for_helper(c, a) for a in spec.args]))
+            if ex.rt.helper is not None:
+                ahead.append((spec.name, spec.grid.local, [self.arg_for_helper(c, a) for a in spec.args]))
         self.live: list = []      # weakrefs to LazyArrays reading our output buffers
-        ex.rt.compile_ahead(program, ahead)
+        if ahead:
+            ex.rt.compile_ahead(program, ahead)
 
     def arg_for_helper(self, c: Compiled, arg) -> tuple:
         """A kernel argument as the helper process makes it: a zeroed buffer
