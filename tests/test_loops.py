@@ -583,6 +583,68 @@ def f(xs: f64[t, n], W: f64[n, n]) -> f64[n]:
                                run(fn.outputs, v, {"t": 4, "n": 3})[0], rtol=1e-12)
 
 
+
+def loop_nodes(fn):
+    return [n for n in walk(fn.roots) if n.op == "loop"]
+
+
+def test_a_loop_computes_no_result_that_nothing_reads():
+    """The gradient with respect to the weights only: the backward loop
+    would stack the cotangent of each x (x @ Wx.T) every step for nothing."""
+    src = RNN + """
+def grads(xs: f64[t, n, 3], h0: f64[n, 4], Wx: f64[3, 4], Wh: f64[4, 4]) -> (f64[3, 4], f64[4, 4]):
+    cost = rnn_loss(xs, h0, Wx, Wh)
+    return grad(cost, Wx), grad(cost, Wh)
+"""
+    fn = compiled(src, "grads")
+    new, log = run_pipeline(fn)
+    notes = [e.note for e in log if e.rule == "unused-loop-result"]
+    assert notes == ["nothing reads stacked value 0: not computed"]
+    backward = next(n for n in loop_nodes(new) if n.attr("reverse"))
+    ops = [n.op for n in walk(backward.attr("body").roots)]
+    assert ops.count("matmul") == 3        # the cotangents of h, Wx and Wh; not of x
+    v = rnn_values(3)
+    sizes = {"t": 5, "n": 2}
+    for got, want in zip(run(new.outputs, v, sizes), run(fn.outputs, v, sizes)):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_an_unread_carry_goes_with_the_work_only_it_needs():
+    src = """
+def f(xs: f64[t, n]) -> f64[n]:
+    h = xs[0]
+    s = xs[0]
+    for x in xs:
+        s = s * exp(x)
+        h = tanh(h + x)
+    return h
+"""
+    fn = compiled(src, "f")
+    (loop,) = loop_nodes(fn)
+    new, log = run_pipeline(fn)
+    (kept,) = loop_nodes(new)
+    assert (loop.attr("carries"), kept.attr("carries")) == (2, 1)
+    assert "exp" not in [n.op for n in walk(kept.attr("body").roots)]
+    assert [e.note for e in log if e.rule == "unused-loop-result"] == ["nothing reads carry `s`: not computed"]
+    v = {"xs": np.random.default_rng(4).normal(size=(6, 3))}
+    np.testing.assert_allclose(run(new.outputs, v, {"t": 6, "n": 3})[0],
+                               run(fn.outputs, v, {"t": 6, "n": 3})[0], rtol=1e-12)
+
+
+def test_a_carry_another_result_reads_is_kept():
+    src = """
+def f(xs: f64[t, n]) -> f64[n]:
+    h = xs[0]
+    s = xs[0]
+    for x in xs:
+        h = tanh(h + s)
+        s = s * 0.5 + x
+    return h
+"""
+    new, log = run_pipeline(compiled(src, "f"))
+    assert loop_nodes(new)[0].attr("carries") == 2
+    assert not [e for e in log if e.rule == "unused-loop-result"]
+
 def test_dimshuffle_as_in_theano():
     import dsl
     m = dsl.matrix("m")

@@ -89,10 +89,13 @@ def abs_of(k, n, v):
 
 
 def sigmoid(k, n, v):
-    # one exp of -|v|: 1/(1+t) for v >= 0, t/(1+t) below (never overflows)
+    # one exp of -|v|: 1/(1+t) for v >= 0, t/(1+t) below (never overflows).
+    # The numerator is selected, then one division: with a division in each
+    # arm pocl branches and runs work-items one by one (an LSTM's gate
+    # kernel, 51200 sigmoids: 183 us against 73 us; the same bits)
     one = lit(1, n)
     t = k.let(VTYPE[n.type.dtype], call_exp(k, n, f"-({abs_of(k, n, v)})"))
-    return f"({v} >= 0 ? {one} / ({one} + {t}) : {t} / ({one} + {t}))"
+    return f"(({v} >= 0 ? {one} : {t}) / ({one} + {t}))"
 
 
 def softplus(k, n, v):
