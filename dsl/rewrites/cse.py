@@ -14,6 +14,7 @@ logging every node of a merged subgraph would repeat the same fact.
 from __future__ import annotations
 
 from ..ir import Body, Function, Node, bodies, make_attrs, rebuild, toposort, walk, with_inputs
+from . import loop_sums
 from .engine import LogEntry
 
 
@@ -36,7 +37,8 @@ def run(fn: Function) -> tuple[Function, list[LogEntry]]:
     log = merge_log(fn, merged)
     new, loop_log = merge_loops(new)
     new, hoist_log = hoist_invariants(new)
-    return new, log + loop_log + hoist_log
+    new, sum_log = loop_sums.run(new)
+    return new, log + loop_log + hoist_log + sum_log
 
 
 def loop_key(n: Node):

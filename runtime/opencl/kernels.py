@@ -89,6 +89,51 @@ def map_kernel(k: Kernel, root: Node) -> Grid:
     return finish_item_per_element(k, shape)
 
 
+
+COLUMNS = 8             # outputs per work-item of columns_kernel
+
+
+def sums_columns(k: Kernel, root: Node) -> bool:
+    """root is a sum (or mean) of an f32 buffer over its leading axes,
+    whose trailing axes (the outputs, contiguous) hold a multiple of
+    COLUMNS elements: a bias's gradient, the column sums of a matrix."""
+    if root.op not in ("sum", "sum_to", "mean") or root.type.dtype != "f32" \
+            or k.ctx.options.target != "cpu":
+        return False
+    x, axes, _ = reduction_parts(root)
+    columns = prod_c(x.type.shape[len(axes):])
+    return (k.ctx.has_buffer(x) and axes == list(range(len(axes))) and len(axes) > 0
+            and columns.isdigit() and int(columns) % COLUMNS == 0)
+
+
+def columns_kernel(k: Kernel, root: Node) -> Grid:
+    """A sum over the leading axes with COLUMNS outputs per work-item, as
+    vectors. One work-item per output (map_kernel with its reduction
+    loop) adds one element per step of a chain pocl cannot vectorise
+    across work-items (a loop inside): an LSTM's bias gradient, 28 x 100
+    rows of 512, took 3.1 ms. The rows are added in the same order, in
+    the same accumulator type, so the values are the same bits."""
+    x, axes, _ = reduction_parts(root)
+    rows = prod_c([x.type.shape[a] for a in axes])
+    columns = int(prod_c(x.type.shape[len(axes):]))
+    ctype = acc_type(k, root, "sum")
+    vec = k.vector_type("float", COLUMNS)
+    src = k.pointer(k.ctx.buffer_of(x))
+    k.line(f"const long c0 = get_global_id(0) * {COLUMNS};")
+    k.line(f"if (c0 >= {columns}) return;")
+    acc = k.var(f"{ctype}{COLUMNS}", f"({ctype}{COLUMNS})0", "acc")
+    with k.block(f"for (long r = 0; r < {rows}; r++)", loop=True):
+        row = f"*(const __global {vec}*)({src} + r * {columns} + c0)"
+        k.line(f"{acc} += {row};" if ctype == "float" else
+               f"{acc} += __builtin_convertvector({row}, double{COLUMNS});")
+    if root.op == "mean":
+        acc = k.let(f"{ctype}{COLUMNS}", f"{acc} / ({ctype})({rows})", "mean")
+    value = acc if ctype == "float" else f"__builtin_convertvector({acc}, float{COLUMNS})"
+    k.line(f"*(__global {vec}*)(out + c0) = {value};")
+    local = local_for((columns // COLUMNS,), 4)
+    k.attributes = reqd((local,))
+    return Grid(((columns,),), (COLUMNS,), (local,))
+
 def item_per_element(k: Kernel, shape) -> tuple:
     """The start of a kernel with one work-item per element of `shape`
     (map_kernel's; a pooling gradient's per window): `gid` clamped to the

@@ -32,7 +32,8 @@ from .cgen import prelude
 from .conv import (conv_kernel, emit_pool, emit_pool_grad, inline_pooling, pooled_map_kernel,
                    window_grad_kernel, windows_tile)
 from .emit import Buf, Kernel, ProgramParts
-from .kernels import (lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, tree_final_kernel,
+from .kernels import (columns_kernel, lanes_fit, map_kernel, rows_kernel, rows_lanes_kernel, sums_columns,
+                      tree_final_kernel,
                       tree_kernel, tree_partial_kernel)
 from .matmul import matmul_kernel
 from .passes import run_passes
@@ -239,6 +240,8 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
         grid = window_grad_kernel(k, root)
     elif (pool := inline_pooling(k, root)) is not None:
         grid = pooled_map_kernel(k, root, pool)
+    elif sums_columns(k, root):
+        grid = columns_kernel(k, root)
     else:
         grid = map_kernel(k, root)
     return [finish_kernel(k, grid, root, reads, fused)]

@@ -23,6 +23,7 @@ when the loop starts.
 """
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from dataclasses import dataclass
 
@@ -51,6 +52,13 @@ class LoopStage:
     loop: Node
     inputs: Function        # computes the loop's inputs from what is known
     step: Function          # (t, carries..., sequences..., invariants...) -> (carries..., stacked...)
+    # per input of the loop (per result of the step): the name of the param
+    # it is, passed on as it is, or None for the next output of `inputs`
+    # (`step`). An output that is a param would be a copy on the device: a
+    # backward loop's inputs are mostly the forward loop's stacks (an LSTM:
+    # 8 copies of 1.4 to 5.7 MB a call), a saved carry is the one it read
+    passed_inputs: list
+    passed_results: list
 
 
 @dataclass
@@ -69,12 +77,27 @@ def plan_stages(fn: Function) -> StagedPlan:
     names: dict[int, list[str]] = {}
     stages = []
     for i, loop in enumerate(n for n in toposort(fn.roots) if n.op == "loop"):
-        inputs = cut(f"{fn.name}#in{i}", fn, list(loop.inputs), (), names)
-        stages.append(LoopStage(loop, inputs, step_function(f"{fn.name}#step{i}", loop)))
+        inputs, passed_inputs = without_params(cut(f"{fn.name}#in{i}", fn, list(loop.inputs), (), names))
+        step, passed_results = without_params(step_function(f"{fn.name}#step{i}", loop))
+        stages.append(LoopStage(loop, inputs, step, passed_inputs, passed_results))
         names[id(loop)] = [f"#loop{i}.{k}" for k in range(len(loop.type.elts))]
     updates = tuple(fn.updates)
     final = cut(fn.name, fn, list(fn.outputs), updates, names)
     return StagedPlan(stages, final, names)
+
+
+def without_params(fn: Function) -> tuple[Function, list]:
+    """fn without the outputs that are its params, and per output the
+    param's name or None (see LoopStage)."""
+    passed = [r.attr("name") if r.op == "param" else None for r in fn.outputs]
+    return dataclasses.replace(fn, outputs=tuple(r for r in fn.outputs if r.op != "param")), passed
+
+
+def with_passed(ex, fn: Function, passed: list, args: list, sizes: dict) -> list:
+    """fn's results and the params passed on, in the order of `passed`."""
+    computed = iter(ex._call(fn, args, sizes) if fn.outputs or fn.updates else ())
+    by_name = dict(zip((p.attr("name") for p in fn.params), args))
+    return [next(computed) if name is None else by_name[name] for name in passed]
 
 
 def cut(name: str, fn: Function, outputs: list, updates: tuple, names: dict) -> Function:
@@ -119,7 +142,7 @@ def run_staged(ex, fn: Function, plan: StagedPlan, args: list, sizes: dict) -> l
     sizes = dict(sizes)
     known = dict(zip((p.attr("name") for p in fn.params), args))
     for stage in plan.loops:
-        inputs = ex._call(stage.inputs, args_for(stage.inputs, known), sizes)
+        inputs = with_passed(ex, stage.inputs, stage.passed_inputs, args_for(stage.inputs, known), sizes)
         results = run_loop(ex, stage, inputs, sizes)
         known.update(zip(plan.names[id(stage.loop)], results))
     return ex._call(plan.final, args_for(plan.final, known), sizes)
@@ -150,11 +173,20 @@ def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
     turns = [dict(sizes, **{PARITY: 0}), dict(sizes, **{PARITY: 1})]
     for k, t in enumerate(order):
         args = [np.array(t, np.int64)] + carries + [Row(s, t) for s in seqs] + invs
-        outs = ex._call(stage.step, args, turns[k % 2])
-        carries = outs[:nc]
-        for stack, value in zip(stacks, outs[nc:]):
-            copy_row(ex, stack, t, value)
+        carries = run_step(ex, stage, args, turns[k % 2], stacks, t)
     return carries + stacks
+
+
+def run_step(ex, stage: LoopStage, args: list, sizes: dict, stacks: list, t: int) -> list:
+    """One step: its stacked values copied into row t, its new carries
+    returned. A function of its own, so that no reference to this step's
+    results outlives it but the carries' (an earlier step's result still
+    alive when its instance runs again is given a copy of its own)."""
+    nc = stage.loop.attr("carries")
+    outs = with_passed(ex, stage.step, stage.passed_results, args, sizes)
+    for stack, value in zip(stacks, outs[nc:]):
+        copy_row(ex, stack, t, value)
+    return outs[:nc]
 
 
 def device_stack(ex, key, t: TensorType, sizes: dict) -> LazyArray:
@@ -177,10 +209,14 @@ def copy_row(ex, stack: LazyArray, t: int, value) -> None:
     row_bytes = stack.size // max(stack.shape[0], 1) * stack.dtype.itemsize
     if not row_bytes:
         return
+    row = None
+    if isinstance(value, Row):          # an element passed on: its row of the sequence
+        value, row = value.base, value.index
     if isinstance(value, LazyArray) and value._executor is ex and value._buffer is not None:
         ex.cl.enqueue_copy(ex.queue, stack._buffer, value._buffer, byte_count=row_bytes,
-                           dst_offset=t * row_bytes)
+                           dst_offset=t * row_bytes, src_offset=(row or 0) * row_bytes)
     else:
+        value = value if row is None else np.asarray(value)[row]
         host = np.array(np.asarray(value), dtype=stack.dtype, order="C", copy=True)
         ex.pending.append(ex.cl.enqueue_copy(ex.queue, stack._buffer, host,
                                              dst_offset=t * row_bytes, is_blocking=False))
