@@ -31,6 +31,7 @@ pytestmark = pytest.mark.skipif(
     reason="no OpenCL device (pip install pyopencl pocl-binary-distribution for a CPU one)")
 
 SETTINGS = settings(max_examples=15, deadline=None)
+FEW_COLUMNS = settings(max_examples=5, deadline=None)
 FLOAT = ["f32", "f64"]
 NUMERIC = ["f32", "f64", "i32", "i64"]
 TOL = {"f32": dict(rtol=1e-5, atol=1e-6), "f64": dict(rtol=1e-12, atol=1e-12)}
@@ -277,6 +278,39 @@ def test_long_reduction_uses_a_tree(ex, op, n):
     g = Graph(symbolic=False)
     x = g.param(values(rng, (n, 2), "f32"), "f32")
     g.compare(ex, apply(op, (x,), axes=(0,), keepdims=False), tol=dict(rtol=1e-5, atol=1e-4))
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "sum_to"])
+@FEW_COLUMNS
+@given(rows=st.lists(st.integers(1, 40), min_size=1, max_size=2), columns=st.sampled_from([72, 96, 128]),
+       seed=seeds)
+def test_column_sums_as_vectors_give_the_same_bits(op, rows, columns, seed):
+    """On a CPU a sum over the leading axes whose outputs are a multiple of
+    8 (a bias's gradient; more than 64 outputs, fewer take a work-group
+    tree each) computes 8 outputs a work-item as vectors; the
+    values are those of one output a work-item, bit for bit (NaN and
+    infinities among the values; extents of 1 to 1600 rows, so the f32
+    and the double accumulator)."""
+    from runtime.opencl import render
+    from runtime.opencl.executor import OpenCLExecutor
+    shape = tuple(rows) + (2, columns // 2)
+    g = Graph()
+    value = values(np.random.default_rng(seed), shape, "f32")
+    value.flat[::97] = np.resize([np.nan, np.inf, -np.inf], value.flat[::97].size)
+    g.sizes.update({f"r{i}": r for i, r in enumerate(rows)})
+    x = g.param(value, "f32", tuple(Size.var(f"r{i}") for i in range(len(rows))) + shape[len(rows):])
+    lead = tuple(range(len(rows)))
+    y = apply("sum_to", (x,), type=x.type.with_shape(x.type.shape[len(rows):])) if op == "sum_to" \
+        else apply(op, (x,), axes=lead, keepdims=False)
+    ex = OpenCLExecutor({})
+    plan = render.render_function(Function("f", (x,), (y,)), ex.options)
+    assert [spec.text.count("float8u*") >= 2 for spec in plan.kernels] == [True]
+    vectors = np.asarray(ex.evaluate([y], g.params, dict(g.sizes))[0])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(render, "sums_columns", lambda k, root: False)
+        scalars = np.asarray(OpenCLExecutor({}).evaluate([y], g.params, dict(g.sizes))[0])
+    np.testing.assert_array_equal(vectors.view(np.int32), scalars.view(np.int32))
+    g.compare(ex, y, tol=dict(rtol=1e-5, atol=1e-5 * value.size, equal_nan=True))
 
 
 @pytest.mark.parametrize("op", ["argmax", "argmin"])

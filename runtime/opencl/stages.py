@@ -19,7 +19,10 @@ value is copied into its row as the step is enqueued, so the stack (the
 values a backward loop reads, for one) never goes through the host and
 nothing waits at the end of a loop. The buffer is kept for the loop's next
 run unless the last stack over it is still unread. A run-time count is read
-when the loop starts.
+when the loop starts. A stage's output, or a step's result, that is one of
+its params (a backward loop reads the forward loop's stacks; a forward loop
+stacks the carries each step starts from) is that value passed on, not a
+copy.
 """
 from __future__ import annotations
 
@@ -66,6 +69,7 @@ class StagedPlan:
     loops: list             # LoopStage, in graph order
     final: Function         # outputs and updates from the loops' results
     names: dict             # id(loop) -> the param names of its results
+    passed_outputs: list    # per output of fn: as LoopStage.passed_inputs
 
 
 def has_loops(fn: Function) -> bool:
@@ -82,8 +86,8 @@ def plan_stages(fn: Function) -> StagedPlan:
         stages.append(LoopStage(loop, inputs, step, passed_inputs, passed_results))
         names[id(loop)] = [f"#loop{i}.{k}" for k in range(len(loop.type.elts))]
     updates = tuple(fn.updates)
-    final = cut(fn.name, fn, list(fn.outputs), updates, names)
-    return StagedPlan(stages, final, names)
+    final, passed_outputs = without_params(cut(fn.name, fn, list(fn.outputs), updates, names))
+    return StagedPlan(stages, final, names, passed_outputs)
 
 
 def without_params(fn: Function) -> tuple[Function, list]:
@@ -97,7 +101,13 @@ def with_passed(ex, fn: Function, passed: list, args: list, sizes: dict) -> list
     """fn's results and the params passed on, in the order of `passed`."""
     computed = iter(ex._call(fn, args, sizes) if fn.outputs or fn.updates else ())
     by_name = dict(zip((p.attr("name") for p in fn.params), args))
-    return [next(computed) if name is None else by_name[name] for name in passed]
+    return [next(computed) if name is None else own(by_name[name]) for name in passed]
+
+
+def own(value):
+    """A value passed on: a result on the device or a row of one as it is,
+    a host array copied (it is the caller's, who may change it)."""
+    return value if isinstance(value, (LazyArray, Row)) else np.array(value, copy=True)
 
 
 def cut(name: str, fn: Function, outputs: list, updates: tuple, names: dict) -> Function:
@@ -145,7 +155,7 @@ def run_staged(ex, fn: Function, plan: StagedPlan, args: list, sizes: dict) -> l
         inputs = with_passed(ex, stage.inputs, stage.passed_inputs, args_for(stage.inputs, known), sizes)
         results = run_loop(ex, stage, inputs, sizes)
         known.update(zip(plan.names[id(stage.loop)], results))
-    return ex._call(plan.final, args_for(plan.final, known), sizes)
+    return with_passed(ex, plan.final, plan.passed_outputs, args_for(plan.final, known), sizes)
 
 
 def args_for(fn: Function, known: dict) -> list:
