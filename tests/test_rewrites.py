@@ -383,9 +383,12 @@ def test_every_example_program_means_the_same_after_rewrites(path):
         for b, a in zip(run(fn, args, shared), run(new, args, shared)):
             # random weights over 784 inputs give logits far apart, where the
             # unstable form is inf/NaN and the stabilised one is finite: only
-            # the finite values of the original must agree
+            # the finite values of the original must agree. A rewrite may
+            # add in another order (sum-after-loop): an element near 0 made
+            # of terms near the output's largest is off by their rounding
             finite = np.isfinite(b)
-            np.testing.assert_allclose(a[finite], b[finite], rtol=2e-5, atol=1e-6,
+            scale = float(np.abs(b[finite]).max(initial=1.0))
+            np.testing.assert_allclose(a[finite], b[finite], rtol=2e-5, atol=max(1e-6, 1e-7 * scale),
                                        err_msg=f"{path.name}: def {name}")
 
 

@@ -190,6 +190,7 @@ class OpenCLExecutor:
         self.by_value: dict[Function, Compiled] = {}
         self.staged: dict[int, tuple] = {}      # id(fn) -> (fn, its StagedPlan or None)
         self.stack_buffers: dict = {}           # a loop's stack -> (buffer, its last stack): stages.py
+        self.step_numbers: dict = {}            # a loop's length -> its step numbers: stages.py
         self.pending: deque = deque()     # events of uploads whose host copy must live
         self.markers: deque = deque()
         self.calls = 0
@@ -440,13 +441,16 @@ class OpenCLExecutor:
         """Raise the first index error numpy would raise; False when an
         index is a result still on the device (the kernels check it)."""
         from semantics.impl import IndexOutOfRange, _check_range
-        if any(isinstance(args[arg], Row) or isinstance(args[arg], LazyArray) and not args[arg].is_read
+        def host_value(a):
+            return a.host if isinstance(a, Row) else a
+        if any(isinstance(args[arg], Row) and args[arg].host is None
+               or isinstance(args[arg], LazyArray) and not args[arg].is_read
                for _, _, arg, _, _, _ in checks if arg is not None):
             return False        # a loop's element used as an index is a row on the device too
         for node, axis, arg, length, size, negative in checks:
             size = dim_eval(size, sizes)
             if arg is not None:
-                _check_range(node, axis, np.asarray(args[arg]), size, negative)
+                _check_range(node, axis, np.asarray(host_value(args[arg])), size, negative)
             elif dim_eval(length, sizes) > size:
                 raise IndexOutOfRange(node, axis, size, size)
         return True

@@ -45,9 +45,12 @@ PARITY = "#parity"     # two instances of a step function take turns (see run_lo
 @dataclass(frozen=True)
 class Row:
     """Row `index` of `base` (a device result) as an argument: the executor
-    binds the base buffer at that row's offset, copying nothing."""
+    binds the base buffer at that row's offset, copying nothing. `host`
+    is the row's value where the host knows it (the step number), for the
+    index checks done on the host."""
     base: object
     index: int
+    host: object = None
 
 
 @dataclass
@@ -181,8 +184,10 @@ def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
     # two instances take turns, so a step never writes the buffers of the
     # carries it reads: nothing is copied between steps
     turns = [dict(sizes, **{PARITY: 0}), dict(sizes, **{PARITY: 1})]
+    numbers = step_numbers(ex, steps)
     for k, t in enumerate(order):
-        args = [np.array(t, np.int64)] + carries + [Row(s, t) for s in seqs] + invs
+        step = Row(numbers, t, host=np.array(t, np.int64))
+        args = [step] + carries + [Row(s, t) for s in seqs] + invs
         carries = run_step(ex, stage, args, turns[k % 2], stacks, t)
     return carries + stacks
 
@@ -197,6 +202,19 @@ def run_step(ex, stage: LoopStage, args: list, sizes: dict, stacks: list, t: int
     for stack, value in zip(stacks, outs[nc:]):
         copy_row(ex, stack, t, value)
     return outs[:nc]
+
+
+def step_numbers(ex, steps: int) -> LazyArray:
+    """0 .. steps-1 as i64 on the device, uploaded once per length: each
+    step binds its number as a row of it (an upload of 8 bytes a step cost
+    about as much host time as a launch)."""
+    numbers = ex.step_numbers.get(steps)
+    if numbers is None:
+        host = np.arange(max(steps, 1), dtype=np.int64)
+        buf = ex.rt.alloc(host.nbytes, "a loop's step numbers")
+        ex._upload(buf, host)
+        numbers = ex.step_numbers[steps] = LazyArray(ex, buf, host.shape, host.dtype)
+    return numbers
 
 
 def device_stack(ex, key, t: TensorType, sizes: dict) -> LazyArray:
