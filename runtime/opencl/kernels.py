@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dsl.ir import Node
 from dsl.types import dim_eval
 
-from .cgen import CTYPE, VTYPE, dim_c, prod_c
+from .cgen import CTYPE, VTYPE, dim_c, horner, prod_c
 from .emit import Ix, Kernel
 from .lowering import (REDUCE_KIND, acc_type, call_exp, call_log, reduce_final,
                        reduce_init, reduce_step, reduction_parts)
@@ -133,6 +133,18 @@ def columns_kernel(k: Kernel, root: Node) -> Grid:
     local = local_for((columns // COLUMNS,), 4)
     k.attributes = reqd((local,))
     return Grid(((columns,),), (COLUMNS,), (local,))
+
+
+def piece_kernel(k: Kernel, root: Node, piece: Node, axis: int, start) -> Grid:
+    """map_kernel over one piece of the concatenation `root`, stored at its
+    place in root's layout (offset `start` along `axis`)."""
+    shape = piece.type.shape
+    ix, store_if = item_per_element(k, shape)
+    value = k.value(piece, ix)
+    axes = list(ix.axes)
+    axes[axis] = f"({axes[axis]} + {dim_c(start)})"
+    k.line(f"{store_if}out[{horner(axes, root.type.shape)}] = ({CTYPE[root.type.dtype]})({value});")
+    return finish_item_per_element(k, shape)
 
 def item_per_element(k: Kernel, shape) -> tuple:
     """The start of a kernel with one work-item per element of `shape`
