@@ -18,6 +18,7 @@ reads the old value, otherwise into a temporary copied over at the end.
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections import deque
@@ -334,7 +335,7 @@ class OpenCLExecutor:
                 base = arg.base
                 if isinstance(base, LazyArray) and base._executor is self and not base.is_read \
                         and base._buffer is not None and base.dtype == dtype:
-                    offset = arg.index * int(np.prod(base.shape[1:], dtype=np.int64))
+                    offset = arg.index * math.prod(base.shape[1:])
                     out[key] = (base._buffer, self.rt.offset_buffer(offset), offset * dtype.itemsize)
                     continue
                 arg = np.asarray(base)[arg.index]

@@ -7,6 +7,8 @@ returned cost therefore never waits for the device.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -35,7 +37,7 @@ class LazyArray:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self._shape, dtype=np.int64))
+        return math.prod(self._shape)     # not np.prod: 5 us a call, a few per loop step
 
     @property
     def is_read(self) -> bool:
