@@ -657,7 +657,6 @@ def f(xs: f64[t, n]) -> f64[n]:
                                run(fn.outputs, v, {"t": 6, "n": 3})[0], rtol=1e-12)
 
 
-
 BIASED_RNN = """
 def loss(xs: f64[t, n, 3], h0: f64[n, 4], Wx: f64[3, 4], Wh: f64[4, 4], b: f64[4]) -> f64:
     h = h0
@@ -687,6 +686,7 @@ def test_a_bias_gradient_is_summed_once_after_the_loop():
     cost = compiled(BIASED_RNN, "loss").outputs[0]
     for name, got in zip(["b", "Wh"], run(new.outputs, v, sizes)):
         np.testing.assert_allclose(got, fd_grad(cost, v, name, sizes), rtol=1e-5, atol=1e-7)
+
 
 def test_a_carry_another_result_reads_is_kept():
     src = """
