@@ -97,6 +97,16 @@ def host_checks(fn: Function, plan: Plan) -> list | None:
     return checks
 
 
+def placeable_outputs(plan: Plan) -> set:
+    """The output keys a caller may have written elsewhere (a loop's step
+    writing a stacked value straight into its row): temps that only
+    kernels write and read, no copy step."""
+    copied = {k for step in plan.steps if step.kind == "copy" for k in (step.src, step.dst)}
+    written = {step.kernel.writes for step in plan.steps if step.kind == "kernel"}
+    return {k for k in plan.outputs
+            if plan.buffers[k].kind == "temp" and k in written and k not in copied}
+
+
 class Instance:
     """Buffers and bound kernels for one binding of the size variables."""
 
@@ -114,6 +124,7 @@ class Instance:
         self.steps = []
         ahead = []                # for the helper that compiles ahead (precompile.py)
         program = c.program_for(ex.rt, sizes)
+        self.placeable = placeable_outputs(plan)
         for step in plan.steps:
             if step.kind == "copy":
                 self.steps.append(("copy", step.src, step.dst))
@@ -126,7 +137,8 @@ class Instance:
             kernel = cl.Kernel(program, spec.name)
             slots = []
             for i, arg in enumerate(spec.args):
-                if arg[0] in ("buf", "off") and plan.buffers[arg[1]].kind == "param":
+                if arg[0] in ("buf", "off") and plan.buffers[arg[1]].kind == "param" \
+                        or arg[0] == "buf" and arg[1] in self.placeable:
                     slots.append((i, arg))     # bound per call: it may change
                 else:
                     kernel.set_arg(i, self.static_arg(ex, c, arg))
@@ -192,6 +204,7 @@ class OpenCLExecutor:
         self.staged: dict[int, tuple] = {}      # id(fn) -> (fn, its StagedPlan or None)
         self.stack_buffers: dict = {}           # a loop's stack -> (buffer, its last stack): stages.py
         self.step_numbers: dict = {}            # a loop's length -> its step numbers: stages.py
+        self.stack_rows: dict = {}              # id(stack buffer) -> (it, row -> sub-buffer): stages.py
         self.pending: deque = deque()     # events of uploads whose host copy must live
         self.markers: deque = deque()
         self.calls = 0
@@ -227,7 +240,9 @@ class OpenCLExecutor:
                 return self._call_traced(fn, args, sizes, on_value)
             return self._call(fn, args, sizes)
 
-    def _call(self, fn: Function, args: list, sizes: dict) -> list:
+    def _call(self, fn: Function, args: list, sizes: dict, into: dict | None = None) -> list:
+        """fn's outputs for args. into: output index -> a buffer of its size
+        that output is written to instead of the call's own (see placed)."""
         staged = self._staged(fn)
         if staged is not None:       # a def with loops runs as stages (stages.py)
             return run_staged(self, fn, staged, args, sizes)
@@ -240,6 +255,8 @@ class OpenCLExecutor:
             inst = c.instances[key] = Instance(self, c, dict(sizes))
         self._release_outputs(inst)
         params = self._bind_params(c, inst, args)
+        placed = self._placed(c, inst, into or {})
+        params.update(placed)
         try:
             self._enqueue(inst, params)
         except self.cl.Error as exc:
@@ -252,8 +269,10 @@ class OpenCLExecutor:
         outputs = []
         for key_out, t in zip(c.plan.outputs, c.plan.output_types):
             shape = tuple(dim_eval(d, sizes) for d in t.shape)
-            lazy = LazyArray(self, inst.temps[key_out], shape, NUMPY_DTYPE[t.dtype])
-            inst.live.append(weakref.ref(lazy))
+            buf = placed[key_out][0] if key_out in placed else inst.temps[key_out]
+            lazy = LazyArray(self, buf, shape, NUMPY_DTYPE[t.dtype])
+            if buf is inst.temps.get(key_out):
+                inst.live.append(weakref.ref(lazy))
             outputs.append(lazy)
         self._throttle()
         return outputs
@@ -359,6 +378,21 @@ class OpenCLExecutor:
                 # a private copy: the caller may change arr before the upload runs
                 self._upload(buf, np.array(arr, order="C", copy=True))
             out[key] = (buf, self.rt.offset_buffer(0), 0)
+        return out
+
+    def _placed(self, c: Compiled, inst: Instance, into: dict) -> dict:
+        """key -> (buffer, None, 0) for every placeable output of this call:
+        the buffer `into` names for it, where every output with that key is
+        in `into` (a key that is also a carry's stays the call's own: the
+        next step reads it), else the call's own."""
+        wanted: dict = {}
+        for i, key in enumerate(c.plan.outputs):
+            wanted.setdefault(key, []).append(into.get(i))
+        out = {}
+        for key in inst.placeable:
+            targets = wanted.get(key, [None])
+            place = targets[0] if all(b is not None for b in targets) else None
+            out[key] = (place if place is not None else inst.temps[key], None, 0)
         return out
 
     def _enqueue(self, inst: Instance, params: dict) -> None:

@@ -14,8 +14,11 @@ row with a gather at the step number) and the invariants. Nothing waits
 for the device per step. A loop nested in a body is a loop of the step
 function, run the same way.
 
-Each stacked value is a buffer on the device, one row per step: a step's
-value is copied into its row as the step is enqueued, so the stack (the
+Each stacked value is a buffer on the device, one row per step: the
+step's kernel writes its value straight into the row (a sub-buffer), or,
+where that cannot be (the value is also a carry, or the device cannot
+start a sub-buffer at the row), it is copied into the row as the step is
+enqueued, so the stack (the
 values a backward loop reads, for one) never goes through the host and
 nothing waits at the end of a loop. The buffer is kept for the loop's next
 run unless the last stack over it is still unread. A run-time count is read
@@ -100,9 +103,12 @@ def without_params(fn: Function) -> tuple[Function, list]:
     return dataclasses.replace(fn, outputs=tuple(r for r in fn.outputs if r.op != "param")), passed
 
 
-def with_passed(ex, fn: Function, passed: list, args: list, sizes: dict) -> list:
-    """fn's results and the params passed on, in the order of `passed`."""
-    computed = iter(ex._call(fn, args, sizes) if fn.outputs or fn.updates else ())
+def with_passed(ex, fn: Function, passed: list, args: list, sizes: dict, into: dict | None = None) -> list:
+    """fn's results and the params passed on, in the order of `passed`;
+    into: result index -> the buffer a computed result is written to."""
+    index = {j: i for i, j in enumerate(j for j, name in enumerate(passed) if name is None)}
+    placed = {index[j]: buf for j, buf in (into or {}).items() if j in index}
+    computed = iter(ex._call(fn, args, sizes, placed) if fn.outputs or fn.updates else ())
     by_name = dict(zip((p.attr("name") for p in fn.params), args))
     return [next(computed) if name is None else own(by_name[name]) for name in passed]
 
@@ -198,10 +204,30 @@ def run_step(ex, stage: LoopStage, args: list, sizes: dict, stacks: list, t: int
     results outlives it but the carries' (an earlier step's result still
     alive when its instance runs again is given a copy of its own)."""
     nc = stage.loop.attr("carries")
-    outs = with_passed(ex, stage.step, stage.passed_results, args, sizes)
-    for stack, value in zip(stacks, outs[nc:]):
-        copy_row(ex, stack, t, value)
+    rows = {nc + j: row for j, row in enumerate(row_buffer(ex, stack, t) for stack in stacks)
+            if row is not None}
+    outs = with_passed(ex, stage.step, stage.passed_results, args, sizes, rows)
+    for j, (stack, value) in enumerate(zip(stacks, outs[nc:])):
+        if not (isinstance(value, LazyArray) and value._buffer is rows.get(nc + j)):
+            copy_row(ex, stack, t, value)      # not written in place
     return outs[:nc]
+
+
+def row_buffer(ex, stack: LazyArray, t: int):
+    """Row t of stack as a buffer of its own (an OpenCL sub-buffer, made
+    once per stack buffer and row), which a step's kernel writes in place
+    of a buffer of the step's; None where the device cannot start a
+    sub-buffer at that row (its rows are not aligned as it needs)."""
+    row_bytes = stack.size // max(stack.shape[0], 1) * stack.dtype.itemsize
+    if not row_bytes or row_bytes % (ex.rt.device.mem_base_addr_align // 8):
+        return None
+    rows = ex.stack_rows.get(id(stack._buffer))
+    if rows is None or rows[0] is not stack._buffer:
+        rows = ex.stack_rows[id(stack._buffer)] = (stack._buffer, {})
+    sub = rows[1].get(t)
+    if sub is None:
+        sub = rows[1][t] = stack._buffer.get_sub_region(t * row_bytes, row_bytes)
+    return sub
 
 
 def step_numbers(ex, steps: int) -> LazyArray:
@@ -218,14 +244,17 @@ def step_numbers(ex, steps: int) -> LazyArray:
 
 
 def device_stack(ex, key, t: TensorType, sizes: dict) -> LazyArray:
-    """A stack of type t on the device (its rows are written by copy_row).
-    The buffer of the loop's last run is reused unless the stack over it
-    is still alive and unread."""
+    """A stack of type t on the device (its rows are written by the step's
+    kernels or by copy_row). The buffer of the loop's last run is reused
+    unless the stack over it is still alive and unread; the rows kept for
+    a buffer no longer reused go with it."""
     shape, dtype = t.concrete_shape(sizes), np.dtype(NUMPY_DTYPE[t.dtype])
     nbytes = max(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, 8)
     buf, last = ex.stack_buffers.get(key, (None, lambda: None))
     held = last()
     if buf is None or buf.size != nbytes or held is not None and held._buffer is buf:
+        if buf is not None:
+            ex.stack_rows.pop(id(buf), None)
         buf = ex.rt.alloc(nbytes, f"a loop's stacked values ({t})")
     stack = LazyArray(ex, buf, shape, dtype)
     ex.stack_buffers[key] = (buf, weakref.ref(stack))
