@@ -1,6 +1,8 @@
 """One epoch of programs/mnist_lstm.sym's training (500 minibatches of 100,
 an LSTM of 128 hidden units over 28 rows of 28 pixels, Adam 1e-3) on sym
-OpenCL, sym numpy, hand-written numpy and PyTorch CPU `nn.LSTM`.
+OpenCL (as `sym run` runs it, and with --fast-math: exp and tanh by f32
+polynomials, as PyTorch's vectorised math does), sym numpy, hand-written
+numpy and PyTorch CPU `nn.LSTM`.
 
     SYM_DATA=../shared/data .venv/bin/python bench/mnist_lstm.py [--minibatches 20]
     (PyTorch rows need torch: run with a python that has it, e.g. /work/torchvenv)
@@ -40,9 +42,9 @@ def minibatches(data, count, size=100):
             for i in range(count)]
 
 
-def sym_row(backend):
+def sym_row(backend, fast_math=False):
     import dsl
-    m = dsl.load(REPO / "programs" / "mnist_lstm.sym", backend=backend)
+    m = dsl.load(REPO / "programs" / "mnist_lstm.sym", backend=backend, fast_math=fast_math)
     return lambda x, y: float(np.asarray(m.train(x, y)))
 
 
@@ -134,7 +136,9 @@ def main():
     a = ap.parse_args()
     from runtime.data.mnist import mnist
     data = minibatches(mnist(), a.minibatches + 2)
-    makers = [("sym opencl", lambda: sym_row("opencl")), ("sym numpy", lambda: sym_row("numpy")),
+    makers = [("sym opencl", lambda: sym_row("opencl")),
+              ("sym opencl fast-math", lambda: sym_row("opencl", fast_math=True)),
+              ("sym numpy", lambda: sym_row("numpy")),
               ("numpy hand-written", HandLSTM), ("PyTorch CPU nn.LSTM", torch_row)]
     rows = {}
     for name, make in makers:
