@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from .build import apply, const
 from . import errors
-from .ir import Body, Node, node, toposort
+from .ir import Body, Node, node, step_varying, toposort
 from .ops import ARG_REDUCE, COMPARE, LEAVES, LOGIC, VIEWS, Op
 from .types import Size, TensorType, TupleType, dim_add, dim_prod
 
@@ -416,11 +416,7 @@ def saved_values(body: Body, cts: list, loop: Node) -> list:
     is a result of cts or an input of one of its own nodes. Values whose
     shape has a size bound inside the body, and tuples, are computed again."""
     forward = set(toposort(body.roots))
-    step_params = body.params[:1 + loop.attr("carries") + loop.attr("sequences")]
-    varying = set(step_params)
-    for n in toposort(body.roots):
-        if n.op != Op.PARAM and any(i in varying for i in n.inputs):
-            varying.add(n)
+    varying = step_varying(body, 1 + loop.attr("carries") + loop.attr("sequences"))
     length = loop.attr("length")
     known = {v for x in loop.inputs for v in x.type.size_vars()} \
         | (length.variables() if isinstance(length, Size) else set())

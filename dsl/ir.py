@@ -167,6 +167,17 @@ def rebuild_body(body: Body, fn: Callable[[Node, tuple], Node]) -> Body:
     return Body(body.params, roots)
 
 
+
+def step_varying(body: Body, moving: int) -> set:
+    """The nodes of a loop's body that change from step to step: its first
+    `moving` params (the step, the carries, the elements) and every node
+    that reads one of them. Params match structurally, as in the body."""
+    varying = set(body.params[:moving])
+    for n in toposort(body.roots):
+        if n.op != Op.PARAM and any(i in varying for i in n.inputs):
+            varying.add(n)
+    return varying
+
 def inline_body(body: Body, inputs) -> tuple[Node, ...]:
     """body's roots with each param replaced by the matching input node
     (nested bodies are closed, so they are left as they are)."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..build import apply
 from ..ir import Body, Function, Node, bodies, toposort, with_inputs
 from .engine import LogEntry
 
@@ -69,9 +70,7 @@ def prune_scope(roots: list, log: list) -> list:
     for n in order:
         inputs = tuple(new[id(i)] for i in n.inputs)
         if n.op == "item" and id(n.inputs[0]) in renumber:
-            index = renumber[id(n.inputs[0])][n.attr("index")]
-            m = Node(n.op, inputs, n.type, tuple((k, index if k == "index" else v) for k, v in n.attrs),
-                     n.span)
+            m = apply("item", inputs, n.span, index=renumber[id(n.inputs[0])][n.attr("index")])
         else:
             m = with_pruned_bodies(with_inputs(n, inputs), log)
             if m.op == "loop" and len(read.get(id(n), ())) < len(m.type.elts):
@@ -121,10 +120,9 @@ def keep_results(loop: Node, read: set, log: list) -> tuple[Node, dict]:
     inits = loop.inputs[counted:counted + nc]
     inputs = (loop.inputs[:counted] + tuple(inits[k] for k in sorted(carries))
               + tuple(outer[j] for j in others))
-    attrs = dict(loop.attrs, body=Body(params, new_roots), carries=len(carries), stacks=len(keep),
-                 sequences=sum(j < ns for j in others))
-    new = Node(loop.op, inputs, type(loop.type)(tuple(loop.type.elts[k] for k in kept)),
-               tuple((k, attrs[k]) for k, _ in loop.attrs), loop.span)
+    new = apply("loop", inputs, loop.span, **dict(loop.attrs, body=Body(params, new_roots),
+                                                  carries=len(carries), stacks=len(keep),
+                                                  sequences=sum(j < ns for j in others)))
     what = ", ".join(f"carry `{carry_params[k].attr('name')}`" if k < nc else f"stacked value {k - nc}"
                      for k in dropped)
     log.append(LogEntry("dce", "unused-loop-result", loop, new, loop.span,

@@ -21,7 +21,7 @@ size. The sum is taken in another order, so the last bits may differ.
 from __future__ import annotations
 
 from ..build import apply
-from ..ir import Body, Function, Node, rebuild, toposort, with_inputs
+from ..ir import Body, Function, Node, rebuild, step_varying, toposort, with_inputs
 from .engine import LogEntry
 
 
@@ -66,11 +66,11 @@ def summed_after(loop: Node, log: list) -> tuple[Node, list]:
     """The loop without the carries that only accumulate a sum_to, and for
     each of its old results the node that gives it."""
     body, nc, ns = loop.attr("body"), loop.attr("carries"), loop.attr("sequences")
-    varying = step_varying(body, nc, ns)
+    varying = step_varying(body, 1 + nc + ns)
     plans = {}
     for k in range(nc):
         found = accumulated(body, k, nc)
-        if found and id(found[1]) in varying and found[1].op == "sum_to":
+        if found and found[1] in varying and found[1].op == "sum_to":
             plans[k] = found
     if not plans:
         return loop, []
@@ -92,8 +92,8 @@ def summed_after(loop: Node, log: list) -> tuple[Node, list]:
     params = body.params[:1] + tuple(body.params[1 + k] for k in kept) + body.params[1 + nc:]
     roots = tuple(body.roots[k] for k in kept) + body.roots[nc:] + tuple(stacked)
     inputs = tuple(loop.inputs[k] for k in kept) + loop.inputs[nc:]
-    attrs = dict(loop.attrs, body=Body(params, roots), carries=len(kept), stacks=ny + len(stacked))
-    new = apply("loop", inputs, loop.span, **{k: attrs[k] for k, _ in loop.attrs})
+    new = apply("loop", inputs, loop.span, **dict(loop.attrs, body=Body(params, roots), carries=len(kept),
+                                                  stacks=ny + len(stacked)))
     first_new = len(kept) + ny
 
     def outer(place):
@@ -111,16 +111,6 @@ def summed_after(loop: Node, log: list) -> tuple[Node, list]:
                             "the steps' sums as one sum_to after the loop"))
     by_old = [sums[k] if k in sums else items[kept.index(k)] for k in range(nc)] + items[len(kept):]
     return new, by_old
-
-
-def step_varying(body: Body, nc: int, ns: int) -> set:
-    """ids of the body's nodes that change from step to step."""
-    names = {p.attr("name") for p in body.params[:1 + nc + ns]}
-    varying: set = set()
-    for n in toposort(body.roots):
-        if (n.op == "param" and n.attr("name") in names) or any(id(i) in varying for i in n.inputs):
-            varying.add(id(n))
-    return varying
 
 
 def is_zeros(n: Node) -> bool:

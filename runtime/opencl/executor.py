@@ -97,14 +97,18 @@ def host_checks(fn: Function, plan: Plan) -> list | None:
     return checks
 
 
-def placeable_outputs(plan: Plan) -> set:
+def placeable_outputs(plan: Plan) -> dict:
     """The output keys a caller may have written elsewhere (a loop's step
     writing a stacked value straight into its row): temps that only
-    kernels write and read, no copy step."""
+    kernels write and read, no copy step; each with the indices of the
+    outputs it is."""
     copied = {k for step in plan.steps if step.kind == "copy" for k in (step.src, step.dst)}
     written = {step.kernel.writes for step in plan.steps if step.kind == "kernel"}
-    return {k for k in plan.outputs
-            if plan.buffers[k].kind == "temp" and k in written and k not in copied}
+    out: dict = {}
+    for i, k in enumerate(plan.outputs):
+        if plan.buffers[k].kind == "temp" and k in written and k not in copied:
+            out.setdefault(k, []).append(i)
+    return out
 
 
 class Instance:
@@ -148,6 +152,7 @@ class Instance:
             if ex.rt.helper is not None:
                 ahead.append((spec.name, spec.grid.local, [self.arg_for_helper(c, a) for a in spec.args]))
         self.live: list = []      # weakrefs to LazyArrays reading our output buffers
+        self.own_outputs = {k: (self.temps[k], None, 0) for k in self.placeable}
         if ahead:
             ex.rt.compile_ahead(program, ahead)
 
@@ -255,7 +260,7 @@ class OpenCLExecutor:
             inst = c.instances[key] = Instance(self, c, dict(sizes))
         self._release_outputs(inst)
         params = self._bind_params(c, inst, args)
-        placed = self._placed(c, inst, into or {})
+        placed = self._placed(inst, into or {})
         params.update(placed)
         try:
             self._enqueue(inst, params)
@@ -380,19 +385,18 @@ class OpenCLExecutor:
             out[key] = (buf, self.rt.offset_buffer(0), 0)
         return out
 
-    def _placed(self, c: Compiled, inst: Instance, into: dict) -> dict:
+    @staticmethod
+    def _placed(inst: Instance, into: dict) -> dict:
         """key -> (buffer, None, 0) for every placeable output of this call:
         the buffer `into` names for it, where every output with that key is
         in `into` (a key that is also a carry's stays the call's own: the
         next step reads it), else the call's own."""
-        wanted: dict = {}
-        for i, key in enumerate(c.plan.outputs):
-            wanted.setdefault(key, []).append(into.get(i))
-        out = {}
-        for key in inst.placeable:
-            targets = wanted.get(key, [None])
-            place = targets[0] if all(b is not None for b in targets) else None
-            out[key] = (place if place is not None else inst.temps[key], None, 0)
+        if not into:
+            return inst.own_outputs
+        out = dict(inst.own_outputs)
+        for key, indices in inst.placeable.items():
+            if all(i in into for i in indices):
+                out[key] = (into[indices[0]], None, 0)
         return out
 
     def _enqueue(self, inst: Instance, params: dict) -> None:

@@ -89,7 +89,6 @@ def map_kernel(k: Kernel, root: Node) -> Grid:
     return finish_item_per_element(k, shape)
 
 
-
 COLUMNS = 8             # outputs per work-item of columns_kernel
 
 
@@ -145,6 +144,7 @@ def piece_kernel(k: Kernel, root: Node, piece: Node, axis: int, start) -> Grid:
     axes[axis] = f"({axes[axis]} + {dim_c(start)})"
     k.line(f"{store_if}out[{horner(axes, root.type.shape)}] = ({CTYPE[root.type.dtype]})({value});")
     return finish_item_per_element(k, shape)
+
 
 def item_per_element(k: Kernel, shape) -> tuple:
     """The start of a kernel with one work-item per element of `shape`

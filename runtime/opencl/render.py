@@ -23,9 +23,9 @@ from typing import Callable
 
 from dsl import errors
 from dsl.ir import Function, Node
-from dsl.types import dim_add
 from dsl.ops import (ARG_REDUCE, BINARY_ARITH, COMPARE, EXTERNAL, LOGIC, REDUCE, ROWS,
                      UNARY_FLOAT, UNARY_NUMERIC, Op)
+from dsl.types import dim_add
 
 from . import lowering as L
 from .analysis import CONVS, CORES, ELEMENTWISE_OPS, Groups, reduced_extent
@@ -34,9 +34,7 @@ from .conv import (conv_kernel, emit_pool, emit_pool_grad, inline_pooling, poole
                    window_grad_kernel, windows_tile)
 from .emit import Buf, Kernel, ProgramParts
 from .kernels import (columns_kernel, lanes_fit, map_kernel, piece_kernel, rows_kernel, rows_lanes_kernel,
-                      sums_columns,
-                      tree_final_kernel,
-                      tree_kernel, tree_partial_kernel)
+                      sums_columns, tree_final_kernel, tree_kernel, tree_partial_kernel)
 from .matmul import matmul_kernel
 from .passes import run_passes
 
@@ -343,7 +341,7 @@ def concat_in_pieces(ctx, root: Node, out_key: str) -> bool:
     written piece by piece, a kernel each: in one kernel each work-item
     branches to its piece, and pocl runs branching work-items one by one
     instead of as vector lanes (the LSTM's: 210 us a step, its 4 pieces
-    about 120 us). Not for a concat written in place of a shared value,
+    about 150 us). Not for a concat written in place of a shared value,
     whose old value later kernels may still read."""
     return (root.op == "concat" and ctx.options.target == "cpu" and out_key == ctx.keys[id(root)]
             and ctx.groups.cores.get(id(root)) is None

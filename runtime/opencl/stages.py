@@ -218,16 +218,20 @@ def row_buffer(ex, stack: LazyArray, t: int):
     once per stack buffer and row), which a step's kernel writes in place
     of a buffer of the step's; None where the device cannot start a
     sub-buffer at that row (its rows are not aligned as it needs)."""
-    row_bytes = stack.size // max(stack.shape[0], 1) * stack.dtype.itemsize
-    if not row_bytes or row_bytes % (ex.rt.device.mem_base_addr_align // 8):
+    size = row_bytes(stack)
+    if not size or size % (ex.rt.device.mem_base_addr_align // 8):
         return None
     rows = ex.stack_rows.get(id(stack._buffer))
     if rows is None or rows[0] is not stack._buffer:
         rows = ex.stack_rows[id(stack._buffer)] = (stack._buffer, {})
     sub = rows[1].get(t)
     if sub is None:
-        sub = rows[1][t] = stack._buffer.get_sub_region(t * row_bytes, row_bytes)
+        sub = rows[1][t] = stack._buffer.get_sub_region(t * size, size)
     return sub
+
+
+def row_bytes(stack: LazyArray) -> int:
+    return stack.size // max(stack.shape[0], 1) * stack.dtype.itemsize
 
 
 def step_numbers(ex, steps: int) -> LazyArray:
@@ -263,17 +267,17 @@ def device_stack(ex, key, t: TensorType, sizes: dict) -> LazyArray:
 
 def copy_row(ex, stack: LazyArray, t: int, value) -> None:
     """Row t of stack = value (a step's result), on the device, queued."""
-    row_bytes = stack.size // max(stack.shape[0], 1) * stack.dtype.itemsize
-    if not row_bytes:
+    size = row_bytes(stack)
+    if not size:
         return
     row = None
     if isinstance(value, Row):          # an element passed on: its row of the sequence
         value, row = value.base, value.index
     if isinstance(value, LazyArray) and value._executor is ex and value._buffer is not None:
-        ex.cl.enqueue_copy(ex.queue, stack._buffer, value._buffer, byte_count=row_bytes,
-                           dst_offset=t * row_bytes, src_offset=(row or 0) * row_bytes)
+        ex.cl.enqueue_copy(ex.queue, stack._buffer, value._buffer, byte_count=size,
+                           dst_offset=t * size, src_offset=(row or 0) * size)
     else:
         value = value if row is None else np.asarray(value)[row]
         host = np.array(np.asarray(value), dtype=stack.dtype, order="C", copy=True)
         ex.pending.append(ex.cl.enqueue_copy(ex.queue, stack._buffer, host,
-                                             dst_offset=t * row_bytes, is_blocking=False))
+                                             dst_offset=t * size, is_blocking=False))
