@@ -520,6 +520,67 @@ def test_a_computed_concat_written_piece_by_piece_gives_the_same_bits(shape, see
     g.compare(ex, y)
 
 
+MAP_OPS = {"sigmoid": 1, "tanh": 1, "exp": 1, "neg": 1, "add": 2, "mul": 2}
+
+
+@FEW_COLUMNS
+@given(shape=shapes, seed=seeds, data=st.data())
+def test_roots_of_one_shape_are_one_kernel_with_the_same_bits(shape, seed, data):
+    """Consecutive elementwise roots of one shape (an LSTM step's gates,
+    cell and state) are one map kernel writing each root's buffer, a root
+    reading an earlier one from a register: the values are those of a
+    kernel per root, bit for bit, and numpy's."""
+    from runtime.opencl import render
+    from runtime.opencl.executor import OpenCLExecutor
+    rng = np.random.default_rng(seed)
+    g = Graph()
+    params = [g.param(values(rng, shape, "f32", -3, 3), "f32") for _ in range(2)]
+    steps = data.draw(st.lists(st.tuples(st.sampled_from(sorted(MAP_OPS)), st.integers(0, 99),
+                                         st.integers(0, 99)), min_size=2, max_size=render.MAPS_MAX))
+    seen = list(params)
+    for op, i, j in steps:
+        seen.append(apply(op, (seen[i % len(seen)], seen[j % len(seen)])[:MAP_OPS[op]]))
+    roots = seen[len(params):]
+    fn = Function("f", tuple(params), tuple(roots))
+    ex = OpenCLExecutor({})
+    assert len(render.render_function(fn, ex.options).kernels) == 1
+    together = ex.evaluate(roots, g.params, dict(g.sizes))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(render, "MAPS_MAX", 1)
+        assert len(render.render_function(fn, ex.options).kernels) == len(set(roots))   # equal roots merged
+        apart = OpenCLExecutor({}).evaluate(roots, g.params, dict(g.sizes))
+    for a, b in zip(together, apart):
+        np.testing.assert_array_equal(np.asarray(a).view(np.int32), np.asarray(b).view(np.int32))
+    g.compare(ex, *roots)
+
+
+def test_a_root_read_at_another_index_is_not_in_its_readers_kernel(ex):
+    """A root read elsewhere than at its own index (transposed) must be
+    whole before its reader runs: two kernels, in order."""
+    from runtime.opencl import render
+    g = Graph(symbolic=False)
+    x = g.param(np.arange(9.0).reshape(3, 3) / 9, "f32")
+    y = apply("sigmoid", (x,))
+    z = apply("add", (apply("transpose", (y,), perm=(1, 0)), y))
+    fn = Function("f", (x,), (y, z))
+    assert [k.writes for k in render.render_function(fn, ex.options).kernels] == [("t1",), ("t2",)]
+    g.compare(ex, y, z)
+
+
+def test_a_concatenation_of_same_shape_pieces_joins_their_kernel(ex):
+    """A concatenation of pieces of the roots' shape (an LSTM's four gate
+    gradients) is written piece by piece by the same work-items."""
+    from runtime.opencl import render
+    g = Graph()
+    x = g.param(values(np.random.default_rng(0), (4, 3), "f32", -3, 3), "f32")
+    y = apply("sigmoid", (x,))
+    c = apply("concat", (apply("mul", (y, x)), apply("tanh", (x,)), y), axis=1)
+    fn = Function("f", (x,), (y, c))
+    kernels = render.render_function(fn, ex.options).kernels
+    assert len(kernels) == 1 and len(kernels[0].writes) == 2
+    g.compare(ex, y, c)
+
+
 def collect_params(root):
     from dsl.ir import toposort
     return [n for n in toposort([root]) if n.op == "param"]
@@ -809,7 +870,7 @@ def test_views_of_arguments_and_state_are_copied_out():
     flat = TensorType("f32", (6,))
     fn = Function("f", (x,), (apply("reshape", (x,), type=flat), apply("reshape", (W,), type=flat), W),
                   (("W", apply("add", (W, x))),))
-    assert render_function(fn).kernels[0].writes == "s:W"     # no kernel writes x or W's view
+    assert render_function(fn).kernels[0].writes == ("s:W",)     # no kernel writes x or W's view
     e = OpenCLExecutor({"W": t})
     w0 = np.arange(6, dtype=np.float32).reshape(2, 3)
     e.set_shared("W", w0)
@@ -876,7 +937,7 @@ def test_the_partials_of_a_long_reduction_are_planned_before_any_c(monkeypatch):
     (key,) = [k for k in planned if k.endswith("_part")]
     assert planned[key] == plan.buffers[key]
     assert (plan.buffers[key].dtype, plan.buffers[key].shape) == ("f64", (8,))  # 8 groups, in double
-    assert plan.steps[0].kernel.writes == key and (key, False) in plan.steps[1].kernel.reads
+    assert plan.steps[0].kernel.writes == (key,) and (key, False) in plan.steps[1].kernel.reads
 
 
 def test_kernel_reads_come_from_the_ir():

@@ -34,6 +34,10 @@ that kernel's *core* (the root is its epilogue: `W - lr * (x.T @ g)` is one
 kernel); likewise a big reduction becomes the core of a work-group tree
 reduction kernel.
 
+The renderer then writes consecutive elementwise roots of one shape (an
+LSTM step's gates, cell and state) as one kernel with an output each
+(render.map_groups), when each reads the others only at its own index.
+
 Before that, `cse` merges equal subgraphs (autodiff repeats them) and
 `share_row_ops` computes softmax(x) as exp(log_softmax(x)) when both exist.
 """
@@ -165,6 +169,7 @@ class Groups:
     core_of: dict = field(default_factory=dict)          # core id -> root node
     consumers: dict = field(default_factory=dict)
     groups: dict = field(default_factory=dict)           # id -> kernel root ids
+    deep: bool = False                                   # cut into short kernels (see above)
 
     def has_buffer(self, n: Node) -> bool:
         return id(n) in self.materialized
@@ -195,7 +200,7 @@ def find_groups(roots: list[Node]) -> Groups:
             must.update(id(x) for x in n.inputs)
 
     recompute = deep_checkpoints(order, consumers, must)
-    deep = recompute is not None
+    deep = g.deep = recompute is not None
     groups: dict[int, frozenset] = {}    # id -> ids of kernel roots reading it inline
     read_once: dict[int, bool] = {}
     depth: dict[int, int] = {}   # id -> inlined nodes from it up to a kernel root (see above)

@@ -117,7 +117,7 @@ helper("sym_expf")("""
 /* exp for f32 in plain arithmetic (Cephes): exp(x) = 2^n exp(r), |r| <= ln2/2.
    Branch-free (selects), so pocl can vectorise it across work-items; 2^n is
    applied in two halves so n down to -150 gives denormals, not junk. */
-inline float sym_expf(float x) {
+inline __attribute__((always_inline)) float sym_expf(float x) {
     float c = x > 88.8f ? 88.8f : (x < -104.0f ? -104.0f : x);
     c = c != c ? 0.0f : c;
     float t = c * 1.44269504088896341f;
@@ -144,7 +144,7 @@ helper("sym_expf8")("""
 /* sym_expf on 8 lanes at once (rows kernels put 8 rows in the lanes);
    the integer n comes from the bits of t + 1.5*2^23, so no conversion
    builtins are called. */
-inline float8 sym_expf8(float8 x) {
+inline __attribute__((always_inline)) float8 sym_expf8(float8 x) {
     float8 c = x > 88.8f ? (float8)88.8f : (x < -104.0f ? (float8)-104.0f : x);
     c = c != c ? (float8)0.0f : c;
     float8 t = c * 1.44269504088896341f + 12582912.0f;
@@ -169,7 +169,7 @@ inline float8 sym_expf8(float8 x) {
 
 helper("sym_logf")("""
 /* natural log for f32 in plain arithmetic (Cephes logf). */
-inline float sym_logf(float x) {
+inline __attribute__((always_inline)) float sym_logf(float x) {
     if (x != x || x < 0.0f) return NAN;
     if (x == 0.0f) return -INFINITY;
     if (x == INFINITY) return x;
@@ -200,7 +200,7 @@ inline float sym_logf(float x) {
 
 helper("sym_tanhf", ("sym_expf",))("""
 /* tanh for f32 (Cephes tanhf): an odd polynomial near 0, else via exp. */
-inline float sym_tanhf(float x) {
+inline __attribute__((always_inline)) float sym_tanhf(float x) {
     float a = x < 0.0f ? -x : x;
     if (a > 0.625f) {
         float z = a > 44.0f ? 1.0f : 1.0f - 2.0f / (sym_expf(a + a) + 1.0f);
@@ -219,7 +219,7 @@ inline float sym_tanhf(float x) {
 
 helper("sym_log1pf", ("sym_logf",))("""
 /* log(1 + x) accurate for small x: log(u) * x / (u - 1) with u = 1 + x. */
-inline float sym_log1pf(float x) {
+inline __attribute__((always_inline)) float sym_log1pf(float x) {
     float u = 1.0f + x;
     if (u == 1.0f) return x;
     if (u == INFINITY) return u;
@@ -239,7 +239,7 @@ inline float sym_log1pf(float x) {
 # reproduced with these bits; a correctly rounded tanh moves LeNet's
 # epoch-1 test error by one image.
 helper("sym_tanhf_pocl")("""
-inline float sym_tanhf_pocl(float x) {
+inline __attribute__((always_inline)) float sym_tanhf_pocl(float x) {
     #pragma OPENCL FP_CONTRACT OFF
     uint ux = as_uint(x);
     float y = as_float(ux & 0x7fffffffu);
@@ -325,7 +325,7 @@ def _exp_d(vec: str) -> str:
 
 
 helper("sym_expf_d")("""
-inline float sym_expf_d(float x) {
+inline __attribute__((always_inline)) float sym_expf_d(float x) {
     double c = x != x ? 0.0 : (double)x;""" + _exp_d("") + """
     /* past 88.73 the cast to float gives inf, below -103.98 0 */
     float y = (float)(scale * p + scale);
@@ -335,7 +335,7 @@ inline float sym_expf_d(float x) {
 
 helper("sym_expf8_d")("""
 /* sym_expf_d on 8 lanes (rows kernels put 8 rows in the lanes). */
-inline float8 sym_expf8_d(float8 x) {
+inline __attribute__((always_inline)) float8 sym_expf8_d(float8 x) {
     double8 c = __builtin_convertvector(x != x ? (float8)0.0f : x, double8);""" + _exp_d("8") + """
     float8 y = __builtin_convertvector(scale * p + scale, float8);
     return x != x ? x : y;
@@ -346,7 +346,7 @@ helper("sym_log_d")("""
 /* log of a positive finite double (f32 denormals are normal doubles):
    u = 2^e m, m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) with
    s = (m - 1) / (m + 1), |s| <= 0.172: the series to s^17 (error < 1e-14). */
-inline double sym_log_d(double u) {
+inline __attribute__((always_inline)) double sym_log_d(double u) {
     long bits = as_long(u);
     int e = (int)((bits >> 52) & 0x7ff) - 1023;
     double m = as_double((bits & 0x000fffffffffffffL) | 0x3ff0000000000000L);
@@ -366,7 +366,7 @@ inline double sym_log_d(double u) {
 """)
 
 helper("sym_logf_d", ("sym_log_d",))("""
-inline float sym_logf_d(float x) {
+inline __attribute__((always_inline)) float sym_logf_d(float x) {
     if (x != x || x < 0.0f) return NAN;
     if (x == 0.0f) return -INFINITY;
     if (x == INFINITY) return x;
@@ -377,7 +377,7 @@ inline float sym_logf_d(float x) {
 helper("sym_log1pf_d", ("sym_log_d",))("""
 /* log(1 + x): 1 + x is exact in double for |x| >= 2^-28; below, log1p(x)
    rounds to x in f32. */
-inline float sym_log1pf_d(float x) {
+inline __attribute__((always_inline)) float sym_log1pf_d(float x) {
     if (x != x || x < -1.0f) return NAN;
     if (x == -1.0f) return -INFINITY;
     if (x == INFINITY) return x;

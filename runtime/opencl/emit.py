@@ -80,17 +80,21 @@ class Kernel:
         # values are memoised by node id
         self.inlined: dict[int, Node] = {}
         self.uses_err = False
-        self.write_key: str | None = None
+        self.write_keys: list[str] = []     # the buffers it writes, in parameter order
         self.attributes = ""            # e.g. reqd_work_group_size
         self.defer_checks = False       # record index errors in variables (map kernels)
         self.deferred = False           # ... and some were recorded
 
     # ---- declarations ---------------------------------------------------------
     def output(self, key: str, dtype: str) -> str:
-        self.write_key = key
-        self.params.insert(0, f"__global {CTYPE[dtype]}* out")
-        self.args.insert(0, ("buf", key))
-        return "out"
+        """Declare a buffer the kernel writes: `out`, then `out1`, `out2`...
+        (a map kernel of several roots), first among the parameters."""
+        at = len(self.write_keys)
+        name = f"out{at}" if at else "out"
+        self.write_keys.append(key)
+        self.params.insert(at, f"__global {CTYPE[dtype]}* {name}")
+        self.args.insert(at, ("buf", key))
+        return name
 
     def pointer(self, buf: Buf) -> str:
         """The C name of a buffer read by this kernel (declared on first use)."""

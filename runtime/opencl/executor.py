@@ -103,7 +103,7 @@ def placeable_outputs(plan: Plan) -> dict:
     kernels write and read, no copy step; each with the indices of the
     outputs it is."""
     copied = {k for step in plan.steps if step.kind == "copy" for k in (step.src, step.dst)}
-    written = {step.kernel.writes for step in plan.steps if step.kind == "kernel"}
+    written = {k for step in plan.steps if step.kind == "kernel" for k in step.kernel.writes}
     out: dict = {}
     for i, k in enumerate(plan.outputs):
         if plan.buffers[k].kind == "temp" and k in written and k not in copied:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dsl.ir import Node
-from dsl.types import dim_eval
+from dsl.types import dim_add, dim_eval
 
 from .cgen import CTYPE, VTYPE, dim_c, horner, prod_c
 from .emit import Ix, Kernel
@@ -89,6 +89,37 @@ def map_kernel(k: Kernel, root: Node) -> Grid:
     return finish_item_per_element(k, shape)
 
 
+def maps_kernel(k: Kernel, members: list, shape) -> Grid:
+    """map_kernel for several roots over one shape, [(root, output's C
+    name)] in order: each work-item computes every root's element, so a
+    step's elementwise values (an LSTM's gates, its cell and state) cost
+    one launch, not one each. A root reads an earlier one (only ever at
+    its own index: render.map_groups) from a register. A concatenation of
+    pieces of this shape stores each piece's element at its place."""
+    ix, store_if = item_per_element(k, shape)
+    for root, out in members:
+        if tuple(root.type.shape) != tuple(shape):      # a concatenation's pieces
+            start = 0
+            for piece in root.inputs:
+                store_piece(k, root, piece, ix, start, out, store_if)
+                start = dim_add(start, piece.type.shape[root.attr("axis")])
+            continue
+        value = k.let(VTYPE[root.type.dtype], k.compute(root, ix))
+        k.memo[-1][(id(root), ix.key())] = value
+        k.line(f"{store_if}{out}[gid] = ({CTYPE[root.type.dtype]})({value});")
+    return finish_item_per_element(k, shape)
+
+
+def store_piece(k: Kernel, root: Node, piece: Node, ix: Ix, start, out: str, store_if: str) -> None:
+    """Store piece's element at ix where it lies in the concatenation root
+    (offset `start` along root's axis)."""
+    axis = root.attr("axis")
+    axes = list(ix.axes)
+    axes[axis] = f"({axes[axis]} + {dim_c(start)})"
+    k.line(f"{store_if}{out}[{horner(axes, root.type.shape)}] = "
+           f"({CTYPE[root.type.dtype]})({k.value(piece, ix)});")
+
+
 COLUMNS = 8             # outputs per work-item of columns_kernel
 
 
@@ -134,15 +165,12 @@ def columns_kernel(k: Kernel, root: Node) -> Grid:
     return Grid(((columns,),), (COLUMNS,), (local,))
 
 
-def piece_kernel(k: Kernel, root: Node, piece: Node, axis: int, start) -> Grid:
+def piece_kernel(k: Kernel, root: Node, piece: Node, start) -> Grid:
     """map_kernel over one piece of the concatenation `root`, stored at its
-    place in root's layout (offset `start` along `axis`)."""
+    place in root's layout (offset `start` along root's axis)."""
     shape = piece.type.shape
     ix, store_if = item_per_element(k, shape)
-    value = k.value(piece, ix)
-    axes = list(ix.axes)
-    axes[axis] = f"({axes[axis]} + {dim_c(start)})"
-    k.line(f"{store_if}out[{horner(axes, root.type.shape)}] = ({CTYPE[root.type.dtype]})({value});")
+    store_piece(k, root, piece, ix, start, "out", store_if)
     return finish_item_per_element(k, shape)
 
 

@@ -11,7 +11,9 @@ share_rows, groups), buffers per kernel root (a long reduction's partials
 too), each kernel's reads taken from the IR (read_set), and the schedule,
 which decides from those reads which updates write their shared buffer
 in place. Render: C text for each
-kernel root, writing the buffer the plan chose. The executor runs the
+kernel root, writing the buffer the plan chose; consecutive roots that
+map kernels compute over one shape are one kernel with an output each
+(map_groups). The executor runs the
 steps. `LOWERING` says how every op is computed; see analysis.py for which
 nodes get buffers and which are fused into the kernels that read them.
 """
@@ -33,8 +35,8 @@ from .cgen import prelude
 from .conv import (conv_kernel, emit_pool, emit_pool_grad, inline_pooling, pooled_map_kernel,
                    window_grad_kernel, windows_tile)
 from .emit import Buf, Kernel, ProgramParts
-from .kernels import (columns_kernel, lanes_fit, map_kernel, piece_kernel, rows_kernel, rows_lanes_kernel,
-                      sums_columns, tree_final_kernel, tree_kernel, tree_partial_kernel)
+from .kernels import (columns_kernel, lanes_fit, map_kernel, maps_kernel, piece_kernel, rows_kernel,
+                      rows_lanes_kernel, sums_columns, tree_final_kernel, tree_kernel, tree_partial_kernel)
 from .matmul import matmul_kernel
 from .passes import run_passes
 
@@ -125,7 +127,7 @@ class KernelSpec:
     name: str
     args: list         # ("buf", key) ("off", key) ("size", var) ("err",) ("site",)
     grid: object       # kernels.Grid
-    writes: str
+    writes: tuple      # the buffer keys it writes
     reads: list        # (key, read only at the output index?), from the IR (read_set)
     root: Node = field(repr=False, default=None)
     text: str = field(repr=False, default="")
@@ -220,7 +222,6 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
     """[(text, KernelSpec)]: one kernel, or two for a long reduction; it
     writes out_key (the plan's choice: its own buffer or a shared in place)."""
     core = ctx.groups.cores.get(id(root))
-    target = ctx.options.target
     partials = ctx.partials.get(id(root))
     if partials is not None:
         return render_tree_stages(ctx, parts, root, core, name, partials, out_key, reads, fused)
@@ -228,31 +229,45 @@ def render_kernel(ctx: Context, parts: ProgramParts, root: Node, name: str, out_
         return render_concat_pieces(ctx, parts, root, name, out_key, reads, fused)
     k = Kernel(name, ctx, parts)
     k.output(out_key, root.type.dtype)
-    if root.op in ROWS:
-        grid = rows_lanes_kernel(k, root) if lanes_fit(root, ctx.options) else rows_kernel(k, root)
-    elif root.op == "matmul":
-        grid = matmul_kernel(k, root, root, target)
-    elif core is not None and core.op == "matmul":
-        grid = matmul_kernel(k, root, core, target)
-    elif root.op in CONVS or core is not None and core.op in CONVS:
-        grid = conv_kernel(k, root, core or root, target)
-    elif core is not None:
-        grid = tree_kernel(k, root, core, TREE_LOCAL[target], target == "cpu")
-    elif windows_tile(root):
-        grid = window_grad_kernel(k, root)
-    elif (pool := inline_pooling(k, root)) is not None:
-        grid = pooled_map_kernel(k, root, pool)
-    elif sums_columns(k, root):
-        grid = columns_kernel(k, root)
-    else:
-        grid = map_kernel(k, root)
+    grid = kernel_writer(k, root)(k, root)
     return [finish_kernel(k, grid, root, reads, fused)]
+
+
+def kernel_writer(k: Kernel, root: Node) -> Callable:
+    """The template that writes root's kernel: (k, root) -> Grid."""
+    core = k.ctx.groups.cores.get(id(root))
+    target = k.ctx.options.target
+    if root.op in ROWS:
+        return rows_lanes_kernel if lanes_fit(root, k.ctx.options) else rows_kernel
+    if root.op == "matmul" or core is not None and core.op == "matmul":
+        return lambda k, root: matmul_kernel(k, root, core or root, target)
+    if root.op in CONVS or core is not None and core.op in CONVS:
+        return lambda k, root: conv_kernel(k, root, core or root, target)
+    if core is not None:
+        return lambda k, root: tree_kernel(k, root, core, TREE_LOCAL[target], target == "cpu")
+    if windows_tile(root):
+        return window_grad_kernel
+    if (pool := inline_pooling(k, root)) is not None:
+        return lambda k, root: pooled_map_kernel(k, root, pool)
+    if sums_columns(k, root):
+        return columns_kernel
+    return map_kernel
+
+
+def render_maps(ctx: Context, parts: ProgramParts, members: list, name: str, reads: list,
+                fused: list) -> list:
+    """[(text, KernelSpec)]: one map kernel computing every root of a
+    group (map_groups), each into its own buffer."""
+    k = Kernel(name, ctx, parts)
+    outs = [(root, k.output(ctx.keys[id(root)], root.type.dtype)) for root in members]
+    grid = maps_kernel(k, outs, map_space(members[0]))
+    return [finish_kernel(k, grid, members[0], reads, fused)]
 
 
 def finish_kernel(k: Kernel, grid, root: Node, reads: list, fused: list):
     """The kernel's text and spec; its reads are the plan's (from the IR)."""
     text = k.source(k.attributes)
-    return text, KernelSpec(k.name, k.args, grid, k.write_key, reads, root, text, fused)
+    return text, KernelSpec(k.name, k.args, grid, tuple(k.write_keys), reads, root, text, fused)
 
 
 def read_set(groups: Groups, keys: dict, root: Node, core: Node | None, skip_core=False) -> list:
@@ -355,10 +370,89 @@ def render_concat_pieces(ctx, parts, root, name, out_key, reads, fused) -> list:
     for j, x in enumerate(root.inputs):
         k = Kernel(f"{name}_{j}", ctx, parts)
         k.output(out_key, root.type.dtype)
-        grid = piece_kernel(k, root, x, axis, start)
+        grid = piece_kernel(k, root, x, start)
         specs.append(finish_kernel(k, grid, root, reads, fused))
         start = dim_add(start, x.type.shape[axis])
     return specs
+
+
+MAPS_MAX = 8     # roots one map kernel computes at most (its compile time, its arguments)
+
+
+def map_space(root: Node) -> tuple:
+    """The shape a map kernel of root runs over: root's, or the common
+    shape of the pieces of a concatenation."""
+    if root.op == "concat" and len({tuple(x.type.shape) for x in root.inputs}) == 1:
+        return tuple(root.inputs[0].type.shape)
+    return tuple(root.type.shape)
+
+
+def map_reads(ctx: Context, root: Node, reads: list) -> list:
+    """root's reads relative to map_space(root): a concatenation's pieces
+    are read at the pieces' index."""
+    if map_space(root) == tuple(root.type.shape):
+        return reads
+    out = []
+    for piece in root.inputs:
+        out += [(ctx.keys[id(piece)], True)] if ctx.has_buffer(piece) else \
+            read_set(ctx.groups, ctx.keys, piece, None)
+    return out
+
+
+def map_groups(ctx: Context, order: list, reads: dict, writes: dict) -> list:
+    """The roots of `order`'s kernel steps, gathered into lists: consecutive
+    roots that map kernels would write into their own buffers, over one
+    shape, become one kernel (kernels.maps_kernel) when each reads the
+    ones before it only at its own index: one launch, and the values they
+    share read from registers. Each other root is a list of its own. Not
+    for a deep graph, whose kernels are kept short to compile."""
+    out, space, written = [], None, set()
+    for kind, root, stage in order:
+        if kind != "kernel" or stage == "last":     # an update's last stage: rendered with its first
+            continue
+        key = ctx.keys[id(root)]
+        joins = (not ctx.groups.deep and stage == "all" and id(root) not in writes
+                 and id(root) not in ctx.partials and mapped(ctx, root))
+        if joins and space == map_space(root) and len(out[-1]) < MAPS_MAX and all(
+                at for k, at in map_reads(ctx, root, reads[id(root)]) if k in written):
+            out[-1].append(root)
+            written.add(key)
+            continue
+        out.append([root])
+        space, written = (map_space(root), {key}) if joins else (None, set())
+    return out
+
+
+MAPS_DESCRIPTION = ("consecutive map kernels over one shape written as one kernel with an "
+                    "output each, where each reads the others only at its own index")
+
+
+def maps_log(grouped: list) -> list:
+    """The `maps` entry of the plan's pass log (none when nothing joined)."""
+    joined = [g for g in grouped if len(g) > 1]
+    if not joined:
+        return []
+    roots = sum(len(g) for g in joined)
+    return [("maps", f"{roots} kernel roots in {len(joined)} kernel(s)")]
+
+
+def maps_reads(members: list, keys: dict, reads: dict) -> list:
+    """The reads of one kernel of several roots: theirs, less what it writes."""
+    own = {keys[id(m)] for m in members}
+    merged: dict = {}
+    for m in members:
+        for key, at in reads[id(m)]:
+            if key not in own:
+                merged[key] = merged.get(key, True) and at
+    return list(merged.items())
+
+
+def mapped(ctx: Context, root: Node) -> bool:
+    """A map kernel would compute root (or a concatenation of same-shape
+    pieces, which maps_kernel writes piece by piece)."""
+    if root.op == "concat":
+        return ctx.groups.cores.get(id(root)) is None and map_space(root) != tuple(root.type.shape)
+    return kernel_writer(Kernel("", ctx, ProgramParts()), root) is map_kernel
 
 
 def check_lowered(order) -> None:
@@ -393,11 +487,17 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
     texts, specs = [], {}
     count = 0
     inlined = inlined_nodes(groups)
-    for root in roots:
-        fused = [origin.get(id(n), n) for n in inlined.get(id(root), []) + [root]]
-        specs[id(root)] = render_kernel(ctx, parts, root, f"{safe_name(fn.name)}_{count}",
-                                        writes.get(id(root), keys[id(root)]), reads[id(root)],
-                                        fused)
+    grouped = map_groups(ctx, order, reads, writes)
+    for members in grouped:
+        root, name = members[0], f"{safe_name(fn.name)}_{count}"
+        fused = [origin.get(id(n), n) for m in members for n in inlined.get(id(m), []) + [m]]
+        if len(members) == 1:
+            specs[id(root)] = render_kernel(ctx, parts, root, name, writes.get(id(root), keys[id(root)]),
+                                            reads[id(root)], fused)
+        else:
+            specs[id(root)] = render_maps(ctx, parts, members, name, maps_reads(members, keys, reads),
+                                          fused)
+            specs.update((id(m), []) for m in members[1:])
         texts += [text for text, _ in specs[id(root)]]
         count += len(specs[id(root)])
     source = prelude(parts.helpers, parts.fp64, parts.vector_types) + "\n".join(parts.constants) \
@@ -412,7 +512,7 @@ def render_function(fn: Function, options: RenderOptions = RenderOptions()) -> P
             steps += [Step("kernel", spec) for _, spec in chosen]
     params = [(p.attr("name"), "p:" + p.attr("name")) for p in fn.params]
     return Plan(fn.name, source, buffers, steps, out_keys, [o.type for o in outputs],
-                params, parts.sites, in_place, prepared.log)
+                params, parts.sites, in_place, prepared.log + maps_log(grouped))
 
 
 def kernel_roots(groups: Groups, keys: dict, buffers: dict) -> list:
@@ -456,7 +556,7 @@ def kernel_listing(fn: Function, options: RenderOptions = RenderOptions()) -> li
 def pass_listing(fn: Function, options: RenderOptions = RenderOptions()) -> list:
     """[(backend pass name, description, what it did)] for `sym explain`."""
     from .passes import PASSES
-    described = {p.name: p.description for p in PASSES}
+    described = {p.name: p.description for p in PASSES} | {"maps": MAPS_DESCRIPTION}
     listing = [(name, described[name], did) for name, did in render_function(fn, options).passes]
     if options.fast_math:       # approximate: always shown
         listing.insert(0, FAST_MATH_LISTING)
