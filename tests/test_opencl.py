@@ -581,6 +581,23 @@ def test_a_concatenation_of_same_shape_pieces_joins_their_kernel(ex):
     g.compare(ex, y, c)
 
 
+@FEW_COLUMNS
+@given(rows=st.integers(1, 7), width=st.sampled_from([64, 128, 192]), seed=seeds)
+def test_a_map_over_rows_of_whole_groups_reads_slices_as_neighbours(ex, rows, width, seed):
+    """A map kernel whose last axis is a multiple of its work-group size
+    indexes by the group's row and the local id (so the C compiler sees
+    neighbouring work-items read neighbouring elements of a slice); the
+    values are numpy's, on any number of rows."""
+    from runtime.opencl import render
+    g = Graph(symbolic=False)
+    z = g.param(values(np.random.default_rng(seed), (rows, 4 * width), "f32", -3, 3), "f32")
+    gate = apply("slice", (z,), items=(("slice", 0, rows, 1, rows), ("slice", width, 2 * width, 1, width)))
+    y = apply("mul", (apply("sigmoid", (gate,)), apply("tanh", (gate,))))
+    text = render.render_function(Function("f", (z,), (y,)), ex.options).kernels[0].text
+    assert "get_group_id(0) * 64" in text and "% (sym_ix)" not in text
+    g.compare(ex, y)
+
+
 def collect_params(root):
     from dsl.ir import toposort
     return [n for n in toposort([root]) if n.op == "param"]
