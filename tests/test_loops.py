@@ -418,6 +418,27 @@ def test_opencl_writes_a_stacked_value_straight_into_its_row(monkeypatch):
         for g, w in zip(got, ref.call(fns["rnn"], a, {"t": 5, "n": 8})):
             np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
 
+def test_opencl_uploads_a_host_sequence_once_not_row_by_row(monkeypatch):
+    """A def's argument that a loop steps through goes to the device once;
+    each step binds its row (a row uploaded per step was half a tiny
+    step's host time)."""
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    prog = check_source(PLACED, "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    uploads = []
+    real_upload = ex._upload
+    monkeypatch.setattr(ex, "_upload", lambda buf, host: uploads.append(host.nbytes) or real_upload(buf, host))
+    r = np.random.default_rng(9)
+    args = [r.normal(size=(7, 3, 4)).astype(np.float32), r.normal(size=(4, 4)).astype(np.float32)]
+    got = ex.call(fns["rnn"], args, {"t": 7, "n": 3})
+    assert 7 * 3 * 4 * 4 in uploads and 3 * 4 * 4 not in uploads
+    for g, w in zip(got, ref.call(fns["rnn"], args, {"t": 7, "n": 3})):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
+
+
 def test_a_negative_count_is_the_same_error_on_opencl():
     OpenCLExecutor = opencl_or_skip()
     from dsl.api import compile_functions

@@ -183,7 +183,9 @@ def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
     else:
         steps = dim_eval(loop.attr("length"), sizes)
     carries = list(inputs[:nc])
-    seqs, invs = list(inputs[nc:nc + ns]), list(inputs[nc + ns:])    # results on the device
+    types = [x.type for x in loop.inputs[loop.attr("counted"):][nc:nc + ns]]
+    seqs = [on_device(ex, s, t.dtype) for s, t in zip(inputs[nc:nc + ns], types)]
+    invs = list(inputs[nc + ns:])
     stacks = [device_stack(ex, (id(loop), j), t, sizes)
               for j, t in enumerate(loop.type.elts[nc:])]
     order = range(steps - 1, -1, -1) if loop.attr("reverse") else range(steps)
@@ -196,6 +198,22 @@ def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
         args = [step] + carries + [Row(s, t) for s in seqs] + invs
         carries = run_step(ex, stage, args, turns[k % 2], stacks, t)
     return carries + stacks
+
+
+def on_device(ex, value, dtype: str):
+    """A sequence the host holds (a def's argument), uploaded once for the
+    loop: each step binds its row of it. Uploaded row by row, a step of a
+    tiny body cost 28 us of host time, about half in the upload; a view of
+    a dataset already on the device is bound in place."""
+    if isinstance(value, (LazyArray, Row)):
+        return value
+    host = np.ascontiguousarray(value, dtype=NUMPY_DTYPE[dtype])
+    if ex.rt.datasets.lookup(host) is not None:
+        return value
+    buf = ex.rt.alloc(max(host.nbytes, 8), "a loop's sequence")
+    if host.nbytes:
+        ex._upload(buf, np.array(host, copy=True))
+    return LazyArray(ex, buf, host.shape, host.dtype)
 
 
 def run_step(ex, stage: LoopStage, args: list, sizes: dict, stacks: list, t: int) -> list:
