@@ -439,6 +439,36 @@ def test_opencl_uploads_a_host_sequence_once_not_row_by_row(monkeypatch):
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
 
 
+def test_opencl_writes_a_saved_carry_into_the_next_steps_row(monkeypatch):
+    """The forward loop of a gradient stacks the carry each step starts
+    from: each step writes its new carry straight into the next step's
+    row, which that step reads it from, so of that stack only the first
+    row (the initial carry) is copied (the stack of the new carry's
+    `tanh`, the same buffer, is copied row by row); the gradients are
+    numpy's."""
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    from runtime.opencl import stages
+    prog = check_source(BIASED_RNN, "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    if 128 % (ex.rt.device.mem_base_addr_align // 8):
+        pytest.skip("this device starts sub-buffers at coarser boundaries")
+    r = np.random.default_rng(10)
+    v = {"xs": r.normal(size=(5, 4, 3)), "h0": r.normal(size=(4, 4)), "Wx": r.normal(size=(3, 4)),
+         "Wh": r.normal(size=(4, 4)) * 0.5, "b": r.normal(size=4)}
+    args = [v[k] for k in ("xs", "h0", "Wx", "Wh", "b")]       # rows of 4 x 4 f64: 128 bytes
+    copied = {}
+    real_row = stages.copy_row
+    monkeypatch.setattr(stages, "copy_row", lambda ex_, stack, t, value: copied.setdefault(
+        id(stack), []).append(t) or real_row(ex_, stack, t, value))
+    got = ex.call(fns["grads"], args, {"t": 5, "n": 4})
+    assert sorted(copied.values()) == [[0], [0, 1, 2, 3, 4]]
+    for g, w in zip(got, ref.call(fns["grads"], args, {"t": 5, "n": 4})):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-10)
+
+
 def test_a_negative_count_is_the_same_error_on_opencl():
     OpenCLExecutor = opencl_or_skip()
     from dsl.api import compile_functions

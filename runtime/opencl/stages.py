@@ -18,7 +18,10 @@ Each stacked value is a buffer on the device, one row per step: the
 step's kernel writes its value straight into the row (a sub-buffer), or,
 where that cannot be (the value is also a carry, or the device cannot
 start a sub-buffer at the row), it is copied into the row as the step is
-enqueued, so the stack (the
+enqueued. A carry that a stack keeps the value of as each step starts (a
+gradient's forward loop saves them) is written by each step straight into
+the next step's row, which that step reads it from: only the first row
+is copied. So the stack (the
 values a backward loop reads, for one) never goes through the host and
 nothing waits at the end of a loop. The buffer is kept for the loop's next
 run unless the last stack over it is still unread. A run-time count is read
@@ -193,11 +196,22 @@ def run_loop(ex, stage: LoopStage, inputs: list, sizes: dict) -> list:
     # carries it reads: nothing is copied between steps
     turns = [dict(sizes, **{PARITY: 0}), dict(sizes, **{PARITY: 1})]
     numbers = step_numbers(ex, steps)
+    feeds = carry_stacks(stage)
     for k, t in enumerate(order):
         step = Row(numbers, t, host=np.array(t, np.int64))
         args = [step] + carries + [Row(s, t) for s in seqs] + invs
-        carries = run_step(ex, stage, args, turns[k % 2], stacks, t)
+        after = order[k + 1] if k + 1 < steps else None
+        carries = run_step(ex, stage, args, turns[k % 2], stacks, t, feeds, after)
     return carries + stacks
+
+
+def carry_stacks(stage: LoopStage) -> dict:
+    """carry index -> the index of the stack whose row t holds the value
+    that carry has when step t starts (a forward loop saving them for
+    its backward loop)."""
+    nc = stage.loop.attr("carries")
+    names = {f"#c{k}": k for k in range(nc)}
+    return {names[name]: j for j, name in enumerate(stage.passed_results[nc:]) if name in names}
 
 
 def on_device(ex, value, dtype: str):
@@ -216,14 +230,23 @@ def on_device(ex, value, dtype: str):
     return LazyArray(ex, buf, host.shape, host.dtype)
 
 
-def run_step(ex, stage: LoopStage, args: list, sizes: dict, stacks: list, t: int) -> list:
-    """One step: its stacked values copied into row t, its new carries
-    returned. A function of its own, so that no reference to this step's
-    results outlives it but the carries' (an earlier step's result still
-    alive when its instance runs again is given a copy of its own)."""
+def run_step(ex, stage: LoopStage, args: list, sizes: dict, stacks: list, t: int, feeds: dict,
+             after: int | None) -> list:
+    """One step: its stacked values written or copied into row t, its new
+    carries returned; a carry whose values are stacked (feeds) is written
+    straight into the row of step `after`, which that step reads it from
+    and stacks without a copy. A function of its own, so that no
+    reference to this step's results outlives it but the carries' (an
+    earlier step's result still alive when its instance runs again is
+    given a copy of its own)."""
     nc = stage.loop.attr("carries")
     rows = {nc + j: row for j, row in enumerate(row_buffer(ex, stack, t) for stack in stacks)
             if row is not None}
+    if after is not None:
+        for k, j in feeds.items():
+            row = row_buffer(ex, stacks[j], after)
+            if row is not None:
+                rows[k] = row
     outs = with_passed(ex, stage.step, stage.passed_results, args, sizes, rows)
     for j, (stack, value) in enumerate(zip(stacks, outs[nc:])):
         if not (isinstance(value, LazyArray) and value._buffer is rows.get(nc + j)):
