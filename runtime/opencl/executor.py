@@ -58,6 +58,9 @@ class Compiled:
         self.wide = None
         self.instances: dict[tuple, Instance] = {}
         self.host_checks = host_checks(fn, plan)
+        # per param: its buffer key and numpy dtype (looked up once, not per call)
+        self.param_specs = [(key, np.dtype(NUMPY_DTYPE[plan.buffers[key].dtype]))
+                            for _, key in plan.params]
 
     def program_for(self, rt, sizes: dict):
         largest = max((int(np.prod([dim_eval(d, sizes) for d in spec.shape], dtype=np.int64))
@@ -151,6 +154,8 @@ class Instance:
             self.steps.append(("kernel", launch))
             if ex.rt.helper is not None:
                 ahead.append((spec.name, spec.grid.local, [self.arg_for_helper(c, a) for a in spec.args]))
+        self.output_types = [(tuple(dim_eval(d, sizes) for d in t.shape), NUMPY_DTYPE[t.dtype])
+                             for t in plan.output_types]
         self.live: list = []      # weakrefs to LazyArrays reading our output buffers
         self.own_outputs = {k: (self.temps[k], None, 0) for k in self.placeable}
         if ahead:
@@ -209,7 +214,7 @@ class OpenCLExecutor:
         self.staged: dict[int, tuple] = {}      # id(fn) -> (fn, its StagedPlan or None)
         self.stack_buffers: dict = {}           # a loop's stack -> (buffer, its last stack): stages.py
         self.step_numbers: dict = {}            # a loop's length -> its step numbers: stages.py
-        self.stack_rows: dict = {}              # id(stack buffer) -> (it, row -> sub-buffer): stages.py
+        self.stack_rows: dict = {}              # id(stack buffer) -> its rows' sub-buffers: stages.py
         self.pending: deque = deque()     # events of uploads whose host copy must live
         self.markers: deque = deque()
         self.calls = 0
@@ -272,10 +277,9 @@ class OpenCLExecutor:
         if c.plan.sites and not checked:
             self._check_indices()
         outputs = []
-        for key_out, t in zip(c.plan.outputs, c.plan.output_types):
-            shape = tuple(dim_eval(d, sizes) for d in t.shape)
+        for key_out, (shape, dtype) in zip(c.plan.outputs, inst.output_types):
             buf = placed[key_out][0] if key_out in placed else inst.temps[key_out]
-            lazy = LazyArray(self, buf, shape, NUMPY_DTYPE[t.dtype])
+            lazy = LazyArray(self, buf, shape, dtype)
             if buf is inst.temps.get(key_out):
                 inst.live.append(weakref.ref(lazy))
             outputs.append(lazy)
@@ -352,9 +356,7 @@ class OpenCLExecutor:
         """key -> (buffer, offset buffer, byte offset) per argument: a view of a
         cached read-only dataset is not copied; anything else is uploaded."""
         out = {}
-        for (name, key), arg in zip(c.plan.params, args):
-            spec = c.plan.buffers[key]
-            dtype = np.dtype(NUMPY_DTYPE[spec.dtype])
+        for (key, dtype), arg in zip(c.param_specs, args):
             if isinstance(arg, Row):         # a loop's element: its row, in place
                 base = arg.base
                 if isinstance(base, LazyArray) and base._executor is self and not base.is_read \
@@ -378,7 +380,7 @@ class OpenCLExecutor:
                 continue
             buf = inst.param_bufs.get(key)
             if buf is None:
-                buf = inst.param_bufs[key] = self.rt.alloc(arr.nbytes, spec.label)
+                buf = inst.param_bufs[key] = self.rt.alloc(arr.nbytes, c.plan.buffers[key].label)
             if arr.nbytes:
                 # a private copy: the caller may change arr before the upload runs
                 self._upload(buf, np.array(arr, order="C", copy=True))

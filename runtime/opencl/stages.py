@@ -259,15 +259,19 @@ def row_buffer(ex, stack: LazyArray, t: int):
     once per stack buffer and row), which a step's kernel writes in place
     of a buffer of the step's; None where the device cannot start a
     sub-buffer at that row (its rows are not aligned as it needs)."""
-    size = row_bytes(stack)
-    if not size or size % (ex.rt.device.mem_base_addr_align // 8):
-        return None
     rows = ex.stack_rows.get(id(stack._buffer))
-    if rows is None or rows[0] is not stack._buffer:
-        rows = ex.stack_rows[id(stack._buffer)] = (stack._buffer, {})
-    sub = rows[1].get(t)
+    if rows is None or rows[0] is not stack._buffer or rows[3] != stack.shape[0]:
+        # made once per buffer and number of rows (its rows' size follows)
+        size = row_bytes(stack)
+        aligned = size and not size % (ex.rt.device.mem_base_addr_align // 8)
+        rows = ex.stack_rows[id(stack._buffer)] = (stack._buffer, {}, size if aligned else 0,
+                                                   stack.shape[0])
+    buf, made, size, _ = rows
+    if not size:
+        return None
+    sub = made.get(t)
     if sub is None:
-        sub = rows[1][t] = stack._buffer.get_sub_region(t * size, size)
+        sub = made[t] = buf.get_sub_region(t * size, size)
     return sub
 
 
