@@ -418,6 +418,25 @@ def test_opencl_writes_a_stacked_value_straight_into_its_row(monkeypatch):
         for g, w in zip(got, ref.call(fns["rnn"], a, {"t": 5, "n": 8})):
             np.testing.assert_allclose(np.asarray(g), w, rtol=1e-5, atol=1e-6)
 
+def test_opencl_rows_of_a_reused_stack_buffer_follow_its_number_of_rows():
+    """A stack buffer is reused by the loop's next run when it has as many
+    bytes: 2 rows of 16 x 4 then 4 rows of 8 x 4 f32 (256 then 128 bytes a
+    row), each row written where numpy's is."""
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    prog = check_source(PLACED, "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    r = np.random.default_rng(11)
+    W = r.normal(size=(4, 4)).astype(np.float32)
+    for t, n in ((2, 16), (4, 8)):
+        args = [r.normal(size=(t, n, 4)).astype(np.float32), W]
+        got = [np.asarray(v) for v in ex.call(fns["rnn"], args, {"t": t, "n": n})]
+        for g, w in zip(got, ref.call(fns["rnn"], args, {"t": t, "n": n})):
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
 def test_opencl_uploads_a_host_sequence_once_not_row_by_row(monkeypatch):
     """A def's argument that a loop steps through goes to the device once;
     each step binds its row (a row uploaded per step was half a tiny
