@@ -598,6 +598,24 @@ def test_a_map_over_rows_of_whole_groups_reads_slices_as_neighbours(ex, rows, wi
     g.compare(ex, y)
 
 
+@FEW_COLUMNS
+@given(rows=st.integers(1, 9), width=st.sampled_from([28, 20, 48]), seed=seeds)
+def test_a_map_whose_last_axis_is_not_a_multiple_of_64_takes_groups_of_a_divisor(ex, rows, width, seed):
+    """A transpose of [n, w, w] to [w, n, w] (an image read row by row)
+    takes work-groups of the largest divisor of w from 16 to 64, one row
+    each, so n divides once a group, not once a work-item; numpy's values."""
+    from runtime.opencl import render
+    g = Graph(symbolic=False)
+    x = g.param(values(np.random.default_rng(seed), (rows, width, width), "f32"), "f32",
+                shape=(Size.var("n"), width, width))
+    g.sizes["n"] = rows
+    y = apply("transpose", (x,), perm=(1, 0, 2))
+    (kernel,) = render.render_function(Function("f", (x,), (y,)), ex.options).kernels
+    local = max(d for d in range(16, 65) if width % d == 0)
+    assert kernel.grid.local == (local,) and f"get_group_id(0) * {local}" in kernel.text
+    g.compare(ex, y)
+
+
 def collect_params(root):
     from dsl.ir import toposort
     return [n for n in toposort([root]) if n.op == "param"]
