@@ -295,6 +295,21 @@ def opencl_or_skip():
     return OpenCLExecutor
 
 
+def opencl_pair(src: str, rows_of: int = 0):
+    """(functions, OpenCL executor, numpy executor) of a program; skipped
+    without a device, or where rows of `rows_of` bytes cannot start a
+    sub-buffer on it."""
+    OpenCLExecutor = opencl_or_skip()
+    from dsl.api import compile_functions
+    prog = check_source(src, "t.sym")
+    prog.raise_errors()
+    fns, _ = compile_functions(prog)
+    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    if rows_of and rows_of % (ex.rt.device.mem_base_addr_align // 8):
+        pytest.skip("this device starts sub-buffers at coarser boundaries")
+    return fns, ex, ref
+
+
 def test_opencl_trains_through_a_loop_as_numpy_does():
     OpenCLExecutor = opencl_or_skip()
     from dsl.api import compile_functions
@@ -332,12 +347,7 @@ def rnn(xs: f32[t, n, 3], Wx: f32[3, 4]) -> f32[t, n, 4]:
 
 
 def test_opencl_stacks_stay_on_the_device_and_a_held_stack_keeps_its_values(monkeypatch):
-    OpenCLExecutor = opencl_or_skip()
-    from dsl.api import compile_functions
-    prog = check_source(STACKS, "t.sym")
-    prog.raise_errors()
-    fns, _ = compile_functions(prog)
-    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    fns, ex, ref = opencl_pair(STACKS)
     reads = []
     real_read = ex._read_into
     monkeypatch.setattr(ex, "_read_into", lambda host, buf: reads.append(1) or real_read(host, buf))
@@ -359,13 +369,8 @@ def test_opencl_passes_on_what_a_loop_reads_and_stacks_without_copying(monkeypat
     loop stacks the carries each step starts from: values already on the
     device, bound as they are, where a stage's output copied them (the
     LSTM: 8 copies of 1.4 to 5.7 MB a call). Only the stacked rows are copied."""
-    OpenCLExecutor = opencl_or_skip()
-    from dsl.api import compile_functions
     from runtime.opencl import stages
-    prog = check_source(BIASED_RNN, "t.sym")
-    prog.raise_errors()
-    fns, _ = compile_functions(prog)
-    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    fns, ex, ref = opencl_pair(BIASED_RNN)
     v = dict(rnn_values(6), b=np.random.default_rng(6).normal(size=4))
     args = [v[k] for k in ("xs", "h0", "Wx", "Wh", "b")]
     copies, rows = [], []
@@ -396,15 +401,8 @@ def test_opencl_writes_a_stacked_value_straight_into_its_row(monkeypatch):
     """Rows of 8 x 4 f32 (128 bytes, where this device can start a
     sub-buffer): the step's kernel writes each row of `ys` itself, no copy;
     a stack held from one call keeps its values through the next."""
-    OpenCLExecutor = opencl_or_skip()
-    from dsl.api import compile_functions
     from runtime.opencl import stages
-    prog = check_source(PLACED, "t.sym")
-    prog.raise_errors()
-    fns, _ = compile_functions(prog)
-    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
-    if 128 % (ex.rt.device.mem_base_addr_align // 8):
-        pytest.skip("this device starts sub-buffers at coarser boundaries")
+    fns, ex, ref = opencl_pair(PLACED, rows_of=128)
     copied = []
     real_row = stages.copy_row
     monkeypatch.setattr(stages, "copy_row", lambda *a: copied.append(1) or real_row(*a))
@@ -422,12 +420,7 @@ def test_opencl_rows_of_a_reused_stack_buffer_follow_its_number_of_rows():
     """A stack buffer is reused by the loop's next run when it has as many
     bytes: 2 rows of 16 x 4 then 4 rows of 8 x 4 f32 (256 then 128 bytes a
     row), each row written where numpy's is."""
-    OpenCLExecutor = opencl_or_skip()
-    from dsl.api import compile_functions
-    prog = check_source(PLACED, "t.sym")
-    prog.raise_errors()
-    fns, _ = compile_functions(prog)
-    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    fns, ex, ref = opencl_pair(PLACED)
     r = np.random.default_rng(11)
     W = r.normal(size=(4, 4)).astype(np.float32)
     for t, n in ((2, 16), (4, 8)):
@@ -441,12 +434,7 @@ def test_opencl_uploads_a_host_sequence_once_not_row_by_row(monkeypatch):
     """A def's argument that a loop steps through goes to the device once;
     each step binds its row (a row uploaded per step was half a tiny
     step's host time)."""
-    OpenCLExecutor = opencl_or_skip()
-    from dsl.api import compile_functions
-    prog = check_source(PLACED, "t.sym")
-    prog.raise_errors()
-    fns, _ = compile_functions(prog)
-    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
+    fns, ex, ref = opencl_pair(PLACED)
     uploads = []
     real_upload = ex._upload
     monkeypatch.setattr(ex, "_upload", lambda buf, host: uploads.append(host.nbytes) or real_upload(buf, host))
@@ -465,15 +453,8 @@ def test_opencl_writes_a_saved_carry_into_the_next_steps_row(monkeypatch):
     row (the initial carry) is copied (the stack of the new carry's
     `tanh`, the same buffer, is copied row by row); the gradients are
     numpy's."""
-    OpenCLExecutor = opencl_or_skip()
-    from dsl.api import compile_functions
     from runtime.opencl import stages
-    prog = check_source(BIASED_RNN, "t.sym")
-    prog.raise_errors()
-    fns, _ = compile_functions(prog)
-    ex, ref = OpenCLExecutor(prog.shareds), NumpyExecutor(prog.shareds)
-    if 128 % (ex.rt.device.mem_base_addr_align // 8):
-        pytest.skip("this device starts sub-buffers at coarser boundaries")
+    fns, ex, ref = opencl_pair(BIASED_RNN, rows_of=128)
     r = np.random.default_rng(10)
     v = {"xs": r.normal(size=(5, 4, 3)), "h0": r.normal(size=(4, 4)), "Wx": r.normal(size=(3, 4)),
          "Wh": r.normal(size=(4, 4)) * 0.5, "b": r.normal(size=4)}
