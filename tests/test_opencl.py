@@ -554,6 +554,26 @@ def test_roots_of_one_shape_are_one_kernel_with_the_same_bits(shape, seed, data)
     g.compare(ex, *roots)
 
 
+def test_a_map_kernel_of_several_roots_binds_a_bounded_number_of_buffers(ex):
+    """Roots that read many arguments are split among kernels so that none
+    binds more than MAPS_ARGS buffers (every device takes 1024 bytes of
+    arguments); the values are numpy's."""
+    from runtime.opencl import render
+    g = Graph(symbolic=False)
+    rng = np.random.default_rng(1)
+    roots = []
+    for _ in range(8):
+        terms = [g.param(values(rng, (4, 3), "f32"), "f32") for _ in range(5)]
+        total = terms[0]
+        for t in terms[1:]:
+            total = apply("add", (total, t))
+        roots.append(apply("tanh", (total,)))
+    fn = Function("f", tuple(collect_params(apply("concat", roots, axis=0))), tuple(roots))
+    kernels = render.render_function(fn, ex.options).kernels
+    assert len(kernels) == 2 and all(len(k.args) <= render.MAPS_ARGS for k in kernels)
+    g.compare(ex, *roots)
+
+
 def test_a_root_read_at_another_index_is_not_in_its_readers_kernel(ex):
     """A root read elsewhere than at its own index (transposed) must be
     whole before its reader runs: two kernels, in order."""

@@ -376,7 +376,10 @@ def render_concat_pieces(ctx, parts, root, name, out_key, reads, fused) -> list:
     return specs
 
 
-MAPS_MAX = 8     # roots one map kernel computes at most (its compile time, its arguments)
+MAPS_MAX = 8     # roots one map kernel computes at most (its compile time)
+# buffers one map kernel of several roots binds at most: 8 bytes each, well
+# inside the 1024 bytes of arguments every OpenCL device takes
+MAPS_ARGS = 48
 
 
 def map_space(root: Node) -> tuple:
@@ -406,21 +409,32 @@ def map_groups(ctx: Context, order: list, reads: dict, writes: dict) -> list:
     ones before it only at its own index: one launch, and the values they
     share read from registers. Each other root is a list of its own. Not
     for a deep graph, whose kernels are kept short to compile."""
-    out, space, written = [], None, set()
+    out, space, written, inputs = [], None, set(), set()
     for kind, root, stage in order:
         if kind != "kernel" or stage == "last":     # an update's last stage: rendered with its first
             continue
         key = ctx.keys[id(root)]
         joins = (not ctx.groups.deep and stage == "all" and id(root) not in writes
                  and id(root) not in ctx.partials and mapped(ctx, root))
-        if joins and space == map_space(root) and len(out[-1]) < MAPS_MAX and all(
-                at for k, at in map_reads(ctx, root, reads[id(root)]) if k in written):
+        read = map_reads(ctx, root, reads[id(root)])
+        more = inputs | {k for k, _ in read}
+        if joins and space == map_space(root) and len(out[-1]) < MAPS_MAX \
+                and all(at for k, at in read if k in written) \
+                and arguments(ctx, more - written - {key}) + len(written) < MAPS_ARGS:
             out[-1].append(root)
             written.add(key)
+            inputs = more
             continue
         out.append([root])
-        space, written = (map_space(root), {key}) if joins else (None, set())
+        space, written, inputs = (map_space(root), {key}, {k for k, _ in read}) if joins \
+            else (None, set(), set())
     return out
+
+
+def arguments(ctx: Context, keys: set) -> int:
+    """The kernel arguments that reading these buffers takes (a param is
+    read at an offset: two)."""
+    return sum(2 if ctx.buffers[k].kind == "param" else 1 for k in keys)
 
 
 MAPS_DESCRIPTION = ("consecutive map kernels over one shape written as one kernel with an "
