@@ -376,7 +376,9 @@ def render_concat_pieces(ctx, parts, root, name, out_key, reads, fused) -> list:
     return specs
 
 
-MAPS_MAX = 8     # roots one map kernel computes at most (its compile time)
+MAPS_MAX = 8     # roots one map kernel computes at most: its compile time, and pocl runs much
+# slower kernels of more (13 roots: an LSTM minibatch took 48.6 against 28.1 ms)
+
 # buffers one map kernel of several roots binds at most: 8 bytes each, well
 # inside the 1024 bytes of arguments every OpenCL device takes
 MAPS_ARGS = 48
