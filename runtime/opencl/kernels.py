@@ -82,11 +82,7 @@ def map_kernel(k: Kernel, root: Node) -> Grid:
     executor.py: 64-bit division does not vectorise), and index checks
     that record their error in variables, reported after a barrier
     (a call in a branch does not vectorise)."""
-    shape = root.type.shape
-    ix, store_if = item_per_element(k, shape)
-    value = k.compute(root, ix)
-    k.line(f"{store_if}out[gid] = ({CTYPE[root.type.dtype]})({value});")
-    return finish_item_per_element(k, shape)
+    return maps_kernel(k, [(root, "out")], root.type.shape)
 
 
 def maps_kernel(k: Kernel, members: list, shape) -> Grid:
@@ -181,11 +177,11 @@ def item_per_element(k: Kernel, shape) -> tuple:
     Ix and the prefix of its stores: a conditional store halves the speed of
     a big map (measured), so it is "" when every work-group is full."""
     local = map_local(shape)
-    total = prod_c(shape)
-    exact = whole_groups(shape, local)
     k.defer_checks = True
     if groups_within_rows(shape, local):
         return row_of_group(k, shape, local), ""
+    total = prod_c(shape)
+    exact = whole_groups(shape, local)
     k.line("const long gid0 = get_global_id(0);")
     k.line("const int valid = 1;" if exact else f"const int valid = gid0 < {total};")
     k.line("const long gid = gid0;" if exact else

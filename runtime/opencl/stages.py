@@ -224,9 +224,14 @@ def on_device(ex, value, dtype: str):
     host = np.ascontiguousarray(value, dtype=NUMPY_DTYPE[dtype])
     if ex.rt.datasets.lookup(host) is not None:
         return value
-    buf = ex.rt.alloc(max(host.nbytes, 8), "a loop's sequence")
+    return uploaded(ex, host, "a loop's sequence")
+
+
+def uploaded(ex, host: np.ndarray, label: str) -> LazyArray:
+    """A copy of host on the device, as a result (the upload queued)."""
+    buf = ex.rt.alloc(max(host.nbytes, 8), label)
     if host.nbytes:
-        ex._upload(buf, np.array(host, copy=True))
+        ex._upload(buf, np.array(host, copy=True))    # the caller's array may change
     return LazyArray(ex, buf, host.shape, host.dtype)
 
 
@@ -285,10 +290,8 @@ def step_numbers(ex, steps: int) -> LazyArray:
     about as much host time as a launch)."""
     numbers = ex.step_numbers.get(steps)
     if numbers is None:
-        host = np.arange(max(steps, 1), dtype=np.int64)
-        buf = ex.rt.alloc(host.nbytes, "a loop's step numbers")
-        ex._upload(buf, host)
-        numbers = ex.step_numbers[steps] = LazyArray(ex, buf, host.shape, host.dtype)
+        numbers = ex.step_numbers[steps] = uploaded(ex, np.arange(max(steps, 1), dtype=np.int64),
+                                                    "a loop's step numbers")
     return numbers
 
 
