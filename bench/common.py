@@ -24,6 +24,19 @@ def ensure_repo_on_path() -> None:
         sys.path.insert(0, str(REPO))
 
 
+GPU_HELP = ("sym OpenCL on the GPU (as SYM_DEVICE=gpu) and PyTorch on CUDA, "
+            "in place of both on the CPU")
+
+
+def torch_device(gpu: bool) -> str:
+    """The device PyTorch rows use: 'cuda' with --gpu, which also makes the
+    GPU sym OpenCL's default device; else 'cpu'."""
+    if gpu:
+        os.environ["SYM_DEVICE"] = "gpu"
+        return "cuda"
+    return "cpu"
+
+
 class Unavailable(Exception):
     """A backend that cannot run here; its row reads 'unavailable: <reason>'."""
 

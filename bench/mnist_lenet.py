@@ -1,7 +1,7 @@
 """LeNet on MNIST (programs/mnist_lenet.sym): one training epoch on every
 backend, same process, same initial weights, medians and ratios.
 
-    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lenet.py [--rounds 3] [--minibatches 100] [--cold] [--fast-math]
+    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lenet.py [--rounds 3] [--minibatches 100] [--cold] [--fast-math] [--gpu]
 
 What is timed: one epoch of the tutorial's training, `--minibatches` (100:
 the whole epoch) minibatches of 500 rows of data.train, SGD with learning
@@ -16,7 +16,9 @@ of rest before each), each from the initial weights.
 Rows: hand-written numpy (sliding windows + tensordot), sym numpy, sym
 OpenCL, PyTorch CPU eager and torch.compile (the same weights; its conv2d is
 a cross-correlation, so it gets the filters flipped); `--fast-math` gives
-the sym OpenCL row f32 exp/log/tanh up to 2 ulp off. A row that cannot run
+the sym OpenCL row f32 exp/log/tanh up to 2 ulp off; `--gpu` runs sym
+OpenCL on the GPU and PyTorch on CUDA (both upload each minibatch from the
+host, as sym's `train(x, y)` is called with host arrays). A row that cannot run
 says why. After the timed epochs each row's validation error (the 20
 validation minibatches, as the tutorial computes it); after the whole first
 epoch the tutorial printed 9.230000 %.
@@ -39,8 +41,9 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (REPO, Unavailable, ensure_repo_on_path, fmt_ratio,  # noqa: E402
-                    machine_lines, median, opencl_devices, rotated, short_reason, table, timed)
+from common import (GPU_HELP, REPO, Unavailable, ensure_repo_on_path, fmt_ratio,  # noqa: E402
+                    machine_lines, median, opencl_devices, rotated, short_reason, table, timed,
+                    torch_device)
 
 ensure_repo_on_path()
 
@@ -212,19 +215,21 @@ class SymBackend(Runner):
 
 class TorchEager(Runner):
     key, name = "torch", "torch eager (autograd)"
+    device = "cpu"
 
     def setup(self, train, valid):
         super().setup(train, valid)
         self.t = import_torch()
-        t = self.t
+        t, dev = self.t, self.device
         self.tb = [(t.from_numpy(x), t.from_numpy(y.astype(np.int64))) for x, y in train]
-        self.vb = [(t.from_numpy(x), t.from_numpy(y.astype(np.int64))) for x, y in valid]
+        self.vb = [(t.from_numpy(x).to(dev), t.from_numpy(y.astype(np.int64)).to(dev)) for x, y in valid]
+        self.note = dev
 
     def reset(self):
         w = initial_weights()
         for k in ("W0", "W1"):      # torch's conv2d is a cross-correlation
             w[k] = np.ascontiguousarray(w[k][:, :, ::-1, ::-1])
-        self.p = {k: self.t.tensor(v, requires_grad=True) for k, v in w.items()}
+        self.p = {k: self.t.tensor(v, requires_grad=True, device=self.device) for k, v in w.items()}
 
     def logits(self, x):
         F, p = self.t.nn.functional, self.p
@@ -242,9 +247,10 @@ class TorchEager(Runner):
                 v -= LR * g
 
     def epoch(self):
+        dev = self.device
         for x, y in self.tb:
-            self.step(x, y)
-        return self.p["W0"].detach().numpy()
+            self.step(x.to(dev), y.to(dev))
+        return self.p["W0"].detach().cpu().numpy()      # waits for the device
 
     def val_error(self):
         with self.t.no_grad():
@@ -301,7 +307,9 @@ def main(argv=None):
                          "every kernel, as on a fresh machine")
     ap.add_argument("--fast-math", action="store_true",
                     help="the sym OpenCL row with f32 exp/log/tanh up to 2 ulp off (sym run --fast-math)")
+    ap.add_argument("--gpu", action="store_true", help=GPU_HELP)
     args = ap.parse_args(argv)
+    TorchEager.device = torch_device(args.gpu)
     if args.cold:       # before OpenCL starts: pocl reads its cache folder once
         os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="sym-cold-cache-")
         atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)

@@ -69,7 +69,7 @@ if __name__ == "__main__":
     _early_threads(sys.argv[1:])
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (REPO, Unavailable, ensure_repo_on_path, fmt_ms, fmt_ratio,  # noqa: E402
+from common import (GPU_HELP, torch_device, REPO, Unavailable, ensure_repo_on_path, fmt_ms, fmt_ratio,  # noqa: E402
                     machine_lines, median, opencl_devices, rotated, short_reason,
                     table, timed)
 
@@ -189,6 +189,7 @@ class OpenCLHand(HandOpenCL, Runner):
 class TorchEager(Runner):
     key = "torch"
     name = "torch eager (autograd)"
+    device = "cpu"
 
     def setup(self, data, train_batches, valid_batches):
         super().setup(data, train_batches, valid_batches)
@@ -197,19 +198,21 @@ class TorchEager(Runner):
         # int64 targets for cross_entropy; converted once, outside the timing
         self.tb = [(t.from_numpy(x), t.from_numpy(y.astype(np.int64)))
                    for x, y in train_batches]
-        self.vb = [(t.from_numpy(x), t.from_numpy(y.astype(np.int64)))
+        self.vb = [(t.from_numpy(x).to(self.device), t.from_numpy(y.astype(np.int64)).to(self.device))
                    for x, y in valid_batches]
+        self.note = self.device
 
     def reset(self):
         t = self.torch
-        self.W = t.zeros(784, 10, dtype=t.float32, requires_grad=True)
-        self.b = t.zeros(10, dtype=t.float32, requires_grad=True)
+        self.W = t.zeros(784, 10, dtype=t.float32, requires_grad=True, device=self.device)
+        self.b = t.zeros(10, dtype=t.float32, requires_grad=True, device=self.device)
 
     def epoch(self):
-        t = self.torch
+        t, dev = self.torch, self.device
         F = t.nn.functional
         W, b = self.W, self.b
-        for x, y in self.tb:
+        for x, y in self.tb:        # uploaded each step, as sym's train(x, y) uploads
+            x, y = x.to(dev), y.to(dev)
             loss = F.cross_entropy(x @ W + b, y)
             loss.backward()
             with t.no_grad():
@@ -217,7 +220,7 @@ class TorchEager(Runner):
                 b -= LR * b.grad
             W.grad = None
             b.grad = None
-        return W.detach().numpy()
+        return W.detach().cpu().numpy()     # waits for the device
 
     def val_error(self):
         t = self.torch
@@ -251,7 +254,7 @@ class TorchCompiled(TorchEager):
         signal.alarm(TORCH_COMPILE_TIMEOUT_S)
         try:
             t0 = time.perf_counter()
-            self.step(self.W, self.b, x, y)
+            self.step(self.W, self.b, x.to(self.device), y.to(self.device))
             self.note = f"compile {time.perf_counter() - t0:.1f} s"
         except _Timeout:
             raise Unavailable(f"torch.compile took over {TORCH_COMPILE_TIMEOUT_S} s")
@@ -263,15 +266,15 @@ class TorchCompiled(TorchEager):
 
     def reset(self):
         t = self.torch
-        self.W = t.zeros(784, 10, dtype=t.float32)
-        self.b = t.zeros(10, dtype=t.float32)
+        self.W = t.zeros(784, 10, dtype=t.float32, device=self.device)
+        self.b = t.zeros(10, dtype=t.float32, device=self.device)
 
     def epoch(self):
-        W, b, step = self.W, self.b, self.step
+        W, b, step, dev = self.W, self.b, self.step, self.device
         for x, y in self.tb:
-            W, b = step(W, b, x, y)
+            W, b = step(W, b, x.to(dev), y.to(dev))
         self.W, self.b = W, b
-        return W.numpy()
+        return W.cpu().numpy()
 
 
 class _Timeout(Exception):
@@ -598,8 +601,10 @@ def main(argv=None):
     ap.add_argument("--isolate", action="store_true",
                     help="run each backend in processes of its own (3 rounds, interleaved), "
                          "so no library's threads compete with another's")
+    ap.add_argument("--gpu", action="store_true", help=GPU_HELP)
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    TorchEager.device = torch_device(args.gpu)
     global TORCH_THREADS
     if args.threads:
         TORCH_THREADS = args.threads

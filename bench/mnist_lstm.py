@@ -2,9 +2,10 @@
 an LSTM of 128 hidden units over 28 rows of 28 pixels, Adam 1e-3) on sym
 OpenCL (as `sym run` runs it, and with --fast-math: exp and tanh by f32
 polynomials, as PyTorch's vectorised math does), sym numpy, hand-written
-numpy and PyTorch CPU `nn.LSTM`.
+numpy and PyTorch CPU `nn.LSTM`; with `--gpu`, sym OpenCL on the GPU
+against PyTorch CUDA `nn.LSTM` (cuDNN).
 
-    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lstm.py [--minibatches 20]
+    SYM_DATA=../shared/data .venv/bin/python bench/mnist_lstm.py [--minibatches 20] [--gpu]
     (PyTorch rows need torch: run with a python that has it, e.g. /work/torchvenv)
 
 Each row first runs 2 untimed minibatches (compiling); then the rows take
@@ -32,6 +33,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+from common import GPU_HELP, torch_device  # noqa: E402
 BATCHES_PER_EPOCH = 500
 H, D = 128, 28
 
@@ -45,6 +48,8 @@ def minibatches(data, count, size=100):
 def sym_row(backend, fast_math=False):
     import dsl
     m = dsl.load(REPO / "programs" / "mnist_lstm.sym", backend=backend, fast_math=fast_math)
+    if backend == "opencl" and not fast_math:
+        print(f"sym opencl runs on {getattr(m, 'device', '?')}", flush=True)
     return lambda x, y: float(np.asarray(m.train(x, y)))
 
 
@@ -104,20 +109,20 @@ class HandLSTM:
         return cost
 
 
-def torch_row():
+def torch_row(device="cpu"):
     import torch
     torch.set_num_threads(2)
-    lstm, out = torch.nn.LSTM(D, H), torch.nn.Linear(H, 10)
+    lstm, out = torch.nn.LSTM(D, H).to(device), torch.nn.Linear(H, 10).to(device)
     opt = torch.optim.Adam(list(lstm.parameters()) + list(out.parameters()), lr=1e-3)
 
-    def step(x, y):
-        xs = torch.from_numpy(x.reshape(len(x), D, D).transpose(1, 0, 2).copy())
+    def step(x, y):     # from host arrays, as sym's train(x, y) is called
+        xs = torch.from_numpy(x.reshape(len(x), D, D).transpose(1, 0, 2).copy()).to(device)
         _, (h, _) = lstm(xs)
-        loss = torch.nn.functional.cross_entropy(out(h[0]), torch.from_numpy(y.astype(np.int64)))
+        loss = torch.nn.functional.cross_entropy(out(h[0]), torch.from_numpy(y.astype(np.int64)).to(device))
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return float(loss.detach())
+        return float(loss.detach())     # waits for the device
     return step
 
 
@@ -133,13 +138,18 @@ def main():
     ap.add_argument("--pause", type=float, default=0.5,
                     help="seconds of rest before each turn (0.5): torch's OpenMP and OpenBLAS "
                          "threads spin after their work and would slow the next row")
+    ap.add_argument("--gpu", action="store_true", help=GPU_HELP + "; no numpy rows")
     a = ap.parse_args()
+    device = torch_device(a.gpu)
     from runtime.data.mnist import mnist
     data = minibatches(mnist(), a.minibatches + 2)
     makers = [("sym opencl", lambda: sym_row("opencl")),
               ("sym opencl fast-math", lambda: sym_row("opencl", fast_math=True)),
               ("sym numpy", lambda: sym_row("numpy")),
-              ("numpy hand-written", HandLSTM), ("PyTorch CPU nn.LSTM", torch_row)]
+              ("numpy hand-written", HandLSTM),
+              (f"PyTorch {device.upper()} nn.LSTM", lambda: torch_row(device))]
+    if a.gpu:
+        makers = [makers[0], makers[1], makers[-1]]
     rows = {}
     for name, make in makers:
         try:
@@ -149,6 +159,8 @@ def main():
         except Exception as e:          # a missing backend or torch: say so, go on
             print(f"{name:22} unavailable: {type(e).__name__}: {str(e).splitlines()[0][:80]}",
                   flush=True)
+    if not rows:
+        return
     timed = data[2:]
     for turn, start in enumerate(range(0, len(timed), a.block)):
         order = list(rows.values())
@@ -160,7 +172,7 @@ def main():
                 walls.append(time.perf_counter() - wall)
                 cpus.append(cpu_seconds() - cpu)
     medians = {name: statistics.median(r[2]) * 1e3 for name, r in rows.items()}
-    torch_ms = medians.get("PyTorch CPU nn.LSTM")
+    torch_ms = medians.get(f"PyTorch {device.upper()} nn.LSTM")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'row':22} {'ms/minibatch':>13} {'s/epoch':>9} {'x PyTorch':>10} {'cpu ms':>8}  first cost")
     for name, (_, first, _, cpus) in rows.items():
