@@ -125,6 +125,23 @@ def test_deep_graph_is_cut_into_kernels_of_bounded_depth():
     assert 10 < len(plan.kernels) < 4000 // INLINE_LIMIT * 2
 
 
+EXIT_PROBE = """
+import numpy as np, dsl
+m = dsl.load("programs/mnist_lstm.sym", backend="opencl")
+m.train(np.random.default_rng(0).random((100, 784), np.float32), np.arange(100, dtype=np.int32) % 10)
+"""
+
+
+@needs_opencl
+def test_exit_while_kernels_are_queued():
+    """A script whose last call is still running on the device exits
+    cleanly: it once aborted (rc 134, "Final linking of kernel
+    train_step0_1 failed") when pyopencl released the programs first."""
+    out = subprocess.run([sys.executable, "-c", EXIT_PROBE], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert (out.returncode, out.stderr) == (0, "")
+
+
 # ---- the kernel cache -------------------------------------------------------------------------------
 CACHE_PROBE = """
 import numpy as np, dsl

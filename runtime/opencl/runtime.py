@@ -31,8 +31,22 @@ def runtime_for(device) -> "Runtime":
     key = (device.platform.name, device.name, device.int_ptr)
     rt = _RUNTIMES.get(key)
     if rt is None:
+        if not _RUNTIMES:   # after pyopencl's own exit handler: atexit runs the last first
+            atexit.register(_finish_queues)
         rt = _RUNTIMES[key] = Runtime(device)
     return rt
+
+
+def _finish_queues() -> None:
+    """Wait for queued kernels before pyopencl releases its objects at exit:
+    a script whose last call returned a lazy value would otherwise abort
+    (pocl, linking a queued kernel whose program is being released, prints
+    "Final linking of kernel ... failed" and calls abort)."""
+    for rt in list(_RUNTIMES.values()):
+        try:
+            rt.queue.finish()
+        except Exception:
+            pass    # a broken queue has nothing left to wait for
 
 
 class Runtime:
