@@ -22,7 +22,10 @@ from dsl import errors
 from . import kcache, precompile
 from .device import cache_root, description, has_fp64, import_cl, is_gpu
 
-BUILD_OPTIONS = ["-cl-mad-enable", "-w"]   # fma for `a * b + c`; -w: no clang notes on stderr
+# -cl-mad-enable: fma for `a * b + c`; -w: no clang notes on stderr;
+# -cl-fp32-correctly-rounded-divide-sqrt: f32 `/` and sqrt exact, as numpy
+# computes them (OpenCL allows 2.5 ulp, and NVIDIA's driver takes it)
+BUILD_OPTIONS = ["-cl-mad-enable", "-cl-fp32-correctly-rounded-divide-sqrt", "-w"]
 WARM_UP = "__kernel void sym_warm_up(__global int* a) { a[get_global_id(0)] = 0; }"
 _RUNTIMES: dict = {}
 
