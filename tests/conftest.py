@@ -19,6 +19,25 @@ def opencl_skip_reason():
     return None
 
 
+def pocl_skip_reason():
+    """Why pocl's CPU device (whose kernel cache sym's store wraps, and whose
+    kernels the helper compiles ahead) cannot be tested here, or None."""
+    reason = opencl_skip_reason()
+    if reason:
+        return reason
+    from runtime.opencl.device import choose_device
+    try:
+        device, _ = choose_device("cpu")
+    except Exception:
+        return "no OpenCL CPU device: the kernel store and its helper are pocl's"
+    if "Portable Computing Language" not in device.platform.name:
+        return "the CPU device is not pocl's: the kernel store and its helper are pocl's"
+    return None
+
+
+needs_pocl = pytest.mark.skipif(pocl_skip_reason() is not None, reason=str(pocl_skip_reason()))
+
+
 @pytest.fixture(params=["numpy", "opencl"])
 def backend(request):
     """Every test using this runs on the numpy reference and on OpenCL."""

@@ -16,6 +16,7 @@ import textwrap
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from conftest import needs_pocl
 from strategies import broadcast_pair, size_slice_items, slice_items, values
 
 import dsl
@@ -1223,8 +1224,9 @@ print(time.perf_counter() - t, e.rt.store.restored, float(out.sum()))
 """
 
 
+@needs_pocl
 def test_second_process_hits_the_disk_cache(tmp_path):
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path), SYM_DEVICE="cpu")
     env.pop("POCL_CACHE_DIR", None)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     restored = []

@@ -7,14 +7,13 @@ import os
 import pickle
 import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import opencl_skip_reason
+from conftest import needs_pocl, opencl_skip_reason
 
 import dsl
 from dsl import cli
@@ -154,7 +153,7 @@ print(float(np.asarray(f(np.ones((3, 5), np.float32))).sum()))
 def probe(cache: Path, **env) -> subprocess.CompletedProcess:
     """A fresh process compiling and running a small function with `cache`
     as XDG_CACHE_HOME."""
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache), **env)
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), SYM_DEVICE="cpu", **env)
     for name in ("POCL_CACHE_DIR", "SYM_POCL_STAGING", "PYOPENCL_NO_CACHE"):
         env.pop(name, None)
     out = subprocess.run([sys.executable, "-c", CACHE_PROBE], env=env, cwd=REPO,
@@ -168,7 +167,7 @@ def stored_files(cache: Path) -> list[Path]:
     return [p for p in (cache / "sym" / "opencl" / "kernels").rglob("*") if p.is_file()]
 
 
-@needs_opencl
+@needs_pocl
 def test_damaged_cached_kernels_are_rebuilt(tmp_path):
     """A truncated kernel once aborted every later process (rc 134)."""
     assert probe(tmp_path).stderr == ""
@@ -187,7 +186,7 @@ def test_damaged_cached_kernels_are_rebuilt(tmp_path):
     assert probe(tmp_path).stderr == ""                  # stored again, intact
 
 
-@needs_opencl
+@needs_pocl
 def test_unwritable_cache_builds_for_this_run_with_one_warning(tmp_path):
     (tmp_path / "sym").write_text("a file where the cache folder should be")
     err = probe(tmp_path).stderr
@@ -314,7 +313,7 @@ def fresh_source(kernels: int) -> str:
 def pocl_runtime():
     from runtime.opencl.device import choose_device
     from runtime.opencl.runtime import runtime_for
-    rt = runtime_for(choose_device("cpu")[0])
+    rt = runtime_for(choose_device("cpu")[0])      # needs_pocl: it is pocl's
     if rt.store is None:
         pytest.skip("the kernel store is off (POCL_CACHE_DIR set by the user)")
     return rt
@@ -329,7 +328,7 @@ def run_kernel(rt, program, name: str) -> np.ndarray:
     return out
 
 
-@needs_opencl
+@needs_pocl
 def test_the_helper_compiles_the_kernels_a_first_call_has_not_reached():
     from runtime.opencl import precompile
     rt = pocl_runtime()
@@ -363,7 +362,7 @@ class RecordingHelper:
         self.jobs.append(job)
 
 
-@needs_opencl
+@needs_pocl
 def test_a_new_programs_first_call_hands_its_kernels_to_the_helper(monkeypatch):
     rt = pocl_runtime()
     helper = RecordingHelper()
@@ -372,7 +371,7 @@ def test_a_new_programs_first_call_hands_its_kernels_to_the_helper(monkeypatch):
     # a nonce constant: a program no earlier run has built
     scale = float(int.from_bytes(os.urandom(2), "little") + 2)
     f = dsl.function([x], (dsl.softmax(dsl.tanh(x) * scale) @ dsl.exp(x).T).sum(axis=0),
-                     backend="opencl")
+                     backend="opencl", device="cpu")
     np.asarray(f(np.ones((6, 5), np.float32)))      # run: pocl has compiled them all
     assert helper.started == 1 and len(helper.jobs) == 1
     plan = f.executor._compiled(f.function).plan
