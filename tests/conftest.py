@@ -25,12 +25,12 @@ def pocl_skip_reason():
     reason = opencl_skip_reason()
     if reason:
         return reason
-    from runtime.opencl.device import choose_device
+    from runtime.opencl.device import choose_device, is_pocl
     try:
         device, _ = choose_device("cpu")
     except Exception:
         return "no OpenCL CPU device: the kernel store and its helper are pocl's"
-    if "Portable Computing Language" not in device.platform.name:
+    if not is_pocl(device):
         return "the CPU device is not pocl's: the kernel store and its helper are pocl's"
     return None
 

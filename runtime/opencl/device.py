@@ -79,6 +79,12 @@ def is_gpu(device) -> bool:
     return bool(device.type & cl.device_type.GPU)
 
 
+def is_pocl(device) -> bool:
+    """pocl's device: sym's kernel store wraps its cache, and a helper
+    process compiles its kernels ahead."""
+    return "Portable Computing Language" in device.platform.name
+
+
 def kind(device) -> str:
     cl = import_cl()
     t = device.type

@@ -20,7 +20,7 @@ from dsl.diagnostics import Note
 from dsl import errors
 
 from . import kcache, precompile
-from .device import cache_root, description, has_fp64, import_cl, is_gpu
+from .device import cache_root, description, has_fp64, import_cl, is_gpu, is_pocl
 
 # -cl-mad-enable: fma for `a * b + c`; -w: no clang notes on stderr;
 # -cl-fp32-correctly-rounded-divide-sqrt: f32 `/` and sqrt exact, as numpy
@@ -34,7 +34,7 @@ def runtime_for(device) -> "Runtime":
     key = (device.platform.name, device.name, device.int_ptr)
     rt = _RUNTIMES.get(key)
     if rt is None:
-        if not _RUNTIMES:   # after pyopencl's own exit handler: atexit runs the last first
+        if not _RUNTIMES:   # registered after pyopencl's exit handler, so it runs before it
             atexit.register(_finish_queues)
         rt = _RUNTIMES[key] = Runtime(device)
     return rt
@@ -67,8 +67,7 @@ class Runtime:
         self.max_alloc = int(device.max_mem_alloc_size)
         self.datasets = DatasetCache(self, budget=int(device.global_mem_size) // 4)
         # sym's verified store wraps pocl's cache; other drivers keep pyopencl's
-        self.store = kcache.store_for(cache_root()) if "Portable Computing Language" in \
-            device.platform.name else None
+        self.store = kcache.store_for(cache_root()) if is_pocl(device) else None
         self.device_id = "|".join([device.platform.name, device.platform.version,
                                    device.name, device.driver_version])
         self._build_lock = threading.Lock()
