@@ -69,9 +69,9 @@ if __name__ == "__main__":
     _early_threads(sys.argv[1:])
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (GPU_HELP, torch_device, REPO, Unavailable, ensure_repo_on_path, fmt_ms, fmt_ratio,  # noqa: E402
+from common import (GPU_HELP, REPO, Unavailable, ensure_repo_on_path, fmt_ms, fmt_ratio,  # noqa: E402
                     machine_lines, median, opencl_devices, rotated, short_reason,
-                    table, timed)
+                    table, timed, torch_device)
 
 ensure_repo_on_path()
 

@@ -143,13 +143,14 @@ def main():
     device = torch_device(a.gpu)
     from runtime.data.mnist import mnist
     data = minibatches(mnist(), a.minibatches + 2)
+    torch_name = f"PyTorch {device.upper()} nn.LSTM"
     makers = [("sym opencl", lambda: sym_row("opencl")),
               ("sym opencl fast-math", lambda: sym_row("opencl", fast_math=True)),
               ("sym numpy", lambda: sym_row("numpy")),
               ("numpy hand-written", HandLSTM),
-              (f"PyTorch {device.upper()} nn.LSTM", lambda: torch_row(device))]
-    if a.gpu:
-        makers = [makers[0], makers[1], makers[-1]]
+              (torch_name, lambda: torch_row(device))]
+    if a.gpu:       # the numpy rows run on the host alone
+        makers = [(name, make) for name, make in makers if "numpy" not in name]
     rows = {}
     for name, make in makers:
         try:
@@ -172,7 +173,7 @@ def main():
                 walls.append(time.perf_counter() - wall)
                 cpus.append(cpu_seconds() - cpu)
     medians = {name: statistics.median(r[2]) * 1e3 for name, r in rows.items()}
-    torch_ms = medians.get(f"PyTorch {device.upper()} nn.LSTM")
+    torch_ms = medians.get(torch_name)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'row':22} {'ms/minibatch':>13} {'s/epoch':>9} {'x PyTorch':>10} {'cpu ms':>8}  first cost")
     for name, (_, first, _, cpus) in rows.items():

@@ -167,7 +167,6 @@ def rebuild_body(body: Body, fn: Callable[[Node, tuple], Node]) -> Body:
     return Body(body.params, roots)
 
 
-
 def step_varying(body: Body, moving: int) -> set:
     """The nodes of a loop's body that change from step to step: its first
     `moving` params (the step, the carries, the elements) and every node
@@ -177,6 +176,7 @@ def step_varying(body: Body, moving: int) -> set:
         if n.op != Op.PARAM and any(i in varying for i in n.inputs):
             varying.add(n)
     return varying
+
 
 def inline_body(body: Body, inputs) -> tuple[Node, ...]:
     """body's roots with each param replaced by the matching input node

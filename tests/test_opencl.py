@@ -45,13 +45,13 @@ def ex():
 
 
 # ---- helpers -------------------------------------------------------------------------
-def cpu_rendering():
-    """An executor that renders kernels as for a CPU on whichever device runs
-    the tests: the tests of CPU-only kernel shapes run on a GPU too."""
+def rendering_for(target: str):
+    """An executor on the default device that renders kernels as for
+    `target` ("cpu" or "gpu"): each rendering's tests run on any device."""
     import dataclasses
     from runtime.opencl.executor import OpenCLExecutor
     e = OpenCLExecutor({})
-    e.options = dataclasses.replace(e.options, target="cpu")
+    e.options = dataclasses.replace(e.options, target=target)
     return e
 
 
@@ -312,13 +312,13 @@ def test_column_sums_as_vectors_give_the_same_bits(op, rows, columns, seed):
     lead = tuple(range(len(rows)))
     y = apply("sum_to", (x,), type=x.type.with_shape(x.type.shape[len(rows):])) if op == "sum_to" \
         else apply(op, (x,), axes=lead, keepdims=False)
-    ex = cpu_rendering()
+    ex = rendering_for("cpu")
     plan = render.render_function(Function("f", (x,), (y,)), ex.options)
     assert [spec.text.count("float8u*") >= 2 for spec in plan.kernels] == [True]
     vectors = np.asarray(ex.evaluate([y], g.params, dict(g.sizes))[0])
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(render, "sums_columns", lambda k, root: False)
-        scalars = np.asarray(cpu_rendering().evaluate([y], g.params, dict(g.sizes))[0])
+        scalars = np.asarray(rendering_for("cpu").evaluate([y], g.params, dict(g.sizes))[0])
     # NaN's sign bit is the hardware's (an NVIDIA GPU's vector and scalar adds differ)
     np.testing.assert_array_equal(np.where(np.isnan(vectors), np.nan, vectors).view(np.int32),
                                   np.where(np.isnan(scalars), np.nan, scalars).view(np.int32))
@@ -520,13 +520,13 @@ def test_a_computed_concat_written_piece_by_piece_gives_the_same_bits(shape, see
         x = g.param(values(rng, shape[:axis] + (k,) + shape[axis + 1:], "f32"), "f32")
         pieces.append(apply("mul", (apply(ops[j % 4], (x,)), x)))
     y = apply("concat", pieces, axis=axis)
-    ex = cpu_rendering()
+    ex = rendering_for("cpu")
     fn = Function("f", tuple(collect_params(y)), (y,))
     assert len(render.render_function(fn, ex.options).kernels) == len(lengths)
     apart = np.asarray(ex.evaluate([y], g.params, dict(g.sizes))[0])
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(render, "concat_in_pieces", lambda *a: False)
-        together = np.asarray(cpu_rendering().evaluate([y], g.params, dict(g.sizes))[0])
+        together = np.asarray(rendering_for("cpu").evaluate([y], g.params, dict(g.sizes))[0])
     np.testing.assert_array_equal(apart.view(np.int32), together.view(np.int32))
     g.compare(ex, y)
 
@@ -1126,10 +1126,7 @@ def test_logistic_regression_matches_numpy():
 def test_gpu_code_paths_on_this_device():
     """The GPU renderings (local-memory tiled matmul, strided tree
     reductions, two-stage reductions) are plain OpenCL: run them here."""
-    from runtime.opencl.executor import OpenCLExecutor
-    from runtime.opencl.render import RenderOptions
-    e = OpenCLExecutor({})
-    e.options = RenderOptions(target="gpu", fp64=e.rt.fp64)
+    e = rendering_for("gpu")
     rng = np.random.default_rng(3)
     for m, k, n in [(37, 53, 19), (1, 16, 16), (40, 1, 3)]:
         g = Graph(symbolic=False)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, needs_mnist
 from hypothesis import given, settings, strategies as st
-from test_opencl import Graph
+from test_opencl import Graph, rendering_for
 
 import dsl
 from dsl.autodiff import grad
@@ -27,17 +27,9 @@ TOL = {"f32": dict(rtol=2e-4, atol=2e-4), "f64": dict(rtol=1e-10, atol=1e-10)}
 TARGETS = ["cpu", "gpu"]
 
 
-def executor(target):
-    from runtime.opencl.executor import OpenCLExecutor
-    from runtime.opencl.render import RenderOptions
-    e = OpenCLExecutor({})
-    e.options = RenderOptions(target=target, fp64=e.rt.fp64)
-    return e
-
-
 @pytest.fixture(scope="module", params=TARGETS)
 def ex(request):
-    return executor(request.param)
+    return rendering_for(request.param)
 
 
 def image_param(g: Graph, rng, shape, dtype, batch=None):
@@ -108,7 +100,7 @@ def test_image_gradient_without_padding(ex, gy_shape, k_shape, dtype, monkeypatc
     if ex.options.target == "cpu":      # the same sums in the same order as the padded one
         from runtime.opencl import conv
         monkeypatch.setattr(conv, "scatters_rows", lambda n: False)
-        padded_way = executor("cpu").evaluate([gx], g.params, dict(g.sizes))[0]
+        padded_way = rendering_for("cpu").evaluate([gx], g.params, dict(g.sizes))[0]
         np.testing.assert_array_equal(got, padded_way)
 
 
@@ -193,11 +185,11 @@ def test_windows_read_as_vectors_give_the_same_bits(kind, what, monkeypatch):
     if what == "gradient":
         inputs.append(cotangent(g, rng, y, "f32"))
         y = apply("pool2d_grad", (x, inputs[-1]), **attrs)
-    plan = render.render_function(Function("f", tuple(inputs), (y,)), executor("cpu").options)
+    plan = render.render_function(Function("f", tuple(inputs), (y,)), rendering_for("cpu").options)
     assert ["vload8" in spec.text for spec in plan.kernels] == [True]
-    vectors = np.asarray(executor("cpu").evaluate([y], g.params, dict(g.sizes))[0])
+    vectors = np.asarray(rendering_for("cpu").evaluate([y], g.params, dict(g.sizes))[0])
     monkeypatch.setattr(conv, "vector_windows", lambda k, n: False)
-    scalars = np.asarray(executor("cpu").evaluate([y], g.params, dict(g.sizes))[0])
+    scalars = np.asarray(rendering_for("cpu").evaluate([y], g.params, dict(g.sizes))[0])
     assert (np.isnan(scalars).any() and np.isinf(scalars).any()) or what != "pool"
     np.testing.assert_array_equal(vectors.view(np.int32), scalars.view(np.int32))
 
